@@ -1,0 +1,66 @@
+"""selector: choose WebSocket, Server-Sent Events or WebRTC from a workload profile.
+
+The public API is loaded lazily (module ``__getattr__``) so that ``selector --help`` and
+commands that need little start fast: importing ``selector`` imports neither pydantic nor
+aiohttp until a name that needs them is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Profile": "selector.profile",
+    "load_profile": "selector.loading",
+    "load_profile_text": "selector.loading",
+    "SelectorError": "selector.errors",
+    "ProfileError": "selector.errors",
+    "MatrixError": "selector.errors",
+    "UsageError": "selector.errors",
+    "Problem": "selector.errors",
+    "profile_json_schema": "selector.schemas",
+}
+
+# Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
+# tests/test_api.py checks that the two agree.
+__all__ = [
+    "MatrixError",
+    "Problem",
+    "Profile",
+    "ProfileError",
+    "SelectorError",
+    "UsageError",
+    "__version__",
+    "load_profile",
+    "load_profile_text",
+    "profile_json_schema",
+]
+
+if TYPE_CHECKING:
+    from selector.errors import (
+        MatrixError,
+        Problem,
+        ProfileError,
+        SelectorError,
+        UsageError,
+    )
+    from selector.loading import load_profile, load_profile_text
+    from selector.profile import Profile
+    from selector.schemas import profile_json_schema
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'selector' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,21 @@
+"""``selector schema``: print the profile's JSON Schema."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "schema"
+HELP = "print the JSON Schema of the workload profile"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from selector.schemas import profile_json_schema
+
+    print(json.dumps(profile_json_schema(), indent=2))
+    return 0

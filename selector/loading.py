@@ -1,0 +1,358 @@
+"""The one place that reads YAML from disk.
+
+YAML is parsed to a node tree (safe schema only), then turned into plain Python data while a
+source map records the line and column of every key and value. Validation errors from
+pydantic or jsonschema are then reported at the node the user wrote.
+
+Hostile input is refused with one clear problem instead of a traceback or a hang: files over
+1 MiB, alias-expansion bombs and recursive aliases, duplicate keys (PyYAML would silently keep
+the last one), non-UTF-8 bytes, empty files, several documents, tabs in indentation and a top
+level that is not a mapping.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from selector.errors import Problem, ProfileError, SelectorError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+    from selector.profile import Profile
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "SourceMap",
+    "YamlDocument",
+    "expand_paths",
+    "load_profile",
+    "load_profile_text",
+    "parse_yaml",
+    "problems_from_validation",
+    "read_yaml",
+]
+
+MAX_FILE_BYTES = 1024 * 1024
+#: Upper bound on nodes after alias expansion; a real profile has a few hundred at most.
+MAX_NODES = 20_000
+
+# The C loader is several times faster; fall back to pure Python where libyaml is missing.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_scalar_constructor = yaml.constructor.SafeConstructor()
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class SourceMap:
+    """Line and column (1-based) of every value and every mapping key in a document."""
+
+    values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, loc: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
+        """Position of ``loc``, or of its nearest ancestor that the document contains."""
+        path = tuple(loc)
+        if key and path in self.keys:
+            return self.keys[path]
+        while path:
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), (1, 1))
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """Plain data read from one YAML file, with where each piece came from."""
+
+    data: dict[str, Any]
+    source: SourceMap
+    file: str
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    """Turns a composed node graph into Python data, refusing what a profile must not hold."""
+
+    def __init__(self, file: str, error: type[SelectorError]) -> None:
+        self.file = file
+        self.error = error
+        self.source = SourceMap()
+        self.visited = 0
+        self.stack: set[int] = set()
+
+    def fail(self, node: yaml.Node, message: str, loc: Loc = ()) -> SelectorError:
+        line, col = _mark(node)
+        return self.error.single(message, file=self.file, line=line, col=col, path=_dotted(loc))
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.visited += 1
+        if self.visited > MAX_NODES:
+            raise self.fail(
+                node,
+                f"document expands to more than {MAX_NODES} nodes (alias expansion bomb?)",
+                loc,
+            )
+        self.source.values.setdefault(loc, _mark(node))
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                return _scalar_constructor.construct_object(node, deep=True)
+            except yaml.YAMLError as exc:
+                raise self.fail(node, f"cannot read value: {_yaml_problem(exc)}", loc) from None
+        if id(node) in self.stack:
+            raise self.fail(node, "recursive alias: a node contains itself", loc)
+        self.stack.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+            assert isinstance(node, yaml.MappingNode)
+            return self.build_mapping(node, loc)
+        finally:
+            self.stack.discard(id(node))
+
+    def build_mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise self.fail(key_node, "merge keys (<<) are not supported; write keys out", loc)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, "mapping keys must be plain strings", loc)
+            key = _scalar_constructor.construct_object(key_node)
+            if not isinstance(key, str):
+                raise self.fail(
+                    key_node,
+                    f"mapping key {key!r} must be a string (quote it: '{key}')",
+                    loc,
+                )
+            if key in first_seen:
+                line, _ = _mark(first_seen[key])
+                raise self.fail(
+                    key_node,
+                    f"duplicate key '{key}' (first defined on line {line}); "
+                    "YAML would silently keep only the last value",
+                    (*loc, key),
+                )
+            first_seen[key] = key_node
+            self.source.keys[(*loc, key)] = _mark(key_node)
+            result[key] = self.build(value_node, (*loc, key))
+        return result
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        parts = [exc.context or "", exc.problem or ""]
+        return ", ".join(p for p in parts if p) or str(exc)
+    return str(exc)
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+_TAB_INDENT = re.compile(r"^[ ]*\t", re.MULTILINE)
+
+
+def parse_yaml(raw: bytes, file: str, *, error: type[SelectorError] = ProfileError) -> YamlDocument:
+    """Parse ``raw`` bytes as one YAML mapping, with a source map; raise ``error`` if not."""
+
+    def fail(message: str, line: int = 0, col: int = 0) -> SelectorError:
+        return error.single(message, file=file, line=line, col=col)
+
+    if len(raw) > MAX_FILE_BYTES:
+        raise fail(f"file is {len(raw)} bytes; the limit is {MAX_FILE_BYTES} (1 MiB)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise fail(f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", line, col) from None
+    if not text.strip():
+        raise fail("file is empty")
+    tab = _TAB_INDENT.search(text)
+    if tab is not None:
+        line = text.count("\n", 0, tab.start()) + 1
+        raise fail("tab character in indentation; YAML indents with spaces only", line, 1)
+    try:
+        documents = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        raise fail(f"invalid YAML: {_yaml_problem(exc)}", line, col) from None
+    documents = [d for d in documents if d is not None]
+    if not documents:
+        raise fail("file holds no YAML document (only comments?)")
+    if len(documents) > 1:
+        line, col = _mark(documents[1])
+        raise fail(f"file holds {len(documents)} YAML documents; put one per file", line, col)
+    root = documents[0]
+    if not isinstance(root, yaml.MappingNode):
+        line, col = _mark(root)
+        raise fail("top level must be a mapping of field: value", line, col)
+    builder = _Builder(file, error)
+    data = builder.build(root, ())
+    return YamlDocument(data=data, source=builder.source, file=file)
+
+
+def read_yaml(path: str | Path, *, error: type[SelectorError] = ProfileError) -> YamlDocument:
+    """Read and parse one YAML file; every failure is raised as ``error`` with a location."""
+    file = str(path)
+    try:
+        with open(path, "rb") as handle:
+            # Read one byte past the limit so an oversized file is refused without loading it.
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise error.single("is a directory, not a file", file=file) from None
+    except OSError as exc:
+        raise error.single(f"cannot read file: {exc.strerror or exc}", file=file) from None
+    return parse_yaml(raw, file, error=error)
+
+
+# --- validation errors, located ---------------------------------------------------------------
+
+
+def problems_from_validation(
+    exc: ValidationError, document: YamlDocument, model: type[BaseModel]
+) -> list[Problem]:
+    """Turn pydantic errors into located problems with messages that say what is allowed."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            line, col = document.source.locate(loc, key=True)
+            message = _unknown_field_message(model, loc)
+        elif kind == "missing":
+            line, col = document.source.locate(loc[:-1])
+            message = "required field is missing"
+        else:
+            line, col = document.source.locate(loc)
+            message = _friendly(err)
+        problems.append(
+            Problem(message=message, file=document.file, line=line, col=col, path=_dotted(loc))
+        )
+    problems.sort(key=lambda p: (p.line, p.col))
+    return problems
+
+
+def _friendly(err: Any) -> str:
+    message = str(err["msg"])
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    if kind in {"int_type", "float_type", "bool_type", "string_type"}:
+        got = f"got {type(value).__name__} {value!r}"
+        if isinstance(value, str):
+            got += "; write numbers and booleans without quotes"
+        return f"{message} ({got})"
+    if kind == "literal_error":
+        hint = ""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            hint = '; quote it, for example "2"'
+        return f"{message}, got {value!r}{hint}"
+    return message
+
+
+def _unknown_field_message(model: type[BaseModel], loc: Loc) -> str:
+    unknown = loc[-1]
+    allowed = _fields_at(model, loc[:-1])
+    message = f"unknown field '{unknown}'"
+    if allowed:
+        close = difflib.get_close_matches(str(unknown), allowed, n=1, cutoff=0.6)
+        if close:
+            return f"{message}; did you mean '{close[0]}'?"
+        message += "; allowed here: " + ", ".join(sorted(allowed))
+    return message
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Names of the fields of the model found at ``loc`` inside ``model``."""
+    from pydantic import BaseModel
+
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return []
+        current = _model_in(fields[part].annotation)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+
+def _validate_profile(document: YamlDocument) -> Profile:
+    from pydantic import ValidationError
+
+    from selector.profile import Profile
+
+    try:
+        return Profile.model_validate(document.data)
+    except ValidationError as exc:
+        raise ProfileError(problems_from_validation(exc, document, Profile)) from None
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read, parse and validate a profile file.
+
+    Raises :class:`selector.errors.ProfileError` listing every problem with its file, line,
+    column and field path. Never raises anything else for bad input.
+    """
+    return _validate_profile(read_yaml(path))
+
+
+def load_profile_text(text: str | bytes, file: str = "<input>") -> Profile:
+    """Validate a profile given as YAML text (for tools that hold it in memory)."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return _validate_profile(parse_yaml(raw, file))
+
+
+def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files named directly, and every ``*.yaml`` / ``*.yml`` under named folders, sorted."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file()
+            )
+            yield from found
+        else:
+            yield path

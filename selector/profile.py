@@ -1,0 +1,284 @@
+"""The workload profile, version 1: the public contract a team writes in YAML.
+
+Models are frozen, forbid unknown keys and use strict scalar types, so ``"5"`` is never
+silently read as ``5``. Field names carry their unit (``_hz``, ``_bytes``, ``_ms``, ``_s``).
+Cross-field checks are field validators on the later field, so an error points at the field
+the user has to change rather than at the enclosing block.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
+
+__all__ = [
+    "HOP_KINDS",
+    "OPERATOR_RUN_HOP_KINDS",
+    "AuthStyle",
+    "ClientKind",
+    "Delivery",
+    "Direction",
+    "Hop",
+    "HopKind",
+    "Infrastructure",
+    "Profile",
+    "Scale",
+    "Traffic",
+    "Upstream",
+]
+
+SCHEMA_VERSION = 1
+SCHEMA_ID = "https://selector.dev/schemas/profile-v1.json"
+
+StrictFloat = Annotated[float, Strict()]
+StrictInt = Annotated[int, Strict()]
+StrictBool = Annotated[bool, Strict()]
+
+HopKind = Literal[
+    "aws_alb",
+    "aws_nlb",
+    "aws_api_gateway",
+    "aws_cloudfront",
+    "cloudflare",
+    "gcp_lb",
+    "azure_lb",
+    "azure_front_door",
+    "azure_app_gateway",
+    "heroku",
+    "nginx",
+    "ingress_nginx",
+    "haproxy",
+    "envoy",
+    "other",
+]
+HOP_KINDS: tuple[str, ...] = HopKind.__args__  # type: ignore[attr-defined]
+#: Hops an operator normally runs and configures themselves ("partial" timeout control).
+OPERATOR_RUN_HOP_KINDS: frozenset[str] = frozenset({"nginx", "ingress_nginx", "haproxy", "envoy"})
+
+ClientKind = Literal["browser", "mobile", "server"]
+AuthStyle = Literal["none", "cookie", "bearer_header", "query_token"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Direction(_Model):
+    """Messages in one direction, per connection."""
+
+    rate_hz: StrictFloat = Field(
+        ge=0, description="Messages per second per connection at sustained peak."
+    )
+    payload_bytes: StrictInt = Field(ge=1, description="Typical (p95) message size in bytes.")
+
+
+class Upstream(Direction):
+    """Client-to-server messages ("mutations")."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            # JSON Schema twin of the needs_ack check below, so editors flag it too.
+            "if": {"properties": {"needs_ack": {"const": True}}, "required": ["needs_ack"]},
+            "then": {"properties": {"rate_hz": {"exclusiveMinimum": 0}}},
+        }
+    )
+
+    needs_ack: StrictBool = Field(
+        default=False, description="Each client message must be acknowledged by the server."
+    )
+
+    @field_validator("needs_ack")
+    @classmethod
+    def _ack_needs_messages(cls, needs_ack: bool, info: ValidationInfo) -> bool:
+        if needs_ack and info.data.get("rate_hz") == 0:
+            raise ValueError("needs_ack is true but rate_hz is 0: there is nothing to acknowledge")
+        return needs_ack
+
+
+class Traffic(_Model):
+    """Message rates and sizes in each direction."""
+
+    server_to_client: Direction | None = Field(
+        default=None, description="Server-to-client messages; absent means none."
+    )
+    client_to_server: Upstream | None = Field(
+        default=None, description="Client-to-server messages (mutations); absent means none."
+    )
+    encoding: Literal["text", "binary"] = Field(
+        default="text", description="Whether payloads are text or binary."
+    )
+
+
+class Delivery(_Model):
+    """What the application needs from delivery."""
+
+    guarantee: Literal["reliable_ordered", "reliable_unordered", "best_effort"] = Field(
+        default="reliable_ordered", description="Delivery guarantee the application needs."
+    )
+    latency_p99_ms: StrictFloat = Field(
+        default=1000, gt=0, description="End-to-end latency budget at the 99th percentile."
+    )
+    resume: StrictBool = Field(
+        default=False,
+        description="Clients must recover messages missed while disconnected.",
+    )
+
+
+class Scale(_Model):
+    """How many connections and how widely events fan out."""
+
+    concurrent_connections: StrictInt = Field(
+        default=1000, ge=1, description="Concurrent connections at peak."
+    )
+    fan_out: StrictInt = Field(default=1, ge=1, description="Receivers of each server event.")
+    streams_per_client: StrictInt = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Real-time streams one user opens to the same origin at once (tabs, widgets). "
+            "Matters for SSE over HTTP/1.1, where browsers allow 6 connections per origin."
+        ),
+    )
+
+    @field_validator("fan_out")
+    @classmethod
+    def _fan_out_within_connections(cls, fan_out: int, info: ValidationInfo) -> int:
+        connections = info.data.get("concurrent_connections")
+        if connections is not None and fan_out > connections:
+            raise ValueError(
+                f"fan_out {fan_out} exceeds concurrent_connections {connections}: "
+                "an event cannot reach more receivers than there are connections"
+            )
+        return fan_out
+
+
+class Hop(_Model):
+    """One proxy, load balancer or CDN between client and server."""
+
+    kind: HopKind = Field(description="What this hop is; each kind has known default limits.")
+    idle_timeout_s: StrictFloat | None = Field(
+        default=None, gt=0, description="Override of the kind's default idle timeout in seconds."
+    )
+    max_lifetime_s: StrictFloat | None = Field(
+        default=None, gt=0, description="Maximum connection lifetime through this hop in seconds."
+    )
+    controllable: StrictBool | None = Field(
+        default=None,
+        description="Override: can the operator change this hop's timeouts?",
+    )
+
+
+class Infrastructure(_Model):
+    """The path between clients and servers, and what the operator controls."""
+
+    path: tuple[Hop, ...] = Field(
+        default=(), description="Hops between client and server, outermost first."
+    )
+    timeout_control: Literal["full", "partial", "none"] = Field(
+        default="partial",
+        description=(
+            "Which hops' timeouts the operator can change: full = all, partial = its own "
+            "proxies (nginx, ingress_nginx, haproxy, envoy) but not managed edges, none = none."
+        ),
+    )
+    http_version: Literal["1.1", "2", "3"] = Field(
+        default="1.1", description='HTTP version browsers use to reach the origin (quote it: "2").'
+    )
+    udp_allowed: StrictBool = Field(
+        default=True, description="Clients can reach the servers over UDP."
+    )
+    serverless: StrictBool = Field(
+        default=False, description="The backend cannot hold long-lived connections."
+    )
+    restrictive_networks: StrictBool = Field(
+        default=False,
+        description="Clients sit behind corporate proxies or inspecting middleboxes.",
+    )
+
+    def hop_controllable(self, hop: Hop) -> bool:
+        """Whether the operator can change ``hop``'s timeouts (the hop's override wins)."""
+        if hop.controllable is not None:
+            return hop.controllable
+        if self.timeout_control == "full":
+            return True
+        if self.timeout_control == "none":
+            return False
+        return hop.kind in OPERATOR_RUN_HOP_KINDS
+
+
+class Profile(_Model):
+    """A real-time workload: what flows, how it must arrive, to whom and through what."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        title="selector workload profile v1",
+        json_schema_extra={"$id": SCHEMA_ID},
+    )
+
+    schema_version: Literal[1] = Field(description="Version of the profile format; must be 1.")
+    name: str = Field(
+        pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+        max_length=100,
+        description="A slug: lowercase letters, digits and single hyphens.",
+    )
+    description: str | None = Field(default=None, description="Free text.")
+    traffic: Traffic = Field(default_factory=Traffic, description="Message rates and sizes.")
+    delivery: Delivery = Field(default_factory=Delivery, description="Delivery needs.")
+    media: Literal["none", "audio", "video", "audio_video"] = Field(
+        default="none", description="Real-time audio or video carried by the connection."
+    )
+    topology: Literal["client_server", "peer_to_peer"] = Field(
+        default="client_server", description="Whether clients talk to a server or to each other."
+    )
+    clients: tuple[ClientKind, ...] = Field(
+        default=("browser",),
+        min_length=1,
+        description="Kinds of client: browser, mobile (native apps), server.",
+        json_schema_extra={"uniqueItems": True},
+    )
+    auth: AuthStyle = Field(
+        default="none",
+        description=(
+            "How clients authenticate the real-time connection. bearer_header matters for SSE: "
+            "the browser EventSource cannot send request headers."
+        ),
+    )
+    scale: Scale = Field(default_factory=Scale, description="Connections and fan-out.")
+    infrastructure: Infrastructure = Field(
+        default_factory=Infrastructure, description="Proxies and load balancers on the path."
+    )
+
+    @field_validator("clients")
+    @classmethod
+    def _clients_unique(cls, clients: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(clients)) != len(clients):
+            raise ValueError("clients lists a kind more than once")
+        return clients
+
+    @field_validator("media")
+    @classmethod
+    def _something_flows(cls, media: str, info: ValidationInfo) -> str:
+        traffic = info.data.get("traffic")
+        if (
+            media == "none"
+            and isinstance(traffic, Traffic)
+            and not _carries(traffic.server_to_client)
+            and not _carries(traffic.client_to_server)
+        ):
+            raise ValueError(
+                "the profile describes no real-time traffic: give traffic.server_to_client or "
+                "traffic.client_to_server a rate_hz above 0, or set media"
+            )
+        return media
+
+    @property
+    def bidirectional(self) -> bool:
+        """Both directions carry messages (derived, read-only)."""
+        return _carries(self.traffic.server_to_client) and _carries(self.traffic.client_to_server)
+
+
+def _carries(direction: Direction | None) -> bool:
+    return direction is not None and direction.rate_hz > 0

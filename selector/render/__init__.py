@@ -1,0 +1,1 @@
+"""Renderers: turn results into text, JSON, Markdown or annotations. Pure functions."""
