@@ -1,0 +1,125 @@
+"""The command line as users meet it: exit codes, formats, start-up imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from selector import __version__
+from selector.cli import main
+from tests.conftest import PROFILES, ROOT
+
+GOOD = (
+    "schema_version: 1\nname: ok\ntraffic:\n  server_to_client: {rate_hz: 1, payload_bytes: 10}\n"
+)
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "selector", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def test_validate_reports_located_problems_and_exits_2(write_yaml, capsys) -> None:  # type: ignore[no-untyped-def]
+    good = write_yaml(GOOD, "good.yaml")
+    bad = write_yaml(GOOD.replace("rate_hz: 1", "rate_hz: fast"), "bad.yaml")
+    assert main(["validate", str(good), str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert out.strip() == (
+        f"{bad}:4:31: traffic.server_to_client.rate_hz: Input should be a valid number "
+        "(got str 'fast'; write numbers and booleans without quotes)"
+    )
+    assert "2 files checked: 1 valid, 1 invalid (1 problem)" in err
+
+
+def test_validate_all_good_exits_0(write_yaml, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["validate", str(write_yaml(GOOD))]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_validate_folder_recurses_into_yaml_files(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.yml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text("schema_version: 2\n")
+    (tmp_path / "notes.txt").write_text("not a profile")
+    assert main(["validate", str(tmp_path)]) == 2
+    assert "2 files checked: 1 valid, 1 invalid" in capsys.readouterr().err
+
+
+def test_validate_empty_folder_is_bad_usage(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["validate", str(tmp_path)]) == 2
+    assert "no profile files found" in capsys.readouterr().err
+
+
+def test_validate_github_format_emits_annotations(write_yaml, capsys) -> None:  # type: ignore[no-untyped-def]
+    bad = write_yaml("schema_version: 1\nname: x\nmedia: loud, very\n")
+    assert main(["validate", "--format", "github", str(bad)]) == 2
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith(f"::error file={bad},line=3,col=8::media: Input should be")
+
+
+def test_bad_usage_exits_2() -> None:
+    result = run_cli("validate")
+    assert result.returncode == 2
+    assert "error:" in result.stderr
+    assert run_cli().returncode == 2
+    assert run_cli("no-such-command").returncode == 2
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"selector {__version__}"
+
+
+def test_example_profiles_validate_through_the_cli() -> None:
+    result = run_cli("validate", str(PROFILES))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["validate", "--help"]])
+def test_help_imports_nothing_heavy(argv: list[str]) -> None:
+    probe = (
+        "import sys\n"
+        "from selector.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'pydantic', 'jsonschema', 'aiohttp', 'yaml', 'tabulate'} & set(sys.modules)\n"
+        "print(sorted(heavy), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_validate_never_imports_aiohttp() -> None:
+    probe = (
+        "import sys\n"
+        "from selector.cli import main\n"
+        f"main(['validate', {str(PROFILES)!r}])\n"
+        "print('aiohttp' in sys.modules, 'jsonschema' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.stderr.strip().splitlines()[-1] == "False False"
+
+
+def test_schema_command_prints_the_committed_schema() -> None:
+    result = run_cli("schema")
+    assert result.returncode == 0
+    committed = json.loads((ROOT / "docs" / "profile.schema.json").read_text())
+    assert json.loads(result.stdout) == committed, (
+        "docs/profile.schema.json is stale: run `selector schema > docs/profile.schema.json`"
+    )

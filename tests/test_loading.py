@@ -1,0 +1,235 @@
+"""Loading and locating: every problem points at the node the user wrote."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from selector.errors import ProfileError, SelectorError
+from selector.loading import MAX_FILE_BYTES, load_profile, load_profile_text, parse_yaml
+
+VALID = """\
+schema_version: 1
+name: demo
+traffic:
+  client_to_server:
+    rate_hz: 2
+    payload_bytes: 100
+    needs_ack: true
+"""
+
+
+def problems_of(text: str | bytes) -> list[tuple[int, int, str, str]]:
+    with pytest.raises(ProfileError) as caught:
+        load_profile_text(text, "p.yaml")
+    return [(p.line, p.col, p.path, p.message) for p in caught.value.problems]
+
+
+def test_valid_profile_loads_with_defaults() -> None:
+    profile = load_profile_text(VALID)
+    assert profile.name == "demo"
+    assert profile.delivery.guarantee == "reliable_ordered"
+    assert profile.infrastructure.path == ()
+    assert not profile.bidirectional
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "col", "path", "fragment"),
+    [
+        (
+            VALID.replace("rate_hz: 2", 'rate_hz: "2"'),
+            5,
+            14,
+            "traffic.client_to_server.rate_hz",
+            "valid number (got str '2'; write numbers",
+        ),
+        (
+            VALID.replace("rate_hz: 2", "rate: 2"),
+            5,
+            5,
+            "traffic.client_to_server.rate",
+            "did you mean 'rate_hz'?",
+        ),
+        (VALID + "medai: audio\n", 8, 1, "medai", "did you mean 'media'?"),
+        (VALID + "zzz: 1\n", 8, 1, "zzz", "allowed here: auth, clients"),
+        (VALID + "media: sound\n", 8, 8, "media", "'none', 'audio', 'video' or 'audio_video'"),
+        (
+            VALID + "infrastructure:\n  http_version: 2\n",
+            9,
+            17,
+            "infrastructure.http_version",
+            'quote it, for example "2"',
+        ),
+        (VALID.replace("name: demo", "name: Demo App"), 2, 7, "name", "should match pattern"),
+        (VALID.replace("schema_version: 1\n", ""), 1, 1, "schema_version", "required field"),
+        (
+            VALID.replace("rate_hz: 2", "rate_hz: 0"),
+            7,
+            16,
+            "traffic.client_to_server.needs_ack",
+            "nothing to acknowledge",
+        ),
+        (
+            VALID.replace("payload_bytes: 100", "payload_bytes: 0"),
+            6,
+            20,
+            "traffic.client_to_server.payload_bytes",
+            "greater than or equal to 1",
+        ),
+        (
+            VALID + "clients: [browser, tv]\n",
+            8,
+            20,
+            "clients[1]",
+            "'browser', 'mobile' or 'server'",
+        ),
+        (VALID + "clients: [browser, browser]\n", 8, 10, "clients", "more than once"),
+        (VALID + "clients: []\n", 8, 10, "clients", "at least 1 item"),
+        (
+            VALID + "scale:\n  concurrent_connections: 10\n  fan_out: 20\n",
+            10,
+            12,
+            "scale.fan_out",
+            "exceeds concurrent_connections 10",
+        ),
+        (
+            VALID + "infrastructure:\n  path:\n    - kind: aws_alb\n      idle_timeout_s: -1\n",
+            11,
+            23,
+            "infrastructure.path[0].idle_timeout_s",
+            "greater than 0",
+        ),
+        (VALID + "delivery:\n  resume: 'yes'\n", 9, 11, "delivery.resume", "valid boolean"),
+        ("schema_version: 1\nname: quiet\n", 1, 1, "media", "no real-time traffic"),
+    ],
+)
+def test_problem_is_located_at_the_offending_node(
+    text: str, line: int, col: int, path: str, fragment: str
+) -> None:
+    found = problems_of(text)
+    assert any((ln, c, p) == (line, col, path) and fragment in m for ln, c, p, m in found), found
+
+
+def test_every_problem_of_a_file_is_reported_in_line_order() -> None:
+    text = VALID.replace("rate_hz: 2", 'rate_hz: "2"') + "media: sound\nzzz: 1\n"
+    found = problems_of(text)
+    assert [f[0] for f in found] == sorted(f[0] for f in found)
+    assert len(found) == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment", "line"),
+    [
+        (b"", "file is empty", 0),
+        (b"   \n\n", "file is empty", 0),
+        (b"# only a comment\n", "no YAML document", 0),
+        (b"- a\n- b\n", "top level must be a mapping", 1),
+        (b"just a string\n", "top level must be a mapping", 1),
+        (b"a: 1\n---\nb: 2\n", "2 YAML documents", 3),
+        (b"a:\n\tb: 1\n", "tab character in indentation", 2),
+        (b"name: caf\xe9\n", "not UTF-8", 1),
+        (b"a: 1\nb: 2\na: 3\n", "duplicate key 'a' (first defined on line 1)", 3),
+        (b"a: [1, 2\n", "invalid YAML", 2),
+        (b"a: &x {k: 1}\nb:\n  <<: *x\n", "merge keys", 3),
+        (b"? [1, 2]\n: v\n", "mapping keys must be plain strings", 1),
+        (b"1: v\n", "must be a string", 1),
+        (b"a: !!python/object:os.system x\n", "could not determine a constructor", 1),
+    ],
+)
+def test_hostile_or_broken_files_get_one_clear_problem(
+    raw: bytes, fragment: str, line: int
+) -> None:
+    with pytest.raises(ProfileError) as caught:
+        parse_yaml(raw, "bad.yaml")
+    problems = caught.value.problems
+    assert len(problems) == 1
+    assert fragment in problems[0].message
+    assert problems[0].line == line
+    assert problems[0].file == "bad.yaml"
+
+
+def test_oversized_file_is_refused_without_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"a: 1\n" + b"#" * MAX_FILE_BYTES)
+    with pytest.raises(ProfileError, match="limit is 1048576"):
+        load_profile(path)
+
+
+def test_alias_expansion_bomb_is_refused_quickly() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    with pytest.raises(ProfileError, match="alias expansion bomb"):
+        parse_yaml("\n".join(lines).encode(), "bomb.yaml")
+
+
+def test_recursive_alias_is_refused() -> None:
+    with pytest.raises(ProfileError, match="recursive alias"):
+        parse_yaml(b"a: &loop\n  b: *loop\n", "loop.yaml")
+
+
+def test_missing_file_and_directory_are_problems(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="cannot read file"):
+        load_profile(tmp_path / "nope.yaml")
+    with pytest.raises(ProfileError, match="is a directory"):
+        load_profile(tmp_path)
+
+
+def test_utf8_bom_is_accepted() -> None:
+    assert load_profile_text(b"\xef\xbb\xbf" + VALID.encode()).name == "demo"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_raise_only_the_project_error(raw: bytes) -> None:
+    with contextlib.suppress(SelectorError):
+        load_profile_text(raw, "fuzz.yaml")
+
+
+yaml_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20)
+)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "schema_version",
+                "name",
+                "traffic",
+                "delivery",
+                "media",
+                "clients",
+                "scale",
+                "infrastructure",
+                "topology",
+                "auth",
+                "other",
+            ]
+        ),
+        yaml_values,
+        max_size=8,
+    )
+)
+def test_arbitrary_yaml_documents_raise_only_the_project_error(document: dict[str, object]) -> None:
+    import yaml
+
+    text = yaml.safe_dump(document)
+    try:
+        load_profile_text(text, "fuzz.yaml")
+    except SelectorError as exc:
+        assert all(p.file == "fuzz.yaml" for p in exc.problems)
