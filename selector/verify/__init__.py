@@ -1,0 +1,1 @@
+"""``selector verify``: evidence for a recommendation from real runs on loopback."""

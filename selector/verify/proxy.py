@@ -1,0 +1,329 @@
+"""A TCP proxy that fails the way load balancers and networks do, for loopback tests.
+
+The failure that matters most is the silent drop: a load balancer forgets an idle
+connection and stops forwarding without sending FIN or RST to either side, so neither peer's
+socket closes and ``onclose`` never fires. This proxy reproduces it faithfully: after the
+idle window it swallows every byte in both directions while keeping both sockets open. If the
+client then gives up and closes its side, the upstream socket stays open, as the server's
+would behind a real load balancer that lost the flow: only the server's own heartbeat can
+reap it.
+
+Other modes: idle timeout with RST, a maximum connection lifetime, added one-way latency, a
+bandwidth cap and a mid-stream cut after a number of bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["FaultPolicy", "FaultProxy", "ProxyStats"]
+
+FaultAction = Literal["silent_drop", "rst", "fin"]
+
+_READ_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FaultPolicy:
+    """How the proxy misbehaves. Times are in seconds of wall clock (already time-scaled)."""
+
+    idle_timeout_s: float | None = None
+    idle_action: FaultAction = "silent_drop"
+    max_lifetime_s: float | None = None
+    lifetime_action: FaultAction = "rst"
+    latency_s: float = 0.0
+    bandwidth_bytes_per_s: float | None = None
+    cut_after_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("idle_timeout_s", "max_lifetime_s", "bandwidth_bytes_per_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        if self.latency_s < 0:
+            raise ValueError(f"latency_s must be >= 0, got {self.latency_s}")
+        if self.cut_after_bytes is not None and self.cut_after_bytes < 1:
+            raise ValueError(f"cut_after_bytes must be >= 1, got {self.cut_after_bytes}")
+
+    def due_fault(
+        self, *, now: float, opened_at: float, last_activity: float
+    ) -> tuple[FaultAction, str] | None:
+        """The fault that applies at ``now``, if any, with its reason (pure; no clock)."""
+        if self.max_lifetime_s is not None and now - opened_at >= self.max_lifetime_s:
+            return self.lifetime_action, "max_lifetime"
+        if self.idle_timeout_s is not None and now - last_activity >= self.idle_timeout_s:
+            return self.idle_action, "idle_timeout"
+        return None
+
+    def next_check(self, *, opened_at: float, last_activity: float) -> float | None:
+        """The earliest time at which :meth:`due_fault` could change its answer."""
+        times = []
+        if self.max_lifetime_s is not None:
+            times.append(opened_at + self.max_lifetime_s)
+        if self.idle_timeout_s is not None:
+            times.append(last_activity + self.idle_timeout_s)
+        return min(times) if times else None
+
+
+@dataclass
+class ProxyStats:
+    """What the proxy saw and did; evidence for ``selector verify``."""
+
+    connections: int = 0
+    active: int = 0
+    bytes_upstream: int = 0
+    bytes_downstream: int = 0
+    #: Faults applied, by ``"<reason>:<action>"``, for example ``"idle_timeout:silent_drop"``.
+    faults: dict[str, int] = field(default_factory=dict)
+    #: Bytes that arrived after a silent drop and were swallowed.
+    bytes_swallowed: int = 0
+
+    def count_fault(self, reason: str, action: str) -> None:
+        key = f"{reason}:{action}"
+        self.faults[key] = self.faults.get(key, 0) + 1
+
+    @property
+    def drops(self) -> int:
+        """All faults applied."""
+        return sum(self.faults.values())
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with RST (SO_LINGER 0) instead of FIN, as a load balancer that resets does."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+class _Link:
+    """One proxied connection: two pumps and a watchdog."""
+
+    def __init__(
+        self,
+        proxy: FaultProxy,
+        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    ) -> None:
+        self.proxy = proxy
+        self.policy = proxy.policy
+        self.client_reader, self.client_writer = client
+        self.upstream_reader, self.upstream_writer = upstream
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.opened_at = loop.time()
+        self.last_activity = self.opened_at
+        self.forwarded = 0
+        self.dropped = False  # silently dropped: swallow everything from now on
+        self.sides_gone = 0
+        self.closed = asyncio.Event()
+
+    async def run(self) -> None:
+        tasks = [
+            asyncio.create_task(
+                self._pump(self.client_reader, self.upstream_writer, upstream=True)
+            ),
+            asyncio.create_task(
+                self._pump(self.upstream_reader, self.client_writer, upstream=False)
+            ),
+            asyncio.create_task(self._watchdog()),
+        ]
+        try:
+            await self.closed.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for writer in (self.client_writer, self.upstream_writer):
+                writer.transport.abort()
+
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
+    ) -> None:
+        stats = self.proxy.stats
+        pending: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        sender = asyncio.create_task(self._send(pending, writer))
+        try:
+            while True:
+                try:
+                    chunk = await reader.read(_READ_SIZE)
+                except (ConnectionError, OSError):
+                    chunk = b""
+                if not chunk:
+                    await self._peer_closed(upstream=upstream, pending=pending)
+                    return
+                if self.dropped:
+                    stats.bytes_swallowed += len(chunk)
+                    continue
+                self.last_activity = self.loop.time()
+                if self.policy.cut_after_bytes is not None:
+                    room = self.policy.cut_after_bytes - self.forwarded
+                    if len(chunk) >= room:
+                        chunk = chunk[: max(room, 0)]
+                        if chunk:
+                            await pending.put((self.loop.time() + self.policy.latency_s, chunk))
+                            await pending.join()
+                        self._apply("rst", "cut")
+                        return
+                self.forwarded += len(chunk)
+                if upstream:
+                    stats.bytes_upstream += len(chunk)
+                else:
+                    stats.bytes_downstream += len(chunk)
+                pending.put_nowait((self.loop.time() + self.policy.latency_s, chunk))
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    async def _send(
+        self, pending: asyncio.Queue[tuple[float, bytes] | None], writer: asyncio.StreamWriter
+    ) -> None:
+        """Deliver chunks in order after the added latency, at most at the bandwidth cap."""
+        link_free = self.loop.time()
+        while True:
+            item = await pending.get()
+            try:
+                if item is None:
+                    if writer.can_write_eof():
+                        with contextlib.suppress(OSError):
+                            writer.write_eof()
+                    continue
+                due, chunk = item
+                if self.policy.bandwidth_bytes_per_s is not None:
+                    # A chunk leaves once the link has had time to serialise it.
+                    link_free = max(link_free, due) + len(chunk) / self.policy.bandwidth_bytes_per_s
+                    due = link_free
+                delay = due - self.loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if self.dropped:
+                    continue
+                writer.write(chunk)
+                try:
+                    await writer.drain()
+                except (ConnectionError, OSError):
+                    self.closed.set()
+                    return
+            finally:
+                pending.task_done()
+
+    async def _peer_closed(
+        self, *, upstream: bool, pending: asyncio.Queue[tuple[float, bytes] | None]
+    ) -> None:
+        if self.dropped:
+            # The load balancer has forgotten this flow: the other side is never told. The
+            # closing side's socket is released; the other stays open until its owner reaps it.
+            closing = self.client_writer if upstream else self.upstream_writer
+            closing.transport.abort()
+            self.sides_gone += 1
+            if self.sides_gone == 2:
+                self.closed.set()
+            return
+        # An orderly close passes through as FIN after what was already in flight.
+        pending.put_nowait(None)
+        await pending.join()
+        self.closed.set()
+
+    async def _watchdog(self) -> None:
+        while not self.dropped:
+            wake = self.policy.next_check(
+                opened_at=self.opened_at, last_activity=self.last_activity
+            )
+            if wake is None:
+                return
+            await asyncio.sleep(max(0.0, wake - self.loop.time()))
+            fault = self.policy.due_fault(
+                now=self.loop.time(), opened_at=self.opened_at, last_activity=self.last_activity
+            )
+            if fault is not None:
+                action, reason = fault
+                self._apply(action, reason)
+                return
+
+    def _apply(self, action: FaultAction, reason: str) -> None:
+        self.proxy.stats.count_fault(reason, action)
+        if action == "silent_drop":
+            self.dropped = True
+            return
+        for writer in (self.client_writer, self.upstream_writer):
+            if action == "rst":
+                _reset(writer)
+            else:
+                writer.close()
+        self.closed.set()
+
+
+class FaultProxy:
+    """Listen on ``host:port`` (0 = any free port) and forward to ``target`` under ``policy``.
+
+    Use as an async context manager; :attr:`port` is known once it has started. Closing the
+    proxy ends every link it holds, silently dropped ones included.
+    """
+
+    def __init__(
+        self,
+        target: tuple[str, int],
+        policy: FaultPolicy | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.target = target
+        self.policy = policy or FaultPolicy()
+        self.host = host
+        self.port = port
+        self.stats = ProxyStats()
+        self._server: asyncio.Server | None = None
+        self._links: set[_Link] = set()
+        self._handlers_done = asyncio.Event()
+
+    async def start(self) -> FaultProxy:
+        """Start listening; returns self."""
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        """Stop listening and end every connection."""
+        if self._server is not None:
+            self._server.close()
+        # Links are ended by their own event rather than by cancelling asyncio's handler
+        # tasks, which asyncio would log as errors.
+        for link in list(self._links):
+            link.closed.set()
+        if self._links:
+            await asyncio.wait_for(self._handlers_done.wait(), timeout=10)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def __aenter__(self) -> FaultProxy:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream = await asyncio.open_connection(*self.target)
+        except OSError:
+            _reset(writer)
+            return
+        self.stats.connections += 1
+        self.stats.active += 1
+        link = _Link(self, (reader, writer), upstream)
+        self._links.add(link)
+        self._handlers_done.clear()
+        try:
+            await link.run()
+        finally:
+            self.stats.active -= 1
+            self._links.discard(link)
+            if not self._links:
+                self._handlers_done.set()

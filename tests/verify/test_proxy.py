@@ -1,0 +1,190 @@
+"""The fault proxy against a real TCP echo server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from selector.verify.proxy import FaultPolicy, FaultProxy
+
+# One unit for every wait, so a slow CI machine can be given more room in one place.
+UNIT = 0.2
+
+
+class EchoServer:
+    """Echoes bytes back; records whether each connection saw EOF or an error."""
+
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+            self.ended.append("eof")
+        except (ConnectionError, OSError):
+            self.ended.append("error")
+        finally:
+            writer.close()
+
+
+@asynccontextmanager
+async def echo_through(policy: FaultPolicy) -> AsyncIterator[tuple[EchoServer, FaultProxy]]:
+    echo = EchoServer()
+    server = await asyncio.start_server(echo.handle, "127.0.0.1", 0)
+    echo.port = server.sockets[0].getsockname()[1]
+    proxy = FaultProxy(("127.0.0.1", echo.port), policy)
+    try:
+        async with proxy:
+            yield echo, proxy
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def roundtrip(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes
+) -> bytes:
+    writer.write(data)
+    await writer.drain()
+    return await asyncio.wait_for(reader.readexactly(len(data)), 5 * UNIT)
+
+
+def test_policy_is_pure_and_validated() -> None:
+    policy = FaultPolicy(idle_timeout_s=10, max_lifetime_s=100)
+    assert policy.due_fault(now=5, opened_at=0, last_activity=0) is None
+    assert policy.due_fault(now=10, opened_at=0, last_activity=0) == ("silent_drop", "idle_timeout")
+    assert policy.due_fault(now=100, opened_at=0, last_activity=99) == ("rst", "max_lifetime")
+    assert policy.next_check(opened_at=0, last_activity=95) == 100
+    with pytest.raises(ValueError, match="idle_timeout_s must be > 0"):
+        FaultPolicy(idle_timeout_s=0)
+
+
+async def test_forwards_both_ways_and_counts_bytes() -> None:
+    async with echo_through(FaultPolicy()) as (_, proxy):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        assert await roundtrip(reader, writer, b"hello") == b"hello"
+        writer.close()
+        await asyncio.sleep(UNIT)
+        assert proxy.stats.bytes_upstream == 5
+        assert proxy.stats.bytes_downstream == 5
+        assert proxy.stats.connections == 1
+        assert proxy.stats.drops == 0
+
+
+async def test_silent_drop_keeps_both_sockets_open_and_swallows_bytes() -> None:
+    async with echo_through(FaultPolicy(idle_timeout_s=UNIT)) as (echo, proxy):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        assert await roundtrip(reader, writer, b"ping") == b"ping"
+        await asyncio.sleep(2 * UNIT)  # idle past the window
+        writer.write(b"lost")
+        await writer.drain()  # the write "succeeds": nothing tells the sender
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(reader.read(1), 3 * UNIT)  # no data, no EOF, no error
+        assert not reader.at_eof()
+        assert echo.ended == []  # the server was told nothing either
+        assert proxy.stats.faults == {"idle_timeout:silent_drop": 1}
+        assert proxy.stats.bytes_swallowed == 4
+        # The client gives up; the server's side must still stay open.
+        writer.close()
+        await asyncio.sleep(2 * UNIT)
+        assert echo.ended == []
+
+
+async def test_traffic_keeps_a_connection_alive_past_the_idle_window() -> None:
+    async with echo_through(FaultPolicy(idle_timeout_s=3 * UNIT)) as (_, proxy):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        deadline = time.monotonic() + 8 * UNIT
+        while time.monotonic() < deadline:
+            assert await roundtrip(reader, writer, b"beat") == b"beat"
+            await asyncio.sleep(UNIT)
+        assert proxy.stats.drops == 0
+        writer.close()
+
+
+async def test_idle_rst_resets_the_client() -> None:
+    async with echo_through(FaultPolicy(idle_timeout_s=UNIT, idle_action="rst")) as (echo, proxy):
+        reader, _writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        with pytest.raises(ConnectionResetError):
+            await asyncio.wait_for(reader.read(1), 5 * UNIT)
+        await asyncio.sleep(UNIT)
+        assert proxy.stats.faults == {"idle_timeout:rst": 1}
+        assert echo.ended == ["error"]
+        _writer.close()
+
+
+async def test_max_lifetime_ends_a_busy_connection() -> None:
+    async with echo_through(FaultPolicy(max_lifetime_s=3 * UNIT, lifetime_action="fin")) as (
+        _,
+        proxy,
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        start = time.monotonic()
+        with pytest.raises((asyncio.IncompleteReadError, ConnectionError)):
+            for _ in range(100):
+                await roundtrip(reader, writer, b"busy")
+                await asyncio.sleep(UNIT / 4)
+        assert time.monotonic() - start >= 2.5 * UNIT
+        assert proxy.stats.faults == {"max_lifetime:fin": 1}
+        writer.close()
+
+
+async def test_latency_is_added_each_way() -> None:
+    async with echo_through(FaultPolicy(latency_s=UNIT)) as (_, proxy):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        start = time.monotonic()
+        await asyncio.wait_for(roundtrip(reader, writer, b"x"), 10 * UNIT)
+        assert time.monotonic() - start >= 2 * UNIT * 0.95
+        writer.close()
+
+
+async def test_bandwidth_cap_slows_a_transfer() -> None:
+    async with echo_through(FaultPolicy(bandwidth_bytes_per_s=20_000)) as (_, proxy):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        start = time.monotonic()
+        data = b"z" * 4000
+        writer.write(data)
+        await writer.drain()
+        await asyncio.wait_for(reader.readexactly(len(data)), 10)
+        # 4000 bytes each way at 20 kB/s: at least 0.2 s one way.
+        assert time.monotonic() - start >= 0.18
+        writer.close()
+
+
+async def test_cut_after_bytes_resets_mid_stream() -> None:
+    async with echo_through(FaultPolicy(cut_after_bytes=10)) as (_, proxy):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"0123456789abcdef")
+        await writer.drain()
+        received = b""
+        with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+            for _ in range(20):
+                chunk = await asyncio.wait_for(reader.read(100), 5 * UNIT)
+                if not chunk:
+                    raise asyncio.IncompleteReadError(received, None)
+                received += chunk
+        assert received in (b"", b"0123456789")
+        assert proxy.stats.faults == {"cut:rst": 1}
+        writer.close()
+
+
+async def test_closing_the_proxy_ends_dropped_links() -> None:
+    echo = EchoServer()
+    server = await asyncio.start_server(echo.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    proxy = await FaultProxy(("127.0.0.1", port), FaultPolicy(idle_timeout_s=UNIT)).start()
+    reader, _writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    await asyncio.sleep(2 * UNIT)
+    await proxy.close()
+    assert await asyncio.wait_for(reader.read(1), 5 * UNIT) == b""
+    _writer.close()
+    server.close()
+    await server.wait_closed()
+    assert proxy.stats.active == 0
