@@ -1,0 +1,36 @@
+"""``selector docs build|check``: generate the references and reports, or check they are current."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "docs"
+HELP = "generate the docs (build) or check the committed docs are current (check)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("build", "check"))
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs"), help="docs folder (default: docs/)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from selector import docs_gen
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK
+
+    if args.action == "build":
+        changed = docs_gen.build(args.out)
+        for path in changed:
+            print(f"wrote {path}", file=sys.stderr)
+        print(f"{len(changed)} file(s) updated under {args.out}", file=sys.stderr)
+        return EXIT_OK
+    stale = docs_gen.check(args.out)
+    for path in stale:
+        print(f"{path}: stale or missing; run `selector docs build --out {args.out}`")
+    if stale:
+        return EXIT_NEGATIVE
+    print(f"docs under {args.out} are current", file=sys.stderr)
+    return EXIT_OK
