@@ -183,13 +183,11 @@ def _haproxy(inputs: _Inputs) -> ProxyConfig:
         "",
         f"frontend {slug}",
         f"    bind :{inputs.listen}",
-        "    acl is_ws path_beg /ws",
-        "    acl is_sse path_beg /sse",
     ]
     if ws_timeout is not None:
-        lines.append(f"    use_backend {slug}_ws if is_ws")
+        lines += ["    acl is_ws path_beg /ws", f"    use_backend {slug}_ws if is_ws"]
     if sse_timeout is not None:
-        lines.append(f"    use_backend {slug}_sse if is_sse")
+        lines += ["    acl is_sse path_beg /sse", f"    use_backend {slug}_sse if is_sse"]
     lines += [f"    default_backend {slug}_http", ""]
     if inputs.websocket is not None and ws_timeout is not None:
         lines += [
