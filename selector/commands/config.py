@@ -11,6 +11,12 @@ NAME = "config"
 HELP = "print proxy configuration (nginx, haproxy, envoy, ingress_nginx, aws_alb) from the plan"
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", choices=CONFIG_TARGETS, help="which proxy to configure")
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
@@ -28,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default PROFILE-NAME:8080)",
     )
     parser.add_argument(
-        "--listen", type=int, default=80, metavar="PORT", help="port the proxy listens on"
+        "--listen", type=_port, default=80, metavar="PORT", help="port the proxy listens on"
     )
 
 

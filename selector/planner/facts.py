@@ -59,10 +59,7 @@ class HopFacts:
     terminates_tcp: bool = True
 
 
-_OTHER_NOTE = (
-    "kind 'other' has no known default; 60 s (the commonest default among known proxies) is "
-    "assumed: set idle_timeout_s on this hop"
-)
+_OTHER_NOTE = "kind 'other' has no known default; 60 s is the commonest among known proxies"
 
 HOP_FACTS: dict[str, HopFacts] = {
     facts.kind: facts
@@ -155,12 +152,12 @@ HOP_FACTS: dict[str, HopFacts] = {
             websocket=HopLimits(
                 20,
                 assumed=True,
-                note="the default request timeout is unconfirmed; 20 s is assumed",
+                note="the default request timeout is unconfirmed",
             ),
             sse=HopLimits(
                 20,
                 assumed=True,
-                note="the default request timeout is unconfirmed; 20 s is assumed",
+                note="the default request timeout is unconfirmed",
             ),
             source="Microsoft docs (request timeout configurable 1-86400 s)",
             setting="backend HTTP setting requestTimeout",

@@ -98,8 +98,9 @@ def _round_down(value: float) -> float:
     return value
 
 
-def _round_up(value: float, step: float = 0.1) -> float:
-    return math.ceil(value / step - 1e-9) * step
+def _round_up(value: float) -> float:
+    """``value`` rounded up to tenths of a second (the 1e-9 absorbs float noise)."""
+    return round(math.ceil(value * 10 - 1e-9) / 10, 1)
 
 
 def _seconds(value: float) -> str:

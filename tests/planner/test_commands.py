@@ -228,6 +228,13 @@ def test_config_bad_upstream_is_usage_error(capsys, good) -> None:  # type: igno
     assert code == 2 and out == "" and "--upstream" in err
 
 
+def test_config_bad_listen_port_is_usage_error(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exc:
+        main(["config", "nginx", str(good), "--listen", "0"])
+    assert exc.value.code == 2
+    assert "not a TCP port" in capsys.readouterr().err
+
+
 # --- start-up ---------------------------------------------------------------------------------
 
 
