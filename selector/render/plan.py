@@ -183,6 +183,10 @@ def render_plan_markdown(plan: LifetimePlan, title: str) -> str:
         out.append("")
     out += ["### Reconnects", ""]
     out += [f"- {line}" for line in _reconnect_lines(plan)]
+    sources = {hop.kind: hop.source for hop in plan.hops}
+    if sources:
+        out += ["", "### Sources of the hop defaults", ""]
+        out += [f"- {kind}: {source}" for kind, source in sources.items()]
     if plan.notes:
         out += ["", "### Notes", ""]
         out += [f"- {note}" for note in plan.notes]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,7 @@ def test_plan_markdown_has_a_hop_table(capsys, good) -> None:  # type: ignore[no
     assert out.startswith("## Lifetime plan for `chat`: webrtc")
     assert "| kind" in out.replace("|   # | kind", "| kind")
     assert "TURN" in out
+    assert "- aws_alb: docs.aws.amazon.com/" in out  # every default cites its source
 
 
 def test_plan_that_cannot_be_met_explains_and_exits_1(capsys, contradictory) -> None:  # type: ignore[no-untyped-def]
@@ -118,6 +120,24 @@ def test_plan_without_protocol_uses_the_recommendation_or_falls_back(capsys, goo
     except ImportError:
         assert "websocket" in err and "not available" in err
         assert "Lifetime plan for chat: websocket" in out
+
+
+def test_plan_without_protocol_follows_the_engine_when_present(  # type: ignore[no-untyped-def]
+    capsys, good, monkeypatch
+) -> None:
+    """The contract with the decision engine: recommend(profile).protocol picks the plan."""
+    engine = types.ModuleType("selector.scoring")
+    seen = []
+
+    def recommend(profile):  # type: ignore[no-untyped-def]
+        seen.append(profile.name)
+        return types.SimpleNamespace(protocol="sse")
+
+    engine.recommend = recommend  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "selector.scoring", engine)
+    code, out, err = run(capsys, "plan", str(good))
+    assert code == 0 and seen == ["chat"]
+    assert "Lifetime plan for chat: sse" in out and "not available" not in err
 
 
 # --- lint -------------------------------------------------------------------------------------
