@@ -175,6 +175,11 @@ def plan_lifetime(profile: Profile, protocol: str) -> LifetimePlan:
     if sse is not None:
         sse = sse.model_copy(update={"retry_ms": round(reconnect.base_s * 1000)})
     planned = _planned_reconnect(profile, hops, hop_plans, reconnect, problems)
+    if planned is not None and protocol == "sse":
+        notes.append(
+            "for SSE the server can end each stream at the planned reconnect time: EventSource "
+            "reconnects after 'retry' and sends Last-Event-ID, so nothing is lost"
+        )
     _check_message_sizes(profile, hops, problems)
     detection = sse.client_detection_bound_s if sse else websocket.client_detection_bound_s
     replay = _replay_buffer(profile, detection, reconnect) if profile.delivery.resume else None
@@ -559,6 +564,11 @@ def _notes(profile: Profile, protocol: str, hops: list[_Hop]) -> list[str]:
         "restart closes cleanly and must not strand clients",
         "reset the backoff attempt counter only after a connection has stayed up for cap_s",
     ]
+    if protocol == "webrtc":
+        notes.append(
+            "only the signalling WebSocket crosses the proxy path; media and data channels "
+            "flow peer to peer or through TURN, kept alive by ICE consent checks"
+        )
     if protocol != "sse" and "browser" in profile.clients:
         notes.append(
             "browser JavaScript never sees Ping frames: have the server also send a small "

@@ -107,6 +107,7 @@ def test_controllable_lifetime_limit_is_raised_and_rotation_planned_before_it() 
     assert rotation.max_lifetime_s == hop.set_max_lifetime_s
     assert rotation.reconnect_after_min_s < rotation.reconnect_after_max_s
     assert rotation.reconnect_after_max_s < rotation.max_lifetime_s
+    assert any("Last-Event-ID" in note and "reconnect time" in note for note in plan.notes)
 
 
 def test_api_gateway_two_hour_cap_and_connection_rate_shape_reconnects() -> None:
