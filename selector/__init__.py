@@ -23,11 +23,14 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "selector.errors",
     "Problem": "selector.errors",
     "profile_json_schema": "selector.schemas",
+    "LifetimePlan": "selector.planner.model",
+    "plan_lifetime": "selector.planner.solver",
 }
 
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
 # tests/test_api.py checks that the two agree.
 __all__ = [
+    "LifetimePlan",
     "MatrixError",
     "Problem",
     "Profile",
@@ -37,6 +40,7 @@ __all__ = [
     "__version__",
     "load_profile",
     "load_profile_text",
+    "plan_lifetime",
     "profile_json_schema",
 ]
 
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
         UsageError,
     )
     from selector.loading import load_profile, load_profile_text
+    from selector.planner.model import LifetimePlan
+    from selector.planner.solver import plan_lifetime
     from selector.profile import Profile
     from selector.schemas import profile_json_schema
 

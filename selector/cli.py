@@ -21,7 +21,7 @@ from selector import __version__
 from selector.errors import EXIT_BAD_INPUT, SelectorError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("validate", "schema", "docs")
+COMMANDS: tuple[str, ...] = ("validate", "schema", "plan", "lint", "config", "docs")
 
 
 class _Command(Protocol):

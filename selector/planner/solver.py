@@ -1,0 +1,596 @@
+"""The lifetime solver: heartbeat, hop timeouts, reconnect policy and replay buffer.
+
+Pure and fast: no I/O, no clock, no randomness. The laws it keeps, checked by property tests:
+
+* the heartbeat is strictly below the idle timeout every hop will have once the plan is
+  applied (today's value on hops that cannot change, the planned value on the others);
+* every hop the operator controls gets an idle timeout of at least ``HOP_MARGIN`` (1.5) times
+  the heartbeat, the seed's rule; hops that cannot change get the same margin from the other
+  side, because a heartbeat equal to a timeout races it (the Mattermost 60 s vs ALB 60 s bug);
+* when a constraint cannot be met, the plan says so in ``problems`` instead of inventing a value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from selector.errors import UsageError
+from selector.planner.facts import HOP_FACTS, HopLimits, hop_limits
+from selector.planner.model import (
+    Assumption,
+    HopPlan,
+    LifetimePlan,
+    PlannedReconnect,
+    PlanProblem,
+    ReconnectPolicy,
+    ReplayBuffer,
+    SsePlan,
+    WebRtcPlan,
+    WebSocketPlan,
+)
+from selector.planner.names import PLANNED_PROTOCOLS
+from selector.profile import Hop, Profile
+
+__all__ = [
+    "CLIENT_TIMEOUT_FACTOR",
+    "HOP_MARGIN",
+    "MIN_SENSIBLE_HEARTBEAT_S",
+    "MIN_SENSIBLE_LIFETIME_S",
+    "fitting_heartbeat",
+    "plan_lifetime",
+    "required_hop_timeout",
+]
+
+#: A hop's idle timeout must be at least this multiple of the heartbeat (the seed's rule).
+HOP_MARGIN = 1.5
+#: A client gives a connection up after this many heartbeats without a byte (SignalR's rule).
+CLIENT_TIMEOUT_FACTOR = 2.0
+#: WebSocket ping interval when nothing on the path forces a shorter one (Socket.IO, SockJS and
+#: Centrifugo all use 25 s).
+DEFAULT_WS_PING_S = 25.0
+#: SSE comment interval when nothing forces a shorter one (the WHATWG spec suggests ~15 s).
+DEFAULT_SSE_HEARTBEAT_S = 15.0
+#: Firefox closes an SSE stream after about 30 s without data.
+FIREFOX_SSE_IDLE_S = 30.0
+#: Below this a heartbeat costs more than the connection is worth (battery, radio wake-ups):
+#: a path that needs a shorter one is a contradiction to report, not a value to print.
+MIN_SENSIBLE_HEARTBEAT_S = 5.0
+#: A connection the path ends sooner than this churns too fast to be worth holding open.
+MIN_SENSIBLE_LIFETIME_S = 60.0
+#: Controllable lifetime limits below this are raised to it: hourly rotation is cheap.
+TARGET_LIFETIME_S = 3600.0
+#: Rotate connections at a random point in this share of the lifetime limit.
+ROTATE_AT = (0.8, 0.9)
+#: Close handshake bound (websockets uses 10 s; a dead peer never answers, so keep it short).
+CLOSE_TIMEOUT_S = 5.0
+RECONNECT_BASE_S = 1.0
+RECONNECT_CAP_S = 30.0
+#: Use at most this share of a hop's documented new-connection rate.
+LIMIT_HEADROOM = 0.8
+#: A reconnect storm that needs a longer first window than this leaves clients offline too long.
+MAX_RECONNECT_WINDOW_S = 300.0
+#: Above this many reconnects per second with no documented limit on the path, say so.
+UNCHECKED_RATE_WARNING_PER_S = 1000.0
+#: Socket.IO's connection-state recovery and Ably both keep about 2 minutes of history.
+MIN_RESUME_WINDOW_S = 120.0
+#: RFC 7675 consent freshness.
+CONSENT_CHECK_INTERVAL_S = 5.0
+CONSENT_TIMEOUT_S = 30.0
+
+
+def required_hop_timeout(heartbeat_s: float) -> float:
+    """The smallest whole-second idle timeout that gives ``heartbeat_s`` the 1.5x margin."""
+    return float(math.ceil(HOP_MARGIN * heartbeat_s))
+
+
+def fitting_heartbeat(idle_timeout_s: float) -> float:
+    """The largest readable heartbeat that leaves ``idle_timeout_s`` the 1.5x margin."""
+    return _round_down(idle_timeout_s / HOP_MARGIN)
+
+
+def _round_down(value: float) -> float:
+    """A readable value not above ``value``: whole seconds from 10 s, tenths from 1 s."""
+    if value >= 10:
+        return float(math.floor(value))
+    if value >= 1:
+        return math.floor(value * 10) / 10
+    return value
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded up to tenths of a second (the 1e-9 absorbs float noise)."""
+    return round(math.ceil(value * 10 - 1e-9) / 10, 1)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """A hop with its effective limits for the protocol being planned."""
+
+    index: int
+    hop: Hop
+    limits: HopLimits | None  # None: the hop cannot carry the protocol
+    controllable: bool
+
+    @property
+    def kind(self) -> str:
+        return self.hop.kind
+
+    @property
+    def idle_s(self) -> float | None:
+        if self.hop.idle_timeout_s is not None:
+            return self.hop.idle_timeout_s
+        return self.limits.idle_timeout_s if self.limits else None
+
+    @property
+    def lifetime_s(self) -> float | None:
+        if self.hop.max_lifetime_s is not None:
+            return self.hop.max_lifetime_s
+        return self.limits.max_lifetime_s if self.limits else None
+
+    @property
+    def relies_on_assumption(self) -> bool:
+        """An assumed default is in use (the profile did not override it)."""
+        if self.limits is None or not self.limits.assumed:
+            return False
+        idle_assumed = self.hop.idle_timeout_s is None and self.limits.idle_timeout_s is not None
+        life_assumed = self.hop.max_lifetime_s is None and self.limits.max_lifetime_s is not None
+        return idle_assumed or life_assumed
+
+
+def plan_lifetime(profile: Profile, protocol: str) -> LifetimePlan:
+    """Plan heartbeats, hop timeouts, reconnects and replay for ``protocol`` over the path.
+
+    ``protocol`` is ``"websocket"``, ``"sse"`` or ``"webrtc"`` (the plan then covers the
+    signalling WebSocket, TURN and ICE consent). Raises :class:`UsageError` for any other
+    protocol. The caller must check ``plan.problems``: a non-empty list means the constraints
+    contradict each other and the plan cannot be applied as it stands.
+    """
+    if protocol not in PLANNED_PROTOCOLS:
+        raise UsageError.single(
+            f"unknown protocol {protocol!r}; choose one of {', '.join(PLANNED_PROTOCOLS)}",
+            path="protocol",
+        )
+    infra = profile.infrastructure
+    hops = [
+        _Hop(i, hop, hop_limits(hop.kind, protocol), infra.hop_controllable(hop))
+        for i, hop in enumerate(infra.path)
+    ]
+    problems: list[PlanProblem] = []
+    notes = _notes(profile, protocol, hops)
+
+    heartbeat, bound_by = _choose_heartbeat(profile, protocol, hops)
+    if heartbeat < MIN_SENSIBLE_HEARTBEAT_S:
+        problems.append(_heartbeat_problem(hops, heartbeat))
+
+    hop_plans = [_plan_hop(h, heartbeat, protocol, problems) for h in hops]
+    assumptions = _assumptions(hops)
+    websocket = _websocket_plan(profile, heartbeat)
+    sse = _sse_plan(heartbeat) if protocol == "sse" else None
+    reconnect = _reconnect_policy(profile, hops, problems, notes)
+    if sse is not None:
+        sse = sse.model_copy(update={"retry_ms": round(reconnect.base_s * 1000)})
+    planned = _planned_reconnect(profile, hops, hop_plans, reconnect, problems)
+    if planned is not None and protocol == "sse":
+        notes.append(
+            "for SSE the server can end each stream at the planned reconnect time: EventSource "
+            "reconnects after 'retry' and sends Last-Event-ID, so nothing is lost"
+        )
+    _check_message_sizes(profile, hops, problems)
+    detection = sse.client_detection_bound_s if sse else websocket.client_detection_bound_s
+    replay = _replay_buffer(profile, detection, reconnect) if profile.delivery.resume else None
+    webrtc = _webrtc_plan(profile, websocket) if protocol == "webrtc" else None
+    return LifetimePlan(
+        protocol=protocol,  # type: ignore[arg-type]  # checked against PLANNED_PROTOCOLS above
+        heartbeat_interval_s=heartbeat,
+        heartbeat_bound_by=bound_by,
+        websocket=websocket if protocol == "websocket" else None,
+        sse=sse,
+        webrtc=webrtc,
+        hops=tuple(hop_plans),
+        reconnect=reconnect,
+        planned_reconnect=planned,
+        replay=replay,
+        assumptions=assumptions,
+        problems=tuple(problems),
+        notes=tuple(notes),
+    )
+
+
+# --- heartbeat --------------------------------------------------------------------------------
+
+
+def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tuple[float, str]:
+    """The largest readable heartbeat that every constraint allows, and what bound it."""
+    if protocol == "sse":
+        candidates = [(DEFAULT_SSE_HEARTBEAT_S, "the SSE spec's suggested ~15 s comment interval")]
+        if "browser" in profile.clients:
+            candidates.append(
+                (
+                    FIREFOX_SSE_IDLE_S / HOP_MARGIN,
+                    "Firefox closes SSE streams idle for ~30 s (1.5x margin)",
+                )
+            )
+    else:
+        candidates = [(DEFAULT_WS_PING_S, "the common 25 s ping interval (Socket.IO, SockJS)")]
+    for h in hops:
+        idle = h.idle_s
+        if h.limits is None or idle is None or h.controllable:
+            continue
+        candidates.append(
+            (
+                idle / HOP_MARGIN,
+                f"{h.kind} (path[{h.index}]) drops idle connections after {_seconds(idle)} "
+                "and cannot be changed: the heartbeat stays 1.5x under it",
+            )
+        )
+    raw, reason = min(candidates, key=lambda c: c[0])
+    return _round_down(raw), reason
+
+
+def _heartbeat_problem(hops: list[_Hop], heartbeat: float) -> PlanProblem:
+    fixed = [h for h in hops if h.limits and h.idle_s is not None and not h.controllable]
+    tightest = min(fixed, key=lambda h: h.idle_s or math.inf)
+    return PlanProblem(
+        code="heartbeat-too-short",
+        hop_index=tightest.index,
+        message=(
+            f"{tightest.kind} (path[{tightest.index}]) drops connections idle for "
+            f"{_seconds(tightest.idle_s or 0)}, so the heartbeat would have to be "
+            f"{heartbeat:.3g} s, under the sensible minimum of "
+            f"{_seconds(MIN_SENSIBLE_HEARTBEAT_S)}"
+        ),
+        fix=(
+            f"raise that hop's idle timeout to at least "
+            f"{_seconds(required_hop_timeout(MIN_SENSIBLE_HEARTBEAT_S))} (or set "
+            "controllable: true on it if you can change it), or route around it"
+        ),
+    )
+
+
+# --- hops -------------------------------------------------------------------------------------
+
+
+def _plan_hop(h: _Hop, heartbeat: float, protocol: str, problems: list[PlanProblem]) -> HopPlan:
+    facts = HOP_FACTS[h.kind]
+    if h.hop.idle_timeout_s is not None or h.hop.max_lifetime_s is not None:
+        origin = "profile"
+    elif h.relies_on_assumption:
+        origin = "assumed"
+    else:
+        origin = "default"
+    note = h.limits.note if h.limits else ""
+    common = {
+        "index": h.index,
+        "kind": h.kind,
+        "controllable": h.controllable,
+        "idle_timeout_s": h.idle_s,
+        "max_lifetime_s": h.lifetime_s,
+        "origin": origin,
+        "setting": facts.setting,
+        "source": facts.source,
+    }
+    if h.limits is None:
+        problems.append(
+            PlanProblem(
+                code="protocol-unsupported-by-hop",
+                hop_index=h.index,
+                message=f"{h.kind} (path[{h.index}]) does not carry {protocol}",
+                fix=f"route {protocol} around {h.kind}, or choose another protocol",
+            )
+        )
+        return HopPlan(
+            **common,  # type: ignore[arg-type]
+            set_idle_timeout_s=None,
+            set_max_lifetime_s=None,
+            action="unsupported",
+            note=f"{h.kind} does not support {protocol}",
+        )
+    if not h.controllable:
+        lifetime = h.lifetime_s
+        if lifetime is not None and lifetime < MIN_SENSIBLE_LIFETIME_S:
+            problems.append(
+                PlanProblem(
+                    code="lifetime-too-short",
+                    hop_index=h.index,
+                    message=(
+                        f"{h.kind} (path[{h.index}]) ends every connection after "
+                        f"{_seconds(lifetime)} whatever flows, under the "
+                        f"{_seconds(MIN_SENSIBLE_LIFETIME_S)} a long-lived connection needs; "
+                        "no heartbeat can help"
+                    ),
+                    fix=(
+                        f"raise its {facts.setting} to at least {_seconds(TARGET_LIFETIME_S)} "
+                        "(set controllable: true on the hop if you can), or route around it"
+                    ),
+                )
+            )
+        return HopPlan(
+            **common,  # type: ignore[arg-type]
+            set_idle_timeout_s=None,
+            set_max_lifetime_s=None,
+            action="fixed",
+            note=note,
+        )
+    set_idle = None
+    raise_it = False
+    if h.idle_s is not None:
+        set_idle = max(h.idle_s, required_hop_timeout(heartbeat))
+        raise_it = set_idle > h.idle_s
+    set_lifetime = None
+    if h.lifetime_s is not None and h.lifetime_s < TARGET_LIFETIME_S:
+        set_lifetime = TARGET_LIFETIME_S
+        raise_it = True
+    return HopPlan(
+        **common,  # type: ignore[arg-type]
+        set_idle_timeout_s=set_idle,
+        set_max_lifetime_s=set_lifetime,
+        action="raise" if raise_it else "keep",
+        note=note,
+    )
+
+
+def _assumptions(hops: list[_Hop]) -> tuple[Assumption, ...]:
+    found: list[Assumption] = []
+    for h in hops:
+        if not h.relies_on_assumption or h.limits is None:
+            continue
+        if h.hop.idle_timeout_s is None and h.limits.idle_timeout_s is not None:
+            found.append(
+                Assumption(
+                    hop_index=h.index,
+                    kind=h.kind,
+                    field="idle_timeout_s",
+                    value=h.limits.idle_timeout_s,
+                    reason=h.limits.note,
+                )
+            )
+        if h.hop.max_lifetime_s is None and h.limits.max_lifetime_s is not None:
+            found.append(
+                Assumption(
+                    hop_index=h.index,
+                    kind=h.kind,
+                    field="max_lifetime_s",
+                    value=h.limits.max_lifetime_s,
+                    reason=h.limits.note,
+                )
+            )
+    return tuple(found)
+
+
+# --- protocol settings ------------------------------------------------------------------------
+
+
+def _websocket_plan(profile: Profile, ping_interval: float) -> WebSocketPlan:
+    latency_s = profile.delivery.latency_p99_ms / 1000
+    # Half the interval, as aiohttp does, but never less than two p99 round trips, and never
+    # past the next ping.
+    pong_timeout = min(ping_interval, max(ping_interval / 2, _round_up(2 * latency_s)))
+    pong_timeout = _round_up(pong_timeout) if pong_timeout >= 1 else pong_timeout
+    pong_timeout = min(pong_timeout, ping_interval)
+    client_timeout = CLIENT_TIMEOUT_FACTOR * ping_interval
+    return WebSocketPlan(
+        ping_interval_s=ping_interval,
+        pong_timeout_s=pong_timeout,
+        close_timeout_s=CLOSE_TIMEOUT_S,
+        server_detection_bound_s=ping_interval + pong_timeout + CLOSE_TIMEOUT_S,
+        client_timeout_s=client_timeout,
+        client_detection_bound_s=client_timeout + CLOSE_TIMEOUT_S,
+    )
+
+
+def _sse_plan(heartbeat: float) -> SsePlan:
+    client_timeout = CLIENT_TIMEOUT_FACTOR * heartbeat
+    return SsePlan(
+        heartbeat_interval_s=heartbeat,
+        client_timeout_s=client_timeout,
+        client_detection_bound_s=client_timeout,
+        retry_ms=round(RECONNECT_BASE_S * 1000),
+    )
+
+
+def _webrtc_plan(profile: Profile, signalling: WebSocketPlan) -> WebRtcPlan:
+    infra = profile.infrastructure
+    relay_only = not infra.udp_allowed
+    if relay_only:
+        transports: tuple[str, ...] = ("turns (TLS) on tcp/443",)
+    elif infra.restrictive_networks:
+        transports = ("turns (TLS) on tcp/443", "turn on udp/3478")
+    else:
+        transports = ("turn on udp/3478", "turns (TLS) on tcp/443")
+    return WebRtcPlan(
+        signalling=signalling,
+        all_sessions_relayed=relay_only,
+        turn_transports=transports,
+        consent_check_interval_s=CONSENT_CHECK_INTERVAL_S,
+        consent_timeout_s=CONSENT_TIMEOUT_S,
+    )
+
+
+# --- reconnects -------------------------------------------------------------------------------
+
+
+def _connection_limit(hops: list[_Hop]) -> tuple[float, _Hop] | None:
+    limited = [
+        (rate, h) for h in hops if (rate := HOP_FACTS[h.kind].max_new_connections_per_s) is not None
+    ]
+    return min(limited, key=lambda pair: pair[0]) if limited else None
+
+
+def _reconnect_policy(
+    profile: Profile, hops: list[_Hop], problems: list[PlanProblem], notes: list[str]
+) -> ReconnectPolicy:
+    connections = profile.scale.concurrent_connections
+    base = RECONNECT_BASE_S
+    limit = _connection_limit(hops)
+    limited_by = None
+    if limit is not None:
+        rate, hop = limit
+        # Full jitter spreads the first attempts evenly over [0, base]: the window must be wide
+        # enough that the spread rate stays under the hop's limit, with headroom.
+        needed = _round_up(connections / (rate * LIMIT_HEADROOM))
+        if needed > base:
+            base = needed
+            limited_by = f"{hop.kind} (path[{hop.index}])"
+        if base > MAX_RECONNECT_WINDOW_S:
+            problems.append(
+                PlanProblem(
+                    code="reconnect-storm-exceeds-limit",
+                    hop_index=hop.index,
+                    message=(
+                        f"{connections} connections reconnecting through {hop.kind} "
+                        f"(path[{hop.index}]), which accepts {rate:g} new connections/s, need "
+                        f"a {_seconds(base)} first reconnect window, longer than the "
+                        f"{_seconds(MAX_RECONNECT_WINDOW_S)} clients can be left waiting"
+                    ),
+                    fix=(
+                        "shard connections across several endpoints, ask for a higher "
+                        "new-connection quota, or lower scale.concurrent_connections per endpoint"
+                    ),
+                )
+            )
+    cap = max(RECONNECT_CAP_S, base)
+    if limit is None and connections / base > UNCHECKED_RATE_WARNING_PER_S:
+        notes.append(
+            f"after a mass disconnect about {connections / base:.0f} clients/s reconnect and no "
+            "hop on the path states a limit: check that the servers take that many TLS "
+            "handshakes and authentications per second, or widen reconnect.base_s"
+        )
+    return ReconnectPolicy(
+        base_s=base,
+        cap_s=cap,
+        mass_disconnect_connections=connections,
+        peak_reconnect_rate_per_s=connections / base,
+        new_connection_limit_per_s=limit[0] if limit else None,
+        limited_by=limited_by,
+    )
+
+
+def _planned_reconnect(
+    profile: Profile,
+    hops: list[_Hop],
+    hop_plans: list[HopPlan],
+    reconnect: ReconnectPolicy,
+    problems: list[PlanProblem],
+) -> PlannedReconnect | None:
+    lifetimes = [
+        (plan.set_max_lifetime_s or plan.max_lifetime_s, plan)
+        for plan in hop_plans
+        if plan.max_lifetime_s is not None and plan.action != "unsupported"
+    ]
+    if not lifetimes:
+        return None
+    lifetime, shortest = min(lifetimes, key=lambda pair: pair[0] or math.inf)
+    assert lifetime is not None
+    low, high = ROTATE_AT[0] * lifetime, ROTATE_AT[1] * lifetime
+    connections = profile.scale.concurrent_connections
+    steady = connections / ((low + high) / 2)
+    limit = reconnect.new_connection_limit_per_s
+    if limit is not None and steady > limit * LIMIT_HEADROOM:
+        problems.append(
+            PlanProblem(
+                code="rotation-exceeds-connection-limit",
+                hop_index=shortest.index,
+                message=(
+                    f"rotating {connections} connections before {shortest.kind}'s "
+                    f"{_seconds(lifetime)} lifetime limit opens {steady:.0f} connections/s, "
+                    f"over the path's {limit:g}/s limit"
+                ),
+                fix="raise the lifetime limit or spread connections over more endpoints",
+            )
+        )
+    return PlannedReconnect(
+        hop_index=shortest.index,
+        kind=shortest.kind,
+        max_lifetime_s=lifetime,
+        reconnect_after_min_s=_round_down(low),
+        reconnect_after_max_s=_round_down(high),
+        steady_reconnect_rate_per_s=steady,
+    )
+
+
+def _check_message_sizes(profile: Profile, hops: list[_Hop], problems: list[PlanProblem]) -> None:
+    traffic = profile.traffic
+    sizes = [d.payload_bytes for d in (traffic.server_to_client, traffic.client_to_server) if d]
+    if not sizes:
+        return
+    largest = max(sizes)
+    for h in hops:
+        limit = HOP_FACTS[h.kind].max_message_bytes
+        if limit is not None and largest > limit:
+            problems.append(
+                PlanProblem(
+                    code="message-too-large-for-hop",
+                    hop_index=h.index,
+                    message=(
+                        f"messages of {largest} bytes exceed {h.kind}'s {limit}-byte limit "
+                        f"(path[{h.index}])"
+                    ),
+                    fix="split messages, send large payloads by reference, or avoid that hop",
+                )
+            )
+
+
+def _replay_buffer(
+    profile: Profile, detection_bound_s: float, reconnect: ReconnectPolicy
+) -> ReplayBuffer:
+    outage = max(MIN_RESUME_WINDOW_S, detection_bound_s + 2 * reconnect.cap_s)
+    downstream = profile.traffic.server_to_client
+    rate = downstream.rate_hz if downstream else 0.0
+    payload = downstream.payload_bytes if downstream else 0
+    per_connection = math.ceil(rate * outage)
+    scale = profile.scale
+    shared = math.ceil(scale.concurrent_connections * rate / scale.fan_out * outage)
+    return ReplayBuffer(
+        tolerated_outage_s=outage,
+        events_per_connection=per_connection,
+        bytes_per_connection=per_connection * payload,
+        shared_log_events=shared,
+        shared_log_bytes=shared * payload,
+    )
+
+
+# --- advice -----------------------------------------------------------------------------------
+
+
+def _notes(profile: Profile, protocol: str, hops: list[_Hop]) -> list[str]:
+    kinds = {h.kind for h in hops}
+    notes = [
+        "reconnect after every close the client did not ask for, clean or not: a server "
+        "restart closes cleanly and must not strand clients",
+        "reset the backoff attempt counter only after a connection has stayed up for cap_s",
+    ]
+    if protocol == "webrtc":
+        notes.append(
+            "only the signalling WebSocket crosses the proxy path; media and data channels "
+            "flow peer to peer or through TURN, kept alive by ICE consent checks"
+        )
+    if protocol != "sse" and "browser" in profile.clients:
+        notes.append(
+            "browser JavaScript never sees Ping frames: have the server also send a small "
+            "application heartbeat message every ping interval and let the client time out "
+            "on client_timeout_s"
+        )
+    if protocol == "sse":
+        notes.append("send 'id:' on every event so EventSource sends Last-Event-ID on reconnect")
+        if kinds & {"nginx", "ingress_nginx"}:
+            notes.append(
+                "turn proxy buffering off for the SSE location (proxy_buffering off, or the "
+                "X-Accel-Buffering: no response header), or events arrive in bursts"
+            )
+    if "aws_alb" in kinds:
+        notes.append(
+            "HTTP/2 PING frames do not reset the ALB idle timer: the heartbeat must be data "
+            "(a WebSocket Ping frame or an SSE comment)"
+        )
+    upstream = profile.traffic.client_to_server
+    if upstream is not None and upstream.needs_ack:
+        notes.append(
+            "keep each mutation queued until its ack arrives (not until it is sent) and resend "
+            "the queue in its original order after a reconnect; the server dedupes by id"
+        )
+    return notes

@@ -1,0 +1,272 @@
+"""The plan, lint and config commands end to end (in-process through selector.cli.main)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from selector.cli import main
+
+GOOD = """\
+schema_version: 1
+name: chat
+traffic:
+  server_to_client: {rate_hz: 2.0, payload_bytes: 400}
+delivery: {resume: true}
+infrastructure:
+  path:
+    - kind: aws_alb
+    - kind: nginx
+"""
+
+CONTRADICTORY = """\
+schema_version: 1
+name: tight
+traffic:
+  server_to_client: {rate_hz: 1.0, payload_bytes: 100}
+infrastructure:
+  path:
+    - kind: other
+      idle_timeout_s: 3.0
+      controllable: false
+"""
+
+INVALID = """\
+schema_version: 1
+name: broken
+traffic:
+  server_to_client: {rate_hz: 1.0, payload_bytes: 100}
+infrastructure:
+  path:
+    - kind: nginx
+      idle_timeout_s: "60"
+"""
+
+
+@pytest.fixture
+def good(write_yaml) -> Path:  # type: ignore[no-untyped-def]
+    return write_yaml(GOOD)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def contradictory(write_yaml) -> Path:  # type: ignore[no-untyped-def]
+    return write_yaml(CONTRADICTORY, "tight.yaml")  # type: ignore[no-any-return]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- plan -------------------------------------------------------------------------------------
+
+
+def test_plan_text_names_every_hop_and_the_heartbeat(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "plan", str(good), "--protocol", "websocket")
+    assert code == 0
+    assert "aws_alb" in out and "nginx" in out
+    assert "pings every 25 s" in out
+    assert "replay buffer" in out
+
+
+def test_plan_json_is_machine_readable(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "plan", str(good), "--protocol", "sse", "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["feasible"] is True and document["profile"] == "chat"
+    assert document["sse"]["heartbeat_interval_s"] == document["heartbeat_interval_s"]
+    assert [h["kind"] for h in document["hops"]] == ["aws_alb", "nginx"]
+
+
+def test_plan_markdown_has_a_hop_table(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "plan", str(good), "--protocol", "webrtc", "--format", "markdown")
+    assert code == 0
+    assert out.startswith("## Lifetime plan for `chat`: webrtc")
+    assert "| kind" in out.replace("|   # | kind", "| kind")
+    assert "TURN" in out
+    assert "- aws_alb: docs.aws.amazon.com/" in out  # every default cites its source
+
+
+def test_plan_that_cannot_be_met_explains_and_exits_1(capsys, contradictory) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "plan", str(contradictory), "--protocol", "websocket")
+    assert code == 1
+    assert "CANNOT BE MET" in out and "heartbeat-too-short" in out and "fix:" in out
+    assert "cannot be met" in err
+    code, out, _ = run(
+        capsys, "plan", str(contradictory), "--protocol", "websocket", "--format", "json"
+    )
+    assert code == 1 and json.loads(out)["feasible"] is False
+
+
+def test_plan_on_invalid_profile_is_located_exit_2(capsys, write_yaml) -> None:  # type: ignore[no-untyped-def]
+    path = write_yaml(INVALID)
+    code, out, err = run(capsys, "plan", str(path), "--protocol", "sse")
+    assert code == 2
+    assert f"{path}:8:" in err and "idle_timeout_s" in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_plan_without_protocol_uses_the_recommendation_or_falls_back(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "plan", str(good))
+    assert code == 0
+    try:
+        import selector.scoring  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except ImportError:
+        assert "websocket" in err and "not available" in err
+        assert "Lifetime plan for chat: websocket" in out
+
+
+def test_plan_without_protocol_follows_the_engine_when_present(  # type: ignore[no-untyped-def]
+    capsys, good, monkeypatch
+) -> None:
+    """The contract with the decision engine: recommend(profile).protocol picks the plan."""
+    engine = types.ModuleType("selector.scoring")
+    seen = []
+
+    def recommend(profile):  # type: ignore[no-untyped-def]
+        seen.append(profile.name)
+        return types.SimpleNamespace(protocol="sse")
+
+    engine.recommend = recommend  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "selector.scoring", engine)
+    code, out, err = run(capsys, "plan", str(good))
+    assert code == 0 and seen == ["chat"]
+    assert "Lifetime plan for chat: sse" in out and "not available" not in err
+
+
+# --- lint -------------------------------------------------------------------------------------
+
+
+def test_lint_reports_the_alb_race_at_the_hop_line(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "lint", str(good), "--protocol", "websocket", "--heartbeat", "60")
+    assert code == 1
+    # path[0] (aws_alb) is on line 8 of the profile.
+    assert f"{good}:8:7: infrastructure.path[0]:" in out
+    assert "[heartbeat-reaches-idle-timeout]" in out and "fix:" in out
+    assert "finding" in err
+
+
+def test_lint_clean_settings_exit_0(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(
+        capsys,
+        "lint",
+        str(good),
+        "--protocol",
+        "websocket",
+        "--heartbeat",
+        "25",
+        "--client-timeout",
+        "50",
+        "--proxy-timeout",
+        "nginx=60",
+        "--proxy-timeout",
+        "0=60",
+    )
+    assert code == 0, out
+    assert out == "" and "clean" in err
+
+
+def test_lint_json_and_github_formats(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    args = ["lint", str(good), "--protocol", "sse", "--heartbeat", "0", "--sse-buffering", "on"]
+    code, out, _ = run(capsys, *args, "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["clean"] is False
+    assert {f["check"] for f in report["findings"]} == {"sse-without-heartbeat", "sse-buffering-on"}
+    code, out, _ = run(capsys, *args, "--format", "github")
+    assert code == 1
+    assert all(line.startswith("::error file=") for line in out.splitlines())
+
+
+@pytest.mark.parametrize(
+    "proxy_timeout",
+    ["haproxy=30", "7=30", "nginx", "nginx=abc", "nginx=-5", "nginx=0"],
+)
+def test_lint_bad_proxy_timeout_is_usage_error(capsys, good, proxy_timeout: str) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(
+        capsys, "lint", str(good), "--protocol", "websocket", "--proxy-timeout", proxy_timeout
+    )
+    assert code == 2
+    assert "--proxy-timeout" in err and "Traceback" not in err
+
+
+def test_lint_ambiguous_kind_must_be_named_by_index(capsys, write_yaml) -> None:  # type: ignore[no-untyped-def]
+    path = write_yaml(GOOD + "    - kind: nginx\n")
+    code, _, err = run(capsys, "lint", str(path), "--protocol", "sse", "--proxy-timeout", "nginx=5")
+    assert code == 2 and "more than once" in err and "1=nginx" in err
+
+
+def test_lint_bad_heartbeat_value_is_usage_error(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exc:
+        main(["lint", str(good), "--heartbeat", "soon"])
+    assert exc.value.code == 2
+    assert "not a number" in capsys.readouterr().err
+
+
+# --- config -----------------------------------------------------------------------------------
+
+
+def test_config_prints_ready_to_paste_nginx(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "config", "nginx", str(good))
+    assert code == 0
+    assert "location /ws" in out and "location /sse" in out and "proxy_buffering off;" in out
+
+
+def test_config_protocol_limits_the_locations(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "config", "haproxy", str(good), "--protocol", "websocket")
+    assert code == 0
+    assert "timeout tunnel" in out and "/sse" not in out
+
+
+def test_config_alb_keeps_stdout_pure_json(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "config", "aws_alb", str(good))
+    assert code == 0
+    json.loads(out)
+    assert err.startswith("# ")
+
+
+def test_config_ingress_defaults_to_a_service_named_after_the_profile(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "config", "ingress_nginx", str(good))
+    assert code == 0 and "name: chat\n" in out
+
+
+def test_config_refuses_a_plan_that_cannot_be_met(capsys, contradictory) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "config", "nginx", str(contradictory))
+    assert code == 1
+    assert out == ""
+    assert "heartbeat-too-short" in err and "no configuration written" in err
+
+
+def test_config_bad_upstream_is_usage_error(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "config", "envoy", str(good), "--upstream", "nowhere")
+    assert code == 2 and out == "" and "--upstream" in err
+
+
+def test_config_bad_listen_port_is_usage_error(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exc:
+        main(["config", "nginx", str(good), "--listen", "0"])
+    assert exc.value.code == 2
+    assert "not a TCP port" in capsys.readouterr().err
+
+
+# --- start-up ---------------------------------------------------------------------------------
+
+
+def test_help_imports_no_heavy_modules() -> None:
+    probe = (
+        "import sys\n"
+        "from selector.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = [m for m in ('pydantic', 'jsonschema', 'aiohttp', 'yaml') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == ""
