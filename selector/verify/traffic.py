@@ -1,0 +1,291 @@
+"""The traffic plan: what a verification run sends, when, and through which faults (pure).
+
+A profile may describe millions of connections and timeouts of minutes; a run has a sample of
+clients and a few seconds. Two things are changed to fit, and both are stated in the output:
+
+* the *timeline* of timeouts, heartbeats, reconnect delays and lifetimes is multiplied by
+  ``time_scale`` (by default chosen so the shortest idle window on the path lasts about a
+  second), while message rates, payload sizes and latency budgets stay as the profile says;
+* a direction whose rate is too low to show anything in a short phase is raised to a minimum
+  number of messages per phase.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Literal
+
+from selector.planner.model import LifetimePlan
+from selector.profile import Profile
+
+__all__ = [
+    "DirectionLoad",
+    "PathFaults",
+    "RunSettings",
+    "TrafficPlan",
+    "VerifyOptions",
+    "build_traffic_plan",
+]
+
+Mode = Literal["planned", "naive"]
+
+#: Seconds of traffic in each active phase of a run (wall clock, not scaled).
+ACTIVE_PHASE_S = 1.0
+#: Fewest messages per client and direction in one active phase.
+MIN_MESSAGES_PER_PHASE = 3
+#: The sample's total message rate is kept under this so a 2-core machine measures the
+#: protocol, not its own saturation.
+MAX_TOTAL_RATE_HZ = 3000.0
+#: When the path has no idle window, the timeline is compressed as if it had a 60 s one.
+DEFAULT_WINDOW_S = 60.0
+#: The shortest idle window on the path lasts about this long in a run.
+TARGET_WINDOW_WALL_S = 1.0
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Knobs of ``selector verify``."""
+
+    clients: int = 20
+    time_scale: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.clients < 1:
+            raise ValueError("clients must be >= 1")
+        if self.time_scale is not None and not 0 < self.time_scale <= 1:
+            raise ValueError("time_scale must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class DirectionLoad:
+    """Messages in one direction for each sampled client."""
+
+    rate_hz: float
+    payload_bytes: int
+    profile_rate_hz: float
+
+    @property
+    def raised(self) -> bool:
+        """The rate was raised above the profile's so a short phase carries enough messages."""
+        return self.rate_hz > self.profile_rate_hz
+
+
+@dataclass(frozen=True)
+class PathFaults:
+    """What the fault proxy does in a run: the tightest limits of the path, scaled."""
+
+    idle_timeout_s: float | None
+    max_lifetime_s: float | None
+    #: Which hop set each limit, for the report.
+    idle_hop: str | None
+    lifetime_hop: str | None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Runtime settings of one run (already scaled to wall-clock seconds)."""
+
+    mode: Mode
+    #: WS ping interval or SSE comment interval; None = no application heartbeat (naive).
+    heartbeat_s: float | None
+    pong_timeout_s: float | None
+    #: The client gives up after this much silence; None = never (naive).
+    client_timeout_s: float | None
+    #: The plan's end-to-end bound for the client noticing a dead connection.
+    detection_bound_s: float | None
+    backoff_base_s: float
+    backoff_cap_s: float
+    faults: PathFaults
+
+
+@dataclass(frozen=True)
+class TrafficPlan:
+    """Everything a verification run needs to know, derived from the profile and the plan."""
+
+    profile_name: str
+    protocol: str
+    clients: int
+    full_scale_connections: int
+    time_scale: float
+    upstream: DirectionLoad | None
+    downstream: DirectionLoad | None
+    needs_ack: bool
+    encoding: str
+    guarantee: str
+    resume: bool
+    latency_budget_ms: float
+    active_phase_s: float
+    idle_gap_s: float
+    planned: RunSettings
+    naive: RunSettings
+    seed: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def extrapolation_factor(self) -> float:
+        """Full-scale connections per sampled client, for extrapolated figures."""
+        return self.full_scale_connections / self.clients
+
+    def settings(self, mode: Mode) -> RunSettings:
+        """The run settings of ``mode``."""
+        return self.planned if mode == "planned" else self.naive
+
+    def send_offsets(self, rate_hz: float, client: int, phase: int) -> list[float]:
+        """Seconds into an active phase at which ``client`` sends, deterministic per seed.
+
+        Evenly spaced at ``rate_hz`` with a random phase per client, so clients do not all
+        send on the same tick.
+        """
+        rng = random.Random(f"{self.seed}:{client}:{phase}:{rate_hz}")
+        interval = 1.0 / rate_hz
+        start = rng.uniform(0, interval)
+        count = int((self.active_phase_s - start) / interval) + 1
+        return [start + i * interval for i in range(max(count, 0))]
+
+
+def _load(rate_hz: float, payload_bytes: int, clients: int) -> DirectionLoad:
+    floor = MIN_MESSAGES_PER_PHASE / ACTIVE_PHASE_S
+    rate = max(rate_hz, floor)
+    rate = min(rate, MAX_TOTAL_RATE_HZ / clients)
+    return DirectionLoad(rate_hz=rate, payload_bytes=payload_bytes, profile_rate_hz=rate_hz)
+
+
+def _faults(plan: LifetimePlan, scale: float, *, applied: bool) -> PathFaults:
+    """The tightest idle and lifetime limits on the path, before or after applying the plan."""
+    idle: tuple[float, str] | None = None
+    lifetime: tuple[float, str] | None = None
+    for hop in plan.hops:
+        label = f"path[{hop.index}] {hop.kind}"
+        hop_idle = hop.idle_timeout_s
+        if applied and hop.set_idle_timeout_s is not None:
+            hop_idle = hop.set_idle_timeout_s
+        if hop_idle is not None and (idle is None or hop_idle < idle[0]):
+            idle = (hop_idle, label)
+        hop_lifetime = hop.max_lifetime_s
+        if applied and hop.set_max_lifetime_s is not None:
+            hop_lifetime = hop.set_max_lifetime_s
+        if hop_lifetime is not None and (lifetime is None or hop_lifetime < lifetime[0]):
+            lifetime = (hop_lifetime, label)
+    return PathFaults(
+        idle_timeout_s=idle[0] * scale if idle else None,
+        max_lifetime_s=lifetime[0] * scale if lifetime else None,
+        idle_hop=idle[1] if idle else None,
+        lifetime_hop=lifetime[1] if lifetime else None,
+    )
+
+
+def _planned_settings(plan: LifetimePlan, scale: float) -> RunSettings:
+    faults = _faults(plan, scale, applied=True)
+    base, cap = plan.reconnect.base_s * scale, plan.reconnect.cap_s * scale
+    if plan.websocket is not None:
+        ws = plan.websocket
+        return RunSettings(
+            mode="planned",
+            heartbeat_s=ws.ping_interval_s * scale,
+            pong_timeout_s=ws.pong_timeout_s * scale,
+            client_timeout_s=ws.client_timeout_s * scale,
+            detection_bound_s=ws.client_detection_bound_s * scale,
+            backoff_base_s=base,
+            backoff_cap_s=cap,
+            faults=faults,
+        )
+    if plan.sse is None:
+        raise ValueError(f"the runtime cannot run {plan.protocol}")
+    return RunSettings(
+        mode="planned",
+        heartbeat_s=plan.sse.heartbeat_interval_s * scale,
+        pong_timeout_s=None,
+        client_timeout_s=plan.sse.client_timeout_s * scale,
+        detection_bound_s=plan.sse.client_detection_bound_s * scale,
+        backoff_base_s=base,
+        backoff_cap_s=cap,
+        faults=faults,
+    )
+
+
+def _naive_settings(plan: LifetimePlan, scale: float) -> RunSettings:
+    """The control: no application heartbeat, no client timeout, hops left as they are."""
+    return RunSettings(
+        mode="naive",
+        heartbeat_s=None,
+        pong_timeout_s=None,
+        client_timeout_s=None,
+        detection_bound_s=None,
+        backoff_base_s=plan.reconnect.base_s * scale,
+        backoff_cap_s=plan.reconnect.cap_s * scale,
+        faults=_faults(plan, scale, applied=False),
+    )
+
+
+def build_traffic_plan(
+    profile: Profile, plan: LifetimePlan, options: VerifyOptions | None = None
+) -> TrafficPlan:
+    """The run for ``profile`` over ``plan``'s protocol (websocket or sse)."""
+    options = options or VerifyOptions()
+    if plan.protocol not in ("websocket", "sse"):
+        raise ValueError(f"the runtime cannot run {plan.protocol}")
+    clients = min(options.clients, profile.scale.concurrent_connections)
+    notes: list[str] = []
+    shortest_idle = _faults(plan, 1.0, applied=False).idle_timeout_s
+    if options.time_scale is not None:
+        scale = options.time_scale
+    else:
+        scale = TARGET_WINDOW_WALL_S / (shortest_idle or DEFAULT_WINDOW_S)
+    notes.append(
+        f"timeline scaled by {scale:.4g}: heartbeats, timeouts, reconnect delays and hop "
+        "limits run that much faster; message rates, payload sizes and the latency budget "
+        "are not scaled"
+    )
+    traffic = profile.traffic
+    upstream = downstream = None
+    if traffic.client_to_server is not None and traffic.client_to_server.rate_hz > 0:
+        c2s = traffic.client_to_server
+        upstream = _load(c2s.rate_hz, c2s.payload_bytes, clients)
+    if traffic.server_to_client is not None and traffic.server_to_client.rate_hz > 0:
+        s2c = traffic.server_to_client
+        # One published event reaches every sampled client, so the publish rate is the
+        # per-connection rate; the total budget is shared by the fan-out.
+        downstream = _load(s2c.rate_hz, s2c.payload_bytes, clients)
+    for name, load in (("client_to_server", upstream), ("server_to_client", downstream)):
+        if load is not None and load.rate_hz != load.profile_rate_hz:
+            notes.append(
+                f"traffic.{name}.rate_hz {load.profile_rate_hz:g} run at {load.rate_hz:g} "
+                f"so each {ACTIVE_PHASE_S:g} s phase carries at least "
+                f"{MIN_MESSAGES_PER_PHASE} messages per client (or stays under "
+                f"{MAX_TOTAL_RATE_HZ:g} messages/s in total)"
+            )
+    if clients < profile.scale.concurrent_connections:
+        notes.append(
+            f"{clients} sampled clients stand for {profile.scale.concurrent_connections} "
+            "connections: full-scale figures are extrapolated"
+        )
+    if traffic.encoding == "binary":
+        notes.append(
+            "binary payloads travel base64-encoded inside JSON on both protocols in the "
+            "reference runtime; bytes on the wire include that cost"
+        )
+    # The quiet gap outlasts the path's shortest idle window as it is today, so the naive run
+    # meets the drop and the planned run must survive it by its heartbeat.
+    idle_gap = 1.5 * shortest_idle * scale if shortest_idle else TARGET_WINDOW_WALL_S
+    return TrafficPlan(
+        profile_name=profile.name,
+        protocol=plan.protocol,
+        clients=clients,
+        full_scale_connections=profile.scale.concurrent_connections,
+        time_scale=scale,
+        upstream=upstream,
+        downstream=downstream,
+        needs_ack=bool(traffic.client_to_server and traffic.client_to_server.needs_ack),
+        encoding=traffic.encoding,
+        guarantee=profile.delivery.guarantee,
+        resume=profile.delivery.resume,
+        latency_budget_ms=profile.delivery.latency_p99_ms,
+        active_phase_s=ACTIVE_PHASE_S,
+        idle_gap_s=idle_gap,
+        planned=_planned_settings(plan, scale),
+        naive=_naive_settings(plan, scale),
+        seed=options.seed,
+        notes=tuple(notes),
+    )

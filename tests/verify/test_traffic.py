@@ -1,0 +1,87 @@
+"""The traffic plan of a verification run (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from selector.loading import load_profile
+from selector.planner import plan_lifetime
+from selector.verify.traffic import (
+    MIN_MESSAGES_PER_PHASE,
+    VerifyOptions,
+    build_traffic_plan,
+)
+from tests.conftest import PROFILES
+
+
+def plan_for(name: str, protocol: str = "websocket", **options: object):  # type: ignore[no-untyped-def]
+    profile = load_profile(PROFILES / f"{name}.yaml")
+    return profile, build_traffic_plan(
+        profile,
+        plan_lifetime(profile, protocol),
+        VerifyOptions(**options),  # type: ignore[arg-type]
+    )
+
+
+def test_default_scale_makes_the_shortest_idle_window_about_a_second() -> None:
+    profile, plan = plan_for("chat")  # aws_alb 60 s (fixed), nginx 60 s
+    assert plan.time_scale == pytest.approx(1 / 60)
+    assert plan.naive.faults.idle_timeout_s == pytest.approx(1.0)
+    assert plan.idle_gap_s == pytest.approx(1.5)
+    assert plan.naive.heartbeat_s is None and plan.naive.client_timeout_s is None
+    # the planned heartbeat fits under the scaled idle window
+    assert plan.planned.heartbeat_s is not None
+    assert plan.planned.heartbeat_s < plan.planned.faults.idle_timeout_s  # type: ignore[operator]
+    assert plan.clients == 20
+    assert plan.full_scale_connections == profile.scale.concurrent_connections
+    assert plan.extrapolation_factor == profile.scale.concurrent_connections / 20
+
+
+def test_rates_are_not_scaled_but_raised_to_a_minimum_with_a_note() -> None:
+    _, plan = plan_for("chat")
+    assert plan.downstream is not None and plan.upstream is not None
+    assert plan.downstream.rate_hz == MIN_MESSAGES_PER_PHASE  # profile says 2 Hz
+    assert plan.downstream.raised
+    assert any("run at 3" in note for note in plan.notes)
+    _, editor = plan_for("collaborative-editor")
+    assert editor.downstream is not None and editor.downstream.rate_hz == 20
+    assert not editor.downstream.raised
+
+
+def test_explicit_scale_and_client_count() -> None:
+    _, plan = plan_for("chat", clients=5, time_scale=0.5)
+    assert plan.clients == 5
+    assert plan.time_scale == 0.5
+    assert plan.naive.faults.idle_timeout_s == pytest.approx(30)
+
+
+def test_sse_plan_uses_comment_heartbeat() -> None:
+    _, plan = plan_for("notifications-feed", "sse")
+    assert plan.protocol == "sse"
+    assert plan.planned.pong_timeout_s is None
+    assert plan.planned.heartbeat_s is not None
+
+
+def test_webrtc_is_not_runnable() -> None:
+    profile = load_profile(PROFILES / "video-call.yaml")
+    with pytest.raises(ValueError, match="cannot run webrtc"):
+        build_traffic_plan(profile, plan_lifetime(profile, "webrtc"))
+
+
+def test_send_offsets_are_deterministic_per_seed_and_bounded() -> None:
+    _, plan = plan_for("collaborative-editor", seed=7)
+    _, same = plan_for("collaborative-editor", seed=7)
+    _, other = plan_for("collaborative-editor", seed=8)
+    offsets = plan.send_offsets(15, client=3, phase=0)
+    assert offsets == same.send_offsets(15, client=3, phase=0)
+    assert offsets != other.send_offsets(15, client=3, phase=0)
+    assert all(0 <= t <= plan.active_phase_s for t in offsets)
+    assert 14 <= len(offsets) <= 16
+    assert offsets == sorted(offsets)
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ValueError):
+        VerifyOptions(clients=0)
+    with pytest.raises(ValueError):
+        VerifyOptions(time_scale=2)
