@@ -23,17 +23,23 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "selector.errors",
     "Problem": "selector.errors",
     "profile_json_schema": "selector.schemas",
+    "WsClient": "selector.runtime.client",
+    "SseClient": "selector.runtime.client",
+    "ClientStoppedError": "selector.runtime.client",
 }
 
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
 # tests/test_api.py checks that the two agree.
 __all__ = [
+    "ClientStoppedError",
     "MatrixError",
     "Problem",
     "Profile",
     "ProfileError",
     "SelectorError",
+    "SseClient",
     "UsageError",
+    "WsClient",
     "__version__",
     "load_profile",
     "load_profile_text",
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
     )
     from selector.loading import load_profile, load_profile_text
     from selector.profile import Profile
+    from selector.runtime.client import ClientStoppedError, SseClient, WsClient
     from selector.schemas import profile_json_schema
 
 

@@ -166,10 +166,11 @@ class _ReconnectingClient:
         await self._flush()
         return mutation
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> None:
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> None:
         """Wait until ``predicate()`` holds; re-checked after every change of state.
 
-        Raises ``TimeoutError``, or :class:`ClientStoppedError` if the client stops first.
+        Raises ``TimeoutError`` (``timeout=None``: wait for ever), or
+        :class:`ClientStoppedError` if the client stops first.
         """
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
@@ -312,6 +313,9 @@ class WsClient(_ReconnectingClient):
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return session.closed(self._now(), reason=f"connect failed: {exc!r}")
         self._ws = ws
+        # A fresh lock per connection: a write stuck on a dead connection (a peer that stopped
+        # reading fills the send buffer) must not block the replay on the next one.
+        self._send_lock = asyncio.Lock()
         try:
             session.opened(self._now())
             self._notify()
@@ -319,14 +323,23 @@ class WsClient(_ReconnectingClient):
             return await self._read(ws)
         finally:
             self._ws = None
-            await ws.close()
+            await self._close_ws(ws, aiohttp.WSCloseCode.GOING_AWAY, b"")
+
+    async def _close_ws(
+        self, ws: aiohttp.ClientWebSocketResponse, code: int, message: bytes
+    ) -> None:
+        """Close politely, but never wait longer than ``close_timeout``: towards a dead peer
+        even writing the close frame can block, and a timeout makes aiohttp drop the link."""
+        with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
+            async with asyncio.timeout(self.close_timeout):
+                await ws.close(code=code, message=message)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> Reconnect:
         session = self.session
         while True:
             now = self._now()
             if (verdict := session.peer_is_dead(now)) is not None:
-                await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"peer silent")
+                await self._close_ws(ws, aiohttp.WSCloseCode.GOING_AWAY, b"peer silent")
                 return session.closed(
                     self._now(), reason=f"dead peer: silent for {verdict.silent_for:.3f}s"
                 )
@@ -359,8 +372,10 @@ class WsClient(_ReconnectingClient):
     async def _flush(self) -> None:
         # Taking the unsent batch under the lock keeps seq order on the wire even when
         # several send() calls race with a reconnect's replay.
+        ws = self._ws
         async with self._send_lock:
-            ws = self._ws
+            if ws is not self._ws:  # the connection changed while this call waited
+                return
             if ws is None or ws.closed or not self.session.connected:
                 return
             for mutation in self.session.outbox.take_unsent():
