@@ -396,7 +396,7 @@ class SseClient(_ReconnectingClient):
     comment heartbeat) is declared dead and reopened. Mutations are POSTed one at a time, each
     only after the previous one is acked: with a per-client high-water mark on the server, a
     later seq applied before an earlier one would turn the earlier one into a "duplicate"
-    that is never applied.
+    that is never applied. ``request_timeout`` defaults to the silence timeout.
     """
 
     _default_path = "/sse"
@@ -406,14 +406,17 @@ class SseClient(_ReconnectingClient):
         url: str,
         *,
         mutations_url: str | None = None,
-        request_timeout: float = 10.0,
+        request_timeout: float | None = None,
         **options: Any,
     ) -> None:
         super().__init__(url, **options)
         self.mutations_url = (
             URL(mutations_url) if mutations_url else self.url.with_path("/mutations")
         )
-        self.request_timeout = request_timeout
+        # A POST unanswered for as long as the stream may stay silent is on a dead path too.
+        self.request_timeout = (
+            request_timeout if request_timeout is not None else self.session.silence.timeout
+        )
         self._post_backoff = Backoff(base=0.2, cap=5.0)
         self._post_wake = asyncio.Event()
         self._post_task: asyncio.Task[None] | None = None
