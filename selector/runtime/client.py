@@ -23,9 +23,10 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from selector.runtime.protocol.backoff import Backoff
@@ -150,7 +151,7 @@ class _ReconnectingClient:
         self._task = asyncio.create_task(self._run(), name=f"{type(self).__name__}-run")
         self._start_extra_tasks()
 
-    async def __aenter__(self) -> _ReconnectingClient:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -158,9 +159,17 @@ class _ReconnectingClient:
         await self.close()
 
     async def send(self, op: str, data: Any = None) -> Mutation:
-        """Queue a mutation; it is (re)sent until acknowledged. Raises ``OutboxFullError``."""
+        """Queue a mutation; it is (re)sent until acknowledged.
+
+        Raises ``OutboxFullError`` when too many await an ack, ``ValueError`` for an empty op
+        or data that JSON cannot carry, :class:`ClientStoppedError` once the client stopped.
+        """
         if self._stopped:
             raise ClientStoppedError(self.failure or "client is closed")
+        try:
+            orjson.dumps(data)  # refuse now what could never be sent (and would jam replay)
+        except orjson.JSONEncodeError as exc:
+            raise ValueError(f"mutation data is not JSON-serializable: {exc}") from None
         mutation = self.session.outbox.add(op, data)
         self._notify()
         await self._flush()
@@ -210,7 +219,12 @@ class _ReconnectingClient:
     async def _run(self) -> None:
         try:
             while not self._stopped:
-                decision = await self._connect_and_serve()
+                try:
+                    decision = await self._connect_and_serve()
+                except Exception as exc:  # a bug here must surface, not hang the waiters
+                    log.exception("%s %s crashed", type(self).__name__, self.client_id)
+                    self.failure = f"internal error: {exc!r}"
+                    break
                 self._notify()
                 log.info("%s %s disconnected: %s", type(self).__name__, self.client_id, decision)
                 if not decision.reconnect:

@@ -52,6 +52,8 @@ class TestPeer:
     events: list[tuple[int, str, Any]] = field(default_factory=list)
     applied: list[tuple[str, int, str, Any]] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
+    #: The seqs each WebSocket connection carried, in arrival order (one list per connection).
+    seqs_per_connection: list[list[int]] = field(default_factory=list)
     _hwm: dict[str, int] = field(default_factory=dict)
     _websockets: set[web.WebSocketResponse] = field(default_factory=set)
     _sse_queues: set[asyncio.Queue[bytes | None]] = field(default_factory=set)
@@ -161,11 +163,15 @@ class TestPeer:
             await ws.send_str(json.dumps({"id": event_id, "event": name, "data": data}))
         self._websockets.add(ws)
         beats = asyncio.create_task(self._ws_heartbeats(ws))
+        carried: list[int] = []
+        self.seqs_per_connection.append(carried)
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT or self.silent:
                     continue
-                reply = self._apply(client_id, json.loads(msg.data))
+                body = json.loads(msg.data)
+                carried.append(body["seq"])
+                reply = self._apply(client_id, body)
                 if self.lose_acks > 0:
                     self.lose_acks -= 1
                     assert request.transport is not None

@@ -56,6 +56,7 @@ def test_acks_empty_the_outbox_and_every_reconnect_replays_the_rest_in_order() -
     assert session.stats.acks == 2
     assert session.stats.duplicate_acks == 1
     assert session.stats.reconnects == 1
+    assert session.stats.connected_at == [0.0, 3.0]
 
 
 def test_clean_closes_reconnect_with_the_server_floor_under_the_backoff() -> None:

@@ -225,3 +225,40 @@ def test_resuming_from_an_id_older_than_the_buffer_reports_a_resync() -> None:
         assert client.stats.missed_ids == 0  # the gap was announced, not silently skipped
 
     _run(TestPeer(replay_limit=2), scenario)
+
+
+def test_sends_interleaved_with_connection_cuts_keep_seq_order_on_every_connection() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        async with _client(peer, client_id="race") as client:
+            await client.wait_connected(5 * UNIT)
+            peer.lose_acks = 3
+
+            async def burst(start: int) -> None:
+                for i in range(start, start + 10):
+                    await client.send("set", {"key": "k", "value": i})
+                    await asyncio.sleep(0)
+
+            await asyncio.gather(*(burst(n * 10) for n in range(4)))
+            await client.wait_acked(10 * UNIT)
+        assert [seq for _, seq, _, _ in peer.applied] == list(range(1, 41))
+        assert len(peer.seqs_per_connection) >= 4  # three cuts happened
+        for carried in peer.seqs_per_connection:
+            assert carried == sorted(carried)  # replay first, then new ones, never reordered
+
+    _run(TestPeer(), scenario)
+
+
+def test_data_that_json_cannot_carry_is_refused_before_it_is_queued() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        async with _client(peer) as client:
+            await client.wait_connected(5 * UNIT)
+            with pytest.raises(ValueError, match="not JSON-serializable"):
+                await client.send("set", {"when": object()})
+            with pytest.raises(ValueError, match="non-empty"):
+                await client.send("", {})
+            assert client.pending == ()
+            await client.send("set", {"key": "a"})
+            await client.wait_acked(5 * UNIT)
+        assert [seq for _, seq, _, _ in peer.applied] == [1]
+
+    _run(TestPeer(), scenario)

@@ -60,6 +60,9 @@ class ClientStats:
 
     connects: int = 0
     reconnects: int = 0
+    #: When each connection opened (the caller's monotonic clock): recovery time after a
+    #: dead-peer verdict is the first ``connected_at`` after its ``at``.
+    connected_at: list[float] = field(default_factory=list)
     events: int = 0
     duplicate_events: int = 0
     #: Ids skipped between consecutive events (meaningful when every event is broadcast).
@@ -105,6 +108,7 @@ class ClientSession:
         self.connected = True
         self._proved_healthy = False
         self.stats.connects += 1
+        self.stats.connected_at.append(now)
         if self.stats.connects > 1:
             self.stats.reconnects += 1
         self.silence = SilenceDeadline(self.silence.timeout, now)
