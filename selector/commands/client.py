@@ -10,8 +10,13 @@ acknowledged; 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # asyncio costs ~30 ms at import: only `run` needs it
+    import asyncio
 
 NAME = "client"
 HELP = "connect to a runtime server over ws or sse, send mutations, print events as JSON lines"
@@ -84,7 +89,29 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run_client(args, mutations))
 
 
+@contextlib.contextmanager
+def _interrupt_cancels(task: asyncio.Future[None]) -> Iterator[None]:
+    """While inside, SIGINT / SIGTERM end ``task`` (so the summary still prints)."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, task.cancel)
+        except (NotImplementedError, RuntimeError):  # no signal handlers here (Windows)
+            continue
+        installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
 async def _run_client(args: argparse.Namespace, mutations: list[tuple[str, Any]]) -> int:
+    import asyncio
     import sys
 
     from selector.errors import EXIT_NEGATIVE, EXIT_OK
@@ -114,14 +141,22 @@ async def _run_client(args: argparse.Namespace, mutations: list[tuple[str, Any]]
     async with client:
         for op, data in mutations:
             await client.send(op, data)
-        try:
-            await client.wait_until(
+        waiting = asyncio.ensure_future(
+            client.wait_until(
                 lambda: count is not None and client.stats.events >= count, args.duration
             )
-        except TimeoutError:
-            pass  # --duration elapsed
-        except ClientStoppedError:
-            pass  # reported below from client.failure
+        )
+        with _interrupt_cancels(waiting):
+            try:
+                await waiting
+            except TimeoutError:
+                pass  # --duration elapsed
+            except ClientStoppedError:
+                pass  # reported below from client.failure
+            except asyncio.CancelledError:
+                if not waiting.cancelled():
+                    raise
+                # Ctrl-C: fall through to the summary
     stats = client.stats
     failure = client.failure
     if failure is None and stats.connects == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -112,3 +113,35 @@ def test_help_imports_neither_aiohttp_nor_pydantic() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_ctrl_c_still_prints_the_summary() -> None:
+    async def main_() -> tuple[int, str, str]:
+        peer = TestPeer(heartbeat_interval=0.1)
+        url = await peer.start()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "selector", "client", "sse", url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(15 * UNIT):
+                while not peer.connections:
+                    await asyncio.sleep(0.02)
+                await peer.publish("tick", 1)
+                await asyncio.sleep(0.3 * UNIT)
+                process.send_signal(signal.SIGINT)
+                stdout, stderr = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            await peer.stop()
+        assert process.returncode is not None
+        return process.returncode, stdout.decode(), stderr.decode()
+
+    code, out, err = asyncio.run(main_())
+    assert code == 0, err
+    assert json.loads(out) == {"id": 1, "event": "tick", "data": 1}
+    summary = json.loads(err.strip().splitlines()[-1])
+    assert summary["events"] == 1
+    assert summary["connects"] == 1
