@@ -42,6 +42,15 @@ def test_heartbeats_and_resyncs_are_not_stream_events() -> None:
     assert session.stats.missed_ids == 0
 
 
+def test_a_resync_from_a_restarted_server_resets_the_resume_point_downwards() -> None:
+    session = _session(last_event_id=500)
+    session.opened(0.0)
+    session.received(Resync(after=500, oldest=1, latest=3), 1.0)
+    assert session.last_event_id == 3
+    event = session.received(ServerEvent(4, "tick"), 2.0)
+    assert event is not None and event.id == 4  # not mistaken for a duplicate
+
+
 def test_acks_empty_the_outbox_and_every_reconnect_replays_the_rest_in_order() -> None:
     session = _session()
     for i in range(3):

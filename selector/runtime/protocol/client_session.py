@@ -175,10 +175,10 @@ class ClientSession:
             stats.heartbeats += 1
         elif isinstance(message, Resync):
             stats.resyncs.append(message)
-            # Live events continue after `latest`: resuming from there asks for no lost range.
-            if message.latest is not None and (
-                self.last_event_id is None or message.latest > self.last_event_id
-            ):
+            # Live events continue after `latest`, and the server is authoritative: also when
+            # `latest` is below our id (a server restarted without state counts from 0 again),
+            # otherwise every new event would look like a duplicate.
+            if message.latest is not None:
                 self.last_event_id = message.latest
         elif isinstance(message, ServerError):
             stats.errors.append(message)
