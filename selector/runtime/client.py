@@ -1,7 +1,7 @@
 """asyncio clients for the reference runtime: :class:`WsClient` and :class:`SseClient`.
 
 Thin adapters over aiohttp: they move bytes, sleep and report to the sans-I/O
-:class:`~selector.runtime.protocol.client_session.ClientSession`, which decides what to send,
+:class:`~selector.runtime.protocol.client_state.ClientState`, which decides what to send,
 which events are new, when the server counts as dead and how long to wait before
 reconnecting. Usage::
 
@@ -30,7 +30,7 @@ import orjson
 from yarl import URL
 
 from selector.runtime.protocol.backoff import Backoff
-from selector.runtime.protocol.client_session import ClientSession, ClientStats, Reconnect
+from selector.runtime.protocol.client_state import ClientState, ClientStats, Reconnect
 from selector.runtime.protocol.client_wire import (
     Ack,
     Malformed,
@@ -105,7 +105,7 @@ class _ReconnectingClient:
         self.token = token
         self.connect_timeout = connect_timeout
         self.max_consecutive_failures = max_consecutive_failures
-        self.session = ClientSession(
+        self.state = ClientState(
             silence_timeout=silence_timeout,
             backoff=backoff,
             outbox=Outbox(capacity=outbox_capacity, first_seq=first_seq),
@@ -127,20 +127,20 @@ class _ReconnectingClient:
     @property
     def stats(self) -> ClientStats:
         """Counters for a verification harness (connects, reconnects, dead peers, ...)."""
-        return self.session.stats
+        return self.state.stats
 
     @property
     def connected(self) -> bool:
-        return self.session.connected
+        return self.state.connected
 
     @property
     def last_event_id(self) -> int | None:
-        return self.session.last_event_id
+        return self.state.last_event_id
 
     @property
     def pending(self) -> tuple[Mutation, ...]:
         """Mutations sent or queued but not acknowledged yet, in ``seq`` order."""
-        return self.session.outbox.pending
+        return self.state.outbox.pending
 
     async def start(self) -> None:
         """Start connecting in the background (idempotent)."""
@@ -170,7 +170,7 @@ class _ReconnectingClient:
             orjson.dumps(data)  # refuse now what could never be sent (and would jam replay)
         except orjson.JSONEncodeError as exc:
             raise ValueError(f"mutation data is not JSON-serializable: {exc}") from None
-        mutation = self.session.outbox.add(op, data)
+        mutation = self.state.outbox.add(op, data)
         self._notify()
         await self._flush()
         return mutation
@@ -191,15 +191,15 @@ class _ReconnectingClient:
                 await waiter
 
     async def wait_connected(self, timeout: float) -> None:
-        await self.wait_until(lambda: self.session.connected, timeout)
+        await self.wait_until(lambda: self.state.connected, timeout)
 
     async def wait_acked(self, timeout: float) -> None:
         """Wait until every mutation sent so far has been acknowledged."""
-        await self.wait_until(lambda: len(self.session.outbox) == 0, timeout)
+        await self.wait_until(lambda: len(self.state.outbox) == 0, timeout)
 
     async def wait_events(self, count: int, timeout: float) -> None:
         """Wait until ``count`` events have been delivered in total."""
-        await self.wait_until(lambda: self.session.stats.events >= count, timeout)
+        await self.wait_until(lambda: self.state.stats.events >= count, timeout)
 
     async def close(self) -> None:
         """Stop for good: cancel every task, close the connection and the owned HTTP session."""
@@ -211,7 +211,7 @@ class _ReconnectingClient:
         if self._owns_http and self._http is not None:
             await self._http.close()
             self._http = None
-        self.session.connected = False
+        self.state.connected = False
         self._notify()
 
     # -- the reconnect loop ---------------------------------------------------------------
@@ -231,13 +231,13 @@ class _ReconnectingClient:
                     self.failure = decision.reason
                     break
                 limit = self.max_consecutive_failures
-                if limit is not None and self.session.backoff.attempt > limit:
+                if limit is not None and self.state.backoff.attempt > limit:
                     self.failure = f"gave up after {limit} failed attempts: {decision.reason}"
                     break
                 await asyncio.sleep(decision.delay)
         finally:
             self._stopped = True
-            self.session.connected = False
+            self.state.connected = False
             self._notify()
 
     async def _connect_and_serve(self) -> Reconnect:
@@ -302,11 +302,11 @@ class WsClient(_ReconnectingClient):
         self._send_lock = asyncio.Lock()
 
     async def _connect_and_serve(self) -> Reconnect:
-        session = self.session
+        state = self.state
         assert self._http is not None
         params = {"client_id": self.client_id}
-        if session.last_event_id is not None:
-            params["last_event_id"] = str(session.last_event_id)
+        if state.last_event_id is not None:
+            params["last_event_id"] = str(state.last_event_id)
         try:
             async with asyncio.timeout(self.connect_timeout):
                 ws = await self._http.ws_connect(
@@ -319,19 +319,19 @@ class WsClient(_ReconnectingClient):
                     compress=0,
                 )
         except aiohttp.WSServerHandshakeError as exc:
-            return session.closed(
+            return state.closed(
                 self._now(),
                 reason=f"handshake refused: HTTP {exc.status}",
                 fatal=_fatal_status(exc.status),
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return session.closed(self._now(), reason=f"connect failed: {exc!r}")
+            return state.closed(self._now(), reason=f"connect failed: {exc!r}")
         self._ws = ws
         # A fresh lock per connection: a write stuck on a dead connection (a peer that stopped
         # reading fills the send buffer) must not block the replay on the next one.
         self._send_lock = asyncio.Lock()
         try:
-            session.opened(self._now())
+            state.opened(self._now())
             self._notify()
             await self._flush()
             return await self._read(ws)
@@ -349,34 +349,34 @@ class WsClient(_ReconnectingClient):
                 await ws.close(code=code, message=message)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> Reconnect:
-        session = self.session
+        state = self.state
         while True:
             now = self._now()
-            if (verdict := session.peer_is_dead(now)) is not None:
+            if (verdict := state.peer_is_dead(now)) is not None:
                 await self._close_ws(ws, aiohttp.WSCloseCode.GOING_AWAY, b"peer silent")
-                return session.closed(
+                return state.closed(
                     self._now(), reason=f"dead peer: silent for {verdict.silent_for:.3f}s"
                 )
             try:
-                msg = await ws.receive(timeout=max(session.silence_remaining(now), _MIN_WAIT))
+                msg = await ws.receive(timeout=max(state.silence_remaining(now), _MIN_WAIT))
             except TimeoutError:
                 continue  # the deadline check above gives the verdict
             kind = msg.type
             if kind is aiohttp.WSMsgType.TEXT or kind is aiohttp.WSMsgType.BINARY:
-                event = session.received(parse_server_message(msg.data), self._now())
+                event = state.received(parse_server_message(msg.data), self._now())
                 if event is not None:
                     self._deliver(event)
                 self._notify()
             elif kind is aiohttp.WSMsgType.PING:
-                session.alive(self._now())
+                state.alive(self._now())
                 with contextlib.suppress(aiohttp.ClientError, ConnectionError):
                     await ws.pong(msg.data)
             elif kind is aiohttp.WSMsgType.PONG:
-                session.alive(self._now())
+                state.alive(self._now())
             else:  # CLOSE, CLOSING, CLOSED, ERROR: this connection is over
                 reason = msg.extra if kind is aiohttp.WSMsgType.CLOSE else ""
                 code = ws.close_code
-                return session.closed(
+                return state.closed(
                     self._now(),
                     reason=f"closed by server: {code} {reason}".rstrip(),
                     close_code=code,
@@ -390,9 +390,9 @@ class WsClient(_ReconnectingClient):
         async with self._send_lock:
             if ws is not self._ws:  # the connection changed while this call waited
                 return
-            if ws is None or ws.closed or not self.session.connected:
+            if ws is None or ws.closed or not self.state.connected:
                 return
-            for mutation in self.session.outbox.take_unsent():
+            for mutation in self.state.outbox.take_unsent():
                 try:
                     await ws.send_frame(encode_mutation(mutation), aiohttp.WSMsgType.TEXT)
                 except (aiohttp.ClientError, ConnectionError) as exc:
@@ -429,7 +429,7 @@ class SseClient(_ReconnectingClient):
         )
         # A POST unanswered for as long as the stream may stay silent is on a dead path too.
         self.request_timeout = (
-            request_timeout if request_timeout is not None else self.session.silence.timeout
+            request_timeout if request_timeout is not None else self.state.silence.timeout
         )
         self._post_backoff = Backoff(base=0.2, cap=5.0)
         self._post_wake = asyncio.Event()
@@ -442,14 +442,14 @@ class SseClient(_ReconnectingClient):
         return (self._post_task,)
 
     async def _connect_and_serve(self) -> Reconnect:
-        session = self.session
+        state = self.state
         assert self._http is not None
         params = {"client_id": self.client_id}
         if self.token:
             params["token"] = self.token  # EventSource cannot send headers; the contract
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-        if session.last_event_id is not None:
-            headers["Last-Event-ID"] = str(session.last_event_id)
+        if state.last_event_id is not None:
+            headers["Last-Event-ID"] = str(state.last_event_id)
         try:
             async with asyncio.timeout(self.connect_timeout):
                 response = await self._http.get(
@@ -459,12 +459,12 @@ class SseClient(_ReconnectingClient):
                     timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return session.closed(self._now(), reason=f"connect failed: {exc!r}")
+            return state.closed(self._now(), reason=f"connect failed: {exc!r}")
         try:
             refusal = self._refusal(response)
             if refusal is not None:
                 return refusal
-            session.opened(self._now())
+            state.opened(self._now())
             self._notify()
             return await self._read(response)
         finally:
@@ -474,44 +474,44 @@ class SseClient(_ReconnectingClient):
         """The spec's rules for a response that is not an event stream."""
         now = self._now()
         if response.status == 204:
-            return self.session.closed(now, reason="HTTP 204: server asked to stop", fatal=True)
+            return self.state.closed(now, reason="HTTP 204: server asked to stop", fatal=True)
         if response.status != 200:
-            return self.session.closed(
+            return self.state.closed(
                 now, reason=f"HTTP {response.status}", fatal=_fatal_status(response.status)
             )
         if response.content_type != "text/event-stream":
             reason = f"not an event stream: {response.content_type}"
-            return self.session.closed(now, reason=reason, fatal=True)
+            return self.state.closed(now, reason=reason, fatal=True)
         return None
 
     async def _read(self, response: aiohttp.ClientResponse) -> Reconnect:
-        session = self.session
-        last_id = session.last_event_id
+        state = self.state
+        last_id = state.last_event_id
         decoder = SseDecoder(last_event_id="" if last_id is None else str(last_id))
         while True:
             now = self._now()
-            if (verdict := session.peer_is_dead(now)) is not None:
-                return session.closed(
+            if (verdict := state.peer_is_dead(now)) is not None:
+                return state.closed(
                     self._now(), reason=f"dead peer: silent for {verdict.silent_for:.3f}s"
                 )
             try:
-                async with asyncio.timeout(max(session.silence_remaining(now), _MIN_WAIT)):
+                async with asyncio.timeout(max(state.silence_remaining(now), _MIN_WAIT)):
                     chunk = await response.content.readany()
             except TimeoutError:
                 continue
             except (aiohttp.ClientError, OSError) as exc:
-                return session.closed(self._now(), reason=f"stream broken: {exc!r}")
+                return state.closed(self._now(), reason=f"stream broken: {exc!r}")
             if not chunk:
-                return session.closed(self._now(), reason="stream ended by server")
-            session.alive(self._now())
+                return state.closed(self._now(), reason="stream ended by server")
+            state.alive(self._now())
             try:
                 events = decoder.feed(chunk)
             except SseLimitError as exc:
-                return session.closed(self._now(), reason=str(exc))
+                return state.closed(self._now(), reason=str(exc))
             if decoder.retry_ms is not None:
-                session.server_retry = decoder.retry_ms / 1000.0
+                state.server_retry = decoder.retry_ms / 1000.0
             for sse_event in events:
-                event = session.received(server_message_from_sse(sse_event), self._now())
+                event = state.received(server_message_from_sse(sse_event), self._now())
                 if event is not None:
                     self._deliver(event)
             self._notify()
@@ -524,10 +524,10 @@ class SseClient(_ReconnectingClient):
         while True:
             await self._post_wake.wait()
             self._post_wake.clear()
-            for mutation in self.session.outbox.take_unsent():
+            for mutation in self.state.outbox.take_unsent():
                 if not await self._post(mutation):
                     # Everything unacknowledged goes again, in order, after a pause.
-                    self.session.outbox.connection_lost()
+                    self.state.outbox.connection_lost()
                     await asyncio.sleep(self._post_backoff.next_delay())
                     self._post_wake.set()
                     break
@@ -552,13 +552,13 @@ class SseClient(_ReconnectingClient):
             return False
         message = parse_server_message(body)
         if status == 200 and isinstance(message, Ack) and message.seq == mutation.seq:
-            self.session.apply(message)
+            self.state.apply(message)
             return True
         if status in _REJECTING_STATUSES:
             error = message if isinstance(message, ServerError) else ServerError(f"HTTP {status}")
-            self.session.rejected(mutation.seq, error)
+            self.state.rejected(mutation.seq, error)
             return True
         if isinstance(message, Malformed):
-            self.session.stats.malformed += 1
+            self.state.stats.malformed += 1
         log.info("POST /mutations seq %d: HTTP %d, will retry", mutation.seq, status)
         return False

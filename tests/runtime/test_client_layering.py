@@ -14,7 +14,7 @@ CLIENT_MODULES = [
     "outbox.py",
     "deadline.py",
     "client_wire.py",
-    "client_session.py",
+    "client_state.py",
 ]
 FORBIDDEN = {"asyncio", "aiohttp", "socket", "time", "datetime", "selectors", "threading"}
 

@@ -54,7 +54,7 @@ def test_events_stream_in_and_mutations_go_up_by_post() -> None:
             (3, {"n": 2}),
         ]
         assert peer.applied == [("s1", i + 1, "incr", {"key": "k", "by": i}) for i in range(3)]
-        assert client.session.server_retry == 0.05  # the peer's retry: 50
+        assert client.state.server_retry == 0.05  # the peer's retry: 50
 
     _run(TestPeer(), scenario)
 
@@ -122,7 +122,7 @@ def test_a_refused_mutation_is_dropped_not_retried_forever() -> None:
             await client.send("forbidden", {"key": "a"})
             await client.send("set", {"key": "b", "value": 1})
             await client.wait_acked(5 * UNIT)
-            assert [m.seq for m in client.session.outbox.rejected] == [1]
+            assert [m.seq for m in client.state.outbox.rejected] == [1]
             assert client.stats.errors[0].code == "INVALID_PAYLOAD"
         assert [seq for _, seq, _, _ in peer.applied] == [2]
 

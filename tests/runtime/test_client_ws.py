@@ -105,7 +105,7 @@ def test_mutations_sent_while_disconnected_wait_in_the_outbox() -> None:
         async with _client(peer, client_id="c3") as client:
             await client.send("set", {"key": "a", "value": 1})
             await client.send("set", {"key": "b", "value": 2})
-            await _eventually(lambda: client.session.backoff.attempt >= 2)
+            await _eventually(lambda: client.state.backoff.attempt >= 2)
             assert [m.seq for m in client.pending] == [1, 2]
             peer.refuse_status = None
             await client.wait_acked(5 * UNIT)

@@ -29,7 +29,7 @@ from selector.runtime.protocol.client_wire import (
 from selector.runtime.protocol.deadline import SilenceDeadline
 from selector.runtime.protocol.outbox import Outbox
 
-__all__ = ["FATAL_CLOSE_CODES", "ClientSession", "ClientStats", "DeadPeer", "Reconnect"]
+__all__ = ["FATAL_CLOSE_CODES", "ClientState", "ClientStats", "DeadPeer", "Reconnect"]
 
 #: WebSocket close codes after which sending the same thing again cannot succeed
 #: (unsupported data, invalid payload, policy violation, message too big, missing extension).
@@ -77,7 +77,7 @@ class ClientStats:
     disconnects: list[str] = field(default_factory=list)
 
 
-class ClientSession:
+class ClientState:
     """State of one logical client across any number of connections."""
 
     def __init__(
