@@ -314,7 +314,6 @@ class WsClient(_ReconnectingClient):
                     params=params,
                     headers=self._auth_headers(),
                     autoping=False,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.close_timeout),
                     max_msg_size=self.max_message_size,
                     compress=0,
                 )
@@ -394,7 +393,9 @@ class WsClient(_ReconnectingClient):
                 return
             for mutation in self.state.outbox.take_unsent():
                 try:
-                    await ws.send_frame(encode_mutation(mutation), aiohttp.WSMsgType.TEXT)
+                    # send_str (a text frame, as the contract says) exists in every aiohttp
+                    # the project supports; the JSON is ASCII-safe UTF-8 from orjson.
+                    await ws.send_str(encode_mutation(mutation).decode())
                 except (aiohttp.ClientError, ConnectionError) as exc:
                     # The connection is going away; the reader notices, and the outbox
                     # replays everything unacknowledged on the next connection.

@@ -122,8 +122,8 @@ def test_clean_server_close_reconnects_and_resumes_after_the_last_event(code: in
             for i in range(3):
                 await peer.publish("tick", i)
             await client.wait_events(3, 5 * UNIT)
+            closing_at = asyncio.get_running_loop().time()  # the client's close is later
             await peer.close_websockets(code, "retry_after_ms=150")
-            closed_at = asyncio.get_running_loop().time()
             await _eventually(lambda: not client.connected)
             await peer.publish("tick", 3)  # missed while away
             await peer.publish("tick", 4)
@@ -132,7 +132,7 @@ def test_clean_server_close_reconnects_and_resumes_after_the_last_event(code: in
         assert client.stats.duplicate_events == 0
         assert [c.last_event_id for c in peer.connections] == [None, "3"]
         # retry_after_ms is a floor: the reconnect came no sooner than 150 ms after the close
-        assert peer.connections[1].at - closed_at >= 0.15
+        assert peer.connections[1].at - closing_at >= 0.15
 
     _run(TestPeer(), scenario)
 
