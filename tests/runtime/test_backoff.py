@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selector.runtime.protocol.backoff import Backoff
@@ -11,6 +11,7 @@ from selector.runtime.protocol.backoff import Backoff
 _UNIT = st.floats(min_value=0.0, max_value=1.0)
 
 
+@settings(deadline=None)  # shared CI cores: no per-example deadline
 @given(
     base=st.floats(min_value=0.001, max_value=10.0),
     extra_cap=st.floats(min_value=0.0, max_value=100.0),
@@ -30,6 +31,7 @@ def test_every_delay_lies_between_floor_and_floor_plus_ceiling(
         assert low <= delay <= low + ceiling + 1e-9
 
 
+@settings(deadline=None)  # shared CI cores: no per-example deadline
 @given(
     base=st.floats(min_value=0.001, max_value=10.0),
     extra_cap=st.floats(min_value=0.0, max_value=100.0),

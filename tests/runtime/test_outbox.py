@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selector.runtime.protocol.outbox import Mutation, Outbox, OutboxFullError
@@ -99,6 +99,7 @@ _OPS = st.lists(
 )
 
 
+@settings(deadline=None)  # shared CI cores: no per-example deadline
 @given(_OPS)
 def test_no_mutation_is_lost_reordered_or_sent_twice_per_connection(
     operations: list[tuple[object, ...]],

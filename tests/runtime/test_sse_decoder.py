@@ -8,7 +8,7 @@ re-expressed as (stream bytes -> events) data. Each case runs whole and byte by 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selector.runtime.protocol.sse import (
@@ -229,6 +229,7 @@ def _splits(stream: bytes, cuts: list[int]) -> list[bytes]:
     return chunks
 
 
+@settings(deadline=None)  # shared CI cores: no per-example deadline
 @given(stream=_STREAMS, cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12))
 def test_any_chunking_gives_the_same_events(stream: bytes, cuts: list[int]) -> None:
     whole, whole_decoder = _feed_all([stream])
@@ -238,6 +239,7 @@ def test_any_chunking_gives_the_same_events(stream: bytes, cuts: list[int]) -> N
     assert split_decoder.last_event_id == whole_decoder.last_event_id
 
 
+@settings(deadline=None)  # shared CI cores: no per-example deadline
 @given(stream=st.binary(max_size=200), cuts=st.lists(st.integers(0, 200), max_size=8))
 def test_any_chunking_of_arbitrary_bytes_gives_the_same_events(
     stream: bytes, cuts: list[int]
@@ -253,6 +255,7 @@ _EVENT_IDS = st.one_of(
 _EVENTS = st.tuples(st.text(), _EVENT_IDS, st.one_of(st.none(), _NO_LINE_BREAK))
 
 
+@settings(deadline=None)  # shared CI cores: no per-example deadline
 @given(
     events=st.lists(_EVENTS, min_size=1, max_size=8),
     retry=st.one_of(st.none(), st.integers(min_value=0, max_value=10**9)),
