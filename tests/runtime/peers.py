@@ -37,6 +37,8 @@ class Connection:
     client_id: str | None
     last_event_id: str | None
     at: float
+    authorization: str | None = None
+    query_token: str | None = None
 
 
 @dataclass
@@ -49,6 +51,8 @@ class TestPeer:
     lose_acks: int = 0
     refuse_status: int | None = None
     refuse_op: str | None = None
+    #: The Authorization header of every POST /mutations.
+    post_authorizations: list[str | None] = field(default_factory=list)
     events: list[tuple[int, str, Any]] = field(default_factory=list)
     applied: list[tuple[str, int, str, Any]] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
@@ -121,6 +125,8 @@ class TestPeer:
                 request.query.get("client_id"),
                 last_event_id,
                 asyncio.get_running_loop().time(),
+                request.headers.get("Authorization"),
+                request.query.get("token"),
             )
         )
 
@@ -233,6 +239,7 @@ class TestPeer:
         return response
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
+        self.post_authorizations.append(request.headers.get("Authorization"))
         body = await request.json()
         if not isinstance(body.get("seq"), int) or body.get("op") in ("", None, self.refuse_op):
             return web.json_response(

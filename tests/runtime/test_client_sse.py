@@ -171,3 +171,15 @@ def test_close_leaves_no_task_and_no_stream_behind() -> None:
         await _eventually(lambda: peer.open_connections == 0)
 
     _run(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
+
+
+def test_the_token_goes_in_the_query_for_the_stream_and_as_a_header_for_posts() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        async with _client(peer, token="s3cret") as client:
+            await client.wait_connected(5 * UNIT)
+            await client.send("set", {"key": "a"})
+            await client.wait_acked(5 * UNIT)
+        assert peer.connections[0].query_token == "s3cret"  # what EventSource can send
+        assert peer.post_authorizations == ["Bearer s3cret"]
+
+    _run(TestPeer(), scenario)

@@ -9,6 +9,7 @@ import pytest
 
 from selector.runtime.client import ClientStoppedError, WsClient
 from selector.runtime.protocol.backoff import Backoff
+from selector.runtime.protocol.outbox import OutboxFullError
 
 from .peers import UNIT, TestPeer
 
@@ -260,5 +261,32 @@ def test_data_that_json_cannot_carry_is_refused_before_it_is_queued() -> None:
             await client.send("set", {"key": "a"})
             await client.wait_acked(5 * UNIT)
         assert [seq for _, seq, _, _ in peer.applied] == [1]
+
+    _run(TestPeer(), scenario)
+
+
+def test_a_full_outbox_refuses_new_mutations_while_the_server_is_away() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        peer.refuse_status = 503
+        async with _client(peer, outbox_capacity=2) as client:
+            await client.send("a")
+            await client.send("b")
+            with pytest.raises(OutboxFullError):
+                await client.send("c")
+            peer.refuse_status = None
+            await client.wait_acked(5 * UNIT)
+            await client.send("c")  # room again once acked
+            await client.wait_acked(5 * UNIT)
+        assert [op for _, _, op, _ in peer.applied] == ["a", "b", "c"]
+
+    _run(TestPeer(), scenario)
+
+
+def test_the_token_travels_as_a_bearer_header() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        async with _client(peer, token="s3cret") as client:
+            await client.wait_connected(5 * UNIT)
+        assert peer.connections[0].authorization == "Bearer s3cret"
+        assert peer.connections[0].query_token is None  # not leaked into URLs and logs
 
     _run(TestPeer(), scenario)
