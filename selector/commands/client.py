@@ -41,7 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--last-event-id", type=int, help="resume the stream after this id")
     parser.add_argument("--first-seq", type=int, default=1, help="first mutation seq (1)")
     parser.add_argument("--token", help="bearer token")
-    parser.add_argument("--count", type=int, help="exit after this many events")
+    parser.add_argument(
+        "--count",
+        type=int,
+        help="exit after this many events, once every --send mutation is acked "
+        "(--count 0: send, wait for the acks, exit)",
+    )
     parser.add_argument("--duration", type=float, help="exit after this many seconds")
     parser.add_argument(
         "--silence-timeout",
@@ -143,7 +148,10 @@ async def _run_client(args: argparse.Namespace, mutations: list[tuple[str, Any]]
             await client.send(op, data)
         waiting = asyncio.ensure_future(
             client.wait_until(
-                lambda: count is not None and client.stats.events >= count, args.duration
+                lambda: (
+                    count is not None and client.stats.events >= count and not client.pending
+                ),  # --send mutations are acked before a --count exit
+                args.duration,
             )
         )
         with _interrupt_cancels(waiting):

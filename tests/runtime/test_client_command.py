@@ -72,6 +72,26 @@ def test_prints_events_as_json_lines_and_sends_mutations(protocol: str) -> None:
     assert summary["failure"] is None
 
 
+def test_count_zero_sends_waits_for_the_acks_and_exits() -> None:
+    async def main_() -> tuple[int, str, TestPeer]:
+        peer = TestPeer()
+        url = await peer.start()
+        try:
+            code, _, err = await _run_cli(
+                peer, "ws", url, "--client-id", "once", "--count", "0",
+                "--send", '{"op": "incr", "data": {"key": "k", "by": 2}}',
+                publish=0,
+            )  # fmt: skip
+        finally:
+            await peer.stop()
+        return code, err, peer
+
+    code, err, peer = asyncio.run(main_())
+    assert code == 0, err
+    assert peer.applied == [("once", 1, "incr", {"key": "k", "by": 2})]
+    assert json.loads(err.strip().splitlines()[-1])["acks"] == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
