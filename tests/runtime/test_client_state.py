@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from selector.runtime.protocol.backoff import Backoff
-from selector.runtime.protocol.client_state import ClientState
+from selector.runtime.protocol.client_state import MAX_SERVER_FLOOR, ClientState
 from selector.runtime.protocol.client_wire import (
     Ack,
     Heartbeat,
@@ -89,6 +89,12 @@ def test_sse_retry_is_the_floor_when_the_close_brings_none() -> None:
     state = _state()
     state.server_retry = 3.0
     assert state.closed(0.0, reason="stream ended").delay == 4.0
+
+
+def test_an_absurd_server_hint_is_capped() -> None:
+    state = _state()
+    state.server_retry = 10**9
+    assert state.closed(0.0, reason="stream ended").delay == MAX_SERVER_FLOOR + 1.0
 
 
 def test_backoff_grows_while_connections_fail_and_resets_once_the_server_answers() -> None:

@@ -115,6 +115,7 @@ RETRY_CASES: list[tuple[str, bytes, int | None]] = [
     ("non-ASCII digits ignored", "retry: ３\n\n".encode(), None),
     ("two spaces: the value starts with a space", b"retry:  10\n\n", None),
     ("applies without a blank line", b"retry: 10\n", 10),
+    ("thousands of digits are clamped, not a crash", b"retry: " + b"9" * 5000 + b"\n", 10**12),
 ]
 
 

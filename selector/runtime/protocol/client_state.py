@@ -29,12 +29,23 @@ from selector.runtime.protocol.client_wire import (
 from selector.runtime.protocol.deadline import SilenceDeadline
 from selector.runtime.protocol.outbox import Outbox
 
-__all__ = ["FATAL_CLOSE_CODES", "ClientState", "ClientStats", "DeadPeer", "Reconnect"]
+__all__ = [
+    "FATAL_CLOSE_CODES",
+    "MAX_SERVER_FLOOR",
+    "ClientState",
+    "ClientStats",
+    "DeadPeer",
+    "Reconnect",
+]
 
 #: WebSocket close codes after which sending the same thing again cannot succeed
 #: (unsupported data, invalid payload, policy violation, message too big, missing extension).
 #: Everything else, including the clean 1000/1001/1012, leads to a reconnect.
 FATAL_CLOSE_CODES = frozenset({1003, 1007, 1008, 1009, 1010})
+
+#: Upper bound on a server's "come back after" hint, in seconds: a buggy or hostile hint
+#: (``retry: 999999999999``) must not park the client for years.
+MAX_SERVER_FLOOR = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,8 @@ class ClientState:
         if fatal or close_code in FATAL_CLOSE_CODES:
             return Reconnect(False, 0.0, reason)
         floor = retry_after if retry_after is not None else self.server_retry
+        if floor is not None:
+            floor = min(floor, MAX_SERVER_FLOOR)
         return Reconnect(True, self.backoff.next_delay(floor), reason)
 
     # -- inbound --------------------------------------------------------------------------

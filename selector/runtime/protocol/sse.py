@@ -68,6 +68,7 @@ _BOM = "\ufeff"
 #: Default bound on the text the decoder holds (an unfinished line plus the data of the event
 #: being built): a stream that never sends a line end cannot grow the client's memory forever.
 DEFAULT_MAX_EVENT_CHARS = 1 << 20
+_MAX_RETRY_MS = 10**12
 
 
 class SseLimitError(ValueError):
@@ -170,7 +171,9 @@ class SseDecoder:
         elif name == "id" and "\0" not in value:
             self._id_buffer = value
         elif name == "retry" and value.isascii() and value.isdigit():
-            self.retry_ms = int(value)
+            # Clamped before int(): Python refuses to convert thousands of digits, and no
+            # reconnection time needs more than 12 of them (30 years in milliseconds).
+            self.retry_ms = int(value) if len(value) <= 12 else _MAX_RETRY_MS
         # any other field name is ignored, as are an id with NUL and a retry with non-digits
 
     def _dispatch(self, events: list[SseEvent]) -> None:
