@@ -375,9 +375,13 @@ class WsClient(_ReconnectingClient):
             else:  # CLOSE, CLOSING, CLOSED, ERROR: this connection is over
                 reason = msg.extra if kind is aiohttp.WSMsgType.CLOSE else ""
                 code = ws.close_code
+                if kind is aiohttp.WSMsgType.ERROR:  # e.g. an oversized frame: we closed
+                    description = f"protocol error, closed with {code}: {msg.data!r}"
+                else:
+                    description = f"closed by server: {code} {reason or ''}".rstrip()
                 return state.closed(
                     self._now(),
-                    reason=f"closed by server: {code} {reason}".rstrip(),
+                    reason=description,
                     close_code=code,
                     retry_after=retry_after_from_close_reason(reason or ""),
                 )

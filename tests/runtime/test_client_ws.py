@@ -290,3 +290,17 @@ def test_the_token_travels_as_a_bearer_header() -> None:
         assert peer.connections[0].query_token is None  # not leaked into URLs and logs
 
     _run(TestPeer(), scenario)
+
+
+def test_an_oversized_server_frame_closes_with_1009_and_stops() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        async with _client(peer, max_message_size=1024) as client:
+            await client.wait_connected(5 * UNIT)
+            await peer.publish("big", "x" * 4096)
+            with pytest.raises(ClientStoppedError):
+                await client.wait_until(lambda: False, 5 * UNIT)
+        assert client.failure is not None
+        assert client.failure.startswith("protocol error, closed with 1009")
+        assert client.stats.events == 0
+
+    _run(TestPeer(), scenario)
