@@ -25,23 +25,29 @@ _EXPORTS: dict[str, str] = {
     "profile_json_schema": "selector.schemas",
     "LifetimePlan": "selector.planner.model",
     "plan_lifetime": "selector.planner.solver",
+    "WsClient": "selector.runtime.client",
+    "SseClient": "selector.runtime.client",
+    "ClientStoppedError": "selector.runtime.client",
 }
 
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
 # tests/test_api.py checks that the two agree.
 __all__ = [
+    "ClientStoppedError",
     "LifetimePlan",
     "MatrixError",
     "Problem",
     "Profile",
     "ProfileError",
     "SelectorError",
+    "SseClient",
     "UsageError",
-    "__version__",
+    "WsClient",
     "load_profile",
     "load_profile_text",
     "plan_lifetime",
     "profile_json_schema",
+    "__version__",
 ]
 
 if TYPE_CHECKING:
@@ -56,6 +62,7 @@ if TYPE_CHECKING:
     from selector.planner.model import LifetimePlan
     from selector.planner.solver import plan_lifetime
     from selector.profile import Profile
+    from selector.runtime.client import ClientStoppedError, SseClient, WsClient
     from selector.schemas import profile_json_schema
 
 

@@ -21,7 +21,15 @@ from selector import __version__
 from selector.errors import EXIT_BAD_INPUT, SelectorError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("validate", "schema", "plan", "lint", "config", "docs")
+COMMANDS: tuple[str, ...] = (
+    "validate",
+    "schema",
+    "plan",
+    "lint",
+    "config",
+    "client",
+    "docs",
+)
 
 
 class _Command(Protocol):

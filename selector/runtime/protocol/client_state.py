@@ -1,0 +1,219 @@
+"""Every decision a reconnecting client makes, without I/O: the client's state machine.
+
+The asyncio adapters (``selector.runtime.client``) only move bytes and sleep; they report
+what happened (``opened``, ``received``, ``alive``, ``closed``) with the current monotonic
+time, and this class answers what to send, which events are new, whether the peer is dead and
+how long to wait before reconnecting. Both transports share it: WebSocket and SSE (with
+``POST /mutations`` upstream) differ only in how bytes travel.
+
+Law of this module: a mutation leaves the outbox only on an ack; every (re)connect replays the
+outbox in ``seq`` order; an event is delivered at most once (ids at or below the last one seen
+are duplicates); reconnects always go through the backoff, also after a clean close, with the
+server's ``retry_after`` as a floor; only close codes that a retry cannot fix stop the client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from selector.runtime.protocol.backoff import Backoff
+from selector.runtime.protocol.client_wire import (
+    Ack,
+    Heartbeat,
+    Malformed,
+    Resync,
+    ServerError,
+    ServerEvent,
+    ServerMessage,
+)
+from selector.runtime.protocol.deadline import SilenceDeadline
+from selector.runtime.protocol.outbox import Outbox
+
+__all__ = [
+    "FATAL_CLOSE_CODES",
+    "MAX_SERVER_FLOOR",
+    "ClientState",
+    "ClientStats",
+    "DeadPeer",
+    "Reconnect",
+]
+
+#: WebSocket close codes after which sending the same thing again cannot succeed
+#: (unsupported data, invalid payload, policy violation, message too big, missing extension).
+#: Everything else, including the clean 1000/1001/1012, leads to a reconnect.
+FATAL_CLOSE_CODES = frozenset({1003, 1007, 1008, 1009, 1010})
+
+#: Upper bound on a server's "come back after" hint, in seconds: a buggy or hostile hint
+#: (``retry: 999999999999``) must not park the client for years.
+MAX_SERVER_FLOOR = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeadPeer:
+    """A dead-peer verdict: when it was reached and how long the peer had been silent."""
+
+    at: float
+    silent_for: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """What to do after a connection ended: reconnect after ``delay`` seconds, or stop."""
+
+    reconnect: bool
+    delay: float
+    reason: str
+
+
+@dataclass
+class ClientStats:
+    """Counters and observations a verification harness reads after a run."""
+
+    connects: int = 0
+    reconnects: int = 0
+    #: When each connection opened (the caller's monotonic clock): recovery time after a
+    #: dead-peer verdict is the first ``connected_at`` after its ``at``.
+    connected_at: list[float] = field(default_factory=list)
+    events: int = 0
+    duplicate_events: int = 0
+    #: Ids skipped between consecutive events (meaningful when every event is broadcast).
+    missed_ids: int = 0
+    acks: int = 0
+    duplicate_acks: int = 0
+    heartbeats: int = 0
+    malformed: int = 0
+    resyncs: list[Resync] = field(default_factory=list)
+    errors: list[ServerError] = field(default_factory=list)
+    dead_peers: list[DeadPeer] = field(default_factory=list)
+    disconnects: list[str] = field(default_factory=list)
+
+
+class ClientState:
+    """State of one logical client across any number of connections."""
+
+    def __init__(
+        self,
+        *,
+        silence_timeout: float,
+        backoff: Backoff | None = None,
+        outbox: Outbox | None = None,
+        last_event_id: int | None = None,
+        now: float = 0.0,
+    ) -> None:
+        self.outbox = outbox if outbox is not None else Outbox()
+        self.backoff = backoff if backoff is not None else Backoff()
+        self.silence = SilenceDeadline(silence_timeout, now)
+        #: The id to resume from (``last_event_id`` / ``Last-Event-ID``); None before any.
+        self.last_event_id = last_event_id
+        #: The server's reconnect hint in seconds (SSE ``retry:``), a floor for the backoff.
+        self.server_retry: float | None = None
+        self.stats = ClientStats()
+        self.connected = False
+        self._proved_healthy = False
+
+    # -- connection lifecycle -------------------------------------------------------------
+
+    def opened(self, now: float) -> None:
+        """A connection is up. Every pending mutation is unsent on it: the adapter's next
+        ``outbox.take_unsent()`` returns all of them, in order, before any newer one."""
+        self.connected = True
+        self._proved_healthy = False
+        self.stats.connects += 1
+        self.stats.connected_at.append(now)
+        if self.stats.connects > 1:
+            self.stats.reconnects += 1
+        self.silence = SilenceDeadline(self.silence.timeout, now)
+        self.outbox.connection_lost()  # a fresh connection has carried nothing yet
+
+    def closed(
+        self,
+        now: float,
+        *,
+        reason: str,
+        close_code: int | None = None,
+        retry_after: float | None = None,
+        fatal: bool = False,
+    ) -> Reconnect:
+        """The connection ended (or never opened); decide whether and when to reconnect.
+
+        ``retry_after`` (seconds) is a server hint from this close (``retry_after_ms=`` in a
+        close reason); otherwise the last SSE ``retry:`` value is the floor.
+        """
+        self.connected = False
+        self.outbox.connection_lost()
+        self.stats.disconnects.append(reason)
+        if fatal or close_code in FATAL_CLOSE_CODES:
+            return Reconnect(False, 0.0, reason)
+        floor = retry_after if retry_after is not None else self.server_retry
+        if floor is not None:
+            floor = min(floor, MAX_SERVER_FLOOR)
+        return Reconnect(True, self.backoff.next_delay(floor), reason)
+
+    # -- inbound --------------------------------------------------------------------------
+
+    def alive(self, now: float) -> None:
+        """Proof of life that carries no message (a ping, a pong, an SSE comment, bytes)."""
+        self.silence.alive(now)
+        if not self._proved_healthy:
+            # The server answers on this connection: the next failure starts a new schedule.
+            self._proved_healthy = True
+            self.backoff.reset()
+
+    def received(self, message: ServerMessage, now: float) -> ServerEvent | None:
+        """Apply one message that arrived on the connection; returns the event to deliver,
+        if it is a new one. The message is proof of life of the connection."""
+        self.alive(now)
+        return self.apply(message)
+
+    def apply(self, message: ServerMessage) -> ServerEvent | None:
+        """Apply a message without counting it as proof of life of the connection: an ack
+        in a ``POST /mutations`` response says nothing about the SSE stream's health."""
+        stats = self.stats
+        if isinstance(message, ServerEvent):
+            last = self.last_event_id
+            if last is not None and message.id <= last:
+                stats.duplicate_events += 1
+                return None
+            if last is not None and message.id > last + 1:
+                stats.missed_ids += message.id - last - 1
+            self.last_event_id = message.id
+            stats.events += 1
+            return message
+        if isinstance(message, Ack):
+            stats.acks += 1
+            if message.duplicate:
+                stats.duplicate_acks += 1
+            self.outbox.ack(message.seq)
+        elif isinstance(message, Heartbeat):
+            stats.heartbeats += 1
+        elif isinstance(message, Resync):
+            stats.resyncs.append(message)
+            # Live events continue after `latest`, and the server is authoritative: also when
+            # `latest` is below our id (a server restarted without state counts from 0 again),
+            # otherwise every new event would look like a duplicate.
+            if message.latest is not None:
+                self.last_event_id = message.latest
+        elif isinstance(message, ServerError):
+            stats.errors.append(message)
+        elif isinstance(message, Malformed):
+            stats.malformed += 1
+        return None
+
+    def rejected(self, seq: int, error: ServerError) -> None:
+        """The server refused mutation ``seq`` for good (HTTP 400 to ``POST /mutations``)."""
+        self.outbox.reject(seq)
+        self.stats.errors.append(error)
+
+    # -- liveness -------------------------------------------------------------------------
+
+    def silence_remaining(self, now: float) -> float:
+        """Seconds the adapter may wait for the next message before checking the verdict."""
+        return self.silence.remaining(now)
+
+    def peer_is_dead(self, now: float) -> DeadPeer | None:
+        """The verdict once the silence deadline has passed (recorded in the stats)."""
+        if not self.silence.expired(now):
+            return None
+        verdict = DeadPeer(at=now, silent_for=self.silence.silent_for(now))
+        self.stats.dead_peers.append(verdict)
+        return verdict

@@ -1,0 +1,196 @@
+"""The client's side of the wire contract: server messages parsed, mutations encoded.
+
+Server -> client (WebSocket text frames, the same JSON in SSE ``data:`` lines and in the
+``POST /mutations`` response body):
+
+- event ``{"id": N, "event": NAME, "data": ...}`` (ids strictly increasing over the stream);
+- ack ``{"ack": N, "status": "ok"}``, with ``"duplicate": true`` when already applied;
+- error ``{"error": CODE, "detail": ...}`` (the connection stays open);
+- resync ``{"event": "resync", "data": {"after", "oldest", "latest"}}``, no ``id``;
+- heartbeat ``{"event": "heartbeat", "data": {"t": SERVER_MS}}``, no ``id``.
+
+Anything else parses to :class:`Malformed` rather than raising: a client must survive a
+server (or a proxy) that sends garbage, and count it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from selector.runtime.protocol.outbox import Mutation
+from selector.runtime.protocol.sse import SseEvent
+
+__all__ = [
+    "Ack",
+    "Heartbeat",
+    "Malformed",
+    "Resync",
+    "ServerError",
+    "ServerEvent",
+    "ServerMessage",
+    "encode_mutation",
+    "encode_mutation_post",
+    "is_valid_client_id",
+    "parse_server_message",
+    "retry_after_from_close_reason",
+    "server_message_from_sse",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEvent:
+    """A stream event with its id (what resume and dedupe work on)."""
+
+    id: int
+    event: str
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The server applied (or had already applied, ``duplicate``) mutation ``seq``."""
+
+    seq: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerError:
+    """The server refused a message (``INVALID_PAYLOAD``...); the connection stays open."""
+
+    code: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """Events after ``after`` up to ``oldest - 1`` are gone from the replay buffer: the
+    application must reload its state; live events continue after ``latest``."""
+
+    after: int | None
+    oldest: int | None
+    latest: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Application heartbeat (proof of life for clients that cannot see pings)."""
+
+    server_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A message that does not follow the contract (kept for diagnostics)."""
+
+    reason: str
+    raw: str = ""
+
+
+ServerMessage = ServerEvent | Ack | ServerError | Resync | Heartbeat | Malformed
+
+_MAX_RAW_KEPT = 200
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_RETRY_AFTER = re.compile(r"(?:^|[\s;,])retry_after_ms=(\d{1,9})(?:$|[\s;,])")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _optional_int(value: Any) -> int | None:
+    return value if _is_int(value) else None
+
+
+def _malformed(reason: str, raw: bytes | str) -> Malformed:
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
+    return Malformed(reason, text[:_MAX_RAW_KEPT])
+
+
+def parse_server_message(raw: bytes | str) -> ServerMessage:
+    """Parse one WebSocket text frame (or an ack response body) from the server."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _malformed("not JSON", raw)
+    if not isinstance(obj, dict):
+        return _malformed("not a JSON object", raw)
+    return _from_object(obj, raw)
+
+
+def _from_object(obj: dict[str, Any], raw: bytes | str) -> ServerMessage:
+    if "ack" in obj:
+        seq = obj["ack"]
+        if not _is_int(seq) or obj.get("status") != "ok":
+            return _malformed("ack without an integer seq and status ok", raw)
+        return Ack(seq, duplicate=obj.get("duplicate") is True)
+    if "error" in obj:
+        detail = obj.get("detail", "")
+        return ServerError(str(obj["error"]), detail if isinstance(detail, str) else str(detail))
+    name = obj.get("event")
+    if not isinstance(name, str):
+        return _malformed("neither event, ack nor error", raw)
+    if "id" in obj:
+        event_id = obj["id"]
+        if not _is_int(event_id):
+            return _malformed("event id is not an integer", raw)
+        return ServerEvent(event_id, name, obj.get("data"))
+    return _control_event(name, obj.get("data"), raw)
+
+
+def _control_event(name: str, data: Any, raw: bytes | str) -> ServerMessage:
+    """The events that carry no id: heartbeat and resync."""
+    fields = data if isinstance(data, dict) else {}
+    if name == "heartbeat":
+        return Heartbeat(_optional_int(fields.get("t")))
+    if name == "resync":
+        return Resync(
+            after=_optional_int(fields.get("after")),
+            oldest=_optional_int(fields.get("oldest")),
+            latest=_optional_int(fields.get("latest")),
+        )
+    return _malformed(f"event {name!r} without an id", raw)
+
+
+def server_message_from_sse(event: SseEvent) -> ServerMessage:
+    """Interpret a decoded SSE event under the contract (``data`` is one JSON document).
+
+    ``resync`` and ``heartbeat`` are recognised by name: they carry no ``id:`` line, and the
+    SSE last event ID persists across events, so their ``last_event_id`` is a stale one.
+    """
+    try:
+        data = orjson.loads(event.data) if event.data else None
+    except orjson.JSONDecodeError:
+        return _malformed("SSE data is not JSON", event.data)
+    if event.event in ("resync", "heartbeat"):
+        return _control_event(event.event, data, event.data)
+    if not (event.last_event_id.isascii() and event.last_event_id.isdigit()):
+        return _malformed("SSE id is not an integer", event.last_event_id)
+    return ServerEvent(int(event.last_event_id), event.event, data)
+
+
+def encode_mutation(mutation: Mutation) -> bytes:
+    """The WebSocket frame for a mutation: ``{"seq", "op", "data"}`` (compact JSON)."""
+    return orjson.dumps({"seq": mutation.seq, "op": mutation.op, "data": mutation.data})
+
+
+def encode_mutation_post(client_id: str, mutation: Mutation) -> bytes:
+    """The ``POST /mutations`` body: the WebSocket frame plus the ``client_id``."""
+    return orjson.dumps(
+        {"client_id": client_id, "seq": mutation.seq, "op": mutation.op, "data": mutation.data}
+    )
+
+
+def is_valid_client_id(client_id: str) -> bool:
+    """1-128 characters of ``[A-Za-z0-9._:-]`` (the server answers 400 to anything else)."""
+    return _CLIENT_ID.fullmatch(client_id) is not None
+
+
+def retry_after_from_close_reason(reason: str) -> float | None:
+    """Seconds from a close reason containing ``retry_after_ms=NNN``, else None."""
+    match = _RETRY_AFTER.search(reason or "")
+    return int(match.group(1)) / 1000.0 if match else None

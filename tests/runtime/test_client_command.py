@@ -1,0 +1,167 @@
+"""``selector client``: a real process against the test peer on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from selector.cli import main
+
+from .peers import UNIT, TestPeer
+
+
+async def _run_cli(peer: TestPeer, *args: str, publish: int) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "selector",
+        "client",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(15 * UNIT):
+            while not peer.connections:
+                await asyncio.sleep(0.02)
+            for i in range(publish):
+                await peer.publish("tick", {"n": i})
+            stdout, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+@pytest.mark.parametrize("protocol", ["ws", "sse"])
+def test_prints_events_as_json_lines_and_sends_mutations(protocol: str) -> None:
+    async def main_() -> tuple[int, str, str, TestPeer]:
+        peer = TestPeer(heartbeat_interval=0.1)
+        url = await peer.start()
+        try:
+            sends = ['{"op": "set", "data": {"key": "a", "value": 1}}', '{"op": "incr"}']
+            args = [protocol, url, "--client-id", "cli-1", "--count", "2"]
+            for send in sends:
+                args += ["--send", send]
+            code, out, err = await _run_cli(peer, *args, publish=2)
+        finally:
+            await peer.stop()
+        return code, out, err, peer
+
+    code, out, err, peer = asyncio.run(main_())
+    assert code == 0, err
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"id": 1, "event": "tick", "data": {"n": 0}},
+        {"id": 2, "event": "tick", "data": {"n": 1}},
+    ]
+    assert peer.applied == [
+        ("cli-1", 1, "set", {"key": "a", "value": 1}),
+        ("cli-1", 2, "incr", None),
+    ]
+    summary = json.loads(err.strip().splitlines()[-1])
+    assert summary["events"] == 2
+    assert summary["pending"] == []
+    assert summary["failure"] is None
+
+
+def test_count_zero_sends_waits_for_the_acks_and_exits() -> None:
+    async def main_() -> tuple[int, str, TestPeer]:
+        peer = TestPeer()
+        url = await peer.start()
+        try:
+            code, _, err = await _run_cli(
+                peer, "ws", url, "--client-id", "once", "--count", "0",
+                "--send", '{"op": "incr", "data": {"key": "k", "by": 2}}',
+                publish=0,
+            )  # fmt: skip
+        finally:
+            await peer.stop()
+        return code, err, peer
+
+    code, err, peer = asyncio.run(main_())
+    assert code == 0, err
+    assert peer.applied == [("once", 1, "incr", {"key": "k", "by": 2})]
+    assert json.loads(err.strip().splitlines()[-1])["acks"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ws", "ws://127.0.0.1:9", "--send", "{bad"], "<command line>: --send #1: not JSON"),
+        (["ws", "ws://127.0.0.1:9", "--send", '{"data": 1}'], "--send #1: expected"),
+        (["sse", "ftp://example", "--duration", "0"], "url: expected an absolute"),
+        (["ws", "ws://127.0.0.1:9", "--client-id", "a b"], "--client-id: client_id must be"),
+        (["ws", "ws://127.0.0.1:9", "--count", "-1"], "--count: must be >= 0"),
+    ],
+)
+def test_bad_usage_is_a_located_message_and_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["client", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_client_that_never_connects_exits_1_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}"
+    assert main(["client", "ws", url, "--duration", str(0.3 * UNIT)]) == 1
+    summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert summary["connects"] == 0
+    assert summary["failure"].startswith("never connected (connect failed")
+
+
+def test_help_imports_neither_aiohttp_nor_pydantic() -> None:
+    code = (
+        "import sys; from selector.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('aiohttp', 'pydantic', 'jsonschema') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_ctrl_c_still_prints_the_summary() -> None:
+    async def main_() -> tuple[int, str, str]:
+        peer = TestPeer(heartbeat_interval=0.1)
+        url = await peer.start()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "selector", "client", "sse", url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(15 * UNIT):
+                while not peer.connections:
+                    await asyncio.sleep(0.02)
+                await peer.publish("tick", 1)
+                await asyncio.sleep(0.3 * UNIT)
+                process.send_signal(signal.SIGINT)
+                stdout, stderr = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            await peer.stop()
+        assert process.returncode is not None
+        return process.returncode, stdout.decode(), stderr.decode()
+
+    code, out, err = asyncio.run(main_())
+    assert code == 0, err
+    assert json.loads(out) == {"id": 1, "event": "tick", "data": 1}
+    summary = json.loads(err.strip().splitlines()[-1])
+    assert summary["events"] == 1
+    assert summary["connects"] == 1

@@ -1,0 +1,185 @@
+"""SseClient against a real aiohttp peer on 127.0.0.1 (tests/runtime/peers.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiohttp import web
+
+from selector.runtime.client import ClientStoppedError, SseClient
+from selector.runtime.protocol.backoff import Backoff
+
+from .peers import UNIT, TestPeer
+
+
+def _run(peer: TestPeer, scenario: Callable[[TestPeer], Awaitable[None]]) -> None:
+    async def main() -> None:
+        await peer.start()
+        try:
+            async with asyncio.timeout(20 * UNIT):
+                await scenario(peer)
+        finally:
+            await peer.stop()
+
+    asyncio.run(main())
+
+
+def _client(peer: TestPeer, **options: object) -> SseClient:
+    options.setdefault("backoff", Backoff(base=0.02 * UNIT, cap=0.2 * UNIT))
+    options.setdefault("silence_timeout", 5 * UNIT)
+    return SseClient(peer.base_url, **options)  # type: ignore[arg-type]
+
+
+async def _eventually(predicate: Callable[[], bool], timeout: float = 5 * UNIT) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def test_events_stream_in_and_mutations_go_up_by_post() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        async with _client(peer, client_id="s1") as client:
+            await client.wait_connected(5 * UNIT)
+            for i in range(3):
+                await peer.publish("tick", {"n": i})
+            await client.wait_events(3, 5 * UNIT)
+            for i in range(3):
+                await client.send("incr", {"key": "k", "by": i})
+            await client.wait_acked(5 * UNIT)
+        assert [(e.id, e.data) for e in client.events] == [
+            (1, {"n": 0}),
+            (2, {"n": 1}),
+            (3, {"n": 2}),
+        ]
+        assert peer.applied == [("s1", i + 1, "incr", {"key": "k", "by": i}) for i in range(3)]
+        assert client.state.server_retry == 0.05  # the peer's retry: 50
+
+    _run(TestPeer(), scenario)
+
+
+def test_ended_stream_reconnects_after_retry_and_resumes_with_last_event_id() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        async with _client(peer) as client:
+            await client.wait_connected(5 * UNIT)
+            await peer.publish("tick", 0)
+            await peer.publish("tick", 1)
+            await client.wait_events(2, 5 * UNIT)
+            peer.end_sse_streams(retry_ms=150)
+            ended_at = asyncio.get_running_loop().time()
+            await _eventually(lambda: not client.connected)
+            await peer.publish("tick", 2)
+            await client.wait_events(3, 5 * UNIT)
+        assert [e.id for e in client.events] == [1, 2, 3]
+        assert [c.last_event_id for c in peer.connections] == [None, "2"]
+        assert peer.connections[1].at - ended_at >= 0.15  # retry: 150 is the floor
+
+    _run(TestPeer(), scenario)
+
+
+def test_a_silent_stream_is_declared_dead_and_reopened() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        timeout = 0.4 * UNIT
+        async with _client(peer, silence_timeout=timeout) as client:
+            await client.wait_connected(5 * UNIT)
+            await peer.publish("tick", 0)
+            await asyncio.sleep(3 * timeout)  # comment heartbeats keep it alive
+            assert client.stats.dead_peers == []
+            peer.silent = True
+            await peer.publish("tick", 1)  # dropped on the way
+            await client.wait_until(lambda: client.stats.dead_peers != [], 5 * UNIT)
+            assert client.stats.dead_peers[0].silent_for >= timeout
+            peer.silent = False
+            await client.wait_events(2, 5 * UNIT)  # recovered on resume
+        assert [e.id for e in client.events] == [1, 2]
+
+    _run(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
+
+
+def test_post_whose_response_was_lost_is_retried_in_order_and_applied_once() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        peer.lose_acks = 2
+        async with _client(peer, client_id="s2") as client:
+            for i in range(4):
+                await client.send("set", {"key": "k", "value": i})
+            await client.wait_acked(10 * UNIT)
+        assert [(seq, data["value"]) for _, seq, _, data in peer.applied] == [
+            (1, 0),
+            (2, 1),
+            (3, 2),
+            (4, 3),
+        ]
+        assert client.stats.duplicate_acks >= 1
+
+    _run(TestPeer(), scenario)
+
+
+def test_a_refused_mutation_is_dropped_not_retried_forever() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        peer.refuse_op = "forbidden"
+        async with _client(peer) as client:
+            await client.send("forbidden", {"key": "a"})
+            await client.send("set", {"key": "b", "value": 1})
+            await client.wait_acked(5 * UNIT)
+            assert [m.seq for m in client.state.outbox.rejected] == [1]
+            assert client.stats.errors[0].code == "INVALID_PAYLOAD"
+        assert [seq for _, seq, _, _ in peer.applied] == [2]
+
+    _run(TestPeer(), scenario)
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "failure"),
+    [
+        (204, None, "HTTP 204: server asked to stop"),
+        (200, "text/plain", "not an event stream: text/plain"),
+        (404, None, "HTTP 404"),
+    ],
+)
+def test_responses_that_are_not_streams_stop_the_client(
+    status: int, content_type: str | None, failure: str
+) -> None:
+    async def main() -> None:
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(status=status, content_type=content_type)
+
+        app = web.Application()
+        app.router.add_get("/sse", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        try:
+            async with SseClient(f"http://{host}:{port}") as client:
+                with pytest.raises(ClientStoppedError):
+                    await client.wait_connected(5 * UNIT)
+                assert client.failure == failure
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_close_leaves_no_task_and_no_stream_behind() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        client = _client(peer)
+        await client.start()
+        await client.wait_connected(5 * UNIT)
+        await client.close()
+        assert not any(t.get_name().startswith("SseClient") for t in asyncio.all_tasks())
+        await _eventually(lambda: peer.open_connections == 0)
+
+    _run(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
+
+
+def test_the_token_goes_in_the_query_for_the_stream_and_as_a_header_for_posts() -> None:
+    async def scenario(peer: TestPeer) -> None:
+        async with _client(peer, token="s3cret") as client:
+            await client.wait_connected(5 * UNIT)
+            await client.send("set", {"key": "a"})
+            await client.wait_acked(5 * UNIT)
+        assert peer.connections[0].query_token == "s3cret"  # what EventSource can send
+        assert peer.post_authorizations == ["Bearer s3cret"]
+
+    _run(TestPeer(), scenario)

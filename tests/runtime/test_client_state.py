@@ -1,0 +1,143 @@
+"""The client's decisions, driven with no sockets and a hand-moved clock."""
+
+from __future__ import annotations
+
+from selector.runtime.protocol.backoff import Backoff
+from selector.runtime.protocol.client_state import MAX_SERVER_FLOOR, ClientState
+from selector.runtime.protocol.client_wire import (
+    Ack,
+    Heartbeat,
+    Malformed,
+    Resync,
+    ServerError,
+    ServerEvent,
+)
+
+
+def _state(**options: object) -> ClientState:
+    backoff = Backoff(base=1.0, cap=8.0, random_source=lambda: 1.0)
+    return ClientState(silence_timeout=10.0, backoff=backoff, **options)  # type: ignore[arg-type]
+
+
+def test_events_are_delivered_once_and_gaps_are_counted() -> None:
+    state = _state()
+    state.opened(0.0)
+    delivered = [state.received(ServerEvent(i, "tick"), 1.0) for i in (1, 2, 2, 1, 5, 6)]
+    assert [e.id for e in delivered if e is not None] == [1, 2, 5, 6]
+    assert state.stats.duplicate_events == 2
+    assert state.stats.missed_ids == 2  # 3 and 4
+    assert state.last_event_id == 6
+
+
+def test_heartbeats_and_resyncs_are_not_stream_events() -> None:
+    state = _state(last_event_id=3)
+    state.opened(0.0)
+    assert state.received(Heartbeat(1), 1.0) is None
+    assert state.received(Resync(after=3, oldest=50, latest=80), 1.0) is None
+    assert state.stats.events == 0
+    assert state.stats.heartbeats == 1
+    assert state.stats.resyncs == [Resync(3, 50, 80)]
+    assert state.last_event_id == 80  # resume from where live events continue
+    assert state.received(ServerEvent(81, "tick"), 2.0) is not None
+    assert state.stats.missed_ids == 0
+
+
+def test_a_resync_from_a_restarted_server_resets_the_resume_point_downwards() -> None:
+    state = _state(last_event_id=500)
+    state.opened(0.0)
+    state.received(Resync(after=500, oldest=1, latest=3), 1.0)
+    assert state.last_event_id == 3
+    event = state.received(ServerEvent(4, "tick"), 2.0)
+    assert event is not None and event.id == 4  # not mistaken for a duplicate
+
+
+def test_acks_empty_the_outbox_and_every_reconnect_replays_the_rest_in_order() -> None:
+    state = _state()
+    for i in range(3):
+        state.outbox.add("incr", {"by": i})
+    state.opened(0.0)
+    assert [m.seq for m in state.outbox.take_unsent()] == [1, 2, 3]
+    state.received(Ack(2), 1.0)
+    state.received(Ack(2, duplicate=True), 1.0)
+    state.closed(2.0, reason="network")
+    state.opened(3.0)
+    assert [m.seq for m in state.outbox.take_unsent()] == [1, 3]
+    assert state.stats.acks == 2
+    assert state.stats.duplicate_acks == 1
+    assert state.stats.reconnects == 1
+    assert state.stats.connected_at == [0.0, 3.0]
+
+
+def test_clean_closes_reconnect_with_the_server_floor_under_the_backoff() -> None:
+    state = _state()
+    state.opened(0.0)
+    decision = state.closed(1.0, reason="going away", close_code=1001, retry_after=0.5)
+    assert decision.reconnect
+    assert decision.delay == 1.5  # 0.5 s floor + full first jitter ceiling (1 s)
+    for code in (1000, 1012, 1006, None):
+        assert state.closed(1.0, reason="x", close_code=code).reconnect
+
+
+def test_close_codes_a_retry_cannot_fix_stop_the_client() -> None:
+    state = _state()
+    for code in (1008, 1009):
+        assert not state.closed(1.0, reason="policy", close_code=code).reconnect
+    assert not state.closed(1.0, reason="HTTP 400", fatal=True).reconnect
+
+
+def test_sse_retry_is_the_floor_when_the_close_brings_none() -> None:
+    state = _state()
+    state.server_retry = 3.0
+    assert state.closed(0.0, reason="stream ended").delay == 4.0
+
+
+def test_an_absurd_server_hint_is_capped() -> None:
+    state = _state()
+    state.server_retry = 10**9
+    assert state.closed(0.0, reason="stream ended").delay == MAX_SERVER_FLOOR + 1.0
+
+
+def test_backoff_grows_while_connections_fail_and_resets_once_the_server_answers() -> None:
+    state = _state()
+    delays = [state.closed(float(t), reason="refused").delay for t in range(3)]
+    assert delays == [1.0, 2.0, 4.0]
+    state.opened(10.0)
+    state.closed(11.0, reason="dropped before any byte")
+    assert state.backoff.attempt == 4  # opening alone proves nothing
+    state.opened(20.0)
+    state.received(Heartbeat(None), 20.5)
+    assert state.closed(21.0, reason="dropped").delay == 1.0
+
+
+def test_dead_peer_verdict_comes_only_after_the_silence_timeout() -> None:
+    state = _state()
+    state.opened(100.0)
+    state.received(Heartbeat(None), 104.0)
+    assert state.silence_remaining(110.0) == 4.0
+    assert state.peer_is_dead(113.9) is None
+    verdict = state.peer_is_dead(114.5)
+    assert verdict is not None
+    assert verdict.silent_for == 10.5
+    assert state.stats.dead_peers == [verdict]
+
+
+def test_out_of_band_acks_are_not_proof_of_life_of_the_stream() -> None:
+    state = _state()
+    state.outbox.add("a")
+    state.opened(0.0)
+    state.apply(Ack(1))
+    assert len(state.outbox) == 0
+    assert state.peer_is_dead(10.0) is not None
+
+
+def test_errors_malformed_and_rejections_are_recorded() -> None:
+    state = _state()
+    state.outbox.add("a")
+    state.opened(0.0)
+    state.received(ServerError("INVALID_PAYLOAD", "bad"), 1.0)
+    state.received(Malformed("not JSON"), 1.0)
+    state.rejected(1, ServerError("HTTP 413"))
+    assert state.stats.errors == [ServerError("INVALID_PAYLOAD", "bad"), ServerError("HTTP 413")]
+    assert state.stats.malformed == 1
+    assert len(state.outbox) == 0
+    assert [m.seq for m in state.outbox.rejected] == [1]
