@@ -43,11 +43,11 @@ __all__ = [
     "SseClient",
     "UsageError",
     "WsClient",
+    "__version__",
     "load_profile",
     "load_profile_text",
     "plan_lifetime",
     "profile_json_schema",
-    "__version__",
 ]
 
 if TYPE_CHECKING:
