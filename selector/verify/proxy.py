@@ -247,6 +247,11 @@ class _Link:
                 self._apply(action, reason)
                 return
 
+    def drop_silently(self, reason: str) -> None:
+        """Stop forwarding now, without telling either side (no-op if already dropped)."""
+        if not self.dropped and not self.closed.is_set():
+            self._apply("silent_drop", reason)
+
     def _apply(self, action: FaultAction, reason: str) -> None:
         self.proxy.stats.count_fault(reason, action)
         if action == "silent_drop":
@@ -283,6 +288,7 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
         self._handlers_done = asyncio.Event()
+        self._blackhole = False
 
     async def start(self) -> FaultProxy:
         """Start listening; returns self."""
@@ -303,6 +309,24 @@ class FaultProxy:
         if self._server is not None:
             await self._server.wait_closed()
 
+    @property
+    def blackhole(self) -> bool:
+        """While true, nothing gets through and nobody is told.
+
+        Turning it on silently drops every open connection (counted as
+        ``"forced:silent_drop"``); connections opened meanwhile are accepted and then
+        ignored, as by a network path that went dark. Turning it off lets new connections
+        through again; the dropped ones stay dead, as behind a load balancer that forgot them.
+        """
+        return self._blackhole
+
+    @blackhole.setter
+    def blackhole(self, on: bool) -> None:
+        self._blackhole = on
+        if on:
+            for link in list(self._links):
+                link.drop_silently("forced")
+
     async def __aenter__(self) -> FaultProxy:
         return await self.start()
 
@@ -310,6 +334,9 @@ class FaultProxy:
         await self.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._blackhole:
+            await self._ignore(reader, writer)
+            return
         try:
             upstream = await asyncio.open_connection(*self.target)
         except OSError:
@@ -327,3 +354,14 @@ class FaultProxy:
             self._links.discard(link)
             if not self._links:
                 self._handlers_done.set()
+
+    async def _ignore(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Swallow a connection made during a blackhole until its client gives up."""
+        self.stats.count_fault("forced", "ignored_connect")
+        try:
+            while chunk := await reader.read(_READ_SIZE):
+                self.stats.bytes_swallowed += len(chunk)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.transport.abort()

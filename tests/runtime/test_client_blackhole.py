@@ -13,8 +13,8 @@ import pytest
 
 from selector.runtime.client import SseClient, WsClient
 from selector.runtime.protocol.backoff import Backoff
+from selector.verify.proxy import FaultProxy
 
-from .blackhole import BlackholeProxy
 from .peers import UNIT, TestPeer
 
 
@@ -28,8 +28,8 @@ def test_black_hole_is_detected_by_silence_and_the_stream_resumes_after_it(
         peer = TestPeer(heartbeat_interval=0.05 * UNIT)
         upstream = urlsplit(await peer.start())
         assert upstream.hostname is not None and upstream.port is not None
-        proxy = BlackholeProxy(upstream.hostname, upstream.port)
-        port = await proxy.start()
+        proxy = await FaultProxy((upstream.hostname, upstream.port)).start()
+        port = proxy.port
         options: dict[str, object] = {
             "silence_timeout": silence,
             "connect_timeout": 0.3 * UNIT,
@@ -63,12 +63,14 @@ def test_black_hole_is_detected_by_silence_and_the_stream_resumes_after_it(
                 await client.wait_events(2, 5 * UNIT)  # event 2 replayed on resume
                 await client.wait_acked(5 * UNIT)  # mutation 2 replayed until acked
             assert [e.id for e in client.events] == [1, 2]
+            assert proxy.stats.faults["forced:silent_drop"] >= 1
+            assert proxy.stats.faults["forced:ignored_connect"] >= 1
             assert [(seq, data) for _, seq, _, data in peer.applied] == [
                 (1, {"key": "a", "value": 1}),
                 (2, {"key": "b", "value": 2}),
             ]
         finally:
-            await proxy.stop()
+            await proxy.close()
             await peer.stop()
 
     asyncio.run(main())
