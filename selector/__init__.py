@@ -23,21 +23,31 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "selector.errors",
     "Problem": "selector.errors",
     "profile_json_schema": "selector.schemas",
+    "recommend": "selector.scoring",
+    "Recommendation": "selector.recommendation",
+    "recommendation_json_schema": "selector.recommendation",
+    "load_matrix": "selector.rules.loading",
+    "Matrix": "selector.rules.model",
 }
 
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
 # tests/test_api.py checks that the two agree.
 __all__ = [
+    "Matrix",
     "MatrixError",
     "Problem",
     "Profile",
     "ProfileError",
+    "Recommendation",
     "SelectorError",
     "UsageError",
     "__version__",
+    "load_matrix",
     "load_profile",
     "load_profile_text",
     "profile_json_schema",
+    "recommend",
+    "recommendation_json_schema",
 ]
 
 if TYPE_CHECKING:
@@ -50,7 +60,11 @@ if TYPE_CHECKING:
     )
     from selector.loading import load_profile, load_profile_text
     from selector.profile import Profile
+    from selector.recommendation import Recommendation, recommendation_json_schema
+    from selector.rules.loading import load_matrix
+    from selector.rules.model import Matrix
     from selector.schemas import profile_json_schema
+    from selector.scoring import recommend
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,377 @@
+"""Tipping points: the nearest changes to a profile that would change the winner.
+
+Computed by re-scoring, never written by hand. Because every condition compares one fact with
+a constant (:mod:`selector.rules.conditions`), a number fact can only change the scores at
+the constants the matrix compares it with. So for each number fact the search walks the
+regions those constants cut the number line into (each constant itself, and the open
+intervals between them), outwards from the profile's value, and re-scores once per region
+until the winner changes: the result is exact, not sampled. Enum and boolean facts try each
+other value; ``clients`` tries adding or removing each kind.
+
+Re-scoring is incremental: only the rules that read the changed fact are evaluated again, and
+their old contributions are swapped for the new ones.
+
+Candidate changes respect the profile's own rules (bounds, ``needs_ack`` needs upstream
+messages, ``fan_out`` at most ``concurrent_connections``, some traffic or media must remain),
+so every tipping point names a profile that would validate.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from selector.rules.facts import FACTS, derive_uncontrollable, format_fact
+from selector.rules.model import PROTOCOLS, Matrix
+from selector.scoring import Outcome, winner
+
+if TYPE_CHECKING:
+    from selector.profile import Profile
+    from selector.recommendation import TippingPoint
+
+__all__ = ["find_tipping_points"]
+
+_UP_RATE = "traffic.client_to_server.rate_hz"
+_DOWN_RATE = "traffic.server_to_client.rate_hz"
+_PAYLOAD_RATE = {
+    "traffic.client_to_server.payload_bytes": _UP_RATE,
+    "traffic.server_to_client.payload_bytes": _DOWN_RATE,
+}
+
+
+class _Rescorer:
+    """Winner after changing some facts, re-evaluating only the rules that read them.
+
+    Works on its own copy of the facts, changed in place and restored after each trial (a
+    copy per trial would cost more than the re-scoring); results are memoised per change.
+    """
+
+    def __init__(self, matrix: Matrix, facts: Mapping[str, Any], outcome: Outcome) -> None:
+        self.matrix = matrix
+        self.facts = facts
+        self.trial = dict(facts)
+        self.outcome = outcome
+        self.memo: dict[tuple[tuple[str, Any], ...], int | None] = {}
+
+    def winner_with(self, *changes: tuple[str, Any]) -> int | None:
+        """Index of the winner once each ``(fact, value)`` in ``changes`` is applied."""
+        found = self.memo.get(changes, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
+        matrix, fired, trial = self.matrix, self.outcome.fired, self.trial
+        by_fact = matrix.rules_by_fact
+        if len(changes) == 1:
+            indexes: tuple[int, ...] = by_fact.get(changes[0][0], ())
+        else:
+            indexes = tuple(sorted({i for name, _ in changes for i in by_fact.get(name, ())}))
+        for name, value in changes:
+            trial[name] = value
+        scores = list(self.outcome.scores)
+        vetoes = list(self.outcome.vetoes)
+        tests, deltas, vetoed = matrix.tests, matrix.deltas, matrix.vetoes
+        for index in indexes:
+            now = tests[index](trial)
+            if now != fired[index]:
+                sign = 1 if now else -1
+                d, v = deltas[index], vetoed[index]
+                scores[0] += sign * d[0]
+                scores[1] += sign * d[1]
+                scores[2] += sign * d[2]
+                vetoes[0] += sign * v[0]
+                vetoes[1] += sign * v[1]
+                vetoes[2] += sign * v[2]
+        for name, _ in changes:
+            trial[name] = self.facts[name]
+        result = winner(scores, vetoes)
+        self.memo[changes] = result
+        return result
+
+
+_MISSING = object()
+
+
+@functools.lru_cache(maxsize=16)
+def _reach(matrix: Matrix) -> dict[str, tuple[tuple[float, float, float], bool]]:
+    """Per fact: the most each protocol's score can move when it changes, and whether a
+    veto depends on it. Lets the search skip facts that cannot change the winner."""
+    reach = {}
+    for name, indexes in matrix.rules_by_fact.items():
+        swing = [0.0, 0.0, 0.0]
+        vetoing = False
+        for index in indexes:
+            for slot in range(3):
+                swing[slot] += abs(matrix.deltas[index][slot])
+            vetoing = vetoing or any(matrix.vetoes[index])
+        reach[name] = ((swing[0], swing[1], swing[2]), vetoing)
+    return reach
+
+
+def _can_flip(rescore: _Rescorer, base: int | None, names: tuple[str, ...]) -> bool:
+    """False when no value of the facts ``names`` could change the winner (a safe bound)."""
+    reach = _reach(rescore.matrix)
+    swing = [0.0, 0.0, 0.0]
+    for name in names:
+        moves, vetoing = reach.get(name, ((0.0, 0.0, 0.0), False))
+        if vetoing:
+            return True
+        for slot in range(3):
+            swing[slot] += moves[slot]
+    if base is None:
+        return False  # every protocol stays vetoed
+    scores, vetoes = rescore.outcome.scores, rescore.outcome.vetoes
+    return any(
+        not vetoes[other] and scores[base] - scores[other] <= swing[base] + swing[other] + 1e-9
+        for other in range(3)
+        if other != base
+    )
+
+
+# --- number facts -----------------------------------------------------------------------------
+
+
+def _bounds(name: str, facts: Mapping[str, Any]) -> tuple[float, bool, float]:
+    """``(minimum, minimum excluded, maximum)`` a valid profile allows for fact ``name``."""
+    fact = FACTS[name]
+    low, exclusive, high = fact.minimum, fact.exclusive_minimum, math.inf
+    if name == _UP_RATE and facts["traffic.client_to_server.needs_ack"]:
+        exclusive = True  # acknowledged messages need a rate above 0
+    if name in (_UP_RATE, _DOWN_RATE) and facts["media"] == "none":
+        other = _DOWN_RATE if name == _UP_RATE else _UP_RATE
+        if facts[other] == 0:
+            exclusive = True  # the profile must keep some traffic
+    if name == "scale.fan_out":
+        high = facts["scale.concurrent_connections"]
+    if name == "scale.concurrent_connections":
+        low = max(low, facts["scale.fan_out"])
+        exclusive = False
+    return low, exclusive, high
+
+
+class _Region:
+    """A point ``{t}`` or an open interval ``(low, high)`` of a number fact."""
+
+    __slots__ = ("high", "low", "point")
+
+    def __init__(self, low: float, high: float, point: bool) -> None:
+        self.low, self.high, self.point = low, high, point
+
+    def value(self, integer: bool, bounds: tuple[float, bool, float], upward: bool) -> float | None:
+        """The valid value in this region nearest to where the walk comes from, if any."""
+        minimum, exclusive, maximum = bounds
+        if self.point:
+            t = self.low
+            ok = (t > minimum if exclusive else t >= minimum) and t <= maximum
+            return t if ok and (not integer or t.is_integer()) else None
+        low = max(self.low, minimum)
+        low_open = self.low >= minimum or exclusive
+        high = min(self.high, maximum)
+        high_open = self.high <= maximum
+        if integer:
+            first = math.floor(low) + 1 if low_open else math.ceil(low)
+            if math.isinf(high):
+                return float(first) if upward else None
+            last = math.ceil(high) - 1 if high_open else math.floor(high)
+            if first > last:
+                return None
+            return float(first if upward else last)
+        if low > high or (low == high and (low_open or high_open)):
+            return None
+        if math.isinf(high):
+            return low + max(1.0, abs(low))
+        if low == high:
+            return low
+        return low + (high - low) / 2
+
+
+@functools.lru_cache(maxsize=256)
+def _regions(thresholds: tuple[float, ...]) -> tuple[_Region, ...]:
+    regions: list[_Region] = []
+    previous = -math.inf
+    for t in thresholds:
+        regions.append(_Region(previous, t, point=False))
+        regions.append(_Region(t, t, point=True))
+        previous = t
+    regions.append(_Region(previous, math.inf, point=False))
+    return tuple(regions)
+
+
+def _locate(regions: tuple[_Region, ...], value: float) -> int:
+    for index, region in enumerate(regions):
+        if region.point and value == region.low:
+            return index
+        if not region.point and region.low < value < region.high:
+            return index
+    raise AssertionError("regions cover the number line")
+
+
+def _walk(
+    rescore: _Rescorer,
+    name: str,
+    regions: tuple[_Region, ...],
+    start: int,
+    step: int,
+    base: int | None,
+) -> tuple[str, float, int | None] | None:
+    """First region from ``start`` in direction ``step`` whose winner differs from ``base``."""
+    facts = rescore.facts
+    fact = FACTS[name]
+    bounds = _bounds(name, facts)
+    upward = step > 0
+    index = start + step
+    while 0 <= index < len(regions):
+        region = regions[index]
+        value = region.value(fact.integer, bounds, upward)
+        if value is not None:
+            new = rescore.winner_with((name, value))
+            if new != base:
+                if not region.point:
+                    # Entering an interval: the change happens just past its edge.
+                    edge = region.low if upward else region.high
+                    return ("above" if upward else "below"), edge, new
+                beyond = regions[index + step] if 0 <= index + step < len(regions) else None
+                beyond_value = beyond.value(fact.integer, bounds, upward) if beyond else None
+                stays = (
+                    beyond_value is not None and rescore.winner_with((name, beyond_value)) == new
+                )
+                if stays:
+                    return ("at_or_above" if upward else "at_or_below"), value, new
+                return "at", value, new
+        index += step
+    return None
+
+
+def _number_changes(
+    rescore: _Rescorer, base: int | None
+) -> Iterator[tuple[str, str, Any, int | None]]:
+    facts = rescore.facts
+    for name, thresholds in rescore.matrix.thresholds.items():
+        rate = _PAYLOAD_RATE.get(name)
+        if rate is not None and facts[rate] == 0:
+            continue  # no messages in that direction: their size means nothing
+        if not _can_flip(rescore, base, (name,)):
+            continue
+        regions = _regions(thresholds)
+        start = _locate(regions, float(facts[name]))
+        for step in (1, -1):
+            found = _walk(rescore, name, regions, start, step, base)
+            if found is not None:
+                change, value, new = found
+                yield name, change, value, new
+
+
+# --- enum, boolean and set facts --------------------------------------------------------------
+
+
+def _choice_changes(
+    rescore: _Rescorer, base: int | None, profile: Profile
+) -> Iterator[tuple[str, str, Any, int | None]]:
+    facts = rescore.facts
+    read = rescore.matrix.rules_by_fact
+    for name, fact in FACTS.items():
+        if fact.derived or (name not in read and name != "infrastructure.timeout_control"):
+            continue
+        related = (name, "infrastructure.uncontrollable_hop_kinds")
+        if not _can_flip(rescore, base, related if name.endswith("timeout_control") else (name,)):
+            continue
+        current = facts[name]
+        if fact.kind == "bool":
+            options: tuple[Any, ...] = (not current,)
+        elif fact.kind == "enum":
+            options = tuple(c for c in fact.choices if c != current)
+        elif fact.kind == "set":
+            yield from _set_changes(rescore, base, name)
+            continue
+        else:
+            continue
+        for option in options:
+            if not _valid_choice(name, option, facts):
+                continue
+            if name == "infrastructure.timeout_control":
+                uncontrollable = derive_uncontrollable(profile.infrastructure, option)
+                new = rescore.winner_with(
+                    (name, option), ("infrastructure.uncontrollable_hop_kinds", uncontrollable)
+                )
+            else:
+                new = rescore.winner_with((name, option))
+            if new != base:
+                yield name, "set", option, new
+
+
+def _set_changes(
+    rescore: _Rescorer, base: int | None, name: str
+) -> Iterator[tuple[str, str, Any, int | None]]:
+    current: frozenset[str] = rescore.facts[name]
+    for member in FACTS[name].choices:
+        if member in current:
+            if len(current) == 1:
+                continue  # a profile needs at least one kind of client
+            change, trial = "remove", current - {member}
+        else:
+            change, trial = "add", current | {member}
+        new = rescore.winner_with((name, trial))
+        if new != base:
+            yield name, change, member, new
+
+
+def _valid_choice(name: str, option: Any, facts: Mapping[str, Any]) -> bool:
+    if name == "traffic.client_to_server.needs_ack" and option:
+        return bool(facts[_UP_RATE] > 0)
+    if name == "media" and option == "none":
+        return bool(facts[_UP_RATE] > 0 or facts[_DOWN_RATE] > 0)
+    return True
+
+
+# --- assembling -------------------------------------------------------------------------------
+
+_PHRASES = {
+    "above": "rises above",
+    "at_or_above": "reaches",
+    "at": "is exactly",
+    "below": "drops below",
+    "at_or_below": "falls to",
+    "set": "is set to",
+    "add": "adds",
+    "remove": "drops",
+}
+
+
+def _describe(name: str, change: str, value: Any, current: Any, new: int | None) -> str:
+    outcome = f"switches to {PROTOCOLS[new]}" if new is not None else "every protocol is vetoed"
+    now = f" (now {format_fact(current)})" if change not in ("add", "remove") else ""
+    return f"{outcome} when {name} {_PHRASES[change]} {format_fact(value)}{now}"
+
+
+def find_tipping_points(
+    matrix: Matrix,
+    facts: Mapping[str, Any],
+    outcome: Outcome,
+    base: int | None,
+    profile: Profile,
+) -> list[TippingPoint]:
+    """Every nearest winner-changing change of one field, numbers first, in fact order."""
+    from selector.recommendation import TippingPoint, trusted
+
+    rescore = _Rescorer(matrix, facts, outcome)
+    found = [*_number_changes(rescore, base), *_choice_changes(rescore, base, profile)]
+    order = {name: n for n, name in enumerate(FACTS)}
+    found.sort(key=lambda item: (order[item[0]], item[1] not in ("above", "at_or_above", "at")))
+    points = []
+    for name, change, value, new in found:
+        current = facts[name]
+        if isinstance(current, frozenset):
+            current = format_fact(current)
+        shown = int(value) if isinstance(value, float) and value.is_integer() else value
+        points.append(
+            trusted(
+                TippingPoint,
+                field=name,
+                change=change,
+                current=current,
+                value=shown,
+                protocol=PROTOCOLS[new] if new is not None else None,
+                description=_describe(name, change, value, current, new),
+            )
+        )
+    return points
