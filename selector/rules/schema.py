@@ -76,7 +76,6 @@ def _defs() -> dict[str, Any]:
             "type": "object",
             "additionalProperties": False,
             "minProperties": 1,
-            "maxProperties": 2,
             "properties": condition_properties,
         },
     }
