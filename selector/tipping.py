@@ -63,30 +63,57 @@ class _Rescorer:
         matrix, fired, trial = self.matrix, self.outcome.fired, self.trial
         by_fact = matrix.rules_by_fact
         if len(changes) == 1:
-            indexes: tuple[int, ...] = by_fact.get(changes[0][0], ())
+            name, value = changes[0]
+            indexes: tuple[int, ...] = by_fact.get(name, ())
+            trial[name] = value
         else:
             indexes = tuple(sorted({i for name, _ in changes for i in by_fact.get(name, ())}))
-        for name, value in changes:
-            trial[name] = value
-        scores = list(self.outcome.scores)
-        vetoes = list(self.outcome.vetoes)
+            for name, value in changes:
+                trial[name] = value
+        s0, s1, s2 = self.outcome.scores
+        v0, v1, v2 = self.outcome.vetoes
         tests, deltas, vetoed = matrix.tests, matrix.deltas, matrix.vetoes
         for index in indexes:
             now = tests[index](trial)
-            if now != fired[index]:
-                sign = 1 if now else -1
-                d, v = deltas[index], vetoed[index]
-                scores[0] += sign * d[0]
-                scores[1] += sign * d[1]
-                scores[2] += sign * d[2]
-                vetoes[0] += sign * v[0]
-                vetoes[1] += sign * v[1]
-                vetoes[2] += sign * v[2]
+            if now == fired[index]:
+                continue
+            d, v = deltas[index], vetoed[index]
+            if now:
+                s0, s1, s2 = s0 + d[0], s1 + d[1], s2 + d[2]
+                v0, v1, v2 = v0 + v[0], v1 + v[1], v2 + v[2]
+            else:
+                s0, s1, s2 = s0 - d[0], s1 - d[1], s2 - d[2]
+                v0, v1, v2 = v0 - v[0], v1 - v[1], v2 - v[2]
         for name, _ in changes:
             trial[name] = self.facts[name]
-        result = winner(scores, vetoes)
+        result = winner((s0, s1, s2), (v0, v1, v2))
         self.memo[changes] = result
         return result
+
+    def can_flip(self, base: int | None, names: tuple[str, ...]) -> bool:
+        """False when no value of the facts ``names`` could change the winner (a safe bound:
+        the winner's lead over every viable rival exceeds what those rules can move)."""
+        reach = _reach(self.matrix)
+        swing = [0.0, 0.0, 0.0]
+        for name in names:
+            found = reach.get(name)
+            if found is None:
+                continue
+            moves, vetoing = found
+            if vetoing:
+                return True
+            swing[0] += moves[0]
+            swing[1] += moves[1]
+            swing[2] += moves[2]
+        if base is None:
+            return False  # every protocol stays vetoed
+        scores, vetoes = self.outcome.scores, self.outcome.vetoes
+        lead = scores[base] - swing[base] - 1e-9
+        return any(
+            not vetoes[other] and lead <= scores[other] + swing[other]
+            for other in range(3)
+            if other != base
+        )
 
 
 _MISSING = object()
@@ -106,26 +133,6 @@ def _reach(matrix: Matrix) -> dict[str, tuple[tuple[float, float, float], bool]]
             vetoing = vetoing or any(matrix.vetoes[index])
         reach[name] = ((swing[0], swing[1], swing[2]), vetoing)
     return reach
-
-
-def _can_flip(rescore: _Rescorer, base: int | None, names: tuple[str, ...]) -> bool:
-    """False when no value of the facts ``names`` could change the winner (a safe bound)."""
-    reach = _reach(rescore.matrix)
-    swing = [0.0, 0.0, 0.0]
-    for name in names:
-        moves, vetoing = reach.get(name, ((0.0, 0.0, 0.0), False))
-        if vetoing:
-            return True
-        for slot in range(3):
-            swing[slot] += moves[slot]
-    if base is None:
-        return False  # every protocol stays vetoed
-    scores, vetoes = rescore.outcome.scores, rescore.outcome.vetoes
-    return any(
-        not vetoes[other] and scores[base] - scores[other] <= swing[base] + swing[other] + 1e-9
-        for other in range(3)
-        if other != base
-    )
 
 
 # --- number facts -----------------------------------------------------------------------------
@@ -250,7 +257,7 @@ def _number_changes(
         rate = _PAYLOAD_RATE.get(name)
         if rate is not None and facts[rate] == 0:
             continue  # no messages in that direction: their size means nothing
-        if not _can_flip(rescore, base, (name,)):
+        if not rescore.can_flip(base, (name,)):
             continue
         regions = _regions(thresholds)
         start = _locate(regions, float(facts[name]))
@@ -264,35 +271,40 @@ def _number_changes(
 # --- enum, boolean and set facts --------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
+def _choice_plan(matrix: Matrix) -> tuple[tuple[str, str, tuple[Any, ...], tuple[str, ...]], ...]:
+    """The enum, bool and set facts the matrix reads: (name, kind, choices, facts it moves)."""
+    plan = []
+    for name, fact in FACTS.items():
+        if fact.derived or fact.kind == "number":
+            continue
+        moved: tuple[str, ...] = (name,)
+        if name == "infrastructure.timeout_control":
+            moved = (name, "infrastructure.uncontrollable_hop_kinds")
+        if not any(n in matrix.rules_by_fact for n in moved):
+            continue
+        choices = (True, False) if fact.kind == "bool" else fact.choices
+        plan.append((name, fact.kind, choices, moved))
+    return tuple(plan)
+
+
 def _choice_changes(
     rescore: _Rescorer, base: int | None, profile: Profile
 ) -> Iterator[tuple[str, str, Any, int | None]]:
     facts = rescore.facts
-    read = rescore.matrix.rules_by_fact
-    for name, fact in FACTS.items():
-        if fact.derived or (name not in read and name != "infrastructure.timeout_control"):
+    for name, kind, choices, moved in _choice_plan(rescore.matrix):
+        if not rescore.can_flip(base, moved):
             continue
-        related = (name, "infrastructure.uncontrollable_hop_kinds")
-        if not _can_flip(rescore, base, related if name.endswith("timeout_control") else (name,)):
-            continue
-        current = facts[name]
-        if fact.kind == "bool":
-            options: tuple[Any, ...] = (not current,)
-        elif fact.kind == "enum":
-            options = tuple(c for c in fact.choices if c != current)
-        elif fact.kind == "set":
+        if kind == "set":
             yield from _set_changes(rescore, base, name)
             continue
-        else:
-            continue
-        for option in options:
-            if not _valid_choice(name, option, facts):
+        current = facts[name]
+        for option in choices:
+            if option == current or not _valid_choice(name, option, facts):
                 continue
-            if name == "infrastructure.timeout_control":
+            if len(moved) > 1:
                 uncontrollable = derive_uncontrollable(profile.infrastructure, option)
-                new = rescore.winner_with(
-                    (name, option), ("infrastructure.uncontrollable_hop_kinds", uncontrollable)
-                )
+                new = rescore.winner_with((name, option), (moved[1], uncontrollable))
             else:
                 new = rescore.winner_with((name, option))
             if new != base:

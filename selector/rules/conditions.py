@@ -211,7 +211,18 @@ def predicate(condition: Condition) -> Predicate:
         if len(parts) == 2:
             a, b = parts
             return lambda f: a(f) and b(f)
-        return lambda f: all(p(f) for p in parts)
+        if len(parts) == 3:
+            a, b, c = parts
+            return lambda f: a(f) and b(f) and c(f)
+
+        def every(f: Mapping[str, Any]) -> bool:
+            # A plain loop: all() over a generator costs more in the scoring inner loop.
+            for part in parts:  # noqa: SIM110
+                if not part(f):
+                    return False
+            return True
+
+        return every
     if not parts:
         return lambda f: False
     if len(parts) == 1:
@@ -219,7 +230,14 @@ def predicate(condition: Condition) -> Predicate:
     if len(parts) == 2:
         a, b = parts
         return lambda f: a(f) or b(f)
-    return lambda f: any(p(f) for p in parts)
+
+    def some(f: Mapping[str, Any]) -> bool:
+        for part in parts:  # noqa: SIM110 (see every)
+            if part(f):
+                return True
+        return False
+
+    return some
 
 
 # --- analysis ---------------------------------------------------------------------------------
