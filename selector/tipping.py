@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from selector.profile import Profile
     from selector.recommendation import TippingPoint
 
-__all__ = ["find_tipping_points"]
+__all__ = ["PATH_FIELD", "find_tipping_points"]
 
 _UP_RATE = "traffic.client_to_server.rate_hz"
 _DOWN_RATE = "traffic.server_to_client.rate_hz"
@@ -327,6 +327,27 @@ def _set_changes(
             yield name, change, member, new
 
 
+_HOP_FACTS = ("infrastructure.hop_kinds", "infrastructure.uncontrollable_hop_kinds")
+#: Tipping points that take a hop kind off the path are reported against this field.
+PATH_FIELD = "infrastructure.path"
+
+
+def _hop_removals(
+    rescore: _Rescorer, base: int | None, profile: Profile
+) -> Iterator[tuple[str, str, Any, int | None]]:
+    """Taking every hop of one kind off the path (a managed edge you could bypass)."""
+    kinds: frozenset[str] = rescore.facts[_HOP_FACTS[0]]
+    if not kinds or not rescore.can_flip(base, _HOP_FACTS):
+        return
+    infra = profile.infrastructure
+    for kind in sorted(kinds):
+        kept = infra.model_copy(update={"path": tuple(h for h in infra.path if h.kind != kind)})
+        uncontrollable = derive_uncontrollable(kept, kept.timeout_control)
+        new = rescore.winner_with((_HOP_FACTS[0], kinds - {kind}), (_HOP_FACTS[1], uncontrollable))
+        if new != base:
+            yield PATH_FIELD, "remove", kind, new
+
+
 def _valid_choice(name: str, option: Any, facts: Mapping[str, Any]) -> bool:
     if name == "traffic.client_to_server.needs_ack" and option:
         return bool(facts[_UP_RATE] > 0)
@@ -366,12 +387,21 @@ def find_tipping_points(
     from selector.recommendation import TippingPoint, trusted
 
     rescore = _Rescorer(matrix, facts, outcome)
-    found = [*_number_changes(rescore, base), *_choice_changes(rescore, base, profile)]
+    found = [
+        *_number_changes(rescore, base),
+        *_choice_changes(rescore, base, profile),
+        *_hop_removals(rescore, base, profile),
+    ]
     order = {name: n for n, name in enumerate(FACTS)}
-    found.sort(key=lambda item: (order[item[0]], item[1] not in ("above", "at_or_above", "at")))
+    found.sort(
+        key=lambda item: (
+            order.get(item[0], len(order)),
+            item[1] not in ("above", "at_or_above", "at"),
+        )
+    )
     points = []
     for name, change, value, new in found:
-        current = facts[name]
+        current = facts[_HOP_FACTS[0] if name == PATH_FIELD else name]
         if isinstance(current, frozenset):
             current = format_fact(current)
         shown = int(value) if isinstance(value, float) and value.is_integer() else value

@@ -20,6 +20,10 @@ CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.yaml"))
 def _apply(profile: Profile, tip: TippingPoint, *, near: bool = False) -> Profile:
     """The profile at the tipping point, or (``near``) just on the profile's side of it."""
     field, change, value = tip.field, tip.change, tip.value
+    if field == "infrastructure.path":
+        assert change == "remove"
+        hops = [h.model_dump() for h in profile.infrastructure.path if near or h.kind != value]
+        return with_field(profile, field, hops)
     if change in ("add", "remove"):
         clients = [c for c in profile.clients if c != value]
         if change == "add" and not near:
@@ -92,6 +96,23 @@ clients: [browser]
     assert tip.description == (
         "switches to websocket when traffic.client_to_server.rate_hz rises above 1 (now 0.5)"
     )
+
+
+def test_removing_a_hop_that_vetoes_is_a_tipping_point() -> None:
+    profile = load_profile_text(
+        """
+schema_version: 1
+name: feed
+traffic:
+  server_to_client: {rate_hz: 1, payload_bytes: 300}
+infrastructure: {path: [{kind: azure_front_door}, {kind: nginx}]}
+"""
+    )
+    rec = recommend(profile)
+    assert rec.protocol == "websocket"
+    (tip,) = [t for t in rec.tipping_points if t.field == "infrastructure.path"]
+    assert (tip.change, tip.value, tip.protocol) == ("remove", "azure_front_door", "sse")
+    assert tip.description == "switches to sse when infrastructure.path drops azure_front_door"
 
 
 def test_no_tipping_points_when_nothing_single_can_flip() -> None:
