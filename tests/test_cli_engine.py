@@ -220,3 +220,34 @@ def test_engine_commands_never_import_aiohttp_and_help_stays_light() -> None:
     )
     assert "selector.scoring" in heavy
     assert "aiohttp" not in heavy
+
+
+def test_what_if_addresses_list_items_and_reports_unchanged_winners(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _run(capsys, "what-if", str(FEED), "--set", "infrastructure.path.0.kind=nginx")
+    assert code == 0
+    assert "winner: websocket -> sse" in out
+    assert "azure-front-door-no-sse" in out[out.index("no longer fires") :]
+    code, out, _ = _run(capsys, "what-if", str(FEED), "--set", "description=hello")
+    assert code == 0
+    assert "winner: websocket (unchanged)" in out
+    assert "no rule changed" in out
+    code, _, err = _run(capsys, "what-if", str(FEED), "--set", "infrastructure.path.7.kind=nginx")
+    assert code == 2 and "index 7 is past the end of a list of 2" in err
+
+
+def test_what_if_to_all_vetoed_exits_1(capsys: pytest.CaptureFixture[str], write_yaml: Any) -> None:
+    overlay = write_yaml(FORBID_WEBRTC, "org.yaml")
+    code, out, err = _run(
+        capsys,
+        "what-if",
+        str(CORPUS / "p2p-file-drop.yaml"),
+        "--set",
+        "traffic.encoding=text",
+        "--matrix",
+        str(overlay),
+    )
+    assert code == 1
+    assert "nothing (all vetoed)" in out
+    assert "every protocol is vetoed" in err
