@@ -129,11 +129,19 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
                     refs=list(rule.refs),
                 )
             )
-    # Group by protocol (winner first), vetoes first, then from the largest delta down; the
-    # rule id breaks ties so the order never depends on the order of rules in the matrix.
+    # Group by protocol (winner first): vetoes, then gains from the largest, then losses from
+    # the largest; the rule id breaks ties so the order never depends on the matrix's order.
     order = _ranking_order(outcome.scores, outcome.vetoes)
     position = {PROTOCOLS[i]: n for n, i in enumerate(order)}
-    hits.sort(key=lambda h: (position[h.protocol], h.effect != "veto", -h.delta, h.rule))
+    hits.sort(
+        key=lambda h: (
+            position[h.protocol],
+            h.effect != "veto",
+            h.delta < 0,
+            -abs(h.delta),
+            h.rule,
+        )
+    )
     ranking = [
         trusted(
             RankedProtocol,
