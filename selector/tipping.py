@@ -91,23 +91,28 @@ class _Rescorer:
         return result
 
     def can_flip(self, base: int | None, names: tuple[str, ...]) -> bool:
-        """False when no value of the facts ``names`` could change the winner (a safe bound:
-        the winner's lead over every viable rival exceeds what those rules can move)."""
+        """False when no value of the facts ``names`` could change the winner. A safe bound:
+        no rule reading them can veto the winner or lift a rival's veto, and the winner's lead
+        over every viable rival exceeds what those rules can move."""
         reach = _reach(self.matrix)
         swing = [0.0, 0.0, 0.0]
+        veto_slots = [False, False, False]
         for name in names:
             found = reach.get(name)
             if found is None:
                 continue
             moves, vetoing = found
-            if vetoing:
-                return True
-            swing[0] += moves[0]
-            swing[1] += moves[1]
-            swing[2] += moves[2]
+            for slot in range(3):
+                swing[slot] += moves[slot]
+                veto_slots[slot] = veto_slots[slot] or vetoing[slot]
+        vetoes = self.outcome.vetoes
+        if any(veto_slots[slot] and vetoes[slot] for slot in range(3)):
+            return True  # a veto might be lifted
         if base is None:
             return False  # every protocol stays vetoed
-        scores, vetoes = self.outcome.scores, self.outcome.vetoes
+        if veto_slots[base]:
+            return True  # the winner might be vetoed
+        scores = self.outcome.scores
         lead = scores[base] - swing[base] - 1e-9
         return any(
             not vetoes[other] and lead <= scores[other] + swing[other]
@@ -120,18 +125,20 @@ _MISSING = object()
 
 
 @functools.lru_cache(maxsize=16)
-def _reach(matrix: Matrix) -> dict[str, tuple[tuple[float, float, float], bool]]:
-    """Per fact: the most each protocol's score can move when it changes, and whether a
-    veto depends on it. Lets the search skip facts that cannot change the winner."""
+def _reach(
+    matrix: Matrix,
+) -> dict[str, tuple[tuple[float, float, float], tuple[bool, bool, bool]]]:
+    """Per fact: the most each protocol's score can move when it changes, and which
+    protocols a rule reading it can veto. Lets the search skip facts that cannot matter."""
     reach = {}
     for name, indexes in matrix.rules_by_fact.items():
         swing = [0.0, 0.0, 0.0]
-        vetoing = False
+        vetoing = [False, False, False]
         for index in indexes:
             for slot in range(3):
                 swing[slot] += abs(matrix.deltas[index][slot])
-            vetoing = vetoing or any(matrix.vetoes[index])
-        reach[name] = ((swing[0], swing[1], swing[2]), vetoing)
+                vetoing[slot] = vetoing[slot] or bool(matrix.vetoes[index][slot])
+        reach[name] = ((swing[0], swing[1], swing[2]), (vetoing[0], vetoing[1], vetoing[2]))
     return reach
 
 

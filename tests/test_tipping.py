@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
+from selector import tipping
 from selector.loading import load_profile, load_profile_text
 from selector.profile import Profile
 from selector.recommendation import TippingPoint
@@ -129,3 +130,15 @@ clients: [browser]
     assert rec.protocol == "webrtc"
     # Only leaving peer-to-peer or dropping browser clients can lift the vetoes on the others.
     assert {t.field for t in rec.tipping_points} <= {"topology", "clients", "media"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(profiles)
+def test_pruning_never_hides_a_tipping_point(profile: Profile) -> None:
+    """The search skips facts whose rules cannot change the winner; without that shortcut
+    it must find exactly the same tipping points."""
+    pruned = recommend(profile).tipping_points
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tipping._Rescorer, "can_flip", lambda self, base, names: True)
+        exhaustive = recommend(profile).tipping_points
+    assert pruned == exhaustive
