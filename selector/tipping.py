@@ -220,6 +220,23 @@ def _locate(regions: tuple[_Region, ...], value: float) -> int:
     raise AssertionError("regions cover the number line")
 
 
+def _next_value(
+    regions: tuple[_Region, ...],
+    index: int,
+    step: int,
+    integer: bool,
+    bounds: tuple[float, bool, float],
+) -> float | None:
+    """The first valid value in the regions past ``index`` in direction ``step``."""
+    index += step
+    while 0 <= index < len(regions):
+        value = regions[index].value(integer, bounds, step > 0)
+        if value is not None:
+            return value
+        index += step
+    return None
+
+
 def _walk(
     rescore: _Rescorer,
     name: str,
@@ -244,11 +261,9 @@ def _walk(
                     # Entering an interval: the change happens just past its edge.
                     edge = region.low if upward else region.high
                     return ("above" if upward else "below"), edge, new
-                beyond = regions[index + step] if 0 <= index + step < len(regions) else None
-                beyond_value = beyond.value(fact.integer, bounds, upward) if beyond else None
-                stays = (
-                    beyond_value is not None and rescore.winner_with((name, beyond_value)) == new
-                )
+                beyond_value = _next_value(regions, index, step, fact.integer, bounds)
+                # No valid value beyond (a bound such as rate 0): "falls to 0" holds as is.
+                stays = beyond_value is None or rescore.winner_with((name, beyond_value)) == new
                 if stays:
                     return ("at_or_above" if upward else "at_or_below"), value, new
                 return "at", value, new
