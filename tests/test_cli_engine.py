@@ -4,6 +4,7 @@ start-up import checks)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -251,3 +252,18 @@ def test_what_if_to_all_vetoed_exits_1(capsys: pytest.CaptureFixture[str], write
     assert code == 1
     assert "nothing (all vetoed)" in out
     assert "every protocol is vetoed" in err
+
+
+def test_json_output_is_identical_across_processes_and_hash_seeds() -> None:
+    outputs = []
+    for seed in ("1", "2"):
+        result = subprocess.run(
+            [sys.executable, "-m", "selector", "recommend", "--format", "json", str(CORPUS)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
