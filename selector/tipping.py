@@ -6,7 +6,9 @@ the constants the matrix compares it with. So for each number fact the search wa
 regions those constants cut the number line into (each constant itself, and the open
 intervals between them), outwards from the profile's value, and re-scores once per region
 until the winner changes: the result is exact, not sampled. Enum and boolean facts try each
-other value; ``clients`` tries adding or removing each kind.
+other value; ``clients`` tries adding or removing each kind; the path tries dropping each kind
+of hop. Facts whose rules cannot move the scores enough to change the winner (and cannot veto
+it or lift a rival's veto) are skipped; a property test checks that this never hides one.
 
 Re-scoring is incremental: only the rules that read the changed fact are evaluated again, and
 their old contributions are swapped for the new ones.
