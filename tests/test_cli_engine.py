@@ -267,3 +267,19 @@ def test_json_output_is_identical_across_processes_and_hash_seeds() -> None:
         )
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
+
+
+def test_other_renderings(capsys: pytest.CaptureFixture[str], write_yaml: Any) -> None:
+    code, out, _ = _run(capsys, "recommend", str(CHAT), str(FEED))
+    assert code == 0 and out.count("Tipping points") == 2 and "=" * 78 in out
+    profile = write_yaml(ALL_VETOED)
+    overlay = write_yaml(FORBID_WEBRTC, "org.yaml")
+    code, out, _ = _run(
+        capsys, "recommend", str(profile), "--matrix", str(overlay), "--format", "markdown"
+    )
+    assert code == 1 and "**No viable protocol**" in out
+    code, out, _ = _run(capsys, "explain", "udp-blocked", "--format", "json")
+    rule = json.loads(out)
+    assert code == 0 and rule["effects"] == {"webrtc": -3.0} and rule["origin"] == "default"
+    code, out, _ = _run(capsys, "explain", "forbid-webrtc", "--matrix", str(overlay))
+    assert code == 0 and "the network team runs no TURN" in out and str(overlay) in out

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from selector import __version__
 from selector.loading import load_profile_text
 from selector.profile import Profile
 from selector.recommendation import Recommendation
+from selector.errors import MatrixError
 from selector.rules.loading import compile_matrix_text, load_overlay_text
 from selector.scoring import recommend
 
@@ -169,3 +172,19 @@ def test_bandwidth_counts_payload_framing_and_connections() -> None:
         _profile(body.replace("CONN", "1000") + 'infrastructure: {http_version: "2"}\n')
     )
     assert _bandwidth(http2, "sse")[1] < sse_up  # header compression
+
+
+def test_matrix_argument_takes_overlay_paths(tmp_path: Path) -> None:
+    overlay = tmp_path / "org.yaml"
+    overlay.write_text("overlay_version: 1\ndisable: [push-only-stream]\n", encoding="utf-8")
+    second = tmp_path / "team.yaml"
+    second.write_text("overlay_version: 1\nweights: {large-fan-out: 2}\n", encoding="utf-8")
+    profile = _profile(PUSH)
+    by_str = recommend(profile, matrix=str(overlay))
+    by_list = recommend(profile, matrix=[overlay, second])
+    assert by_str.provenance.overlays == [str(overlay)]
+    assert by_list.provenance.overlays == [str(overlay), str(second)]
+    with pytest.raises(MatrixError, match="no rule with id 'push-only-stream'"):
+        recommend(profile, matrix=[overlay, overlay])  # already disabled by the first
+    assert "push-only-stream" not in {h.rule for h in by_str.hits}
+    assert by_str.ranked("sse").score == recommend(profile).ranked("sse").score - 3
