@@ -116,6 +116,14 @@ def _dotted(path: Sequence[str | int]) -> str:
     return ".".join(str(p) for p in path)
 
 
+def _field_path(path: Sequence[str | int]) -> str:
+    """The path as located problems spell it: ``infrastructure.path[0].kind``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
 def load_with_overrides(
     path: str | Path, assignments: Sequence[Assignment]
 ) -> tuple[Profile, Profile]:
@@ -141,9 +149,9 @@ def _blame(
 ) -> Problem:
     """Point a problem at the ``--set`` that caused it, when one did."""
     for assignment in assignments:
-        roots = [_dotted(assignment.path)] + [_dotted(c) for c in created]
+        roots = [_field_path(assignment.path)] + [_field_path(c) for c in created]
         for root in roots:
-            if problem.path == root or problem.path.startswith(root + "."):
+            if problem.path == root or problem.path.startswith((root + ".", root + "[")):
                 return Problem(problem.message, file=f"--set {assignment.text}", path=problem.path)
     return problem
 

@@ -236,6 +236,9 @@ def test_what_if_addresses_list_items_and_reports_unchanged_winners(
     assert "no rule changed" in out
     code, _, err = _run(capsys, "what-if", str(FEED), "--set", "infrastructure.path.7.kind=nginx")
     assert code == 2 and "index 7 is past the end of a list of 2" in err
+    code, _, err = _run(capsys, "what-if", str(FEED), "--set", "infrastructure.path.0=nginx")
+    assert code == 2
+    assert err.startswith("--set infrastructure.path.0=nginx: infrastructure.path[0]: ")
 
 
 def test_what_if_to_all_vetoed_exits_1(capsys: pytest.CaptureFixture[str], write_yaml: Any) -> None:
