@@ -248,3 +248,30 @@ def test_overlay_file_that_is_not_yaml_is_a_matrix_error(tmp_path: Path) -> None
 def test_default_matrix_is_compiled_once() -> None:
     assert default_matrix() is default_matrix()
     assert load_matrix([]) is default_matrix()
+
+
+def test_overlay_numbers_must_be_finite_and_effects_well_formed() -> None:
+    with pytest.raises(MatrixError) as exc:
+        load_overlay_text(
+            "overlay_version: 1\n"
+            "weights: {steady-upstream: .inf}\n"
+            "rules:\n"
+            "  - {id: a, title: t, when: {fact: media, eq: audio}, effects: {sse: .nan},"
+            " rationale: r, refs: ['https://example.com']}\n",
+            "org.yaml",
+        )
+    assert _problems(exc) == [
+        "org.yaml:2:28: weights.steady-upstream: weight must be a finite number, got inf",
+        "org.yaml:4:70: rules[0].effects.sse: score delta must be finite, got nan",
+    ]
+    with pytest.raises(MatrixError) as exc:
+        load_overlay_text(
+            "overlay_version: 1\n"
+            "rules:\n"
+            "  - {id: a, title: t, when: {fact: media, eq: audio}, effects: {sse: vetoo},"
+            " rationale: r, refs: ['https://example.com']}\n",
+            "org.yaml",
+        )
+    assert _problems(exc) == [
+        "org.yaml:3:70: rules[0].effects.sse: expected a non-zero number or 'veto', got 'vetoo'"
+    ]

@@ -19,6 +19,7 @@ import difflib
 import functools
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -83,9 +84,13 @@ def _schema_problems(document: YamlDocument, kind: str, found: _Collector) -> No
     from jsonschema.exceptions import best_match
 
     for error in _validator(kind).iter_errors(document.data):
+        loc = tuple(error.absolute_path)
+        if len(loc) >= 2 and loc[-2] == "effects":
+            found.add(loc, f"expected a non-zero number or 'veto', got {error.instance!r}")
+            continue
         if error.context:
             error = best_match(error.context)
-        loc = tuple(error.absolute_path)
+            loc = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = set(error.schema.get("properties", {}))
             for key in sorted(k for k in error.instance if k not in allowed):
@@ -123,6 +128,9 @@ def _compile_rule(
             close = difflib.get_close_matches(name, FACTS, n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             found.add((*loc, "rationale"), f"placeholder {{{name}}} is not a fact{hint}")
+    for name, value in data["effects"].items():
+        if value != "veto" and not math.isfinite(value):
+            found.add((*loc, "effects", name), f"score delta must be finite, got {value}")
     if condition is None or len(found.problems) > before:
         return None
     effects = tuple(
@@ -221,6 +229,8 @@ def _apply_overlay(rules: list[Rule], document: YamlDocument) -> list[Rule]:
             found.add(
                 ("weights", rule_id), f"rule '{rule_id}' is both disabled and re-weighted", key=True
             )
+        if not math.isfinite(weight):
+            found.add(("weights", rule_id), f"weight must be a finite number, got {weight}")
         weights[rule_id] = float(weight)
     added = _compile_rules(data.get("rules", []), ("rules",), document.file, found, set(known))
     forbidden = [
