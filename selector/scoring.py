@@ -9,6 +9,7 @@ the result model is assembled once at the end from trusted values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -87,7 +88,8 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
     ``matrix`` is ``None`` for the built-in rules, a :class:`Matrix` from
     :func:`selector.load_matrix`, or overlay file path(s) to extend the built-in rules with
     (those files are read; everything else is pure). Check ``result.protocol``: ``None``
-    means every protocol is vetoed, and ``result.ranking`` says why.
+    means every protocol is vetoed, and ``result.ranking`` says why. Raises
+    :class:`selector.errors.ProfileError` for a non-finite number (``.inf``).
     """
     from selector.bandwidth import estimate_bandwidth
     from selector.companions import companions_for
@@ -103,6 +105,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
 
     compiled = resolve_matrix(matrix)
     facts = profile_facts(profile)
+    _require_finite(facts, profile.name)
     outcome = score(compiled, facts)
     best = winner(outcome.scores, outcome.vetoes)
 
@@ -174,6 +177,20 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         ),
         plan=None,
     )
+
+
+def _require_finite(facts: Mapping[str, Any], name: str) -> None:
+    """The profile model admits ``.inf``; no protocol choice or estimate means anything then."""
+    from selector.errors import Problem, ProfileError
+    from selector.rules.facts import FACTS
+
+    problems = [
+        Problem(f"must be a finite number, got {facts[fact]}", file=name, path=fact)
+        for fact, spec in FACTS.items()
+        if spec.kind == "number" and not math.isfinite(facts[fact])
+    ]
+    if problems:
+        raise ProfileError(problems)
 
 
 def _clean(value: float) -> float:

@@ -214,6 +214,8 @@ def _regions(thresholds: tuple[float, ...]) -> tuple[_Region, ...]:
 
 
 def _locate(regions: tuple[_Region, ...], value: float) -> int:
+    if math.isinf(value):  # the profile model admits .inf; it sits in the outermost interval
+        return 0 if value < 0 else len(regions) - 1
     for index, region in enumerate(regions):
         if region.point and value == region.low:
             return index

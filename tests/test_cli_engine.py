@@ -286,3 +286,18 @@ def test_other_renderings(capsys: pytest.CaptureFixture[str], write_yaml: Any) -
     assert code == 0 and rule["effects"] == {"webrtc": -3.0} and rule["origin"] == "default"
     code, out, _ = _run(capsys, "explain", "forbid-webrtc", "--matrix", str(overlay))
     assert code == 0 and "the network team runs no TURN" in out and str(overlay) in out
+
+
+def test_infinite_numbers_are_bad_input_not_a_crash(
+    capsys: pytest.CaptureFixture[str], write_yaml: Any
+) -> None:
+    path = write_yaml(
+        "schema_version: 1\nname: inf\n"
+        "traffic: {server_to_client: {rate_hz: .inf, payload_bytes: 10}}\n"
+    )
+    code, out, err = _run(capsys, "recommend", str(path))
+    assert code == 2 and out == ""
+    assert f"{path}: traffic.server_to_client.rate_hz: must be a finite number, got inf" in err
+    code, _, err = _run(capsys, "what-if", str(CHAT), "--set", "delivery.latency_p99_ms=.inf")
+    assert code == 2
+    assert err.startswith("--set delivery.latency_p99_ms=.inf: delivery.latency_p99_ms: must be")

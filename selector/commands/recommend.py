@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from selector.errors import Problem
 
 NAME = "recommend"
 HELP = "recommend WebSocket, SSE or WebRTC for workload profiles and explain the score"
@@ -66,6 +70,15 @@ def render(recs: list[object], fmt: str, *, as_list: bool) -> str:
     return render_tables(typed)
 
 
+def _in_file(problem: Problem, file: str) -> Problem:
+    """A problem found after loading (no line known) names the file it came from."""
+    if problem.line:
+        return problem
+    from dataclasses import replace
+
+    return replace(problem, file=file)
+
+
 def run(args: argparse.Namespace) -> int:
     from selector.errors import EXIT_BAD_INPUT, EXIT_NEGATIVE, EXIT_OK, ProfileError, UsageError
 
@@ -84,17 +97,15 @@ def run(args: argparse.Namespace) -> int:
 
     matrix = load_matrix(args.matrix)
     recs: list[object] = []
-    problems = []
+    problems: list[Problem] = []
     files = list(expand_paths(args.paths))
     if not files:
         raise UsageError.single("no profile files found", file=" ".join(args.paths))
     for path in files:
         try:
-            profile = load_profile(path)
+            recs.append(recommend(load_profile(path), matrix=matrix))
         except ProfileError as exc:
-            problems.extend(exc.problems)
-            continue
-        recs.append(recommend(profile, matrix=matrix))
+            problems.extend(_in_file(p, str(path)) for p in exc.problems)
     if problems:
         for problem in problems:
             print(problem.format(), file=sys.stderr)

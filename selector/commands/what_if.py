@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from selector.errors import EXIT_NEGATIVE, EXIT_OK
+    from dataclasses import replace
+
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, ProfileError
     from selector.render.whatif import render_whatif
     from selector.rules.loading import load_matrix
     from selector.scoring import recommend
@@ -36,11 +38,16 @@ def run(args: argparse.Namespace) -> int:
     assignments = [parse_assignment(text) for text in args.assignments]
     matrix = load_matrix(args.matrix)
     before_profile, after_profile = load_with_overrides(args.path, assignments)
-    result = compare(
-        recommend(before_profile, matrix=matrix),
-        recommend(after_profile, matrix=matrix),
-        assignments,
-    )
+    try:
+        before = recommend(before_profile, matrix=matrix)
+    except ProfileError as exc:
+        raise ProfileError([replace(p, file=args.path) for p in exc.problems]) from None
+    try:
+        after = recommend(after_profile, matrix=matrix)
+    except ProfileError as exc:
+        blamed = " ".join(f"--set {text}" for text in args.assignments)
+        raise ProfileError([replace(p, file=blamed) for p in exc.problems]) from None
+    result = compare(before, after, assignments)
     print(render_whatif(result, args.format))
     if result.protocol_after is None:
         print(vetoed_summary(result.after), file=sys.stderr)
