@@ -132,3 +132,16 @@ def test_reasons_quote_values_that_are_in_the_profile(profile: Profile) -> None:
             assert literal in hit.reason
             if name is not None:
                 assert format_fact(_profile_value(profile, name)) in hit.reason, (rule.id, name)
+
+
+@SETTINGS
+@given(profiles)
+def test_every_rendering_works_and_json_round_trips(profile: Profile) -> None:
+    from selector.render.jsonfmt import render_json
+    from selector.render.markdown import render_markdown
+    from selector.render.table import render_table
+
+    rec = recommend(profile)
+    assert rec.profile in render_table(rec)
+    assert rec.profile in render_markdown([rec])
+    assert Recommendation.model_validate_json(render_json([rec], as_list=False)) == rec

@@ -50,8 +50,8 @@ def _one(rec: Recommendation) -> str:
     rows = [
         [
             b.protocol,
-            number(round(b.downstream_bytes_per_s)),
-            number(round(b.upstream_bytes_per_s)),
+            number(b.downstream_bytes_per_s, whole=True),
+            number(b.upstream_bytes_per_s, whole=True),
             f"{b.overhead_percent:g} %",
         ]
         for b in rec.bandwidth

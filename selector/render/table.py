@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 from tabulate import tabulate
@@ -13,10 +14,15 @@ __all__ = ["number", "render_table", "render_tables"]
 _REASON_WIDTH = 64
 
 
-def number(value: float | None) -> str:
-    """``3`` for 3.0, ``0.25`` for 0.25, ``1.2e+06`` never (thousands separators instead)."""
+def number(value: float | None, *, whole: bool = False) -> str:
+    """``3`` for 3.0, ``0.25`` for 0.25, thousands separators, never an exponent;
+    ``whole`` rounds to an integer first."""
     if value is None:
         return "-"
+    if not math.isfinite(value):
+        return str(value)
+    if whole:
+        value = round(value)
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.2f}".rstrip("0").rstrip(".")
@@ -59,8 +65,8 @@ def _bandwidth(rec: Recommendation) -> str:
     rows = [
         [
             b.protocol,
-            number(round(b.downstream_bytes_per_s)),
-            number(round(b.upstream_bytes_per_s)),
+            number(b.downstream_bytes_per_s, whole=True),
+            number(b.upstream_bytes_per_s, whole=True),
             f"{b.overhead_percent:g} %",
         ]
         for b in rec.bandwidth
