@@ -166,50 +166,75 @@ def _bounds(name: str, facts: Mapping[str, Any]) -> tuple[float, bool, float]:
 
 
 class _Region:
-    """A point ``{t}`` or an open interval ``(low, high)`` of a number fact."""
+    """An interval of a number fact, each end open or closed; ``{t}`` is ``[t, t]``."""
 
-    __slots__ = ("high", "low", "point")
+    __slots__ = ("high", "high_closed", "low", "low_closed")
 
-    def __init__(self, low: float, high: float, point: bool) -> None:
-        self.low, self.high, self.point = low, high, point
+    def __init__(self, low: float, high: float, low_closed: bool, high_closed: bool) -> None:
+        self.low, self.high = low, high
+        self.low_closed, self.high_closed = low_closed, high_closed
+
+    @property
+    def point(self) -> bool:
+        return self.low == self.high
+
+    def contains(self, value: float) -> bool:
+        above = self.low < value or (self.low_closed and value == self.low)
+        below = value < self.high or (self.high_closed and value == self.high)
+        return above and below
 
     def value(self, integer: bool, bounds: tuple[float, bool, float], upward: bool) -> float | None:
         """The valid value in this region nearest to where the walk comes from, if any."""
         minimum, exclusive, maximum = bounds
-        if self.point:
-            t = self.low
-            ok = (t > minimum if exclusive else t >= minimum) and t <= maximum
-            return t if ok and (not integer or t.is_integer()) else None
-        low = max(self.low, minimum)
-        low_open = self.low >= minimum or exclusive
-        high = min(self.high, maximum)
-        high_open = self.high <= maximum
+        low, low_closed = self.low, self.low_closed
+        if minimum > low:
+            low, low_closed = minimum, not exclusive
+        elif minimum == low:
+            low_closed = low_closed and not exclusive
+        high, high_closed = self.high, self.high_closed
+        if maximum < high:
+            high, high_closed = maximum, True
+        if low > high or (low == high and not (low_closed and high_closed)):
+            return None
         if integer:
-            first = math.floor(low) + 1 if low_open else math.ceil(low)
+            first = math.ceil(low) if low_closed else math.floor(low) + 1
             if math.isinf(high):
                 return float(first) if upward else None
-            last = math.ceil(high) - 1 if high_open else math.floor(high)
-            if first > last:
-                return None
-            return float(first if upward else last)
-        if low > high or (low == high and (low_open or high_open)):
-            return None
+            last = math.floor(high) if high_closed else math.ceil(high) - 1
+            return None if first > last else float(first if upward else last)
+        if upward and low_closed:
+            return low
+        if not upward and high_closed:
+            return high
         if math.isinf(high):
             return low + max(1.0, abs(low))
-        if low == high:
-            return low
+        # Inside an interval every value scores the same: any interior one will do.
         return low + (high - low) / 2
 
 
+_BELONGS_LEFT = frozenset({"gt", "le"})  # x == t scores like x just below t
+_BELONGS_RIGHT = frozenset({"ge", "lt"})  # x == t scores like x just above t
+
+
 @functools.lru_cache(maxsize=256)
-def _regions(thresholds: tuple[float, ...]) -> tuple[_Region, ...]:
+def _regions(thresholds: tuple[tuple[float, frozenset[str]], ...]) -> tuple[_Region, ...]:
+    """The intervals the matrix's constants cut a number fact into, in order. A constant
+    compared only with ``gt``/``le`` closes the interval below it, one compared only with
+    ``ge``/``lt`` opens the interval above it; others (``eq``, ``in`` ...) stand alone."""
     regions: list[_Region] = []
-    previous = -math.inf
-    for t in thresholds:
-        regions.append(_Region(previous, t, point=False))
-        regions.append(_Region(t, t, point=True))
-        previous = t
-    regions.append(_Region(previous, math.inf, point=False))
+    low, low_closed = -math.inf, False
+    for t, operators in thresholds:
+        if operators <= _BELONGS_LEFT:
+            regions.append(_Region(low, t, low_closed, True))
+            low, low_closed = t, False
+        elif operators <= _BELONGS_RIGHT:
+            regions.append(_Region(low, t, low_closed, False))
+            low, low_closed = t, True
+        else:
+            regions.append(_Region(low, t, low_closed, False))
+            regions.append(_Region(t, t, True, True))
+            low, low_closed = t, False
+    regions.append(_Region(low, math.inf, low_closed, False))
     return tuple(regions)
 
 
@@ -217,9 +242,7 @@ def _locate(regions: tuple[_Region, ...], value: float) -> int:
     if math.isinf(value):  # the profile model admits .inf; it sits in the outermost interval
         return 0 if value < 0 else len(regions) - 1
     for index, region in enumerate(regions):
-        if region.point and value == region.low:
-            return index
-        if not region.point and region.low < value < region.high:
+        if region.contains(value):
             return index
     raise AssertionError("regions cover the number line")
 
@@ -262,9 +285,13 @@ def _walk(
             new = rescore.winner_with((name, value))
             if new != base:
                 if not region.point:
-                    # Entering an interval: the change happens just past its edge.
-                    edge = region.low if upward else region.high
-                    return ("above" if upward else "below"), edge, new
+                    # Entering an interval: the change happens at its near edge if the
+                    # interval includes it, just past it otherwise.
+                    if upward:
+                        change = "at_or_above" if region.low_closed else "above"
+                        return change, region.low, new
+                    change = "at_or_below" if region.high_closed else "below"
+                    return change, region.high, new
                 beyond_value = _next_value(regions, index, step, fact.integer, bounds)
                 # No valid value beyond (a bound such as rate 0): "falls to 0" holds as is.
                 stays = beyond_value is None or rescore.winner_with((name, beyond_value)) == new

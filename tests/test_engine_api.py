@@ -176,8 +176,8 @@ def test_describe_and_thresholds() -> None:
         "(media == audio or not (delivery.latency_p99_ms <= 100))"
     )
     assert numeric_thresholds(condition) == {
-        "traffic.client_to_server.rate_hz": frozenset({10.0}),
-        "delivery.latency_p99_ms": frozenset({100.0}),
+        "traffic.client_to_server.rate_hz": {10.0: frozenset({"gt"})},
+        "delivery.latency_p99_ms": {100.0: frozenset({"le"})},
     }
 
 

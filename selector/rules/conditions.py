@@ -256,15 +256,17 @@ def facts_of(condition: Condition) -> frozenset[str]:
     return frozenset(c.fact for c in _compares(condition))
 
 
-def numeric_thresholds(condition: Condition) -> dict[str, frozenset[float]]:
-    """For each number fact, the constants it is compared with: where its truth can change."""
-    found: dict[str, set[float]] = {}
+def numeric_thresholds(condition: Condition) -> dict[str, dict[float, frozenset[str]]]:
+    """For each number fact, the constants it is compared with (where its truth can change)
+    and the operators used with each constant (which side the constant itself falls on)."""
+    found: dict[str, dict[float, set[str]]] = {}
     for c in _compares(condition):
         if FACTS[c.fact].kind != "number":
             continue
         values = c.value if isinstance(c.value, tuple) else (c.value,)
-        found.setdefault(c.fact, set()).update(float(v) for v in values)
-    return {k: frozenset(v) for k, v in found.items()}
+        for value in values:
+            found.setdefault(c.fact, {}).setdefault(float(value), set()).add(c.op)
+    return {k: {v: frozenset(ops) for v, ops in d.items()} for k, d in found.items()}
 
 
 def _format_value(value: Any) -> str:

@@ -116,17 +116,20 @@ class Matrix:
         self.deltas: tuple[tuple[float, float, float], ...] = tuple(_deltas(r) for r in rules)
         self.vetoes: tuple[tuple[int, int, int], ...] = tuple(_vetoes(r) for r in rules)
         by_fact: dict[str, list[int]] = {}
-        thresholds: dict[str, set[float]] = {}
+        thresholds: dict[str, dict[float, set[str]]] = {}
         for index, rule in enumerate(rules):
             for name in facts_of(rule.condition):
                 by_fact.setdefault(name, []).append(index)
             for name, values in numeric_thresholds(rule.condition).items():
-                thresholds.setdefault(name, set()).update(values)
+                for value, operators in values.items():
+                    thresholds.setdefault(name, {}).setdefault(value, set()).update(operators)
         #: Indexes of the rules whose condition reads each fact.
         self.rules_by_fact: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in by_fact.items()}
-        #: Each number fact's constants, sorted: the only places its scores can change.
-        self.thresholds: dict[str, tuple[float, ...]] = {
-            k: tuple(sorted(v)) for k, v in thresholds.items()
+        #: Each number fact's constants, sorted, with the operators used with each: the only
+        #: places its scores can change, and on which side of the constant.
+        self.thresholds: dict[str, tuple[tuple[float, frozenset[str]], ...]] = {
+            name: tuple((v, frozenset(ops)) for v, ops in sorted(values.items()))
+            for name, values in thresholds.items()
         }
 
     def reordered(self, order: list[int]) -> Matrix:
