@@ -21,6 +21,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from selector.profile import Profile
+    from selector.rules.model import Matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
@@ -47,11 +52,11 @@ def _per_call(fn: Callable[[], object], seconds: float = 0.5) -> float:
     return statistics.median(rounds)
 
 
-def _score_and_pick(matrix: object, profile: object) -> object:
+def _score_and_pick(matrix: Matrix, profile: Profile) -> int | None:
     from selector.rules.facts import profile_facts
     from selector.scoring import score, winner
 
-    outcome = score(matrix, profile_facts(profile))  # type: ignore[arg-type]
+    outcome = score(matrix, profile_facts(profile))
     return winner(outcome.scores, outcome.vetoes)
 
 
