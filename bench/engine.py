@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import statistics
 import subprocess
@@ -71,9 +72,9 @@ def bench_library() -> None:
     for path in sorted(CORPUS.glob("*.yaml")):
         profile = load_profile(path)
         data = profile.model_dump()
-        validate = _per_call(lambda d=data: Profile.model_validate(d), 0.1)
-        full = _per_call(lambda p=profile: recommend(p), 0.1)
-        scoring = _per_call(lambda p=profile: _score_and_pick(matrix, p), 0.1)
+        validate = _per_call(functools.partial(Profile.model_validate, data), 0.1)
+        full = _per_call(functools.partial(recommend, profile), 0.1)
+        scoring = _per_call(functools.partial(_score_and_pick, matrix, profile), 0.1)
         ratios.append(full / validate)
         score_rates.append(1 / scoring)
         full_rates.append(1 / full)
