@@ -28,6 +28,11 @@ _EXPORTS: dict[str, str] = {
     "WsClient": "selector.runtime.client",
     "SseClient": "selector.runtime.client",
     "ClientStoppedError": "selector.runtime.client",
+    "recommend": "selector.scoring",
+    "Recommendation": "selector.recommendation",
+    "recommendation_json_schema": "selector.recommendation",
+    "load_matrix": "selector.rules.loading",
+    "Matrix": "selector.rules.model",
 }
 
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
@@ -35,19 +40,24 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ClientStoppedError",
     "LifetimePlan",
+    "Matrix",
     "MatrixError",
     "Problem",
     "Profile",
     "ProfileError",
+    "Recommendation",
     "SelectorError",
     "SseClient",
     "UsageError",
     "WsClient",
     "__version__",
+    "load_matrix",
     "load_profile",
     "load_profile_text",
     "plan_lifetime",
     "profile_json_schema",
+    "recommend",
+    "recommendation_json_schema",
 ]
 
 if TYPE_CHECKING:
@@ -62,8 +72,12 @@ if TYPE_CHECKING:
     from selector.planner.model import LifetimePlan
     from selector.planner.solver import plan_lifetime
     from selector.profile import Profile
+    from selector.recommendation import Recommendation, recommendation_json_schema
+    from selector.rules.loading import load_matrix
+    from selector.rules.model import Matrix
     from selector.runtime.client import ClientStoppedError, SseClient, WsClient
     from selector.schemas import profile_json_schema
+    from selector.scoring import recommend
 
 
 def __getattr__(name: str) -> Any:

@@ -22,13 +22,17 @@ from selector.errors import EXIT_BAD_INPUT, SelectorError
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "validate",
-    "schema",
+    "recommend",
+    "what_if",
     "plan",
     "lint",
     "config",
-    "client",
+    "validate",
+    "schema",
+    "rules",
+    "explain",
     "docs",
+    "client",
 )
 
 

@@ -1,0 +1,109 @@
+"""Bandwidth estimate per protocol: message rate x (payload + framing) x connections.
+
+``rate_hz`` in a profile is per connection, so a broadcast's fan-out is already inside it
+(a connection receives every event addressed to it); multiplying by ``fan_out`` again would
+count each delivery twice. Framing is counted down to the TLS/DTLS record, not TCP/UDP/IP.
+Constants are stated with their source so the estimate can be checked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from selector.rules.model import PROTOCOLS
+
+if TYPE_CHECKING:
+    from selector.recommendation import Bandwidth
+
+__all__ = ["estimate_bandwidth", "message_bytes"]
+
+#: TLS 1.3 record: 5-byte header + 1 content-type byte + 16-byte AEAD tag (RFC 8446 §5.2),
+#: per record of at most 16 KiB.
+TLS_RECORD_OVERHEAD = 22
+TLS_MAX_RECORD = 16384
+#: DTLS 1.2 AES-GCM record (13 header + 8 explicit nonce + 16 tag) + SCTP common header (12)
+#: + DATA chunk header (16) per packet (RFC 6347, RFC 5288, RFC 9260).
+DATACHANNEL_PACKET_OVERHEAD = 13 + 8 + 16 + 12 + 16
+#: User data per SCTP packet with WebRTC's usual 1200-byte path MTU assumption.
+DATACHANNEL_PACKET_PAYLOAD = 1200 - DATACHANNEL_PACKET_OVERHEAD
+#: ``data: `` + ``\n`` + the blank line ending the event (WHATWG SSE).
+SSE_EVENT_OVERHEAD = 6 + 1 + 1
+#: ``id: 12345678\n`` when events carry ids for Last-Event-ID resumption.
+SSE_ID_OVERHEAD = 13
+#: Typical request/response header bytes of one POST (cookies and auth make them larger);
+#: HTTP/2 and HTTP/3 compress repeated headers (HPACK/QPACK) and add 9-byte frame headers.
+POST_OVERHEAD = {"1.1": (350, 120), "2": (60, 30), "3": (60, 30)}
+
+
+def _tls(n: float) -> float:
+    return n + TLS_RECORD_OVERHEAD * max(1, math.ceil(n / TLS_MAX_RECORD))
+
+
+def _ws_header(payload: int, masked: bool) -> int:
+    size = 2 if payload <= 125 else 4 if payload <= 65535 else 10  # RFC 6455 §5.2
+    return size + (4 if masked else 0)
+
+
+def message_bytes(protocol: str, downstream: bool, payload: int, facts: Mapping[str, Any]) -> float:
+    """Bytes on the wire for one message of ``payload`` bytes in one direction."""
+    if payload <= 0:
+        return 0.0
+    if protocol == "websocket":
+        return _tls(payload + _ws_header(payload, masked=not downstream))
+    if protocol == "webrtc":
+        packets = max(1, math.ceil(payload / DATACHANNEL_PACKET_PAYLOAD))
+        return float(payload + packets * DATACHANNEL_PACKET_OVERHEAD)
+    request, _ = POST_OVERHEAD[facts["infrastructure.http_version"]]
+    if downstream:
+        body = 4 * math.ceil(payload / 3) if facts["traffic.encoding"] == "binary" else payload
+        ids = SSE_ID_OVERHEAD if facts["delivery.resume"] else 0
+        return _tls(body + SSE_EVENT_OVERHEAD + ids)
+    return _tls(payload + request)
+
+
+def estimate_bandwidth(facts: Mapping[str, Any]) -> list[Bandwidth]:
+    """One :class:`Bandwidth` per protocol for the profile with ``facts``."""
+    from selector.recommendation import Bandwidth, trusted
+
+    connections = facts["scale.concurrent_connections"]
+    down_rate = facts["traffic.server_to_client.rate_hz"]
+    down_payload = facts["traffic.server_to_client.payload_bytes"]
+    up_rate = facts["traffic.client_to_server.rate_hz"]
+    up_payload = facts["traffic.client_to_server.payload_bytes"]
+    raw = connections * (down_rate * down_payload + up_rate * up_payload)
+    notes_all: list[str] = []
+    if facts["media"] != "none":
+        notes_all.append(f"excludes the {facts['media']} media streams themselves")
+    fan_out = facts["scale.fan_out"]
+    if fan_out > 1 and down_rate > 0:
+        distinct = down_rate * connections / fan_out
+        notes_all.append(f"{distinct:g} distinct events/s, each delivered to {fan_out} receivers")
+    out = []
+    for protocol in PROTOCOLS:
+        down = connections * down_rate * message_bytes(protocol, True, down_payload, facts)
+        up = connections * up_rate * message_bytes(protocol, False, up_payload, facts)
+        notes = list(notes_all)
+        if protocol == "sse":
+            if up_rate > 0:
+                _, response = POST_OVERHEAD[facts["infrastructure.http_version"]]
+                down += connections * up_rate * _tls(response)
+                notes.append("upstream as one HTTP POST per message, responses counted downstream")
+            if facts["traffic.encoding"] == "binary" and down_rate > 0:
+                notes.append("binary events base64-encoded (+33 %)")
+        if protocol == "webrtc":
+            notes.append("excludes SCTP SACKs and ICE/TURN keepalives")
+        total = down + up
+        overhead = (total - raw) / raw * 100 if raw else 0.0
+        out.append(
+            trusted(
+                Bandwidth,
+                protocol=protocol,
+                downstream_bytes_per_s=round(down, 1),
+                upstream_bytes_per_s=round(up, 1),
+                overhead_percent=round(overhead, 1),
+                notes=notes,
+            )
+        )
+    return out

@@ -1,0 +1,147 @@
+"""The result of :func:`selector.recommend`: a JSON-serialisable, stable pydantic model.
+
+Field names are a public contract for tooling (``selector recommend --format json``); the JSON
+Schema is exported as ``docs/recommendation.schema.json`` (``selector recommend
+--print-schema``). Add fields only with defaults; never rename.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "RECOMMENDATION_SCHEMA_ID",
+    "Bandwidth",
+    "Companion",
+    "Provenance",
+    "RankedProtocol",
+    "Recommendation",
+    "RuleHit",
+    "TippingPoint",
+    "recommendation_json_schema",
+    "trusted",
+]
+
+RECOMMENDATION_SCHEMA_ID = "https://selector.dev/schemas/recommendation-v1.json"
+
+Protocol = Literal["websocket", "sse", "webrtc"]
+FactValue = bool | int | float | str
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def trusted(cls: type[_Model], **values: Any) -> _Model:
+    """Build ``cls`` from values the engine computed itself, skipping validation.
+
+    Same result as ``cls.model_construct(**values)`` when every field is given (a test checks
+    both against ``model_validate``), at a third of its cost: ``recommend()`` builds dozens of
+    these per call, and tipping-point search is meant to stay cheap.
+    """
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RankedProtocol(_Out):
+    """One protocol's place in the ranking."""
+
+    protocol: Protocol
+    score: float = Field(description="Sum of the score deltas of the rules that fired.")
+    vetoed: bool = Field(description="A fired rule rules this protocol out.")
+    veto_reasons: list[str] = Field(default_factory=list, description="Why, one per veto.")
+
+
+class RuleHit(_Out):
+    """One fired rule's effect on one protocol."""
+
+    rule: str = Field(description="Stable rule id (`selector explain RULE`).")
+    title: str
+    protocol: Protocol
+    effect: Literal["score", "veto"]
+    delta: float = Field(description="Score delta applied (0 for a veto).")
+    reason: str = Field(description="The rule's rationale, quoting the profile's values.")
+    refs: list[str] = Field(default_factory=list, description="Specs or vendor docs.")
+
+
+class TippingPoint(_Out):
+    """A change of one profile field that would change the winner (computed, not written)."""
+
+    field: str = Field(description="Dotted profile field, e.g. traffic.client_to_server.rate_hz.")
+    change: Literal["above", "at_or_above", "at", "below", "at_or_below", "set", "add", "remove"]
+    current: FactValue = Field(description="The profile's value now (0 for an absent direction).")
+    value: FactValue = Field(description="The threshold, or the new value.")
+    protocol: Protocol | None = Field(description="New winner (null: every protocol vetoed).")
+    description: str
+
+
+class Companion(_Out):
+    """A piece the chosen protocol needs next to it."""
+
+    component: str
+    reason: str
+
+
+class Bandwidth(_Out):
+    """Estimated server traffic for one protocol at peak, payload plus framing overhead."""
+
+    protocol: Protocol
+    downstream_bytes_per_s: float = Field(description="Server to clients, all connections.")
+    upstream_bytes_per_s: float = Field(description="Clients to server, all connections.")
+    overhead_percent: float = Field(description="Bytes on the wire above the raw payload, %.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class Provenance(_Out):
+    """What produced this answer, so it can be reproduced."""
+
+    tool_version: str
+    matrix_sha256: str = Field(description="Hash of the default matrix plus overlays.")
+    overlays: list[str] = Field(default_factory=list, description="Overlay files, in order.")
+
+
+class Recommendation(_Out):
+    """The recommended protocol for one profile, with every reason and the evidence."""
+
+    recommendation_version: Literal[1] = 1
+    profile: str = Field(description="The profile's name.")
+    protocol: Protocol | None = Field(description="The winner; null when every one is vetoed.")
+    confidence: Literal["high", "medium", "low", "none"] = Field(
+        description="high: margin >= 4 or the only viable protocol; medium: >= 2; low: < 2."
+    )
+    margin: float | None = Field(
+        description="Winner's score minus the best other viable score (null if none)."
+    )
+    ranking: list[RankedProtocol] = Field(description="All three protocols, best first.")
+    hits: list[RuleHit] = Field(description="Every fired rule's effect, by protocol.")
+    tipping_points: list[TippingPoint]
+    companions: list[Companion] = Field(description="What the winner needs alongside it.")
+    bandwidth: list[Bandwidth] = Field(description="One estimate per protocol.")
+    provenance: Provenance
+    plan: dict[str, Any] | None = Field(
+        default=None, description="Connection-lifetime plan (filled by the planner)."
+    )
+
+    def ranked(self, protocol: str) -> RankedProtocol:
+        """The ranking entry of ``protocol``."""
+        return next(r for r in self.ranking if r.protocol == protocol)
+
+
+def recommendation_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of :class:`Recommendation` as serialised to JSON."""
+    schema = Recommendation.model_json_schema(mode="serialization")
+    ordered: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": RECOMMENDATION_SCHEMA_ID,
+    }
+    ordered.update(schema)
+    return ordered

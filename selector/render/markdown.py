@@ -1,0 +1,75 @@
+"""Markdown rendering of recommendations, for docs pipelines and pull-request comments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tabulate import tabulate
+
+from selector.recommendation import Recommendation
+from selector.render.table import number
+
+__all__ = ["render_markdown"]
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _one(rec: Recommendation) -> str:
+    out = [f"## {rec.profile}", ""]
+    if rec.protocol is None:
+        out.append("**No viable protocol**: every protocol is vetoed.")
+    else:
+        margin = "" if rec.margin is None else f", margin {number(rec.margin)}"
+        out.append(f"**Recommended: {rec.protocol}** (confidence {rec.confidence}{margin})")
+    out.append("")
+    rows = [[r.protocol, number(r.score), "vetoed" if r.vetoed else ""] for r in rec.ranking]
+    out.append(tabulate(rows, headers=["protocol", "score", "status"], tablefmt="github"))
+    out.extend(["", "### Reasons", ""])
+    for ranked in rec.ranking:
+        hits = [h for h in rec.hits if h.protocol == ranked.protocol]
+        out.append(f"**{ranked.protocol}**")
+        out.append("")
+        if not hits:
+            out.append("- no rule fired")
+        for h in hits:
+            effect = "veto" if h.effect == "veto" else f"{h.delta:+g}"
+            refs = " ".join(f"[{n}]({url})" for n, url in enumerate(h.refs, 1))
+            out.append(f"- `{effect}` `{h.rule}`: {_escape(h.reason)} {refs}".rstrip())
+        out.append("")
+    out.extend(["### Tipping points", ""])
+    if rec.tipping_points:
+        out.extend(f"- {t.description}" for t in rec.tipping_points)
+    else:
+        out.append("- none: no single change of one field changes the winner")
+    if rec.protocol is not None and rec.companions:
+        out.extend(["", f"### What {rec.protocol} needs alongside it", ""])
+        out.extend(f"- **{c.component}**: {c.reason}" for c in rec.companions)
+    out.extend(["", "### Bandwidth estimate", ""])
+    rows = [
+        [
+            b.protocol,
+            number(b.downstream_bytes_per_s, whole=True),
+            number(b.upstream_bytes_per_s, whole=True),
+            f"{b.overhead_percent:g} %",
+        ]
+        for b in rec.bandwidth
+    ]
+    out.append(
+        tabulate(rows, headers=["protocol", "down B/s", "up B/s", "overhead"], tablefmt="github")
+    )
+    prov = rec.provenance
+    out.extend(
+        [
+            "",
+            f"<sub>selector {prov.tool_version}, matrix sha256 `{prov.matrix_sha256[:16]}`, "
+            f"overlays: {', '.join(prov.overlays) or 'none'}</sub>",
+        ]
+    )
+    return "\n".join(out)
+
+
+def render_markdown(recs: Iterable[Recommendation]) -> str:
+    """One Markdown section per recommendation."""
+    return "\n\n".join(_one(r) for r in recs) + "\n"

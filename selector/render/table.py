@@ -1,0 +1,109 @@
+"""Plain-text rendering of recommendations for terminals (tables via tabulate)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from tabulate import tabulate
+
+from selector.recommendation import Recommendation
+
+__all__ = ["number", "render_table", "render_tables"]
+
+_REASON_WIDTH = 64
+
+
+def number(value: float | None, *, whole: bool = False) -> str:
+    """``3`` for 3.0, ``0.25`` for 0.25, thousands separators, never an exponent;
+    ``whole`` rounds to an integer first."""
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    if whole:
+        value = round(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def _headline(rec: Recommendation) -> str:
+    if rec.protocol is None:
+        return f"{rec.profile}: no viable protocol (every protocol is vetoed)"
+    margin = "" if rec.margin is None else f", margin {number(rec.margin)}"
+    return f"{rec.profile}: {rec.protocol} (confidence {rec.confidence}{margin})"
+
+
+def _ranking(rec: Recommendation) -> str:
+    rows = [
+        [n, r.protocol, number(r.score), "vetoed" if r.vetoed else ""]
+        for n, r in enumerate(rec.ranking, 1)
+    ]
+    return tabulate(rows, headers=["rank", "protocol", "score", "status"], tablefmt="simple")
+
+
+def _reasons(rec: Recommendation) -> list[str]:
+    rows: list[list[str]] = []
+    for ranked in rec.ranking:
+        hits = [h for h in rec.hits if h.protocol == ranked.protocol]
+        if not hits:
+            rows.append([ranked.protocol, "", "", "no rule fired"])
+        for n, h in enumerate(hits):
+            effect = "veto" if h.effect == "veto" else f"{h.delta:+g}"
+            rows.append([ranked.protocol if n == 0 else "", effect, h.rule, h.reason])
+    table = tabulate(
+        rows,
+        headers=["protocol", "effect", "rule", "reason"],
+        tablefmt="simple",
+        maxcolwidths=[None, None, None, _REASON_WIDTH],
+    )
+    return ["Reasons", *table.splitlines()]
+
+
+def _bandwidth(rec: Recommendation) -> str:
+    rows = [
+        [
+            b.protocol,
+            number(b.downstream_bytes_per_s, whole=True),
+            number(b.upstream_bytes_per_s, whole=True),
+            f"{b.overhead_percent:g} %",
+        ]
+        for b in rec.bandwidth
+    ]
+    return tabulate(rows, headers=["protocol", "down B/s", "up B/s", "overhead"], tablefmt="simple")
+
+
+def render_table(rec: Recommendation) -> str:
+    """One recommendation: ranking, reasons by protocol with rule ids, tipping points,
+    companions, bandwidth, provenance."""
+    out = [_headline(rec), "", _ranking(rec), ""]
+    out.extend(_reasons(rec))
+    out.append("")
+    out.append("Tipping points")
+    if rec.tipping_points:
+        out.extend(f"  - {t.description}" for t in rec.tipping_points)
+    else:
+        out.append("  none: no single change of one field changes the winner")
+    if rec.protocol is not None and rec.companions:
+        out.append("")
+        out.append(f"{rec.protocol} needs alongside it")
+        out.extend(f"  - {c.component}: {c.reason}" for c in rec.companions)
+    out.extend(["", "Bandwidth estimate (all connections, framing included)", _bandwidth(rec)])
+    notes = sorted({n for b in rec.bandwidth for n in b.notes})
+    out.extend(f"  note: {n}" for n in notes)
+    prov = rec.provenance
+    overlays = ", ".join(prov.overlays) or "none"
+    out.extend(
+        [
+            "",
+            f"selector {prov.tool_version}, matrix sha256 {prov.matrix_sha256[:16]}, "
+            f"overlays: {overlays}",
+        ]
+    )
+    return "\n".join(out)
+
+
+def render_tables(recs: Sequence[Recommendation] | Iterable[Recommendation]) -> str:
+    """Several recommendations, separated by a rule line."""
+    return ("\n\n" + "=" * 78 + "\n\n").join(render_table(r) for r in recs)

@@ -1,0 +1,58 @@
+"""Rendering of ``selector what-if`` results."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from selector.render.table import number
+from selector.whatif import WhatIf
+
+__all__ = ["render_whatif"]
+
+
+def _effect(delta: float, effect: str) -> str:
+    return "veto" if effect == "veto" else f"{delta:+g}"
+
+
+def render_whatif(result: WhatIf, fmt: str) -> str:
+    """``table``, ``markdown`` or ``json``."""
+    if fmt == "json":
+        from selector.render.jsonfmt import dumps
+
+        return dumps(result.model_dump(mode="json"))
+    markdown = fmt == "markdown"
+    tablefmt = "github" if markdown else "simple"
+    before = result.protocol_before or "nothing (all vetoed)"
+    after = result.protocol_after or "nothing (all vetoed)"
+    verdict = f"{before} -> {after}" if result.changed else f"{after} (unchanged)"
+    heading = "## " if markdown else ""
+    lines = [
+        f"{heading}{result.profile} with {', '.join(result.overrides)}",
+        "",
+        f"winner: {verdict}",
+        "",
+    ]
+    rows = [
+        [
+            s.protocol,
+            number(s.before) + (" (vetoed)" if s.vetoed_before else ""),
+            number(s.after) + (" (vetoed)" if s.vetoed_after else ""),
+            f"{s.after - s.before:+g}",
+        ]
+        for s in result.scores
+    ]
+    lines.append(
+        tabulate(rows, headers=["protocol", "before", "after", "change"], tablefmt=tablefmt)
+    )
+    for title, hits in (
+        ("now fires", result.rules_fired),
+        ("no longer fires", result.rules_cleared),
+    ):
+        if not hits:
+            continue
+        lines.extend(["", f"{'### ' if markdown else ''}{title}:"])
+        for h in hits:
+            lines.append(f"  - {h.protocol} {_effect(h.delta, h.effect)} [{h.rule}] {h.reason}")
+    if not result.rules_fired and not result.rules_cleared:
+        lines.extend(["", "no rule changed: the overrides do not touch any rule's condition"])
+    return "\n".join(lines)

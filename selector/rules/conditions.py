@@ -1,0 +1,293 @@
+"""The closed condition vocabulary of the rules matrix, compiled to plain callables.
+
+A condition is data, never code (no ``eval``)::
+
+    {fact: traffic.client_to_server.rate_hz, gt: 10}      # compare one fact with a constant
+    {all: [COND, ...]}  {any: [COND, ...]}  {not: COND}    # combine
+
+The law of this module: **a comparison names one fact and one constant**. No arithmetic, no
+fact-to-fact comparison. That keeps every score a step function of each numeric fact whose
+steps sit exactly at the constants written in the matrix, which is what makes tipping points
+exact (see :mod:`selector.tipping`). Operators by fact kind:
+
+========  ==========================================================
+number    ``eq ne gt ge lt le`` (a number), ``in not_in`` (numbers)
+bool      ``eq ne`` (true/false)
+enum      ``eq ne`` (a choice), ``in not_in`` (choices)
+set       ``contains`` (a member), ``contains_any`` ``only`` (members)
+========  ==========================================================
+
+``only`` holds when every member of the set fact is among the values (``clients only
+[server]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from selector.rules.facts import FACTS, format_fact
+
+__all__ = [
+    "COMBINATORS",
+    "OPERATORS",
+    "AllOf",
+    "AnyOf",
+    "Compare",
+    "Condition",
+    "Not",
+    "Predicate",
+    "ReportProblem",
+    "compile_condition",
+    "describe",
+    "facts_of",
+    "numeric_thresholds",
+    "predicate",
+]
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+ReportProblem = Callable[[tuple[str | int, ...], str], None]
+
+#: Operators allowed for each fact kind.
+OPERATORS: dict[str, tuple[str, ...]] = {
+    "number": ("eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"),
+    "bool": ("eq", "ne"),
+    "enum": ("eq", "ne", "in", "not_in"),
+    "set": ("contains", "contains_any", "only"),
+}
+ALL_OPERATORS: tuple[str, ...] = tuple(
+    dict.fromkeys(op for ops in OPERATORS.values() for op in ops)
+)
+COMBINATORS: tuple[str, ...] = ("all", "any", "not")
+_LIST_OPERATORS = frozenset({"in", "not_in", "contains_any", "only"})
+_SYMBOLS = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``fact OP value``; ``value`` is a tuple (or frozenset for set facts) for list operators."""
+
+    fact: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    part: Condition
+
+
+Condition = Compare | AllOf | AnyOf | Not
+
+
+# --- compiling data into conditions -----------------------------------------------------------
+
+
+def compile_condition(
+    data: Mapping[str, Any], loc: tuple[str | int, ...], report: ReportProblem
+) -> Condition | None:
+    """Turn structurally valid condition data (the JSON Schema has passed) into a
+    :data:`Condition`, reporting each semantic problem at its location; ``None`` if any."""
+    if "all" in data or "any" in data:
+        key = "all" if "all" in data else "any"
+        parts = [
+            compile_condition(item, (*loc, key, i), report) for i, item in enumerate(data[key])
+        ]
+        if any(p is None for p in parts):
+            return None
+        compiled = tuple(p for p in parts if p is not None)
+        return AllOf(compiled) if key == "all" else AnyOf(compiled)
+    if "not" in data:
+        inner = compile_condition(data["not"], (*loc, "not"), report)
+        return None if inner is None else Not(inner)
+    return _compile_compare(data, loc, report)
+
+
+def _compile_compare(
+    data: Mapping[str, Any], loc: tuple[str | int, ...], report: ReportProblem
+) -> Compare | None:
+    name = data["fact"]
+    fact = FACTS.get(name)
+    if fact is None:
+        import difflib
+
+        close = difflib.get_close_matches(name, FACTS, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else "; see `selector rules --facts`"
+        report((*loc, "fact"), f"unknown fact '{name}'{hint}")
+        return None
+    op = next(k for k in data if k != "fact")
+    allowed = OPERATORS[fact.kind]
+    if op not in allowed:
+        report(
+            (*loc, op),
+            f"operator '{op}' does not apply to {fact.kind} fact '{name}'; "
+            f"use one of: {', '.join(allowed)}",
+        )
+        return None
+    raw = data[op]
+    values = raw if op in _LIST_OPERATORS else [raw]
+    if op in _LIST_OPERATORS and not isinstance(raw, list):
+        report((*loc, op), f"'{op}' takes a list of values")
+        return None
+    for value in values:
+        problem = _value_problem(fact.kind, fact.choices, value)
+        if problem:
+            report((*loc, op), f"{problem} (fact '{name}')")
+            return None
+    if op in _LIST_OPERATORS:
+        value_out: Any = frozenset(values) if fact.kind == "set" else tuple(values)
+    else:
+        value_out = raw
+    return Compare(name, op, value_out)
+
+
+def _value_problem(kind: str, choices: Sequence[str], value: Any) -> str:
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected a number, got {value!r}"
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            return f"expected true or false, got {value!r}"
+    elif value not in choices:
+        return f"{value!r} is not one of: {', '.join(choices)}"
+    return ""
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def _compare_predicate(c: Compare) -> Predicate:
+    name, value = c.fact, c.value
+    # One specialised closure per operator: scoring calls these in its inner loop.
+    if c.op == "eq":
+        return lambda f: bool(f[name] == value)
+    if c.op == "ne":
+        return lambda f: bool(f[name] != value)
+    if c.op == "gt":
+        return lambda f: bool(f[name] > value)
+    if c.op == "ge":
+        return lambda f: bool(f[name] >= value)
+    if c.op == "lt":
+        return lambda f: bool(f[name] < value)
+    if c.op == "le":
+        return lambda f: bool(f[name] <= value)
+    if c.op == "in":
+        return lambda f: f[name] in value
+    if c.op == "not_in":
+        return lambda f: f[name] not in value
+    if c.op == "contains":
+        return lambda f: value in f[name]
+    if c.op == "contains_any":
+        return lambda f: not value.isdisjoint(f[name])
+    if c.op == "only":
+        return lambda f: bool(f[name] <= value)
+    raise AssertionError(f"unhandled operator {c.op}")  # compile_condition rejects it first
+
+
+def predicate(condition: Condition) -> Predicate:
+    """A fast callable ``facts -> bool`` for ``condition``."""
+    if isinstance(condition, Compare):
+        return _compare_predicate(condition)
+    if isinstance(condition, Not):
+        inner = predicate(condition.part)
+        return lambda f: not inner(f)
+    parts = tuple(predicate(p) for p in condition.parts)
+    if isinstance(condition, AllOf):
+        if not parts:
+            return lambda f: True
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) == 2:
+            a, b = parts
+            return lambda f: a(f) and b(f)
+        if len(parts) == 3:
+            a, b, c = parts
+            return lambda f: a(f) and b(f) and c(f)
+
+        def every(f: Mapping[str, Any]) -> bool:
+            # A plain loop: all() over a generator costs more in the scoring inner loop.
+            for part in parts:  # noqa: SIM110
+                if not part(f):
+                    return False
+            return True
+
+        return every
+    if not parts:
+        return lambda f: False
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda f: a(f) or b(f)
+
+    def some(f: Mapping[str, Any]) -> bool:
+        for part in parts:  # noqa: SIM110 (see every)
+            if part(f):
+                return True
+        return False
+
+    return some
+
+
+# --- analysis ---------------------------------------------------------------------------------
+
+
+def _compares(condition: Condition) -> list[Compare]:
+    if isinstance(condition, Compare):
+        return [condition]
+    if isinstance(condition, Not):
+        return _compares(condition.part)
+    return [c for part in condition.parts for c in _compares(part)]
+
+
+def facts_of(condition: Condition) -> frozenset[str]:
+    """Names of the facts ``condition`` reads."""
+    return frozenset(c.fact for c in _compares(condition))
+
+
+def numeric_thresholds(condition: Condition) -> dict[str, dict[float, frozenset[str]]]:
+    """For each number fact, the constants it is compared with (where its truth can change)
+    and the operators used with each constant (which side the constant itself falls on)."""
+    found: dict[str, dict[float, set[str]]] = {}
+    for c in _compares(condition):
+        if FACTS[c.fact].kind != "number":
+            continue
+        values = c.value if isinstance(c.value, tuple) else (c.value,)
+        for value in values:
+            found.setdefault(c.fact, {}).setdefault(float(value), set()).add(c.op)
+    return {k: {v: frozenset(ops) for v, ops in d.items()} for k, d in found.items()}
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, frozenset | tuple):
+        return f"[{format_fact(value)}]"
+    return format_fact(value)
+
+
+def describe(condition: Condition) -> str:
+    """Human-readable form: ``traffic.client_to_server.rate_hz > 10 and not (...)``."""
+    if isinstance(condition, Compare):
+        symbol = _SYMBOLS.get(condition.op, condition.op.replace("_", " "))
+        return f"{condition.fact} {symbol} {_format_value(condition.value)}"
+    if isinstance(condition, Not):
+        return f"not ({describe(condition.part)})"
+    if not condition.parts:
+        return "always" if isinstance(condition, AllOf) else "never"
+    joiner = " and " if isinstance(condition, AllOf) else " or "
+    if len(condition.parts) == 1:
+        return describe(condition.parts[0])
+    return joiner.join(
+        f"({describe(p)})" if isinstance(p, AllOf | AnyOf) and len(p.parts) > 1 else describe(p)
+        for p in condition.parts
+    )

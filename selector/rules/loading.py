@@ -1,0 +1,328 @@
+"""Read, validate and compile the rules matrix and org overlays.
+
+Both files go through the project's one YAML reader (:func:`selector.loading.read_yaml`), then
+their JSON Schema (jsonschema), then the semantic checks of the condition compiler. Every
+problem is a :class:`selector.errors.MatrixError` located at ``FILE:LINE:COL``.
+
+Overlay format (``--matrix FILE``, ``matrix=`` in the API)::
+
+    overlay_version: 1
+    disable: [rule-id, ...]            # switch rules off
+    weights: {rule-id: 0.5}            # multiply a rule's score deltas
+    rules: [ {id, title, when, effects, rationale, refs}, ... ]   # add rules
+    forbid: {webrtc: "our network team does not run TURN"}        # veto outright
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from os import PathLike
+from typing import Any
+
+from selector.errors import MatrixError, Problem
+from selector.loading import YamlDocument, parse_yaml, read_yaml
+from selector.rules.conditions import AllOf, compile_condition
+from selector.rules.model import PROTOCOLS, Effect, Matrix, Rule, parse_template
+from selector.rules.schema import matrix_schema, overlay_schema
+
+__all__ = [
+    "DEFAULT_MATRIX_NAME",
+    "compile_matrix_text",
+    "default_matrix",
+    "load_matrix",
+    "load_overlay_text",
+]
+
+DEFAULT_MATRIX_NAME = "matrix.yaml"
+PathArg = str | PathLike[str]
+Loc = tuple[str | int, ...]
+
+
+class _Collector:
+    """Gathers located problems for one document."""
+
+    def __init__(self, document: YamlDocument) -> None:
+        self.document = document
+        self.problems: list[Problem] = []
+
+    def add(self, loc: Sequence[str | int], message: str, *, key: bool = False) -> None:
+        line, col = self.document.source.locate(loc, key=key)
+        self.problems.append(
+            Problem(message, file=self.document.file, line=line, col=col, path=_dotted(loc))
+        )
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            self.problems.sort(key=lambda p: (p.line, p.col))
+            raise MatrixError(self.problems)
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@functools.cache
+def _validator(kind: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = matrix_schema() if kind == "matrix" else overlay_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _schema_problems(document: YamlDocument, kind: str, found: _Collector) -> None:
+    from jsonschema.exceptions import best_match
+
+    for error in _validator(kind).iter_errors(document.data):
+        loc = tuple(error.absolute_path)
+        if len(loc) >= 2 and loc[-2] == "effects":
+            found.add(loc, f"expected a non-zero number or 'veto', got {error.instance!r}")
+            continue
+        if error.context:
+            error = best_match(error.context)
+            loc = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            for key in sorted(k for k in error.instance if k not in allowed):
+                close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+                hint = (
+                    f"; did you mean '{close[0]}'?"
+                    if close
+                    else ("; allowed here: " + ", ".join(sorted(allowed)) if allowed else "")
+                )
+                found.add((*loc, key), f"unknown key '{key}'{hint}", key=True)
+            continue
+        found.add(loc, error.message)
+    found.raise_if_any()
+
+
+def _compile_rule(
+    data: dict[str, Any], loc: tuple[str | int, ...], origin: str, found: _Collector
+) -> Rule | None:
+    before = len(found.problems)
+    shape = _condition_shape_problem(data["when"], (*loc, "when"))
+    if shape:
+        found.add(*shape)
+        condition = None
+    else:
+        condition = compile_condition(data["when"], (*loc, "when"), found.add)
+    try:
+        template = parse_template(data["rationale"])
+    except ValueError as exc:
+        found.add((*loc, "rationale"), str(exc))
+        template = ()
+    from selector.rules.facts import FACTS
+
+    for _, name in template:
+        if name is not None and name not in FACTS:
+            close = difflib.get_close_matches(name, FACTS, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            found.add((*loc, "rationale"), f"placeholder {{{name}}} is not a fact{hint}")
+    for name, value in data["effects"].items():
+        if value != "veto" and not math.isfinite(value):
+            found.add((*loc, "effects", name), f"score delta must be finite, got {value}")
+    if condition is None or len(found.problems) > before:
+        return None
+    effects = tuple(
+        Effect(protocol=_protocol(name), veto=True)
+        if value == "veto"
+        else Effect(protocol=_protocol(name), delta=float(value))
+        for name, value in data["effects"].items()
+    )
+    return Rule(
+        id=data["id"],
+        title=data["title"],
+        condition=condition,
+        effects=effects,
+        rationale=data["rationale"],
+        refs=tuple(data["refs"]),
+        origin=origin,
+        template=template,
+    )
+
+
+def _condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc, str] | None:
+    """The JSON Schema allows 1-2 keys per condition; check the exact shapes, with where."""
+    if not isinstance(data, dict):
+        return None
+    combinators = [k for k in ("all", "any", "not") if k in data]
+    if combinators:
+        key = combinators[0]
+        if len(data) != 1:
+            return loc, f"'{key}' cannot be combined with other keys in one condition"
+        if key == "not":
+            return _condition_shape_problem(data[key], (*loc, key))
+        for i, item in enumerate(data[key]):
+            found = _condition_shape_problem(item, (*loc, key, i))
+            if found:
+                return found
+        return None
+    if "fact" not in data or len(data) != 2:
+        return loc, "a comparison is {fact: NAME, OPERATOR: VALUE}, with exactly one operator"
+    return None
+
+
+def _protocol(name: str) -> Any:
+    assert name in PROTOCOLS  # the schema admits only protocol names
+    return name
+
+
+def _compile_rules(
+    items: Iterable[dict[str, Any]],
+    loc: tuple[str | int, ...],
+    origin: str,
+    found: _Collector,
+    taken: set[str],
+) -> list[Rule]:
+    rules = []
+    for i, data in enumerate(items):
+        rule_loc = (*loc, i)
+        if data["id"] in taken:
+            found.add((*rule_loc, "id"), f"rule id '{data['id']}' is already defined")
+            continue
+        taken.add(data["id"])
+        rule = _compile_rule(data, rule_loc, origin, found)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+def _compile_matrix_document(document: YamlDocument) -> list[Rule]:
+    found = _Collector(document)
+    _schema_problems(document, "matrix", found)
+    rules = _compile_rules(document.data["rules"], ("rules",), "default", found, set())
+    found.raise_if_any()
+    return rules
+
+
+def _unknown_rule(rule_id: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(rule_id, list(known), n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else "; `selector rules` lists them"
+    return f"no rule with id '{rule_id}'{hint}"
+
+
+def _apply_overlay(rules: list[Rule], document: YamlDocument) -> list[Rule]:
+    found = _Collector(document)
+    _schema_problems(document, "overlay", found)
+    data = document.data
+    known = {r.id: r for r in rules}
+    disabled: set[str] = set()
+    for i, rule_id in enumerate(data.get("disable", [])):
+        if rule_id not in known:
+            found.add(("disable", i), _unknown_rule(rule_id, known))
+        disabled.add(rule_id)
+    weights: dict[str, float] = {}
+    for rule_id, weight in data.get("weights", {}).items():
+        if rule_id not in known:
+            found.add(("weights", rule_id), _unknown_rule(rule_id, known), key=True)
+        elif rule_id in disabled:
+            found.add(
+                ("weights", rule_id), f"rule '{rule_id}' is both disabled and re-weighted", key=True
+            )
+        if not math.isfinite(weight):
+            found.add(("weights", rule_id), f"weight must be a finite number, got {weight}")
+        weights[rule_id] = float(weight)
+    added = _compile_rules(data.get("rules", []), ("rules",), document.file, found, set(known))
+    forbidden = [
+        Rule(
+            id=f"forbid-{protocol}",
+            title=f"Organisation forbids {protocol}",
+            condition=AllOf(()),
+            effects=(Effect(protocol=_protocol(protocol), veto=True),),
+            rationale=reason,
+            refs=(),
+            origin=document.file,
+            template=((reason, None),),
+        )
+        for protocol, reason in data.get("forbid", {}).items()
+    ]
+    for rule in forbidden:
+        if rule.id in known:
+            found.add(("forbid", rule.id.removeprefix("forbid-")), "already forbidden", key=True)
+    found.raise_if_any()
+    kept = [
+        _reweighted(r, weights[r.id]) if r.id in weights else r
+        for r in rules
+        if r.id not in disabled
+    ]
+    return [*kept, *added, *forbidden]
+
+
+def _reweighted(rule: Rule, weight: float) -> Rule:
+    from dataclasses import replace
+
+    return replace(rule, weight=rule.weight * weight)
+
+
+def _default_bytes() -> tuple[bytes, str]:
+    resource = resources.files("selector.rules").joinpath(DEFAULT_MATRIX_NAME)
+    return resource.read_bytes(), str(resource)
+
+
+def _digest(documents: Iterable[YamlDocument]) -> str:
+    """Hash of what the documents say (canonical JSON), so comments and layout do not count."""
+    digest = hashlib.sha256()
+    for document in documents:
+        chunk = json.dumps(document.data, sort_keys=True, separators=(",", ":")).encode()
+        # Length-prefixed so that moving content between files changes the hash.
+        digest.update(len(chunk).to_bytes(8, "big"))
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+@functools.cache
+def _default_rules() -> tuple[tuple[Rule, ...], YamlDocument]:
+    raw, file = _default_bytes()
+    document = parse_yaml(raw, file, error=MatrixError)
+    return tuple(_compile_matrix_document(document)), document
+
+
+@functools.cache
+def default_matrix() -> Matrix:
+    """The built-in matrix, compiled once per process."""
+    rules, document = _default_rules()
+    return Matrix(rules, sha256=_digest([document]), sources=())
+
+
+def _overlaid(documents: Sequence[YamlDocument]) -> Matrix:
+    base_rules, base_document = _default_rules()
+    rules = list(base_rules)
+    for document in documents:
+        rules = _apply_overlay(rules, document)
+    return Matrix(
+        tuple(rules),
+        sha256=_digest([base_document, *documents]),
+        sources=tuple(document.file for document in documents),
+    )
+
+
+def load_matrix(overlays: Sequence[PathArg] = ()) -> Matrix:
+    """The default matrix extended by each overlay file in turn (reads the files).
+
+    Raises :class:`selector.errors.MatrixError` with located problems for a broken overlay.
+    """
+    if not overlays:
+        return default_matrix()
+    return _overlaid([read_yaml(os.fspath(path), error=MatrixError) for path in overlays])
+
+
+def load_overlay_text(text: str, file: str = "<overlay>") -> Matrix:
+    """The default matrix extended by one overlay given as YAML text (no file I/O)."""
+    return _overlaid([parse_yaml(text.encode("utf-8"), file, error=MatrixError)])
+
+
+def compile_matrix_text(text: str, file: str = "<matrix>") -> Matrix:
+    """Compile a complete matrix given as YAML text (tests and tools that build their own)."""
+    document = parse_yaml(text.encode("utf-8"), file, error=MatrixError)
+    rules = _compile_matrix_document(document)
+    return Matrix(tuple(rules), sha256=_digest([document]), sources=(file,))

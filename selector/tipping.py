@@ -1,0 +1,472 @@
+"""Tipping points: the nearest changes to a profile that would change the winner.
+
+Computed by re-scoring, never written by hand. Because every condition compares one fact with
+a constant (:mod:`selector.rules.conditions`), a number fact can only change the scores at
+the constants the matrix compares it with. So for each number fact the search walks the
+regions those constants cut the number line into (each constant itself, and the open
+intervals between them), outwards from the profile's value, and re-scores once per region
+until the winner changes: the result is exact, not sampled. Enum and boolean facts try each
+other value; ``clients`` tries adding or removing each kind; the path tries dropping each kind
+of hop. Facts whose rules cannot move the scores enough to change the winner (and cannot veto
+it or lift a rival's veto) are skipped; a property test checks that this never hides one.
+
+Re-scoring is incremental: only the rules that read the changed fact are evaluated again, and
+their old contributions are swapped for the new ones.
+
+Candidate changes respect the profile's own rules (bounds, ``needs_ack`` needs upstream
+messages, ``fan_out`` at most ``concurrent_connections``, some traffic or media must remain),
+so every tipping point names a profile that would validate.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from selector.rules.facts import FACTS, derive_uncontrollable, format_fact
+from selector.rules.model import PROTOCOLS, Matrix
+from selector.scoring import Outcome, winner
+
+if TYPE_CHECKING:
+    from selector.profile import Profile
+    from selector.recommendation import TippingPoint
+
+__all__ = ["PATH_FIELD", "find_tipping_points"]
+
+_UP_RATE = "traffic.client_to_server.rate_hz"
+_DOWN_RATE = "traffic.server_to_client.rate_hz"
+_PAYLOAD_RATE = {
+    "traffic.client_to_server.payload_bytes": _UP_RATE,
+    "traffic.server_to_client.payload_bytes": _DOWN_RATE,
+}
+
+
+class _Rescorer:
+    """Winner after changing some facts, re-evaluating only the rules that read them.
+
+    Works on its own copy of the facts, changed in place and restored after each trial (a
+    copy per trial would cost more than the re-scoring); results are memoised per change.
+    """
+
+    def __init__(self, matrix: Matrix, facts: Mapping[str, Any], outcome: Outcome) -> None:
+        self.matrix = matrix
+        self.facts = facts
+        self.trial = dict(facts)
+        self.outcome = outcome
+        self.memo: dict[tuple[tuple[str, Any], ...], int | None] = {}
+
+    def winner_with(self, *changes: tuple[str, Any]) -> int | None:
+        """Index of the winner once each ``(fact, value)`` in ``changes`` is applied."""
+        found = self.memo.get(changes, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
+        matrix, fired, trial = self.matrix, self.outcome.fired, self.trial
+        by_fact = matrix.rules_by_fact
+        if len(changes) == 1:
+            name, value = changes[0]
+            indexes: tuple[int, ...] = by_fact.get(name, ())
+            trial[name] = value
+        else:
+            indexes = tuple(sorted({i for name, _ in changes for i in by_fact.get(name, ())}))
+            for name, value in changes:
+                trial[name] = value
+        s0, s1, s2 = self.outcome.scores
+        v0, v1, v2 = self.outcome.vetoes
+        tests, deltas, vetoed = matrix.tests, matrix.deltas, matrix.vetoes
+        for index in indexes:
+            now = tests[index](trial)
+            if now == fired[index]:
+                continue
+            d, v = deltas[index], vetoed[index]
+            if now:
+                s0, s1, s2 = s0 + d[0], s1 + d[1], s2 + d[2]
+                v0, v1, v2 = v0 + v[0], v1 + v[1], v2 + v[2]
+            else:
+                s0, s1, s2 = s0 - d[0], s1 - d[1], s2 - d[2]
+                v0, v1, v2 = v0 - v[0], v1 - v[1], v2 - v[2]
+        for name, _ in changes:
+            trial[name] = self.facts[name]
+        result = winner((s0, s1, s2), (v0, v1, v2))
+        self.memo[changes] = result
+        return result
+
+    def can_flip(self, base: int | None, names: tuple[str, ...]) -> bool:
+        """False when no value of the facts ``names`` could change the winner. A safe bound:
+        no rule reading them can veto the winner or lift a rival's veto, and the winner's lead
+        over every viable rival exceeds what those rules can move."""
+        reach = _reach(self.matrix)
+        swing = [0.0, 0.0, 0.0]
+        veto_slots = [False, False, False]
+        for name in names:
+            found = reach.get(name)
+            if found is None:
+                continue
+            moves, vetoing = found
+            for slot in range(3):
+                swing[slot] += moves[slot]
+                veto_slots[slot] = veto_slots[slot] or vetoing[slot]
+        vetoes = self.outcome.vetoes
+        if any(veto_slots[slot] and vetoes[slot] for slot in range(3)):
+            return True  # a veto might be lifted
+        if base is None:
+            return False  # every protocol stays vetoed
+        if veto_slots[base]:
+            return True  # the winner might be vetoed
+        scores = self.outcome.scores
+        lead = scores[base] - swing[base] - 1e-9
+        return any(
+            not vetoes[other] and lead <= scores[other] + swing[other]
+            for other in range(3)
+            if other != base
+        )
+
+
+_MISSING = object()
+
+
+@functools.lru_cache(maxsize=16)
+def _reach(
+    matrix: Matrix,
+) -> dict[str, tuple[tuple[float, float, float], tuple[bool, bool, bool]]]:
+    """Per fact: the most each protocol's score can move when it changes, and which
+    protocols a rule reading it can veto. Lets the search skip facts that cannot matter."""
+    reach = {}
+    for name, indexes in matrix.rules_by_fact.items():
+        swing = [0.0, 0.0, 0.0]
+        vetoing = [False, False, False]
+        for index in indexes:
+            for slot in range(3):
+                swing[slot] += abs(matrix.deltas[index][slot])
+                vetoing[slot] = vetoing[slot] or bool(matrix.vetoes[index][slot])
+        reach[name] = ((swing[0], swing[1], swing[2]), (vetoing[0], vetoing[1], vetoing[2]))
+    return reach
+
+
+# --- number facts -----------------------------------------------------------------------------
+
+
+def _bounds(name: str, facts: Mapping[str, Any]) -> tuple[float, bool, float]:
+    """``(minimum, minimum excluded, maximum)`` a valid profile allows for fact ``name``."""
+    fact = FACTS[name]
+    low, exclusive, high = fact.minimum, fact.exclusive_minimum, math.inf
+    if name == _UP_RATE and facts["traffic.client_to_server.needs_ack"]:
+        exclusive = True  # acknowledged messages need a rate above 0
+    if name in (_UP_RATE, _DOWN_RATE) and facts["media"] == "none":
+        other = _DOWN_RATE if name == _UP_RATE else _UP_RATE
+        if facts[other] == 0:
+            exclusive = True  # the profile must keep some traffic
+    if name == "scale.fan_out":
+        high = facts["scale.concurrent_connections"]
+    if name == "scale.concurrent_connections":
+        low = max(low, facts["scale.fan_out"])
+        exclusive = False
+    return low, exclusive, high
+
+
+class _Region:
+    """An interval of a number fact, each end open or closed; ``{t}`` is ``[t, t]``."""
+
+    __slots__ = ("high", "high_closed", "low", "low_closed")
+
+    def __init__(self, low: float, high: float, low_closed: bool, high_closed: bool) -> None:
+        self.low, self.high = low, high
+        self.low_closed, self.high_closed = low_closed, high_closed
+
+    @property
+    def point(self) -> bool:
+        return self.low == self.high
+
+    def contains(self, value: float) -> bool:
+        above = self.low < value or (self.low_closed and value == self.low)
+        below = value < self.high or (self.high_closed and value == self.high)
+        return above and below
+
+    def value(self, integer: bool, bounds: tuple[float, bool, float], upward: bool) -> float | None:
+        """The valid value in this region nearest to where the walk comes from, if any."""
+        minimum, exclusive, maximum = bounds
+        low, low_closed = self.low, self.low_closed
+        if minimum > low:
+            low, low_closed = minimum, not exclusive
+        elif minimum == low:
+            low_closed = low_closed and not exclusive
+        high, high_closed = self.high, self.high_closed
+        if maximum < high:
+            high, high_closed = maximum, True
+        if low > high or (low == high and not (low_closed and high_closed)):
+            return None
+        if integer:
+            first = math.ceil(low) if low_closed else math.floor(low) + 1
+            if math.isinf(high):
+                return float(first) if upward else None
+            last = math.floor(high) if high_closed else math.ceil(high) - 1
+            return None if first > last else float(first if upward else last)
+        if upward and low_closed:
+            return low
+        if not upward and high_closed:
+            return high
+        if math.isinf(high):
+            return low + max(1.0, abs(low))
+        # Inside an interval every value scores the same: any interior one will do.
+        return low + (high - low) / 2
+
+
+_BELONGS_LEFT = frozenset({"gt", "le"})  # x == t scores like x just below t
+_BELONGS_RIGHT = frozenset({"ge", "lt"})  # x == t scores like x just above t
+
+
+@functools.lru_cache(maxsize=256)
+def _regions(thresholds: tuple[tuple[float, frozenset[str]], ...]) -> tuple[_Region, ...]:
+    """The intervals the matrix's constants cut a number fact into, in order. A constant
+    compared only with ``gt``/``le`` closes the interval below it, one compared only with
+    ``ge``/``lt`` opens the interval above it; others (``eq``, ``in`` ...) stand alone."""
+    regions: list[_Region] = []
+    low, low_closed = -math.inf, False
+    for t, operators in thresholds:
+        if operators <= _BELONGS_LEFT:
+            regions.append(_Region(low, t, low_closed, True))
+            low, low_closed = t, False
+        elif operators <= _BELONGS_RIGHT:
+            regions.append(_Region(low, t, low_closed, False))
+            low, low_closed = t, True
+        else:
+            regions.append(_Region(low, t, low_closed, False))
+            regions.append(_Region(t, t, True, True))
+            low, low_closed = t, False
+    regions.append(_Region(low, math.inf, low_closed, False))
+    return tuple(regions)
+
+
+def _locate(regions: tuple[_Region, ...], value: float) -> int:
+    if math.isinf(value):  # the profile model admits .inf; it sits in the outermost interval
+        return 0 if value < 0 else len(regions) - 1
+    for index, region in enumerate(regions):
+        if region.contains(value):
+            return index
+    raise AssertionError("regions cover the number line")
+
+
+def _next_value(
+    regions: tuple[_Region, ...],
+    index: int,
+    step: int,
+    integer: bool,
+    bounds: tuple[float, bool, float],
+) -> float | None:
+    """The first valid value in the regions past ``index`` in direction ``step``."""
+    index += step
+    while 0 <= index < len(regions):
+        value = regions[index].value(integer, bounds, step > 0)
+        if value is not None:
+            return value
+        index += step
+    return None
+
+
+def _walk(
+    rescore: _Rescorer,
+    name: str,
+    regions: tuple[_Region, ...],
+    start: int,
+    step: int,
+    base: int | None,
+) -> tuple[str, float, int | None] | None:
+    """First region from ``start`` in direction ``step`` whose winner differs from ``base``."""
+    facts = rescore.facts
+    fact = FACTS[name]
+    bounds = _bounds(name, facts)
+    upward = step > 0
+    index = start + step
+    while 0 <= index < len(regions):
+        region = regions[index]
+        value = region.value(fact.integer, bounds, upward)
+        if value is not None:
+            new = rescore.winner_with((name, value))
+            if new != base:
+                if not region.point:
+                    # Entering an interval: the change happens at its near edge if the
+                    # interval includes it, just past it otherwise.
+                    if upward:
+                        change = "at_or_above" if region.low_closed else "above"
+                        return change, region.low, new
+                    change = "at_or_below" if region.high_closed else "below"
+                    return change, region.high, new
+                beyond_value = _next_value(regions, index, step, fact.integer, bounds)
+                # No valid value beyond (a bound such as rate 0): "falls to 0" holds as is.
+                stays = beyond_value is None or rescore.winner_with((name, beyond_value)) == new
+                if stays:
+                    return ("at_or_above" if upward else "at_or_below"), value, new
+                return "at", value, new
+        index += step
+    return None
+
+
+def _number_changes(
+    rescore: _Rescorer, base: int | None
+) -> Iterator[tuple[str, str, Any, int | None]]:
+    facts = rescore.facts
+    for name, thresholds in rescore.matrix.thresholds.items():
+        rate = _PAYLOAD_RATE.get(name)
+        if rate is not None and facts[rate] == 0:
+            continue  # no messages in that direction: their size means nothing
+        if not rescore.can_flip(base, (name,)):
+            continue
+        regions = _regions(thresholds)
+        start = _locate(regions, float(facts[name]))
+        for step in (1, -1):
+            found = _walk(rescore, name, regions, start, step, base)
+            if found is not None:
+                change, value, new = found
+                yield name, change, value, new
+
+
+# --- enum, boolean and set facts --------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _choice_plan(matrix: Matrix) -> tuple[tuple[str, str, tuple[Any, ...], tuple[str, ...]], ...]:
+    """The enum, bool and set facts the matrix reads: (name, kind, choices, facts it moves)."""
+    plan = []
+    for name, fact in FACTS.items():
+        if fact.derived or fact.kind == "number":
+            continue
+        moved: tuple[str, ...] = (name,)
+        if name == "infrastructure.timeout_control":
+            moved = (name, "infrastructure.uncontrollable_hop_kinds")
+        if not any(n in matrix.rules_by_fact for n in moved):
+            continue
+        choices = (True, False) if fact.kind == "bool" else fact.choices
+        plan.append((name, fact.kind, choices, moved))
+    return tuple(plan)
+
+
+def _choice_changes(
+    rescore: _Rescorer, base: int | None, profile: Profile
+) -> Iterator[tuple[str, str, Any, int | None]]:
+    facts = rescore.facts
+    for name, kind, choices, moved in _choice_plan(rescore.matrix):
+        if not rescore.can_flip(base, moved):
+            continue
+        if kind == "set":
+            yield from _set_changes(rescore, base, name)
+            continue
+        current = facts[name]
+        for option in choices:
+            if option == current or not _valid_choice(name, option, facts):
+                continue
+            if len(moved) > 1:
+                uncontrollable = derive_uncontrollable(profile.infrastructure, option)
+                new = rescore.winner_with((name, option), (moved[1], uncontrollable))
+            else:
+                new = rescore.winner_with((name, option))
+            if new != base:
+                yield name, "set", option, new
+
+
+def _set_changes(
+    rescore: _Rescorer, base: int | None, name: str
+) -> Iterator[tuple[str, str, Any, int | None]]:
+    current: frozenset[str] = rescore.facts[name]
+    for member in FACTS[name].choices:
+        if member in current:
+            if len(current) == 1:
+                continue  # a profile needs at least one kind of client
+            change, trial = "remove", current - {member}
+        else:
+            change, trial = "add", current | {member}
+        new = rescore.winner_with((name, trial))
+        if new != base:
+            yield name, change, member, new
+
+
+_HOP_FACTS = ("infrastructure.hop_kinds", "infrastructure.uncontrollable_hop_kinds")
+#: Tipping points that take a hop kind off the path are reported against this field.
+PATH_FIELD = "infrastructure.path"
+
+
+def _hop_removals(
+    rescore: _Rescorer, base: int | None, profile: Profile
+) -> Iterator[tuple[str, str, Any, int | None]]:
+    """Taking every hop of one kind off the path (a managed edge you could bypass)."""
+    kinds: frozenset[str] = rescore.facts[_HOP_FACTS[0]]
+    if not kinds or not rescore.can_flip(base, _HOP_FACTS):
+        return
+    infra = profile.infrastructure
+    for kind in sorted(kinds):
+        kept = infra.model_copy(update={"path": tuple(h for h in infra.path if h.kind != kind)})
+        uncontrollable = derive_uncontrollable(kept, kept.timeout_control)
+        new = rescore.winner_with((_HOP_FACTS[0], kinds - {kind}), (_HOP_FACTS[1], uncontrollable))
+        if new != base:
+            yield PATH_FIELD, "remove", kind, new
+
+
+def _valid_choice(name: str, option: Any, facts: Mapping[str, Any]) -> bool:
+    if name == "traffic.client_to_server.needs_ack" and option:
+        return bool(facts[_UP_RATE] > 0)
+    if name == "media" and option == "none":
+        return bool(facts[_UP_RATE] > 0 or facts[_DOWN_RATE] > 0)
+    return True
+
+
+# --- assembling -------------------------------------------------------------------------------
+
+_PHRASES = {
+    "above": "rises above",
+    "at_or_above": "reaches",
+    "at": "is exactly",
+    "below": "drops below",
+    "at_or_below": "falls to",
+    "set": "is set to",
+    "add": "adds",
+    "remove": "drops",
+}
+
+
+def _describe(name: str, change: str, value: Any, current: Any, new: int | None) -> str:
+    outcome = f"switches to {PROTOCOLS[new]}" if new is not None else "every protocol is vetoed"
+    now = f" (now {format_fact(current)})" if change not in ("add", "remove") else ""
+    return f"{outcome} when {name} {_PHRASES[change]} {format_fact(value)}{now}"
+
+
+def find_tipping_points(
+    matrix: Matrix,
+    facts: Mapping[str, Any],
+    outcome: Outcome,
+    base: int | None,
+    profile: Profile,
+) -> list[TippingPoint]:
+    """Every nearest winner-changing change of one field, numbers first, in fact order."""
+    from selector.recommendation import TippingPoint, trusted
+
+    rescore = _Rescorer(matrix, facts, outcome)
+    found = [
+        *_number_changes(rescore, base),
+        *_choice_changes(rescore, base, profile),
+        *_hop_removals(rescore, base, profile),
+    ]
+    order = {name: n for n, name in enumerate(FACTS)}
+    found.sort(
+        key=lambda item: (
+            order.get(item[0], len(order)),
+            item[1] not in ("above", "at_or_above", "at"),
+        )
+    )
+    points = []
+    for name, change, value, new in found:
+        current = facts[_HOP_FACTS[0] if name == PATH_FIELD else name]
+        if isinstance(current, frozenset):
+            current = format_fact(current)
+        shown = int(value) if isinstance(value, float) and value.is_integer() else value
+        points.append(
+            trusted(
+                TippingPoint,
+                field=name,
+                change=change,
+                current=current,
+                value=shown,
+                protocol=PROTOCOLS[new] if new is not None else None,
+                description=_describe(name, change, value, current, new),
+            )
+        )
+    return points

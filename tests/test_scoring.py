@@ -1,0 +1,190 @@
+"""recommend(): ranking, vetoes, ties, confidence, companions and bandwidth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from selector import __version__
+from selector.errors import MatrixError
+from selector.loading import load_profile_text
+from selector.profile import Profile
+from selector.recommendation import Recommendation
+from selector.rules.loading import compile_matrix_text, load_overlay_text
+from selector.scoring import recommend
+
+
+def _profile(body: str) -> Profile:
+    return load_profile_text("schema_version: 1\nname: case\n" + body)
+
+
+PUSH = "traffic:\n  server_to_client: {rate_hz: 1, payload_bytes: 100}\n"
+
+
+def test_a_vetoed_protocol_ranks_after_viable_ones_whatever_its_score() -> None:
+    rec = recommend(_profile(PUSH + "infrastructure: {path: [{kind: azure_front_door}]}\n"))
+    sse = rec.ranked("sse")
+    assert sse.vetoed and sse.score > rec.ranked("websocket").score
+    assert [r.protocol for r in rec.ranking] == ["websocket", "webrtc", "sse"]
+    assert rec.protocol == "websocket"
+    (reason,) = sse.veto_reasons
+    assert "azure_front_door" in reason and reason.endswith("[azure-front-door-no-sse]")
+
+
+def test_every_protocol_vetoed_means_no_recommendation() -> None:
+    forbid = load_overlay_text("overlay_version: 1\nforbid: {webrtc: no TURN servers}\n")
+    rec = recommend(
+        _profile("media: video\ntopology: peer_to_peer\nclients: [browser]\n"), matrix=forbid
+    )
+    assert rec.protocol is None
+    assert rec.confidence == "none" and rec.margin is None
+    assert all(r.vetoed and r.veto_reasons for r in rec.ranking)
+    assert rec.companions == []
+
+
+TIE_MATRIX = """\
+matrix_version: 1
+rules:
+  - id: equal-points
+    title: t
+    when: {fact: clients, contains: browser}
+    effects: {websocket: 1, sse: 1, webrtc: 1}
+    rationale: r
+    refs: [https://example.com]
+"""
+
+
+def test_ties_go_to_the_protocol_with_fewer_moving_parts() -> None:
+    matrix = compile_matrix_text(TIE_MATRIX)
+    rec = recommend(_profile(PUSH), matrix=matrix)
+    assert [r.protocol for r in rec.ranking] == ["sse", "websocket", "webrtc"]
+    assert rec.margin == 0 and rec.confidence == "low"
+    forbid_sse = compile_matrix_text(
+        TIE_MATRIX
+        + """\
+  - id: no-sse
+    title: t
+    when: {fact: clients, contains: browser}
+    effects: {sse: veto}
+    rationale: r
+    refs: [https://example.com]
+"""
+    )
+    assert recommend(_profile(PUSH), matrix=forbid_sse).protocol == "websocket"
+
+
+def test_confidence_follows_the_margin() -> None:
+    push = recommend(_profile(PUSH))  # sse +3 against websocket 0
+    assert (push.protocol, push.margin, push.confidence) == ("sse", 3, "medium")
+    call = recommend(_profile("media: video\nclients: [browser]\n"))
+    assert call.protocol == "webrtc" and call.confidence == "high" and call.margin is not None
+    assert call.margin >= 4
+
+
+def test_hits_explain_every_point_of_every_score() -> None:
+    rec = recommend(
+        _profile(
+            "traffic:\n"
+            "  server_to_client: {rate_hz: 5, payload_bytes: 900}\n"
+            "  client_to_server: {rate_hz: 12, payload_bytes: 300, needs_ack: true}\n"
+            "  encoding: binary\n"
+            "clients: [browser, mobile]\n"
+            "infrastructure: {restrictive_networks: true, serverless: true}\n"
+        )
+    )
+    for ranked in rec.ranking:
+        total = sum(h.delta for h in rec.hits if h.protocol == ranked.protocol)
+        assert total == pytest.approx(ranked.score)
+        vetoes = [h for h in rec.hits if h.protocol == ranked.protocol and h.effect == "veto"]
+        assert bool(vetoes) == ranked.vetoed
+    assert all(h.refs and h.reason and h.title for h in rec.hits)
+    steady = next(h for h in rec.hits if h.rule == "steady-upstream")
+    assert "12 messages/s" in steady.reason
+
+
+def test_provenance_names_the_tool_and_the_matrix() -> None:
+    rec = recommend(_profile(PUSH))
+    assert rec.provenance.tool_version == __version__
+    assert len(rec.provenance.matrix_sha256) == 64
+    assert rec.provenance.overlays == []
+    assert rec.plan is None
+
+
+def _companions(rec: Recommendation) -> set[str]:
+    return {c.component for c in rec.companions}
+
+
+def test_companions_fit_the_winner() -> None:
+    call = recommend(
+        _profile("media: audio_video\nclients: [browser]\ninfrastructure: {udp_allowed: false}\n")
+    )
+    assert call.protocol == "webrtc"
+    assert {"signalling channel", "STUN and TURN servers"} <= _companions(call)
+    turn = next(c for c in call.companions if c.component == "STUN and TURN servers")
+    assert "443" in turn.reason
+    feed = recommend(
+        _profile(
+            "traffic:\n"
+            "  server_to_client: {rate_hz: 1, payload_bytes: 100}\n"
+            "  client_to_server: {rate_hz: 0.1, payload_bytes: 100}\n"
+            "delivery: {resume: true}\n"
+        )
+    )
+    assert feed.protocol == "sse"
+    assert "HTTP POST endpoint for upstream messages" in _companions(feed)
+    assert "event ids and a replay buffer" in _companions(feed)
+    terminal = recommend(
+        _profile(
+            "traffic:\n"
+            "  server_to_client: {rate_hz: 20, payload_bytes: 100}\n"
+            "  client_to_server: {rate_hz: 5, payload_bytes: 100, needs_ack: true}\n"
+            "infrastructure: {restrictive_networks: true}\n"
+        )
+    )
+    assert terminal.protocol == "websocket"
+    assert "SSE + POST fallback" in _companions(terminal)
+
+
+def _bandwidth(rec: Recommendation, protocol: str) -> tuple[float, float]:
+    b = next(b for b in rec.bandwidth if b.protocol == protocol)
+    return b.downstream_bytes_per_s, b.upstream_bytes_per_s
+
+
+def test_bandwidth_counts_payload_framing_and_connections() -> None:
+    body = (
+        "traffic:\n"
+        "  server_to_client: {rate_hz: 10, payload_bytes: 3000}\n"
+        "  client_to_server: {rate_hz: 2, payload_bytes: 100}\n"
+        "  encoding: binary\n"
+        "scale: {concurrent_connections: CONN, fan_out: 1}\n"
+    )
+    one = recommend(_profile(body.replace("CONN", "1000")))
+    two = recommend(_profile(body.replace("CONN", "2000")))
+    raw_down = 1000 * 10 * 3000
+    ws_down, ws_up = _bandwidth(one, "websocket")
+    sse_down, sse_up = _bandwidth(one, "sse")
+    assert raw_down < ws_down < raw_down * 1.02  # a few header bytes per 3000-byte frame
+    assert sse_down > raw_down * 4 / 3  # base64 for binary events
+    assert sse_up > ws_up * 3  # a POST's headers dwarf a 100-byte message
+    assert _bandwidth(two, "websocket")[0] == pytest.approx(2 * ws_down)
+    http2 = recommend(
+        _profile(body.replace("CONN", "1000") + 'infrastructure: {http_version: "2"}\n')
+    )
+    assert _bandwidth(http2, "sse")[1] < sse_up  # header compression
+
+
+def test_matrix_argument_takes_overlay_paths(tmp_path: Path) -> None:
+    overlay = tmp_path / "org.yaml"
+    overlay.write_text("overlay_version: 1\ndisable: [push-only-stream]\n", encoding="utf-8")
+    second = tmp_path / "team.yaml"
+    second.write_text("overlay_version: 1\nweights: {large-fan-out: 2}\n", encoding="utf-8")
+    profile = _profile(PUSH)
+    by_str = recommend(profile, matrix=str(overlay))
+    by_list = recommend(profile, matrix=[overlay, second])
+    assert by_str.provenance.overlays == [str(overlay)]
+    assert by_list.provenance.overlays == [str(overlay), str(second)]
+    with pytest.raises(MatrixError, match="no rule with id 'push-only-stream'"):
+        recommend(profile, matrix=[overlay, overlay])  # already disabled by the first
+    assert "push-only-stream" not in {h.rule for h in by_str.hits}
+    assert by_str.ranked("sse").score == recommend(profile).ranked("sse").score - 3
