@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from selector import __version__
-from selector.errors import EXIT_BAD_INPUT, SelectorError
+from selector.errors import EXIT_BAD_INPUT, EXIT_NEGATIVE, NegativeAnswer, SelectorError
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SelectorError as exc:
         for problem in exc.problems:
             print(problem.format(), file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_NEGATIVE if isinstance(exc, NegativeAnswer) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -14,6 +14,7 @@ __all__ = [
     "EXIT_NEGATIVE",
     "EXIT_OK",
     "MatrixError",
+    "NegativeAnswer",
     "Problem",
     "ProfileError",
     "SelectorError",
@@ -77,3 +78,8 @@ class MatrixError(SelectorError):
 
 class UsageError(SelectorError):
     """A command-line or API argument is invalid."""
+
+
+class NegativeAnswer(SelectorError):
+    """Not bad input, but no answer the caller can use (for example every protocol is
+    vetoed). The CLI prints the problems and exits with :data:`EXIT_NEGATIVE`."""

@@ -6,32 +6,30 @@ Light at import time like every command module: the profile and planner are impo
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from selector.profile import Profile
 
-#: Used when the decision engine is not installed.
-FALLBACK_PROTOCOL = "websocket"
-
 
 def recommended_protocol(profile: Profile) -> str:
     """The decision engine's protocol for ``profile``.
 
-    Falls back to ``"websocket"`` with a note on stderr while ``selector.scoring`` is missing.
+    Raises :class:`selector.errors.NegativeAnswer` when every protocol is vetoed.
     """
-    try:
-        from selector.scoring import recommend  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        print(
-            f"note: the decision engine (selector.scoring) is not available; planning for "
-            f"{FALLBACK_PROTOCOL} (pass --protocol to choose)",
-            file=sys.stderr,
+    from selector.errors import NegativeAnswer
+    from selector.scoring import recommend
+
+    recommendation = recommend(profile)
+    if recommendation.protocol is None:
+        vetoes = "; ".join(
+            f"{rank.protocol}: {', '.join(rank.veto_reasons)}" for rank in recommendation.ranking
         )
-        return FALLBACK_PROTOCOL
-    protocol: str = recommend(profile).protocol
-    return protocol
+        raise NegativeAnswer.single(
+            f"every protocol is vetoed ({vetoes}); pass --protocol to plan one anyway",
+            file=str(getattr(profile, "name", "<profile>")),
+        )
+    return recommendation.protocol
 
 
 def add_protocol_argument(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:

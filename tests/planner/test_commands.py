@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -112,32 +111,33 @@ def test_plan_on_invalid_profile_is_located_exit_2(capsys, write_yaml) -> None: 
     assert "Traceback" not in err and out == ""
 
 
-def test_plan_without_protocol_uses_the_recommendation_or_falls_back(capsys, good) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = run(capsys, "plan", str(good))
+def test_plan_without_protocol_follows_the_engine(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    from selector.loading import load_profile
+    from selector.scoring import recommend
+
+    expected = recommend(load_profile(good)).protocol
+    code, out, _ = run(capsys, "plan", str(good))
     assert code == 0
-    try:
-        import selector.scoring  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
-    except ImportError:
-        assert "websocket" in err and "not available" in err
-        assert "Lifetime plan for chat: websocket" in out
+    assert f"Lifetime plan for chat: {expected}" in out
 
 
-def test_plan_without_protocol_follows_the_engine_when_present(  # type: ignore[no-untyped-def]
-    capsys, good, monkeypatch
+def test_plan_without_protocol_when_every_protocol_is_vetoed_exits_1(  # type: ignore[no-untyped-def]
+    capsys, good, monkeypatch, tmp_path
 ) -> None:
-    """The contract with the decision engine: recommend(profile).protocol picks the plan."""
-    engine = types.ModuleType("selector.scoring")
-    seen = []
+    import functools
 
-    def recommend(profile):  # type: ignore[no-untyped-def]
-        seen.append(profile.name)
-        return types.SimpleNamespace(protocol="sse")
+    import selector.scoring
 
-    engine.recommend = recommend  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "selector.scoring", engine)
+    overlay = tmp_path / "forbid-all.yaml"
+    overlay.write_text(
+        "overlay_version: 1\nforbid:\n  websocket: policy\n  sse: policy\n  webrtc: policy\n"
+    )
+    real = selector.scoring.recommend
+    monkeypatch.setattr(selector.scoring, "recommend", functools.partial(real, matrix=overlay))
     code, out, err = run(capsys, "plan", str(good))
-    assert code == 0 and seen == ["chat"]
-    assert "Lifetime plan for chat: sse" in out and "not available" not in err
+    assert code == 1
+    assert "every protocol is vetoed" in err and "--protocol" in err
+    assert out == ""
 
 
 # --- lint -------------------------------------------------------------------------------------
