@@ -60,7 +60,10 @@ AuthStyle = Literal["none", "cookie", "bearer_header", "query_token"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: YAML's .inf and .nan are floats, but no rate or timeout is infinite.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class Direction(_Model):
@@ -232,6 +235,7 @@ class Profile(_Model):
         extra="forbid",
         frozen=True,
         validate_default=True,
+        allow_inf_nan=False,
         title="selector workload profile v1",
         json_schema_extra={"$id": SCHEMA_ID},
     )

@@ -105,6 +105,20 @@ def test_valid_profile_loads_with_defaults() -> None:
         ),
         (VALID + "delivery:\n  resume: 'yes'\n", 9, 11, "delivery.resume", "valid boolean"),
         ("schema_version: 1\nname: quiet\n", 1, 1, "media", "no real-time traffic"),
+        (
+            VALID.replace("rate_hz: 2", "rate_hz: .inf"),
+            5,
+            14,
+            "traffic.client_to_server.rate_hz",
+            "finite number",
+        ),
+        (
+            VALID + "delivery:\n  latency_p99_ms: .nan\n",
+            9,
+            19,
+            "delivery.latency_p99_ms",
+            "finite number",
+        ),
     ],
 )
 def test_problem_is_located_at_the_offending_node(
