@@ -11,6 +11,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from selector.planner.model import LifetimePlan
+
 __all__ = [
     "RECOMMENDATION_SCHEMA_ID",
     "Bandwidth",
@@ -127,8 +129,10 @@ class Recommendation(_Out):
     companions: list[Companion] = Field(description="What the winner needs alongside it.")
     bandwidth: list[Bandwidth] = Field(description="One estimate per protocol.")
     provenance: Provenance
-    plan: dict[str, Any] | None = Field(
-        default=None, description="Connection-lifetime plan (filled by the planner)."
+    plan: LifetimePlan | None = Field(
+        default=None,
+        description="Connection-lifetime plan for the winner: heartbeat, timeouts on every "
+        "hop, reconnect policy, replay buffer (null when every protocol is vetoed).",
     )
 
     def ranked(self, protocol: str) -> RankedProtocol:

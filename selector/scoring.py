@@ -93,6 +93,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
     """
     from selector.bandwidth import estimate_bandwidth
     from selector.companions import companions_for
+    from selector.planner.solver import plan_lifetime
     from selector.recommendation import (
         Provenance,
         RankedProtocol,
@@ -175,7 +176,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
             matrix_sha256=compiled.sha256,
             overlays=list(compiled.sources),
         ),
-        plan=None,
+        plan=plan_lifetime(profile, protocol) if protocol else None,
     )
 
 

@@ -108,7 +108,7 @@ def test_provenance_names_the_tool_and_the_matrix() -> None:
     assert rec.provenance.tool_version == __version__
     assert len(rec.provenance.matrix_sha256) == 64
     assert rec.provenance.overlays == []
-    assert rec.plan is None
+    assert rec.plan is not None and rec.plan.protocol == rec.protocol
 
 
 def _companions(rec: Recommendation) -> set[str]:

@@ -46,6 +46,10 @@ def _one(rec: Recommendation) -> str:
     if rec.protocol is not None and rec.companions:
         out.extend(["", f"### What {rec.protocol} needs alongside it", ""])
         out.extend(f"- **{c.component}**: {c.reason}" for c in rec.companions)
+    if rec.plan is not None:
+        from selector.render.plan import render_plan_markdown
+
+        out.extend(["", render_plan_markdown(rec.plan, rec.profile, level=3).rstrip("\n")])
     out.extend(["", "### Bandwidth estimate", ""])
     rows = [
         [

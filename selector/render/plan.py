@@ -163,32 +163,33 @@ def render_plan_json(plan: LifetimePlan, title: str) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def render_plan_markdown(plan: LifetimePlan, title: str) -> str:
-    """Markdown for docs and pull requests (pipe tables)."""
-    out = [f"## Lifetime plan for `{title}`: {plan.protocol}", ""]
+def render_plan_markdown(plan: LifetimePlan, title: str, *, level: int = 2) -> str:
+    """Markdown for docs and pull requests (pipe tables); the title heading is at ``level``."""
+    h = "#" * level
+    out = [f"{h} Lifetime plan for `{title}`: {plan.protocol}", ""]
     if plan.problems:
-        out += ["### Cannot be met", ""]
+        out += [f"{h}# Cannot be met", ""]
         out += [f"- **{p.code}**: {p.message}. *Fix:* {p.fix}." for p in plan.problems]
         out.append("")
     if plan.assumptions:
-        out += ["### Assumptions to confirm", ""]
+        out += [f"{h}# Assumptions to confirm", ""]
         out += [f"- {line}" for line in _assumption_lines(plan)]
         out.append("")
-    out += ["### Heartbeat and detection", ""]
+    out += [f"{h}# Heartbeat and detection", ""]
     out += [f"- {line}" for line in _liveness_lines(plan)]
     out.append("")
     if plan.hops:
-        out += ["### Hops (outermost first)", ""]
+        out += [f"{h}# Hops (outermost first)", ""]
         out.append(tabulate(_hop_rows(plan), headers=_HOP_HEADERS, tablefmt="pipe"))
         out.append("")
-    out += ["### Reconnects", ""]
+    out += [f"{h}# Reconnects", ""]
     out += [f"- {line}" for line in _reconnect_lines(plan)]
     sources = {hop.kind: hop.source for hop in plan.hops}
     if sources:
-        out += ["", "### Sources of the hop defaults", ""]
+        out += ["", f"{h}# Sources of the hop defaults", ""]
         out += [f"- {kind}: {source}" for kind, source in sources.items()]
     if plan.notes:
-        out += ["", "### Notes", ""]
+        out += ["", f"{h}# Notes", ""]
         out += [f"- {note}" for note in plan.notes]
     return "\n".join(out) + "\n"
 

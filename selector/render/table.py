@@ -89,6 +89,10 @@ def render_table(rec: Recommendation) -> str:
         out.append("")
         out.append(f"{rec.protocol} needs alongside it")
         out.extend(f"  - {c.component}: {c.reason}" for c in rec.companions)
+    if rec.plan is not None:
+        from selector.render.plan import render_plan
+
+        out.extend(["", render_plan(rec.plan, rec.profile).rstrip("\n")])
     out.extend(["", "Bandwidth estimate (all connections, framing included)", _bandwidth(rec)])
     notes = sorted({n for b in rec.bandwidth for n in b.notes})
     out.extend(f"  note: {n}" for n in notes)
