@@ -557,7 +557,7 @@ class SseClient(_ReconnectingClient):
             return False
         message = parse_server_message(body)
         if status == 200 and isinstance(message, Ack) and message.seq == mutation.seq:
-            self.state.apply(message)
+            self.state.apply(message, self._now())
             return True
         if status in _REJECTING_STATUSES:
             error = message if isinstance(message, ServerError) else ServerError(f"HTTP {status}")

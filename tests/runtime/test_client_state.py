@@ -125,9 +125,20 @@ def test_out_of_band_acks_are_not_proof_of_life_of_the_stream() -> None:
     state = _state()
     state.outbox.add("a")
     state.opened(0.0)
-    state.apply(Ack(1))
+    state.apply(Ack(1), 3.0)
     assert len(state.outbox) == 0
     assert state.peer_is_dead(10.0) is not None
+
+
+def test_first_ack_of_each_mutation_is_timed_once() -> None:
+    state = _state()
+    state.outbox.add("a")
+    state.outbox.add("b")
+    state.opened(0.0)
+    state.received(Ack(2), 1.5)
+    state.received(Ack(2, duplicate=True), 2.0)  # a replayed ack: already counted
+    state.received(Ack(1), 2.5)
+    assert list(state.stats.ack_times) == [(2, 1.5), (1, 2.5)]
 
 
 def test_errors_malformed_and_rejections_are_recorded() -> None:

@@ -14,6 +14,7 @@ server's ``retry_after`` as a floor; only close codes that a retry cannot fix st
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from selector.runtime.protocol.backoff import Backoff
@@ -43,6 +44,8 @@ __all__ = [
 #: Everything else, including the clean 1000/1001/1012, leads to a reconnect.
 FATAL_CLOSE_CODES = frozenset({1003, 1007, 1008, 1009, 1010})
 
+#: Ack times kept for a verification harness (bounded so a long-lived client does not grow).
+ACK_TIMES_KEPT = 100_000
 #: Upper bound on a server's "come back after" hint, in seconds: a buggy or hostile hint
 #: (``retry: 999999999999``) must not park the client for years.
 MAX_SERVER_FLOOR = 600.0
@@ -80,6 +83,11 @@ class ClientStats:
     missed_ids: int = 0
     acks: int = 0
     duplicate_acks: int = 0
+    #: ``(seq, when)`` of each mutation's first ack, newest ``ACK_TIMES_KEPT`` only: with the
+    #: send time from :meth:`Outbox.add` this gives ack round trips.
+    ack_times: deque[tuple[int, float]] = field(
+        default_factory=lambda: deque(maxlen=ACK_TIMES_KEPT)
+    )
     heartbeats: int = 0
     malformed: int = 0
     resyncs: list[Resync] = field(default_factory=list)
@@ -163,9 +171,9 @@ class ClientState:
         """Apply one message that arrived on the connection; returns the event to deliver,
         if it is a new one. The message is proof of life of the connection."""
         self.alive(now)
-        return self.apply(message)
+        return self.apply(message, now)
 
-    def apply(self, message: ServerMessage) -> ServerEvent | None:
+    def apply(self, message: ServerMessage, now: float) -> ServerEvent | None:
         """Apply a message without counting it as proof of life of the connection: an ack
         in a ``POST /mutations`` response says nothing about the SSE stream's health."""
         stats = self.stats
@@ -183,7 +191,8 @@ class ClientState:
             stats.acks += 1
             if message.duplicate:
                 stats.duplicate_acks += 1
-            self.outbox.ack(message.seq)
+            if self.outbox.ack(message.seq):
+                stats.ack_times.append((message.seq, now))
         elif isinstance(message, Heartbeat):
             stats.heartbeats += 1
         elif isinstance(message, Resync):
