@@ -288,3 +288,19 @@ def test_verify_records_the_harness_evidence(
     assert seen == ["chat"]
     assert code == exit_code
     assert f"Verdict: **{verdict}**" in out and "acks within 300 ms" in out
+
+
+def test_a_plan_that_cannot_be_met_is_a_bad_consequence() -> None:
+    profile = selector.load_profile_text(
+        "schema_version: 1\nname: ops-feed\n"
+        "traffic: {server_to_client: {rate_hz: 0.2, payload_bytes: 500}}\n"
+        "clients: [browser]\ninfrastructure: {path: [{kind: gcp_lb}, {kind: nginx}]}\n"
+    )
+    rec = selector.recommend(profile)
+    assert rec.plan is not None and rec.plan.problems
+    consequences = _section(render_adr(profile, rec, date=DAY), "### Consequences")
+    for problem in rec.plan.problems:
+        assert (
+            f"* Bad, because the operational plan cannot be met as the path stands: "
+            f"{problem.message} (fix: {problem.fix})" in consequences
+        )

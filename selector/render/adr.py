@@ -185,6 +185,11 @@ def _consequences(rec: Recommendation) -> list[str]:
             if hit.effect == "score":
                 verdict = "Good" if hit.delta > 0 else "Bad"
                 out.append(f"* {verdict}, because {_clause(hit.title)} (`{hit.rule}`)")
+        for problem in rec.plan.problems if rec.plan is not None else ():
+            out.append(
+                f"* Bad, because the operational plan cannot be met as the path stands: "
+                f"{problem.message} (fix: {problem.fix})"
+            )
         for companion in rec.companions:
             out.append(
                 f"* Neutral, because it needs {companion.component} alongside it: "
