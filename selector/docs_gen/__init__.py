@@ -7,11 +7,17 @@ comparing files is done by :func:`build` and :func:`check`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from selector.profile import Profile
+    from selector.recommendation import Recommendation
 
 __all__ = ["build", "check", "generate", "generators", "write_atomically"]
 
@@ -37,11 +43,14 @@ def _rules_reference() -> str:
     return render_rules_reference()
 
 
-def _report(path: Path) -> Generator:
-    def make() -> str:
-        from selector.docs_gen.reports import example_recommendations, render_report
+Examples = Callable[[], "dict[Path, tuple[Profile, Recommendation]]"]
 
-        profile, rec = example_recommendations()[path]
+
+def _report(path: Path, examples: Examples) -> Generator:
+    def make() -> str:
+        from selector.docs_gen.reports import render_report
+
+        profile, rec = examples()[path]
         return render_report(profile, rec, f"../../profiles/{path.name}")
 
     return make
@@ -53,30 +62,34 @@ def _library_api() -> str:
     return render_library_api()
 
 
-def _index() -> str:
-    from selector.docs_gen.index import render_index
-    from selector.docs_gen.reports import example_recommendations
+def _index(examples: Examples) -> Generator:
+    def make() -> str:
+        from selector.docs_gen.index import render_index
 
-    reports = [
-        (Path("reports") / f"{path.stem}.md", rec)
-        for path, (_, rec) in example_recommendations().items()
-    ]
-    return render_index(reports)
+        reports = [
+            (Path("reports") / f"{path.stem}.md", rec) for path, (_, rec) in examples().items()
+        ]
+        return render_index(reports)
+
+    return make
 
 
 def generators() -> dict[str, Generator]:
     """Every generated file, by path relative to the docs folder."""
-    from selector.docs_gen.reports import example_profiles
+    from selector.docs_gen.reports import example_profiles, example_recommendations
+
+    # Scored once per table, on first use, and shared by the reports and the index.
+    examples: Examples = functools.cache(example_recommendations)
 
     table: dict[str, Generator] = {
         "profile.schema.json": _profile_schema,
         "reference/profile.md": _profile_reference,
         "reference/rules.md": _rules_reference,
         "library-api.md": _library_api,
-        "README.md": _index,
+        "README.md": _index(examples),
     }
     for path in example_profiles():
-        table[f"reports/{path.stem}.md"] = _report(path)
+        table[f"reports/{path.stem}.md"] = _report(path, examples)
     return table
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 from selector.profile import Profile
@@ -20,16 +19,12 @@ def example_profiles(folder: Path = PROFILES_DIR) -> list[Path]:
     return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-@cache
 def example_recommendations(
     folder: Path = PROFILES_DIR,
 ) -> dict[Path, tuple[Profile, Recommendation]]:
     """Each example profile file, with the profile and its recommendation under the
-    built-in matrix.
-
-    Cached: the reports and the index both need them, and scoring every profile (tipping
-    points included) is the slow part of ``selector docs check``.
-    """
+    built-in matrix (reads the files; ``generators()`` shares one result between the reports
+    and the index)."""
     from selector.loading import load_profile
     from selector.scoring import recommend
 
