@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "recommendation_json_schema": "selector.recommendation",
     "load_matrix": "selector.rules.loading",
     "Matrix": "selector.rules.model",
+    "render_adr": "selector.render.adr",
 }
 
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
@@ -58,6 +59,7 @@ __all__ = [
     "profile_json_schema",
     "recommend",
     "recommendation_json_schema",
+    "render_adr",
 ]
 
 if TYPE_CHECKING:
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     from selector.planner.solver import plan_lifetime
     from selector.profile import Profile
     from selector.recommendation import Recommendation, recommendation_json_schema
+    from selector.render.adr import render_adr
     from selector.rules.loading import load_matrix
     from selector.rules.model import Matrix
     from selector.runtime.client import ClientStoppedError, SseClient, WsClient

@@ -32,6 +32,7 @@ COMMANDS: tuple[str, ...] = (
     "rules",
     "explain",
     "docs",
+    "adr",
     "client",
 )
 

@@ -29,7 +29,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     stale = docs_gen.check(args.out)
     for path in stale:
-        print(f"{path}: stale or missing; run `selector docs build --out {args.out}`")
+        print(
+            f"{path}: stale or missing (or no longer generated); "
+            f"run `selector docs build --out {args.out}`"
+        )
     if stale:
         return EXIT_NEGATIVE
     print(f"docs under {args.out} are current", file=sys.stderr)

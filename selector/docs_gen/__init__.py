@@ -7,13 +7,19 @@ comparing files is done by :func:`build` and :func:`check`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["build", "check", "generate"]
+if TYPE_CHECKING:
+    from selector.profile import Profile
+    from selector.recommendation import Recommendation
+
+__all__ = ["build", "check", "generate", "generators", "write_atomically"]
 
 #: Files under the docs folder that ``selector docs`` owns, relative path -> generator.
 Generator = Callable[[], str]
@@ -31,12 +37,60 @@ def _profile_reference() -> str:
     return render_profile_reference()
 
 
+def _rules_reference() -> str:
+    from selector.docs_gen.rules_reference import render_rules_reference
+
+    return render_rules_reference()
+
+
+Examples = Callable[[], "dict[Path, tuple[Profile, Recommendation]]"]
+
+
+def _report(path: Path, examples: Examples) -> Generator:
+    def make() -> str:
+        from selector.docs_gen.reports import render_report
+
+        profile, rec = examples()[path]
+        return render_report(profile, rec, f"../../profiles/{path.name}")
+
+    return make
+
+
+def _library_api() -> str:
+    from selector.docs_gen.library_api import render_library_api
+
+    return render_library_api()
+
+
+def _index(examples: Examples) -> Generator:
+    def make() -> str:
+        from selector.docs_gen.index import render_index
+
+        reports = [
+            (Path("reports") / f"{path.stem}.md", rec) for path, (_, rec) in examples().items()
+        ]
+        return render_index(reports)
+
+    return make
+
+
 def generators() -> dict[str, Generator]:
     """Every generated file, by path relative to the docs folder."""
-    return {
+    from selector.docs_gen.reports import example_profiles, example_recommendations
+
+    # Scored once per table, on first use, and shared by the reports and the index.
+    examples: Examples = functools.cache(example_recommendations)
+
+    table: dict[str, Generator] = {
         "profile.schema.json": _profile_schema,
         "reference/profile.md": _profile_reference,
+        "reference/rules.md": _rules_reference,
+        "library-api.md": _library_api,
+        "README.md": _index(examples),
     }
+    for path in example_profiles():
+        table[f"reports/{path.stem}.md"] = _report(path, examples)
+    return table
 
 
 def generate() -> dict[str, str]:
@@ -44,7 +98,9 @@ def generate() -> dict[str, str]:
     return {path: make() for path, make in generators().items()}
 
 
-def _write_atomically(path: Path, content: str) -> None:
+def write_atomically(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` through a temporary file in the same folder and a
+    rename, so readers see the old file or the new one, never a half-written one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -56,22 +112,44 @@ def _write_atomically(path: Path, content: str) -> None:
         raise
 
 
+#: Folders under the docs folder that hold generated files only: a file there that is no
+#: longer generated (the report of a deleted profile) is stale too.
+OWNED_FOLDERS: tuple[str, ...] = ("reports",)
+
+
+def _orphans(out: Path, generated: dict[str, str]) -> list[Path]:
+    found = []
+    for folder in OWNED_FOLDERS:
+        if (out / folder).is_dir():
+            for path in sorted((out / folder).glob("*.md")):
+                if path.relative_to(out).as_posix() not in generated:
+                    found.append(path)
+    return found
+
+
 def build(out: Path) -> list[Path]:
-    """Write every generated file under ``out``; returns the files that changed."""
+    """Write every generated file under ``out`` and delete orphaned ones from the folders
+    ``selector docs`` owns; returns the files that changed or went."""
+    generated = generate()
     changed = []
-    for relative, content in generate().items():
+    for relative, content in generated.items():
         path = out / relative
         if not path.exists() or path.read_text(encoding="utf-8") != content:
-            _write_atomically(path, content)
+            write_atomically(path, content)
             changed.append(path)
+    for path in _orphans(out, generated):
+        path.unlink()
+        changed.append(path)
     return changed
 
 
 def check(out: Path) -> list[Path]:
-    """Generated files under ``out`` that are missing or differ from what would be generated."""
+    """Generated files under ``out`` that are missing or differ from what would be generated,
+    and orphaned files in the folders ``selector docs`` owns."""
+    generated = generate()
     stale = []
-    for relative, content in generate().items():
+    for relative, content in generated.items():
         path = out / relative
         if not path.exists() or path.read_text(encoding="utf-8") != content:
             stale.append(path)
-    return stale
+    return stale + _orphans(out, generated)

@@ -16,8 +16,9 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _one(rec: Recommendation) -> str:
-    out = [f"## {rec.profile}", ""]
+def _one(rec: Recommendation, level: int) -> str:
+    mark = "#" * level
+    out = [f"{mark} {rec.profile}", ""]
     if rec.protocol is None:
         out.append("**No viable protocol**: every protocol is vetoed.")
     else:
@@ -26,7 +27,7 @@ def _one(rec: Recommendation) -> str:
     out.append("")
     rows = [[r.protocol, number(r.score), "vetoed" if r.vetoed else ""] for r in rec.ranking]
     out.append(tabulate(rows, headers=["protocol", "score", "status"], tablefmt="github"))
-    out.extend(["", "### Reasons", ""])
+    out.extend(["", f"{mark}# Reasons", ""])
     for ranked in rec.ranking:
         hits = [h for h in rec.hits if h.protocol == ranked.protocol]
         out.append(f"**{ranked.protocol}**")
@@ -38,19 +39,19 @@ def _one(rec: Recommendation) -> str:
             refs = " ".join(f"[{n}]({url})" for n, url in enumerate(h.refs, 1))
             out.append(f"- `{effect}` `{h.rule}`: {_escape(h.reason)} {refs}".rstrip())
         out.append("")
-    out.extend(["### Tipping points", ""])
+    out.extend([f"{mark}# Tipping points", ""])
     if rec.tipping_points:
         out.extend(f"- {t.description}" for t in rec.tipping_points)
     else:
         out.append("- none: no single change of one field changes the winner")
     if rec.protocol is not None and rec.companions:
-        out.extend(["", f"### What {rec.protocol} needs alongside it", ""])
+        out.extend(["", f"{mark}# What {rec.protocol} needs alongside it", ""])
         out.extend(f"- **{c.component}**: {c.reason}" for c in rec.companions)
     if rec.plan is not None:
         from selector.render.plan import render_plan_markdown
 
-        out.extend(["", render_plan_markdown(rec.plan, rec.profile, level=3).rstrip("\n")])
-    out.extend(["", "### Bandwidth estimate", ""])
+        out.extend(["", render_plan_markdown(rec.plan, rec.profile, level=level + 1).rstrip("\n")])
+    out.extend(["", f"{mark}# Bandwidth estimate", ""])
     rows = [
         [
             b.protocol,
@@ -74,6 +75,6 @@ def _one(rec: Recommendation) -> str:
     return "\n".join(out)
 
 
-def render_markdown(recs: Iterable[Recommendation]) -> str:
-    """One Markdown section per recommendation."""
-    return "\n\n".join(_one(r) for r in recs) + "\n"
+def render_markdown(recs: Iterable[Recommendation], *, level: int = 2) -> str:
+    """One Markdown section per recommendation, headed at ``level`` (its parts one deeper)."""
+    return "\n\n".join(_one(r, level) for r in recs) + "\n"

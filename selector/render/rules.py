@@ -6,11 +6,19 @@ from typing import Any
 
 from tabulate import tabulate
 
-from selector.rules.conditions import OPERATORS, describe
-from selector.rules.facts import FACTS
+from selector.rules.conditions import OPERATORS, AllOf, Compare, Condition, Not, describe
+from selector.rules.facts import FACTS, format_fact
 from selector.rules.model import Matrix, Rule
 
-__all__ = ["explain_text", "facts_table", "rule_data", "rules_markdown", "rules_table"]
+__all__ = [
+    "condition_in_words",
+    "explain_text",
+    "facts_table",
+    "rule_data",
+    "rules_markdown",
+    "rules_reference_markdown",
+    "rules_table",
+]
 
 
 def _effects(rule: Rule) -> str:
@@ -84,3 +92,68 @@ def facts_table() -> str:
         tablefmt="simple",
         maxcolwidths=[None, None, 28, 30, 40],
     )
+
+
+_WORDS = {
+    "eq": "is",
+    "ne": "is not",
+    "gt": "is above",
+    "ge": "is at least",
+    "lt": "is below",
+    "le": "is at most",
+    "in": "is one of",
+    "not_in": "is none of",
+    "contains": "includes",
+    "contains_any": "includes any of",
+    "only": "includes nothing but",
+}
+
+
+def _compare_in_words(compare: Compare) -> str:
+    return f"`{compare.fact}` {_WORDS[compare.op]} {format_fact(compare.value)}"
+
+
+def condition_in_words(condition: Condition, indent: int = 0) -> list[str]:
+    """A condition as nested Markdown list items (``indent`` levels deep), in words:
+    ``- all of:`` / ``  - `traffic.client_to_server.rate_hz` is above 10``."""
+    pad = "  " * indent
+    if isinstance(condition, Compare):
+        return [f"{pad}- {_compare_in_words(condition)}"]
+    if isinstance(condition, Not):
+        return [f"{pad}- not:", *condition_in_words(condition.part, indent + 1)]
+    if not condition.parts:
+        return [f"{pad}- {'always' if isinstance(condition, AllOf) else 'never'}"]
+    if len(condition.parts) == 1:
+        return condition_in_words(condition.parts[0], indent)
+    head = "all of:" if isinstance(condition, AllOf) else "any of:"
+    lines = [f"{pad}- {head}"]
+    for part in condition.parts:
+        lines += condition_in_words(part, indent + 1)
+    return lines
+
+
+def _rule_section(rule: Rule) -> list[str]:
+    lines = [f"### `{rule.id}`", "", f"**{rule.title}**", "", "When:", ""]
+    lines += condition_in_words(rule.condition)
+    lines += ["", f"Effects: {_effects(rule)}"]
+    if rule.weight != 1.0:
+        lines[-1] += f" (weight {rule.weight:g}, set by an overlay)"
+    if rule.origin != "default":
+        lines += ["", f"Added by: `{rule.origin}`"]
+    # Placeholders stay visible: the reader sees which profile values a reason will quote.
+    lines += ["", "Rationale (`{...}` is filled from the profile):", "", f"> {rule.rationale}"]
+    if rule.refs:
+        lines += ["", "References:", ""]
+        lines += [f"- <{ref}>" for ref in rule.refs]
+    return lines
+
+
+def rules_reference_markdown(matrix: Matrix) -> str:
+    """The whole matrix as a Markdown reference: a summary table linking to one section per
+    rule (condition in words, effects, rationale template, references)."""
+    rows = [[f"[`{r.id}`](#{r.id})", _effects(r), r.title] for r in matrix.rules]
+    out = [tabulate(rows, headers=["rule", "effects", "title"], tablefmt="github"), ""]
+    for rule in matrix.rules:
+        out += _rule_section(rule)
+        out.append("")
+    return "\n".join(out)

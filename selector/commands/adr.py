@@ -1,0 +1,109 @@
+"""``selector adr``: an Architecture Decision Record (MADR) for a workload profile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from selector.commands.recommend import add_matrix_argument
+
+NAME = "adr"
+HELP = "write an Architecture Decision Record (MADR) for a workload profile"
+
+#: Where ``--verify`` finds the verification harness (built separately; may be absent).
+VERIFY_MODULE = "selector.verify.runner"
+VERIFY_FUNCTION = "run_verification"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
+    parser.add_argument(
+        "--status",
+        choices=("proposed", "accepted"),
+        default="proposed",
+        help="the record's MADR status (default: proposed)",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the verification harness first and record its evidence under Confirmation",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        default=None,
+        help="write the record to FILE (atomically; missing folders are created) instead of stdout",
+    )
+    add_matrix_argument(parser)
+    parser.epilog = (
+        "exit codes: 0 written, 1 every protocol is vetoed (the record is still written) or "
+        "the verification contradicts the choice, 2 bad input or verification unavailable"
+    )
+
+
+def _verification(profile: Any) -> Any:
+    """Run the verification harness, looked up only now: it is optional in a build."""
+    import importlib
+
+    from selector.errors import UsageError
+
+    try:
+        runner = importlib.import_module(VERIFY_MODULE)
+        run_verification = getattr(runner, VERIFY_FUNCTION)
+    except (ImportError, AttributeError):
+        raise UsageError.single(
+            "verification is not available in this build", file="selector adr --verify"
+        ) from None
+    return run_verification(profile)
+
+
+def _contradicted(evidence: Any) -> bool:
+    verdict = evidence.get("verdict") if isinstance(evidence, dict) else None
+    verdict = verdict if verdict is not None else getattr(evidence, "verdict", None)
+    return str(verdict).lower() in ("contradicted", "fail", "failed")
+
+
+def run(args: argparse.Namespace) -> int:
+    import datetime
+    from pathlib import Path
+
+    from selector.docs_gen import write_atomically
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
+    from selector.loading import load_profile
+    from selector.render.adr import render_adr
+    from selector.rules.loading import load_matrix
+    from selector.scoring import recommend
+
+    matrix = load_matrix(args.matrix)
+    profile = load_profile(args.profile)
+    rec = recommend(profile, matrix=matrix)
+    evidence = _verification(profile) if args.verify else None
+    text = render_adr(
+        profile,
+        rec,
+        date=datetime.date.today(),
+        status=args.status,
+        evidence=evidence,
+        profile_file=args.profile,
+    )
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        out = Path(args.out)
+        if out.is_dir():
+            raise UsageError.single("is a folder; give a file name", file=str(out))
+        try:
+            write_atomically(out, text)
+        except OSError as exc:
+            raise UsageError.single(f"cannot write: {exc.strerror}", file=str(out)) from None
+        print(f"wrote {out}", file=sys.stderr)
+    if rec.protocol is None:
+        from selector.commands.recommend import vetoed_summary
+
+        print(vetoed_summary(rec), file=sys.stderr)
+        return EXIT_NEGATIVE
+    if evidence is not None and _contradicted(evidence):
+        print(f"{args.profile}: the verification contradicts the choice", file=sys.stderr)
+        return EXIT_NEGATIVE
+    return EXIT_OK
