@@ -20,7 +20,7 @@ from selector import __version__
 from selector.errors import EXIT_BAD_INPUT, SelectorError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("validate", "schema")
+COMMANDS: tuple[str, ...] = ("validate", "schema", "serve")
 
 
 class _Command(Protocol):

@@ -1,0 +1,206 @@
+"""/sse, POST /mutations and slow consumers, with a raw aiohttp client (no SSE library)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import aiohttp
+import pytest
+
+from selector.runtime.hub import Hub
+from tests.runtime.conftest import UNIT, arun, eventually, serving
+from tests.runtime.test_server_ws import publish
+
+
+class RawSse:
+    """Reads an SSE response block by block (a block ends at a blank line)."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.buffer = b""
+
+    async def block(self) -> dict[str, Any]:
+        async with asyncio.timeout(5 * UNIT):
+            while b"\n\n" not in self.buffer:
+                chunk = await self.response.content.readany()
+                if not chunk:
+                    raise EOFError(self.buffer)
+                self.buffer += chunk
+        raw, self.buffer = self.buffer.split(b"\n\n", 1)
+        fields: dict[str, Any] = {}
+        for line in raw.decode().split("\n"):
+            name, _, value = line.partition(":")
+            fields.setdefault(name, []).append(value.removeprefix(" "))
+        return fields
+
+    async def event(self) -> dict[str, Any]:
+        """The next block that is not a comment."""
+        while True:
+            fields = await self.block()
+            if "" not in fields:
+                return fields
+
+
+def test_stream_headers_retry_hint_and_one_data_line_per_event() -> None:
+    async def scenario() -> None:
+        async with (
+            serving(sse_retry_ms=1234) as (_, address),
+            aiohttp.ClientSession() as s,
+            s.get(f"http://{address}/sse?client_id=s1") as response,
+        ):
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "text/event-stream; charset=utf-8"
+            assert response.headers["Cache-Control"] == "no-cache"
+            assert response.headers["X-Accel-Buffering"] == "no"
+            stream = RawSse(response)
+            assert await stream.block() == {"retry": ["1234"]}
+            event_id = await publish(address, "note", {"text": "a\nb"})
+            event = await stream.event()
+            assert event["id"] == [str(event_id)] and event["event"] == ["note"]
+            assert len(event["data"]) == 1  # one data line: compact JSON
+            assert json.loads(event["data"][0]) == {"text": "a\nb"}
+
+    arun(scenario())
+
+
+def test_last_event_id_header_wins_over_the_query() -> None:
+    async def scenario() -> None:
+        async with serving() as (_, address), aiohttp.ClientSession() as s:
+            ids = [await publish(address, "tick", n) for n in range(4)]
+            url = f"http://{address}/sse?client_id=s&last_event_id={ids[0]}"
+            async with s.get(url, headers={"Last-Event-ID": str(ids[2])}) as response:
+                stream = RawSse(response)
+                await stream.block()  # retry
+                assert (await stream.event())["id"] == [str(ids[3])]
+            async with s.get(url) as response:  # query only
+                stream = RawSse(response)
+                await stream.block()
+                assert [(await stream.event())["id"][0] for _ in range(3)] == [
+                    str(i) for i in ids[1:]
+                ]
+
+    arun(scenario())
+
+
+def test_resync_is_an_event_without_id() -> None:
+    async def scenario() -> None:
+        async with serving(replay_max_events=1) as (_, address), aiohttp.ClientSession() as s:
+            ids = [await publish(address, "tick", n) for n in range(3)]
+            headers = {"Last-Event-ID": "0"}
+            async with s.get(f"http://{address}/sse?client_id=s", headers=headers) as response:
+                stream = RawSse(response)
+                await stream.block()
+                notice = await stream.event()
+                assert "id" not in notice and notice["event"] == ["resync"]
+                data = json.loads(notice["data"][0])
+                assert data == {"after": 0, "oldest": ids[2], "latest": ids[2]}
+
+    arun(scenario())
+
+
+def test_comment_heartbeats_and_shutdown_retry_hint() -> None:
+    from selector.runtime.settings import Heartbeat
+
+    beat = Heartbeat(ping_interval_s=5, pong_timeout_s=5, sse_comment_s=0.1)
+    settings = {"heartbeat": beat, "shutdown_retry_after_ms": 700, "shutdown_retry_spread_ms": 0}
+
+    async def scenario() -> None:
+        async with serving(**settings) as (hub, address), aiohttp.ClientSession() as s:
+            async with s.get(f"http://{address}/sse?client_id=s") as response:
+                stream = RawSse(response)
+                await stream.block()
+                assert await stream.block() == {"": ["hb"]}
+                await hub.shutdown()
+                blocks = []
+                with pytest.raises(EOFError):
+                    for _ in range(20):
+                        blocks.append(await stream.block())
+                assert blocks[-1] == {"retry": ["700"]}
+            await eventually(lambda: not hub.subscribers)
+
+    arun(scenario())
+
+
+def test_http_mutations_share_ack_and_dedupe_with_ws() -> None:
+    async def scenario() -> None:
+        async with serving(max_message_bytes=2048) as (_, address), aiohttp.ClientSession() as s:
+            url = f"http://{address}/mutations"
+            body = {"client_id": "h", "seq": 3, "op": "incr", "data": {"key": "n", "by": 2}}
+            for expected in (
+                {"ack": 3, "status": "ok"},
+                {"ack": 3, "status": "ok", "duplicate": True},
+            ):
+                async with s.post(url, json=body) as response:
+                    assert response.status == 200 and await response.json() == expected
+            async with s.post(url, data=b"{oops") as response:
+                assert response.status == 400
+                assert (await response.json())["error"] == "INVALID_PAYLOAD"
+            async with s.post(url, data=b"x" * 4096) as response:
+                assert response.status == 413
+            async with s.get(f"http://{address}/state?client_id=h") as response:
+                view = await response.json()
+            assert view["kv"] == {"n": 2} and view["high_water"] == 3
+
+    arun(scenario())
+
+
+def test_token_by_cookie_for_event_source() -> None:
+    async def scenario() -> None:
+        async with serving(token="t0k") as (_, address), aiohttp.ClientSession() as s:
+            async with s.get(f"http://{address}/sse?client_id=s") as response:
+                assert response.status == 401
+            cookie = {"Cookie": "selector_token=t0k"}
+            async with s.get(f"http://{address}/sse?client_id=s", headers=cookie) as response:
+                assert response.status == 200
+            async with s.post(f"http://{address}/publish", json={"event": "x"}) as response:
+                assert response.status == 401
+
+    arun(scenario())
+
+
+async def _stalled_reader(address: str) -> socket.socket:
+    """An SSE client that sends its request and then never reads (tiny receive buffer)."""
+    host, port = address.rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    request = f"GET /sse?client_id=stalled HTTP/1.1\r\nHost: {address}\r\n\r\n"
+    await asyncio.get_running_loop().sock_sendall(sock, request.encode())
+    return sock
+
+
+async def _flood(hub: Hub, address: str, until: Any, limit: int = 3000) -> None:
+    payload = "x" * 8192
+    async with aiohttp.ClientSession() as s:
+        for _ in range(limit):
+            async with s.post(f"http://{address}/publish", json={"event": "big", "data": payload}):
+                pass
+            if until():
+                return
+    pytest.fail(f"condition not reached after {limit} events")
+
+
+@pytest.mark.parametrize("mode", ["reliable", "best_effort"])
+def test_a_stalled_consumer_never_grows_memory(mode: str) -> None:
+    async def scenario() -> None:
+        limits = {"queue_max_frames": 50, "queue_max_bytes": 64 * 1024, "delivery": mode}
+        async with serving(**limits) as (hub, address):
+            sock = await _stalled_reader(address)
+            try:
+                await eventually(lambda: len(hub.subscribers) == 1)
+                (sub,) = hub.subscribers.values()
+                if mode == "reliable":
+                    await _flood(hub, address, lambda: hub.counters.slow_disconnects["sse"] == 1)
+                    await eventually(lambda: not hub.subscribers)
+                else:
+                    await _flood(hub, address, lambda: hub.counters.slow_skips["sse"] >= 20)
+                    assert sub.queue.pending_bytes <= 64 * 1024 and len(hub.subscribers) == 1
+            finally:
+                sock.close()
+            await eventually(lambda: not hub.subscribers)
+
+    arun(scenario(), timeout=60)
