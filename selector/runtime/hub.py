@@ -431,11 +431,11 @@ class Hub:
         closes = []
         for sub in list(self.subscribers.values()):
             retry_ms = s.shutdown_retry_after_ms + spread(s.shutdown_retry_spread_ms)
+            sub.ending = True
             if sub.ws is not None:
                 message = f"retry_after_ms={retry_ms}".encode()
                 closes.append(sub.ws.close(code=1001, message=message))
             else:
-                sub.ending = True
                 sub.queue.force(encode_retry(retry_ms))
                 sub.wake.set()
         if closes:

@@ -198,7 +198,7 @@ async def _serve_ws(
                 reason = "error" if kind is WSMsgType.ERROR else "closed"
                 break
     finally:
-        hub.unsubscribe(sub, reason, code=ws.close_code)
+        hub.unsubscribe(sub, "shutdown" if sub.ending else reason, code=ws.close_code)
     return ws
 
 
