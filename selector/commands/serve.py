@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pong-timeout", type=_positive_float, help="seconds (overrides)")
     parser.add_argument("--sse-heartbeat", type=_positive_float, help="seconds (overrides)")
     parser.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
-    parser.add_argument("--quiet", action="store_true", help="no connection logs on stderr")
+    parser.add_argument("--quiet", action="store_true", help="no per-connection logs on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,11 +111,9 @@ def run(args: argparse.Namespace) -> int:
         queue_max_frames=args.queue_frames,
         delivery=delivery or "reliable",
     )
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    if args.quiet:
+        logging.getLogger("selector.runtime.connection").setLevel(logging.WARNING)
     loop_factory = None
     if not args.no_uvloop:
         try:

@@ -47,6 +47,9 @@ from selector.runtime.store import MemoryStore, OpRejected
 __all__ = ["Hub", "Subscriber"]
 
 log = logging.getLogger("selector.runtime")
+#: Per-connection transitions have their own logger so ``serve --quiet`` can silence them
+#: while keeping server-level lines (listening, stopped, store failures).
+connection_log = logging.getLogger("selector.runtime.connection")
 
 Protocol = Literal["ws", "sse"]
 
@@ -59,9 +62,10 @@ _SSE_HEARTBEAT = encode_comment("hb")
 
 
 def log_transition(event: str, **fields: Any) -> None:
-    """One structured JSON log line for a connection state transition."""
-    if log.isEnabledFor(logging.INFO):
-        log.info(orjson.dumps({"ts": round(time.time(), 3), "event": event, **fields}).decode())
+    """One structured JSON log line for a connection or server state transition."""
+    logger = connection_log if event.startswith(("ws.", "sse.")) else log
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(orjson.dumps({"ts": round(time.time(), 3), "event": event, **fields}).decode())
 
 
 class Subscriber:
