@@ -361,16 +361,15 @@ class Hub:
     async def _drain_ws(self, sub: Subscriber) -> None:
         ws = sub.ws
         assert ws is not None
-        sent = 0
+        counters = self.counters.messages_out
         try:
             while sub.queue and not ws.closed:
                 for frame in sub.queue.take(_WS_BATCH_BYTES):
                     await ws.send_frame(frame, WSMsgType.TEXT)
-                    sent += 1
+                    counters["ws"] += 1
         except (ConnectionError, RuntimeError):
             pass  # the connection went away; its handler cleans up
         finally:
-            self.counters.messages_out["ws"] += sent
             sub.writer = None
 
     # -- heartbeats ----------------------------------------------------------------------

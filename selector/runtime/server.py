@@ -10,6 +10,7 @@ Use :func:`build_app` to embed it, or :func:`running_server` / ``selector serve`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator
@@ -242,13 +243,17 @@ async def _serve_sse(
     sub.queue.force(encode_retry(settings.sse_retry_ms))
     hub.subscribe(sub, last_event_id)
     reason = "client_gone"
-    sent = 0
+    counters = hub.counters.messages_out
     try:
         while True:
             if sub.queue:
-                batch = b"".join(sub.queue.take(settings.sse_batch_max_bytes))
-                await response.write(batch)
-                sent += 1
+                # Coalesce: everything queued this tick goes out in one write, capped by bytes
+                # so a burst does not buy throughput with latency.
+                frames = sub.queue.take(settings.sse_batch_max_bytes)
+                await response.write(b"".join(frames))
+                counters["sse"] += len(frames)
+                if sub.queue:
+                    await asyncio.sleep(0)  # let other streams write before the next batch
                 continue
             if sub.ending:
                 reason = "shutdown"
@@ -261,7 +266,6 @@ async def _serve_sse(
     except (ConnectionError, RuntimeError):
         reason = "write_failed"
     finally:
-        hub.counters.messages_out["sse"] += sent
         hub.unsubscribe(sub, reason)
     if reason == "shutdown":
         with contextlib.suppress(ConnectionError, RuntimeError):
