@@ -23,21 +23,27 @@ _EXPORTS: dict[str, str] = {
     "UsageError": "selector.errors",
     "Problem": "selector.errors",
     "profile_json_schema": "selector.schemas",
+    "Heartbeat": "selector.runtime.settings",
+    "ServerSettings": "selector.runtime.settings",
+    "running_server": "selector.runtime.server",
 }
 
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
 # tests/test_api.py checks that the two agree.
 __all__ = [
+    "Heartbeat",
     "MatrixError",
     "Problem",
     "Profile",
     "ProfileError",
     "SelectorError",
+    "ServerSettings",
     "UsageError",
     "__version__",
     "load_profile",
     "load_profile_text",
     "profile_json_schema",
+    "running_server",
 ]
 
 if TYPE_CHECKING:
@@ -50,6 +56,8 @@ if TYPE_CHECKING:
     )
     from selector.loading import load_profile, load_profile_text
     from selector.profile import Profile
+    from selector.runtime.server import running_server
+    from selector.runtime.settings import Heartbeat, ServerSettings
     from selector.schemas import profile_json_schema
 
 

@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
         from selector.loading import load_profile
 
         profile = load_profile(args.profile)
-        heartbeat = heartbeat_for_profile(profile)
+        heartbeat, problems = heartbeat_for_profile(profile)
+        for message in problems:
+            print(f"{args.profile}: lifetime plan problem: {message}", file=sys.stderr)
         if delivery is None and profile.delivery.guarantee == "best_effort":
             delivery = "best_effort"
     heartbeat = dataclasses.replace(
@@ -154,5 +156,7 @@ async def _serve(settings: object, signal_numbers: tuple[int, ...]) -> bool:
         await asyncio.wait((stop_wait, fail_wait), return_when=asyncio.FIRST_COMPLETED)
         stop_wait.cancel()
         fail_wait.cancel()
+        for number in signal_numbers:
+            loop.remove_signal_handler(number)  # a second signal stops at once
         await hub.shutdown()
         return hub.failed.is_set()

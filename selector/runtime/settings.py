@@ -33,35 +33,49 @@ class Heartbeat:
 DEFAULT_HEARTBEAT = Heartbeat()
 
 
-def heartbeat_for_profile(profile: Profile) -> Heartbeat:
-    """The heartbeat the lifetime planner computes for ``profile``; the defaults without one.
+def heartbeat_for_profile(profile: Profile) -> tuple[Heartbeat, list[str]]:
+    """The heartbeat the lifetime planner computes for ``profile``, and the plan's problems.
 
-    The planner (``selector.planner.plan_lifetime(profile, protocol)``) is developed
-    separately; this is the single place that reads its result. It looks for
-    ``ping_interval_s``/``pong_timeout_s`` on the WebSocket plan and ``heartbeat_s`` (or
-    ``ping_interval_s``) on the SSE plan, and keeps the default for anything missing.
+    Uses ``selector.planner.plan_lifetime(profile, protocol)`` for ``"websocket"`` and
+    ``"sse"``; without the planner (it ships separately) the defaults, and no problems.
+    A plan with problems still gives its numbers: the caller should show the problems.
     """
     try:
         from selector.planner import plan_lifetime  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        return DEFAULT_HEARTBEAT
-    ws_plan: Any = plan_lifetime(profile, "websocket")
-    sse_plan: Any = plan_lifetime(profile, "sse")
+        return DEFAULT_HEARTBEAT, []
+    ws_plan = plan_lifetime(profile, "websocket")
+    sse_plan = plan_lifetime(profile, "sse")
+    return heartbeat_from_plans(ws_plan, sse_plan), problem_messages(ws_plan, sse_plan)
 
-    def seconds(plan: Any, names: tuple[str, ...], default: float) -> float:
-        for name in names:
-            value = getattr(plan, name, None)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-                return float(value)
-        return default
 
+def _seconds(value: Any, default: float) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return default
+
+
+def heartbeat_from_plans(ws_plan: Any, sse_plan: Any) -> Heartbeat:
+    """Read ``plan.websocket.ping_interval_s``/``pong_timeout_s`` and
+    ``plan.sse.heartbeat_interval_s`` from two lifetime plans (the planner's
+    ``LifetimePlan``); any value missing or not positive keeps its default."""
+    ws = getattr(ws_plan, "websocket", None)
+    sse = getattr(sse_plan, "sse", None)
+    d = DEFAULT_HEARTBEAT
     return Heartbeat(
-        ping_interval_s=seconds(ws_plan, ("ping_interval_s",), DEFAULT_HEARTBEAT.ping_interval_s),
-        pong_timeout_s=seconds(ws_plan, ("pong_timeout_s",), DEFAULT_HEARTBEAT.pong_timeout_s),
-        sse_comment_s=seconds(
-            sse_plan, ("heartbeat_s", "ping_interval_s"), DEFAULT_HEARTBEAT.sse_comment_s
-        ),
+        ping_interval_s=_seconds(getattr(ws, "ping_interval_s", None), d.ping_interval_s),
+        pong_timeout_s=_seconds(getattr(ws, "pong_timeout_s", None), d.pong_timeout_s),
+        sse_comment_s=_seconds(getattr(sse, "heartbeat_interval_s", None), d.sse_comment_s),
     )
+
+
+def problem_messages(*plans: Any) -> list[str]:
+    """The ``problems[].message`` of lifetime plans, prefixed with their protocol."""
+    return [
+        f"{getattr(plan, 'protocol', '?')}: {getattr(problem, 'message', problem)}"
+        for plan in plans
+        for problem in getattr(plan, "problems", ())
+    ]
 
 
 @dataclass(frozen=True, slots=True)
