@@ -161,14 +161,22 @@ def test_token_by_cookie_for_event_source() -> None:
     arun(scenario())
 
 
-async def _stalled_reader(address: str) -> socket.socket:
-    """An SSE client that sends its request and then never reads (tiny receive buffer)."""
+_UPGRADE = (
+    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+)
+
+
+async def _stalled_reader(address: str, protocol: str) -> socket.socket:
+    """A client that sends its request (SSE, or a WebSocket upgrade) and then never reads,
+    with a tiny receive buffer so the server's writes back up quickly."""
     host, port = address.rsplit(":", 1)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-    request = f"GET /sse?client_id=stalled HTTP/1.1\r\nHost: {address}\r\n\r\n"
+    extra = _UPGRADE if protocol == "ws" else ""
+    request = f"GET /{protocol}?client_id=stalled HTTP/1.1\r\nHost: {address}\r\n{extra}\r\n"
     await asyncio.get_running_loop().sock_sendall(sock, request.encode())
     return sock
 
@@ -184,23 +192,60 @@ async def _flood(hub: Hub, address: str, until: Any, limit: int = 3000) -> None:
     pytest.fail(f"condition not reached after {limit} events")
 
 
+@pytest.mark.parametrize("protocol", ["sse", "ws"])
 @pytest.mark.parametrize("mode", ["reliable", "best_effort"])
-def test_a_stalled_consumer_never_grows_memory(mode: str) -> None:
+def test_a_stalled_consumer_never_grows_memory(mode: str, protocol: str) -> None:
     async def scenario() -> None:
         limits = {"queue_max_frames": 50, "queue_max_bytes": 64 * 1024, "delivery": mode}
         async with serving(**limits) as (hub, address):
-            sock = await _stalled_reader(address)
+            sock = await _stalled_reader(address, protocol)
             try:
                 await eventually(lambda: len(hub.subscribers) == 1)
                 (sub,) = hub.subscribers.values()
                 if mode == "reliable":
-                    await _flood(hub, address, lambda: hub.counters.slow_disconnects["sse"] == 1)
+                    await _flood(hub, address, lambda: hub.counters.slow_disconnects[protocol] == 1)
                     await eventually(lambda: not hub.subscribers)
                 else:
-                    await _flood(hub, address, lambda: hub.counters.slow_skips["sse"] >= 20)
+                    await _flood(hub, address, lambda: hub.counters.slow_skips[protocol] >= 20)
                     assert sub.queue.pending_bytes <= 64 * 1024 and len(hub.subscribers) == 1
             finally:
                 sock.close()
             await eventually(lambda: not hub.subscribers)
+
+    arun(scenario(), timeout=60)
+
+
+def test_a_stalled_websocket_is_reaped_without_stalling_the_heartbeat_of_others() -> None:
+    from websockets.asyncio.client import connect
+
+    from selector.runtime.settings import Heartbeat
+
+    beat = Heartbeat(ping_interval_s=0.2, pong_timeout_s=0.4, sse_comment_s=5)
+
+    async def scenario() -> None:
+        settings = {"heartbeat": beat, "delivery": "best_effort", "queue_max_bytes": 64 * 1024}
+        async with serving(**settings) as (hub, address):
+            sock = await _stalled_reader(address, "ws")
+            try:
+                async with connect(f"ws://{address}/ws?client_id=healthy") as healthy:
+                    heartbeats: list[float] = []
+
+                    async def read_healthy() -> None:
+                        async for message in healthy:
+                            if json.loads(message).get("event") == "heartbeat":
+                                heartbeats.append(asyncio.get_running_loop().time())
+
+                    reading = asyncio.create_task(read_healthy())
+                    await eventually(lambda: len(hub.subscribers) == 2)
+                    # fill the stalled peer's buffers so its writes block
+                    await _flood(hub, address, lambda: hub.counters.slow_skips["ws"] >= 5)
+                    await eventually(lambda: hub.counters.reaped >= 1, timeout=10)
+                    seen = len(heartbeats)
+                    await eventually(lambda: len(heartbeats) >= seen + 3)  # the task still runs
+                    assert hub.counters.reaped == 1
+                    assert [s.client_id for s in hub.subscribers.values()] == ["healthy"]
+                    reading.cancel()
+            finally:
+                sock.close()
 
     arun(scenario(), timeout=60)
