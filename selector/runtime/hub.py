@@ -41,6 +41,7 @@ from selector.runtime.protocol.ledger import Admission, Ledger
 from selector.runtime.protocol.liveness import Liveness
 from selector.runtime.protocol.replay import ReplayBuffer, Resync
 from selector.runtime.protocol.sse import encode_comment, encode_retry
+from selector.runtime.protocol.wsframe import text_frame
 from selector.runtime.settings import ServerSettings
 from selector.runtime.store import MemoryStore, OpRejected
 
@@ -78,6 +79,7 @@ class Subscriber:
         "peer",
         "protocol",
         "queue",
+        "replies",
         "request",
         "wake",
         "writer",
@@ -107,6 +109,8 @@ class Subscriber:
         self.writer: asyncio.Task[None] | None = None
         #: Set on graceful shutdown: write what is queued, then end.
         self.ending = False
+        #: WS: acks and errors earned this tick, written together at the end of the tick.
+        self.replies: list[bytes] = []
 
     @property
     def transport_open(self) -> bool:
@@ -156,7 +160,7 @@ class Hub:
         self.failed = asyncio.Event()
         self._next_conn_id = 0
         self._group: asyncio.Future[None] | None = None
-        self._group_replies: list[tuple[Subscriber, bytes]] = []
+        self._reply_subs: list[Subscriber] = []
         self._pending_events: list[tuple[EncodedEvent, str, bytes]] = []
         self._flush_handle: asyncio.Handle | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -261,7 +265,8 @@ class Hub:
     def submit(self, mutation: Mutation, protocol: str) -> bytes:
         """Apply ``mutation`` unless it is a duplicate; returns the reply to send.
 
-        With a durable store the reply may only be sent after :meth:`commit_barrier`.
+        Send it with :meth:`reply` (WS) or after :meth:`commit_barrier` (HTTP): with a durable
+        store it may only leave once committed.
         """
         counters = self.counters
         if self.ledger.admit(mutation.client_id, mutation.seq) is Admission.DUPLICATE:
@@ -283,11 +288,31 @@ class Hub:
         if self.store.durable:
             await asyncio.shield(self._current_group())
 
-    def reply_after_commit(self, sub: Subscriber, reply: bytes) -> None:
-        """Durable store: queue ``reply`` for ``sub``'s writer once the group is committed,
-        so the connection keeps reading (pipelined mutations share one commit)."""
-        self._current_group()
-        self._group_replies.append((sub, reply))
+    def reply(self, sub: Subscriber, reply: bytes) -> None:
+        """Queue an ack or error for ``sub``'s WebSocket. All replies a connection earns in one
+        loop tick go out in one write at the end of the tick, after the group commit of a
+        durable store, so the connection keeps reading (pipelined mutations share a commit)."""
+        if not sub.replies:
+            self._reply_subs.append(sub)
+        sub.replies.append(reply)
+        if self.store.durable:
+            self._current_group()
+        else:
+            self._schedule_flush()
+
+    def _write_replies(self, sub: Subscriber) -> None:
+        replies, sub.replies = sub.replies, []
+        transport = sub.request.transport
+        if sub.conn_id not in self.subscribers or transport is None or transport.is_closing():
+            return
+        if sub.ws is None or sub.ws.closed:
+            return
+        transport.write(b"".join([text_frame(reply) for reply in replies]))
+        self.counters.messages_out["ws"] += len(replies)
+        if transport.get_write_buffer_size() > self.settings.queue_max_bytes:
+            # The client sends mutations but reads none of its acks.
+            self.counters.slow_disconnects["ws"] += 1
+            self.drop(sub, "slow_consumer")
 
     def _current_group(self) -> asyncio.Future[None]:
         if self._group is None:
@@ -320,7 +345,7 @@ class Hub:
         """End of tick: commit the group, release its acks, fan out its events."""
         self._flush_handle = None
         group, self._group = self._group, None
-        replies, self._group_replies = self._group_replies, []
+        reply_subs, self._reply_subs = self._reply_subs, []
         events, self._pending_events = self._pending_events, []
         try:
             self.store.commit()
@@ -333,22 +358,20 @@ class Hub:
             return
         if group is not None:
             group.set_result(None)
-        for sub, reply in replies:
-            if sub.conn_id in self.subscribers:
-                self._offer(sub, reply, must_deliver=True)
+        for sub in reply_subs:
+            self._write_replies(sub)
         for encoded, _, _ in events:
             self.replay.append(encoded.event_id, encoded, encoded.size)
             for sub in list(self.subscribers.values()):
                 self._offer(sub, encoded.ws_frame if sub.protocol == "ws" else encoded.sse_frame)
 
-    def _offer(self, sub: Subscriber, frame: bytes, *, must_deliver: bool = False) -> None:
+    def _offer(self, sub: Subscriber, frame: bytes) -> None:
         outcome = sub.queue.offer(frame)
         if outcome is Offer.QUEUED:
             self._notify(sub)
-        elif outcome is Offer.SKIPPED and not must_deliver:
+        elif outcome is Offer.SKIPPED:
             self.counters.slow_skips[sub.protocol] += 1
         else:
-            # An ack is never skipped: a client that reads none of them is too slow.
             self.counters.slow_disconnects[sub.protocol] += 1
             self.drop(sub, "slow_consumer")
 

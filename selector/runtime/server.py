@@ -164,7 +164,6 @@ async def _serve_ws(
     )
     hub.subscribe(sub, last_event_id)
     counters = hub.counters
-    durable = hub.store.durable
     reason = "closed"
     try:
         while True:
@@ -176,15 +175,9 @@ async def _serve_ws(
                     mutation = parse_ws_mutation(msg.data, client_id)
                 except EnvelopeError as exc:
                     counters.invalid["ws"] += 1
-                    counters.messages_out["ws"] += 1
-                    await ws.send_frame(encode_error(exc.detail, exc.seq), WSMsgType.TEXT)
+                    hub.reply(sub, encode_error(exc.detail, exc.seq))
                     continue
-                reply = hub.submit(mutation, "ws")
-                if durable:
-                    hub.reply_after_commit(sub, reply)
-                else:
-                    counters.messages_out["ws"] += 1
-                    await ws.send_frame(reply, WSMsgType.TEXT)
+                hub.reply(sub, hub.submit(mutation, "ws"))
             elif kind is WSMsgType.PING:
                 await ws.pong(msg.data)
             elif kind is WSMsgType.PONG:

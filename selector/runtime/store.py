@@ -44,10 +44,10 @@ class Recovered:
 
 
 def _check_key(data: Any) -> str:
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         raise OpRejected("data must be an object")
     key = data.get("key")
-    if not isinstance(key, str) or not key:
+    if type(key) is not str or not key:
         raise OpRejected("data.key must be a non-empty string")
     return key
 
@@ -73,20 +73,20 @@ class MemoryStore:
         Raises :class:`OpRejected` without changing anything when it cannot apply.
         """
         op, data = mutation.op, mutation.data
-        if op == "set":
+        if op == "incr":
+            key = _check_key(data)
+            by = data.get("by", 1)
+            if type(by) is not int:  # exact type: bool is not a count
+                raise OpRejected("incr needs an integer data.by")
+            current = self.kv.get(key, 0)
+            if type(current) is not int:
+                raise OpRejected(f"cannot incr {key!r}: its value is not an integer")
+            self._put(key, current + by)
+        elif op == "set":
             key = _check_key(data)
             if "value" not in data:
                 raise OpRejected("set needs data.value")
             self._put(key, data["value"])
-        elif op == "incr":
-            key = _check_key(data)
-            by = data.get("by", 1)
-            if not isinstance(by, int) or isinstance(by, bool):
-                raise OpRejected("incr needs an integer data.by")
-            current = self.kv.get(key, 0)
-            if not isinstance(current, int) or isinstance(current, bool):
-                raise OpRejected(f"cannot incr {key!r}: its value is not an integer")
-            self._put(key, current + by)
         else:
             entry = {
                 "client_id": mutation.client_id,

@@ -249,3 +249,37 @@ def test_a_stalled_websocket_is_reaped_without_stalling_the_heartbeat_of_others(
                 sock.close()
 
     arun(scenario(), timeout=60)
+
+
+def test_a_client_that_never_reads_its_acks_is_disconnected() -> None:
+    def masked_text(payload: bytes) -> bytes:
+        assert len(payload) < 126
+        return bytes([0x81, 0x80 | len(payload)]) + b"\0\0\0\0" + payload  # zero mask
+
+    async def scenario() -> None:
+        async with serving(queue_max_bytes=32 * 1024) as (hub, address):
+            sock = await _stalled_reader(address, "ws")
+            loop = asyncio.get_running_loop()
+            try:
+                await eventually(lambda: len(hub.subscribers) == 1)
+                seq = 0
+                # Kernel buffers on loopback absorb a few MB of acks before the server sees any
+                # backlog: bounded at 1000 bursts of 500 mutations (~13 MB of acks)
+                for _ in range(1000):
+                    burst = b"".join(
+                        masked_text(b'{"seq":%d,"op":"incr","data":{"key":"n"}}' % (seq + i))
+                        for i in range(1, 501)
+                    )
+                    seq += 500
+                    try:
+                        await asyncio.wait_for(loop.sock_sendall(sock, burst), 2 * UNIT)
+                    except (OSError, TimeoutError):
+                        break  # the server dropped us (or stopped reading)
+                    if hub.counters.slow_disconnects["ws"]:
+                        break
+                await eventually(lambda: hub.counters.slow_disconnects["ws"] == 1, timeout=10)
+                await eventually(lambda: not hub.subscribers)
+            finally:
+                sock.close()
+
+    arun(scenario(), timeout=60)
