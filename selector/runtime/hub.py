@@ -73,8 +73,10 @@ class Subscriber:
     """One WebSocket connection or SSE stream receiving the event stream."""
 
     __slots__ = (
+        "chunked",
         "client_id",
         "conn_id",
+        "draining",
         "ending",
         "peer",
         "protocol",
@@ -103,8 +105,12 @@ class Subscriber:
         self.peer = request.remote or ""
         self.queue = queue
         self.ws = ws
-        #: SSE: set when the handler has frames to write or must end.
+        #: SSE: set when the handler must drain a backlog or end.
         self.wake = asyncio.Event()
+        #: SSE: whether the response uses chunked transfer coding (HTTP/1.1).
+        self.chunked = request.version >= (1, 1)
+        #: SSE: the peer is slow and the handler owns writing until the queue is empty.
+        self.draining = False
         #: WS: the task currently draining the queue, if any (none while idle: no idle task).
         self.writer: asyncio.Task[None] | None = None
         #: Set on graceful shutdown: write what is queued, then end.
@@ -162,6 +168,8 @@ class Hub:
         self._group: asyncio.Future[None] | None = None
         self._reply_subs: list[Subscriber] = []
         self._pending_events: list[tuple[EncodedEvent, str, bytes]] = []
+        self._sse_dirty: dict[int, Subscriber] = {}
+        self._in_flush = False
         self._flush_handle: asyncio.Handle | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
 
@@ -342,8 +350,19 @@ class Hub:
             self._flush_handle = self.loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        """End of tick: commit the group, release its acks, fan out its events."""
+        """End of tick: commit the group, release its replies, fan out its events, then write
+        every SSE stream that has frames: one write per stream per tick."""
         self._flush_handle = None
+        self._in_flush = True
+        try:
+            self._commit_and_fan_out()
+            dirty, self._sse_dirty = self._sse_dirty, {}
+            for sub in dirty.values():
+                self._write_sse(sub)
+        finally:
+            self._in_flush = False
+
+    def _commit_and_fan_out(self) -> None:
         group, self._group = self._group, None
         reply_subs, self._reply_subs = self._reply_subs, []
         events, self._pending_events = self._pending_events, []
@@ -377,9 +396,35 @@ class Hub:
 
     def _notify(self, sub: Subscriber) -> None:
         if sub.protocol == "sse":
-            sub.wake.set()
+            self._sse_dirty[sub.conn_id] = sub
+            if not self._in_flush:
+                self._schedule_flush()
         elif sub.writer is None and sub.queue:
             sub.writer = self.loop.create_task(self._drain_ws(sub))
+
+    def _write_sse(self, sub: Subscriber) -> None:
+        """Write ``sub``'s queued frames straight to its transport, coalesced and capped per
+        write. A peer that does not keep up (data left in the transport buffer) is handed to
+        its handler, which writes with aiohttp's flow control until the queue is empty."""
+        if sub.draining or sub.conn_id not in self.subscribers:
+            return
+        transport = sub.request.transport
+        if transport is None or transport.is_closing():
+            return
+        queue, cap = sub.queue, self.settings.sse_batch_max_bytes
+        while queue:
+            if transport.get_write_buffer_size() >= cap:
+                sub.draining = True
+                sub.wake.set()
+                return
+            frames = queue.take(cap)
+            data = b"".join(frames)
+            # The response was prepared by aiohttp with chunked transfer coding (HTTP/1.1);
+            # writing whole chunks directly saves a task wake-up per stream per event.
+            transport.write(b"%x\r\n%b\r\n" % (len(data), data) if sub.chunked else data)
+            self.counters.messages_out["sse"] += len(frames)
+        if sub.ending:
+            sub.wake.set()
 
     async def _drain_ws(self, sub: Subscriber) -> None:
         ws = sub.ws
@@ -463,6 +508,7 @@ class Hub:
                 closes.append(sub.ws.close(code=1001, message=message))
             else:
                 sub.queue.force(encode_retry(retry_ms))
+                sub.draining = True  # its handler writes what is left, then ends the stream
                 sub.wake.set()
         if closes:
             with contextlib.suppress(TimeoutError):

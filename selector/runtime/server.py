@@ -10,7 +10,6 @@ Use :func:`build_app` to embed it, or :func:`running_server` / ``selector serve`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator
@@ -225,6 +224,8 @@ async def _serve_sse(
     response = web.StreamResponse(headers=_SSE_HEADERS)
     response.content_type = "text/event-stream"
     response.charset = "utf-8"
+    if request.version >= (1, 1):
+        response.enable_chunked_encoding()  # the hub writes whole chunks (Subscriber.chunked)
     await response.prepare(request)
     sub = Subscriber(
         conn_id=hub.new_conn_id(),
@@ -239,15 +240,14 @@ async def _serve_sse(
     counters = hub.counters.messages_out
     try:
         while True:
-            if sub.queue:
-                # Coalesce: everything queued this tick goes out in one write, capped by bytes
-                # so a burst does not buy throughput with latency.
+            # The hub writes to a stream that keeps up directly, once per loop tick. This
+            # loop only drains a backlog (with aiohttp's flow control) and waits for the end.
+            if sub.draining and sub.queue:
                 frames = sub.queue.take(settings.sse_batch_max_bytes)
                 await response.write(b"".join(frames))
                 counters["sse"] += len(frames)
-                if sub.queue:
-                    await asyncio.sleep(0)  # let other streams write before the next batch
                 continue
+            sub.draining = False
             if sub.ending:
                 reason = "shutdown"
                 break
