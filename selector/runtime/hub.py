@@ -105,8 +105,9 @@ class Subscriber:
         self.peer = request.remote or ""
         self.queue = queue
         self.ws = ws
-        #: SSE: set when the handler must drain a backlog or end.
-        self.wake = asyncio.Event()
+        #: SSE only (an idle WebSocket should not pay for an Event): set when the handler
+        #: must drain a backlog or end.
+        self.wake: asyncio.Event | None = asyncio.Event() if protocol == "sse" else None
         #: SSE: whether the response uses chunked transfer coding (HTTP/1.1).
         self.chunked = request.version >= (1, 1)
         #: SSE: the peer is slow and the handler owns writing until the queue is empty.
@@ -129,7 +130,12 @@ class Subscriber:
         transport = self.request.transport
         if transport is not None:
             transport.abort()
-        self.wake.set()
+        self.signal()
+
+    def signal(self) -> None:
+        """Wake the SSE handler (no-op for a WebSocket)."""
+        if self.wake is not None:
+            self.wake.set()
 
 
 class Hub:
@@ -238,7 +244,7 @@ class Hub:
             return
         self.liveness.remove(sub.conn_id)
         sub.queue.closed = True
-        sub.wake.set()
+        sub.signal()
         log_transition(
             f"{sub.protocol}.closed",
             conn=sub.conn_id,
@@ -415,7 +421,7 @@ class Hub:
         while queue:
             if transport.get_write_buffer_size() >= cap:
                 sub.draining = True
-                sub.wake.set()
+                sub.signal()
                 return
             frames = queue.take(cap)
             data = b"".join(frames)
@@ -424,7 +430,7 @@ class Hub:
             transport.write(b"%x\r\n%b\r\n" % (len(data), data) if sub.chunked else data)
             self.counters.messages_out["sse"] += len(frames)
         if sub.ending:
-            sub.wake.set()
+            sub.signal()
 
     async def _drain_ws(self, sub: Subscriber) -> None:
         ws = sub.ws
@@ -509,7 +515,7 @@ class Hub:
             else:
                 sub.queue.force(encode_retry(retry_ms))
                 sub.draining = True  # its handler writes what is left, then ends the stream
-                sub.wake.set()
+                sub.signal()
         if closes:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(s.close_timeout_s + 1):

@@ -238,6 +238,8 @@ async def _serve_sse(
     hub.subscribe(sub, last_event_id)
     reason = "client_gone"
     counters = hub.counters.messages_out
+    wake = sub.wake
+    assert wake is not None
     try:
         while True:
             # The hub writes to a stream that keeps up directly, once per loop tick. This
@@ -254,8 +256,8 @@ async def _serve_sse(
             if sub.queue.closed:
                 reason = "dropped"
                 break
-            sub.wake.clear()
-            await sub.wake.wait()
+            wake.clear()
+            await wake.wait()
     except (ConnectionError, RuntimeError):
         reason = "write_failed"
     finally:

@@ -13,7 +13,6 @@ Pure, no I/O: the server's writer drains the queue with :meth:`FanoutQueue.take`
 
 from __future__ import annotations
 
-from collections import deque
 from enum import Enum
 from typing import Literal
 
@@ -43,7 +42,9 @@ class FanoutQueue:
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self.mode: DeliveryMode = mode
-        self._frames: deque[bytes] = deque()
+        # A list, not a deque: an idle connection's empty deque costs ~600 bytes, a list 56,
+        # and batches are taken from the front in one slice anyway.
+        self._frames: list[bytes] = []
         self._bytes = 0
         #: Set once the subscriber must go; later offers are refused.
         self.closed = False
@@ -81,12 +82,14 @@ class FanoutQueue:
     def take(self, max_bytes: int) -> list[bytes]:
         """Remove and return the oldest frames totalling at most ``max_bytes`` (always at least
         one frame when any is waiting, so one frame larger than the cap still goes out)."""
-        taken: list[bytes] = []
-        total = 0
         frames = self._frames
-        while frames and (not taken or total + len(frames[0]) <= max_bytes):
-            frame = frames.popleft()
+        count = total = 0
+        for frame in frames:
+            if count and total + len(frame) > max_bytes:
+                break
+            count += 1
             total += len(frame)
-            taken.append(frame)
+        taken = frames[:count]
+        del frames[:count]
         self._bytes -= total
         return taken
