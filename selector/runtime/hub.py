@@ -110,9 +110,10 @@ class Subscriber:
         self.wake: asyncio.Event | None = asyncio.Event() if protocol == "sse" else None
         #: SSE: whether the response uses chunked transfer coding (HTTP/1.1).
         self.chunked = request.version >= (1, 1)
-        #: SSE: the peer is slow and the handler owns writing until the queue is empty.
+        #: The peer is slow: its SSE handler or WS writer task owns writing until the queue
+        #: is empty.
         self.draining = False
-        #: WS: the task currently draining the queue, if any (none while idle: no idle task).
+        #: WS: the task draining a backlog, if any (none while the peer keeps up).
         self.writer: asyncio.Task[None] | None = None
         #: Set on graceful shutdown: write what is queued, then end.
         self.ending = False
@@ -174,7 +175,7 @@ class Hub:
         self._group: asyncio.Future[None] | None = None
         self._reply_subs: list[Subscriber] = []
         self._pending_events: list[tuple[EncodedEvent, str, bytes]] = []
-        self._sse_dirty: dict[int, Subscriber] = {}
+        self._dirty: dict[int, Subscriber] = {}
         self._in_flush = False
         self._flush_handle: asyncio.Handle | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -357,14 +358,14 @@ class Hub:
 
     def _flush(self) -> None:
         """End of tick: commit the group, release its replies, fan out its events, then write
-        every SSE stream that has frames: one write per stream per tick."""
+        every subscriber that has frames: one write per subscriber per tick."""
         self._flush_handle = None
         self._in_flush = True
         try:
             self._commit_and_fan_out()
-            dirty, self._sse_dirty = self._sse_dirty, {}
+            dirty, self._dirty = self._dirty, {}
             for sub in dirty.values():
-                self._write_sse(sub)
+                self._write_stream(sub)
         finally:
             self._in_flush = False
 
@@ -401,40 +402,46 @@ class Hub:
             self.drop(sub, "slow_consumer")
 
     def _notify(self, sub: Subscriber) -> None:
-        if sub.protocol == "sse":
-            self._sse_dirty[sub.conn_id] = sub
-            if not self._in_flush:
-                self._schedule_flush()
-        elif sub.writer is None and sub.queue:
-            sub.writer = self.loop.create_task(self._drain_ws(sub))
+        self._dirty[sub.conn_id] = sub
+        if not self._in_flush:
+            self._schedule_flush()
 
-    def _write_sse(self, sub: Subscriber) -> None:
-        """Write ``sub``'s queued frames straight to its transport, coalesced and capped per
-        write. A peer that does not keep up (data left in the transport buffer) is handed to
-        its handler, which writes with aiohttp's flow control until the queue is empty."""
+    def _write_stream(self, sub: Subscriber) -> None:
+        """Write ``sub``'s queued frames straight to its transport: one write per subscriber
+        per tick, capped in bytes (WS frames, or HTTP chunks of SSE blocks). A peer that does
+        not keep up (data left in its transport buffer) is drained with aiohttp's flow control
+        instead, by its SSE handler or a WS writer task, until its queue is empty."""
         if sub.draining or sub.conn_id not in self.subscribers:
             return
         transport = sub.request.transport
         if transport is None or transport.is_closing():
             return
+        ws = sub.ws
+        if ws is not None and ws.closed:
+            return  # nothing may follow a close frame
         queue, cap = sub.queue, self.settings.sse_batch_max_bytes
         while queue:
             if transport.get_write_buffer_size() >= cap:
                 sub.draining = True
-                sub.signal()
+                if ws is None:
+                    sub.signal()
+                else:
+                    sub.writer = self.loop.create_task(self._drain_ws(sub, ws))
                 return
             frames = queue.take(cap)
-            data = b"".join(frames)
-            # The response was prepared by aiohttp with chunked transfer coding (HTTP/1.1);
-            # writing whole chunks directly saves a task wake-up per stream per event.
-            transport.write(b"%x\r\n%b\r\n" % (len(data), data) if sub.chunked else data)
-            self.counters.messages_out["sse"] += len(frames)
+            if ws is not None:
+                transport.write(b"".join([text_frame(frame) for frame in frames]))
+            else:
+                data = b"".join(frames)
+                # aiohttp prepared the response with chunked transfer coding (HTTP/1.1);
+                # writing whole chunks here saves a task wake-up per stream per event.
+                transport.write(b"%x\r\n%b\r\n" % (len(data), data) if sub.chunked else data)
+            self.counters.messages_out[sub.protocol] += len(frames)
         if sub.ending:
             sub.signal()
 
-    async def _drain_ws(self, sub: Subscriber) -> None:
-        ws = sub.ws
-        assert ws is not None
+    async def _drain_ws(self, sub: Subscriber, ws: web.WebSocketResponse) -> None:
+        """The slow path of a WebSocket that fell behind: aiohttp's writer waits for drain."""
         counters = self.counters.messages_out
         try:
             while sub.queue and not ws.closed:
@@ -445,6 +452,7 @@ class Hub:
             pass  # the connection went away; its handler cleans up
         finally:
             sub.writer = None
+            sub.draining = False
 
     # -- heartbeats ----------------------------------------------------------------------
 

@@ -273,3 +273,24 @@ def test_metrics_and_health() -> None:
             assert "heartbeat_rtt_seconds_count 0.0" in lines
 
     arun(scenario())
+
+
+def test_events_of_one_tick_arrive_in_order_at_every_subscriber() -> None:
+    from selector.runtime.protocol.envelope import Publish
+
+    async def scenario() -> None:
+        async with (
+            serving() as (hub, address),
+            connect(f"ws://{address}/ws?client_id=a") as first,
+            connect(f"ws://{address}/ws?client_id=b") as second,
+        ):
+            await eventually(lambda: len(hub.subscribers) == 2)
+            # published in one tick: one coalesced write per subscriber at its end
+            ids = [hub.publish(Publish(event="burst", data=n)) for n in range(50)]
+            for ws in (first, second):
+                got = [await recv_json(ws) for _ in ids]
+                assert [e["id"] for e in got] == ids
+                assert [e["data"] for e in got] == list(range(50))
+            assert hub.counters.messages_out["ws"] == 100
+
+    arun(scenario())
