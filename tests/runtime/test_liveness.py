@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from selector.runtime.protocol.liveness import Liveness
 
@@ -62,3 +64,46 @@ def test_pong_timeout_longer_than_the_interval_does_not_re_ping() -> None:
 def test_intervals_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Liveness[str](ping_interval=0, pong_timeout=1, sse_comment_interval=1, now=0)
+
+
+@given(
+    interval=st.floats(0.5, 30),
+    timeout=st.floats(0.5, 30),
+    rtts=st.lists(st.floats(0, 60), min_size=1, max_size=30),
+)
+def test_only_a_late_pong_gets_a_connection_reaped(
+    interval: float, timeout: float, rtts: list[float]
+) -> None:
+    """Simulate one connection answering round i's ping after rtts[i] seconds (the clock
+    advances only to the times the tracker asks for, as the server's task does)."""
+    live = Liveness[str](
+        ping_interval=interval, pong_timeout=timeout, sse_comment_interval=99, now=0
+    )
+    live.add("c")
+    now, pong_at, reaped_at, round_no, sent = 0.0, None, None, 0, 0.0
+    for _ in range(200):
+        wake = live.next_wakeup()
+        if pong_at is not None and pong_at < wake:
+            now = pong_at
+            live.pong("c", now)
+            pong_at = None
+            continue
+        now = wake
+        due = live.due(now)
+        if due.reap:
+            reaped_at = now
+            break
+        if due.ping:
+            sent = now
+            if round_no < len(rtts):
+                pong_at = now + rtts[round_no]
+            round_no += 1
+        if round_no > len(rtts):
+            break
+    late = [rtt for rtt in rtts[:round_no] if rtt >= timeout]
+    if reaped_at is not None:
+        # reaped exactly when the unanswered ping's deadline passed, and only then
+        assert reaped_at == pytest.approx(sent + timeout)
+        assert late or round_no > len(rtts)
+    else:
+        assert not late

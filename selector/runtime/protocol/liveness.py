@@ -89,8 +89,12 @@ class Liveness(Generic[K]):
         """Everything to do at ``now``; call it again after :meth:`next_wakeup`."""
         reap: list[K] = []
         if self._next_reap is not None and now >= self._next_reap:
-            deadline = now - self.pong_timeout
-            reap = [k for k, sent in self._waiting.items() if sent is not None and sent <= deadline]
+            # Same arithmetic as the wake-up time (sent + timeout), so waking exactly at the
+            # deadline reaps: ``now - timeout`` can round below ``sent`` and spin the loop.
+            timeout = self.pong_timeout
+            reap = [
+                k for k, sent in self._waiting.items() if sent is not None and sent + timeout <= now
+            ]
             for key in reap:
                 del self._waiting[key]
             pending = [sent for sent in self._waiting.values() if sent is not None]
