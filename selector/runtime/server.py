@@ -268,6 +268,15 @@ async def _serve_sse(
     return response
 
 
+async def _committed(hub: Hub) -> bool:
+    """Wait for the group commit; False when the store failed (the hub is then stopping)."""
+    try:
+        await hub.commit_barrier()
+    except Exception:
+        return False
+    return True
+
+
 async def mutations_handler(request: web.Request) -> web.Response:
     """``POST /mutations``: one mutation with the same ack and dedupe semantics as /ws."""
     hub = _hub(request)
@@ -280,7 +289,8 @@ async def mutations_handler(request: web.Request) -> web.Response:
         hub.counters.invalid["http"] += 1
         return web.Response(status=400, body=encode_error(exc.detail, exc.seq), content_type=_JSON)
     reply = hub.submit(mutation, "http")
-    await hub.commit_barrier()
+    if not await _committed(hub):
+        return _json_error(503, "the state store failed; the server is stopping", "STORE_FAILED")
     status = 400 if reply.startswith(b'{"error"') else 200
     return web.Response(status=status, body=reply, content_type=_JSON)
 
@@ -295,7 +305,8 @@ async def publish_handler(request: web.Request) -> web.Response:
     except EnvelopeError as exc:
         return _json_error(400, exc.detail)
     event_id = hub.publish(publish)
-    await hub.commit_barrier()
+    if not await _committed(hub):
+        return _json_error(503, "the state store failed; the server is stopping", "STORE_FAILED")
     return web.Response(body=b'{"id":%d}' % event_id, content_type=_JSON)
 
 

@@ -199,3 +199,28 @@ def test_cut_connections_leave_no_leak_and_resume_fills_the_gap() -> None:
             sse.close()
 
     arun(scenario())
+
+
+def test_a_failing_store_acks_nothing_and_stops_the_server(tmp_path: Path) -> None:
+    import sqlite3
+
+    async def scenario() -> None:
+        async with serving(state_path=str(tmp_path / "s.db")) as (hub, address):
+
+            def broken_commit() -> None:
+                raise sqlite3.OperationalError("disk I/O error")
+
+            hub.store.commit = broken_commit  # type: ignore[method-assign]
+            async with aiohttp.ClientSession() as session:
+                body = {"client_id": "c", "seq": 1, "op": "incr", "data": {"key": "n"}}
+                async with session.post(f"http://{address}/mutations", json=body) as response:
+                    assert response.status == 503
+                    assert (await response.json())["error"] == "STORE_FAILED"
+            assert hub.failed.is_set()  # selector serve stops with exit code 1 on this
+            async with connect(f"ws://{address}/ws?client_id=w") as ws:
+                await ws.send(json.dumps({"seq": 1, "op": "incr", "data": {"key": "n"}}))
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.3):
+                        await ws.recv()  # no ack for a mutation that is not on disk
+
+    arun(scenario())
