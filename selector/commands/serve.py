@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from selector.runtime.settings import ServerSettings
 
 NAME = "serve"
 HELP = "run the reference WebSocket + SSE runtime (acked mutations, resumable streams, metrics)"
@@ -56,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-message-bytes", type=_positive_int, default=64 * 1024)
     parser.add_argument("--max-connections-per-ip", type=_positive_int, default=4096)
-    parser.add_argument("--replay-events", type=int, default=1000, help="replay buffer events")
+    parser.add_argument(
+        "--replay-events", type=int, help="replay buffer events (default: the plan's, else 1000)"
+    )
     parser.add_argument("--queue-frames", type=_positive_int, default=1000)
     parser.add_argument(
         "--delivery",
@@ -79,27 +85,32 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
-    from selector.runtime.settings import DEFAULT_HEARTBEAT, ServerSettings, heartbeat_for_profile
+    from selector.runtime.settings import PlannedSettings, ServerSettings, plan_for_profile
 
-    if args.replay_events < 0:
+    if args.replay_events is not None and args.replay_events < 0:
         raise UsageError.single("--replay-events must be >= 0", path="--replay-events")
-    heartbeat = DEFAULT_HEARTBEAT
+    planned = PlannedSettings()
     delivery = args.delivery
     if args.profile:
         from selector.loading import load_profile
 
         profile = load_profile(args.profile)
-        heartbeat, problems = heartbeat_for_profile(profile)
-        for message in problems:
+        planned = plan_for_profile(profile)
+        for message in planned.problems:
             print(f"{args.profile}: lifetime plan problem: {message}", file=sys.stderr)
         if delivery is None and profile.delivery.guarantee == "best_effort":
             delivery = "best_effort"
     heartbeat = dataclasses.replace(
-        heartbeat,
-        ping_interval_s=args.ping_interval or heartbeat.ping_interval_s,
-        pong_timeout_s=args.pong_timeout or heartbeat.pong_timeout_s,
-        sse_comment_s=args.sse_heartbeat or heartbeat.sse_comment_s,
+        planned.heartbeat,
+        ping_interval_s=args.ping_interval or planned.heartbeat.ping_interval_s,
+        pong_timeout_s=args.pong_timeout or planned.heartbeat.pong_timeout_s,
+        sse_comment_s=args.sse_heartbeat or planned.heartbeat.sse_comment_s,
     )
+    # Command-line flags win over the plan, the plan over the defaults.
+    defaults = ServerSettings()
+    replay_events = args.replay_events
+    if replay_events is None:
+        replay_events = planned.replay_max_events or defaults.replay_max_events
     settings = ServerSettings(
         host=args.host,
         port=args.port,
@@ -109,9 +120,12 @@ def run(args: argparse.Namespace) -> int:
         allowed_origins=tuple(args.allow_origin),
         max_message_bytes=args.max_message_bytes,
         max_connections_per_ip=args.max_connections_per_ip,
-        replay_max_events=args.replay_events,
         queue_max_frames=args.queue_frames,
         delivery=delivery or "reliable",
+        replay_max_events=replay_events,
+        replay_max_bytes=planned.replay_max_bytes or defaults.replay_max_bytes,
+        sse_retry_ms=planned.sse_retry_ms or defaults.sse_retry_ms,
+        close_timeout_s=planned.close_timeout_s or defaults.close_timeout_s,
     )
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     if args.quiet:
@@ -138,14 +152,12 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_NEGATIVE if failed else EXIT_OK
 
 
-async def _serve(settings: object, signal_numbers: tuple[int, ...]) -> bool:
+async def _serve(settings: ServerSettings, signal_numbers: tuple[int, ...]) -> bool:
     """Serve until a signal (graceful shutdown) or a store failure; True on failure."""
     import asyncio
 
     from selector.runtime.server import running_server
-    from selector.runtime.settings import ServerSettings
 
-    assert isinstance(settings, ServerSettings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for number in signal_numbers:

@@ -410,7 +410,19 @@ async def running_server(settings: ServerSettings) -> AsyncIterator[tuple[Hub, i
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
         port = int(runner.addresses[0][1]) if runner.addresses else settings.port
-        log_transition("server.listening", host=settings.host, port=port)
+        hb = settings.heartbeat
+        log_transition(
+            "server.listening",
+            host=settings.host,
+            port=port,
+            durable=settings.state_path is not None,
+            delivery=settings.delivery,
+            ping_interval_s=hb.ping_interval_s,
+            pong_timeout_s=hb.pong_timeout_s,
+            sse_comment_s=hb.sse_comment_s,
+            sse_retry_ms=settings.sse_retry_ms,
+            replay_max_events=settings.replay_max_events,
+        )
         yield app[HUB_KEY], port
     finally:
         await runner.cleanup()

@@ -13,7 +13,14 @@ from selector.runtime.protocol.fanout import DeliveryMode
 if TYPE_CHECKING:
     from selector.profile import Profile
 
-__all__ = ["DEFAULT_HEARTBEAT", "Heartbeat", "ServerSettings", "heartbeat_for_profile"]
+__all__ = [
+    "DEFAULT_HEARTBEAT",
+    "Heartbeat",
+    "PlannedSettings",
+    "ServerSettings",
+    "plan_for_profile",
+    "settings_from_plans",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,49 +40,68 @@ class Heartbeat:
 DEFAULT_HEARTBEAT = Heartbeat()
 
 
-def heartbeat_for_profile(profile: Profile) -> tuple[Heartbeat, list[str]]:
-    """The heartbeat the lifetime planner computes for ``profile``, and the plan's problems.
+@dataclass(frozen=True, slots=True)
+class PlannedSettings:
+    """What the lifetime planner says the server should use; None where it says nothing."""
 
-    Uses ``selector.planner.plan_lifetime(profile, protocol)`` for ``"websocket"`` and
-    ``"sse"``; without the planner (it ships separately) the defaults, and no problems.
-    A plan with problems still gives its numbers: the caller should show the problems.
+    heartbeat: Heartbeat = DEFAULT_HEARTBEAT
+    #: The SSE ``retry:`` hint (``plan.sse.retry_ms``).
+    sse_retry_ms: int | None = None
+    #: How long a WebSocket closing handshake may take (``plan.websocket.close_timeout_s``).
+    close_timeout_s: float | None = None
+    #: Replay buffer bounds for ``delivery.resume`` (``plan.replay.shared_log_*``).
+    replay_max_events: int | None = None
+    replay_max_bytes: int | None = None
+    #: The plans' problems, prefixed with their protocol: show them, the numbers still apply.
+    problems: tuple[str, ...] = ()
+
+
+def plan_for_profile(profile: Profile) -> PlannedSettings:
+    """Plan the server's settings with ``selector.planner.plan_lifetime(profile, protocol)``
+    for ``"websocket"`` and ``"sse"``; without the planner (it ships separately) the defaults.
     """
     try:
         from selector.planner import plan_lifetime  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        return DEFAULT_HEARTBEAT, []
-    ws_plan = plan_lifetime(profile, "websocket")
-    sse_plan = plan_lifetime(profile, "sse")
-    return heartbeat_from_plans(ws_plan, sse_plan), problem_messages(ws_plan, sse_plan)
+        return PlannedSettings()
+    return settings_from_plans(plan_lifetime(profile, "websocket"), plan_lifetime(profile, "sse"))
 
 
-def _seconds(value: Any, default: float) -> float:
+def _positive(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
-    return default
+    return None
 
 
-def heartbeat_from_plans(ws_plan: Any, sse_plan: Any) -> Heartbeat:
-    """Read ``plan.websocket.ping_interval_s``/``pong_timeout_s`` and
-    ``plan.sse.heartbeat_interval_s`` from two lifetime plans (the planner's
-    ``LifetimePlan``); any value missing or not positive keeps its default."""
+def settings_from_plans(ws_plan: Any, sse_plan: Any) -> PlannedSettings:
+    """Read two lifetime plans (the planner's ``LifetimePlan`` for websocket and sse):
+    ``websocket.ping_interval_s``, ``pong_timeout_s``, ``close_timeout_s``,
+    ``sse.heartbeat_interval_s``, ``retry_ms`` and ``replay.shared_log_events``/``_bytes``.
+    A value that is missing or not positive is left to the defaults."""
     ws = getattr(ws_plan, "websocket", None)
     sse = getattr(sse_plan, "sse", None)
+    replay = getattr(ws_plan, "replay", None)
     d = DEFAULT_HEARTBEAT
-    return Heartbeat(
-        ping_interval_s=_seconds(getattr(ws, "ping_interval_s", None), d.ping_interval_s),
-        pong_timeout_s=_seconds(getattr(ws, "pong_timeout_s", None), d.pong_timeout_s),
-        sse_comment_s=_seconds(getattr(sse, "heartbeat_interval_s", None), d.sse_comment_s),
+    heartbeat = Heartbeat(
+        ping_interval_s=_positive(getattr(ws, "ping_interval_s", None)) or d.ping_interval_s,
+        pong_timeout_s=_positive(getattr(ws, "pong_timeout_s", None)) or d.pong_timeout_s,
+        sse_comment_s=_positive(getattr(sse, "heartbeat_interval_s", None)) or d.sse_comment_s,
     )
-
-
-def problem_messages(*plans: Any) -> list[str]:
-    """The ``problems[].message`` of lifetime plans, prefixed with their protocol."""
-    return [
-        f"{getattr(plan, 'protocol', '?')}: {getattr(problem, 'message', problem)}"
-        for plan in plans
-        for problem in getattr(plan, "problems", ())
-    ]
+    retry = _positive(getattr(sse, "retry_ms", None))
+    events = _positive(getattr(replay, "shared_log_events", None))
+    size = _positive(getattr(replay, "shared_log_bytes", None))
+    return PlannedSettings(
+        heartbeat=heartbeat,
+        sse_retry_ms=int(retry) if retry else None,
+        close_timeout_s=_positive(getattr(ws, "close_timeout_s", None)),
+        replay_max_events=int(events) if events else None,
+        replay_max_bytes=int(size) if size else None,
+        problems=tuple(
+            f"{getattr(plan, 'protocol', '?')}: {getattr(problem, 'message', problem)}"
+            for plan in (ws_plan, sse_plan)
+            for problem in getattr(plan, "problems", ())
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ def test_bad_input_is_a_message_and_exit_2(args: list[str], fragment: str) -> No
 
 def test_a_bad_profile_is_located(tmp_path: Path) -> None:
     profile = tmp_path / "p.yaml"
-    profile.write_text("version: 1\nnot_a_field: 3\n", encoding="utf-8")
+    profile.write_text("schema_version: 1\nname: x\nnot_a_field: 3\n", encoding="utf-8")
     result = run_serve("--profile", str(profile))
     assert result.returncode == 2 and str(profile) in result.stderr
     assert "Traceback" not in result.stderr
@@ -101,3 +101,19 @@ def test_serve_help_imports_no_aiohttp() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_serve_with_a_profile_starts(tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text(
+        "schema_version: 1\nname: chat\n"
+        "traffic:\n  server_to_client: {rate_hz: 2.0, payload_bytes: 200}\n"
+        "delivery: {guarantee: best_effort}\n",
+        encoding="utf-8",
+    )
+    server = ServeProcess(tmp_path / "serve.log", "--profile", str(profile))
+    server.start()
+    (listening,) = [e for e in server.log_events() if e["event"] == "server.listening"]
+    assert listening["delivery"] == "best_effort"  # from the profile's delivery.guarantee
+    assert listening["ping_interval_s"] > 0 and listening["durable"] is False
+    assert server.stop() == 0

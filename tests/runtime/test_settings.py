@@ -1,4 +1,4 @@
-"""Where the server's heartbeat comes from: the lifetime planner, else the defaults."""
+"""Where the server's settings come from: the lifetime planner, else the defaults."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from selector.runtime.settings import (
     DEFAULT_HEARTBEAT,
     Heartbeat,
-    heartbeat_for_profile,
-    heartbeat_from_plans,
-    problem_messages,
+    PlannedSettings,
+    plan_for_profile,
+    settings_from_plans,
 )
 
 
@@ -21,23 +21,35 @@ def plan(**fields: object) -> SimpleNamespace:
 
 
 def test_values_come_from_the_websocket_and_sse_plans() -> None:
-    ws = plan(protocol="websocket", websocket=plan(ping_interval_s=25.0, pong_timeout_s=5))
-    sse = plan(protocol="sse", sse=plan(heartbeat_interval_s=12.5))
-    assert heartbeat_from_plans(ws, sse) == Heartbeat(25.0, 5.0, 12.5)
+    ws = plan(
+        protocol="websocket",
+        websocket=plan(ping_interval_s=25.0, pong_timeout_s=5, close_timeout_s=3.0),
+        replay=plan(shared_log_events=5000, shared_log_bytes=2_000_000),
+        problems=(),
+    )
+    sse = plan(protocol="sse", sse=plan(heartbeat_interval_s=12.5, retry_ms=1500), problems=())
+    assert settings_from_plans(ws, sse) == PlannedSettings(
+        heartbeat=Heartbeat(25.0, 5.0, 12.5),
+        sse_retry_ms=1500,
+        close_timeout_s=3.0,
+        replay_max_events=5000,
+        replay_max_bytes=2_000_000,
+    )
 
 
 def test_missing_or_nonsense_values_keep_the_defaults() -> None:
-    ws = plan(websocket=plan(ping_interval_s=0, pong_timeout_s=True))
-    assert heartbeat_from_plans(ws, plan(sse=None)) == DEFAULT_HEARTBEAT
+    ws = plan(websocket=plan(ping_interval_s=0, pong_timeout_s=True), replay=None)
+    planned = settings_from_plans(ws, plan(sse=None))
+    assert planned == PlannedSettings()
+    assert planned.heartbeat == DEFAULT_HEARTBEAT
 
 
 def test_problems_are_reported_with_their_protocol() -> None:
     ws = plan(protocol="websocket", problems=(plan(message="gcp_lb caps the lifetime at 30 s"),))
-    assert problem_messages(ws, plan(protocol="sse", problems=())) == [
-        "websocket: gcp_lb caps the lifetime at 30 s"
-    ]
+    planned = settings_from_plans(ws, plan(protocol="sse", problems=()))
+    assert planned.problems == ("websocket: gcp_lb caps the lifetime at 30 s",)
 
 
 def test_without_a_planner_the_defaults_apply(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "selector.planner", None)  # import raises ImportError
-    assert heartbeat_for_profile(object()) == (DEFAULT_HEARTBEAT, [])  # type: ignore[arg-type]
+    assert plan_for_profile(object()) == PlannedSettings()  # type: ignore[arg-type]
