@@ -49,7 +49,8 @@ class PlannedSettings:
     sse_retry_ms: int | None = None
     #: How long a WebSocket closing handshake may take (``plan.websocket.close_timeout_s``).
     close_timeout_s: float | None = None
-    #: Replay buffer bounds for ``delivery.resume`` (``plan.replay.shared_log_*``).
+    #: Replay buffer bounds for ``delivery.resume`` (``plan.replay.*_per_connection``: the
+    #: runtime broadcasts one stream, so a client's stream is the whole log).
     replay_max_events: int | None = None
     replay_max_bytes: int | None = None
     #: The plans' problems, prefixed with their protocol: show them, the numbers still apply.
@@ -76,7 +77,8 @@ def _positive(value: Any) -> float | None:
 def settings_from_plans(ws_plan: Any, sse_plan: Any) -> PlannedSettings:
     """Read two lifetime plans (the planner's ``LifetimePlan`` for websocket and sse):
     ``websocket.ping_interval_s``, ``pong_timeout_s``, ``close_timeout_s``,
-    ``sse.heartbeat_interval_s``, ``retry_ms`` and ``replay.shared_log_events``/``_bytes``.
+    ``sse.heartbeat_interval_s``, ``retry_ms`` and ``replay.events_per_connection``/
+    ``bytes_per_connection``.
     A value that is missing or not positive is left to the defaults."""
     ws = getattr(ws_plan, "websocket", None)
     sse = getattr(sse_plan, "sse", None)
@@ -88,14 +90,16 @@ def settings_from_plans(ws_plan: Any, sse_plan: Any) -> PlannedSettings:
         sse_comment_s=_positive(getattr(sse, "heartbeat_interval_s", None)) or d.sse_comment_s,
     )
     retry = _positive(getattr(sse, "retry_ms", None))
-    events = _positive(getattr(replay, "shared_log_events", None))
-    size = _positive(getattr(replay, "shared_log_bytes", None))
+    events = _positive(getattr(replay, "events_per_connection", None))
+    size = _positive(getattr(replay, "bytes_per_connection", None))
     return PlannedSettings(
         heartbeat=heartbeat,
         sse_retry_ms=int(retry) if retry else None,
         close_timeout_s=_positive(getattr(ws, "close_timeout_s", None)),
         replay_max_events=int(events) if events else None,
-        replay_max_bytes=int(size) if size else None,
+        # The buffer holds each event twice (WS and SSE encodings) plus ~64 bytes of framing
+        # and envelope, while the plan counts payload bytes.
+        replay_max_bytes=int(2 * size + 64 * (events or 0)) if size else None,
         problems=tuple(
             f"{getattr(plan, 'protocol', '?')}: {getattr(problem, 'message', problem)}"
             for plan in (ws_plan, sse_plan)

@@ -24,7 +24,7 @@ def test_values_come_from_the_websocket_and_sse_plans() -> None:
     ws = plan(
         protocol="websocket",
         websocket=plan(ping_interval_s=25.0, pong_timeout_s=5, close_timeout_s=3.0),
-        replay=plan(shared_log_events=5000, shared_log_bytes=2_000_000),
+        replay=plan(events_per_connection=5000, bytes_per_connection=2_000_000),
         problems=(),
     )
     sse = plan(protocol="sse", sse=plan(heartbeat_interval_s=12.5, retry_ms=1500), problems=())
@@ -33,7 +33,7 @@ def test_values_come_from_the_websocket_and_sse_plans() -> None:
         sse_retry_ms=1500,
         close_timeout_s=3.0,
         replay_max_events=5000,
-        replay_max_bytes=2_000_000,
+        replay_max_bytes=2 * 2_000_000 + 64 * 5000,  # two encodings plus framing
     )
 
 
