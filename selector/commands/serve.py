@@ -73,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ping-interval", type=_positive_float, help="seconds (overrides)")
     parser.add_argument("--pong-timeout", type=_positive_float, help="seconds (overrides)")
     parser.add_argument("--sse-heartbeat", type=_positive_float, help="seconds (overrides)")
+    parser.add_argument(
+        "--no-heartbeat",
+        action="store_true",
+        help="send no pings, heartbeat events or SSE comments and reap nothing "
+        "(a naive server, the control of a verification run)",
+    )
     parser.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
     parser.add_argument("--quiet", action="store_true", help="no per-connection logs on stderr")
 
@@ -85,7 +91,12 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
-    from selector.runtime.settings import PlannedSettings, ServerSettings, plan_for_profile
+    from selector.runtime.settings import (
+        NO_HEARTBEAT,
+        PlannedSettings,
+        ServerSettings,
+        plan_for_profile,
+    )
 
     if args.replay_events is not None and args.replay_events < 0:
         raise UsageError.single("--replay-events must be >= 0", path="--replay-events")
@@ -100,11 +111,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.profile}: lifetime plan problem: {message}", file=sys.stderr)
         if delivery is None and profile.delivery.guarantee == "best_effort":
             delivery = "best_effort"
-    heartbeat = dataclasses.replace(
-        planned.heartbeat,
-        ping_interval_s=args.ping_interval or planned.heartbeat.ping_interval_s,
-        pong_timeout_s=args.pong_timeout or planned.heartbeat.pong_timeout_s,
-        sse_comment_s=args.sse_heartbeat or planned.heartbeat.sse_comment_s,
+    if args.no_heartbeat and (args.ping_interval or args.pong_timeout or args.sse_heartbeat):
+        raise UsageError.single("--no-heartbeat excludes the other heartbeat flags")
+    heartbeat = (
+        NO_HEARTBEAT
+        if args.no_heartbeat
+        else dataclasses.replace(
+            planned.heartbeat,
+            ping_interval_s=args.ping_interval or planned.heartbeat.ping_interval_s,
+            pong_timeout_s=args.pong_timeout or planned.heartbeat.pong_timeout_s,
+            sse_comment_s=args.sse_heartbeat or planned.heartbeat.sse_comment_s,
+        )
     )
     # Command-line flags win over the plan, the plan over the defaults.
     defaults = ServerSettings()

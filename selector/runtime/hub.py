@@ -60,6 +60,9 @@ _WS_BATCH_BYTES = 64 * 1024
 #: could block the heartbeat task behind one stalled peer. It misses its pong and is reaped.
 _PING_SKIP_BUFFERED = 16 * 1024
 _SSE_HEARTBEAT = encode_comment("hb")
+#: The heartbeat task also sweeps leaked connections; it wakes at least this often for it,
+#: heartbeats disabled or not.
+_SWEEP_INTERVAL_S = 5.0
 
 
 def log_transition(event: str, **fields: Any) -> None:
@@ -486,7 +489,8 @@ class Hub:
                     if sub.protocol == "sse":
                         self._offer(sub, _SSE_HEARTBEAT)
             self._sweep_leaked()
-            await asyncio.sleep(max(0.0, self.liveness.next_wakeup() - self.loop.time()))
+            wait = self.liveness.next_wakeup() - self.loop.time()
+            await asyncio.sleep(min(max(0.0, wait), _SWEEP_INTERVAL_S))
 
     async def _ping(self, sub: Subscriber, beat: bytes) -> None:
         transport = sub.request.transport

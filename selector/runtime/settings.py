@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_HEARTBEAT",
+    "NO_HEARTBEAT",
     "Heartbeat",
     "PlannedSettings",
     "ServerSettings",
@@ -27,13 +28,17 @@ __all__ = [
 class Heartbeat:
     """Liveness timings, in seconds."""
 
-    #: WebSocket protocol ping (and application heartbeat event) interval.
-    ping_interval_s: float = 20.0
+    #: WebSocket protocol ping (and application heartbeat event) interval; None: no pings,
+    #: no heartbeat events and no reaping (the "naive" control of a verification run).
+    ping_interval_s: float | None = 20.0
     #: A WebSocket peer that has not answered a ping after this long is reaped.
     pong_timeout_s: float = 10.0
-    #: SSE comment heartbeat interval (the WHATWG spec suggests about 15 s).
-    sse_comment_s: float = 15.0
+    #: SSE comment heartbeat interval (the WHATWG spec suggests about 15 s); None: none.
+    sse_comment_s: float | None = 15.0
 
+
+#: No application heartbeat at all, as a naively deployed server runs.
+NO_HEARTBEAT = Heartbeat(ping_interval_s=None, sse_comment_s=None)
 
 #: Used when no profile is given or no planner is available: under the 60 s idle timeout of
 #: nginx and AWS ALB by a wide margin (the seed's rule: timeout >= 1.5 x ping interval).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -107,3 +109,11 @@ def test_only_a_late_pong_gets_a_connection_reaped(
         assert late or round_no > len(rtts)
     else:
         assert not late
+
+
+def test_disabled_heartbeats_never_ping_reap_or_comment() -> None:
+    live = Liveness[str](ping_interval=None, pong_timeout=10, sse_comment_interval=None, now=0)
+    live.add("a")
+    assert live.next_wakeup() == math.inf
+    due = live.due(1e9)
+    assert (due.ping, due.reap, due.ping_round, due.sse_comment) == ([], [], False, False)

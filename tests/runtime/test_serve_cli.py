@@ -117,3 +117,12 @@ def test_serve_with_a_profile_starts(tmp_path: Path) -> None:
     assert listening["delivery"] == "best_effort"  # from the profile's delivery.guarantee
     assert listening["ping_interval_s"] > 0 and listening["durable"] is False
     assert server.stop() == 0
+
+
+def test_no_heartbeat_is_a_naive_server(tmp_path: Path) -> None:
+    assert "excludes" in run_serve("--no-heartbeat", "--ping-interval", "5").stderr
+    server = ServeProcess(tmp_path / "serve.log", "--no-heartbeat")
+    server.start()
+    (listening,) = [e for e in server.log_events() if e["event"] == "server.listening"]
+    assert listening["ping_interval_s"] is None and listening["sse_comment_s"] is None
+    assert server.stop() == 0

@@ -294,3 +294,23 @@ def test_events_of_one_tick_arrive_in_order_at_every_subscriber() -> None:
             assert hub.counters.messages_out["ws"] == 100
 
     arun(scenario())
+
+
+def test_without_heartbeat_a_silent_peer_stays_and_nothing_is_sent() -> None:
+    from selector.runtime.settings import NO_HEARTBEAT
+
+    async def scenario() -> None:
+        async with (
+            serving(heartbeat=NO_HEARTBEAT) as (hub, address),
+            aiohttp.ClientSession() as session,
+        ):
+            silent = await session.ws_connect(
+                f"http://{address}/ws?client_id=silent", autoping=False
+            )
+            with pytest.raises(TimeoutError):  # no ping, no heartbeat event
+                async with asyncio.timeout(0.5 * UNIT):
+                    await silent.receive()
+            assert hub.counters.reaped == 0 and len(hub.subscribers) == 1
+            await silent.close()
+
+    arun(scenario())

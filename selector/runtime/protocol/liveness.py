@@ -14,6 +14,7 @@ Pure, no I/O, no clock: ``now`` is any monotonic time in seconds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -50,20 +51,25 @@ class Liveness(Generic[K]):
     def __init__(
         self,
         *,
-        ping_interval: float,
+        ping_interval: float | None,
         pong_timeout: float,
-        sse_comment_interval: float,
+        sse_comment_interval: float | None,
         now: float,
     ) -> None:
-        if ping_interval <= 0 or pong_timeout <= 0 or sse_comment_interval <= 0:
-            raise ValueError("heartbeat intervals must be > 0")
+        """``None`` for an interval disables that heartbeat (a "naive" server: nothing is
+        pinged, reaped or commented)."""
+        for value in (ping_interval, pong_timeout, sse_comment_interval):
+            if value is not None and value <= 0:
+                raise ValueError("heartbeat intervals must be > 0")
         self.ping_interval = ping_interval
         self.pong_timeout = pong_timeout
         self.sse_comment_interval = sse_comment_interval
         # key -> when the unanswered ping was sent (None: not waiting for a pong)
         self._waiting: dict[K, float | None] = {}
-        self._next_ping = now + ping_interval
-        self._next_sse = now + sse_comment_interval
+        self._next_ping = now + ping_interval if ping_interval is not None else math.inf
+        self._next_sse = (
+            now + sse_comment_interval if sse_comment_interval is not None else math.inf
+        )
         self._next_reap: float | None = None
 
     def __len__(self) -> int:
@@ -107,14 +113,16 @@ class Liveness(Generic[K]):
                 self._waiting[key] = now
             if ping and self._next_reap is None:
                 self._next_reap = now + self.pong_timeout
+            assert self.ping_interval is not None  # else _next_ping stays infinite
             self._next_ping = _next_slot(self._next_ping, self.ping_interval, now)
         sse_comment = now >= self._next_sse
         if sse_comment:
+            assert self.sse_comment_interval is not None
             self._next_sse = _next_slot(self._next_sse, self.sse_comment_interval, now)
         return Due(ping=ping, reap=reap, ping_round=ping_round, sse_comment=sse_comment)
 
     def next_wakeup(self) -> float:
-        """The earliest time at which :meth:`due` has something to do."""
+        """The earliest time at which :meth:`due` has something to do (``math.inf``: never)."""
         candidates = [self._next_ping, self._next_sse]
         if self._next_reap is not None:
             candidates.append(self._next_reap)
