@@ -144,6 +144,12 @@ def run(args: argparse.Namespace) -> int:
         sse_retry_ms=planned.sse_retry_ms or defaults.sse_retry_ms,
         close_timeout_s=planned.close_timeout_s or defaults.close_timeout_s,
     )
+    from selector.runtime.server import normal_origins
+
+    try:
+        normal_origins(settings.allowed_origins)
+    except ValueError as exc:
+        raise UsageError.single(str(exc), path="--allow-origin") from None
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     if args.quiet:
         logging.getLogger("selector.runtime.connection").setLevel(logging.WARNING)

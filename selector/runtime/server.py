@@ -37,6 +37,7 @@ from selector.runtime.store import open_store
 __all__ = ["HUB_KEY", "build_app", "running_server"]
 
 HUB_KEY: web.AppKey[Hub] = web.AppKey("hub", Hub)
+ORIGINS_KEY: web.AppKey[frozenset[str]] = web.AppKey("origins", frozenset)
 #: Cookie an EventSource (which cannot send headers) may carry the bearer token in.
 TOKEN_COOKIE = "selector_token"
 #: /echo serves conformance suites, whose largest cases send 16 MiB messages.
@@ -80,7 +81,23 @@ def _normal_origin(url: URL) -> str | None:
     return f"{url.scheme.lower()}://{url.host.lower()}:{url.port}"
 
 
-def _origin_ok(request: web.Request, allowed: tuple[str, ...]) -> bool:
+def normal_origins(origins: tuple[str, ...]) -> frozenset[str]:
+    """``scheme://host:port`` of each allowed origin; ValueError for one that is not an
+    http(s) origin."""
+    normal = set()
+    for origin in origins:
+        try:
+            url = URL(origin)
+        except ValueError:
+            url = URL()
+        value = _normal_origin(url)
+        if value is None or url.scheme not in ("http", "https") or url.path not in ("", "/"):
+            raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
+        normal.add(value)
+    return frozenset(normal)
+
+
+def _origin_ok(request: web.Request, allowed: frozenset[str]) -> bool:
     """Cross-site WebSocket hijacking guard: a browser sends Origin, other clients do not."""
     origin = request.headers.get("Origin")
     if origin is None:
@@ -91,10 +108,13 @@ def _origin_ok(request: web.Request, allowed: tuple[str, ...]) -> bool:
         return False
     if offered is None:
         return False
-    own_host = URL(f"http://{request.host}")
+    try:
+        own_host = URL(f"http://{request.host}")
+    except ValueError:
+        own_host = URL()
     if offered.split("://", 1)[1] == f"{(own_host.host or '').lower()}:{own_host.port}":
         return True
-    return any(_normal_origin(URL(entry)) == offered for entry in allowed)
+    return offered in allowed
 
 
 def _refuse(hub: Hub, status: int, reason: str, detail: str) -> web.Response:
@@ -109,7 +129,7 @@ def _admission(request: web.Request, *, check_origin: bool) -> web.Response | No
     settings = hub.settings
     if hub.closing:
         return _refuse(hub, 503, "shutting_down", "the server is shutting down")
-    if check_origin and not _origin_ok(request, settings.allowed_origins):
+    if check_origin and not _origin_ok(request, request.app[ORIGINS_KEY]):
         return _refuse(hub, 403, "forbidden_origin", "Origin is not allowed")
     if not _token_ok(request, settings.token):
         return _refuse(hub, 401, "unauthorized", "a valid bearer token is required")
@@ -361,8 +381,11 @@ async def healthz_handler(request: web.Request) -> web.Response:
 
 
 def build_app(settings: ServerSettings) -> web.Application:
-    """The aiohttp application; its hub (and store) are created when it starts."""
+    """The aiohttp application; its hub (and store) are created when it starts.
+
+    Raises ValueError for an ``allowed_origins`` entry that is not an origin."""
     app = web.Application(client_max_size=settings.max_message_bytes)
+    app[ORIGINS_KEY] = normal_origins(settings.allowed_origins)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/sse", sse_handler)
     app.router.add_post("/mutations", mutations_handler)

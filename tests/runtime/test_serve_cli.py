@@ -34,6 +34,8 @@ def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
         (["--ping-interval", "0"], "must be > 0"),
         (["--state", "/nonexistent-dir/x/state.db", "--port", "0"], "cannot use state file"),
         (["--replay-events", "-1"], "--replay-events must be >= 0"),
+        (["--allow-origin", "app.example"], "not an origin"),
+        (["--allow-origin", "https://app.example/path"], "not an origin"),
     ],
 )
 def test_bad_input_is_a_message_and_exit_2(args: list[str], fragment: str) -> None:
