@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from selector.runtime.hub import Hub
+from selector.runtime.protocol.envelope import Publish
 from tests.runtime.conftest import UNIT, arun, eventually, serving
 from tests.runtime.test_server_ws import publish
 
@@ -283,3 +284,24 @@ def test_a_client_that_never_reads_its_acks_is_disconnected() -> None:
                 sock.close()
 
     arun(scenario(), timeout=60)
+
+
+def test_an_http_1_0_stream_is_not_chunked() -> None:
+    async def scenario() -> bytes:
+        async with serving() as (hub, address):
+            host, port = address.rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"GET /sse?client_id=old HTTP/1.0\r\n\r\n")
+            await eventually(lambda: len(hub.subscribers) == 1)
+            hub.publish(Publish(event="tick", data=7))
+            received = b""
+            async with asyncio.timeout(5 * UNIT):
+                while b"data: 7\n\n" not in received:
+                    received += await reader.read(4096)
+            writer.close()
+            await writer.wait_closed()
+            return received
+
+    head, _, body = arun(scenario()).partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding" not in head
+    assert body == b"retry: 2000\n\nid: 1\nevent: tick\ndata: 7\n\n"

@@ -314,3 +314,20 @@ def test_without_heartbeat_a_silent_peer_stays_and_nothing_is_sent() -> None:
             await silent.close()
 
     arun(scenario())
+
+
+def test_a_restart_without_state_tells_resuming_clients_to_resync() -> None:
+    async def scenario() -> None:
+        async with serving() as (_, address):
+            ids = [await publish(address, "tick", n) for n in range(3)]
+        async with serving() as (_, address):  # a new life: memory only, ids start again
+            url = f"ws://{address}/ws?client_id=r&last_event_id={ids[-1]}"
+            async with connect(url) as ws:
+                notice = await recv_json(ws)
+                assert notice == {
+                    "event": "resync",
+                    "data": {"after": ids[-1], "oldest": 1, "latest": 0},
+                }
+                assert (await publish(address, "tick", 9)) == 1
+
+    arun(scenario())
