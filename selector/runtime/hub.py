@@ -19,6 +19,7 @@ import contextlib
 import logging
 import random
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -472,25 +473,31 @@ class Hub:
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            due = self.liveness.due(self.loop.time())
-            for conn_id in due.reap:
-                sub = self.subscribers.get(conn_id)
-                if sub is not None:
-                    self.counters.reaped += 1
-                    self.drop(sub, "pong_timeout")
-            if due.ping_round:
-                beat = encode_heartbeat(int(time.time() * 1000))
-                for conn_id in due.ping:
-                    sub = self.subscribers.get(conn_id)
-                    if sub is not None and sub.ws is not None:
-                        await self._ping(sub, beat)
-            if due.sse_comment:
-                for sub in list(self.subscribers.values()):
-                    if sub.protocol == "sse":
-                        self._offer(sub, _SSE_HEARTBEAT)
-            self._sweep_leaked()
+            try:
+                await self._heartbeat_round()
+            except Exception as exc:  # a bug here must not silently stop all reaping
+                log_transition("heartbeat.error", error=repr(exc), traceback=traceback.format_exc())
             wait = self.liveness.next_wakeup() - self.loop.time()
             await asyncio.sleep(min(max(0.0, wait), _SWEEP_INTERVAL_S))
+
+    async def _heartbeat_round(self) -> None:
+        due = self.liveness.due(self.loop.time())
+        for conn_id in due.reap:
+            sub = self.subscribers.get(conn_id)
+            if sub is not None:
+                self.counters.reaped += 1
+                self.drop(sub, "pong_timeout")
+        if due.ping_round:
+            beat = encode_heartbeat(int(time.time() * 1000))
+            for conn_id in due.ping:
+                sub = self.subscribers.get(conn_id)
+                if sub is not None and sub.ws is not None:
+                    await self._ping(sub, beat)
+        if due.sse_comment:
+            for sub in list(self.subscribers.values()):
+                if sub.protocol == "sse":
+                    self._offer(sub, _SSE_HEARTBEAT)
+        self._sweep_leaked()
 
     async def _ping(self, sub: Subscriber, beat: bytes) -> None:
         transport = sub.request.transport
