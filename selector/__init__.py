@@ -34,12 +34,16 @@ _EXPORTS: dict[str, str] = {
     "load_matrix": "selector.rules.loading",
     "Matrix": "selector.rules.model",
     "render_adr": "selector.render.adr",
+    "Heartbeat": "selector.runtime.settings",
+    "ServerSettings": "selector.runtime.settings",
+    "running_server": "selector.runtime.server",
 }
 
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
 # tests/test_api.py checks that the two agree.
 __all__ = [
     "ClientStoppedError",
+    "Heartbeat",
     "LifetimePlan",
     "Matrix",
     "MatrixError",
@@ -48,6 +52,7 @@ __all__ = [
     "ProfileError",
     "Recommendation",
     "SelectorError",
+    "ServerSettings",
     "SseClient",
     "UsageError",
     "WsClient",
@@ -60,6 +65,7 @@ __all__ = [
     "recommend",
     "recommendation_json_schema",
     "render_adr",
+    "running_server",
 ]
 
 if TYPE_CHECKING:
@@ -79,6 +85,8 @@ if TYPE_CHECKING:
     from selector.rules.loading import load_matrix
     from selector.rules.model import Matrix
     from selector.runtime.client import ClientStoppedError, SseClient, WsClient
+    from selector.runtime.server import running_server
+    from selector.runtime.settings import Heartbeat, ServerSettings
     from selector.schemas import profile_json_schema
     from selector.scoring import recommend
 

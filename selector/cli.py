@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "explain",
     "docs",
     "adr",
+    "serve",
     "client",
 )
 

@@ -1,0 +1,197 @@
+"""``selector serve``: run the reference WebSocket + SSE server until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from selector.runtime.settings import ServerSettings
+
+NAME = "serve"
+HELP = "run the reference WebSocket + SSE runtime (acked mutations, resumable streams, metrics)"
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be 0-65535 (0 picks a free port)")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PROFILE",
+        help="workload profile: heartbeat and timeouts come from the lifetime planner",
+    )
+    parser.add_argument(
+        "--state",
+        metavar="PATH",
+        help="SQLite file for durable state (marks, store, event log); default: in memory",
+    )
+    parser.add_argument(
+        "--token", help="require this bearer token (header, token= query or selector_token cookie)"
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser Origin allowed on /ws besides the server's own (repeatable)",
+    )
+    parser.add_argument("--max-message-bytes", type=_positive_int, default=64 * 1024)
+    parser.add_argument("--max-connections-per-ip", type=_positive_int, default=4096)
+    parser.add_argument(
+        "--replay-events", type=int, help="replay buffer events (default: the plan's, else 1000)"
+    )
+    parser.add_argument("--queue-frames", type=_positive_int, default=1000)
+    parser.add_argument(
+        "--delivery",
+        choices=("reliable", "best_effort"),
+        help="slow consumer policy: disconnect (reliable) or skip events (best_effort); "
+        "default from the profile's delivery.guarantee, else reliable",
+    )
+    parser.add_argument("--ping-interval", type=_positive_float, help="seconds (overrides)")
+    parser.add_argument("--pong-timeout", type=_positive_float, help="seconds (overrides)")
+    parser.add_argument("--sse-heartbeat", type=_positive_float, help="seconds (overrides)")
+    parser.add_argument(
+        "--no-heartbeat",
+        action="store_true",
+        help="send no pings, heartbeat events or SSE comments and reap nothing "
+        "(a naive server, the control of a verification run)",
+    )
+    parser.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
+    parser.add_argument("--quiet", action="store_true", help="no per-connection logs on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import dataclasses
+    import logging
+    import signal
+    import sys
+
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
+    from selector.runtime.settings import (
+        NO_HEARTBEAT,
+        PlannedSettings,
+        ServerSettings,
+        plan_for_profile,
+    )
+
+    if args.replay_events is not None and args.replay_events < 0:
+        raise UsageError.single("--replay-events must be >= 0", path="--replay-events")
+    planned = PlannedSettings()
+    delivery = args.delivery
+    if args.profile:
+        from selector.loading import load_profile
+
+        profile = load_profile(args.profile)
+        planned = plan_for_profile(profile)
+        for message in planned.problems:
+            print(f"{args.profile}: lifetime plan problem: {message}", file=sys.stderr)
+        if delivery is None and profile.delivery.guarantee == "best_effort":
+            delivery = "best_effort"
+    if args.no_heartbeat and (args.ping_interval or args.pong_timeout or args.sse_heartbeat):
+        raise UsageError.single("--no-heartbeat excludes the other heartbeat flags")
+    heartbeat = (
+        NO_HEARTBEAT
+        if args.no_heartbeat
+        else dataclasses.replace(
+            planned.heartbeat,
+            ping_interval_s=args.ping_interval or planned.heartbeat.ping_interval_s,
+            pong_timeout_s=args.pong_timeout or planned.heartbeat.pong_timeout_s,
+            sse_comment_s=args.sse_heartbeat or planned.heartbeat.sse_comment_s,
+        )
+    )
+    # Command-line flags win over the plan, the plan over the defaults.
+    defaults = ServerSettings()
+    replay_events = args.replay_events
+    if replay_events is None:
+        replay_events = planned.replay_max_events or defaults.replay_max_events
+    settings = ServerSettings(
+        host=args.host,
+        port=args.port,
+        heartbeat=heartbeat,
+        state_path=args.state,
+        token=args.token,
+        allowed_origins=tuple(args.allow_origin),
+        max_message_bytes=args.max_message_bytes,
+        max_connections_per_ip=args.max_connections_per_ip,
+        queue_max_frames=args.queue_frames,
+        delivery=delivery or "reliable",
+        replay_max_events=replay_events,
+        replay_max_bytes=planned.replay_max_bytes or defaults.replay_max_bytes,
+        sse_retry_ms=planned.sse_retry_ms or defaults.sse_retry_ms,
+        close_timeout_s=planned.close_timeout_s or defaults.close_timeout_s,
+    )
+    from selector.runtime.server import normal_origins
+
+    try:
+        normal_origins(settings.allowed_origins)
+    except ValueError as exc:
+        raise UsageError.single(str(exc), path="--allow-origin") from None
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    if args.quiet:
+        logging.getLogger("selector.runtime.connection").setLevel(logging.WARNING)
+    loop_factory = None
+    if not args.no_uvloop:
+        try:
+            import uvloop
+
+            loop_factory = uvloop.new_event_loop
+        except ImportError:
+            pass
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            failed = runner.run(_serve(settings, signal_numbers=(signal.SIGTERM, signal.SIGINT)))
+    except OSError as exc:
+        raise UsageError.single(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+    except Exception as exc:
+        import sqlite3
+
+        if isinstance(exc, sqlite3.Error):
+            raise UsageError.single(f"cannot use state file: {exc}", file=args.state) from None
+        raise
+    return EXIT_NEGATIVE if failed else EXIT_OK
+
+
+async def _serve(settings: ServerSettings, signal_numbers: tuple[int, ...]) -> bool:
+    """Serve until a signal (graceful shutdown) or a store failure; True on failure."""
+    import asyncio
+
+    from selector.runtime.server import running_server
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for number in signal_numbers:
+        loop.add_signal_handler(number, stop.set)
+    async with running_server(settings) as (hub, _port):
+        stop_wait = asyncio.ensure_future(stop.wait())
+        fail_wait = asyncio.ensure_future(hub.failed.wait())
+        await asyncio.wait((stop_wait, fail_wait), return_when=asyncio.FIRST_COMPLETED)
+        stop_wait.cancel()
+        fail_wait.cancel()
+        for number in signal_numbers:
+            loop.remove_signal_handler(number)  # a second signal stops at once
+        await hub.shutdown()
+        return hub.failed.is_set()

@@ -1,0 +1,553 @@
+"""The server's shared state and its asyncio glue: subscribers, acks, fan-out, heartbeats.
+
+The decisions live in the sans-I/O core (:mod:`selector.runtime.protocol`); the hub wires them
+to the event loop:
+
+- a mutation is classified by the :class:`Ledger`, applied by the store, and acked; with a
+  durable store the ack waits for the group commit at the end of the loop tick;
+- a published event gets the next id, is committed (durable store), then appended to the
+  :class:`ReplayBuffer` and offered to every subscriber's :class:`FanoutQueue`, all at the end
+  of the tick, so a burst of events costs one commit and one write per subscriber;
+- one heartbeat task pings every WebSocket, reaps those that miss their pong deadline, and
+  writes SSE comment heartbeats (:class:`Liveness` says when).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, Literal
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from selector.runtime.metrics import Counters, MetricsExporter
+from selector.runtime.protocol.envelope import (
+    EncodedEvent,
+    Mutation,
+    Publish,
+    encode_ack,
+    encode_error,
+    encode_event,
+    encode_heartbeat,
+    encode_resync,
+)
+from selector.runtime.protocol.fanout import FanoutQueue, Offer
+from selector.runtime.protocol.ledger import Admission, Ledger
+from selector.runtime.protocol.liveness import Liveness
+from selector.runtime.protocol.replay import ReplayBuffer, Resync
+from selector.runtime.protocol.sse import encode_comment, encode_retry
+from selector.runtime.protocol.wsframe import text_frame
+from selector.runtime.settings import ServerSettings
+from selector.runtime.store import MemoryStore, OpRejected
+
+__all__ = ["Hub", "Subscriber"]
+
+log = logging.getLogger("selector.runtime")
+#: Per-connection transitions have their own logger so ``serve --quiet`` can silence them
+#: while keeping server-level lines (listening, stopped, store failures).
+connection_log = logging.getLogger("selector.runtime.connection")
+
+Protocol = Literal["ws", "sse"]
+
+#: Largest run of WebSocket frames a writer sends before yielding to the loop.
+_WS_BATCH_BYTES = 64 * 1024
+#: A WebSocket whose transport holds this much unsent data is not pinged: awaiting the ping
+#: could block the heartbeat task behind one stalled peer. It misses its pong and is reaped.
+_PING_SKIP_BUFFERED = 16 * 1024
+_SSE_HEARTBEAT = encode_comment("hb")
+#: The heartbeat task also sweeps leaked connections; it wakes at least this often for it,
+#: heartbeats disabled or not.
+_SWEEP_INTERVAL_S = 5.0
+
+
+def log_transition(event: str, **fields: Any) -> None:
+    """One structured JSON log line for a connection or server state transition."""
+    logger = connection_log if event.startswith(("ws.", "sse.")) else log
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(orjson.dumps({"ts": round(time.time(), 3), "event": event, **fields}).decode())
+
+
+class Subscriber:
+    """One WebSocket connection or SSE stream receiving the event stream."""
+
+    __slots__ = (
+        "chunked",
+        "client_id",
+        "conn_id",
+        "draining",
+        "ending",
+        "peer",
+        "protocol",
+        "queue",
+        "replies",
+        "request",
+        "wake",
+        "writer",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        *,
+        conn_id: int,
+        protocol: Protocol,
+        client_id: str,
+        request: web.Request,
+        queue: FanoutQueue,
+        ws: web.WebSocketResponse | None = None,
+    ) -> None:
+        self.conn_id = conn_id
+        self.protocol: Protocol = protocol
+        self.client_id = client_id
+        self.request = request
+        self.peer = request.remote or ""
+        self.queue = queue
+        self.ws = ws
+        #: SSE only (an idle WebSocket should not pay for an Event): set when the handler
+        #: must drain a backlog or end.
+        self.wake: asyncio.Event | None = asyncio.Event() if protocol == "sse" else None
+        #: SSE: whether the response uses chunked transfer coding (HTTP/1.1).
+        self.chunked = request.version >= (1, 1)
+        #: The peer is slow: its SSE handler or WS writer task owns writing until the queue
+        #: is empty.
+        self.draining = False
+        #: WS: the task draining a backlog, if any (none while the peer keeps up).
+        self.writer: asyncio.Task[None] | None = None
+        #: Set on graceful shutdown: write what is queued, then end.
+        self.ending = False
+        #: WS: acks and errors earned this tick, written together at the end of the tick.
+        self.replies: list[bytes] = []
+
+    @property
+    def transport_open(self) -> bool:
+        """Whether the underlying TCP transport is still open."""
+        transport = self.request.transport
+        return transport is not None and not transport.is_closing()
+
+    def abort(self) -> None:
+        """Drop the connection now, without a closing handshake (the peer may be gone)."""
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+        self.signal()
+
+    def signal(self) -> None:
+        """Wake the SSE handler (no-op for a WebSocket)."""
+        if self.wake is not None:
+            self.wake.set()
+
+
+class Hub:
+    """Everything the request handlers share. Create it inside the running loop."""
+
+    def __init__(self, settings: ServerSettings, store: MemoryStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.loop = asyncio.get_running_loop()
+        recovered = store.recover()
+        self.ledger = Ledger(recovered.marks)
+        first = recovered.events[0][0] - 1 if recovered.events else recovered.latest_event_id
+        self.replay: ReplayBuffer[EncodedEvent] = ReplayBuffer(
+            settings.replay_max_events, settings.replay_max_bytes, latest=first
+        )
+        for event_id, name, data_json in recovered.events:
+            encoded = encode_event(event_id, name, data_json)
+            self.replay.append(event_id, encoded, encoded.size)
+        self._last_event_id = self.replay.latest
+        hb = settings.heartbeat
+        self.liveness: Liveness[int] = Liveness(
+            ping_interval=hb.ping_interval_s,
+            pong_timeout=hb.pong_timeout_s,
+            sse_comment_interval=hb.sse_comment_s,
+            now=self.loop.time(),
+        )
+        self.subscribers: dict[int, Subscriber] = {}
+        self.counters = Counters()
+        self.metrics = MetricsExporter(self.counters, self._gauges)
+        self.connections_by_ip: dict[str, int] = {}
+        self.closing = False
+        #: Set when the store failed to commit: the server must stop (fail-stop keeps the
+        #: durable state and what was acked consistent).
+        self.failed = asyncio.Event()
+        self._next_conn_id = 0
+        self._group: asyncio.Future[None] | None = None
+        self._reply_subs: list[Subscriber] = []
+        self._pending_events: list[tuple[EncodedEvent, str, bytes]] = []
+        self._dirty: dict[int, Subscriber] = {}
+        self._in_flush = False
+        self._flush_handle: asyncio.Handle | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+
+    # -- connections ---------------------------------------------------------------------
+
+    def new_conn_id(self) -> int:
+        """A process-unique connection number for logs and bookkeeping."""
+        self._next_conn_id += 1
+        return self._next_conn_id
+
+    def try_acquire_ip(self, ip: str) -> bool:
+        """Count a connection against its IP's limit; False (and nothing counted) when full."""
+        count = self.connections_by_ip.get(ip, 0)
+        if count >= self.settings.max_connections_per_ip:
+            return False
+        self.connections_by_ip[ip] = count + 1
+        return True
+
+    def release_ip(self, ip: str) -> None:
+        """Undo :meth:`try_acquire_ip`."""
+        count = self.connections_by_ip.get(ip, 0) - 1
+        if count > 0:
+            self.connections_by_ip[ip] = count
+        else:
+            self.connections_by_ip.pop(ip, None)
+
+    def new_queue(self) -> FanoutQueue:
+        """An outbound queue with the configured bounds and delivery mode."""
+        s = self.settings
+        return FanoutQueue(s.queue_max_frames, s.queue_max_bytes, s.delivery)
+
+    def subscribe(self, sub: Subscriber, last_event_id: int | None) -> None:
+        """Register ``sub`` and queue what it missed (or a resync notice) before live events.
+
+        Runs without awaiting, so no event can slip between the replay and the registration.
+        """
+        plan = self.replay.resume(last_event_id)
+        if isinstance(plan, Resync):
+            ws_frame, sse_frame = encode_resync(plan.after, plan.oldest, plan.latest)
+            sub.queue.force(ws_frame if sub.protocol == "ws" else sse_frame)
+            self.counters.resumes_resync[sub.protocol] += 1
+            outcome: dict[str, Any] = {"resync": True, "oldest": plan.oldest}
+        else:
+            for encoded in plan.items:
+                sub.queue.force(encoded.ws_frame if sub.protocol == "ws" else encoded.sse_frame)
+            if last_event_id is not None:
+                self.counters.resumes_replayed[sub.protocol] += 1
+            outcome = {"replayed": len(plan.items)}
+        self.subscribers[sub.conn_id] = sub
+        if sub.protocol == "ws":
+            self.liveness.add(sub.conn_id)
+        log_transition(
+            f"{sub.protocol}.open",
+            conn=sub.conn_id,
+            client_id=sub.client_id,
+            peer=sub.peer,
+            last_event_id=last_event_id,
+            latest=self.replay.latest,
+            **outcome,
+        )
+        self._notify(sub)
+
+    def unsubscribe(self, sub: Subscriber, reason: str, **fields: Any) -> None:
+        """Forget ``sub`` (idempotent) and log why it ended."""
+        if self.subscribers.pop(sub.conn_id, None) is None:
+            return
+        self.liveness.remove(sub.conn_id)
+        sub.queue.closed = True
+        sub.signal()
+        log_transition(
+            f"{sub.protocol}.closed",
+            conn=sub.conn_id,
+            client_id=sub.client_id,
+            peer=sub.peer,
+            reason=reason,
+            **fields,
+        )
+
+    def drop(self, sub: Subscriber, reason: str) -> None:
+        """Terminate ``sub``'s connection now (slow consumer, missed pong)."""
+        self.unsubscribe(sub, reason)
+        sub.abort()
+
+    def _gauges(self) -> dict[str, int]:
+        ws = sse = leaked = 0
+        for sub in self.subscribers.values():
+            if sub.protocol == "ws":
+                ws += 1
+            else:
+                sse += 1
+            if not sub.transport_open:
+                leaked += 1
+        return {
+            "ws_connections_active": ws,
+            "sse_connections_active": sse,
+            "connections_leaked": leaked,
+        }
+
+    # -- mutations -----------------------------------------------------------------------
+
+    def submit(self, mutation: Mutation, protocol: str) -> bytes:
+        """Apply ``mutation`` unless it is a duplicate; returns the reply to send.
+
+        Send it with :meth:`reply` (WS) or after :meth:`commit_barrier` (HTTP): with a durable
+        store it may only leave once committed.
+        """
+        counters = self.counters
+        if self.ledger.admit(mutation.client_id, mutation.seq) is Admission.DUPLICATE:
+            counters.duplicates[protocol] += 1
+            counters.acks[protocol] += 1
+            return encode_ack(mutation.seq, duplicate=True)
+        try:
+            self.store.apply(mutation)
+        except OpRejected as exc:
+            counters.invalid[protocol] += 1
+            return encode_error(str(exc), mutation.seq)
+        self.ledger.record(mutation.client_id, mutation.seq)
+        self.store.record_mark(mutation.client_id, mutation.seq)
+        counters.acks[protocol] += 1
+        return encode_ack(mutation.seq)
+
+    async def commit_barrier(self) -> None:
+        """Wait until everything applied so far is committed (no-op for a memory store)."""
+        if self.store.durable:
+            await asyncio.shield(self._current_group())
+
+    def reply(self, sub: Subscriber, reply: bytes) -> None:
+        """Queue an ack or error for ``sub``'s WebSocket. All replies a connection earns in one
+        loop tick go out in one write at the end of the tick, after the group commit of a
+        durable store, so the connection keeps reading (pipelined mutations share a commit)."""
+        if not sub.replies:
+            self._reply_subs.append(sub)
+        sub.replies.append(reply)
+        if self.store.durable:
+            self._current_group()
+        else:
+            self._schedule_flush()
+
+    def _write_replies(self, sub: Subscriber) -> None:
+        replies, sub.replies = sub.replies, []
+        transport = sub.request.transport
+        if sub.conn_id not in self.subscribers or transport is None or transport.is_closing():
+            return
+        if sub.ws is None or sub.ws.closed:
+            return
+        transport.write(b"".join([text_frame(reply) for reply in replies]))
+        self.counters.messages_out["ws"] += len(replies)
+        if transport.get_write_buffer_size() > self.settings.queue_max_bytes:
+            # The client sends mutations but reads none of its acks.
+            self.counters.slow_disconnects["ws"] += 1
+            self.drop(sub, "slow_consumer")
+
+    def _current_group(self) -> asyncio.Future[None]:
+        if self._group is None:
+            self._group = self.loop.create_future()
+        self._schedule_flush()
+        return self._group
+
+    # -- events --------------------------------------------------------------------------
+
+    def publish(self, publish: Publish) -> int:
+        """Give the event the next id; it reaches subscribers at the end of this tick, after
+        the commit. Returns its id."""
+        self._last_event_id += 1
+        data_json = orjson.dumps(publish.data)
+        encoded = encode_event(self._last_event_id, publish.event, data_json)
+        self.store.append_event(self._last_event_id, publish.event, data_json)
+        self._pending_events.append((encoded, publish.event, data_json))
+        self.counters.events_published += 1
+        if self.store.durable:
+            self._current_group()
+        else:
+            self._schedule_flush()
+        return self._last_event_id
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is None:
+            self._flush_handle = self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """End of tick: commit the group, release its replies, fan out its events, then write
+        every subscriber that has frames: one write per subscriber per tick."""
+        self._flush_handle = None
+        self._in_flush = True
+        try:
+            self._commit_and_fan_out()
+            dirty, self._dirty = self._dirty, {}
+            for sub in dirty.values():
+                self._write_stream(sub)
+        finally:
+            self._in_flush = False
+
+    def _commit_and_fan_out(self) -> None:
+        group, self._group = self._group, None
+        reply_subs, self._reply_subs = self._reply_subs, []
+        events, self._pending_events = self._pending_events, []
+        try:
+            self.store.commit()
+        except Exception as exc:
+            log_transition("store.failed", error=repr(exc))
+            if group is not None:
+                group.set_exception(exc)
+                group.exception()  # retrieved: waiters get it, nobody else must log it
+            self.failed.set()
+            return
+        if group is not None:
+            group.set_result(None)
+        for sub in reply_subs:
+            self._write_replies(sub)
+        for encoded, _, _ in events:
+            self.replay.append(encoded.event_id, encoded, encoded.size)
+            for sub in list(self.subscribers.values()):
+                self._offer(sub, encoded.ws_frame if sub.protocol == "ws" else encoded.sse_frame)
+
+    def _offer(self, sub: Subscriber, frame: bytes) -> None:
+        outcome = sub.queue.offer(frame)
+        if outcome is Offer.QUEUED:
+            self._notify(sub)
+        elif outcome is Offer.SKIPPED:
+            self.counters.slow_skips[sub.protocol] += 1
+        else:
+            self.counters.slow_disconnects[sub.protocol] += 1
+            self.drop(sub, "slow_consumer")
+
+    def _notify(self, sub: Subscriber) -> None:
+        self._dirty[sub.conn_id] = sub
+        if not self._in_flush:
+            self._schedule_flush()
+
+    def _write_stream(self, sub: Subscriber) -> None:
+        """Write ``sub``'s queued frames straight to its transport: one write per subscriber
+        per tick, capped in bytes (WS frames, or HTTP chunks of SSE blocks). A peer that does
+        not keep up (data left in its transport buffer) is drained with aiohttp's flow control
+        instead, by its SSE handler or a WS writer task, until its queue is empty."""
+        if sub.draining or sub.conn_id not in self.subscribers:
+            return
+        transport = sub.request.transport
+        if transport is None or transport.is_closing():
+            return
+        ws = sub.ws
+        if ws is not None and ws.closed:
+            return  # nothing may follow a close frame
+        queue, cap = sub.queue, self.settings.sse_batch_max_bytes
+        while queue:
+            if transport.get_write_buffer_size() >= cap:
+                sub.draining = True
+                if ws is None:
+                    sub.signal()
+                else:
+                    sub.writer = self.loop.create_task(self._drain_ws(sub, ws))
+                return
+            frames = queue.take(cap)
+            if ws is not None:
+                transport.write(b"".join([text_frame(frame) for frame in frames]))
+            else:
+                data = b"".join(frames)
+                # aiohttp prepared the response with chunked transfer coding (HTTP/1.1);
+                # writing whole chunks here saves a task wake-up per stream per event.
+                transport.write(b"%x\r\n%b\r\n" % (len(data), data) if sub.chunked else data)
+            self.counters.messages_out[sub.protocol] += len(frames)
+        if sub.ending:
+            sub.signal()
+
+    async def _drain_ws(self, sub: Subscriber, ws: web.WebSocketResponse) -> None:
+        """The slow path of a WebSocket that fell behind: aiohttp's writer waits for drain."""
+        counters = self.counters.messages_out
+        try:
+            while sub.queue and not ws.closed:
+                for frame in sub.queue.take(_WS_BATCH_BYTES):
+                    await ws.send_frame(frame, WSMsgType.TEXT)
+                    counters["ws"] += 1
+        except (ConnectionError, RuntimeError):
+            pass  # the connection went away; its handler cleans up
+        finally:
+            sub.writer = None
+            sub.draining = False
+
+    # -- heartbeats ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the heartbeat task (call once the server is listening)."""
+        if self._heartbeat_task is None:
+            self._heartbeat_task = self.loop.create_task(self._heartbeat_loop())
+
+    def on_pong(self, sub: Subscriber) -> None:
+        """Record a pong and its round-trip time."""
+        rtt = self.liveness.pong(sub.conn_id, self.loop.time())
+        if rtt is not None:
+            self.metrics.heartbeat_rtt.observe(rtt)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self._heartbeat_round()
+            except Exception as exc:  # a bug here must not silently stop all reaping
+                log_transition("heartbeat.error", error=repr(exc), traceback=traceback.format_exc())
+            wait = self.liveness.next_wakeup() - self.loop.time()
+            await asyncio.sleep(min(max(0.0, wait), _SWEEP_INTERVAL_S))
+
+    async def _heartbeat_round(self) -> None:
+        due = self.liveness.due(self.loop.time())
+        for conn_id in due.reap:
+            sub = self.subscribers.get(conn_id)
+            if sub is not None:
+                self.counters.reaped += 1
+                self.drop(sub, "pong_timeout")
+        if due.ping_round:
+            beat = encode_heartbeat(int(time.time() * 1000))
+            for conn_id in due.ping:
+                sub = self.subscribers.get(conn_id)
+                if sub is not None and sub.ws is not None:
+                    await self._ping(sub, beat)
+        if due.sse_comment:
+            for sub in list(self.subscribers.values()):
+                if sub.protocol == "sse":
+                    self._offer(sub, _SSE_HEARTBEAT)
+        self._sweep_leaked()
+
+    async def _ping(self, sub: Subscriber, beat: bytes) -> None:
+        transport = sub.request.transport
+        if transport is None or transport.get_write_buffer_size() >= _PING_SKIP_BUFFERED:
+            return
+        assert sub.ws is not None
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await sub.ws.ping()
+        self._offer(sub, beat)
+
+    def _sweep_leaked(self) -> None:
+        """Unregister subscribers whose transport closed without their handler noticing."""
+        for sub in [s for s in self.subscribers.values() if not s.transport_open]:
+            self.unsubscribe(sub, "transport_closed")
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    async def shutdown(self, random_ms: Callable[[int], int] | None = None) -> None:
+        """Graceful shutdown: refuse new connections, close every WebSocket with 1001 and
+        ``retry_after_ms=N``, end every SSE stream after a ``retry: N`` hint. Each client gets
+        its own N, spread over ``shutdown_retry_spread_ms``, so they do not return at once."""
+        if self.closing:
+            return
+        self.closing = True
+        spread = random_ms or (lambda top: random.randint(0, top))
+        s = self.settings
+        closes = []
+        for sub in list(self.subscribers.values()):
+            retry_ms = s.shutdown_retry_after_ms + spread(s.shutdown_retry_spread_ms)
+            sub.ending = True
+            if sub.ws is not None:
+                message = f"retry_after_ms={retry_ms}".encode()
+                closes.append(sub.ws.close(code=1001, message=message))
+            else:
+                sub.queue.force(encode_retry(retry_ms))
+                sub.draining = True  # its handler writes what is left, then ends the stream
+                sub.signal()
+        if closes:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(s.close_timeout_s + 1):
+                    await asyncio.gather(*closes, return_exceptions=True)
+        await self.stop_tasks()
+
+    async def stop_tasks(self) -> None:
+        """Cancel the heartbeat task and commit what is pending."""
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
+            self._heartbeat_task = None
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush()

@@ -1,0 +1,124 @@
+"""Prometheus metrics of the reference server.
+
+Counters are plain integer attributes the hot path bumps with ``+= 1``; a custom collector
+turns them into metric families at scrape time. ``prometheus_client.Counter.inc()`` per message
+measurably slowed the ack path (tools.md), a scrape every few seconds costs nothing.
+Each server gets its own registry, so several servers (tests) can live in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["CONTENT_TYPE", "Counters", "MetricsExporter"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+PROTOCOLS = ("ws", "sse", "http")
+
+
+def _by_protocol() -> dict[str, int]:
+    return dict.fromkeys(PROTOCOLS, 0)
+
+
+@dataclass(slots=True)
+class Counters:
+    """Monotonic totals, labelled by protocol (``ws``, ``sse``, ``http``) where it matters."""
+
+    messages_in: dict[str, int] = field(default_factory=_by_protocol)
+    messages_out: dict[str, int] = field(default_factory=_by_protocol)
+    acks: dict[str, int] = field(default_factory=_by_protocol)
+    duplicates: dict[str, int] = field(default_factory=_by_protocol)
+    invalid: dict[str, int] = field(default_factory=_by_protocol)
+    resumes_replayed: dict[str, int] = field(default_factory=_by_protocol)
+    resumes_resync: dict[str, int] = field(default_factory=_by_protocol)
+    slow_disconnects: dict[str, int] = field(default_factory=_by_protocol)
+    slow_skips: dict[str, int] = field(default_factory=_by_protocol)
+    rejected_connections: dict[str, int] = field(default_factory=dict)
+    events_published: int = 0
+    reaped: int = 0
+
+
+class _CountersCollector(Collector):
+    def __init__(self, counters: Counters, gauges: Callable[[], dict[str, int]]) -> None:
+        self._counters = counters
+        self._gauges = gauges
+
+    def collect(self) -> Iterator[Metric]:
+        c = self._counters
+        gauges = self._gauges()
+        for name, doc in (
+            ("ws_connections_active", "Open WebSocket connections."),
+            ("sse_connections_active", "Open SSE streams."),
+            (
+                "connections_leaked",
+                "Connections in the server's registry whose transport is already closed.",
+            ),
+        ):
+            yield GaugeMetricFamily(name, doc, value=gauges.get(name, 0))
+        yield CounterMetricFamily(
+            "connections_reaped",
+            "WebSocket connections terminated for missing a pong deadline.",
+            value=c.reaped,
+        )
+        yield CounterMetricFamily(
+            "events_published", "Events published to the stream.", value=c.events_published
+        )
+        messages = CounterMetricFamily(
+            "messages", "Messages by protocol and direction.", labels=["protocol", "direction"]
+        )
+        for protocol in PROTOCOLS:
+            messages.add_metric([protocol, "in"], c.messages_in[protocol])
+            messages.add_metric([protocol, "out"], c.messages_out[protocol])
+        yield messages
+        for name, doc, values in (
+            ("acks", "Mutations acked (new and duplicate).", c.acks),
+            ("duplicates", "Mutations acked again without being applied.", c.duplicates),
+            ("invalid_payloads", "Messages answered with INVALID_PAYLOAD.", c.invalid),
+            ("slow_consumer_disconnects", "Subscribers dropped as too slow.", c.slow_disconnects),
+            (
+                "slow_consumer_skips",
+                "Events skipped for slow best-effort subscribers.",
+                c.slow_skips,
+            ),
+        ):
+            family = CounterMetricFamily(name, doc, labels=["protocol"])
+            for protocol in PROTOCOLS:
+                family.add_metric([protocol], values[protocol])
+            yield family
+        resumes = CounterMetricFamily(
+            "resumes", "Subscriptions resumed from a last event id.", labels=["protocol", "outcome"]
+        )
+        for protocol in ("ws", "sse"):
+            resumes.add_metric([protocol, "replay"], c.resumes_replayed[protocol])
+            resumes.add_metric([protocol, "resync"], c.resumes_resync[protocol])
+        yield resumes
+        rejected = CounterMetricFamily(
+            "connections_rejected", "Connections refused before upgrade.", labels=["reason"]
+        )
+        for reason, value in sorted(c.rejected_connections.items()):
+            rejected.add_metric([reason], value)
+        yield rejected
+
+
+class MetricsExporter:
+    """A registry holding the counters, live gauges and the heartbeat RTT histogram."""
+
+    def __init__(self, counters: Counters, gauges: Callable[[], dict[str, int]]) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_CountersCollector(counters, gauges))
+        self.heartbeat_rtt = Histogram(
+            "heartbeat_rtt_seconds",
+            "Round-trip time from a WebSocket ping to its pong.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,219 @@
+"""Envelopes of the runtime's wire contract: parse what clients send, pre-encode what we reply.
+
+Pure functions over bytes (orjson), no I/O. Parsing validates the shape of a mutation or a
+publish body and raises :class:`EnvelopeError` with a one-line detail the server sends back as
+``{"error": "INVALID_PAYLOAD", "detail": ...}``. Replies are built as bytes once, so the hot path
+never decodes or re-encodes text (see docs/wire-contract.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import orjson
+
+from selector.runtime.protocol.sse import encode_event as encode_sse_event
+
+__all__ = [
+    "MAX_NAME_CHARS",
+    "RESERVED_EVENT_NAMES",
+    "EncodedEvent",
+    "EnvelopeError",
+    "Mutation",
+    "Publish",
+    "encode_ack",
+    "encode_error",
+    "encode_event",
+    "encode_heartbeat",
+    "encode_resync",
+    "is_valid_client_id",
+    "parse_http_mutation",
+    "parse_last_event_id",
+    "parse_publish",
+    "parse_ws_mutation",
+]
+
+#: Longest accepted ``op`` and event name, in characters.
+MAX_NAME_CHARS = 128
+#: Event names the server itself emits without an id; a publisher cannot use them, because
+#: clients never count them as stream events.
+RESERVED_EVENT_NAMES = frozenset({"heartbeat", "resync"})
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_FORBIDDEN_IN_NAME = re.compile(r"[\r\n\0]")
+# JSON numbers above this lose precision in JavaScript clients (Number.MAX_SAFE_INTEGER).
+_MAX_SAFE_INT = 2**53 - 1
+
+
+class EnvelopeError(ValueError):
+    """A message or body that does not follow the wire contract; ``detail`` says why."""
+
+    def __init__(self, detail: str, seq: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        #: The envelope's ``seq`` when it was readable, so a client can match the error.
+        self.seq = seq
+
+
+class Mutation(NamedTuple):
+    """One client mutation: applied at most once per ``(client_id, seq)``.
+
+    A named tuple rather than a frozen dataclass: it is built once per message on the hot path.
+    """
+
+    client_id: str
+    seq: int
+    op: str
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """A server event to broadcast to every subscriber."""
+
+    event: str
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """A stream event encoded once for every subscriber: a WS text frame and an SSE block."""
+
+    event_id: int
+    ws_frame: bytes
+    sse_frame: bytes
+
+    @property
+    def size(self) -> int:
+        """Bytes this event holds in memory (both encodings), for byte-bounded buffers."""
+        return len(self.ws_frame) + len(self.sse_frame)
+
+
+def is_valid_client_id(value: str | None) -> bool:
+    """``client_id`` is 1-128 characters of ``[A-Za-z0-9._:-]``."""
+    return value is not None and _CLIENT_ID.fullmatch(value) is not None
+
+
+def parse_last_event_id(value: str | None) -> int | None:
+    """A resume position from ``Last-Event-ID`` or ``last_event_id``: a non-negative integer,
+    or None when absent or empty. Anything else raises :class:`EnvelopeError`."""
+    if value is None or value == "":
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 16:
+        raise EnvelopeError("last_event_id must be a non-negative integer")
+    return int(value)
+
+
+def _load_object(raw: bytes | str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError(f"invalid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise EnvelopeError("expected a JSON object")
+    return value
+
+
+def _positive_int(body: dict[str, Any], key: str) -> int:
+    value = body.get(key)
+    # bool is an int subclass in Python; true is not a sequence number.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EnvelopeError(f"{key} must be an integer")
+    if not 1 <= value <= _MAX_SAFE_INT:
+        raise EnvelopeError(f"{key} must be between 1 and 2**53-1")
+    return value
+
+
+def _name(body: dict[str, Any], key: str, seq: int | None = None) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise EnvelopeError(f"{key} must be a non-empty string", seq)
+    if len(value) > MAX_NAME_CHARS:
+        raise EnvelopeError(f"{key} is longer than {MAX_NAME_CHARS} characters", seq)
+    if _FORBIDDEN_IN_NAME.search(value):
+        raise EnvelopeError(f"{key} cannot contain CR, LF or NUL", seq)
+    return value
+
+
+def _mutation(body: dict[str, Any], client_id: str) -> Mutation:
+    seq = body.get("seq")
+    op = body.get("op")
+    # Fast path for the well-formed case (exact type tests also exclude bool); anything else
+    # goes through the checks below, which say what is wrong.
+    if (
+        type(seq) is int
+        and 0 < seq <= _MAX_SAFE_INT
+        and type(op) is str
+        and 0 < len(op) <= MAX_NAME_CHARS
+        and _FORBIDDEN_IN_NAME.search(op) is None
+    ):
+        return Mutation(client_id, seq, op, body.get("data"))
+    seq = _positive_int(body, "seq")
+    op = _name(body, "op", seq)
+    return Mutation(client_id=client_id, seq=seq, op=op, data=body.get("data"))
+
+
+def parse_ws_mutation(raw: bytes | str, client_id: str) -> Mutation:
+    """A WebSocket mutation ``{"seq": N, "op": NAME, "data": ...}`` from ``client_id``'s
+    connection. Unknown keys are ignored (tolerant reader); a ``client_id`` key is ignored too,
+    because the connection's identity is fixed at the upgrade."""
+    return _mutation(_load_object(raw), client_id)
+
+
+def parse_http_mutation(raw: bytes | str) -> Mutation:
+    """A ``POST /mutations`` body ``{"client_id": ID, "seq": N, "op": NAME, "data": ...}``."""
+    body = _load_object(raw)
+    client_id = body.get("client_id")
+    if not isinstance(client_id, str) or not is_valid_client_id(client_id):
+        raise EnvelopeError("client_id must be 1-128 characters of [A-Za-z0-9._:-]")
+    return _mutation(body, client_id)
+
+
+def parse_publish(raw: bytes | str) -> Publish:
+    """A ``POST /publish`` body ``{"event": NAME, "data": ...}``; reserved names are refused."""
+    body = _load_object(raw)
+    event = _name(body, "event")
+    if event in RESERVED_EVENT_NAMES:
+        raise EnvelopeError(f"event name {event!r} is reserved for the server")
+    return Publish(event=event, data=body.get("data"))
+
+
+def encode_ack(seq: int, *, duplicate: bool = False) -> bytes:
+    """``{"ack": N, "status": "ok"}``, with ``"duplicate": true`` for a re-sent mutation."""
+    if duplicate:
+        return b'{"ack":%d,"status":"ok","duplicate":true}' % seq
+    return b'{"ack":%d,"status":"ok"}' % seq
+
+
+def encode_error(detail: str, seq: int | None = None) -> bytes:
+    """``{"error": "INVALID_PAYLOAD", "detail": ...}``, plus ``"seq"`` when it was readable."""
+    body: dict[str, Any] = {"error": "INVALID_PAYLOAD", "detail": detail}
+    if seq is not None:
+        body["seq"] = seq
+    return orjson.dumps(body)
+
+
+def encode_event(event_id: int, event: str, data_json: bytes) -> EncodedEvent:
+    """Encode one stream event for both transports at once, from its JSON payload.
+
+    ``data_json`` must be compact JSON without raw newlines (orjson output is), so it fits
+    the single ``data:`` line the contract promises for SSE.
+    """
+    name_json = orjson.dumps(event)
+    ws_frame = b'{"id":%d,"event":%b,"data":%b}' % (event_id, name_json, data_json)
+    sse_frame = encode_sse_event(data_json.decode(), event_id=event_id, event=event)
+    return EncodedEvent(event_id=event_id, ws_frame=ws_frame, sse_frame=sse_frame)
+
+
+def encode_resync(after: int, oldest: int, latest: int) -> tuple[bytes, bytes]:
+    """The resync notice (no id) as ``(ws_frame, sse_frame)``."""
+    data = b'{"after":%d,"oldest":%d,"latest":%d}' % (after, oldest, latest)
+    ws_frame = b'{"event":"resync","data":%b}' % data
+    return ws_frame, encode_sse_event(data.decode(), event="resync")
+
+
+def encode_heartbeat(server_ms: int) -> bytes:
+    """The WS application heartbeat (no id) browser JavaScript can see, unlike a ping."""
+    return b'{"event":"heartbeat","data":{"t":%d}}' % server_ms

@@ -1,0 +1,149 @@
+"""Settings of the reference server, and where its heartbeat comes from.
+
+Kept free of aiohttp so ``selector serve --help`` and the planner lookup stay light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from selector.runtime.protocol.fanout import DeliveryMode
+
+if TYPE_CHECKING:
+    from selector.profile import Profile
+
+__all__ = [
+    "DEFAULT_HEARTBEAT",
+    "NO_HEARTBEAT",
+    "Heartbeat",
+    "PlannedSettings",
+    "ServerSettings",
+    "plan_for_profile",
+    "settings_from_plans",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Liveness timings, in seconds."""
+
+    #: WebSocket protocol ping (and application heartbeat event) interval; None: no pings,
+    #: no heartbeat events and no reaping (the "naive" control of a verification run).
+    ping_interval_s: float | None = 20.0
+    #: A WebSocket peer that has not answered a ping after this long is reaped.
+    pong_timeout_s: float = 10.0
+    #: SSE comment heartbeat interval (the WHATWG spec suggests about 15 s); None: none.
+    sse_comment_s: float | None = 15.0
+
+
+#: No application heartbeat at all, as a naively deployed server runs.
+NO_HEARTBEAT = Heartbeat(ping_interval_s=None, sse_comment_s=None)
+
+#: Used when no profile is given or no planner is available: under the 60 s idle timeout of
+#: nginx and AWS ALB by a wide margin (the seed's rule: timeout >= 1.5 x ping interval).
+DEFAULT_HEARTBEAT = Heartbeat()
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSettings:
+    """What the lifetime planner says the server should use; None where it says nothing."""
+
+    heartbeat: Heartbeat = DEFAULT_HEARTBEAT
+    #: The SSE ``retry:`` hint (``plan.sse.retry_ms``).
+    sse_retry_ms: int | None = None
+    #: How long a WebSocket closing handshake may take (``plan.websocket.close_timeout_s``).
+    close_timeout_s: float | None = None
+    #: Replay buffer bounds for ``delivery.resume`` (``plan.replay.*_per_connection``: the
+    #: runtime broadcasts one stream, so a client's stream is the whole log).
+    replay_max_events: int | None = None
+    replay_max_bytes: int | None = None
+    #: The plans' problems, prefixed with their protocol: show them, the numbers still apply.
+    problems: tuple[str, ...] = ()
+
+
+def plan_for_profile(profile: Profile) -> PlannedSettings:
+    """Plan the server's settings with ``selector.planner.plan_lifetime(profile, protocol)``
+    for ``"websocket"`` and ``"sse"``; without the planner (it ships separately) the defaults.
+    """
+    try:
+        from selector.planner import plan_lifetime  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return PlannedSettings()
+    return settings_from_plans(plan_lifetime(profile, "websocket"), plan_lifetime(profile, "sse"))
+
+
+def _positive(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def settings_from_plans(ws_plan: Any, sse_plan: Any) -> PlannedSettings:
+    """Read two lifetime plans (the planner's ``LifetimePlan`` for websocket and sse):
+    ``websocket.ping_interval_s``, ``pong_timeout_s``, ``close_timeout_s``,
+    ``sse.heartbeat_interval_s``, ``retry_ms`` and ``replay.events_per_connection``/
+    ``bytes_per_connection``.
+    A value that is missing or not positive is left to the defaults."""
+    ws = getattr(ws_plan, "websocket", None)
+    sse = getattr(sse_plan, "sse", None)
+    replay = getattr(ws_plan, "replay", None)
+    d = DEFAULT_HEARTBEAT
+    heartbeat = Heartbeat(
+        ping_interval_s=_positive(getattr(ws, "ping_interval_s", None)) or d.ping_interval_s,
+        pong_timeout_s=_positive(getattr(ws, "pong_timeout_s", None)) or d.pong_timeout_s,
+        sse_comment_s=_positive(getattr(sse, "heartbeat_interval_s", None)) or d.sse_comment_s,
+    )
+    retry = _positive(getattr(sse, "retry_ms", None))
+    events = _positive(getattr(replay, "events_per_connection", None))
+    size = _positive(getattr(replay, "bytes_per_connection", None))
+    return PlannedSettings(
+        heartbeat=heartbeat,
+        sse_retry_ms=int(retry) if retry else None,
+        close_timeout_s=_positive(getattr(ws, "close_timeout_s", None)),
+        replay_max_events=int(events) if events else None,
+        # The buffer holds each event twice (WS and SSE encodings) plus ~64 bytes of framing
+        # and envelope, while the plan counts payload bytes.
+        replay_max_bytes=int(2 * size + 64 * (events or 0)) if size else None,
+        problems=tuple(
+            f"{getattr(plan, 'protocol', '?')}: {getattr(problem, 'message', problem)}"
+            for plan in (ws_plan, sse_plan)
+            for problem in getattr(plan, "problems", ())
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Everything the reference server can be configured with (``selector serve`` flags)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    heartbeat: Heartbeat = DEFAULT_HEARTBEAT
+    #: SQLite file for durable state (WAL); None keeps state in memory only.
+    state_path: str | None = None
+    #: Bearer token required on /ws, /sse, /mutations, /publish and /state when set.
+    token: str | None = None
+    #: Browser origins (``scheme://host[:port]``) allowed besides the server's own.
+    allowed_origins: tuple[str, ...] = ()
+    #: Largest WebSocket message or POST body; a bigger WS message closes with 1009.
+    max_message_bytes: int = 64 * 1024
+    #: Concurrent WS + SSE connections per client IP (high enough for loopback benchmarks).
+    max_connections_per_ip: int = 4096
+    #: Replay buffer bounds.
+    replay_max_events: int = 1000
+    replay_max_bytes: int = 4 * 1024 * 1024
+    #: Per-subscriber outbound queue bounds, and what happens when a consumer exceeds them.
+    queue_max_frames: int = 1000
+    queue_max_bytes: int = 1024 * 1024
+    delivery: DeliveryMode = "reliable"
+    #: Largest single SSE write: coalescing must not buy throughput with latency.
+    sse_batch_max_bytes: int = 16 * 1024
+    #: ``retry:`` hint sent at the start of every SSE stream.
+    sse_retry_ms: int = 2000
+    #: On graceful shutdown clients are told to come back after this long, spread by up to
+    #: ``shutdown_retry_spread_ms`` more per client so they do not all return at once.
+    shutdown_retry_after_ms: int = 1000
+    shutdown_retry_spread_ms: int = 2000
+    #: How long a closing handshake may take before the transport is dropped.
+    close_timeout_s: float = 2.0

@@ -1,0 +1,102 @@
+"""The runtime's own clients (``selector.runtime.client``) against the real server: cut
+connections, a graceful restart with ``--state``, and exactly-once mutations throughout.
+
+The client half is developed on its own branch; these tests skip until both halves meet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selector.runtime.protocol.envelope import Publish
+from selector.runtime.server import running_server
+from selector.runtime.settings import ServerSettings
+from tests.runtime.conftest import UNIT, arun, eventually, serving
+
+client_module = pytest.importorskip(
+    "selector.runtime.client", reason="needs the client half (selector.runtime.client)"
+)
+backoff_module = pytest.importorskip("selector.runtime.protocol.backoff")
+
+
+def options(client_id: str) -> dict[str, Any]:
+    return {
+        "client_id": client_id,
+        "backoff": backoff_module.Backoff(base=0.02 * UNIT, cap=0.2 * UNIT),
+        "silence_timeout": 5 * UNIT,
+    }
+
+
+def cut(hub: Any, client_id: str) -> None:
+    """Drop the client's connection server-side, without a closing handshake."""
+    (sub,) = [s for s in hub.subscribers.values() if s.client_id == client_id]
+    hub.drop(sub, "test_cut")
+
+
+@pytest.mark.parametrize("kind", ["ws", "sse"])
+def test_a_cut_connection_loses_no_event_and_applies_no_mutation_twice(
+    kind: str, tmp_path: Path
+) -> None:
+    async def scenario() -> tuple[Any, Any]:
+        async with serving(state_path=str(tmp_path / "s.db")) as (hub, address):
+            if kind == "ws":
+                client = client_module.WsClient(f"ws://{address}", **options("c"))
+            else:
+                client = client_module.SseClient(f"http://{address}", **options("c"))
+            async with client:
+                await client.wait_connected(5 * UNIT)
+                for n in range(10):
+                    await client.send("incr", {"key": "n", "by": 1})
+                    hub.publish(Publish(event="tick", data=n))
+                await client.wait_events(10, 5 * UNIT)
+                for _ in range(10):
+                    await client.send("incr", {"key": "n", "by": 1})
+                cut(hub, "c")  # with mutations in flight
+                for n in range(10, 15):
+                    hub.publish(Publish(event="tick", data=n))  # while it is away
+                await client.wait_acked(10 * UNIT)
+                await client.wait_events(15, 10 * UNIT)
+                assert client.stats.reconnects >= 1
+                events = list(client.events)
+            return events, hub.store.view()
+
+    events, view = arun(scenario(), timeout=40)
+    assert [e.id for e in events] == list(range(1, 16))
+    assert [e.data for e in events] == list(range(15))
+    assert view["kv"] == {"n": 20} and view["applied_total"] == 20
+
+
+def test_ws_client_comes_back_after_a_graceful_restart_with_state(tmp_path: Path) -> None:
+    async def scenario() -> tuple[Any, Any]:
+        state = str(tmp_path / "s.db")
+        first = ServerSettings(port=0, state_path=state, shutdown_retry_after_ms=50)
+        async with running_server(first) as (hub, port):
+            client = client_module.WsClient(f"ws://127.0.0.1:{port}", **options("r"))
+            await client.start()
+            await client.wait_connected(5 * UNIT)
+            for n in range(5):
+                await client.send("incr", {"key": "n", "by": 1})
+                hub.publish(Publish(event="tick", data=n))
+            await client.wait_acked(5 * UNIT)
+            await client.wait_events(5, 5 * UNIT)
+        # closed with 1001 + retry_after_ms; the same port, the same state file
+        again = ServerSettings(port=port, state_path=state)
+        try:
+            async with running_server(again) as (hub, _):
+                await eventually(lambda: len(hub.subscribers) == 1, timeout=10)
+                for n in range(5, 8):
+                    hub.publish(Publish(event="tick", data=n))
+                await client.send("incr", {"key": "n", "by": 1})
+                await client.wait_acked(5 * UNIT)
+                await client.wait_events(8, 5 * UNIT)
+                view = hub.store.view()
+        finally:
+            await client.close()
+        return list(client.events), view
+
+    events, view = arun(scenario(), timeout=40)
+    assert [e.id for e in events] == list(range(1, 9))  # ids continue across the restart
+    assert view["kv"] == {"n": 6} and view["applied_total"] == 6

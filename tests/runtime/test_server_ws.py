@@ -1,0 +1,333 @@
+"""/ws against an independent WebSocket implementation (the ``websockets`` library)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.runtime.conftest import UNIT, arun, eventually, serving
+
+
+async def recv_json(ws: ClientConnection) -> Any:
+    async with asyncio.timeout(5 * UNIT):
+        return json.loads(await ws.recv())
+
+
+async def mutate(ws: ClientConnection, seq: int, op: str = "incr", data: Any = None) -> Any:
+    await ws.send(json.dumps({"seq": seq, "op": op, "data": data or {"key": "n"}}))
+    return await recv_json(ws)
+
+
+async def publish(address: str, event: str, data: Any) -> int:
+    body = {"event": event, "data": data}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://{address}/publish", json=body) as response,
+    ):
+        assert response.status == 200
+        return int((await response.json())["id"])
+
+
+async def state(address: str) -> Any:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://{address}/state") as response,
+    ):
+        return await response.json()
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["memory", "sqlite"])
+def test_mutations_are_acked_and_applied_once_across_reconnects(durable: bool, tmp_path) -> None:
+    async def scenario() -> None:
+        path = str(tmp_path / "s.db") if durable else None
+        async with serving(state_path=path) as (_, address):
+            url = f"ws://{address}/ws?client_id=alice"
+            async with connect(url) as ws:
+                assert await mutate(ws, 1) == {"ack": 1, "status": "ok"}
+                assert await mutate(ws, 4, data={"key": "n", "by": 10}) == {
+                    "ack": 4,
+                    "status": "ok",
+                }
+            async with connect(url) as ws:  # reconnect, re-send everything unacked-looking
+                dup = {"ack": 4, "status": "ok", "duplicate": True}
+                assert await mutate(ws, 4, data={"key": "n", "by": 10}) == dup
+                assert (await mutate(ws, 1))["duplicate"] is True
+                assert await mutate(ws, 5) == {"ack": 5, "status": "ok"}
+            async with connect(f"ws://{address}/ws?client_id=bob") as ws:
+                assert await mutate(ws, 1) == {"ack": 1, "status": "ok"}  # separate marks
+            view = await state(address)
+            assert view["kv"] == {"n": 13} and view["applied_total"] == 4
+
+    arun(scenario())
+
+
+def test_invalid_payload_keeps_the_connection_open() -> None:
+    async def scenario() -> None:
+        async with serving() as (_, address), connect(f"ws://{address}/ws?client_id=a") as ws:
+            await ws.send("{not json")
+            error = await recv_json(ws)
+            assert error["error"] == "INVALID_PAYLOAD" and "JSON" in error["detail"]
+            await ws.send(json.dumps({"seq": 2, "op": "incr", "data": {"key": "k", "by": "x"}}))
+            rejected = await recv_json(ws)
+            assert rejected["error"] == "INVALID_PAYLOAD" and rejected["seq"] == 2
+            assert await mutate(ws, 2) == {"ack": 2, "status": "ok"}  # not recorded: retry works
+
+    arun(scenario())
+
+
+def test_a_message_over_the_limit_closes_with_1009() -> None:
+    async def scenario() -> None:
+        async with serving(max_message_bytes=1024) as (hub, address):
+            async with connect(f"ws://{address}/ws?client_id=a") as ws:
+                await ws.send(json.dumps({"seq": 1, "op": "x", "data": "y" * 2000}))
+                with pytest.raises(ConnectionClosed) as closed:
+                    await recv_json(ws)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+            await eventually(lambda: not hub.subscribers)
+
+    arun(scenario())
+
+
+def test_events_reach_ws_with_stream_ids_and_resume_replays_the_gap() -> None:
+    async def scenario() -> None:
+        async with serving() as (_, address):
+            url = f"ws://{address}/ws?client_id=reader"
+            async with connect(url) as ws:
+                first = await publish(address, "tick", {"n": 1})
+                assert await recv_json(ws) == {"id": first, "event": "tick", "data": {"n": 1}}
+            missed = [await publish(address, "tick", {"n": n}) for n in (2, 3)]
+            async with connect(f"{url}&last_event_id={first}") as ws:
+                replayed = [await recv_json(ws) for _ in missed]
+                assert [e["id"] for e in replayed] == missed
+                assert [e["data"]["n"] for e in replayed] == [2, 3]
+                live = await publish(address, "tick", {"n": 4})
+                assert (await recv_json(ws))["id"] == live == missed[-1] + 1
+
+    arun(scenario())
+
+
+def test_a_gap_older_than_the_buffer_gets_an_explicit_resync() -> None:
+    async def scenario() -> None:
+        async with serving(replay_max_events=2) as (_, address):
+            ids = [await publish(address, "tick", n) for n in range(5)]
+            url = f"ws://{address}/ws?client_id=r&last_event_id={ids[0]}"
+            async with connect(url) as ws:
+                notice = await recv_json(ws)
+                assert notice == {
+                    "event": "resync",
+                    "data": {"after": ids[0], "oldest": ids[3], "latest": ids[4]},
+                }
+                live = await publish(address, "tick", 99)
+                assert (await recv_json(ws))["id"] == live
+
+    arun(scenario())
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "status"),
+    [
+        ("", {}, 400),
+        ("client_id=a%20b", {}, 400),
+        ("client_id=a&last_event_id=x", {}, 400),
+        ("client_id=a", {"Origin": "https://evil.example"}, 403),
+    ],
+)
+def test_refused_before_upgrade(query: str, headers: dict[str, str], status: int) -> None:
+    async def scenario() -> None:
+        async with serving() as (_, address):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"ws://{address}/ws?{query}", additional_headers=headers):
+                    pass
+            assert refused.value.response.status_code == status
+
+    arun(scenario())
+
+
+def test_origin_rules() -> None:
+    async def scenario() -> None:
+        allowed = ("https://app.example",)
+        async with serving(allowed_origins=allowed) as (_, address):
+            for origin in (f"http://{address}", "https://app.example", "https://APP.example:443"):
+                async with connect(
+                    f"ws://{address}/ws?client_id=a", additional_headers={"Origin": origin}
+                ) as ws:
+                    assert await mutate(ws, 1)  # admitted
+            for origin in ("https://app.example:8443", "http://127.0.0.1:1", "null"):
+                with pytest.raises(InvalidStatus):
+                    async with connect(
+                        f"ws://{address}/ws?client_id=a", additional_headers={"Origin": origin}
+                    ):
+                        pass
+
+    arun(scenario())
+
+
+def test_bearer_token_header_or_query() -> None:
+    async def scenario() -> None:
+        async with serving(token="s3cret") as (_, address):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"ws://{address}/ws?client_id=a"):
+                    pass
+            assert refused.value.response.status_code == 401
+            auth = {"Authorization": "Bearer s3cret"}
+            async with connect(f"ws://{address}/ws?client_id=a", additional_headers=auth) as ws:
+                assert await mutate(ws, 1)
+            async with connect(f"ws://{address}/ws?client_id=a&token=s3cret") as ws:
+                assert await mutate(ws, 2)
+
+    arun(scenario())
+
+
+def test_per_ip_connection_limit() -> None:
+    async def scenario() -> None:
+        async with serving(max_connections_per_ip=2) as (hub, address):
+            url = f"ws://{address}/ws?client_id=a"
+            async with connect(url), connect(url):
+                with pytest.raises(InvalidStatus) as refused:
+                    async with connect(url):
+                        pass
+                assert refused.value.response.status_code == 429
+            await eventually(lambda: not hub.connections_by_ip)
+            async with connect(url) as ws:
+                assert await mutate(ws, 1)
+
+    arun(scenario())
+
+
+def test_a_peer_that_never_answers_pings_is_reaped() -> None:
+    async def scenario() -> None:
+        async with (
+            serving(heartbeat=_fast_heartbeat()) as (hub, address),
+            # websockets answers pings itself: it must survive several rounds
+            connect(f"ws://{address}/ws?client_id=alive") as alive,
+        ):
+            # aiohttp's client with autoping=False ignores pings: a silent peer
+            async with aiohttp.ClientSession() as session:
+                dead = await session.ws_connect(
+                    f"http://{address}/ws?client_id=dead", autoping=False
+                )
+                await eventually(lambda: hub.counters.reaped == 1, timeout=5)
+                ended = (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR)
+                for _ in range(100):  # buffered pings and heartbeats, then the end
+                    if (await dead.receive()).type in ended:
+                        break
+                else:
+                    pytest.fail("the reaped connection was not closed")
+                await dead.close()
+            beats = [await recv_json(alive) for _ in range(2)]
+            assert all(b["event"] == "heartbeat" and "id" not in b for b in beats)
+            rtt = hub.metrics.heartbeat_rtt.collect()[0].samples
+            assert next(s.value for s in rtt if s.name.endswith("_count")) >= 1
+            assert len(hub.subscribers) == 1
+
+    arun(scenario())
+
+
+def _fast_heartbeat():  # type: ignore[no-untyped-def]
+    from selector.runtime.settings import Heartbeat
+
+    return Heartbeat(ping_interval_s=0.2, pong_timeout_s=0.3, sse_comment_s=0.2)
+
+
+def test_graceful_shutdown_closes_with_1001_and_a_retry_hint() -> None:
+    async def scenario() -> None:
+        async with serving(shutdown_retry_after_ms=500, shutdown_retry_spread_ms=100) as (
+            hub,
+            address,
+        ):
+            ws = await connect(f"ws://{address}/ws?client_id=a")
+            await mutate(ws, 1)
+            await hub.shutdown()
+            with pytest.raises(ConnectionClosed) as closed:
+                await recv_json(ws)
+            frame = closed.value.rcvd
+            assert frame is not None and frame.code == 1001
+            retry_ms = int(frame.reason.removeprefix("retry_after_ms="))
+            assert 500 <= retry_ms <= 600
+            await ws.close()
+
+    arun(scenario())
+
+
+def test_metrics_and_health() -> None:
+    async def scenario() -> None:
+        async with serving() as (_, address), connect(f"ws://{address}/ws?client_id=m") as ws:
+            await mutate(ws, 1)
+            await mutate(ws, 1)
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://{address}/healthz") as response:
+                    assert response.status == 200
+                async with session.get(f"http://{address}/metrics") as response:
+                    text = await response.text()
+            lines = set(text.splitlines())
+            assert "ws_connections_active 1.0" in lines
+            assert 'acks_total{protocol="ws"} 2.0' in lines
+            assert 'duplicates_total{protocol="ws"} 1.0' in lines
+            assert "connections_leaked 0.0" in lines
+            assert "heartbeat_rtt_seconds_count 0.0" in lines
+
+    arun(scenario())
+
+
+def test_events_of_one_tick_arrive_in_order_at_every_subscriber() -> None:
+    from selector.runtime.protocol.envelope import Publish
+
+    async def scenario() -> None:
+        async with (
+            serving() as (hub, address),
+            connect(f"ws://{address}/ws?client_id=a") as first,
+            connect(f"ws://{address}/ws?client_id=b") as second,
+        ):
+            await eventually(lambda: len(hub.subscribers) == 2)
+            # published in one tick: one coalesced write per subscriber at its end
+            ids = [hub.publish(Publish(event="burst", data=n)) for n in range(50)]
+            for ws in (first, second):
+                got = [await recv_json(ws) for _ in ids]
+                assert [e["id"] for e in got] == ids
+                assert [e["data"] for e in got] == list(range(50))
+            assert hub.counters.messages_out["ws"] == 100
+
+    arun(scenario())
+
+
+def test_without_heartbeat_a_silent_peer_stays_and_nothing_is_sent() -> None:
+    from selector.runtime.settings import NO_HEARTBEAT
+
+    async def scenario() -> None:
+        async with (
+            serving(heartbeat=NO_HEARTBEAT) as (hub, address),
+            aiohttp.ClientSession() as session,
+        ):
+            silent = await session.ws_connect(
+                f"http://{address}/ws?client_id=silent", autoping=False
+            )
+            with pytest.raises(TimeoutError):  # no ping, no heartbeat event
+                async with asyncio.timeout(0.5 * UNIT):
+                    await silent.receive()
+            assert hub.counters.reaped == 0 and len(hub.subscribers) == 1
+            await silent.close()
+
+    arun(scenario())
+
+
+def test_a_restart_without_state_tells_resuming_clients_to_resync() -> None:
+    async def scenario() -> None:
+        async with serving() as (_, address):
+            ids = [await publish(address, "tick", n) for n in range(3)]
+        async with serving() as (_, address):  # a new life: memory only, ids start again
+            url = f"ws://{address}/ws?client_id=r&last_event_id={ids[-1]}"
+            async with connect(url) as ws:
+                notice = await recv_json(ws)
+                assert notice == {
+                    "event": "resync",
+                    "data": {"after": ids[-1], "oldest": 1, "latest": 0},
+                }
+                assert (await publish(address, "tick", 9)) == 1
+
+    arun(scenario())
