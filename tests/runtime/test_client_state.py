@@ -6,7 +6,7 @@ from selector.runtime.protocol.backoff import Backoff
 from selector.runtime.protocol.client_state import MAX_SERVER_FLOOR, ClientState
 from selector.runtime.protocol.client_wire import (
     Ack,
-    Heartbeat,
+    HeartbeatMessage,
     Malformed,
     Resync,
     ServerError,
@@ -32,7 +32,7 @@ def test_events_are_delivered_once_and_gaps_are_counted() -> None:
 def test_heartbeats_and_resyncs_are_not_stream_events() -> None:
     state = _state(last_event_id=3)
     state.opened(0.0)
-    assert state.received(Heartbeat(1), 1.0) is None
+    assert state.received(HeartbeatMessage(1), 1.0) is None
     assert state.received(Resync(after=3, oldest=50, latest=80), 1.0) is None
     assert state.stats.events == 0
     assert state.stats.heartbeats == 1
@@ -105,14 +105,14 @@ def test_backoff_grows_while_connections_fail_and_resets_once_the_server_answers
     state.closed(11.0, reason="dropped before any byte")
     assert state.backoff.attempt == 4  # opening alone proves nothing
     state.opened(20.0)
-    state.received(Heartbeat(None), 20.5)
+    state.received(HeartbeatMessage(None), 20.5)
     assert state.closed(21.0, reason="dropped").delay == 1.0
 
 
 def test_dead_peer_verdict_comes_only_after_the_silence_timeout() -> None:
     state = _state()
     state.opened(100.0)
-    state.received(Heartbeat(None), 104.0)
+    state.received(HeartbeatMessage(None), 104.0)
     assert state.silence_remaining(110.0) == 4.0
     assert state.peer_is_dead(113.9) is None
     verdict = state.peer_is_dead(114.5)

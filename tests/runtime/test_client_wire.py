@@ -8,7 +8,7 @@ import pytest
 
 from selector.runtime.protocol.client_wire import (
     Ack,
-    Heartbeat,
+    HeartbeatMessage,
     Malformed,
     Resync,
     ServerError,
@@ -38,8 +38,8 @@ from selector.runtime.protocol.sse import SseDecoder, encode_event
             '{"event": "resync", "data": {"after": 2, "oldest": 10, "latest": 30}}',
             Resync(after=2, oldest=10, latest=30),
         ),
-        ('{"event": "heartbeat", "data": {"t": 1234}}', Heartbeat(1234)),
-        (b'{"event": "heartbeat", "data": {}}', Heartbeat(None)),
+        ('{"event": "heartbeat", "data": {"t": 1234}}', HeartbeatMessage(1234)),
+        (b'{"event": "heartbeat", "data": {}}', HeartbeatMessage(None)),
     ],
 )
 def test_each_contract_message_parses(raw: str | bytes, expected: object) -> None:

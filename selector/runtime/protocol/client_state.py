@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from selector.runtime.protocol.backoff import Backoff
 from selector.runtime.protocol.client_wire import (
     Ack,
-    Heartbeat,
+    HeartbeatMessage,
     Malformed,
     Resync,
     ServerError,
@@ -193,7 +193,7 @@ class ClientState:
                 stats.duplicate_acks += 1
             if self.outbox.ack(message.seq):
                 stats.ack_times.append((message.seq, now))
-        elif isinstance(message, Heartbeat):
+        elif isinstance(message, HeartbeatMessage):
             stats.heartbeats += 1
         elif isinstance(message, Resync):
             stats.resyncs.append(message)

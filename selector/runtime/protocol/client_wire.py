@@ -26,7 +26,7 @@ from selector.runtime.protocol.sse import SseEvent
 
 __all__ = [
     "Ack",
-    "Heartbeat",
+    "HeartbeatMessage",
     "Malformed",
     "Resync",
     "ServerError",
@@ -77,7 +77,7 @@ class Resync:
 
 
 @dataclass(frozen=True, slots=True)
-class Heartbeat:
+class HeartbeatMessage:
     """Application heartbeat (proof of life for clients that cannot see pings)."""
 
     server_ms: int | None = None
@@ -91,7 +91,7 @@ class Malformed:
     raw: str = ""
 
 
-ServerMessage = ServerEvent | Ack | ServerError | Resync | Heartbeat | Malformed
+ServerMessage = ServerEvent | Ack | ServerError | Resync | HeartbeatMessage | Malformed
 
 _MAX_RAW_KEPT = 200
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -146,7 +146,7 @@ def _control_event(name: str, data: Any, raw: bytes | str) -> ServerMessage:
     """The events that carry no id: heartbeat and resync."""
     fields = data if isinstance(data, dict) else {}
     if name == "heartbeat":
-        return Heartbeat(_optional_int(fields.get("t")))
+        return HeartbeatMessage(_optional_int(fields.get("t")))
     if name == "resync":
         return Resync(
             after=_optional_int(fields.get("after")),
