@@ -22,6 +22,7 @@ GUIDES: tuple[tuple[str, str], ...] = (
     ("runtime-client.md", "The reference runtime's reconnecting WebSocket and SSE clients"),
     ("verify.md", "Reading `selector verify` output"),
     ("wire-contract.md", "The wire contract of the reference runtime"),
+    ("benchmarks.md", "Runtime benchmarks against Node peers, with the command to rerun them"),
 )
 
 #: Generated references, by file under docs/.

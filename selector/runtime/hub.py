@@ -168,6 +168,8 @@ class Hub:
             now=self.loop.time(),
         )
         self.subscribers: dict[int, Subscriber] = {}
+        #: The live stream of each client id: a client holds one stream at a time.
+        self._stream_of_client: dict[str, Subscriber] = {}
         self.counters = Counters()
         self.metrics = MetricsExporter(self.counters, self._gauges)
         self.connections_by_ip: dict[str, int] = {}
@@ -183,6 +185,9 @@ class Hub:
         self._in_flush = False
         self._flush_handle: asyncio.Handle | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
+        #: When a list, every applied mutation is appended as ``(client_id, seq)`` in apply
+        #: order: set by a verification harness that judges exactly-once and ordering.
+        self.applied_log: list[tuple[str, int]] | None = None
 
     # -- connections ---------------------------------------------------------------------
 
@@ -229,6 +234,13 @@ class Hub:
             if last_event_id is not None:
                 self.counters.resumes_replayed[sub.protocol] += 1
             outcome = {"replayed": len(plan.items)}
+        previous = self._stream_of_client.get(sub.client_id)
+        if previous is not None:
+            # A client that reconnects has given its old stream up. Behind a load balancer
+            # that dropped the old connection silently, nothing else would ever end it on an
+            # SSE stream (no pong to miss), so it is ended here.
+            self.drop(previous, "superseded")
+        self._stream_of_client[sub.client_id] = sub
         self.subscribers[sub.conn_id] = sub
         if sub.protocol == "ws":
             self.liveness.add(sub.conn_id)
@@ -247,6 +259,8 @@ class Hub:
         """Forget ``sub`` (idempotent) and log why it ended."""
         if self.subscribers.pop(sub.conn_id, None) is None:
             return
+        if self._stream_of_client.get(sub.client_id) is sub:
+            del self._stream_of_client[sub.client_id]
         self.liveness.remove(sub.conn_id)
         sub.queue.closed = True
         sub.signal()
@@ -299,6 +313,8 @@ class Hub:
             return encode_error(str(exc), mutation.seq)
         self.ledger.record(mutation.client_id, mutation.seq)
         self.store.record_mark(mutation.client_id, mutation.seq)
+        if self.applied_log is not None:
+            self.applied_log.append((mutation.client_id, mutation.seq))
         counters.acks[protocol] += 1
         return encode_ack(mutation.seq)
 

@@ -187,14 +187,17 @@ def test_bearer_token_header_or_query() -> None:
 def test_per_ip_connection_limit() -> None:
     async def scenario() -> None:
         async with serving(max_connections_per_ip=2) as (hub, address):
-            url = f"ws://{address}/ws?client_id=a"
-            async with connect(url), connect(url):
+
+            def url(client: str) -> str:
+                return f"ws://{address}/ws?client_id={client}"
+
+            async with connect(url("a")), connect(url("b")):
                 with pytest.raises(InvalidStatus) as refused:
-                    async with connect(url):
+                    async with connect(url("c")):
                         pass
                 assert refused.value.response.status_code == 429
             await eventually(lambda: not hub.connections_by_ip)
-            async with connect(url) as ws:
+            async with connect(url("a")) as ws:
                 assert await mutate(ws, 1)
 
     arun(scenario())
@@ -329,5 +332,24 @@ def test_a_restart_without_state_tells_resuming_clients_to_resync() -> None:
                     "data": {"after": ids[-1], "oldest": 1, "latest": 0},
                 }
                 assert (await publish(address, "tick", 9)) == 1
+
+    arun(scenario())
+
+
+def test_a_reconnecting_client_supersedes_its_old_stream() -> None:
+    """A client id holds one stream: its new connection ends the old one, which behind a
+    load balancer that dropped it silently would otherwise stay registered for good."""
+
+    async def scenario() -> None:
+        async with serving() as (hub, address):
+            url = f"ws://{address}/ws?client_id=same"
+            async with connect(url) as old:
+                async with connect(url) as new:
+                    await eventually(lambda: len(hub.subscribers) == 1)
+                    with pytest.raises(ConnectionClosed):
+                        await asyncio.wait_for(old.recv(), 5)
+                    assert await mutate(new, 1)
+                async with connect(f"ws://{address}/ws?client_id=other"):
+                    await eventually(lambda: len(hub.subscribers) == 1)
 
     arun(scenario())

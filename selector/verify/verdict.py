@@ -1,0 +1,268 @@
+"""Judging the evidence: each requirement of the profile checked against what a run showed.
+
+Pure: it reads a profile, the recommendation's ranking and the evidence, and decides. A check
+is *hard* when failing it means the protocol, as planned, does not do the job (messages lost,
+applied twice or reordered, connections dropped or never noticed dead, connections leaked);
+missing the latency budget is *soft*: it weakens the recommendation but does not contradict it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from selector.profile import Profile
+from selector.verify.evidence import RunEvidence
+
+__all__ = [
+    "DETECTION_SLACK_S",
+    "CandidateReport",
+    "Check",
+    "RunPlanSummary",
+    "Verdict",
+    "VerifyReport",
+    "check_run",
+    "decide",
+    "shows_failure",
+]
+
+#: Allowance over the plan's detection bound for event-loop scheduling on a busy machine.
+DETECTION_SLACK_S = 0.1
+DETECTION_SLACK_FACTOR = 1.1
+
+Outcome = Literal["confirmed", "weakened", "contradicted", "not_verified"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Check(_Model):
+    """One requirement checked against one run."""
+
+    requirement: str = Field(description="Stable id of the requirement.")
+    passed: bool
+    hard: bool = Field(description="Failing it contradicts the choice (not just weakens it).")
+    measured: str = Field(description="What the run showed.")
+    expected: str = Field(description="What the profile or the plan requires.")
+
+
+class CandidateReport(_Model):
+    """One protocol: its runs and the checks of its planned run."""
+
+    protocol: str
+    verified: bool = Field(description="False when the runtime cannot run this protocol.")
+    reason: str | None = Field(default=None, description="Why it was not verified.")
+    planned: RunEvidence | None = None
+    naive: RunEvidence | None = None
+    checks: tuple[Check, ...] = ()
+    control_showed_failure: bool | None = Field(
+        default=None,
+        description="The naive control (no heartbeat) lost messages, missed the drop or "
+        "leaked connections: the failure the plan prevents is real on this path.",
+    )
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        """Checks that did not pass."""
+        return tuple(c for c in self.checks if not c.passed)
+
+
+class Verdict(_Model):
+    """Whether the evidence holds up the recommendation."""
+
+    outcome: Outcome
+    protocol: str | None = Field(description="The recommended protocol judged.")
+    deciding_requirement: str | None = Field(
+        description="The requirement that decided a weakened or contradicted outcome."
+    )
+    summary: str
+    runner_up: str | None = Field(description="The best verified other protocol, if any.")
+    runner_up_would_do_better: bool | None = Field(
+        description="On this evidence the runner-up failed fewer requirements."
+    )
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    return "n/a" if value is None else f"{value:.3g} {unit}"
+
+
+def check_run(profile: Profile, run: RunEvidence, *, idle_hop: str | None) -> tuple[Check, ...]:
+    """The profile's requirements checked against one (planned) run."""
+    checks: list[Check] = []
+    budget = profile.delivery.latency_p99_ms
+    reliable = profile.delivery.guarantee != "best_effort"
+    latency = run.delivery_latency_ms.p99
+    if latency is not None:
+        checks.append(
+            Check(
+                requirement="latency-budget",
+                passed=latency <= budget,
+                hard=False,
+                measured=f"delivery p99 {_fmt(latency, 'ms')}",
+                expected=f"<= {budget:g} ms (delivery.latency_p99_ms)",
+            )
+        )
+    if run.client_to_server is not None and run.ack_rtt_ms.p99 is not None:
+        checks.append(
+            Check(
+                requirement="ack-latency-budget",
+                passed=run.ack_rtt_ms.p99 <= budget,
+                hard=False,
+                measured=f"ack round trip p99 {_fmt(run.ack_rtt_ms.p99, 'ms')}",
+                expected=f"<= {budget:g} ms (delivery.latency_p99_ms)",
+            )
+        )
+    directions = [
+        ("server_to_client", run.server_to_client),
+        ("client_to_server", run.client_to_server),
+    ]
+    for name, evidence in directions:
+        if evidence is None:
+            continue
+        if reliable:
+            checks.append(
+                Check(
+                    requirement=f"no-loss-{name.replace('_', '-')}",
+                    passed=evidence.lost == 0,
+                    hard=True,
+                    measured=f"{evidence.lost} of {evidence.sent} lost",
+                    expected=f"0 lost ({profile.delivery.guarantee})",
+                )
+            )
+        checks.append(
+            Check(
+                requirement=f"exactly-once-{name.replace('_', '-')}",
+                passed=evidence.duplicated == 0,
+                hard=True,
+                measured=f"{evidence.duplicated} duplicated",
+                expected="nothing applied or delivered twice",
+            )
+        )
+        if profile.delivery.guarantee == "reliable_ordered":
+            checks.append(
+                Check(
+                    requirement=f"ordered-{name.replace('_', '-')}",
+                    passed=evidence.out_of_order == 0,
+                    hard=True,
+                    measured=f"{evidence.out_of_order} out of order",
+                    expected="0 out of order (reliable_ordered)",
+                )
+            )
+    if idle_hop is not None:
+        idle_drops = sum(n for kind, n in run.proxy_faults.items() if kind.startswith("idle"))
+        checks.append(
+            Check(
+                requirement="survives-idle-timeout",
+                passed=idle_drops == 0,
+                hard=True,
+                measured=f"{idle_drops} connection(s) dropped as idle",
+                expected=f"heartbeat keeps every connection alive through {idle_hop}",
+            )
+        )
+    bound = run.detection_bound_s
+    if bound is not None:
+        allowed = bound * DETECTION_SLACK_FACTOR + DETECTION_SLACK_S
+        worst = run.detection_s.max
+        passed = run.undetected == 0 and worst is not None and worst <= allowed
+        checks.append(
+            Check(
+                requirement="dead-connection-detected",
+                passed=passed,
+                hard=True,
+                measured=f"worst {_fmt(worst, 's')}, {run.undetected} never noticed",
+                expected=f"every client within {bound:.3g} s (the plan's bound, scaled)",
+            )
+        )
+    checks.append(
+        Check(
+            requirement="no-leaked-connections",
+            passed=run.leaked_connections == 0,
+            hard=True,
+            measured=f"{run.leaked_connections} still registered after clients left",
+            expected="0: the server reaps what the network dropped",
+        )
+    )
+    return tuple(checks)
+
+
+def shows_failure(naive: RunEvidence) -> bool:
+    """The naive control lost something, missed the drop or leaked a connection."""
+    lost = sum(d.lost for d in (naive.server_to_client, naive.client_to_server) if d is not None)
+    return lost > 0 or naive.undetected > 0 or naive.leaked_connections > 0
+
+
+def _score(report: CandidateReport) -> tuple[int, int]:
+    hard = sum(1 for c in report.failed if c.hard)
+    return hard, len(report.failed)
+
+
+def decide(recommended: str | None, candidates: list[CandidateReport]) -> Verdict:
+    """The verdict on ``recommended`` given every candidate's report (ranking order)."""
+    verified = [c for c in candidates if c.verified]
+    winner = next((c for c in candidates if c.protocol == recommended), None)
+    others = [c for c in verified if c.protocol != recommended]
+    runner_up = others[0] if others else None
+    if winner is None or not winner.verified:
+        reason = winner.reason if winner is not None and winner.reason else "no protocol"
+        return Verdict(
+            outcome="not_verified",
+            protocol=recommended,
+            deciding_requirement=None,
+            summary=f"{recommended or 'no protocol'} is not verified by the runtime: {reason}",
+            runner_up=runner_up.protocol if runner_up else None,
+            runner_up_would_do_better=None,
+        )
+    better = None
+    if runner_up is not None:
+        better = _score(runner_up) < _score(winner)
+    hard = [c for c in winner.failed if c.hard]
+    soft = [c for c in winner.failed if not c.hard]
+    if hard:
+        outcome: Outcome = "contradicted"
+        deciding: Check | None = hard[0]
+    elif soft:
+        outcome, deciding = "weakened", soft[0]
+    else:
+        outcome, deciding = "confirmed", None
+    if deciding is None:
+        summary = f"{winner.protocol} met every requirement of the profile in the planned run"
+    else:
+        summary = (
+            f"{winner.protocol} {outcome}: {deciding.requirement} measured "
+            f"{deciding.measured}, expected {deciding.expected}"
+        )
+    return Verdict(
+        outcome=outcome,
+        protocol=winner.protocol,
+        deciding_requirement=deciding.requirement if deciding else None,
+        summary=summary,
+        runner_up=runner_up.protocol if runner_up else None,
+        runner_up_would_do_better=better,
+    )
+
+
+class RunPlanSummary(_Model):
+    """What was run, and what was scaled or raised to fit a short run."""
+
+    clients: int
+    full_scale_connections: int
+    time_scale: float
+    notes: tuple[str, ...]
+    seed: int
+
+
+class VerifyReport(_Model):
+    """The whole answer of ``selector verify``."""
+
+    verify_version: Literal[1] = 1
+    profile: str
+    recommended: str | None
+    run: RunPlanSummary
+    candidates: tuple[CandidateReport, ...]
+    verdict: Verdict
+    extrapolated: dict[str, float] = Field(
+        default_factory=dict,
+        description="Full-scale figures extrapolated from the sample (labelled as such).",
+    )
