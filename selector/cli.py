@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "plan",
     "lint",
     "config",
+    "verify",
     "validate",
     "schema",
     "rules",

@@ -76,6 +76,12 @@ class SsePlan(_Model):
         description="Worst-case seconds before the client notices a dead stream and reconnects "
         "(the client timeout: an SSE stream is simply aborted, there is no close handshake)."
     )
+    upstream_keepalive_s: float = Field(
+        description="Close a pooled upstream HTTP connection (POST /mutations) after it has "
+        "been idle this long (the heartbeat interval, so below every hop's idle timeout): "
+        "between POSTs nothing keeps it alive, and a hop that dropped it silently would "
+        "swallow the next POST until the request times out."
+    )
     retry_ms: int = Field(
         description="Value for the stream's 'retry:' field, in milliseconds: the reconnect "
         "policy's base delay. EventSource waits exactly this long (no jitter), so randomise it "

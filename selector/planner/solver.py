@@ -390,6 +390,7 @@ def _sse_plan(heartbeat: float) -> SsePlan:
         client_timeout_s=client_timeout,
         client_detection_bound_s=client_timeout,
         retry_ms=round(RECONNECT_BASE_S * 1000),
+        upstream_keepalive_s=heartbeat,
     )
 
 

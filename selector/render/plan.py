@@ -48,6 +48,8 @@ def _liveness_lines(plan: LifetimePlan) -> list[str]:
             f"'retry: {sse.retry_ms}'",
             f"client times out after {_s(sse.client_timeout_s)} without bytes and notices a "
             f"dead stream within {_s(sse.client_detection_bound_s)}",
+            f"upstream POST connections: close after {_s(sse.upstream_keepalive_s)} idle, "
+            "before any hop drops them",
         ]
     if plan.webrtc is not None:
         rtc = plan.webrtc

@@ -97,6 +97,7 @@ class _ReconnectingClient:
         keep_events: int | None = 10_000,
         on_event: EventCallback | None = None,
         http: aiohttp.ClientSession | None = None,
+        keepalive_timeout: float | None = None,
     ) -> None:
         self.url = _endpoint(url, self._default_path)
         self.client_id = client_id if client_id is not None else secrets.token_hex(8)
@@ -118,6 +119,10 @@ class _ReconnectingClient:
         self._on_event = on_event
         self._http = http
         self._owns_http = http is None
+        #: Pooled HTTP connections idle longer than this are closed (when the client makes its
+        #: own session): keep it under every hop's idle timeout, or a POST may go into a
+        #: connection a load balancer has already dropped silently.
+        self.keepalive_timeout = keepalive_timeout
         self._task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._stopped = False
@@ -147,7 +152,12 @@ class _ReconnectingClient:
         if self._task is not None:
             return
         if self._http is None:
-            self._http = aiohttp.ClientSession()
+            connector = (
+                aiohttp.TCPConnector(keepalive_timeout=self.keepalive_timeout)
+                if self.keepalive_timeout is not None
+                else None
+            )
+            self._http = aiohttp.ClientSession(connector=connector)
         self._task = asyncio.create_task(self._run(), name=f"{type(self).__name__}-run")
         self._start_extra_tasks()
 

@@ -239,6 +239,8 @@ class _Link:
             if wake is None:
                 return
             await asyncio.sleep(max(0.0, wake - self.loop.time()))
+            if self.dropped:
+                return  # dropped meanwhile (a forced blackhole): one fault per link
             fault = self.policy.due_fault(
                 now=self.loop.time(), opened_at=self.opened_at, last_activity=self.last_activity
             )

@@ -95,6 +95,8 @@ class RunSettings:
     client_timeout_s: float | None
     #: The plan's end-to-end bound for the client noticing a dead connection.
     detection_bound_s: float | None
+    #: Pooled upstream HTTP connections are closed after this long idle (None: library default).
+    upstream_keepalive_s: float | None
     backoff_base_s: float
     backoff_cap_s: float
     faults: PathFaults
@@ -187,6 +189,7 @@ def _planned_settings(plan: LifetimePlan, scale: float) -> RunSettings:
             pong_timeout_s=ws.pong_timeout_s * scale,
             client_timeout_s=ws.client_timeout_s * scale,
             detection_bound_s=ws.client_detection_bound_s * scale,
+            upstream_keepalive_s=None,
             backoff_base_s=base,
             backoff_cap_s=cap,
             faults=faults,
@@ -199,6 +202,7 @@ def _planned_settings(plan: LifetimePlan, scale: float) -> RunSettings:
         pong_timeout_s=None,
         client_timeout_s=plan.sse.client_timeout_s * scale,
         detection_bound_s=plan.sse.client_detection_bound_s * scale,
+        upstream_keepalive_s=plan.sse.upstream_keepalive_s * scale,
         backoff_base_s=base,
         backoff_cap_s=cap,
         faults=faults,
@@ -213,6 +217,7 @@ def _naive_settings(plan: LifetimePlan, scale: float) -> RunSettings:
         pong_timeout_s=None,
         client_timeout_s=None,
         detection_bound_s=None,
+        upstream_keepalive_s=None,
         backoff_base_s=plan.reconnect.base_s * scale,
         backoff_cap_s=plan.reconnect.cap_s * scale,
         faults=_faults(plan, scale, applied=False),

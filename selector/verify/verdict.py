@@ -85,7 +85,9 @@ class Verdict(_Model):
 
 
 def _fmt(value: float | None, unit: str) -> str:
-    return "n/a" if value is None else f"{value:.3g} {unit}"
+    if value is None:
+        return "n/a"
+    return f"{value:.3g} {unit}" if abs(value) < 100 else f"{value:,.0f} {unit}"
 
 
 def check_run(profile: Profile, run: RunEvidence, *, idle_hop: str | None) -> tuple[Check, ...]:

@@ -188,3 +188,27 @@ async def test_closing_the_proxy_ends_dropped_links() -> None:
     server.close()
     await server.wait_closed()
     assert proxy.stats.active == 0
+
+
+async def test_blackhole_drops_open_links_once_and_ignores_new_ones() -> None:
+    async with echo_through(FaultPolicy(idle_timeout_s=2 * UNIT)) as (echo, proxy):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        assert await roundtrip(reader, writer, b"up") == b"up"
+        proxy.blackhole = True
+        writer.write(b"gone")
+        await writer.drain()
+        late_reader, late_writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        late_writer.write(b"hello?")
+        await late_writer.drain()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(reader.read(1), 3 * UNIT)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(late_reader.read(1), UNIT)
+        # past the idle window: the dropped link is not counted a second time as idle
+        assert proxy.stats.faults == {"forced:silent_drop": 1, "forced:ignored_connect": 1}
+        assert echo.ended == []
+        proxy.blackhole = False
+        fresh_reader, fresh_writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        assert await roundtrip(fresh_reader, fresh_writer, b"back") == b"back"
+        for w in (writer, late_writer, fresh_writer):
+            w.close()

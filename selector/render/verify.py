@@ -1,0 +1,168 @@
+"""Renderers of :class:`selector.verify.verdict.VerifyReport`: text table, JSON, Markdown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from tabulate import tabulate
+
+from selector.verify.evidence import DirectionEvidence, Distribution, RunEvidence
+from selector.verify.verdict import CandidateReport, VerifyReport
+
+__all__ = ["VERIFY_FORMATS", "render_verify_json", "render_verify_markdown", "render_verify_text"]
+
+
+def _ms(d: Distribution) -> str:
+    if d.p50 is None or d.p99 is None:
+        return "-"
+    return f"{d.p50:.1f} / {d.p99:.1f}"
+
+
+def _s(d: Distribution) -> str:
+    if d.p50 is None or d.max is None:
+        return "-"
+    return f"{d.p50:.2f} / {d.max:.2f}"
+
+
+def _direction(e: DirectionEvidence | None) -> str:
+    if e is None:
+        return "-"
+    return f"{e.delivered}/{e.sent} ({e.lost} lost, {e.duplicated} dup, {e.out_of_order} ooo)"
+
+
+def _run_rows(candidate: CandidateReport) -> list[list[str]]:
+    rows = []
+    runs: list[RunEvidence] = [r for r in (candidate.planned, candidate.naive) if r is not None]
+    for run in runs:
+        bound = f"{run.detection_bound_s:.2f}" if run.detection_bound_s is not None else "none"
+        wire = f"{run.wire_bytes_per_message:.0f}" if run.wire_bytes_per_message else "-"
+        faults = ", ".join(f"{k} x{v}" for k, v in sorted(run.proxy_faults.items())) or "-"
+        rows.append(
+            [
+                f"{candidate.protocol} {run.mode}",
+                _direction(run.server_to_client),
+                _direction(run.client_to_server),
+                _ms(run.delivery_latency_ms),
+                _ms(run.ack_rtt_ms),
+                f"{_s(run.detection_s)} (bound {bound}, {run.undetected} missed)",
+                f"{run.reconnects}/{run.resumes}",
+                wire,
+                str(run.leaked_connections),
+                faults,
+            ]
+        )
+    return rows
+
+
+_RUN_HEADERS = [
+    "run",
+    "server->client delivered",
+    "client->server applied",
+    "latency ms p50/p99",
+    "ack ms p50/p99",
+    "detection s p50/max",
+    "reconnects/resumes",
+    "wire B/msg",
+    "leaked",
+    "proxy faults",
+]
+
+
+def _verdict_lines(report: VerifyReport) -> list[str]:
+    v = report.verdict
+    lines = [f"Verdict: {v.outcome.replace('_', ' ').upper()}: {v.summary}"]
+    if v.runner_up is not None and v.runner_up_would_do_better is not None:
+        better = "would" if v.runner_up_would_do_better else "would not"
+        lines.append(f"The runner-up ({v.runner_up}) {better} have done better on this evidence.")
+    return lines
+
+
+def _check_rows(candidate: CandidateReport) -> list[list[str]]:
+    return [
+        [
+            "pass" if c.passed else ("FAIL" if c.hard else "weak"),
+            c.requirement,
+            c.measured,
+            c.expected,
+        ]
+        for c in candidate.checks
+    ]
+
+
+def render_verify_text(report: VerifyReport) -> str:
+    """Terminal output: verdict first, then what was run, the runs and the checks."""
+    out = [f"selector verify {report.profile}: recommended {report.recommended or 'nothing'}"]
+    out += _verdict_lines(report)
+    run = report.run
+    out += [
+        "",
+        f"{run.clients} sampled clients for {run.full_scale_connections} connections, "
+        f"seed {run.seed}",
+    ]
+    out += [f"  - {note}" for note in run.notes]
+    rows = [row for c in report.candidates if c.verified for row in _run_rows(c)]
+    if rows:
+        out += ["", tabulate(rows, headers=_RUN_HEADERS, tablefmt="simple")]
+    for candidate in report.candidates:
+        out.append("")
+        if not candidate.verified:
+            out.append(f"{candidate.protocol}: not verified: {candidate.reason}")
+            continue
+        control = (
+            "the naive control showed the failure the plan prevents"
+            if candidate.control_showed_failure
+            else "the naive control showed no failure on this path"
+        )
+        out.append(f"{candidate.protocol} requirements (planned run); {control}")
+        out.append(tabulate(_check_rows(candidate), tablefmt="plain"))
+    if report.extrapolated:
+        out.append("")
+        out += [
+            f"extrapolated to full scale (from the sample, not measured): {k} = {v:,.0f}"
+            for k, v in report.extrapolated.items()
+        ]
+    return "\n".join(out) + "\n"
+
+
+def render_verify_json(report: VerifyReport) -> str:
+    """The report as JSON, stable for tooling."""
+    return json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
+
+
+def render_verify_markdown(report: VerifyReport) -> str:
+    """Markdown for pull requests and decision records."""
+    out = [f"## Verification of `{report.profile}`: {report.recommended or 'nothing'}", ""]
+    out += [f"**{line}**" if i == 0 else line for i, line in enumerate(_verdict_lines(report))]
+    run = report.run
+    out += [
+        "",
+        f"{run.clients} sampled clients for {run.full_scale_connections} connections, "
+        f"seed {run.seed}.",
+        "",
+    ]
+    out += [f"- {note}" for note in run.notes]
+    rows = [row for c in report.candidates if c.verified for row in _run_rows(c)]
+    if rows:
+        out += ["", tabulate(rows, headers=_RUN_HEADERS, tablefmt="pipe")]
+    for candidate in report.candidates:
+        out.append("")
+        if not candidate.verified:
+            out.append(f"- **{candidate.protocol}**: not verified: {candidate.reason}")
+            continue
+        out += [f"### {candidate.protocol} requirements (planned run)", ""]
+        out.append(
+            tabulate(
+                _check_rows(candidate),
+                headers=["result", "requirement", "measured", "expected"],
+                tablefmt="pipe",
+            )
+        )
+    return "\n".join(out) + "\n"
+
+
+VERIFY_FORMATS: dict[str, Callable[[VerifyReport], str]] = {
+    "table": render_verify_text,
+    "json": render_verify_json,
+    "markdown": render_verify_markdown,
+}

@@ -1,0 +1,516 @@
+"""Runs the traffic plan through the reference runtime and the fault proxy, on loopback.
+
+For each protocol the runtime supports (WebSocket; SSE with POST upstream) two runs go side
+by side: one with the planner's settings and one naive control (no heartbeat, no client
+timeout, hops left as they are). Each run has the same timeline:
+
+1. connect the sampled clients through the fault proxy;
+2. an active phase: mutations upstream and events downstream at the plan's rates;
+3. a quiet gap longer than the path's shortest idle window: only heartbeats flow;
+4. an active phase: on a naive path these messages go into silently dropped connections;
+5. a forced silent drop of every connection (the proxy goes dark) with traffic still
+   flowing, long enough for the plan's detection bound; then the path comes back;
+6. an active phase after recovery, then a drain while pending acks and replays settle;
+7. the clients leave, and the server is given one heartbeat round to reap what the network
+   dropped; what is still registered then has leaked.
+
+Every number in the evidence is observed: by the clients (arrival order and times, acks,
+dead-peer verdicts, reconnects), by the server (what it applied and in which order, what is
+still registered) and by the proxy (bytes and faults).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from selector.planner.solver import plan_lifetime
+from selector.profile import Profile
+from selector.runtime.client import SseClient, WsClient
+from selector.runtime.protocol.backoff import Backoff
+from selector.runtime.protocol.client_wire import ServerEvent
+from selector.runtime.protocol.envelope import Publish
+from selector.runtime.server import running_server
+from selector.runtime.settings import NO_HEARTBEAT, Heartbeat, ServerSettings
+from selector.verify.evidence import (
+    RunEvidence,
+    distribution,
+    downstream_evidence,
+    upstream_evidence,
+)
+from selector.verify.proxy import FaultPolicy, FaultProxy
+from selector.verify.traffic import (
+    Mode,
+    RunSettings,
+    TrafficPlan,
+    VerifyOptions,
+    build_traffic_plan,
+)
+from selector.verify.verdict import (
+    CandidateReport,
+    RunPlanSummary,
+    VerifyReport,
+    check_run,
+    decide,
+    shows_failure,
+)
+
+__all__ = [
+    "Progress",
+    "RunTweaks",
+    "run_mode",
+    "run_protocol",
+    "run_verification",
+    "verify_profile",
+]
+
+Progress = Callable[[str], None]
+
+#: Waits that are not part of the plan's timeline, in seconds of wall clock.
+CONNECT_TIMEOUT_S = 5.0
+DRAIN_MIN_S = 1.5
+LEAVE_TIMEOUT_S = 5.0
+#: Without an application heartbeat the control's outage lasts this long.
+NAIVE_OUTAGE_S = 1.5
+#: Event name the verification traffic publishes under.
+EVENT_NAME = "verify"
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class RunTweaks:
+    """Extra faults layered on the path, for experiments and for tests that check the evidence
+    follows the run (added one-way latency, a bandwidth cap)."""
+
+    latency_s: float = 0.0
+    bandwidth_bytes_per_s: float | None = None
+
+
+@dataclass
+class _Records:
+    """What one run observed."""
+
+    published: list[int] = field(default_factory=list)
+    #: event id -> (publish time, phase)
+    publish_info: dict[int, tuple[float, int]] = field(default_factory=dict)
+    received: dict[str, list[int]] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    sent: dict[str, list[int]] = field(default_factory=dict)
+    #: (client, seq) -> (send time, phase)
+    send_info: dict[tuple[str, int], tuple[float, int]] = field(default_factory=dict)
+
+
+#: Phases 0 and 1 (before the forced outage) are steady state: latencies are judged on them.
+#: Phase 2 is the outage and phase 3 the recovery, whose delays show in reconnects instead.
+STEADY_PHASES = frozenset({0, 1})
+
+
+def _payload(size: int, encoding: str, rng: random.Random) -> str:
+    """Text of the profile's payload size; binary payloads travel base64-encoded."""
+    if encoding == "binary":
+        return base64.b64encode(rng.randbytes(size)).decode("ascii")
+    return "x" * size
+
+
+class _Run:
+    def __init__(
+        self,
+        plan: TrafficPlan,
+        mode: Mode,
+        tweaks: RunTweaks,
+        progress: Progress,
+    ) -> None:
+        self.plan = plan
+        self.mode = mode
+        self.settings: RunSettings = plan.settings(mode)
+        self.tweaks = tweaks
+        self.progress = progress
+        self.records = _Records()
+        self.loop = asyncio.get_running_loop()
+        self.rng = random.Random(f"{plan.seed}:{mode}:{plan.protocol}")
+        self.phase = 0
+
+    def _server_settings(self) -> ServerSettings:
+        s = self.settings
+        heartbeat = NO_HEARTBEAT
+        if s.heartbeat_s is not None:
+            heartbeat = Heartbeat(
+                ping_interval_s=s.heartbeat_s,
+                pong_timeout_s=s.pong_timeout_s or s.heartbeat_s / 2,
+                sse_comment_s=s.heartbeat_s,
+            )
+        return ServerSettings(
+            host="127.0.0.1",
+            port=0,
+            heartbeat=heartbeat,
+            # The whole run must be replayable: a short run never outgrows this.
+            replay_max_events=100_000,
+            replay_max_bytes=256 * 1024 * 1024,
+            queue_max_frames=100_000,
+            queue_max_bytes=64 * 1024 * 1024,
+            delivery="best_effort" if self.plan.guarantee == "best_effort" else "reliable",
+            sse_retry_ms=max(1, int(s.backoff_base_s * 1000)),
+            max_message_bytes=max(64 * 1024, 4 * (self._largest_payload() + 1024)),
+            close_timeout_s=max(0.05, s.backoff_base_s),
+        )
+
+    def _largest_payload(self) -> int:
+        loads = [d.payload_bytes for d in (self.plan.upstream, self.plan.downstream) if d]
+        return max(loads, default=0)
+
+    def _policy(self) -> FaultPolicy:
+        faults = self.settings.faults
+        return FaultPolicy(
+            idle_timeout_s=faults.idle_timeout_s,
+            idle_action="silent_drop",
+            max_lifetime_s=faults.max_lifetime_s,
+            lifetime_action="fin",
+            latency_s=self.tweaks.latency_s,
+            bandwidth_bytes_per_s=self.tweaks.bandwidth_bytes_per_s,
+        )
+
+    def _client(self, index: int, url: str) -> WsClient | SseClient:
+        s = self.settings
+        client_id = f"verify-{index}"
+        self.records.received[client_id] = []
+        self.records.sent[client_id] = []
+        options: dict[str, Any] = {
+            "client_id": client_id,
+            # No client timeout is the naive control: a dead connection is never noticed.
+            "silence_timeout": s.client_timeout_s if s.client_timeout_s else 1e9,
+            "connect_timeout": max(0.5, (s.client_timeout_s or 1.0)),
+            "backoff": Backoff(base=s.backoff_base_s, cap=max(s.backoff_cap_s, s.backoff_base_s)),
+            "on_event": self._on_event(client_id),
+            "keep_events": 0,
+            "keepalive_timeout": s.upstream_keepalive_s,
+        }
+        if self.plan.protocol == "websocket":
+            return WsClient(url, close_timeout=max(0.05, s.backoff_base_s), **options)
+        return SseClient(url, **options)
+
+    def _on_event(self, client_id: str) -> Callable[[ServerEvent], None]:
+        received = self.records.received[client_id]
+        info = self.records.publish_info
+
+        def on_event(event: ServerEvent) -> None:
+            if event.event != EVENT_NAME:
+                return
+            received.append(event.id)
+            published = info.get(event.id)
+            if published is not None and published[1] in STEADY_PHASES:
+                self.records.latencies_ms.append((self.loop.time() - published[0]) * 1000)
+
+        return on_event
+
+    async def _publisher(self, hub: Any, start: float, payload: str) -> None:
+        load = self.plan.downstream
+        if load is None:
+            return
+        for offset in self.plan.send_offsets(load.rate_hz, client=-1, phase=self.phase):
+            await asyncio.sleep(max(0.0, start + offset - self.loop.time()))
+            now = self.loop.time()
+            event_id = hub.publish(Publish(EVENT_NAME, {"t": now, "pad": payload}))
+            self.records.published.append(event_id)
+            self.records.publish_info[event_id] = (now, self.phase)
+
+    async def _sender(
+        self, index: int, client: WsClient | SseClient, start: float, payload: str
+    ) -> None:
+        load = self.plan.upstream
+        if load is None:
+            return
+        deadline = start + self.plan.active_phase_s
+        for offset in self.plan.send_offsets(load.rate_hz, client=index, phase=self.phase):
+            await asyncio.sleep(max(0.0, start + offset - self.loop.time()))
+            if self.loop.time() > deadline:
+                return  # a send blocked on a dead connection: the phase is over
+            now = self.loop.time()
+            mutation = await client.send("set", {"key": client.client_id, "value": payload})
+            self.records.sent[client.client_id].append(mutation.seq)
+            self.records.send_info[(client.client_id, mutation.seq)] = (now, self.phase)
+
+    async def _active_phase(
+        self, hub: Any, clients: list[WsClient | SseClient], duration: float | None = None
+    ) -> None:
+        """Traffic at the plan's rates for one phase (``duration`` defaults to the plan's)."""
+        start = self.loop.time()
+        up = self.plan.upstream
+        down = self.plan.downstream
+        up_payload = _payload(up.payload_bytes, self.plan.encoding, self.rng) if up else ""
+        down_payload = _payload(down.payload_bytes, self.plan.encoding, self.rng) if down else ""
+        tasks = [asyncio.create_task(self._publisher(hub, start, down_payload))]
+        tasks += [
+            asyncio.create_task(self._sender(i, c, start, up_payload))
+            for i, c in enumerate(clients)
+        ]
+        length = duration if duration is not None else self.plan.active_phase_s
+        _done, pending = await asyncio.wait(tasks, timeout=length + 0.25)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.phase += 1
+
+    def _settled(self, clients: list[WsClient | SseClient]) -> bool:
+        expected = set(self.records.published)
+        return all(
+            not client.pending and expected <= set(self.records.received[client.client_id])
+            for client in clients
+        )
+
+    async def execute(self) -> RunEvidence:
+        started = self.loop.time()
+        s = self.settings
+        async with running_server(self._server_settings()) as (hub, port):
+            hub.applied_log = []
+            async with FaultProxy(("127.0.0.1", port), self._policy()) as proxy:
+                url = f"http://127.0.0.1:{proxy.port}"
+                clients = [self._client(i, url) for i in range(self.plan.clients)]
+                try:
+                    for client in clients:
+                        await client.start()
+                    await asyncio.gather(*(c.wait_connected(CONNECT_TIMEOUT_S) for c in clients))
+                    self.progress(f"{self.plan.protocol}/{self.mode}: active phase")
+                    await self._active_phase(hub, clients)
+                    self.progress(
+                        f"{self.plan.protocol}/{self.mode}: quiet for {self.plan.idle_gap_s:.2f} s"
+                    )
+                    await asyncio.sleep(self.plan.idle_gap_s)
+                    await self._active_phase(hub, clients)
+                    # Let what is in flight arrive, so the outage only hits its own traffic.
+                    with contextlib.suppress(TimeoutError):
+                        await clients[0].wait_until(
+                            lambda: self._settled(clients), self.plan.active_phase_s / 2
+                        )
+                    outage = (
+                        s.detection_bound_s * 1.2 + 0.3 if s.detection_bound_s else NAIVE_OUTAGE_S
+                    )
+                    self.progress(
+                        f"{self.plan.protocol}/{self.mode}: path goes dark for {outage:.2f} s"
+                    )
+                    dark_at = self.loop.time()
+                    proxy.blackhole = True
+                    await self._active_phase(hub, clients, duration=outage)
+                    proxy.blackhole = False
+                    await self._active_phase(hub, clients)
+                    drain = DRAIN_MIN_S + (s.detection_bound_s or 0.0)
+                    with contextlib.suppress(TimeoutError):
+                        await clients[0].wait_until(lambda: self._settled(clients), drain)
+                    detections = self._detections(clients, dark_at)
+                    stats = [c.stats for c in clients]
+                finally:
+                    await asyncio.gather(
+                        *(asyncio.wait_for(c.close(), LEAVE_TIMEOUT_S) for c in clients),
+                        return_exceptions=True,
+                    )
+                # One heartbeat round (ping + pong deadline) for the server to reap what the
+                # network dropped; the naive control waits as long, and reaps nothing.
+                reap = self.plan.planned.heartbeat_s or 0.0
+                reap += self.plan.planned.pong_timeout_s or reap
+                await asyncio.sleep(reap * 1.5 + 0.2)
+                leaked = len(hub.subscribers)
+                delivered = sum(len(ids) for ids in self.records.received.values())
+                wire = proxy.stats.bytes_downstream / delivered if delivered else None
+                faults = dict(proxy.stats.faults)
+            counters = hub.counters
+            resumes = sum(counters.resumes_replayed.values())
+            resyncs = sum(counters.resumes_resync.values())
+            applied = list(hub.applied_log)
+        return self._evidence(
+            detections=detections,
+            stats=stats,
+            applied=applied,
+            resumes=resumes,
+            resyncs=resyncs,
+            leaked=leaked,
+            wire=wire,
+            faults=faults,
+            duration=self.loop.time() - started,
+        )
+
+    def _detections(self, clients: list[WsClient | SseClient], dark_at: float) -> list[float]:
+        found = []
+        for client in clients:
+            verdicts = [d.at - dark_at for d in client.stats.dead_peers if d.at >= dark_at]
+            if verdicts:
+                found.append(min(verdicts))
+        return found
+
+    def _evidence(
+        self,
+        *,
+        detections: list[float],
+        stats: list[Any],
+        applied: list[tuple[str, int]],
+        resumes: int,
+        resyncs: int,
+        leaked: int,
+        wire: float | None,
+        faults: dict[str, int],
+        duration: float,
+    ) -> RunEvidence:
+        records = self.records
+        ack_rtts = []
+        for client_stats, client_id in zip(stats, records.sent, strict=True):
+            for seq, acked_at in client_stats.ack_times:
+                sent = records.send_info.get((client_id, seq))
+                if sent is not None and sent[1] in STEADY_PHASES:
+                    ack_rtts.append((acked_at - sent[0]) * 1000)
+        return RunEvidence(
+            mode=self.mode,
+            server_to_client=(
+                downstream_evidence(records.published, records.received)
+                if self.plan.downstream is not None
+                else None
+            ),
+            client_to_server=(
+                upstream_evidence(records.sent, applied) if self.plan.upstream is not None else None
+            ),
+            ack_rtt_ms=distribution(ack_rtts),
+            delivery_latency_ms=distribution(records.latencies_ms),
+            detection_s=distribution(detections),
+            detection_bound_s=self.settings.detection_bound_s,
+            undetected=self.plan.clients - len(detections),
+            reconnects=sum(s.reconnects for s in stats),
+            resumes=resumes,
+            resyncs=resyncs,
+            wire_bytes_per_message=wire,
+            leaked_connections=leaked,
+            proxy_faults=faults,
+            duration_s=duration,
+        )
+
+
+async def run_mode(
+    plan: TrafficPlan,
+    mode: Mode,
+    *,
+    tweaks: RunTweaks | None = None,
+    progress: Progress = _stderr,
+) -> RunEvidence:
+    """One run of ``plan`` with the ``planned`` or ``naive`` settings."""
+    return await _Run(plan, mode, tweaks or RunTweaks(), progress).execute()
+
+
+async def run_protocol(
+    plan: TrafficPlan, *, tweaks: RunTweaks | None = None, progress: Progress = _stderr
+) -> tuple[RunEvidence, RunEvidence]:
+    """The planned run and the naive control side by side: ``(planned, naive)``."""
+    planned, naive = await asyncio.gather(
+        run_mode(plan, "planned", tweaks=tweaks, progress=progress),
+        run_mode(plan, "naive", tweaks=tweaks, progress=progress),
+    )
+    return planned, naive
+
+
+#: Protocols the reference runtime can run, and why the others are not verified.
+RUNNABLE = ("websocket", "sse")
+NOT_RUNNABLE_REASON = {
+    "webrtc": "the reference runtime has no WebRTC stack (no ICE, DTLS or SCTP); judge it by "
+    "its plan and the matrix",
+}
+
+
+async def verify_profile(
+    profile: Profile,
+    options: VerifyOptions | None = None,
+    *,
+    matrix: Any = None,
+    tweaks: RunTweaks | None = None,
+    protocols: tuple[str, ...] | None = None,
+    progress: Progress = _stderr,
+) -> VerifyReport:
+    """Verify the recommendation for ``profile`` on loopback (async).
+
+    ``protocols`` limits which candidates run (default: every protocol, in ranking order).
+    """
+    from selector.scoring import recommend
+
+    options = options or VerifyOptions()
+    rec = recommend(profile, matrix=matrix)
+    candidates: list[CandidateReport] = []
+    summary: RunPlanSummary | None = None
+    extrapolated: dict[str, float] = {}
+    for ranked in rec.ranking:
+        protocol = ranked.protocol
+        if protocols is not None and protocol not in protocols:
+            continue
+        if protocol not in RUNNABLE:
+            reason = NOT_RUNNABLE_REASON.get(protocol, "not supported by the runtime")
+            candidates.append(CandidateReport(protocol=protocol, verified=False, reason=reason))
+            progress(f"{protocol}: not verified ({reason})")
+            continue
+        traffic = build_traffic_plan(profile, plan_lifetime(profile, protocol), options)
+        if summary is None:
+            summary = RunPlanSummary(
+                clients=traffic.clients,
+                full_scale_connections=traffic.full_scale_connections,
+                time_scale=traffic.time_scale,
+                notes=traffic.notes,
+                seed=traffic.seed,
+            )
+        progress(f"{protocol}: running planned and naive side by side")
+        planned, naive = await run_protocol(traffic, tweaks=tweaks, progress=progress)
+        checks = check_run(profile, planned, idle_hop=traffic.naive.faults.idle_hop)
+        candidates.append(
+            CandidateReport(
+                protocol=protocol,
+                verified=True,
+                planned=planned,
+                naive=naive,
+                checks=checks,
+                control_showed_failure=shows_failure(naive),
+            )
+        )
+        if protocol == rec.protocol and planned.wire_bytes_per_message and traffic.downstream:
+            extrapolated["downstream_bytes_per_s_at_full_scale"] = round(
+                planned.wire_bytes_per_message
+                * traffic.downstream.profile_rate_hz
+                * traffic.full_scale_connections
+            )
+    if summary is None:
+        summary = RunPlanSummary(
+            clients=0,
+            full_scale_connections=profile.scale.concurrent_connections,
+            time_scale=1.0,
+            notes=("no protocol the runtime can run was a candidate",),
+            seed=options.seed,
+        )
+    return VerifyReport(
+        profile=profile.name,
+        recommended=rec.protocol,
+        run=summary,
+        candidates=tuple(candidates),
+        verdict=decide(rec.protocol, candidates),
+        extrapolated=extrapolated,
+    )
+
+
+def run_verification(
+    profile: Profile,
+    options: VerifyOptions | None = None,
+    *,
+    matrix: Any = None,
+    tweaks: RunTweaks | None = None,
+    protocols: tuple[str, ...] | None = None,
+    progress: Progress = _stderr,
+) -> VerifyReport:
+    """Verify the recommendation for ``profile`` in an event loop of its own; check
+    ``report.verdict.outcome``.
+
+    The standard asyncio loop is used on purpose: its clock has sub-millisecond resolution,
+    while uvloop's ``loop.time()`` counts whole milliseconds, too coarse for loopback latency.
+    """
+    return asyncio.run(
+        verify_profile(
+            profile, options, matrix=matrix, tweaks=tweaks, protocols=protocols, progress=progress
+        )
+    )
