@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -459,7 +460,8 @@ async def verify_profile(
             )
         progress(f"{protocol}: running planned and naive side by side")
         planned, naive = await run_protocol(traffic, tweaks=tweaks, progress=progress)
-        checks = check_run(profile, planned, idle_hop=traffic.naive.faults.idle_hop)
+        idle_hop = traffic.naive.faults.idle_hop if traffic.exercises_idle_window else None
+        checks = check_run(profile, planned, idle_hop=idle_hop)
         candidates.append(
             CandidateReport(
                 protocol=protocol,
@@ -509,8 +511,27 @@ def run_verification(
     The standard asyncio loop is used on purpose: its clock has sub-millisecond resolution,
     while uvloop's ``loop.time()`` counts whole milliseconds, too coarse for loopback latency.
     """
-    return asyncio.run(
-        verify_profile(
-            profile, options, matrix=matrix, tweaks=tweaks, protocols=protocols, progress=progress
+    with _quiet_server_errors():
+        return asyncio.run(
+            verify_profile(
+                profile,
+                options,
+                matrix=matrix,
+                tweaks=tweaks,
+                protocols=protocols,
+                progress=progress,
+            )
         )
-    )
+
+
+@contextlib.contextmanager
+def _quiet_server_errors() -> Iterator[None]:
+    """aiohttp logs a traceback for every request whose client vanished before the answer was
+    written; under fault injection that is the point, not an error worth a traceback."""
+    logger = logging.getLogger("aiohttp.server")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -41,6 +41,11 @@ MAX_TOTAL_RATE_HZ = 3000.0
 DEFAULT_WINDOW_S = 60.0
 #: The shortest idle window on the path lasts about this long in a run.
 TARGET_WINDOW_WALL_S = 1.0
+#: ...unless that would make the heartbeat shorter than this: below ~0.1 s a heartbeat is
+#: comparable to scheduling delays and message latencies, and the run measures noise.
+MIN_HEARTBEAT_WALL_S = 0.1
+#: An idle window longer than this after scaling is not played out (the run would be too long).
+MAX_IDLE_WINDOW_WALL_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,9 @@ class TrafficPlan:
     latency_budget_ms: float
     active_phase_s: float
     idle_gap_s: float
+    #: Whether the quiet gap outlasts the path's shortest idle window (it cannot when that
+    #: window is too long next to the heartbeat to play out in a short run).
+    exercises_idle_window: bool
     planned: RunSettings
     naive: RunSettings
     seed: int
@@ -238,6 +246,7 @@ def build_traffic_plan(
         scale = options.time_scale
     else:
         scale = TARGET_WINDOW_WALL_S / (shortest_idle or DEFAULT_WINDOW_S)
+        scale = min(1.0, max(scale, MIN_HEARTBEAT_WALL_S / plan.heartbeat_interval_s))
     notes.append(
         f"timeline scaled by {scale:.4g}: heartbeats, timeouts, reconnect delays and hop "
         "limits run that much faster; message rates, payload sizes and the latency budget "
@@ -273,7 +282,17 @@ def build_traffic_plan(
         )
     # The quiet gap outlasts the path's shortest idle window as it is today, so the naive run
     # meets the drop and the planned run must survive it by its heartbeat.
-    idle_gap = 1.5 * shortest_idle * scale if shortest_idle else TARGET_WINDOW_WALL_S
+    exercises_idle = bool(shortest_idle and shortest_idle * scale <= MAX_IDLE_WINDOW_WALL_S)
+    if shortest_idle and exercises_idle:
+        idle_gap = 1.5 * shortest_idle * scale
+    else:
+        idle_gap = TARGET_WINDOW_WALL_S
+        if shortest_idle:
+            notes.append(
+                f"the path's shortest idle window ({shortest_idle:g} s) lasts "
+                f"{shortest_idle * scale:.1f} s at this scale, too long for a short run: the "
+                "quiet phase does not outlast it, so idle drops are not exercised"
+            )
     return TrafficPlan(
         profile_name=profile.name,
         protocol=plan.protocol,
@@ -289,6 +308,7 @@ def build_traffic_plan(
         latency_budget_ms=profile.delivery.latency_p99_ms,
         active_phase_s=ACTIVE_PHASE_S,
         idle_gap_s=idle_gap,
+        exercises_idle_window=exercises_idle,
         planned=_planned_settings(plan, scale),
         naive=_naive_settings(plan, scale),
         seed=options.seed,
