@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "run_verification": "selector.verify.runner",
+    "VerifyOptions": "selector.verify.traffic",
+    "VerifyReport": "selector.verify.verdict",
     "Profile": "selector.profile",
     "load_profile": "selector.loading",
     "load_profile_text": "selector.loading",
@@ -55,6 +58,8 @@ __all__ = [
     "ServerSettings",
     "SseClient",
     "UsageError",
+    "VerifyOptions",
+    "VerifyReport",
     "WsClient",
     "__version__",
     "load_matrix",
@@ -65,6 +70,7 @@ __all__ = [
     "recommend",
     "recommendation_json_schema",
     "render_adr",
+    "run_verification",
     "running_server",
 ]
 
@@ -89,6 +95,9 @@ if TYPE_CHECKING:
     from selector.runtime.settings import Heartbeat, ServerSettings
     from selector.schemas import profile_json_schema
     from selector.scoring import recommend
+    from selector.verify.runner import run_verification
+    from selector.verify.traffic import VerifyOptions
+    from selector.verify.verdict import VerifyReport
 
 
 def __getattr__(name: str) -> Any:

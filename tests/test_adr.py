@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -153,28 +152,63 @@ def test_every_protocol_vetoed_records_no_choice(write_yaml: Any) -> None:
 
 
 def test_evidence_is_rendered_under_confirmation() -> None:
-    evidence = {
-        "verdict": "confirmed",
-        "deciding_requirement": "clients notice a silent drop within 55 s",
-        "candidates": {
-            "websocket": [
-                {"requirement": "detection", "passed": True, "measured": "41 s", "expected": "55 s"}
-            ],
-            "sse": {"checks": [{"requirement": "upstream acks", "passed": False}]},
-        },
-    }
-    _, text = _adr(CHAT, evidence=evidence)
+    from selector.verify.evidence import DirectionEvidence, RunEvidence, distribution
+    from selector.verify.verdict import (
+        CandidateReport,
+        RunPlanSummary,
+        VerifyReport,
+        check_run,
+        decide,
+    )
+
+    profile = selector.load_profile(CHAT)
+    lossy = RunEvidence(
+        mode="planned",
+        server_to_client=DirectionEvidence(
+            sent=60, delivered=57, lost=3, duplicated=0, out_of_order=0
+        ),
+        client_to_server=None,
+        ack_rtt_ms=distribution([]),
+        delivery_latency_ms=distribution([2.0]),
+        detection_s=distribution([0.5]),
+        detection_bound_s=0.9,
+        undetected=0,
+        reconnects=3,
+        resumes=3,
+        resyncs=0,
+        wire_bytes_per_message=500.0,
+        leaked_connections=0,
+        proxy_faults={},
+        duration_s=8.0,
+    )
+    websocket = CandidateReport(
+        protocol="websocket",
+        verified=True,
+        planned=lossy,
+        checks=check_run(profile, lossy, idle_hop=None),
+        control_showed_failure=True,
+    )
+    webrtc = CandidateReport(protocol="webrtc", verified=False, reason="no WebRTC stack")
+    report = VerifyReport(
+        profile="chat",
+        recommended="websocket",
+        run=RunPlanSummary(
+            clients=5, full_scale_connections=50000, time_scale=0.02, notes=("scaled",), seed=3
+        ),
+        candidates=(websocket, webrtc),
+        verdict=decide("websocket", [websocket, webrtc]),
+    )
+    _, text = _adr(CHAT, evidence=report)
     confirmation = _section(text, "### Confirmation")
-    assert "Verdict: **confirmed**" in confirmation
-    assert "Deciding requirement: clients notice a silent drop within 55 s." in confirmation
-    assert "| detection | pass | 41 s | 55 s |" in confirmation
-    assert "| upstream acks | FAIL | - | - |" in confirmation
-    assert "Not verified" not in confirmation
+    assert "Verified by `selector verify`: **contradicted**." in confirmation
+    assert "5 sampled clients for 50000 connections (seed 3)" in confirmation
+    assert "| FAIL     | no-loss-server-to-client" in confirmation
+    assert "3 of 60 lost" in confirmation
+    assert "WebRTC: not verified: no WebRTC stack." in confirmation
+    assert "the naive control showed the failure the plan prevents" in confirmation
+    assert "Not verified in this record" not in confirmation
     _, unverified = _adr(CHAT)
     assert "Not verified in this record" in _section(unverified, "### Confirmation")
-
-
-# --- the command ------------------------------------------------------------------------------
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -258,36 +292,29 @@ def test_cli_bad_profile_is_a_located_message_without_traceback(write_yaml: Any)
     assert "Traceback" not in result.stderr
 
 
-def test_verify_without_the_harness_exits_2_with_a_clear_message(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # None in sys.modules makes the import fail, whether or not the harness is in this build.
-    monkeypatch.setitem(sys.modules, "selector.verify.runner", None)
-    code, out, err = _run(capsys, "adr", str(CHAT), "--verify")
-    assert code == 2 and out == ""
-    assert "verification is not available in this build" in err
-
-
-@pytest.mark.parametrize(("verdict", "exit_code"), [("confirmed", 0), ("contradicted", 1)])
-def test_verify_records_the_harness_evidence(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    verdict: str,
-    exit_code: int,
-) -> None:
-    seen: list[str] = []
-
-    def run_verification(profile: selector.Profile) -> dict[str, Any]:
-        seen.append(profile.name)
-        return {"verdict": verdict, "deciding_requirement": "acks within 300 ms"}
-
-    runner = types.ModuleType("selector.verify.runner")
-    runner.run_verification = run_verification  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "selector.verify.runner", runner)
-    code, out, _ = _run(capsys, "adr", str(CHAT), "--verify")
-    assert seen == ["chat"]
-    assert code == exit_code
-    assert f"Verdict: **{verdict}**" in out and "acks within 300 ms" in out
+def test_adr_verify_runs_the_harness_and_records_its_evidence(tmp_path: Path) -> None:
+    profile = tmp_path / "behind-nginx.yaml"
+    profile.write_text(
+        "schema_version: 1\nname: behind-nginx\n"
+        "traffic:\n  server_to_client: {rate_hz: 5, payload_bytes: 200}\n"
+        "  client_to_server: {rate_hz: 5, payload_bytes: 100, needs_ack: true}\n"
+        "delivery: {guarantee: reliable_ordered, latency_p99_ms: 500, resume: true}\n"
+        "infrastructure: {path: [{kind: nginx}], timeout_control: none}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "selector", "adr", str(profile), "--verify"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    confirmation = _section(result.stdout, "### Confirmation")
+    match = re.search(r"Verified by `selector verify`: \*\*(\w[\w ]*)\*\*", confirmation)
+    assert match is not None, confirmation
+    assert result.returncode == (1 if match.group(1) == "contradicted" else 0)
+    assert match.group(1) == "confirmed"
+    assert "| pass     | dead-connection-detected" in confirmation
+    assert "WebRTC: not verified" in confirmation
 
 
 def test_a_plan_that_cannot_be_met_is_a_bad_consequence() -> None:

@@ -154,9 +154,6 @@ def test_chart_axis_spans_zero_and_negative_scores_and_labels_vetoes() -> None:
 
 # --- index, links, library API ----------------------------------------------------------------
 
-#: Guides written on other branches; the index links them already. Absent until merged.
-PENDING_GUIDES = {"verify.md", "wire-contract.md"}
-
 
 def test_every_relative_link_in_the_docs_resolves() -> None:
     import re
@@ -169,7 +166,7 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
             if "://" in target or target.startswith("#"):
                 continue
             resolved = (page.parent / target.split("#", 1)[0]).resolve()
-            if not resolved.exists() and resolved.name not in PENDING_GUIDES:
+            if not resolved.exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, broken
 

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from selector.commands.recommend import add_matrix_argument
 
 NAME = "adr"
 HELP = "write an Architecture Decision Record (MADR) for a workload profile"
-
-#: Where ``--verify`` finds the verification harness (built separately; may be absent).
-VERIFY_MODULE = "selector.verify.runner"
-VERIFY_FUNCTION = "run_verification"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,30 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_matrix_argument(parser)
     parser.epilog = (
         "exit codes: 0 written, 1 every protocol is vetoed (the record is still written) or "
-        "the verification contradicts the choice, 2 bad input or verification unavailable"
+        "the verification contradicts the choice, 2 bad input"
     )
-
-
-def _verification(profile: Any) -> Any:
-    """Run the verification harness, looked up only now: it is optional in a build."""
-    import importlib
-
-    from selector.errors import UsageError
-
-    try:
-        runner = importlib.import_module(VERIFY_MODULE)
-        run_verification = getattr(runner, VERIFY_FUNCTION)
-    except (ImportError, AttributeError):
-        raise UsageError.single(
-            "verification is not available in this build", file="selector adr --verify"
-        ) from None
-    return run_verification(profile)
-
-
-def _contradicted(evidence: Any) -> bool:
-    verdict = evidence.get("verdict") if isinstance(evidence, dict) else None
-    verdict = verdict if verdict is not None else getattr(evidence, "verdict", None)
-    return str(verdict).lower() in ("contradicted", "fail", "failed")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
     matrix = load_matrix(args.matrix)
     profile = load_profile(args.profile)
     rec = recommend(profile, matrix=matrix)
-    evidence = _verification(profile) if args.verify else None
+    evidence = None
+    if args.verify:
+        from selector.verify.runner import run_verification
+
+        evidence = run_verification(profile, matrix=matrix)
     text = render_adr(
         profile,
         rec,
@@ -103,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(vetoed_summary(rec), file=sys.stderr)
         return EXIT_NEGATIVE
-    if evidence is not None and _contradicted(evidence):
+    if evidence is not None and evidence.verdict.outcome == "contradicted":
         print(f"{args.profile}: the verification contradicts the choice", file=sys.stderr)
         return EXIT_NEGATIVE
     return EXIT_OK

@@ -10,12 +10,15 @@ know MADR find everything where they expect it. See https://adr.github.io/madr/.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
 
 from selector.profile import Profile
 from selector.recommendation import Recommendation, RuleHit
 from selector.render.table import number
+
+if TYPE_CHECKING:
+    from selector.verify.verdict import VerifyReport
 
 __all__ = ["ADR_STATUSES", "PROTOCOL_TITLES", "render_adr"]
 
@@ -225,23 +228,7 @@ def _consequences(rec: Recommendation) -> list[str]:
     return out
 
 
-def _check_rows(checks: Any) -> list[str]:
-    rows = ["| requirement | result | measured | expected |", "|---|---|---|---|"]
-    for check in checks if isinstance(checks, list | tuple) else []:
-        item = check if isinstance(check, Mapping) else {"requirement": str(check)}
-        passed = item.get("passed", item.get("ok"))
-        result = "pass" if passed is True else "FAIL" if passed is False else str(passed or "-")
-        cells = [
-            str(item.get("requirement", item.get("name", "-"))),
-            result,
-            str(item.get("measured", "-")),
-            str(item.get("expected", "-")),
-        ]
-        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return rows
-
-
-def _confirmation(rec: Recommendation, evidence: Any | None) -> list[str]:
+def _confirmation(rec: Recommendation, evidence: VerifyReport | None) -> list[str]:
     out = ["### Confirmation", ""]
     if evidence is None:
         out += [
@@ -251,18 +238,35 @@ def _confirmation(rec: Recommendation, evidence: Any | None) -> list[str]:
             "",
         ]
     else:
-        data = evidence.model_dump(mode="json") if hasattr(evidence, "model_dump") else evidence
-        data = data if isinstance(data, Mapping) else {"verdict": str(data)}
-        out.append(f"Verdict: **{data.get('verdict', 'unknown')}**.")
-        if data.get("deciding_requirement"):
-            out.append(f"Deciding requirement: {data['deciding_requirement']}.")
+        from selector.render.verify import checks_markdown, verdict_lines
+
+        outcome = evidence.verdict.outcome.replace("_", " ")
+        out.append(f"Verified by `selector verify`: **{outcome}**.")
+        out += ["", *verdict_lines(evidence)[1:]]
+        run = evidence.run
+        out += [
+            f"{run.clients} sampled clients for {run.full_scale_connections} connections "
+            f"(seed {run.seed}), each protocol run with the plan's settings and as a naive "
+            "control without heartbeats, through a proxy that drops idle connections silently:",
+            "",
+        ]
+        out += [f"* {note}" for note in run.notes]
         out.append("")
-        candidates = data.get("candidates", data.get("checks", {}))
-        if isinstance(candidates, Mapping):
-            for protocol, checks in candidates.items():
-                if isinstance(checks, Mapping):
-                    checks = checks.get("checks", [])
-                out += [f"{_title(str(protocol))}:", "", *_check_rows(checks), ""]
+        for candidate in evidence.candidates:
+            if not candidate.verified:
+                out += [f"{_title(candidate.protocol)}: not verified: {candidate.reason}.", ""]
+                continue
+            control = (
+                "the naive control showed the failure the plan prevents"
+                if candidate.control_showed_failure
+                else "the naive control showed no failure on this path"
+            )
+            out += [
+                f"{_title(candidate.protocol)} ({control}):",
+                "",
+                checks_markdown(candidate),
+                "",
+            ]
     if rec.plan is not None and rec.plan.assumptions:
         out += ["Before relying on the operational plan, confirm these assumed values:", ""]
         out += [
@@ -325,17 +329,15 @@ def render_adr(
     *,
     date: datetime.date,
     status: Literal["proposed", "accepted"] = "proposed",
-    evidence: Any | None = None,
+    evidence: VerifyReport | None = None,
     profile_file: str | None = None,
 ) -> str:
     """The decision record for ``profile`` as MADR Markdown.
 
     ``rec`` must be ``recommend(profile)`` (with the same matrix the record should cite);
     ``date`` is the record's date (pass ``datetime.date.today()``: this function reads no
-    clock). ``evidence`` is a verification result (a mapping or a pydantic model with
-    ``verdict``, ``deciding_requirement`` and per-candidate ``candidates: {protocol: [check,
-    ...]}``, each check a mapping with ``requirement``, ``passed``, ``measured`` and
-    ``expected``) rendered under Confirmation; without it the record says it is unverified.
+    clock). ``evidence`` is the report of :func:`selector.verify.runner.run_verification`,
+    rendered under Confirmation; without it the record says it is unverified.
     ``profile_file`` names the profile's file under More Information.
     """
     from selector.render.chart import score_chart_mermaid

@@ -10,7 +10,14 @@ from tabulate import tabulate
 from selector.verify.evidence import DirectionEvidence, Distribution, RunEvidence
 from selector.verify.verdict import CandidateReport, VerifyReport
 
-__all__ = ["VERIFY_FORMATS", "render_verify_json", "render_verify_markdown", "render_verify_text"]
+__all__ = [
+    "VERIFY_FORMATS",
+    "checks_markdown",
+    "render_verify_json",
+    "render_verify_markdown",
+    "render_verify_text",
+    "verdict_lines",
+]
 
 
 def _ms(d: Distribution) -> str:
@@ -69,7 +76,8 @@ _RUN_HEADERS = [
 ]
 
 
-def _verdict_lines(report: VerifyReport) -> list[str]:
+def verdict_lines(report: VerifyReport) -> list[str]:
+    """The verdict in a sentence or two, runner-up comparison included."""
     v = report.verdict
     lines = [f"Verdict: {v.outcome.replace('_', ' ').upper()}: {v.summary}"]
     if v.runner_up is not None and v.runner_up_would_do_better is not None:
@@ -93,7 +101,7 @@ def _check_rows(candidate: CandidateReport) -> list[list[str]]:
 def render_verify_text(report: VerifyReport) -> str:
     """Terminal output: verdict first, then what was run, the runs and the checks."""
     out = [f"selector verify {report.profile}: recommended {report.recommended or 'nothing'}"]
-    out += _verdict_lines(report)
+    out += verdict_lines(report)
     run = report.run
     out += [
         "",
@@ -133,7 +141,7 @@ def render_verify_json(report: VerifyReport) -> str:
 def render_verify_markdown(report: VerifyReport) -> str:
     """Markdown for pull requests and decision records."""
     out = [f"## Verification of `{report.profile}`: {report.recommended or 'nothing'}", ""]
-    out += [f"**{line}**" if i == 0 else line for i, line in enumerate(_verdict_lines(report))]
+    out += [f"**{line}**" if i == 0 else line for i, line in enumerate(verdict_lines(report))]
     run = report.run
     out += [
         "",
@@ -151,14 +159,17 @@ def render_verify_markdown(report: VerifyReport) -> str:
             out.append(f"- **{candidate.protocol}**: not verified: {candidate.reason}")
             continue
         out += [f"### {candidate.protocol} requirements (planned run)", ""]
-        out.append(
-            tabulate(
-                _check_rows(candidate),
-                headers=["result", "requirement", "measured", "expected"],
-                tablefmt="pipe",
-            )
-        )
+        out.append(checks_markdown(candidate))
     return "\n".join(out) + "\n"
+
+
+def checks_markdown(candidate: CandidateReport) -> str:
+    """The planned run's checks of ``candidate`` as a Markdown table."""
+    return tabulate(
+        _check_rows(candidate),
+        headers=["result", "requirement", "measured", "expected"],
+        tablefmt="pipe",
+    )
 
 
 VERIFY_FORMATS: dict[str, Callable[[VerifyReport], str]] = {

@@ -395,14 +395,14 @@ async def run_mode(
     mode: Mode,
     *,
     tweaks: RunTweaks | None = None,
-    progress: Progress = _stderr,
+    progress: Progress | None = None,
 ) -> RunEvidence:
     """One run of ``plan`` with the ``planned`` or ``naive`` settings."""
-    return await _Run(plan, mode, tweaks or RunTweaks(), progress).execute()
+    return await _Run(plan, mode, tweaks or RunTweaks(), progress or _stderr).execute()
 
 
 async def run_protocol(
-    plan: TrafficPlan, *, tweaks: RunTweaks | None = None, progress: Progress = _stderr
+    plan: TrafficPlan, *, tweaks: RunTweaks | None = None, progress: Progress | None = None
 ) -> tuple[RunEvidence, RunEvidence]:
     """The planned run and the naive control side by side: ``(planned, naive)``."""
     planned, naive = await asyncio.gather(
@@ -427,7 +427,7 @@ async def verify_profile(
     matrix: Any = None,
     tweaks: RunTweaks | None = None,
     protocols: tuple[str, ...] | None = None,
-    progress: Progress = _stderr,
+    progress: Progress | None = None,
 ) -> VerifyReport:
     """Verify the recommendation for ``profile`` on loopback (async).
 
@@ -435,6 +435,7 @@ async def verify_profile(
     """
     from selector.scoring import recommend
 
+    progress = progress or _stderr
     options = options or VerifyOptions()
     rec = recommend(profile, matrix=matrix)
     candidates: list[CandidateReport] = []
@@ -503,10 +504,11 @@ def run_verification(
     matrix: Any = None,
     tweaks: RunTweaks | None = None,
     protocols: tuple[str, ...] | None = None,
-    progress: Progress = _stderr,
+    progress: Progress | None = None,
 ) -> VerifyReport:
     """Verify the recommendation for ``profile`` in an event loop of its own; check
-    ``report.verdict.outcome``.
+    ``report.verdict.outcome``. ``progress`` gets one line per step (default: stderr);
+    ``protocols`` limits the candidates run (default: all three, in ranking order).
 
     The standard asyncio loop is used on purpose: its clock has sub-millisecond resolution,
     while uvloop's ``loop.time()`` counts whole milliseconds, too coarse for loopback latency.
