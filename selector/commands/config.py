@@ -5,16 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from selector.commands._argtypes import listen_port
 from selector.planner.names import CONFIG_TARGETS
 
 NAME = "config"
 HELP = "print proxy configuration (nginx, haproxy, envoy, ingress_nginx, aws_alb) from the plan"
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
-    return int(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default PROFILE-NAME:8080)",
     )
     parser.add_argument(
-        "--listen", type=_port, default=80, metavar="PORT", help="port the proxy listens on"
+        "--listen", type=listen_port, default=80, metavar="PORT", help="port the proxy listens on"
     )
 
 

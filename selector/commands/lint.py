@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from selector.commands._argtypes import seconds
 from selector.commands._planning import add_protocol_argument, protocol_for
 
 if TYPE_CHECKING:
@@ -18,16 +19,6 @@ NAME = "lint"
 HELP = "check current heartbeat, client and proxy timeouts against the path; exit 1 on findings"
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"seconds must be a finite number >= 0, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from selector.planner.names import HEARTBEAT_MECHANISMS
 
@@ -35,13 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_protocol_argument(parser, ("websocket", "sse"))
     parser.add_argument(
         "--heartbeat",
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="heartbeat interval in use (WebSocket ping or SSE comment); 0 = none",
     )
     parser.add_argument(
         "--client-timeout",
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="seconds of silence after which clients give the connection up",
     )
@@ -98,9 +89,9 @@ def _proxy_timeouts(values: list[str], profile: Profile) -> dict[int, float]:
 
     timeouts: dict[int, float] = {}
     for value in values:
-        ref, sep, seconds = value.partition("=")
+        ref, sep, seconds_text = value.partition("=")
         try:
-            parsed = _seconds(seconds) if sep else 0.0
+            parsed = seconds(seconds_text) if sep else 0.0
         except argparse.ArgumentTypeError as exc:
             raise UsageError.single(f"--proxy-timeout {value!r}: {exc}") from None
         if not sep or parsed <= 0:

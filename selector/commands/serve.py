@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from selector.commands._argtypes import port, positive_float, positive_int
+
 if TYPE_CHECKING:
     from selector.runtime.settings import ServerSettings
 
@@ -12,31 +14,10 @@ NAME = "serve"
 HELP = "run the reference WebSocket + SSE runtime (acked mutations, resumable streams, metrics)"
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be 0-65535 (0 picks a free port)")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
-        "--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)"
+        "--port", type=port, default=8765, help="port (default 8765; 0 picks a free one)"
     )
     parser.add_argument(
         "--profile",
@@ -58,21 +39,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="browser Origin allowed on /ws besides the server's own (repeatable)",
     )
-    parser.add_argument("--max-message-bytes", type=_positive_int, default=64 * 1024)
-    parser.add_argument("--max-connections-per-ip", type=_positive_int, default=4096)
+    parser.add_argument("--max-message-bytes", type=positive_int, default=64 * 1024)
+    parser.add_argument("--max-connections-per-ip", type=positive_int, default=4096)
     parser.add_argument(
         "--replay-events", type=int, help="replay buffer events (default: the plan's, else 1000)"
     )
-    parser.add_argument("--queue-frames", type=_positive_int, default=1000)
+    parser.add_argument("--queue-frames", type=positive_int, default=1000)
     parser.add_argument(
         "--delivery",
         choices=("reliable", "best_effort"),
         help="slow consumer policy: disconnect (reliable) or skip events (best_effort); "
         "default from the profile's delivery.guarantee, else reliable",
     )
-    parser.add_argument("--ping-interval", type=_positive_float, help="seconds (overrides)")
-    parser.add_argument("--pong-timeout", type=_positive_float, help="seconds (overrides)")
-    parser.add_argument("--sse-heartbeat", type=_positive_float, help="seconds (overrides)")
+    parser.add_argument("--ping-interval", type=positive_float, help="seconds (overrides)")
+    parser.add_argument("--pong-timeout", type=positive_float, help="seconds (overrides)")
+    parser.add_argument("--sse-heartbeat", type=positive_float, help="seconds (overrides)")
     parser.add_argument(
         "--no-heartbeat",
         action="store_true",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from selector.commands._argtypes import fraction, positive_int
+
 NAME = "verify"
 HELP = (
     "verify the recommendation with real WS/SSE runs through a proxy that drops idle "
@@ -13,28 +15,14 @@ HELP = (
 )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
-def _scale(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError("must be in (0, 1]")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
     parser.add_argument(
-        "--clients", type=_positive_int, default=20, help="sampled clients (default 20)"
+        "--clients", type=positive_int, default=20, help="sampled clients (default 20)"
     )
     parser.add_argument(
         "--time-scale",
-        type=_scale,
+        type=fraction,
         default=None,
         metavar="X",
         help="multiply heartbeats, timeouts and hop limits by X (default: the path's shortest "

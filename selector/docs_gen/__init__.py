@@ -31,6 +31,27 @@ def _profile_schema() -> str:
     return json.dumps(profile_json_schema(), indent=2) + "\n"
 
 
+def _recommendation_schema() -> str:
+    from selector.recommendation import recommendation_json_schema
+    from selector.render.jsonfmt import dumps
+
+    return dumps(recommendation_json_schema()) + "\n"
+
+
+def _matrix_schema() -> str:
+    from selector.render.jsonfmt import dumps
+    from selector.rules.schema import matrix_schema
+
+    return dumps(matrix_schema()) + "\n"
+
+
+def _overlay_schema() -> str:
+    from selector.render.jsonfmt import dumps
+    from selector.rules.schema import overlay_schema
+
+    return dumps(overlay_schema()) + "\n"
+
+
 def _profile_reference() -> str:
     from selector.docs_gen.profile_reference import render_profile_reference
 
@@ -83,6 +104,9 @@ def generators() -> dict[str, Generator]:
 
     table: dict[str, Generator] = {
         "profile.schema.json": _profile_schema,
+        "recommendation.schema.json": _recommendation_schema,
+        "matrix.schema.json": _matrix_schema,
+        "matrix-overlay.schema.json": _overlay_schema,
         "reference/profile.md": _profile_reference,
         "reference/rules.md": _rules_reference,
         "library-api.md": _library_api,

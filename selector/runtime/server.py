@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -141,23 +141,35 @@ def _admission(request: web.Request, *, check_origin: bool) -> web.Response | No
     return None
 
 
-async def ws_handler(request: web.Request) -> web.StreamResponse:
-    """``GET /ws?client_id=ID[&last_event_id=N]``: mutations in, acks and events out."""
+StreamServer = Callable[[web.Request, Hub, str, int | None], Awaitable[web.StreamResponse]]
+
+
+async def _admit_stream(
+    request: web.Request, serve: StreamServer, *, check_origin: bool, last_event_id: str | None
+) -> web.StreamResponse:
+    """What /ws and /sse share: admission checks, the resume id, the per-IP limit."""
     hub = _hub(request)
-    refused = _admission(request, check_origin=True)
+    refused = _admission(request, check_origin=check_origin)
     if refused is not None:
         return refused
     try:
-        last_event_id = parse_last_event_id(request.query.get("last_event_id"))
+        resume_after = parse_last_event_id(last_event_id)
     except EnvelopeError as exc:
         return _refuse(hub, 400, "invalid_payload", exc.detail)
     ip = request.remote or ""
     if not hub.try_acquire_ip(ip):
         return _refuse(hub, 429, "too_many_connections", "per-IP connection limit reached")
     try:
-        return await _serve_ws(request, hub, request.query["client_id"], last_event_id)
+        return await serve(request, hub, request.query["client_id"], resume_after)
     finally:
         hub.release_ip(ip)
+
+
+async def ws_handler(request: web.Request) -> web.StreamResponse:
+    """``GET /ws?client_id=ID[&last_event_id=N]``: mutations in, acks and events out."""
+    return await _admit_stream(
+        request, _serve_ws, check_origin=True, last_event_id=request.query.get("last_event_id")
+    )
 
 
 async def _serve_ws(
@@ -217,24 +229,9 @@ async def _serve_ws(
 
 async def sse_handler(request: web.Request) -> web.StreamResponse:
     """``GET /sse?client_id=ID``: the event stream as text/event-stream."""
-    hub = _hub(request)
-    refused = _admission(request, check_origin=False)
-    if refused is not None:
-        return refused
-    try:
-        # The header (what EventSource sends on reconnect) wins over the query parameter.
-        last_event_id = parse_last_event_id(
-            request.headers.get("Last-Event-ID", request.query.get("last_event_id"))
-        )
-    except EnvelopeError as exc:
-        return _refuse(hub, 400, "invalid_payload", exc.detail)
-    ip = request.remote or ""
-    if not hub.try_acquire_ip(ip):
-        return _refuse(hub, 429, "too_many_connections", "per-IP connection limit reached")
-    try:
-        return await _serve_sse(request, hub, request.query["client_id"], last_event_id)
-    finally:
-        hub.release_ip(ip)
+    # The header (what EventSource sends on reconnect) wins over the query parameter.
+    resume = request.headers.get("Last-Event-ID", request.query.get("last_event_id"))
+    return await _admit_stream(request, _serve_sse, check_origin=False, last_event_id=resume)
 
 
 async def _serve_sse(

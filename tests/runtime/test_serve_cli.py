@@ -31,7 +31,8 @@ def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
     ("args", "fragment"),
     [
         (["--port", "70000"], "must be 0-65535"),
-        (["--ping-interval", "0"], "must be > 0"),
+        (["--ping-interval", "0"], "must be a finite number > 0"),
+        (["--ping-interval", "inf"], "must be a finite number > 0"),
         (["--state", "/nonexistent-dir/x/state.db", "--port", "0"], "cannot use state file"),
         (["--replay-events", "-1"], "--replay-events must be >= 0"),
         (["--allow-origin", "app.example"], "not an origin"),
