@@ -15,34 +15,84 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from selector import __version__
 from selector.errors import EXIT_BAD_INPUT, EXIT_NEGATIVE, NegativeAnswer, SelectorError
 
-#: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = (
-    "recommend",
-    "what_if",
-    "plan",
-    "lint",
-    "config",
-    "verify",
-    "validate",
-    "schema",
-    "rules",
-    "explain",
-    "docs",
-    "adr",
-    "serve",
-    "client",
+
+class Command(NamedTuple):
+    """A subcommand: its name, its module under ``selector.commands`` and its one-line help."""
+
+    name: str
+    module: str
+    help: str
+
+
+#: The subcommands, in the order ``--help`` lists them. Only the module of the command being
+#: run is imported, so ``selector --help`` builds no command's arguments at all.
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "recommend",
+        "recommend",
+        "recommend WebSocket, SSE or WebRTC for workload profiles and explain the score",
+    ),
+    Command(
+        "what-if", "what_if", "re-evaluate a profile with --set overrides and show what changes"
+    ),
+    Command(
+        "plan",
+        "plan",
+        "plan the connection lifetime: heartbeat, timeouts on every hop, reconnect policy",
+    ),
+    Command(
+        "lint",
+        "lint",
+        "check current heartbeat, client and proxy timeouts against the path; exit 1 on findings",
+    ),
+    Command(
+        "config",
+        "config",
+        "print proxy configuration (nginx, haproxy, envoy, ingress_nginx, aws_alb) from the plan",
+    ),
+    Command(
+        "verify",
+        "verify",
+        "verify the recommendation with real WS/SSE runs through a proxy that drops idle "
+        "connections silently (loopback only)",
+    ),
+    Command(
+        "validate", "validate", "validate workload profiles (files or folders of *.yaml / *.yml)"
+    ),
+    Command("schema", "schema", "print the JSON Schema of the workload profile"),
+    Command(
+        "rules",
+        "rules",
+        "list the rules of the matrix (or the facts they use, or the matrix JSON Schema)",
+    ),
+    Command(
+        "explain",
+        "explain",
+        "show one rule of the matrix in full: condition, effects, rationale, references",
+    ),
+    Command(
+        "docs", "docs", "generate the docs (build) or check the committed docs are current (check)"
+    ),
+    Command("adr", "adr", "write an Architecture Decision Record (MADR) for a workload profile"),
+    Command(
+        "serve",
+        "serve",
+        "run the reference WebSocket + SSE runtime (acked mutations, resumable streams, metrics)",
+    ),
+    Command(
+        "client",
+        "client",
+        "connect to a runtime server over ws or sse, send mutations, print events as JSON lines",
+    ),
 )
 
 
-class _Command(Protocol):
-    NAME: str
-    HELP: str
-
+class _CommandModule(Protocol):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
 
     def run(self, args: argparse.Namespace) -> int: ...
@@ -55,8 +105,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (imports every command module, which are all light)."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``only``, just that command gets its arguments (and its
+    module imported), which is all that parsing a command line needs."""
     parser = _Parser(
         prog="selector",
         description=(
@@ -67,12 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"selector {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        module: _Command = importlib.import_module(f"selector.commands.{name}")
-        command_parser = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        module.add_arguments(command_parser)
-        command_parser.set_defaults(handler=module.run)
+    for command in COMMANDS:
+        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        if only is None or command.name == only:
+            module: _CommandModule = importlib.import_module(f"selector.commands.{command.module}")
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(handler=module.run)
     return parser
+
+
+def _command_in(argv: Sequence[str]) -> str:
+    """The subcommand named on a command line: its first word that is not an option (no
+    top-level option takes a value). An empty string when there is none."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,8 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # pydantic scans every installed distribution's entry points for plugins the first time a
     # model is built (~15 ms, a tenth of a `validate` run); the CLI uses no pydantic plugins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=_command_in(words))
+    args = parser.parse_args(words)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT

@@ -7,7 +7,7 @@ inspect the same facts without parsing text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Self
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -29,15 +29,42 @@ EXIT_NEGATIVE = 1
 EXIT_BAD_INPUT = 2
 
 
-@dataclass(frozen=True, slots=True)
 class Problem:
-    """One located problem. ``line`` and ``col`` are 1-based; 0 means unknown."""
+    """One located problem. ``line`` and ``col`` are 1-based; 0 means unknown.
 
-    message: str
-    file: str = "<input>"
-    line: int = 0
-    col: int = 0
-    path: str = ""
+    A plain class rather than a dataclass: ``dataclasses`` (with ``inspect``) would be the
+    largest import of ``selector --help``.
+    """
+
+    __slots__ = ("col", "file", "line", "message", "path")
+
+    def __init__(
+        self, message: str, file: str = "<input>", line: int = 0, col: int = 0, path: str = ""
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.col = col
+        self.path = path
+
+    def _key(self) -> tuple[str, str, int, int, str]:
+        return (self.message, self.file, self.line, self.col, self.path)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Problem) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Problem(message={self.message!r}, file={self.file!r}, line={self.line}, "
+            f"col={self.col}, path={self.path!r})"
+        )
+
+    def in_file(self, file: str) -> Problem:
+        """The same problem, reported against ``file``."""
+        return Problem(self.message, file, self.line, self.col, self.path)
 
     def format(self) -> str:
         """Render as ``FILE:LINE:COL: field.path: message`` (parts that are unknown drop out)."""
@@ -48,13 +75,11 @@ class Problem:
         return f"{where}: {field_part}{self.message}"
 
 
-@dataclass
 class SelectorError(Exception):
     """Base of every error ``selector`` raises on purpose. Carries one or more problems."""
 
-    problems: list[Problem] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def __init__(self, problems: list[Problem] | None = None) -> None:
+        self.problems: list[Problem] = list(problems or [])
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
@@ -63,7 +88,7 @@ class SelectorError(Exception):
     @classmethod
     def single(
         cls, message: str, *, file: str = "<input>", line: int = 0, col: int = 0, path: str = ""
-    ) -> SelectorError:
+    ) -> Self:
         """Build an error holding a single problem."""
         return cls([Problem(message=message, file=file, line=line, col=col, path=path)])
 

@@ -7,9 +7,6 @@ import sys
 
 from selector.commands.recommend import add_matrix_argument
 
-NAME = "adr"
-HELP = "write an Architecture Decision Record (MADR) for a workload profile"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")

@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # asyncio costs ~30 ms at import: only `run` needs it
     import asyncio
-
-NAME = "client"
-HELP = "connect to a runtime server over ws or sse, send mutations, print events as JSON lines"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +60,8 @@ def _usage_error(message: str, option: str) -> Exception:
 
 
 def _parse_mutations(values: list[str]) -> list[tuple[str, Any]]:
+    import json
+
     mutations: list[tuple[str, Any]] = []
     for index, raw in enumerate(values, start=1):
         option = f"--send #{index}"
@@ -117,6 +115,7 @@ def _interrupt_cancels(task: asyncio.Future[None]) -> Iterator[None]:
 
 async def _run_client(args: argparse.Namespace, mutations: list[tuple[str, Any]]) -> int:
     import asyncio
+    import json
     import sys
 
     from selector.errors import EXIT_NEGATIVE, EXIT_OK

@@ -8,9 +8,6 @@ import sys
 from selector.commands._argtypes import listen_port
 from selector.planner.names import CONFIG_TARGETS
 
-NAME = "config"
-HELP = "print proxy configuration (nginx, haproxy, envoy, ingress_nginx, aws_alb) from the plan"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", choices=CONFIG_TARGETS, help="which proxy to configure")

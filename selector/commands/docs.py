@@ -4,30 +4,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-NAME = "docs"
-HELP = "generate the docs (build) or check the committed docs are current (check)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("build", "check"))
-    parser.add_argument(
-        "--out", type=Path, default=Path("docs"), help="docs folder (default: docs/)"
-    )
+    parser.add_argument("--out", default="docs", help="docs folder (default: docs/)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from selector import docs_gen
     from selector.errors import EXIT_NEGATIVE, EXIT_OK
 
     if args.action == "build":
-        changed = docs_gen.build(args.out)
+        changed = docs_gen.build(Path(args.out))
         for path in changed:
             print(f"wrote {path}", file=sys.stderr)
         print(f"{len(changed)} file(s) updated under {args.out}", file=sys.stderr)
         return EXIT_OK
-    stale = docs_gen.check(args.out)
+    stale = docs_gen.check(Path(args.out))
     for path in stale:
         print(
             f"{path}: stale or missing (or no longer generated); "

@@ -6,9 +6,6 @@ import argparse
 
 from selector.commands.recommend import add_matrix_argument
 
-NAME = "explain"
-HELP = "show one rule of the matrix in full: condition, effects, rationale, references"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rule_id", metavar="RULE_ID", help="a rule id from `selector rules`")

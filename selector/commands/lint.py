@@ -15,9 +15,6 @@ if TYPE_CHECKING:
     from selector.planner.lint import LintFinding
     from selector.profile import Profile
 
-NAME = "lint"
-HELP = "check current heartbeat, client and proxy timeouts against the path; exit 1 on findings"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from selector.planner.names import HEARTBEAT_MECHANISMS

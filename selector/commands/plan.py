@@ -7,9 +7,6 @@ import sys
 
 from selector.commands._planning import add_protocol_argument, protocol_for
 
-NAME = "plan"
-HELP = "plan the connection lifetime: heartbeat, timeouts on every hop, reconnect policy"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from selector.errors import Problem
 
-NAME = "recommend"
-HELP = "recommend WebSocket, SSE or WebRTC for workload profiles and explain the score"
 
 FORMATS = ("table", "json", "markdown")
 
@@ -74,9 +72,8 @@ def _in_file(problem: Problem, file: str) -> Problem:
     """A problem found after loading (no line known) names the file it came from."""
     if problem.line:
         return problem
-    from dataclasses import replace
 
-    return replace(problem, file=file)
+    return problem.in_file(file)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,9 +6,6 @@ import argparse
 
 from selector.commands.recommend import add_matrix_argument
 
-NAME = "rules"
-HELP = "list the rules of the matrix (or the facts they use, or the matrix JSON Schema)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

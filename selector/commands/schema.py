@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-NAME = "schema"
-HELP = "print the JSON Schema of the workload profile"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     del parser  # no options

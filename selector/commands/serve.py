@@ -10,9 +10,6 @@ from selector.commands._argtypes import port, positive_float, positive_int
 if TYPE_CHECKING:
     from selector.runtime.settings import ServerSettings
 
-NAME = "serve"
-HELP = "run the reference WebSocket + SSE runtime (acked mutations, resumable streams, metrics)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

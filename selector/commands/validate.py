@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = "validate"
-HELP = "validate workload profiles (files or folders of *.yaml / *.yml)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="profile files or folders")

@@ -8,12 +8,6 @@ import sys
 
 from selector.commands._argtypes import fraction, positive_int
 
-NAME = "verify"
-HELP = (
-    "verify the recommendation with real WS/SSE runs through a proxy that drops idle "
-    "connections silently (loopback only)"
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")

@@ -7,9 +7,6 @@ import sys
 
 from selector.commands.recommend import FORMATS, add_matrix_argument, vetoed_summary
 
-NAME = "what-if"
-HELP = "re-evaluate a profile with --set overrides and show what changes"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PROFILE", help="profile file")
@@ -27,7 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
 
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, ProfileError
     from selector.render.whatif import render_whatif
@@ -41,12 +37,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         before = recommend(before_profile, matrix=matrix)
     except ProfileError as exc:
-        raise ProfileError([replace(p, file=args.path) for p in exc.problems]) from None
+        raise ProfileError([p.in_file(args.path) for p in exc.problems]) from None
     try:
         after = recommend(after_profile, matrix=matrix)
     except ProfileError as exc:
         blamed = " ".join(f"--set {text}" for text in args.assignments)
-        raise ProfileError([replace(p, file=blamed) for p in exc.problems]) from None
+        raise ProfileError([p.in_file(blamed) for p in exc.problems]) from None
     result = compare(before, after, assignments)
     print(render_whatif(result, args.format))
     if result.protocol_after is None:
