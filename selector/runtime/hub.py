@@ -35,6 +35,7 @@ from selector.runtime.protocol.envelope import (
     encode_error,
     encode_event,
     encode_heartbeat,
+    encode_position,
     encode_resync,
 )
 from selector.runtime.protocol.fanout import FanoutQueue, Offer
@@ -228,11 +229,16 @@ class Hub:
             sub.queue.force(ws_frame if sub.protocol == "ws" else sse_frame)
             self.counters.resumes_resync[sub.protocol] += 1
             outcome: dict[str, Any] = {"resync": True, "oldest": plan.oldest}
+        elif last_event_id is None:
+            # A fresh subscriber learns where the stream stands, so it can resume from there
+            # even if it drops before its first event.
+            ws_frame, sse_frame = encode_position(self.replay.latest)
+            sub.queue.force(ws_frame if sub.protocol == "ws" else sse_frame)
+            outcome = {"position": self.replay.latest}
         else:
             for encoded in plan.items:
                 sub.queue.force(encoded.ws_frame if sub.protocol == "ws" else encoded.sse_frame)
-            if last_event_id is not None:
-                self.counters.resumes_replayed[sub.protocol] += 1
+            self.counters.resumes_replayed[sub.protocol] += 1
             outcome = {"replayed": len(plan.items)}
         previous = self._stream_of_client.get(sub.client_id)
         if previous is not None:

@@ -41,3 +41,39 @@ async def eventually(predicate: Any, timeout: float = 5) -> None:
     async with asyncio.timeout(timeout * UNIT):
         while not predicate():
             await asyncio.sleep(0.01)
+
+
+class subscribe:  # lower case: used like the ``connect`` it wraps
+    """``websockets`` ``connect`` to ``/ws`` that also reads the ``position`` frame a fresh
+    subscriber (no ``last_event_id``) gets first; ``position`` holds its ``latest``.
+
+    Use as ``async with subscribe(url) as ws`` or ``ws = await subscribe(url)``.
+    """
+
+    def __init__(self, url: str, **options: Any) -> None:
+        from websockets.asyncio.client import connect
+
+        self._connect = connect(url, **options)
+        self._fresh = "last_event_id=" not in url
+        self.position: int | None = None
+        self._ws: Any = None
+
+    async def _open(self) -> Any:
+        import json
+
+        ws = await self._connect
+        if self._fresh:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 5 * UNIT))
+            assert first["event"] == "position" and "id" not in first, first
+            self.position = first["data"]["latest"]
+        return ws
+
+    def __await__(self) -> Any:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Any:
+        self._ws = await self._open()
+        return self._ws
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._ws.close()

@@ -100,3 +100,49 @@ def test_ws_client_comes_back_after_a_graceful_restart_with_state(tmp_path: Path
     events, view = arun(scenario(), timeout=40)
     assert [e.id for e in events] == list(range(1, 9))  # ids continue across the restart
     assert view["kv"] == {"n": 6} and view["applied_total"] == 6
+
+
+@pytest.mark.parametrize("kind", ["ws", "sse"])
+def test_a_client_cut_before_its_first_event_still_resumes(kind: str) -> None:
+    """The position a fresh subscriber gets first is an id to resume from: events published
+    while it is away are replayed although it never received one before the cut."""
+
+    async def scenario() -> list[int]:
+        async with serving() as (hub, address):
+            hub.publish(Publish(event="before", data=0))  # the stream is not at 0
+            if kind == "ws":
+                client = client_module.WsClient(f"ws://{address}", **options("fresh"))
+            else:
+                client = client_module.SseClient(f"http://{address}", **options("fresh"))
+            async with client:
+                await client.wait_connected(5 * UNIT)
+                await client.wait_until(lambda: client.last_event_id == 1, 5 * UNIT)
+                assert not client.events  # the position is not an application event
+                cut(hub, "fresh")
+                missed = [hub.publish(Publish(event="tick", data=n)) for n in range(3)]
+                await client.wait_events(3, 5 * UNIT)
+                assert hub.counters.resumes_replayed[kind] == 1
+                return missed
+
+    missed = arun(scenario())
+    assert missed == [2, 3, 4]
+
+
+def test_a_mutation_the_server_refuses_leaves_the_ws_outbox() -> None:
+    """The server names the refused seq; resending it after a reconnect could only fail again,
+    and must not hold up the mutations behind it."""
+
+    async def scenario() -> Any:
+        async with serving() as (hub, address):
+            client = client_module.WsClient(f"ws://{address}", **options("picky"))
+            async with client:
+                await client.wait_connected(5 * UNIT)
+                await client.send("incr", {"key": "n", "by": "one"})  # refused: not an int
+                await client.send("incr", {"key": "n", "by": 2})
+                await client.wait_acked(5 * UNIT)
+                assert client.pending == ()
+                assert [e.seq for e in client.stats.errors] == [1]
+                return hub.store.view()
+
+    view = arun(scenario())
+    assert view["kv"] == {"n": 2} and view["applied_total"] == 1

@@ -13,10 +13,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from tests.runtime.conftest import UNIT, arun, eventually, serving
+from tests.runtime.conftest import UNIT, arun, eventually, serving, subscribe
 from tests.runtime.serve_process import ServeProcess
 
 TOTAL = 300
@@ -41,7 +41,7 @@ class Writer:
             if len(self.acked) == TOTAL:
                 return
             try:
-                async with connect(url_of("writer")) as ws:
+                async with subscribe(url_of("writer")) as ws:
                     for seq in sorted(self.pending):
                         await ws.send(self.pending[seq])
                     await asyncio.gather(self._send(ws), self._read(ws))
@@ -86,7 +86,7 @@ class Reader:
             if self.ids:
                 url += f"&last_event_id={self.ids[-1]}"
             try:
-                async with connect(url) as ws:
+                async with subscribe(url) as ws:
                     while True:
                         message = json.loads(await ws.recv())
                         if "id" in message:
@@ -182,7 +182,7 @@ def test_cut_connections_leave_no_leak_and_resume_fills_the_gap() -> None:
                 ) as r:
                     return int((await r.json())["id"])
 
-            ws = await connect(f"ws://{address}/ws?client_id=cut")
+            ws = await subscribe(f"ws://{address}/ws?client_id=cut")
             sse = await session.get(f"http://{address}/sse?client_id=cut-sse")
             await eventually(lambda: len(hub.subscribers) == 2)
             first = await publish(1)
@@ -193,7 +193,7 @@ def test_cut_connections_leave_no_leak_and_resume_fills_the_gap() -> None:
             await eventually(lambda: not hub.subscribers)
             assert not hub.connections_by_ip and hub._gauges()["connections_leaked"] == 0
             missed = [await publish(n) for n in (2, 3)]
-            async with connect(f"ws://{address}/ws?client_id=cut&last_event_id={first}") as again:
+            async with subscribe(f"ws://{address}/ws?client_id=cut&last_event_id={first}") as again:
                 got = [json.loads(await again.recv())["id"] for _ in missed]
                 assert got == missed
             sse.close()
@@ -217,7 +217,7 @@ def test_a_failing_store_acks_nothing_and_stops_the_server(tmp_path: Path) -> No
                     assert response.status == 503
                     assert (await response.json())["error"] == "STORE_FAILED"
             assert hub.failed.is_set()  # selector serve stops with exit code 1 on this
-            async with connect(f"ws://{address}/ws?client_id=w") as ws:
+            async with subscribe(f"ws://{address}/ws?client_id=w") as ws:
                 await ws.send(json.dumps({"seq": 1, "op": "incr", "data": {"key": "n"}}))
                 with pytest.raises(TimeoutError):
                     async with asyncio.timeout(0.3):

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.runtime.conftest import UNIT, arun
+from tests.runtime.conftest import UNIT, arun, subscribe
 from tests.runtime.serve_process import ServeProcess
 
 
@@ -68,7 +67,7 @@ def test_sigterm_closes_websockets_with_1001_and_exits_0(tmp_path: Path) -> None
     port = server.start()
 
     async def scenario() -> tuple[int, str]:
-        async with connect(f"ws://127.0.0.1:{port}/ws?client_id=a") as ws:
+        async with subscribe(f"ws://127.0.0.1:{port}/ws?client_id=a") as ws:
             await ws.send(json.dumps({"seq": 1, "op": "set", "data": {"key": "k", "value": 1}}))
             assert json.loads(await ws.recv())["ack"] == 1
             assert server.process is not None

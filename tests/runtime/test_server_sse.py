@@ -58,6 +58,12 @@ def test_stream_headers_retry_hint_and_one_data_line_per_event() -> None:
             assert response.headers["X-Accel-Buffering"] == "no"
             stream = RawSse(response)
             assert await stream.block() == {"retry": ["1234"]}
+            # a fresh stream learns where the stream stands, with an id EventSource keeps
+            assert await stream.block() == {
+                "id": ["0"],
+                "event": ["position"],
+                "data": ['{"latest":0}'],
+            }
             event_id = await publish(address, "note", {"text": "a\nb"})
             event = await stream.event()
             assert event["id"] == [str(event_id)] and event["event"] == ["note"]
@@ -112,7 +118,8 @@ def test_comment_heartbeats_and_shutdown_retry_hint() -> None:
         async with serving(**settings) as (hub, address), aiohttp.ClientSession() as s:
             async with s.get(f"http://{address}/sse?client_id=s") as response:
                 stream = RawSse(response)
-                await stream.block()
+                await stream.block()  # retry
+                assert (await stream.block())["event"] == ["position"]
                 assert await stream.block() == {"": ["hb"]}
                 await hub.shutdown()
                 blocks = []
@@ -304,4 +311,8 @@ def test_an_http_1_0_stream_is_not_chunked() -> None:
 
     head, _, body = arun(scenario()).partition(b"\r\n\r\n")
     assert b"Transfer-Encoding" not in head
-    assert body == b"retry: 2000\n\nid: 1\nevent: tick\ndata: 7\n\n"
+    assert body == (
+        b"retry: 2000\n\n"
+        b'id: 0\nevent: position\ndata: {"latest":0}\n\n'
+        b"id: 1\nevent: tick\ndata: 7\n\n"
+    )

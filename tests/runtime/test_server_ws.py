@@ -8,10 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.runtime.conftest import UNIT, arun, eventually, serving
+from tests.runtime.conftest import UNIT, arun, eventually, serving, subscribe
 
 
 async def recv_json(ws: ClientConnection) -> Any:
@@ -48,18 +48,18 @@ def test_mutations_are_acked_and_applied_once_across_reconnects(durable: bool, t
         path = str(tmp_path / "s.db") if durable else None
         async with serving(state_path=path) as (_, address):
             url = f"ws://{address}/ws?client_id=alice"
-            async with connect(url) as ws:
+            async with subscribe(url) as ws:
                 assert await mutate(ws, 1) == {"ack": 1, "status": "ok"}
                 assert await mutate(ws, 4, data={"key": "n", "by": 10}) == {
                     "ack": 4,
                     "status": "ok",
                 }
-            async with connect(url) as ws:  # reconnect, re-send everything unacked-looking
+            async with subscribe(url) as ws:  # reconnect, re-send everything unacked-looking
                 dup = {"ack": 4, "status": "ok", "duplicate": True}
                 assert await mutate(ws, 4, data={"key": "n", "by": 10}) == dup
                 assert (await mutate(ws, 1))["duplicate"] is True
                 assert await mutate(ws, 5) == {"ack": 5, "status": "ok"}
-            async with connect(f"ws://{address}/ws?client_id=bob") as ws:
+            async with subscribe(f"ws://{address}/ws?client_id=bob") as ws:
                 assert await mutate(ws, 1) == {"ack": 1, "status": "ok"}  # separate marks
             view = await state(address)
             assert view["kv"] == {"n": 13} and view["applied_total"] == 4
@@ -69,7 +69,7 @@ def test_mutations_are_acked_and_applied_once_across_reconnects(durable: bool, t
 
 def test_invalid_payload_keeps_the_connection_open() -> None:
     async def scenario() -> None:
-        async with serving() as (_, address), connect(f"ws://{address}/ws?client_id=a") as ws:
+        async with serving() as (_, address), subscribe(f"ws://{address}/ws?client_id=a") as ws:
             await ws.send("{not json")
             error = await recv_json(ws)
             assert error["error"] == "INVALID_PAYLOAD" and "JSON" in error["detail"]
@@ -84,7 +84,7 @@ def test_invalid_payload_keeps_the_connection_open() -> None:
 def test_a_message_over_the_limit_closes_with_1009() -> None:
     async def scenario() -> None:
         async with serving(max_message_bytes=1024) as (hub, address):
-            async with connect(f"ws://{address}/ws?client_id=a") as ws:
+            async with subscribe(f"ws://{address}/ws?client_id=a") as ws:
                 await ws.send(json.dumps({"seq": 1, "op": "x", "data": "y" * 2000}))
                 with pytest.raises(ConnectionClosed) as closed:
                     await recv_json(ws)
@@ -98,11 +98,11 @@ def test_events_reach_ws_with_stream_ids_and_resume_replays_the_gap() -> None:
     async def scenario() -> None:
         async with serving() as (_, address):
             url = f"ws://{address}/ws?client_id=reader"
-            async with connect(url) as ws:
+            async with subscribe(url) as ws:
                 first = await publish(address, "tick", {"n": 1})
                 assert await recv_json(ws) == {"id": first, "event": "tick", "data": {"n": 1}}
             missed = [await publish(address, "tick", {"n": n}) for n in (2, 3)]
-            async with connect(f"{url}&last_event_id={first}") as ws:
+            async with subscribe(f"{url}&last_event_id={first}") as ws:
                 replayed = [await recv_json(ws) for _ in missed]
                 assert [e["id"] for e in replayed] == missed
                 assert [e["data"]["n"] for e in replayed] == [2, 3]
@@ -117,7 +117,7 @@ def test_a_gap_older_than_the_buffer_gets_an_explicit_resync() -> None:
         async with serving(replay_max_events=2) as (_, address):
             ids = [await publish(address, "tick", n) for n in range(5)]
             url = f"ws://{address}/ws?client_id=r&last_event_id={ids[0]}"
-            async with connect(url) as ws:
+            async with subscribe(url) as ws:
                 notice = await recv_json(ws)
                 assert notice == {
                     "event": "resync",
@@ -142,7 +142,7 @@ def test_refused_before_upgrade(query: str, headers: dict[str, str], status: int
     async def scenario() -> None:
         async with serving() as (_, address):
             with pytest.raises(InvalidStatus) as refused:
-                async with connect(f"ws://{address}/ws?{query}", additional_headers=headers):
+                async with subscribe(f"ws://{address}/ws?{query}", additional_headers=headers):
                     pass
             assert refused.value.response.status_code == status
 
@@ -154,13 +154,13 @@ def test_origin_rules() -> None:
         allowed = ("https://app.example",)
         async with serving(allowed_origins=allowed) as (_, address):
             for origin in (f"http://{address}", "https://app.example", "https://APP.example:443"):
-                async with connect(
+                async with subscribe(
                     f"ws://{address}/ws?client_id=a", additional_headers={"Origin": origin}
                 ) as ws:
                     assert await mutate(ws, 1)  # admitted
             for origin in ("https://app.example:8443", "http://127.0.0.1:1", "null"):
                 with pytest.raises(InvalidStatus):
-                    async with connect(
+                    async with subscribe(
                         f"ws://{address}/ws?client_id=a", additional_headers={"Origin": origin}
                     ):
                         pass
@@ -172,13 +172,13 @@ def test_bearer_token_header_or_query() -> None:
     async def scenario() -> None:
         async with serving(token="s3cret") as (_, address):
             with pytest.raises(InvalidStatus) as refused:
-                async with connect(f"ws://{address}/ws?client_id=a"):
+                async with subscribe(f"ws://{address}/ws?client_id=a"):
                     pass
             assert refused.value.response.status_code == 401
             auth = {"Authorization": "Bearer s3cret"}
-            async with connect(f"ws://{address}/ws?client_id=a", additional_headers=auth) as ws:
+            async with subscribe(f"ws://{address}/ws?client_id=a", additional_headers=auth) as ws:
                 assert await mutate(ws, 1)
-            async with connect(f"ws://{address}/ws?client_id=a&token=s3cret") as ws:
+            async with subscribe(f"ws://{address}/ws?client_id=a&token=s3cret") as ws:
                 assert await mutate(ws, 2)
 
     arun(scenario())
@@ -191,13 +191,13 @@ def test_per_ip_connection_limit() -> None:
             def url(client: str) -> str:
                 return f"ws://{address}/ws?client_id={client}"
 
-            async with connect(url("a")), connect(url("b")):
+            async with subscribe(url("a")), subscribe(url("b")):
                 with pytest.raises(InvalidStatus) as refused:
-                    async with connect(url("c")):
+                    async with subscribe(url("c")):
                         pass
                 assert refused.value.response.status_code == 429
             await eventually(lambda: not hub.connections_by_ip)
-            async with connect(url("a")) as ws:
+            async with subscribe(url("a")) as ws:
                 assert await mutate(ws, 1)
 
     arun(scenario())
@@ -208,7 +208,7 @@ def test_a_peer_that_never_answers_pings_is_reaped() -> None:
         async with (
             serving(heartbeat=_fast_heartbeat()) as (hub, address),
             # websockets answers pings itself: it must survive several rounds
-            connect(f"ws://{address}/ws?client_id=alive") as alive,
+            subscribe(f"ws://{address}/ws?client_id=alive") as alive,
         ):
             # aiohttp's client with autoping=False ignores pings: a silent peer
             async with aiohttp.ClientSession() as session:
@@ -244,7 +244,7 @@ def test_graceful_shutdown_closes_with_1001_and_a_retry_hint() -> None:
             hub,
             address,
         ):
-            ws = await connect(f"ws://{address}/ws?client_id=a")
+            ws = await subscribe(f"ws://{address}/ws?client_id=a")
             await mutate(ws, 1)
             await hub.shutdown()
             with pytest.raises(ConnectionClosed) as closed:
@@ -260,7 +260,7 @@ def test_graceful_shutdown_closes_with_1001_and_a_retry_hint() -> None:
 
 def test_metrics_and_health() -> None:
     async def scenario() -> None:
-        async with serving() as (_, address), connect(f"ws://{address}/ws?client_id=m") as ws:
+        async with serving() as (_, address), subscribe(f"ws://{address}/ws?client_id=m") as ws:
             await mutate(ws, 1)
             await mutate(ws, 1)
             async with aiohttp.ClientSession() as session:
@@ -284,8 +284,8 @@ def test_events_of_one_tick_arrive_in_order_at_every_subscriber() -> None:
     async def scenario() -> None:
         async with (
             serving() as (hub, address),
-            connect(f"ws://{address}/ws?client_id=a") as first,
-            connect(f"ws://{address}/ws?client_id=b") as second,
+            subscribe(f"ws://{address}/ws?client_id=a") as first,
+            subscribe(f"ws://{address}/ws?client_id=b") as second,
         ):
             await eventually(lambda: len(hub.subscribers) == 2)
             # published in one tick: one coalesced write per subscriber at its end
@@ -294,7 +294,8 @@ def test_events_of_one_tick_arrive_in_order_at_every_subscriber() -> None:
                 got = [await recv_json(ws) for _ in ids]
                 assert [e["id"] for e in got] == ids
                 assert [e["data"] for e in got] == list(range(50))
-            assert hub.counters.messages_out["ws"] == 100
+            # 50 events each, plus the position frame each got when it subscribed
+            assert hub.counters.messages_out["ws"] == 102
 
     arun(scenario())
 
@@ -310,6 +311,8 @@ def test_without_heartbeat_a_silent_peer_stays_and_nothing_is_sent() -> None:
             silent = await session.ws_connect(
                 f"http://{address}/ws?client_id=silent", autoping=False
             )
+            first = await silent.receive(timeout=5 * UNIT)
+            assert json.loads(first.data)["event"] == "position"
             with pytest.raises(TimeoutError):  # no ping, no heartbeat event
                 async with asyncio.timeout(0.5 * UNIT):
                     await silent.receive()
@@ -325,7 +328,7 @@ def test_a_restart_without_state_tells_resuming_clients_to_resync() -> None:
             ids = [await publish(address, "tick", n) for n in range(3)]
         async with serving() as (_, address):  # a new life: memory only, ids start again
             url = f"ws://{address}/ws?client_id=r&last_event_id={ids[-1]}"
-            async with connect(url) as ws:
+            async with subscribe(url) as ws:
                 notice = await recv_json(ws)
                 assert notice == {
                     "event": "resync",
@@ -343,13 +346,13 @@ def test_a_reconnecting_client_supersedes_its_old_stream() -> None:
     async def scenario() -> None:
         async with serving() as (hub, address):
             url = f"ws://{address}/ws?client_id=same"
-            async with connect(url) as old:
-                async with connect(url) as new:
+            async with subscribe(url) as old:
+                async with subscribe(url) as new:
                     await eventually(lambda: len(hub.subscribers) == 1)
                     with pytest.raises(ConnectionClosed):
                         await asyncio.wait_for(old.recv(), 5)
                     assert await mutate(new, 1)
-                async with connect(f"ws://{address}/ws?client_id=other"):
+                async with subscribe(f"ws://{address}/ws?client_id=other"):
                     await eventually(lambda: len(hub.subscribers) == 1)
 
     arun(scenario())

@@ -22,6 +22,7 @@ from selector.runtime.protocol.client_wire import (
     Ack,
     HeartbeatMessage,
     Malformed,
+    Position,
     Resync,
     ServerError,
     ServerEvent,
@@ -195,6 +196,10 @@ class ClientState:
                 stats.ack_times.append((message.seq, now))
         elif isinstance(message, HeartbeatMessage):
             stats.heartbeats += 1
+        elif isinstance(message, Position):
+            # Only a fresh client takes it: an id of its own is always at least as good.
+            if self.last_event_id is None and message.latest is not None:
+                self.last_event_id = message.latest
         elif isinstance(message, Resync):
             stats.resyncs.append(message)
             # Live events continue after `latest`, and the server is authoritative: also when
@@ -204,6 +209,9 @@ class ClientState:
                 self.last_event_id = message.latest
         elif isinstance(message, ServerError):
             stats.errors.append(message)
+            if message.seq is not None:
+                # Refused for good: resending it after a reconnect would be refused again.
+                self.outbox.reject(message.seq)
         elif isinstance(message, Malformed):
             stats.malformed += 1
         return None

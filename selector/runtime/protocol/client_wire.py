@@ -5,9 +5,12 @@ Server -> client (WebSocket text frames, the same JSON in SSE ``data:`` lines an
 
 - event ``{"id": N, "event": NAME, "data": ...}`` (ids strictly increasing over the stream);
 - ack ``{"ack": N, "status": "ok"}``, with ``"duplicate": true`` when already applied;
-- error ``{"error": CODE, "detail": ...}`` (the connection stays open);
+- error ``{"error": CODE, "detail": ..., "seq": N}`` (``seq`` when readable; the connection
+  stays open);
 - resync ``{"event": "resync", "data": {"after", "oldest", "latest"}}``, no ``id``;
-- heartbeat ``{"event": "heartbeat", "data": {"t": SERVER_MS}}``, no ``id``.
+- heartbeat ``{"event": "heartbeat", "data": {"t": SERVER_MS}}``, no ``id``;
+- position ``{"event": "position", "data": {"latest": N}}``, first to a fresh subscriber
+  (in SSE with ``id: N`` so EventSource resumes from it).
 
 Anything else parses to :class:`Malformed` rather than raising: a client must survive a
 server (or a proxy) that sends garbage, and count it.
@@ -21,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from selector.runtime.protocol.envelope import RESERVED_EVENT_NAMES
 from selector.runtime.protocol.outbox import Mutation
 from selector.runtime.protocol.sse import SseEvent
 
@@ -28,6 +32,7 @@ __all__ = [
     "Ack",
     "HeartbeatMessage",
     "Malformed",
+    "Position",
     "Resync",
     "ServerError",
     "ServerEvent",
@@ -60,10 +65,14 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class ServerError:
-    """The server refused a message (``INVALID_PAYLOAD``...); the connection stays open."""
+    """The server refused a message (``INVALID_PAYLOAD``...); the connection stays open.
+
+    ``seq`` names the refused mutation when the server could read it: that mutation was not
+    applied, and sending it again would be refused again."""
 
     code: str
     detail: str = ""
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,13 @@ class Resync:
 
     after: int | None
     oldest: int | None
+    latest: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where the stream stood when a fresh subscription began: resume after ``latest``."""
+
     latest: int | None
 
 
@@ -91,7 +107,7 @@ class Malformed:
     raw: str = ""
 
 
-ServerMessage = ServerEvent | Ack | ServerError | Resync | HeartbeatMessage | Malformed
+ServerMessage = ServerEvent | Ack | ServerError | Resync | Position | HeartbeatMessage | Malformed
 
 _MAX_RAW_KEPT = 200
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -130,10 +146,16 @@ def _from_object(obj: dict[str, Any], raw: bytes | str) -> ServerMessage:
         return Ack(seq, duplicate=obj.get("duplicate") is True)
     if "error" in obj:
         detail = obj.get("detail", "")
-        return ServerError(str(obj["error"]), detail if isinstance(detail, str) else str(detail))
+        return ServerError(
+            str(obj["error"]),
+            detail if isinstance(detail, str) else str(detail),
+            _optional_int(obj.get("seq")),
+        )
     name = obj.get("event")
     if not isinstance(name, str):
         return _malformed("neither event, ack nor error", raw)
+    if name in RESERVED_EVENT_NAMES:
+        return _control_event(name, obj.get("data"), raw)
     if "id" in obj:
         event_id = obj["id"]
         if not _is_int(event_id):
@@ -143,10 +165,12 @@ def _from_object(obj: dict[str, Any], raw: bytes | str) -> ServerMessage:
 
 
 def _control_event(name: str, data: Any, raw: bytes | str) -> ServerMessage:
-    """The events that carry no id: heartbeat and resync."""
+    """The control events, recognised by name: heartbeat, resync and position."""
     fields = data if isinstance(data, dict) else {}
     if name == "heartbeat":
         return HeartbeatMessage(_optional_int(fields.get("t")))
+    if name == "position":
+        return Position(_optional_int(fields.get("latest")))
     if name == "resync":
         return Resync(
             after=_optional_int(fields.get("after")),
@@ -159,14 +183,15 @@ def _control_event(name: str, data: Any, raw: bytes | str) -> ServerMessage:
 def server_message_from_sse(event: SseEvent) -> ServerMessage:
     """Interpret a decoded SSE event under the contract (``data`` is one JSON document).
 
-    ``resync`` and ``heartbeat`` are recognised by name: they carry no ``id:`` line, and the
-    SSE last event ID persists across events, so their ``last_event_id`` is a stale one.
+    The control events are recognised by name: ``resync`` and ``heartbeat`` carry no ``id:``
+    line (the SSE last event ID persists across events, so theirs is a stale one), and
+    ``position`` carries its id only for EventSource's sake.
     """
     try:
         data = orjson.loads(event.data) if event.data else None
     except orjson.JSONDecodeError:
         return _malformed("SSE data is not JSON", event.data)
-    if event.event in ("resync", "heartbeat"):
+    if event.event in RESERVED_EVENT_NAMES:
         return _control_event(event.event, data, event.data)
     if not (event.last_event_id.isascii() and event.last_event_id.isdigit()):
         return _malformed("SSE id is not an integer", event.last_event_id)

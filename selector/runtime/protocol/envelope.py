@@ -27,6 +27,7 @@ __all__ = [
     "encode_error",
     "encode_event",
     "encode_heartbeat",
+    "encode_position",
     "encode_resync",
     "is_valid_client_id",
     "parse_http_mutation",
@@ -39,7 +40,8 @@ __all__ = [
 MAX_NAME_CHARS = 128
 #: Event names the server itself emits without an id; a publisher cannot use them, because
 #: clients never count them as stream events.
-RESERVED_EVENT_NAMES = frozenset({"heartbeat", "resync"})
+#: Event names the runtime sends for itself (control events, never application events).
+RESERVED_EVENT_NAMES = frozenset({"heartbeat", "resync", "position"})
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _FORBIDDEN_IN_NAME = re.compile(r"[\r\n\0]")
@@ -212,6 +214,19 @@ def encode_resync(after: int, oldest: int, latest: int) -> tuple[bytes, bytes]:
     data = b'{"after":%d,"oldest":%d,"latest":%d}' % (after, oldest, latest)
     ws_frame = b'{"event":"resync","data":%b}' % data
     return ws_frame, encode_sse_event(data.decode(), event="resync")
+
+
+def encode_position(latest: int) -> tuple[bytes, bytes]:
+    """The stream position a fresh subscriber starts from, as ``(ws_frame, sse_frame)``.
+
+    A client that connects without a resume id would otherwise have no id to resume from
+    until its first event, and would miss whatever is published while it is away. The SSE
+    block carries ``id:`` too, so a browser's EventSource (and any spec-following client)
+    sends it back as ``Last-Event-ID``; the event name keeps it out of ``onmessage``.
+    """
+    data = b'{"latest":%d}' % latest
+    ws_frame = b'{"event":"position","data":%b}' % data
+    return ws_frame, encode_sse_event(data.decode(), event_id=latest, event="position")
 
 
 def encode_heartbeat(server_ms: int) -> bytes:
