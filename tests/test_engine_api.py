@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Any
 
@@ -73,37 +72,6 @@ def test_trusted_construction_equals_validation(cls: Any, values: dict[str, Any]
     assert built == cls.model_validate(values)
     assert built.model_dump() == cls.model_validate(values).model_dump()
     assert built.model_dump_json() == cls.model_validate(values).model_dump_json()
-
-
-PURE = [
-    "scoring.py",
-    "tipping.py",
-    "bandwidth.py",
-    "companions.py",
-    "recommendation.py",
-    "rules/facts.py",
-    "rules/conditions.py",
-    "rules/model.py",
-    "rules/schema.py",
-    "render/table.py",
-    "render/markdown.py",
-    "render/rules.py",
-]
-IMPURE = {"asyncio", "aiohttp", "socket", "time", "datetime", "random", "subprocess", "threading"}
-
-
-@pytest.mark.parametrize("module", PURE)
-def test_engine_core_does_no_io_and_reads_no_clock(module: str) -> None:
-    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "open":
-            pytest.fail(f"{module} opens a file")
-    assert not imported & IMPURE
 
 
 FACTS_OF_EXAMPLE = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 from pathlib import Path
@@ -272,18 +271,3 @@ def _numbers(value: object) -> list[float]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return [float(value)]
     return []
-
-
-FORBIDDEN_IN_PURE_CORE = {"asyncio", "aiohttp", "time", "socket", "subprocess", "os", "random"}
-
-
-@pytest.mark.parametrize("module", sorted(PLANNER_DIR.glob("*.py")), ids=lambda p: p.name)
-def test_planner_is_pure(module: Path) -> None:
-    tree = ast.parse(module.read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert not imported & FORBIDDEN_IN_PURE_CORE
