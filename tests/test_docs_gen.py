@@ -229,3 +229,16 @@ def test_yaml_examples_in_the_guides_load() -> None:
                 load_overlay_text(block, file=str(page))
                 seen["overlay"] += 1
     assert seen["profile"] >= 2 and seen["overlay"] >= 1, seen
+
+
+def test_build_into_an_unwritable_place_is_bad_usage(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = subprocess.run(
+        [sys.executable, "-m", "selector", "docs", "build", "--out", str(blocker / "docs")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr

@@ -15,10 +15,14 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from selector import docs_gen
-    from selector.errors import EXIT_NEGATIVE, EXIT_OK
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
 
     if args.action == "build":
-        changed = docs_gen.build(Path(args.out))
+        try:
+            changed = docs_gen.build(Path(args.out))
+        except OSError as exc:
+            where = str(exc.filename or args.out)
+            raise UsageError.single(f"cannot write: {exc.strerror or exc}", file=where) from None
         for path in changed:
             print(f"wrote {path}", file=sys.stderr)
         print(f"{len(changed)} file(s) updated under {args.out}", file=sys.stderr)
