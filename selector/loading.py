@@ -170,7 +170,9 @@ def _dotted(loc: Sequence[str | int]) -> str:
 
 
 _TAB_INDENT = re.compile(r"^[ ]*\t", re.MULTILINE)
-_EXPONENT_WITHOUT_DOT = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+#: Exponent forms YAML 1.1 does not read as numbers (its floats need a dot and a signed
+#: exponent: 1.0e+3), so they arrive as text although the user wrote no quotes.
+_TEXTUAL_EXPONENT = re.compile(r"[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+")
 
 
 def parse_yaml(raw: bytes, file: str, *, error: type[SelectorError] = ProfileError) -> YamlDocument:
@@ -263,9 +265,8 @@ def _friendly(err: Any) -> str:
         return message.removeprefix("Value error, ")
     if kind in {"int_type", "float_type", "bool_type", "string_type"}:
         got = f"got {type(value).__name__} {value!r}"
-        if isinstance(value, str) and _EXPONENT_WITHOUT_DOT.fullmatch(value.strip()):
-            # YAML 1.1 (PyYAML) reads 1e3 as text: its floats need a dot in the mantissa.
-            got += "; YAML reads an exponent without a dot as text: write 1.0e3 or 1000"
+        if isinstance(value, str) and _TEXTUAL_EXPONENT.fullmatch(value.strip()):
+            got += "; YAML reads this exponent form as text: write 1.0e+3 (dot and sign) or 1000"
         elif isinstance(value, str):
             got += "; write numbers and booleans without quotes"
         return f"{message} ({got})"

@@ -106,6 +106,20 @@ def test_valid_profile_loads_with_defaults() -> None:
         (VALID + "delivery:\n  resume: 'yes'\n", 9, 11, "delivery.resume", "valid boolean"),
         ("schema_version: 1\nname: quiet\n", 1, 1, "media", "no real-time traffic"),
         (
+            VALID.replace("rate_hz: 2", "rate_hz: 1e3"),
+            5,
+            14,
+            "traffic.client_to_server.rate_hz",
+            "write 1.0e+3 (dot and sign) or 1000",
+        ),
+        (
+            VALID.replace("rate_hz: 2", "rate_hz: 2.5e2"),
+            5,
+            14,
+            "traffic.client_to_server.rate_hz",
+            "write 1.0e+3 (dot and sign) or 1000",
+        ),
+        (
             VALID.replace("rate_hz: 2", "rate_hz: .inf"),
             5,
             14,
