@@ -201,7 +201,7 @@ def test_evidence_is_rendered_under_confirmation() -> None:
     _, text = _adr(CHAT, evidence=report)
     confirmation = _section(text, "### Confirmation")
     assert "Verified by `selector verify`: **contradicted**." in confirmation
-    assert "5 sampled clients for 50000 connections (seed 3)" in confirmation
+    assert "5 sampled clients for 50000 connections, seed 3" in confirmation
     assert "| FAIL     | no-loss-server-to-client" in confirmation
     assert "3 of 60 lost" in confirmation
     assert "WebRTC: not verified: no WebRTC stack." in confirmation

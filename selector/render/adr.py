@@ -238,35 +238,30 @@ def _confirmation(rec: Recommendation, evidence: VerifyReport | None) -> list[st
             "",
         ]
     else:
-        from selector.render.verify import checks_markdown, verdict_lines
+        from selector.render.verify import (
+            checks_markdown,
+            control_sentence,
+            sample_sentence,
+            verdict_lines,
+        )
 
         outcome = evidence.verdict.outcome.replace("_", " ")
         out.append(f"Verified by `selector verify`: **{outcome}**.")
         out += ["", *verdict_lines(evidence)[1:]]
-        run = evidence.run
         out += [
-            f"{run.clients} sampled clients for {run.full_scale_connections} connections "
-            f"(seed {run.seed}), each protocol run with the plan's settings and as a naive "
-            "control without heartbeats, through a proxy that drops idle connections silently:",
+            f"{sample_sentence(evidence)}; each protocol run with the plan's settings and as a "
+            "naive control without heartbeats, through a proxy that drops idle connections "
+            "silently:",
             "",
         ]
-        out += [f"* {note}" for note in run.notes]
+        out += [f"* {note}" for note in evidence.run.notes]
         out.append("")
         for candidate in evidence.candidates:
             if not candidate.verified:
                 out += [f"{_title(candidate.protocol)}: not verified: {candidate.reason}.", ""]
                 continue
-            control = (
-                "the naive control showed the failure the plan prevents"
-                if candidate.control_showed_failure
-                else "the naive control showed no failure on this path"
-            )
-            out += [
-                f"{_title(candidate.protocol)} ({control}):",
-                "",
-                checks_markdown(candidate),
-                "",
-            ]
+            title = f"{_title(candidate.protocol)} ({control_sentence(candidate)}):"
+            out += [title, "", checks_markdown(candidate), ""]
     if rec.plan is not None and rec.plan.assumptions:
         out += ["Before relying on the operational plan, confirm these assumed values:", ""]
         out += [

@@ -13,9 +13,11 @@ from selector.verify.verdict import CandidateReport, VerifyReport
 __all__ = [
     "VERIFY_FORMATS",
     "checks_markdown",
+    "control_sentence",
     "render_verify_json",
     "render_verify_markdown",
     "render_verify_text",
+    "sample_sentence",
     "verdict_lines",
 ]
 
@@ -98,17 +100,35 @@ def _check_rows(candidate: CandidateReport) -> list[list[str]]:
     ]
 
 
+def control_sentence(candidate: CandidateReport) -> str:
+    """What the naive control of ``candidate`` showed, in words."""
+    if candidate.control_showed_failure:
+        return "the naive control showed the failure the plan prevents"
+    return "the naive control showed no failure on this path"
+
+
+def sample_sentence(report: VerifyReport) -> str:
+    """How many clients stood for how many connections, and the seed."""
+    run = report.run
+    return (
+        f"{run.clients} sampled clients for {run.full_scale_connections} connections, "
+        f"seed {run.seed}"
+    )
+
+
+def _extrapolated_lines(report: VerifyReport) -> list[str]:
+    return [
+        f"extrapolated to full scale (from the sample, not measured): {k} = {v:,.0f}"
+        for k, v in report.extrapolated.items()
+    ]
+
+
 def render_verify_text(report: VerifyReport) -> str:
     """Terminal output: verdict first, then what was run, the runs and the checks."""
     out = [f"selector verify {report.profile}: recommended {report.recommended or 'nothing'}"]
     out += verdict_lines(report)
-    run = report.run
-    out += [
-        "",
-        f"{run.clients} sampled clients for {run.full_scale_connections} connections, "
-        f"seed {run.seed}",
-    ]
-    out += [f"  - {note}" for note in run.notes]
+    out += ["", sample_sentence(report)]
+    out += [f"  - {note}" for note in report.run.notes]
     rows = [row for c in report.candidates if c.verified for row in _run_rows(c)]
     if rows:
         out += ["", tabulate(rows, headers=_RUN_HEADERS, tablefmt="simple")]
@@ -117,19 +137,12 @@ def render_verify_text(report: VerifyReport) -> str:
         if not candidate.verified:
             out.append(f"{candidate.protocol}: not verified: {candidate.reason}")
             continue
-        control = (
-            "the naive control showed the failure the plan prevents"
-            if candidate.control_showed_failure
-            else "the naive control showed no failure on this path"
+        out.append(
+            f"{candidate.protocol} requirements (planned run); {control_sentence(candidate)}"
         )
-        out.append(f"{candidate.protocol} requirements (planned run); {control}")
         out.append(tabulate(_check_rows(candidate), tablefmt="plain"))
     if report.extrapolated:
-        out.append("")
-        out += [
-            f"extrapolated to full scale (from the sample, not measured): {k} = {v:,.0f}"
-            for k, v in report.extrapolated.items()
-        ]
+        out += ["", *_extrapolated_lines(report)]
     return "\n".join(out) + "\n"
 
 
@@ -142,14 +155,8 @@ def render_verify_markdown(report: VerifyReport) -> str:
     """Markdown for pull requests and decision records."""
     out = [f"## Verification of `{report.profile}`: {report.recommended or 'nothing'}", ""]
     out += [f"**{line}**" if i == 0 else line for i, line in enumerate(verdict_lines(report))]
-    run = report.run
-    out += [
-        "",
-        f"{run.clients} sampled clients for {run.full_scale_connections} connections, "
-        f"seed {run.seed}.",
-        "",
-    ]
-    out += [f"- {note}" for note in run.notes]
+    out += ["", f"{sample_sentence(report)}.", ""]
+    out += [f"- {note}" for note in report.run.notes]
     rows = [row for c in report.candidates if c.verified for row in _run_rows(c)]
     if rows:
         out += ["", tabulate(rows, headers=_RUN_HEADERS, tablefmt="pipe")]
@@ -159,7 +166,9 @@ def render_verify_markdown(report: VerifyReport) -> str:
             out.append(f"- **{candidate.protocol}**: not verified: {candidate.reason}")
             continue
         out += [f"### {candidate.protocol} requirements (planned run)", ""]
-        out.append(checks_markdown(candidate))
+        out += [f"{control_sentence(candidate).capitalize()}.", "", checks_markdown(candidate)]
+    if report.extrapolated:
+        out += ["", *(f"- {line}" for line in _extrapolated_lines(report))]
     return "\n".join(out) + "\n"
 
 
