@@ -47,7 +47,6 @@ MAX_NODES = 20_000
 
 # The C loader is several times faster; fall back to pure Python where libyaml is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_scalar_constructor = yaml.constructor.SafeConstructor()
 
 Loc = tuple[str | int, ...]
 
@@ -93,6 +92,18 @@ class _Builder:
         self.source = SourceMap()
         self.visited = 0
         self.stack: set[int] = set()
+        # One constructor per document: PyYAML's caches every node it builds, so a shared one
+        # would grow with every file a long-running process reads.
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        """The Python value of a scalar node; a value YAML cannot build is a located problem
+        (``2001-02-30``, ``!!int x``: PyYAML raises plain ValueError for those)."""
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            reason = _yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else str(exc)
+            raise self.fail(node, f"cannot read value: {reason}", loc) from None
 
     def fail(self, node: yaml.Node, message: str, loc: Loc = ()) -> SelectorError:
         line, col = _mark(node)
@@ -108,10 +119,7 @@ class _Builder:
             )
         self.source.values.setdefault(loc, _mark(node))
         if isinstance(node, yaml.ScalarNode):
-            try:
-                return _scalar_constructor.construct_object(node, deep=True)
-            except yaml.YAMLError as exc:
-                raise self.fail(node, f"cannot read value: {_yaml_problem(exc)}", loc) from None
+            return self.scalar(node, loc)
         if id(node) in self.stack:
             raise self.fail(node, "recursive alias: a node contains itself", loc)
         self.stack.add(id(node))
@@ -131,7 +139,7 @@ class _Builder:
                 raise self.fail(key_node, "merge keys (<<) are not supported; write keys out", loc)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.fail(key_node, "mapping keys must be plain strings", loc)
-            key = _scalar_constructor.construct_object(key_node)
+            key = self.scalar(key_node, loc)
             if not isinstance(key, str):
                 raise self.fail(
                     key_node,

@@ -166,6 +166,9 @@ def test_every_problem_of_a_file_is_reported_in_line_order() -> None:
         (b"? [1, 2]\n: v\n", "mapping keys must be plain strings", 1),
         (b"1: v\n", "must be a string", 1),
         (b"a: !!python/object:os.system x\n", "could not determine a constructor", 1),
+        (b"a: 2001-02-30\n", "cannot read value: day is out of range", 1),
+        (b"a: !!int x\n", "cannot read value: invalid literal for int()", 1),
+        (b"!!float abc: 1\n", "cannot read value: could not convert string to float", 1),
     ],
 )
 def test_hostile_or_broken_files_get_one_clear_problem(
