@@ -192,9 +192,7 @@ def test_evidence_is_rendered_under_confirmation() -> None:
     report = VerifyReport(
         profile="chat",
         recommended="websocket",
-        run=RunPlanSummary(
-            clients=5, full_scale_connections=50000, time_scale=0.02, notes=("scaled",), seed=3
-        ),
+        run=RunPlanSummary(clients=5, full_scale_connections=50000, seed=3),
         candidates=(websocket, webrtc),
         verdict=decide("websocket", [websocket, webrtc]),
     )

@@ -7,12 +7,27 @@ import argparse
 import sys
 
 from selector.commands._argtypes import fraction, positive_int
+from selector.commands.recommend import add_matrix_argument
+
+#: Each sampled client holds a few sockets in each of two side-by-side runs: beyond this the
+#: run measures the machine's file-descriptor limit, not the protocol.
+MAX_CLIENTS = 200
+
+
+def bounded_clients(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_CLIENTS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_CLIENTS}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
     parser.add_argument(
-        "--clients", type=positive_int, default=20, help="sampled clients (default 20)"
+        "--clients",
+        type=bounded_clients,
+        default=20,
+        help=f"sampled clients (default 20, at most {MAX_CLIENTS})",
     )
     parser.add_argument(
         "--time-scale",
@@ -30,9 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="verify only these candidates (repeatable; default all three)",
     )
     parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
-    parser.add_argument(
-        "--matrix", action="append", metavar="FILE", help="org overlay for the rules matrix"
-    )
+    add_matrix_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.epilog = (
         "exit codes: 0 confirmed, weakened or not verifiable; 1 contradicted; 2 bad input"
@@ -63,4 +76,7 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
     )
     sys.stdout.write(VERIFY_FORMATS[args.format](report))
+    if report.recommended is None:
+        print(f"{args.profile}: every protocol is vetoed; nothing to verify", file=sys.stderr)
+        return EXIT_NEGATIVE
     return EXIT_NEGATIVE if report.verdict.outcome == "contradicted" else EXIT_OK

@@ -251,17 +251,16 @@ def _confirmation(rec: Recommendation, evidence: VerifyReport | None) -> list[st
         out += [
             f"{sample_sentence(evidence)}; each protocol run with the plan's settings and as a "
             "naive control without heartbeats, through a proxy that drops idle connections "
-            "silently:",
+            "silently.",
             "",
         ]
-        out += [f"* {note}" for note in evidence.run.notes]
-        out.append("")
         for candidate in evidence.candidates:
             if not candidate.verified:
                 out += [f"{_title(candidate.protocol)}: not verified: {candidate.reason}.", ""]
                 continue
             title = f"{_title(candidate.protocol)} ({control_sentence(candidate)}):"
-            out += [title, "", checks_markdown(candidate), ""]
+            out += [title, "", *(f"* {note}" for note in candidate.notes)]
+            out += ["", checks_markdown(candidate), ""]
     if rec.plan is not None and rec.plan.assumptions:
         out += ["Before relying on the operational plan, confirm these assumed values:", ""]
         out += [

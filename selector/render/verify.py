@@ -128,7 +128,6 @@ def render_verify_text(report: VerifyReport) -> str:
     out = [f"selector verify {report.profile}: recommended {report.recommended or 'nothing'}"]
     out += verdict_lines(report)
     out += ["", sample_sentence(report)]
-    out += [f"  - {note}" for note in report.run.notes]
     rows = [row for c in report.candidates if c.verified for row in _run_rows(c)]
     if rows:
         out += ["", tabulate(rows, headers=_RUN_HEADERS, tablefmt="simple")]
@@ -140,6 +139,7 @@ def render_verify_text(report: VerifyReport) -> str:
         out.append(
             f"{candidate.protocol} requirements (planned run); {control_sentence(candidate)}"
         )
+        out += [f"  - {note}" for note in candidate.notes]
         out.append(tabulate(_check_rows(candidate), tablefmt="plain"))
     if report.extrapolated:
         out += ["", *_extrapolated_lines(report)]
@@ -155,8 +155,7 @@ def render_verify_markdown(report: VerifyReport) -> str:
     """Markdown for pull requests and decision records."""
     out = [f"## Verification of `{report.profile}`: {report.recommended or 'nothing'}", ""]
     out += [f"**{line}**" if i == 0 else line for i, line in enumerate(verdict_lines(report))]
-    out += ["", f"{sample_sentence(report)}.", ""]
-    out += [f"- {note}" for note in report.run.notes]
+    out += ["", f"{sample_sentence(report)}."]
     rows = [row for c in report.candidates if c.verified for row in _run_rows(c)]
     if rows:
         out += ["", tabulate(rows, headers=_RUN_HEADERS, tablefmt="pipe")]
@@ -166,7 +165,10 @@ def render_verify_markdown(report: VerifyReport) -> str:
             out.append(f"- **{candidate.protocol}**: not verified: {candidate.reason}")
             continue
         out += [f"### {candidate.protocol} requirements (planned run)", ""]
-        out += [f"{control_sentence(candidate).capitalize()}.", "", checks_markdown(candidate)]
+        out += [f"{control_sentence(candidate).capitalize()}.", ""]
+        if candidate.notes:
+            out += [*(f"- {note}" for note in candidate.notes), ""]
+        out.append(checks_markdown(candidate))
     if report.extrapolated:
         out += ["", *(f"- {line}" for line in _extrapolated_lines(report))]
     return "\n".join(out) + "\n"

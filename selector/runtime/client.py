@@ -44,7 +44,7 @@ from selector.runtime.protocol.client_wire import (
     server_message_from_sse,
 )
 from selector.runtime.protocol.outbox import DEFAULT_OUTBOX_CAPACITY, Mutation, Outbox
-from selector.runtime.protocol.sse import SseDecoder, SseLimitError
+from selector.runtime.protocol.sse import DEFAULT_MAX_EVENT_CHARS, SseDecoder, SseLimitError
 
 __all__ = ["ClientStoppedError", "SseClient", "WsClient"]
 
@@ -420,7 +420,8 @@ class WsClient(_ReconnectingClient):
 class SseClient(_ReconnectingClient):
     """Server-Sent Events client with ``POST /mutations`` upstream.
 
-    ``GET /sse?client_id=ID`` with ``Last-Event-ID`` on reconnect; the server's ``retry:`` is
+    ``GET /sse?client_id=ID`` with ``Last-Event-ID`` on reconnect; an event over
+    ``max_event_chars`` stops the client (resuming would replay it); the server's ``retry:`` is
     the floor of the reconnect delay; a stream silent past ``silence_timeout`` (no event, no
     comment heartbeat) is declared dead and reopened. Mutations are POSTed one at a time, each
     only after the previous one is acked: with a per-client high-water mark on the server, a
@@ -436,9 +437,11 @@ class SseClient(_ReconnectingClient):
         *,
         mutations_url: str | None = None,
         request_timeout: float | None = None,
+        max_event_chars: int = DEFAULT_MAX_EVENT_CHARS,
         **options: Any,
     ) -> None:
         super().__init__(url, **options)
+        self.max_event_chars = max_event_chars
         self.mutations_url = (
             URL(mutations_url) if mutations_url else self.url.with_path("/mutations")
         )
@@ -502,7 +505,10 @@ class SseClient(_ReconnectingClient):
     async def _read(self, response: aiohttp.ClientResponse) -> Reconnect:
         state = self.state
         last_id = state.last_event_id
-        decoder = SseDecoder(last_event_id="" if last_id is None else str(last_id))
+        decoder = SseDecoder(
+            last_event_id="" if last_id is None else str(last_id),
+            max_event_chars=self.max_event_chars,
+        )
         while True:
             now = self._now()
             if (verdict := state.peer_is_dead(now)) is not None:
@@ -522,7 +528,8 @@ class SseClient(_ReconnectingClient):
             try:
                 events = decoder.feed(chunk)
             except SseLimitError as exc:
-                return state.closed(self._now(), reason=str(exc))
+                # Like a WebSocket 1009: resuming would replay the same oversized event.
+                return state.closed(self._now(), reason=str(exc), fatal=True)
             if decoder.retry_ms is not None:
                 state.server_retry = decoder.retry_ms / 1000.0
             for sse_event in events:

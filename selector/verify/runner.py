@@ -77,6 +77,8 @@ Progress = Callable[[str], None]
 CONNECT_TIMEOUT_S = 5.0
 DRAIN_MIN_S = 1.5
 LEAVE_TIMEOUT_S = 5.0
+SETTLE_POLL_S = 0.02
+RUNTIME_DEFAULTS = ServerSettings()
 #: Without an application heartbeat the control's outage lasts this long.
 NAIVE_OUTAGE_S = 1.5
 #: Event name the verification traffic publishes under.
@@ -153,20 +155,21 @@ class _Run:
             host="127.0.0.1",
             port=0,
             heartbeat=heartbeat,
-            # The whole run must be replayable: a short run never outgrows this.
-            replay_max_events=100_000,
-            replay_max_bytes=256 * 1024 * 1024,
+            # The plan's replay buffer: a buffer too small for the outage must show as loss.
+            replay_max_events=self.plan.replay_max_events or RUNTIME_DEFAULTS.replay_max_events,
+            replay_max_bytes=self.plan.replay_max_bytes or RUNTIME_DEFAULTS.replay_max_bytes,
             queue_max_frames=100_000,
             queue_max_bytes=64 * 1024 * 1024,
             delivery="best_effort" if self.plan.guarantee == "best_effort" else "reliable",
             sse_retry_ms=max(1, int(s.backoff_base_s * 1000)),
-            max_message_bytes=max(64 * 1024, 4 * (self._largest_payload() + 1024)),
+            max_message_bytes=self._message_limit(),
             close_timeout_s=max(0.05, s.backoff_base_s),
         )
 
-    def _largest_payload(self) -> int:
+    def _message_limit(self) -> int:
+        """Room for the largest message either way: payload, base64 and envelope."""
         loads = [d.payload_bytes for d in (self.plan.upstream, self.plan.downstream) if d]
-        return max(loads, default=0)
+        return max(64 * 1024, 4 * (max(loads, default=0) + 1024))
 
     def _policy(self) -> FaultPolicy:
         faults = self.settings.faults
@@ -195,8 +198,13 @@ class _Run:
             "keepalive_timeout": s.upstream_keepalive_s,
         }
         if self.plan.protocol == "websocket":
-            return WsClient(url, close_timeout=max(0.05, s.backoff_base_s), **options)
-        return SseClient(url, **options)
+            return WsClient(
+                url,
+                close_timeout=max(0.05, s.backoff_base_s),
+                max_message_size=self._message_limit(),
+                **options,
+            )
+        return SseClient(url, max_event_chars=self._message_limit(), **options)
 
     def _on_event(self, client_id: str) -> Callable[[ServerEvent], None]:
         received = self.records.received[client_id]
@@ -260,6 +268,12 @@ class _Run:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.phase += 1
 
+    async def _until_settled(self, clients: list[WsClient | SseClient], timeout: float) -> None:
+        """Wait, at most ``timeout``, until every ack and every published event has arrived."""
+        deadline = self.loop.time() + timeout
+        while not self._settled(clients) and self.loop.time() < deadline:
+            await asyncio.sleep(SETTLE_POLL_S)
+
     def _settled(self, clients: list[WsClient | SseClient]) -> bool:
         expected = set(self.records.published)
         return all(
@@ -287,10 +301,7 @@ class _Run:
                     await asyncio.sleep(self.plan.idle_gap_s)
                     await self._active_phase(hub, clients)
                     # Let what is in flight arrive, so the outage only hits its own traffic.
-                    with contextlib.suppress(TimeoutError):
-                        await clients[0].wait_until(
-                            lambda: self._settled(clients), self.plan.active_phase_s / 2
-                        )
+                    await self._until_settled(clients, self.plan.active_phase_s / 2)
                     outage = (
                         s.detection_bound_s * 1.2 + 0.3 if s.detection_bound_s else NAIVE_OUTAGE_S
                     )
@@ -303,8 +314,7 @@ class _Run:
                     proxy.blackhole = False
                     await self._active_phase(hub, clients)
                     drain = DRAIN_MIN_S + (s.detection_bound_s or 0.0)
-                    with contextlib.suppress(TimeoutError):
-                        await clients[0].wait_until(lambda: self._settled(clients), drain)
+                    await self._until_settled(clients, drain)
                     detections = self._detections(clients, dark_at)
                     stats = [c.stats for c in clients]
                 finally:
@@ -439,11 +449,17 @@ async def verify_profile(
     options = options or VerifyOptions()
     rec = recommend(profile, matrix=matrix)
     candidates: list[CandidateReport] = []
-    summary: RunPlanSummary | None = None
     extrapolated: dict[str, float] = {}
     for ranked in rec.ranking:
         protocol = ranked.protocol
         if protocols is not None and protocol not in protocols:
+            reason = "excluded by --protocol"
+            candidates.append(CandidateReport(protocol=protocol, verified=False, reason=reason))
+            continue
+        if ranked.vetoed:
+            reason = "vetoed for this profile: " + "; ".join(ranked.veto_reasons)
+            candidates.append(CandidateReport(protocol=protocol, verified=False, reason=reason))
+            progress(f"{protocol}: not verified ({reason})")
             continue
         if protocol not in RUNNABLE:
             reason = NOT_RUNNABLE_REASON.get(protocol, "not supported by the runtime")
@@ -451,14 +467,6 @@ async def verify_profile(
             progress(f"{protocol}: not verified ({reason})")
             continue
         traffic = build_traffic_plan(profile, plan_lifetime(profile, protocol), options)
-        if summary is None:
-            summary = RunPlanSummary(
-                clients=traffic.clients,
-                full_scale_connections=traffic.full_scale_connections,
-                time_scale=traffic.time_scale,
-                notes=traffic.notes,
-                seed=traffic.seed,
-            )
         progress(f"{protocol}: running planned and naive side by side")
         planned, naive = await run_protocol(traffic, tweaks=tweaks, progress=progress)
         idle_hop = traffic.naive.faults.idle_hop if traffic.exercises_idle_window else None
@@ -470,6 +478,8 @@ async def verify_profile(
                 planned=planned,
                 naive=naive,
                 checks=checks,
+                time_scale=traffic.time_scale,
+                notes=traffic.notes,
                 control_showed_failure=shows_failure(naive),
             )
         )
@@ -479,18 +489,14 @@ async def verify_profile(
                 * traffic.downstream.profile_rate_hz
                 * traffic.full_scale_connections
             )
-    if summary is None:
-        summary = RunPlanSummary(
-            clients=0,
-            full_scale_connections=profile.scale.concurrent_connections,
-            time_scale=1.0,
-            notes=("no protocol the runtime can run was a candidate",),
-            seed=options.seed,
-        )
     return VerifyReport(
         profile=profile.name,
         recommended=rec.protocol,
-        run=summary,
+        run=RunPlanSummary(
+            clients=min(options.clients, profile.scale.concurrent_connections),
+            full_scale_connections=profile.scale.concurrent_connections,
+            seed=options.seed,
+        ),
         candidates=tuple(candidates),
         verdict=decide(rec.protocol, candidates),
         extrapolated=extrapolated,
@@ -513,17 +519,20 @@ def run_verification(
     The standard asyncio loop is used on purpose: its clock has sub-millisecond resolution,
     while uvloop's ``loop.time()`` counts whole milliseconds, too coarse for loopback latency.
     """
-    with _quiet_server_errors():
-        return asyncio.run(
-            verify_profile(
-                profile,
-                options,
-                matrix=matrix,
-                tweaks=tweaks,
-                protocols=protocols,
-                progress=progress,
-            )
-        )
+    from selector.errors import UsageError
+    from selector.runtime.client import ClientStoppedError
+
+    verification = verify_profile(
+        profile, options, matrix=matrix, tweaks=tweaks, protocols=protocols, progress=progress
+    )
+    try:
+        with _quiet_server_errors():
+            return asyncio.run(verification)
+    except (OSError, TimeoutError, ClientStoppedError) as exc:
+        # Not a verdict on the protocol: the run itself could not happen here.
+        raise UsageError.single(
+            f"the verification run failed: {exc!r} (try fewer --clients)", file="selector verify"
+        ) from None
 
 
 @contextlib.contextmanager

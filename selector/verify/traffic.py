@@ -18,6 +18,7 @@ from typing import Literal
 
 from selector.planner.model import LifetimePlan
 from selector.profile import Profile
+from selector.runtime.settings import settings_from_plans
 
 __all__ = [
     "DirectionLoad",
@@ -130,6 +131,10 @@ class TrafficPlan:
     exercises_idle_window: bool
     planned: RunSettings
     naive: RunSettings
+    #: The server's replay buffer, as the plan sizes it for delivery.resume (None: the
+    #: runtime's defaults).
+    replay_max_events: int | None
+    replay_max_bytes: int | None
     seed: int
     notes: tuple[str, ...] = field(default=())
 
@@ -293,6 +298,12 @@ def build_traffic_plan(
                 f"{shortest_idle * scale:.1f} s at this scale, too long for a short run: the "
                 "quiet phase does not outlast it, so idle drops are not exercised"
             )
+    planned_server = settings_from_plans(plan, plan)
+    if planned_server.replay_max_events is None:
+        notes.append(
+            "the plan sizes no replay buffer (delivery.resume is false): the runtime's "
+            "default is used"
+        )
     return TrafficPlan(
         profile_name=profile.name,
         protocol=plan.protocol,
@@ -311,6 +322,8 @@ def build_traffic_plan(
         exercises_idle_window=exercises_idle,
         planned=_planned_settings(plan, scale),
         naive=_naive_settings(plan, scale),
+        replay_max_events=planned_server.replay_max_events,
+        replay_max_bytes=planned_server.replay_max_bytes,
         seed=options.seed,
         notes=tuple(notes),
     )

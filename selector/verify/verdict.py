@@ -57,6 +57,13 @@ class CandidateReport(_Model):
     planned: RunEvidence | None = None
     naive: RunEvidence | None = None
     checks: tuple[Check, ...] = ()
+    time_scale: float | None = Field(
+        default=None,
+        description="Factor applied to this protocol's timeline (heartbeats, timeouts).",
+    )
+    notes: tuple[str, ...] = Field(
+        default=(), description="What was scaled, raised or left out to fit a short run."
+    )
     control_showed_failure: bool | None = Field(
         default=None,
         description="The naive control (no heartbeat) lost messages, missed the drop or "
@@ -246,12 +253,10 @@ def decide(recommended: str | None, candidates: list[CandidateReport]) -> Verdic
 
 
 class RunPlanSummary(_Model):
-    """What was run, and what was scaled or raised to fit a short run."""
+    """What was run: the sample (each candidate states its own scaling in its notes)."""
 
     clients: int
     full_scale_connections: int
-    time_scale: float
-    notes: tuple[str, ...]
     seed: int
 
 

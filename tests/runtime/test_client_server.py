@@ -146,3 +146,21 @@ def test_a_mutation_the_server_refuses_leaves_the_ws_outbox() -> None:
 
     view = arun(scenario())
     assert view["kv"] == {"n": 2} and view["applied_total"] == 1
+
+
+def test_an_event_over_the_sse_client_limit_stops_it_instead_of_looping() -> None:
+    """Resuming would replay the same oversized event forever: like WebSocket's 1009, stop."""
+
+    async def scenario() -> Any:
+        async with serving() as (hub, address):
+            client = client_module.SseClient(
+                f"http://{address}", max_event_chars=1000, **options("small")
+            )
+            async with client:
+                await client.wait_connected(5 * UNIT)
+                hub.publish(Publish(event="big", data="x" * 5000))
+                await client.wait_until(lambda: client.failure is not None, 5 * UNIT)
+                return client.failure, client.stats.reconnects
+
+    failure, reconnects = arun(scenario())
+    assert "1000" in failure and reconnects == 0

@@ -10,7 +10,9 @@ from tests.verify.test_verdict import report, run
 
 
 def sample_report() -> VerifyReport:
-    websocket = report("websocket", run(latency=250.0))
+    websocket = report("websocket", run(latency=250.0)).model_copy(
+        update={"time_scale": 0.0167, "notes": ("timeline scaled by 0.0167",)}
+    )
     webrtc = CandidateReport(protocol="webrtc", verified=False, reason="no WebRTC stack")
     candidates = [websocket, webrtc]
     return VerifyReport(
@@ -19,8 +21,6 @@ def sample_report() -> VerifyReport:
         run=RunPlanSummary(
             clients=4,
             full_scale_connections=1000,
-            time_scale=0.0167,
-            notes=("timeline scaled by 0.0167",),
             seed=9,
         ),
         candidates=tuple(candidates),

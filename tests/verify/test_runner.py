@@ -127,8 +127,13 @@ def test_verify_command_json_and_exit_code(tmp_path) -> None:  # type: ignore[no
     assert report["recommended"] == "websocket"
     assert outcome == "confirmed", report["verdict"]
     protocols = {c["protocol"]: c for c in report["candidates"]}
-    assert set(protocols) == {"websocket", "webrtc"}
+    assert set(protocols) == {"websocket", "sse", "webrtc"}
     assert protocols["webrtc"]["verified"] is False and protocols["webrtc"]["reason"]
+    assert protocols["sse"] == {
+        **protocols["sse"],
+        "verified": False,
+        "reason": "excluded by --protocol",
+    }
     assert protocols["websocket"]["control_showed_failure"] is True
     assert "verify: websocket" in result.stderr  # progress goes to stderr
     assert "Traceback" not in result.stderr
