@@ -26,6 +26,8 @@ __all__ = ["FaultPolicy", "FaultProxy", "ProxyStats"]
 FaultAction = Literal["silent_drop", "rst", "fin"]
 
 _READ_SIZE = 64 * 1024
+#: Chunks queued per direction before the proxy stops reading (at most 4 MiB).
+_QUEUED_CHUNKS = 64
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,9 @@ class _Link:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
     ) -> None:
         stats = self.proxy.stats
-        pending: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        # Bounded, so a slow far side (a bandwidth cap) pushes back on the sender as a real
+        # link would, instead of the proxy buffering without limit.
+        pending: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(_QUEUED_CHUNKS)
         sender = asyncio.create_task(self._send(pending, writer))
         try:
             while True:
@@ -176,7 +180,7 @@ class _Link:
                     stats.bytes_upstream += len(chunk)
                 else:
                     stats.bytes_downstream += len(chunk)
-                pending.put_nowait((self.loop.time() + self.policy.latency_s, chunk))
+                await pending.put((self.loop.time() + self.policy.latency_s, chunk))
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -227,7 +231,7 @@ class _Link:
                 self.closed.set()
             return
         # An orderly close passes through as FIN after what was already in flight.
-        pending.put_nowait(None)
+        await pending.put(None)
         await pending.join()
         self.closed.set()
 
@@ -289,6 +293,7 @@ class FaultProxy:
         self.stats = ProxyStats()
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
+        self._ignored: set[asyncio.StreamWriter] = set()
         self._handlers_done = asyncio.Event()
         self._blackhole = False
 
@@ -306,6 +311,8 @@ class FaultProxy:
         # tasks, which asyncio would log as errors.
         for link in list(self._links):
             link.closed.set()
+        for ignored in list(self._ignored):
+            ignored.transport.abort()
         if self._links:
             await asyncio.wait_for(self._handlers_done.wait(), timeout=10)
         if self._server is not None:
@@ -349,6 +356,8 @@ class FaultProxy:
         link = _Link(self, (reader, writer), upstream)
         self._links.add(link)
         self._handlers_done.clear()
+        if self._blackhole:
+            link.drop_silently("forced")  # the path went dark while this one was connecting
         try:
             await link.run()
         finally:
@@ -360,10 +369,12 @@ class FaultProxy:
     async def _ignore(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Swallow a connection made during a blackhole until its client gives up."""
         self.stats.count_fault("forced", "ignored_connect")
+        self._ignored.add(writer)
         try:
             while chunk := await reader.read(_READ_SIZE):
                 self.stats.bytes_swallowed += len(chunk)
         except (ConnectionError, OSError):
             pass
         finally:
+            self._ignored.discard(writer)
             writer.transport.abort()

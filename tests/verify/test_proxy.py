@@ -212,3 +212,18 @@ async def test_blackhole_drops_open_links_once_and_ignores_new_ones() -> None:
         assert await roundtrip(fresh_reader, fresh_writer, b"back") == b"back"
         for w in (writer, late_writer, fresh_writer):
             w.close()
+
+
+async def test_closing_the_proxy_also_ends_connections_ignored_in_a_blackhole() -> None:
+    echo = EchoServer()
+    server = await asyncio.start_server(echo.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    proxy = await FaultProxy(("127.0.0.1", port)).start()
+    proxy.blackhole = True
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    await asyncio.sleep(UNIT)
+    await asyncio.wait_for(proxy.close(), 5 * UNIT)
+    assert await asyncio.wait_for(reader.read(1), 5 * UNIT) == b""
+    writer.close()
+    server.close()
+    await server.wait_closed()
