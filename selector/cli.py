@@ -140,7 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     words = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(only=_command_in(words))
-    args = parser.parse_args(words)
+    try:
+        args = parser.parse_args(words)
+    except SystemExit as exc:  # usage errors (2), --help and --version (0)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT

@@ -6,7 +6,15 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["fraction", "listen_port", "port", "positive_float", "positive_int", "seconds"]
+__all__ = [
+    "fraction",
+    "listen_port",
+    "non_negative_int",
+    "port",
+    "positive_float",
+    "positive_int",
+    "seconds",
+]
 
 
 def positive_int(text: str) -> int:
@@ -14,6 +22,14 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
     return value
 
 

@@ -14,6 +14,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from selector.commands._argtypes import non_negative_int, positive_float, positive_int, seconds
+
 if TYPE_CHECKING:  # asyncio costs ~30 ms at import: only `run` needs it
     import asyncio
 
@@ -34,19 +36,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='a mutation {"op": NAME, "data": ...}; repeatable, sent in order, each '
         "resent after reconnects until the server acks it",
     )
-    parser.add_argument("--last-event-id", type=int, help="resume the stream after this id")
-    parser.add_argument("--first-seq", type=int, default=1, help="first mutation seq (1)")
+    parser.add_argument(
+        "--last-event-id", type=non_negative_int, help="resume the stream after this id"
+    )
+    parser.add_argument("--first-seq", type=positive_int, default=1, help="first mutation seq (1)")
     parser.add_argument("--token", help="bearer token")
     parser.add_argument(
         "--count",
-        type=int,
+        type=non_negative_int,
         help="exit after this many events, once every --send mutation is acked "
         "(--count 0: send, wait for the acks, exit)",
     )
-    parser.add_argument("--duration", type=float, help="exit after this many seconds")
+    parser.add_argument("--duration", type=seconds, help="exit after this many seconds")
     parser.add_argument(
         "--silence-timeout",
-        type=float,
+        type=positive_float,
         default=35.0,
         help="seconds without any frame, heartbeat or comment before the server counts as "
         "dead and the client reconnects (35)",
@@ -82,13 +86,6 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     mutations = _parse_mutations(args.send)
-    for option, value in (("--count", args.count), ("--duration", args.duration)):
-        if value is not None and value < 0:
-            raise _usage_error("must be >= 0", option)
-    if args.silence_timeout <= 0:
-        raise _usage_error("must be > 0", "--silence-timeout")
-    if args.first_seq < 1:
-        raise _usage_error("must be >= 1", "--first-seq")
     return asyncio.run(_run_client(args, mutations))
 
 
@@ -143,8 +140,11 @@ async def _run_client(args: argparse.Namespace, mutations: list[tuple[str, Any]]
 
     count = args.count
     async with client:
-        for op, data in mutations:
-            await client.send(op, data)
+        for index, (op, data) in enumerate(mutations, start=1):
+            try:
+                await client.send(op, data)
+            except ValueError as exc:  # data JSON cannot carry, e.g. an integer over 64 bits
+                raise _usage_error(str(exc), f"--send #{index}") from None
         waiting = asyncio.ensure_future(
             client.wait_until(
                 lambda: (
@@ -176,9 +176,11 @@ async def _run_client(args: argparse.Namespace, mutations: list[tuple[str, Any]]
         "acks": stats.acks,
         "duplicate_acks": stats.duplicate_acks,
         "pending": [m.seq for m in client.pending],
+        "rejected": [m.seq for m in client.state.outbox.rejected],
         "dead_peers": [round(d.silent_for, 3) for d in stats.dead_peers],
         "resyncs": len(stats.resyncs),
         "failure": failure,
     }
     print(json.dumps(summary), file=sys.stderr)
-    return EXIT_NEGATIVE if failure or client.pending else EXIT_OK
+    refused = client.pending or client.state.outbox.rejected
+    return EXIT_NEGATIVE if failure or refused else EXIT_OK

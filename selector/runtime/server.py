@@ -210,7 +210,9 @@ async def _serve_ws(
                     continue
                 hub.reply(sub, hub.submit(mutation, "ws"))
             elif kind is WSMsgType.PING:
-                await ws.pong(msg.data)
+                # The peer may be gone already; its close arrives as the next message.
+                with contextlib.suppress(ConnectionError):
+                    await ws.pong(msg.data)
             elif kind is WSMsgType.PONG:
                 hub.on_pong(sub)
             elif kind is WSMsgType.CLOSE:

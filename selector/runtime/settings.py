@@ -63,13 +63,10 @@ class PlannedSettings:
 
 
 def plan_for_profile(profile: Profile) -> PlannedSettings:
-    """Plan the server's settings with ``selector.planner.plan_lifetime(profile, protocol)``
-    for ``"websocket"`` and ``"sse"``; without the planner (it ships separately) the defaults.
-    """
-    try:
-        from selector.planner import plan_lifetime  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return PlannedSettings()
+    """The server's settings as ``selector.planner.plan_lifetime`` plans them for the profile's
+    WebSocket and SSE connections."""
+    from selector.planner import plan_lifetime
+
     return settings_from_plans(plan_lifetime(profile, "websocket"), plan_lifetime(profile, "sse"))
 
 

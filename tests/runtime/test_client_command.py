@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,43 @@ def test_ctrl_c_still_prints_the_summary() -> None:
     summary = json.loads(err.strip().splitlines()[-1])
     assert summary["events"] == 1
     assert summary["connects"] == 1
+
+
+def test_a_send_the_real_server_refuses_exits_1_and_is_reported(tmp_path: Path) -> None:
+    from tests.runtime.serve_process import ServeProcess
+
+    server = ServeProcess(tmp_path / "serve.log")
+    port = server.start()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "selector",
+                "client",
+                "ws",
+                f"ws://127.0.0.1:{port}",
+                "--send",
+                '{"op": "incr", "data": {"key": "k", "by": "two"}}',
+                "--send",
+                '{"op": "incr", "data": {"key": "k", "by": 2}}',
+                "--count",
+                "0",
+                "--duration",
+                str(10 * UNIT),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60 * UNIT,
+        )
+    finally:
+        server.stop()
+    summary = json.loads(result.stderr.strip().splitlines()[-1])
+    assert result.returncode == 1
+    assert summary["rejected"] == [1] and summary["pending"] == [] and summary["acks"] == 1
+
+
+def test_a_send_json_cannot_carry_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    too_big = '{"op": "set", "data": {"v": 99999999999999999999}}'
+    assert main(["client", "ws", "ws://127.0.0.1:9", "--send", too_big, "--duration", "1"]) == 2
+    assert "--send #1" in capsys.readouterr().err

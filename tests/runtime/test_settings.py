@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from types import SimpleNamespace
-
-import pytest
 
 from selector.runtime.settings import (
     DEFAULT_HEARTBEAT,
     Heartbeat,
     PlannedSettings,
-    plan_for_profile,
     settings_from_plans,
 )
 
@@ -48,8 +44,3 @@ def test_problems_are_reported_with_their_protocol() -> None:
     ws = plan(protocol="websocket", problems=(plan(message="gcp_lb caps the lifetime at 30 s"),))
     planned = settings_from_plans(ws, plan(protocol="sse", problems=()))
     assert planned.problems == ("websocket: gcp_lb caps the lifetime at 30 s",)
-
-
-def test_without_a_planner_the_defaults_apply(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "selector.planner", None)  # import raises ImportError
-    assert plan_for_profile(object()) == PlannedSettings()  # type: ignore[arg-type]
