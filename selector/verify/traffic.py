@@ -112,18 +112,14 @@ class RunSettings:
 class TrafficPlan:
     """Everything a verification run needs to know, derived from the profile and the plan."""
 
-    profile_name: str
     protocol: str
     clients: int
     full_scale_connections: int
     time_scale: float
     upstream: DirectionLoad | None
     downstream: DirectionLoad | None
-    needs_ack: bool
     encoding: str
     guarantee: str
-    resume: bool
-    latency_budget_ms: float
     active_phase_s: float
     idle_gap_s: float
     #: Whether the quiet gap outlasts the path's shortest idle window (it cannot when that
@@ -305,18 +301,14 @@ def build_traffic_plan(
             "default is used"
         )
     return TrafficPlan(
-        profile_name=profile.name,
         protocol=plan.protocol,
         clients=clients,
         full_scale_connections=profile.scale.concurrent_connections,
         time_scale=scale,
         upstream=upstream,
         downstream=downstream,
-        needs_ack=bool(traffic.client_to_server and traffic.client_to_server.needs_ack),
         encoding=traffic.encoding,
         guarantee=profile.delivery.guarantee,
-        resume=profile.delivery.resume,
-        latency_budget_ms=profile.delivery.latency_p99_ms,
         active_phase_s=ACTIVE_PHASE_S,
         idle_gap_s=idle_gap,
         exercises_idle_window=exercises_idle,
