@@ -18,7 +18,6 @@ from typing import Literal
 
 from selector.planner.model import LifetimePlan
 from selector.profile import Profile
-from selector.runtime.settings import settings_from_plans
 
 __all__ = [
     "DirectionLoad",
@@ -127,10 +126,6 @@ class TrafficPlan:
     exercises_idle_window: bool
     planned: RunSettings
     naive: RunSettings
-    #: The server's replay buffer, as the plan sizes it for delivery.resume (None: the
-    #: runtime's defaults).
-    replay_max_events: int | None
-    replay_max_bytes: int | None
     seed: int
     notes: tuple[str, ...] = field(default=())
 
@@ -294,12 +289,11 @@ def build_traffic_plan(
                 f"{shortest_idle * scale:.1f} s at this scale, too long for a short run: the "
                 "quiet phase does not outlast it, so idle drops are not exercised"
             )
-    planned_server = settings_from_plans(plan, plan)
-    if planned_server.replay_max_events is None:
-        notes.append(
-            "the plan sizes no replay buffer (delivery.resume is false): the runtime's "
-            "default is used"
-        )
+    notes.append(
+        "the server's replay buffer holds the whole run: with raised rates and a compressed "
+        "timeline the plan's buffer size would not mean what it means in production, so it "
+        "is not exercised here (`selector plan` sizes it)"
+    )
     return TrafficPlan(
         protocol=plan.protocol,
         clients=clients,
@@ -314,8 +308,6 @@ def build_traffic_plan(
         exercises_idle_window=exercises_idle,
         planned=_planned_settings(plan, scale),
         naive=_naive_settings(plan, scale),
-        replay_max_events=planned_server.replay_max_events,
-        replay_max_bytes=planned_server.replay_max_bytes,
         seed=options.seed,
         notes=tuple(notes),
     )
