@@ -46,8 +46,56 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 20_000
 
 # The C loader is several times faster; fall back to pure Python where libyaml is missing.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Plain scalars whose tag was resolved already, keyed by ``(text, implicit)``: a batch of
+#: profiles repeats the same keys and values over and over. Bounded; short texts only.
+_RESOLVED_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
+_RESOLVED_TAGS_MAX = 4096
+_RESOLVED_TEXT_MAX = 64
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """The safe loader, remembering which tag each short scalar text resolves to.
+
+    Resolving a scalar's tag tries a list of regular expressions; the answer depends only on
+    the text and how it was quoted (the safe schema has no path-dependent resolvers), so it
+    is computed once per distinct text instead of once per occurrence.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or len(value) > _RESOLVED_TEXT_MAX:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED_TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED_TAGS) < _RESOLVED_TAGS_MAX:
+                _RESOLVED_TAGS[key] = tag
+        return tag
+
+
 _scalar_constructor = yaml.constructor.SafeConstructor()
+_STR_TAG = "tag:yaml.org,2002:str"
+#: The safe schema's usual scalar types, built by their constructors directly: the generic
+#: ``construct_object`` looks the tag up in several tables and keeps every node it ever built.
+_SCALAR_CONSTRUCTORS: dict[str, Any] = {
+    "tag:yaml.org,2002:int": _scalar_constructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": _scalar_constructor.construct_yaml_float,
+    "tag:yaml.org,2002:bool": _scalar_constructor.construct_yaml_bool,
+    "tag:yaml.org,2002:null": _scalar_constructor.construct_yaml_null,
+}
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    """The Python value of a scalar node, as PyYAML's safe constructor would build it."""
+    if node.tag == _STR_TAG:  # every key and most values: the text itself
+        return node.value
+    build = _SCALAR_CONSTRUCTORS.get(node.tag)
+    if build is not None:
+        return build(node)
+    # Timestamps, binary, and unknown tags (which raise a located error).
+    return _scalar_constructor.construct_object(node, deep=True)
+
 
 Loc = tuple[str | int, ...]
 
@@ -109,7 +157,7 @@ class _Builder:
         self.source.values.setdefault(loc, _mark(node))
         if isinstance(node, yaml.ScalarNode):
             try:
-                return _scalar_constructor.construct_object(node, deep=True)
+                return _scalar(node)
             except yaml.YAMLError as exc:
                 raise self.fail(node, f"cannot read value: {_yaml_problem(exc)}", loc) from None
         if id(node) in self.stack:
@@ -131,7 +179,7 @@ class _Builder:
                 raise self.fail(key_node, "merge keys (<<) are not supported; write keys out", loc)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.fail(key_node, "mapping keys must be plain strings", loc)
-            key = _scalar_constructor.construct_object(key_node)
+            key = _scalar(key_node)
             if not isinstance(key, str):
                 raise self.fail(
                     key_node,
