@@ -96,52 +96,46 @@ class _Rescorer:
         """False when no value of the facts ``names`` could change the winner. A safe bound:
         no rule reading them can veto the winner or lift a rival's veto, and the winner's lead
         over every viable rival exceeds what those rules can move."""
-        reach = _reach(self.matrix)
-        swing = [0.0, 0.0, 0.0]
-        veto_slots = [False, False, False]
-        for name in names:
-            found = reach.get(name)
-            if found is None:
-                continue
-            moves, vetoing = found
-            for slot in range(3):
-                swing[slot] += moves[slot]
-                veto_slots[slot] = veto_slots[slot] or vetoing[slot]
+        swing, vetoing = _reach(self.matrix, names)
         vetoes = self.outcome.vetoes
-        if any(veto_slots[slot] and vetoes[slot] for slot in range(3)):
-            return True  # a veto might be lifted
+        # Plain loops: this runs for every fact of every profile, and any() over a generator
+        # costs more than the comparisons it makes.
+        for slot in range(3):
+            if vetoing[slot] and vetoes[slot]:
+                return True  # a veto might be lifted
         if base is None:
             return False  # every protocol stays vetoed
-        if veto_slots[base]:
+        if vetoing[base]:
             return True  # the winner might be vetoed
         scores = self.outcome.scores
         lead = scores[base] - swing[base] - 1e-9
-        return any(
-            not vetoes[other] and lead <= scores[other] + swing[other]
-            for other in range(3)
-            if other != base
-        )
+        for other in range(3):
+            if other != base and not vetoes[other] and lead <= scores[other] + swing[other]:
+                return True
+        return False
 
 
 _MISSING = object()
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=256)
 def _reach(
-    matrix: Matrix,
-) -> dict[str, tuple[tuple[float, float, float], tuple[bool, bool, bool]]]:
-    """Per fact: the most each protocol's score can move when it changes, and which
-    protocols a rule reading it can veto. Lets the search skip facts that cannot matter."""
-    reach = {}
-    for name, indexes in matrix.rules_by_fact.items():
-        swing = [0.0, 0.0, 0.0]
-        vetoing = [False, False, False]
-        for index in indexes:
+    matrix: Matrix, names: tuple[str, ...]
+) -> tuple[tuple[float, float, float], tuple[bool, bool, bool]]:
+    """The most each protocol's score can move when the facts ``names`` change, and which
+    protocols a rule reading them can veto. Lets the search skip facts that cannot matter;
+    depends only on the matrix, so it is worked out once per fact (or pair) per matrix."""
+    swing = [0.0, 0.0, 0.0]
+    vetoing = [False, False, False]
+    for name in names:
+        moves = [0.0, 0.0, 0.0]  # per fact first: the sums the bound has always added up
+        for index in matrix.rules_by_fact.get(name, ()):
             for slot in range(3):
-                swing[slot] += abs(matrix.deltas[index][slot])
+                moves[slot] += abs(matrix.deltas[index][slot])
                 vetoing[slot] = vetoing[slot] or bool(matrix.vetoes[index][slot])
-        reach[name] = ((swing[0], swing[1], swing[2]), (vetoing[0], vetoing[1], vetoing[2]))
-    return reach
+        for slot in range(3):
+            swing[slot] += moves[slot]
+    return (swing[0], swing[1], swing[2]), (vetoing[0], vetoing[1], vetoing[2])
 
 
 # --- number facts -----------------------------------------------------------------------------
