@@ -312,3 +312,20 @@ def test_scalars_read_exactly_as_pyyaml_safe_load_reads_them(rounds: int) -> Non
             continue
         assert data[key] == value and type(data[key]) is type(value), key
     assert [type(v) for v in data["list"]] == [int, str, bool, str, type(None), float]
+
+
+@pytest.mark.parametrize("extra", [0, 1, 200_000])
+def test_size_limit_is_exact_for_files_read_in_chunks(tmp_path: Path, extra: int) -> None:
+    # A profile padded with a comment to exactly the limit is read whole; one byte more is
+    # refused, and so is a much larger file, with the same message (the reader stops one byte
+    # past the limit). The sizes straddle the 64 KiB chunks the reader uses.
+    from selector.loading import read_yaml
+
+    head = b"schema_version: 1\nname: padded\n#"
+    path = tmp_path / "padded.yaml"
+    path.write_bytes(head + b"x" * (MAX_FILE_BYTES - len(head) - 1) + b"\n" + b"#" * extra)
+    if extra:
+        with pytest.raises(ProfileError, match=f"file is {MAX_FILE_BYTES + 1} bytes"):
+            read_yaml(path)
+    else:
+        assert read_yaml(path).data == {"schema_version": 1, "name": "padded"}
