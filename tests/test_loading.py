@@ -264,3 +264,71 @@ def test_arbitrary_yaml_documents_raise_only_the_project_error(document: dict[st
         load_profile_text(text, "fuzz.yaml")
     except SelectorError as exc:
         assert all(p.file == "fuzz.yaml" for p in exc.problems)
+
+
+SCALARS = """\
+plain_int: 30
+hex: 0x1F
+octal: 017
+sexagesimal: 1:30
+underscored: 1_000
+signed_float: -1.5
+exponent: 1.0e+3
+text_exponent: 1e3
+infinity: .inf
+not_a_number: .nan
+yes_word: yes
+off_word: Off
+bool_true: true
+null_tilde: ~
+null_word: null
+empty:
+quoted_int: "30"
+single_quoted_bool: 'true'
+quoted_null: "~"
+date: 2024-01-31
+stamp: 2024-01-31T10:20:30Z
+binary: !!binary aGVsbG8=
+tagged_str: !!str 42
+tagged_int: !!int "7"
+block: |
+  30
+list: [30, "30", true, 'true', ~, 1.5]
+"""
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_scalars_read_exactly_as_pyyaml_safe_load_reads_them(rounds: int) -> None:
+    # Tags are remembered per text across documents: a second parse, where every text is
+    # known, must still tell "30" from 30 and 'true' from true.
+    import math
+
+    import yaml
+
+    expected = yaml.safe_load(SCALARS)
+    for _ in range(rounds):
+        data = parse_yaml(SCALARS.encode(), "scalars.yaml").data
+    assert data.keys() == expected.keys()
+    for key, value in expected.items():
+        if isinstance(value, float) and math.isnan(value):
+            assert math.isnan(data[key]), key
+            continue
+        assert data[key] == value and type(data[key]) is type(value), key
+    assert [type(v) for v in data["list"]] == [int, str, bool, str, type(None), float]
+
+
+@pytest.mark.parametrize("extra", [0, 1, 200_000])
+def test_size_limit_is_exact_for_files_read_in_chunks(tmp_path: Path, extra: int) -> None:
+    # A profile padded with a comment to exactly the limit is read whole; one byte more is
+    # refused, and so is a much larger file, with the same message (the reader stops one byte
+    # past the limit). The sizes straddle the 64 KiB chunks the reader uses.
+    from selector.loading import read_yaml
+
+    head = b"schema_version: 1\nname: padded\n#"
+    path = tmp_path / "padded.yaml"
+    path.write_bytes(head + b"x" * (MAX_FILE_BYTES - len(head) - 1) + b"\n" + b"#" * extra)
+    if extra:
+        with pytest.raises(ProfileError, match=f"file is {MAX_FILE_BYTES + 1} bytes"):
+            read_yaml(path)
+    else:
+        assert read_yaml(path).data == {"schema_version": 1, "name": "padded"}

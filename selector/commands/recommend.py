@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from typing import TYPE_CHECKING
 
@@ -98,16 +99,26 @@ def run(args: argparse.Namespace) -> int:
     files = list(expand_paths(args.paths))
     if not files:
         raise UsageError.single("no profile files found", file=" ".join(args.paths))
-    for path in files:
-        try:
-            recs.append(recommend(load_profile(path), matrix=matrix))
-        except ProfileError as exc:
-            problems.extend(_in_file(p, str(path)) for p in exc.problems)
-    if problems:
-        for problem in problems:
-            print(problem.format(), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(render(recs, args.format, as_list=len(files) > 1 or len(args.paths) > 1))
+    # A batch holds every recommendation until it renders them: tens of thousands of live
+    # objects that the cyclic collector would scan again and again (about a sixth of a
+    # 1,000-file run) although loading, scoring and rendering create no reference cycles
+    # (reference counting frees all of it). So the collector rests for the batch.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for path in files:
+            try:
+                recs.append(recommend(load_profile(path), matrix=matrix))
+            except ProfileError as exc:
+                problems.extend(_in_file(p, str(path)) for p in exc.problems)
+        if problems:
+            for problem in problems:
+                print(problem.format(), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(render(recs, args.format, as_list=len(files) > 1 or len(args.paths) > 1))
+    finally:
+        if collecting:
+            gc.enable()
     negative = [r for r in recs if getattr(r, "protocol", None) is None]
     for rec in negative:
         print(vetoed_summary(rec), file=sys.stderr)
