@@ -17,16 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from selector.runtime.protocol.sse import encode_comment, encode_event, encode_retry
-
-#: One timeout unit in seconds; raise SELECTOR_TEST_TIMEOUT_UNIT on a slow CI machine.
-UNIT = float(os.environ.get("SELECTOR_TEST_TIMEOUT_UNIT", "1.0"))
+from tests.runtime.conftest import UNIT  # the one timeout unit of the runtime tests
 
 
 @dataclass
@@ -251,3 +249,27 @@ class TestPeer:
             assert request.transport is not None
             request.transport.abort()
         return web.json_response(reply)
+
+
+def client_options(**options: object) -> dict[str, object]:
+    """Reconnecting-client options for tests against a peer: fast backoff, a generous
+    silence timeout; ``options`` override them."""
+    from selector.runtime.protocol.backoff import Backoff
+
+    options.setdefault("backoff", Backoff(base=0.02 * UNIT, cap=0.2 * UNIT))
+    options.setdefault("silence_timeout", 5 * UNIT)
+    return options
+
+
+def run_with_peer(peer: TestPeer, scenario: Callable[[TestPeer], Awaitable[None]]) -> None:
+    """Start ``peer``, run ``scenario`` against it (bounded to 20 units), stop the peer."""
+
+    async def main() -> None:
+        await peer.start()
+        try:
+            async with asyncio.timeout(20 * UNIT):
+                await scenario(peer)
+        finally:
+            await peer.stop()
+
+    asyncio.run(main())

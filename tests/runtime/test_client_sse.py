@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import web
 
 from selector.runtime.client import ClientStoppedError, SseClient
-from selector.runtime.protocol.backoff import Backoff
 
-from .peers import UNIT, TestPeer
-
-
-def _run(peer: TestPeer, scenario: Callable[[TestPeer], Awaitable[None]]) -> None:
-    async def main() -> None:
-        await peer.start()
-        try:
-            async with asyncio.timeout(20 * UNIT):
-                await scenario(peer)
-        finally:
-            await peer.stop()
-
-    asyncio.run(main())
+from .conftest import eventually
+from .peers import UNIT, TestPeer, client_options, run_with_peer
 
 
 def _client(peer: TestPeer, **options: object) -> SseClient:
-    options.setdefault("backoff", Backoff(base=0.02 * UNIT, cap=0.2 * UNIT))
-    options.setdefault("silence_timeout", 5 * UNIT)
-    return SseClient(peer.base_url, **options)  # type: ignore[arg-type]
-
-
-async def _eventually(predicate: Callable[[], bool], timeout: float = 5 * UNIT) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
+    return SseClient(peer.base_url, **client_options(**options))  # type: ignore[arg-type]
 
 
 def test_events_stream_in_and_mutations_go_up_by_post() -> None:
@@ -56,7 +35,7 @@ def test_events_stream_in_and_mutations_go_up_by_post() -> None:
         assert peer.applied == [("s1", i + 1, "incr", {"key": "k", "by": i}) for i in range(3)]
         assert client.state.server_retry == 0.05  # the peer's retry: 50
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_ended_stream_reconnects_after_retry_and_resumes_with_last_event_id() -> None:
@@ -68,14 +47,14 @@ def test_ended_stream_reconnects_after_retry_and_resumes_with_last_event_id() ->
             await client.wait_events(2, 5 * UNIT)
             peer.end_sse_streams(retry_ms=150)
             ended_at = asyncio.get_running_loop().time()
-            await _eventually(lambda: not client.connected)
+            await eventually(lambda: not client.connected)
             await peer.publish("tick", 2)
             await client.wait_events(3, 5 * UNIT)
         assert [e.id for e in client.events] == [1, 2, 3]
         assert [c.last_event_id for c in peer.connections] == [None, "2"]
         assert peer.connections[1].at - ended_at >= 0.15  # retry: 150 is the floor
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_a_silent_stream_is_declared_dead_and_reopened() -> None:
@@ -94,7 +73,7 @@ def test_a_silent_stream_is_declared_dead_and_reopened() -> None:
             await client.wait_events(2, 5 * UNIT)  # recovered on resume
         assert [e.id for e in client.events] == [1, 2]
 
-    _run(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
+    run_with_peer(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
 
 
 def test_post_whose_response_was_lost_is_retried_in_order_and_applied_once() -> None:
@@ -112,7 +91,7 @@ def test_post_whose_response_was_lost_is_retried_in_order_and_applied_once() -> 
         ]
         assert client.stats.duplicate_acks >= 1
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_a_refused_mutation_is_dropped_not_retried_forever() -> None:
@@ -126,7 +105,7 @@ def test_a_refused_mutation_is_dropped_not_retried_forever() -> None:
             assert client.stats.errors[0].code == "INVALID_PAYLOAD"
         assert [seq for _, seq, _, _ in peer.applied] == [2]
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 @pytest.mark.parametrize(
@@ -168,9 +147,9 @@ def test_close_leaves_no_task_and_no_stream_behind() -> None:
         await client.wait_connected(5 * UNIT)
         await client.close()
         assert not any(t.get_name().startswith("SseClient") for t in asyncio.all_tasks())
-        await _eventually(lambda: peer.open_connections == 0)
+        await eventually(lambda: peer.open_connections == 0)
 
-    _run(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
+    run_with_peer(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
 
 
 def test_the_token_goes_in_the_query_for_the_stream_and_as_a_header_for_posts() -> None:
@@ -182,4 +161,4 @@ def test_the_token_goes_in_the_query_for_the_stream_and_as_a_header_for_posts() 
         assert peer.connections[0].query_token == "s3cret"  # what EventSource can send
         assert peer.post_authorizations == ["Bearer s3cret"]
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)

@@ -8,36 +8,16 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from selector.runtime.client import ClientStoppedError, WsClient
-from selector.runtime.protocol.backoff import Backoff
 from selector.runtime.protocol.outbox import OutboxFullError
 
-from .peers import UNIT, TestPeer
+from .conftest import eventually
+from .peers import UNIT, TestPeer, client_options, run_with_peer
 
 Scenario = Callable[[TestPeer], Awaitable[None]]
 
 
-def _run(peer: TestPeer, scenario: Scenario) -> None:
-    async def main() -> None:
-        await peer.start()
-        try:
-            async with asyncio.timeout(20 * UNIT):
-                await scenario(peer)
-        finally:
-            await peer.stop()
-
-    asyncio.run(main())
-
-
 def _client(peer: TestPeer, **options: object) -> WsClient:
-    options.setdefault("backoff", Backoff(base=0.02 * UNIT, cap=0.2 * UNIT))
-    options.setdefault("silence_timeout", 5 * UNIT)
-    return WsClient(peer.base_url.replace("http", "ws"), **options)  # type: ignore[arg-type]
-
-
-async def _eventually(predicate: Callable[[], bool], timeout: float = 5 * UNIT) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
+    return WsClient(peer.base_url.replace("http", "ws"), **client_options(**options))  # type: ignore[arg-type]
 
 
 def test_events_arrive_in_order_and_mutations_are_applied_once_and_acked() -> None:
@@ -62,7 +42,7 @@ def test_events_arrive_in_order_and_mutations_are_applied_once_and_acked() -> No
         assert client.stats.acks == 4
         assert client.stats.reconnects == 0
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_close_leaves_no_task_and_no_connection_behind() -> None:
@@ -76,11 +56,11 @@ def test_close_leaves_no_task_and_no_connection_behind() -> None:
         names = {t.get_name() for t in asyncio.all_tasks()}
         assert not any(name.startswith("WsClient") for name in names)
         assert http.closed
-        await _eventually(lambda: peer.open_connections == 0)
+        await eventually(lambda: peer.open_connections == 0)
         with pytest.raises(ClientStoppedError):
             await client.send("set", {})
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_a_mutation_whose_ack_was_lost_is_replayed_in_order_and_applied_once() -> None:
@@ -97,7 +77,7 @@ def test_a_mutation_whose_ack_was_lost_is_replayed_in_order_and_applied_once() -
         assert client.stats.duplicate_acks >= 1  # the server recognised a replay
         assert client.pending == ()
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_mutations_sent_while_disconnected_wait_in_the_outbox() -> None:
@@ -106,13 +86,13 @@ def test_mutations_sent_while_disconnected_wait_in_the_outbox() -> None:
         async with _client(peer, client_id="c3") as client:
             await client.send("set", {"key": "a", "value": 1})
             await client.send("set", {"key": "b", "value": 2})
-            await _eventually(lambda: client.state.backoff.attempt >= 2)
+            await eventually(lambda: client.state.backoff.attempt >= 2)
             assert [m.seq for m in client.pending] == [1, 2]
             peer.refuse_status = None
             await client.wait_acked(5 * UNIT)
         assert [seq for _, seq, _, _ in peer.applied] == [1, 2]
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 @pytest.mark.parametrize("code", [1000, 1001, 1012])
@@ -125,7 +105,7 @@ def test_clean_server_close_reconnects_and_resumes_after_the_last_event(code: in
             await client.wait_events(3, 5 * UNIT)
             closing_at = asyncio.get_running_loop().time()  # the client's close is later
             await peer.close_websockets(code, "retry_after_ms=150")
-            await _eventually(lambda: not client.connected)
+            await eventually(lambda: not client.connected)
             await peer.publish("tick", 3)  # missed while away
             await peer.publish("tick", 4)
             await client.wait_events(5, 5 * UNIT)
@@ -135,7 +115,7 @@ def test_clean_server_close_reconnects_and_resumes_after_the_last_event(code: in
         # retry_after_ms is a floor: the reconnect came no sooner than 150 ms after the close
         assert peer.connections[1].at - closing_at >= 0.15
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_a_close_code_that_a_retry_cannot_fix_stops_the_client() -> None:
@@ -148,7 +128,7 @@ def test_a_close_code_that_a_retry_cannot_fix_stops_the_client() -> None:
             assert client.failure is not None and "1008" in client.failure
         assert len(peer.connections) == 1
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_a_4xx_handshake_stops_the_client_with_the_status() -> None:
@@ -159,7 +139,7 @@ def test_a_4xx_handshake_stops_the_client_with_the_status() -> None:
                 await client.wait_connected(5 * UNIT)
             assert client.failure == "handshake refused: HTTP 403"
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_max_consecutive_failures_bounds_the_retries() -> None:
@@ -171,7 +151,7 @@ def test_max_consecutive_failures_bounds_the_retries() -> None:
             assert client.failure is not None and "gave up after 3" in client.failure
             assert len(client.stats.disconnects) == 4
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_a_silent_server_is_declared_dead_and_the_client_comes_back() -> None:
@@ -193,7 +173,7 @@ def test_a_silent_server_is_declared_dead_and_the_client_comes_back() -> None:
         assert [e.id for e in client.events] == [1, 2, 3]  # the dropped one came back on resume
         assert client.stats.reconnects >= 1
 
-    _run(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
+    run_with_peer(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
 
 
 def test_protocol_pings_count_as_proof_of_life() -> None:
@@ -204,7 +184,7 @@ def test_protocol_pings_count_as_proof_of_life() -> None:
             assert client.stats.dead_peers == []
             assert client.stats.reconnects == 0
 
-    _run(TestPeer(protocol_ping_interval=0.05 * UNIT), scenario)
+    run_with_peer(TestPeer(protocol_ping_interval=0.05 * UNIT), scenario)
 
 
 def test_resuming_from_an_id_older_than_the_buffer_reports_a_resync() -> None:
@@ -214,7 +194,7 @@ def test_resuming_from_an_id_older_than_the_buffer_reports_a_resync() -> None:
             await peer.publish("tick", 0)
             await client.wait_events(1, 5 * UNIT)
             await peer.close_websockets(1001, "retry_after_ms=200")
-            await _eventually(lambda: not client.connected)
+            await eventually(lambda: not client.connected)
             for i in range(5):
                 await peer.publish("tick", i + 1)  # ids 2..6; only 5 and 6 are retained
             await client.wait_until(lambda: client.stats.resyncs != [], 5 * UNIT)
@@ -225,7 +205,7 @@ def test_resuming_from_an_id_older_than_the_buffer_reports_a_resync() -> None:
         assert [e.id for e in client.events] == [1, 7]
         assert client.stats.missed_ids == 0  # the gap was announced, not silently skipped
 
-    _run(TestPeer(replay_limit=2), scenario)
+    run_with_peer(TestPeer(replay_limit=2), scenario)
 
 
 def test_sends_interleaved_with_connection_cuts_keep_seq_order_on_every_connection() -> None:
@@ -246,7 +226,7 @@ def test_sends_interleaved_with_connection_cuts_keep_seq_order_on_every_connecti
         for carried in peer.seqs_per_connection:
             assert carried == sorted(carried)  # replay first, then new ones, never reordered
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_data_that_json_cannot_carry_is_refused_before_it_is_queued() -> None:
@@ -262,7 +242,7 @@ def test_data_that_json_cannot_carry_is_refused_before_it_is_queued() -> None:
             await client.wait_acked(5 * UNIT)
         assert [seq for _, seq, _, _ in peer.applied] == [1]
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_a_full_outbox_refuses_new_mutations_while_the_server_is_away() -> None:
@@ -279,7 +259,7 @@ def test_a_full_outbox_refuses_new_mutations_while_the_server_is_away() -> None:
             await client.wait_acked(5 * UNIT)
         assert [op for _, _, op, _ in peer.applied] == ["a", "b", "c"]
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_the_token_travels_as_a_bearer_header() -> None:
@@ -289,7 +269,7 @@ def test_the_token_travels_as_a_bearer_header() -> None:
         assert peer.connections[0].authorization == "Bearer s3cret"
         assert peer.connections[0].query_token is None  # not leaked into URLs and logs
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
 
 
 def test_an_oversized_server_frame_closes_with_1009_and_stops() -> None:
@@ -303,4 +283,4 @@ def test_an_oversized_server_frame_closes_with_1009_and_stops() -> None:
         assert client.failure.startswith("protocol error, closed with 1009")
         assert client.stats.events == 0
 
-    _run(TestPeer(), scenario)
+    run_with_peer(TestPeer(), scenario)
