@@ -55,18 +55,18 @@ def _per_call(fn: Callable[[], object], seconds: float = 0.5) -> float:
 
 
 def _score_and_pick(matrix: Matrix, profile: Profile) -> int | None:
+    from selector.engine.score import score, winner
     from selector.rules.facts import profile_facts
-    from selector.scoring import score, winner
 
     outcome = score(matrix, profile_facts(profile))
     return winner(outcome.scores, outcome.vetoes)
 
 
 def bench_library() -> None:
+    from selector.engine.recommend import recommend
     from selector.loading import load_profile
     from selector.profile import Profile
     from selector.rules.loading import default_matrix
-    from selector.scoring import recommend
 
     matrix = default_matrix()
     ratios, score_rates, full_rates = [], [], []

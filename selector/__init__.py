@@ -31,9 +31,9 @@ _EXPORTS: dict[str, str] = {
     "WsClient": "selector.runtime.client",
     "SseClient": "selector.runtime.client",
     "ClientStoppedError": "selector.runtime.client",
-    "recommend": "selector.scoring",
-    "Recommendation": "selector.recommendation",
-    "recommendation_json_schema": "selector.recommendation",
+    "recommend": "selector.engine.recommend",
+    "Recommendation": "selector.engine.recommendation",
+    "recommendation_json_schema": "selector.engine.recommendation",
     "load_matrix": "selector.rules.loading",
     "Matrix": "selector.rules.model",
     "render_adr": "selector.render.adr",
@@ -75,6 +75,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from selector.engine.recommend import recommend
+    from selector.engine.recommendation import Recommendation, recommendation_json_schema
     from selector.errors import (
         MatrixError,
         Problem,
@@ -86,7 +88,6 @@ if TYPE_CHECKING:
     from selector.planner.model import LifetimePlan
     from selector.planner.solver import plan_lifetime
     from selector.profile import Profile
-    from selector.recommendation import Recommendation, recommendation_json_schema
     from selector.render.adr import render_adr
     from selector.rules.loading import load_matrix
     from selector.rules.model import Matrix
@@ -94,7 +95,6 @@ if TYPE_CHECKING:
     from selector.runtime.server import running_server
     from selector.runtime.settings import Heartbeat, ServerSettings
     from selector.schemas import profile_json_schema
-    from selector.scoring import recommend
     from selector.verify.runner import run_verification
     from selector.verify.traffic import VerifyOptions
     from selector.verify.verdict import VerifyReport

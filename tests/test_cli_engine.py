@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from selector.cli import main
-from selector.recommendation import recommendation_json_schema
+from selector.engine.recommendation import recommendation_json_schema
 
 CORPUS = Path(__file__).parent / "corpus"
 CHAT = CORPUS / "team-chat.yaml"
@@ -219,7 +219,7 @@ def test_engine_commands_never_import_aiohttp_and_help_stays_light() -> None:
         f"from selector.cli import main\nmain(['recommend', '{CHAT}'])\n"
         f"main(['what-if', '{CHAT}', '--set', 'media=audio'])\nmain(['rules'])"
     )
-    assert "selector.scoring" in heavy
+    assert "selector.engine.recommend" in heavy
     assert "aiohttp" not in heavy
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from selector.engine.recommend import recommend
 from selector.loading import load_profile
-from selector.scoring import recommend
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = sorted(CORPUS.glob("*.yaml"))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import selector
-from selector.recommendation import RankedProtocol, RuleHit, TippingPoint, trusted
+from selector.engine.recommendation import RankedProtocol, RuleHit, TippingPoint, trusted
 from selector.rules.conditions import (
     AllOf,
     AnyOf,

@@ -16,12 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "selector"
 PURE_CORE = [
     "profile.py",
     "schemas.py",
-    "scoring.py",
-    "tipping.py",
-    "bandwidth.py",
-    "companions.py",
-    "recommendation.py",
-    "whatif.py",
+    "engine/*.py",
     "rules/facts.py",
     "rules/conditions.py",
     "rules/model.py",

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from selector.engine.recommend import recommend
 from selector.errors import MatrixError
 from selector.loading import load_profile_text
 from selector.rules.loading import (
@@ -20,7 +21,6 @@ from selector.rules.loading import (
     load_overlay_text,
 )
 from selector.rules.schema import matrix_schema, overlay_schema
-from selector.scoring import recommend
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -8,12 +8,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from selector.engine.recommend import recommend
+from selector.engine.recommendation import Recommendation
 from selector.profile import Profile
-from selector.recommendation import Recommendation
 from selector.rules.facts import format_fact
 from selector.rules.loading import compile_matrix_text, default_matrix, load_overlay_text
 from selector.rules.model import parse_template
-from selector.scoring import recommend
 from tests.engine_helpers import RATES, profiles, with_field
 
 SETTINGS = settings(max_examples=120, deadline=None)

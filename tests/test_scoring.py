@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from selector import __version__
+from selector.engine.recommend import recommend
+from selector.engine.recommendation import Recommendation
 from selector.errors import MatrixError
 from selector.loading import load_profile_text
 from selector.profile import Profile
-from selector.recommendation import Recommendation
 from selector.rules.loading import compile_matrix_text, load_overlay_text
-from selector.scoring import recommend
 
 
 def _profile(body: str) -> Profile:

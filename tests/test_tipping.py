@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from selector import tipping
+from selector.engine import tipping
+from selector.engine.recommend import recommend
+from selector.engine.recommendation import TippingPoint
 from selector.loading import load_profile, load_profile_text
 from selector.profile import Profile
-from selector.recommendation import TippingPoint
-from selector.scoring import recommend
 from tests.engine_helpers import fact_is_integer, profiles, with_field
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.yaml"))

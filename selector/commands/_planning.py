@@ -17,8 +17,8 @@ def recommended_protocol(profile: Profile) -> str:
 
     Raises :class:`selector.errors.NegativeAnswer` when every protocol is vetoed.
     """
+    from selector.engine.recommend import recommend
     from selector.errors import NegativeAnswer
-    from selector.scoring import recommend
 
     recommendation = recommend(profile)
     if recommendation.protocol is None:

@@ -39,11 +39,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from selector.docs_gen import write_atomically
+    from selector.engine.recommend import recommend
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
     from selector.loading import load_profile
     from selector.render.adr import render_adr
     from selector.rules.loading import load_matrix
-    from selector.scoring import recommend
 
     matrix = load_matrix(args.matrix)
     profile = load_profile(args.profile)

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def vetoed_summary(rec: object) -> str:
     """``NAME: every protocol is vetoed: protocol: reason; ...`` for stderr."""
-    from selector.recommendation import Recommendation
+    from selector.engine.recommendation import Recommendation
 
     assert isinstance(rec, Recommendation)
     reasons = "; ".join(f"{r.protocol}: {' / '.join(r.veto_reasons)}" for r in rec.ranking)
@@ -53,7 +53,7 @@ def vetoed_summary(rec: object) -> str:
 
 def render(recs: list[object], fmt: str, *, as_list: bool) -> str:
     """Render recommendations in ``fmt``."""
-    from selector.recommendation import Recommendation
+    from selector.engine.recommendation import Recommendation
 
     typed = [r for r in recs if isinstance(r, Recommendation)]
     if fmt == "json":
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from selector.errors import EXIT_BAD_INPUT, EXIT_NEGATIVE, EXIT_OK, ProfileError, UsageError
 
     if args.print_schema:
-        from selector.recommendation import recommendation_json_schema
+        from selector.engine.recommendation import recommendation_json_schema
         from selector.render.jsonfmt import dumps
 
         print(dumps(recommendation_json_schema()))
@@ -89,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         raise UsageError.single("give at least one PROFILE file or folder", file="selector")
 
+    from selector.engine.recommend import recommend
     from selector.loading import expand_paths, load_profile
     from selector.rules.loading import load_matrix
-    from selector.scoring import recommend
 
     matrix = load_matrix(args.matrix)
     recs: list[object] = []

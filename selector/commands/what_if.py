@@ -25,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
+    from selector.engine.recommend import recommend
+    from selector.engine.whatif import compare, load_with_overrides, parse_assignment
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, ProfileError
     from selector.render.whatif import render_whatif
     from selector.rules.loading import load_matrix
-    from selector.scoring import recommend
-    from selector.whatif import compare, load_with_overrides, parse_assignment
 
     assignments = [parse_assignment(text) for text in args.assignments]
     matrix = load_matrix(args.matrix)

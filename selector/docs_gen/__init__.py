@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from selector.engine.recommendation import Recommendation
     from selector.profile import Profile
-    from selector.recommendation import Recommendation
 
 __all__ = ["build", "check", "generate", "generators", "write_atomically"]
 
@@ -32,7 +32,7 @@ def _profile_schema() -> str:
 
 
 def _recommendation_schema() -> str:
-    from selector.recommendation import recommendation_json_schema
+    from selector.engine.recommendation import recommendation_json_schema
     from selector.render.jsonfmt import dumps
 
     return dumps(recommendation_json_schema()) + "\n"

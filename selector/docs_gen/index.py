@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from selector.recommendation import Recommendation
+from selector.engine.recommendation import Recommendation
 
 __all__ = ["GUIDES", "REFERENCES", "render_index"]
 

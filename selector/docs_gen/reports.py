@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selector.engine.recommendation import Recommendation
 from selector.profile import Profile
-from selector.recommendation import Recommendation
 
 __all__ = ["PROFILES_DIR", "example_profiles", "example_recommendations", "render_report"]
 
@@ -25,8 +25,8 @@ def example_recommendations(
     """Each example profile file, with the profile and its recommendation under the
     built-in matrix (reads the files; ``generators()`` shares one result between the reports
     and the index)."""
+    from selector.engine.recommend import recommend
     from selector.loading import load_profile
-    from selector.scoring import recommend
 
     loaded = {path: load_profile(path) for path in example_profiles(folder)}
     return {path: (profile, recommend(profile)) for path, profile in loaded.items()}

@@ -13,8 +13,8 @@ import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
+from selector.engine.recommendation import Recommendation, RuleHit
 from selector.profile import Profile
-from selector.recommendation import Recommendation, RuleHit
 from selector.render.table import number
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from selector.recommendation import Recommendation
+from selector.engine.recommendation import Recommendation
 from selector.render.table import number
 
 __all__ = ["score_chart_mermaid"]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from tabulate import tabulate
 
-from selector.recommendation import Recommendation
+from selector.engine.recommendation import Recommendation
 from selector.render.table import number
 
 __all__ = ["render_markdown"]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from tabulate import tabulate
 
-from selector.recommendation import Recommendation
+from selector.engine.recommendation import Recommendation
 
 __all__ = ["number", "render_table", "render_tables"]
 

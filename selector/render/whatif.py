@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from selector.engine.whatif import WhatIf
 from selector.render.table import number
-from selector.whatif import WhatIf
 
 __all__ = ["render_whatif"]
 

@@ -1,5 +1,5 @@
 """The rules matrix: data (``matrix.yaml``), its JSON Schema, the closed condition vocabulary
-and the compiled rule model that :mod:`selector.scoring` evaluates.
+and the compiled rule model that :mod:`selector.engine` evaluates.
 
 Modules:
 

@@ -8,7 +8,7 @@ A condition is data, never code (no ``eval``)::
 The law of this module: **a comparison names one fact and one constant**. No arithmetic, no
 fact-to-fact comparison. That keeps every score a step function of each numeric fact whose
 steps sit exactly at the constants written in the matrix, which is what makes tipping points
-exact (see :mod:`selector.tipping`). Operators by fact kind:
+exact (see :mod:`selector.engine.tipping`). Operators by fact kind:
 
 ========  ==========================================================
 number    ``eq ne gt ge lt le`` (a number), ``in not_in`` (numbers)

@@ -34,10 +34,12 @@ from selector.rules.schema import matrix_schema, overlay_schema
 
 __all__ = [
     "DEFAULT_MATRIX_NAME",
+    "MatrixArg",
     "compile_matrix_text",
     "default_matrix",
     "load_matrix",
     "load_overlay_text",
+    "resolve_matrix",
 ]
 
 DEFAULT_MATRIX_NAME = "matrix.yaml"
@@ -326,3 +328,17 @@ def compile_matrix_text(text: str, file: str = "<matrix>") -> Matrix:
     document = parse_yaml(text.encode("utf-8"), file, error=MatrixError)
     rules = _compile_matrix_document(document)
     return Matrix(tuple(rules), sha256=_digest([document]), sources=(file,))
+
+
+MatrixArg = Matrix | str | PathLike[str] | Sequence[str | PathLike[str]] | None
+
+
+def resolve_matrix(matrix: MatrixArg) -> Matrix:
+    """The :class:`Matrix` to use: the cached default, a given one, or default + overlay files."""
+    if matrix is None:
+        return default_matrix()
+    if isinstance(matrix, Matrix):
+        return matrix
+    if isinstance(matrix, str | PathLike):
+        return load_matrix([matrix])
+    return load_matrix(list(matrix))

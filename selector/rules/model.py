@@ -1,4 +1,4 @@
-"""Compiled rules and matrices: what :func:`selector.scoring.recommend` evaluates.
+"""Compiled rules and matrices: what :func:`selector.engine.recommend.recommend` evaluates.
 
 Plain frozen dataclasses, built once per matrix (the default matrix is cached), so scoring
 never validates anything: it calls one predicate per rule and adds precomputed deltas.

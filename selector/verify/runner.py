@@ -445,7 +445,7 @@ async def verify_profile(
 
     ``protocols`` limits which candidates run (default: every protocol, in ranking order).
     """
-    from selector.scoring import recommend
+    from selector.engine.recommend import recommend
 
     progress = progress or _stderr
     options = options or VerifyOptions()

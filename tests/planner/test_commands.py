@@ -112,8 +112,8 @@ def test_plan_on_invalid_profile_is_located_exit_2(capsys, write_yaml) -> None: 
 
 
 def test_plan_without_protocol_follows_the_engine(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    from selector.engine.recommend import recommend
     from selector.loading import load_profile
-    from selector.scoring import recommend
 
     expected = recommend(load_profile(good)).protocol
     code, out, _ = run(capsys, "plan", str(good))
@@ -126,14 +126,16 @@ def test_plan_without_protocol_when_every_protocol_is_vetoed_exits_1(  # type: i
 ) -> None:
     import functools
 
-    import selector.scoring
+    import selector.engine.recommend
 
     overlay = tmp_path / "forbid-all.yaml"
     overlay.write_text(
         "overlay_version: 1\nforbid:\n  websocket: policy\n  sse: policy\n  webrtc: policy\n"
     )
-    real = selector.scoring.recommend
-    monkeypatch.setattr(selector.scoring, "recommend", functools.partial(real, matrix=overlay))
+    real = selector.engine.recommend.recommend
+    monkeypatch.setattr(
+        selector.engine.recommend, "recommend", functools.partial(real, matrix=overlay)
+    )
     code, out, err = run(capsys, "plan", str(good))
     assert code == 1
     assert "every protocol is vetoed" in err and "--protocol" in err

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from selector.rules.model import PROTOCOLS
 
 if TYPE_CHECKING:
-    from selector.recommendation import Bandwidth
+    from selector.engine.recommendation import Bandwidth
 
 __all__ = ["estimate_bandwidth", "message_bytes"]
 
@@ -65,7 +65,7 @@ def message_bytes(protocol: str, downstream: bool, payload: int, facts: Mapping[
 
 def estimate_bandwidth(facts: Mapping[str, Any]) -> list[Bandwidth]:
     """One :class:`Bandwidth` per protocol for the profile with ``facts``."""
-    from selector.recommendation import Bandwidth, trusted
+    from selector.engine.recommendation import Bandwidth, trusted
 
     connections = facts["scale.concurrent_connections"]
     down_rate = facts["traffic.server_to_client.rate_hz"]

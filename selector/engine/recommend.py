@@ -1,85 +1,26 @@
-"""``recommend()``: score WebSocket, SSE and WebRTC for a profile with the rules matrix.
+"""``recommend()``: score WebSocket, SSE and WebRTC for a profile and assemble the answer.
 
-Pure and deterministic: no I/O (beyond reading the packaged matrix once per process), no
-clock, no randomness. Scoring runs on the profile's facts, a plain ``dict``
-(:mod:`selector.rules.facts`), against a precompiled matrix (:class:`selector.rules.model.Matrix`):
-one predicate call per rule, then precomputed deltas. No pydantic validation happens here;
-the result model is assembled once at the end from trusted values.
+Pure and deterministic: no clock, no randomness. The answer (rule hits, ranking, margin,
+tipping points, companions, bandwidth, the lifetime plan) is assembled once at the end from
+trusted values, with no pydantic validation on the way.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from selector import __version__
-from selector.rules.model import PROTOCOLS, TIE_ORDER, Matrix
+from selector.engine.score import score, winner
+from selector.rules.model import PROTOCOLS, TIE_ORDER
 
 if TYPE_CHECKING:
+    from selector.engine.recommendation import Recommendation
     from selector.profile import Profile
-    from selector.recommendation import Recommendation
+    from selector.rules.loading import MatrixArg
 
-__all__ = ["Outcome", "recommend", "resolve_matrix", "score", "winner"]
-
-#: Scores are sums of small numbers; closer than this counts as a tie.
-EPSILON = 1e-9
-
-MatrixArg = Matrix | str | PathLike[str] | Sequence[str | PathLike[str]] | None
-
-
-class Outcome:
-    """Which rules fired on a set of facts, and the resulting score and veto vectors."""
-
-    __slots__ = ("fired", "scores", "vetoes")
-
-    def __init__(self, fired: list[bool], scores: list[float], vetoes: list[int]) -> None:
-        self.fired = fired
-        self.scores = scores
-        self.vetoes = vetoes
-
-
-def score(matrix: Matrix, facts: Mapping[str, Any]) -> Outcome:
-    """Evaluate every rule of ``matrix`` on ``facts``."""
-    fired = [test(facts) for test in matrix.tests]
-    scores = [0.0, 0.0, 0.0]
-    vetoes = [0, 0, 0]
-    for index, hit in enumerate(fired):
-        if hit:
-            d = matrix.deltas[index]
-            v = matrix.vetoes[index]
-            scores[0] += d[0]
-            scores[1] += d[1]
-            scores[2] += d[2]
-            vetoes[0] += v[0]
-            vetoes[1] += v[1]
-            vetoes[2] += v[2]
-    return Outcome(fired, scores, vetoes)
-
-
-def winner(scores: Sequence[float], vetoes: Sequence[int]) -> int | None:
-    """Index (into :data:`PROTOCOLS`) of the best protocol not vetoed; ``None`` if all are."""
-    best: int | None = None
-    for index in TIE_ORDER:
-        if vetoes[index]:
-            continue
-        if best is None or scores[index] > scores[best] + EPSILON:
-            best = index
-    return best
-
-
-def resolve_matrix(matrix: MatrixArg) -> Matrix:
-    """The :class:`Matrix` to use: the cached default, a given one, or default + overlay files."""
-    from selector.rules.loading import default_matrix, load_matrix
-
-    if matrix is None:
-        return default_matrix()
-    if isinstance(matrix, Matrix):
-        return matrix
-    if isinstance(matrix, str | PathLike):
-        return load_matrix([matrix])
-    return load_matrix(list(matrix))
+__all__ = ["recommend"]
 
 
 def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
@@ -91,18 +32,19 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
     means every protocol is vetoed, and ``result.ranking`` says why. Raises
     :class:`selector.errors.ProfileError` for a non-finite number (``.inf``).
     """
-    from selector.bandwidth import estimate_bandwidth
-    from selector.companions import companions_for
-    from selector.planner.solver import plan_lifetime
-    from selector.recommendation import (
+    from selector.engine.bandwidth import estimate_bandwidth
+    from selector.engine.companions import companions_for
+    from selector.engine.recommendation import (
         Provenance,
         RankedProtocol,
         Recommendation,
         RuleHit,
         trusted,
     )
+    from selector.engine.tipping import find_tipping_points
+    from selector.planner.solver import plan_lifetime
     from selector.rules.facts import profile_facts
-    from selector.tipping import find_tipping_points
+    from selector.rules.loading import resolve_matrix
 
     compiled = resolve_matrix(matrix)
     facts = profile_facts(profile)

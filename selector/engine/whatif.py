@@ -17,10 +17,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from selector.engine.recommendation import Protocol, Recommendation, RuleHit
 from selector.errors import Problem, ProfileError, UsageError
 from selector.loading import YamlDocument, problems_from_validation, read_yaml
 from selector.profile import Profile
-from selector.recommendation import Protocol, Recommendation, RuleHit
 
 __all__ = [
     "Assignment",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from selector.rules.facts import format_fact
 
 if TYPE_CHECKING:
-    from selector.recommendation import Companion
+    from selector.engine.recommendation import Companion
 
 __all__ = ["companions_for"]
 
@@ -118,7 +118,7 @@ def _needs(protocol: str, facts: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def companions_for(protocol: str, facts: Mapping[str, Any]) -> list[Companion]:
     """The companion pieces ``protocol`` needs for a profile with ``facts``."""
-    from selector.recommendation import Companion, trusted
+    from selector.engine.recommendation import Companion, trusted
 
     return [
         trusted(Companion, component=component, reason=reason)
