@@ -2,7 +2,8 @@
 
 Routes: ``/ws`` (mutations in, events out), ``/sse`` (events out), ``POST /mutations`` (the SSE
 upstream path), ``POST /publish``, ``GET /state``, ``/echo`` (plain WebSocket echo for
-conformance suites), ``/metrics`` and ``/healthz``. Handlers only translate between HTTP and
+conformance suites), ``/metrics``, ``/healthz`` and ``/rtc`` (WebRTC signalling, see
+:mod:`selector.runtime.rtc.route`). Handlers only translate between HTTP and
 the :class:`~selector.runtime.hub.Hub`; the decisions are in the sans-I/O protocol core.
 
 Use :func:`build_app` to embed it, or :func:`running_server` / ``selector serve`` to run it.
@@ -31,6 +32,7 @@ from selector.runtime.protocol.envelope import (
     parse_ws_mutation,
 )
 from selector.runtime.protocol.sse import encode_retry
+from selector.runtime.rtc.route import add_rtc_routes
 from selector.runtime.settings import ServerSettings
 from selector.runtime.store import open_store
 
@@ -393,6 +395,7 @@ def build_app(settings: ServerSettings) -> web.Application:
     app.router.add_get("/echo", echo_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
+    add_rtc_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = open_store(settings.state_path, keep_events=settings.replay_max_events)

@@ -1,0 +1,111 @@
+"""ICE on loopback only: the one place that bends aiortc/aioice to stay on 127.0.0.1.
+
+Two defaults would take a run off the machine: aiortc adds a public STUN server when it is
+given no ICE server list, and aioice gathers host candidates on every interface *except*
+127.0.0.1, which it skips on purpose. So peers get an explicit empty server list, and, while
+:func:`loopback_ice` is active, aioice's host address lookup answers 127.0.0.1 only. That lookup
+is a private function of aioice; the versions it was written against are pinned in the
+``webrtc`` extra and checked here, and :func:`selected_pair` lets every run assert where its
+packets actually went.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+from selector.runtime.rtc import RtcUnavailableError, require_aiortc
+
+if TYPE_CHECKING:
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+__all__ = [
+    "PINNED",
+    "SelectedPair",
+    "check_versions",
+    "loopback_configuration",
+    "loopback_ice",
+    "selected_pair",
+]
+
+#: The versions whose internals this adapter relies on (kept equal to the extra's pins).
+PINNED = {"aiortc": "1.16.0", "aioice": "0.13.0"}
+LOOPBACK_ADDRESSES = ["127.0.0.1"]
+
+_active = 0
+_original: object = None
+
+
+def check_versions() -> None:
+    """Raise :class:`RtcUnavailableError` unless the pinned aiortc and aioice are installed."""
+    require_aiortc()
+    for name, version in PINNED.items():
+        installed = metadata.version(name)
+        if installed != version:
+            raise RtcUnavailableError(
+                f"{name} {installed} is installed but the loopback ICE adapter is written for "
+                f"{version}: pip install 'selector[webrtc]'"
+            )
+
+
+def _loopback_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    return list(LOOPBACK_ADDRESSES) if use_ipv4 else []
+
+
+@contextlib.contextmanager
+def loopback_ice() -> Iterator[None]:
+    """While active, every ICE agent in this process gathers host candidates on 127.0.0.1
+    only. Nestable; the original lookup is restored when the outermost block exits."""
+    global _active, _original
+    check_versions()
+    import aioice.ice
+
+    if _active == 0:
+        _original = aioice.ice.get_host_addresses
+        aioice.ice.get_host_addresses = _loopback_host_addresses
+    _active += 1
+    try:
+        yield
+    finally:
+        _active -= 1
+        if _active == 0:
+            aioice.ice.get_host_addresses = _original  # type: ignore[assignment]
+
+
+def loopback_configuration() -> RTCConfiguration:
+    """A peer configuration with no ICE servers at all (no STUN, no TURN)."""
+    from aiortc import RTCConfiguration
+
+    return RTCConfiguration(iceServers=[])
+
+
+@dataclass(frozen=True)
+class SelectedPair:
+    """The candidate pair ICE nominated: where the peer's packets go."""
+
+    local: tuple[str, int]
+    remote: tuple[str, int]
+
+    @property
+    def loopback(self) -> bool:
+        """Both ends are loopback addresses."""
+        return all(ipaddress.ip_address(host).is_loopback for host, _ in (self.local, self.remote))
+
+
+def selected_pair(pc: RTCPeerConnection) -> SelectedPair | None:
+    """The nominated pair of ``pc``'s data transport (None before ICE completes).
+
+    Reads aioice's connection state (the pinned versions): the public API has no selected
+    pair yet."""
+    sctp = pc.sctp
+    if sctp is None:
+        return None
+    connection = sctp.transport.transport._connection
+    pair = connection._nominated.get(1)
+    if pair is None:
+        return None
+    return SelectedPair(local=pair.local_addr, remote=pair.remote_addr)

@@ -1,0 +1,153 @@
+"""A client peer: signals over the runtime's ``/rtc`` WebSocket and opens data channels.
+
+The peer sends probes (see :mod:`selector.runtime.rtc.channels`) and records each reply with
+its arrival time, so a run reads one-way latencies in both directions off one clock (both
+peers run in the same process, on the same event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from selector.runtime.rtc import close_peer
+from selector.runtime.rtc.channels import ChannelSpec, Probe, decode_probe, encode_probe
+from selector.runtime.rtc.ice import (
+    SelectedPair,
+    loopback_configuration,
+    loopback_ice,
+    selected_pair,
+)
+
+if TYPE_CHECKING:
+    from aiortc import RTCDataChannel, RTCPeerConnection
+
+__all__ = ["Reply", "RtcPeer", "SignallingError", "max_message_size", "open_peer"]
+
+_MAX_MESSAGE_SIZE = re.compile(r"^a=max-message-size:(\d+)\s*$", re.MULTILINE)
+
+
+class SignallingError(RuntimeError):
+    """The runtime did not answer the offer, or the peers did not connect in time."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply from the runtime's peer to one probe."""
+
+    seq: int
+    sent_at: float
+    server_at: float
+    received_at: float
+    size: int
+
+
+@dataclass
+class RtcPeer:
+    """An open peer connection to the runtime and its data channels, by label."""
+
+    client_id: str
+    pc: RTCPeerConnection
+    channels: dict[str, RTCDataChannel]
+    setup_s: float
+    replies: dict[str, list[Reply]] = field(default_factory=dict)
+    _sent_at: dict[tuple[str, int], float] = field(default_factory=dict)
+    _session: aiohttp.ClientSession | None = None
+    _ws: aiohttp.ClientWebSocketResponse | None = None
+
+    @property
+    def pair(self) -> SelectedPair | None:
+        """The candidate pair ICE selected."""
+        return selected_pair(self.pc)
+
+    @property
+    def max_message_size(self) -> int | None:
+        """The largest message the runtime's peer accepts, as its answer advertised."""
+        description = self.pc.remoteDescription
+        return max_message_size(description.sdp) if description is not None else None
+
+    def send(self, label: str, seq: int, size: int, reply_bytes: int) -> None:
+        """Send probe ``seq`` of ``size`` bytes on channel ``label``, asking for a reply of
+        ``reply_bytes`` (0: none). ValueError when ``size`` is over the peer's limit."""
+        now = asyncio.get_running_loop().time()
+        self.channels[label].send(encode_probe(Probe(seq, now, reply_bytes), size))
+        self._sent_at[(label, seq)] = now
+
+    def _on_reply(self, label: str, message: bytes | str) -> None:
+        if not isinstance(message, bytes):
+            return
+        try:
+            probe = decode_probe(message)
+        except ValueError:
+            return
+        now = asyncio.get_running_loop().time()
+        sent = self._sent_at.get((label, probe.seq), probe.at)
+        self.replies.setdefault(label, []).append(
+            Reply(probe.seq, sent, probe.at, now, len(message))
+        )
+
+    async def close(self) -> None:
+        """Close the peer connection and the signalling WebSocket."""
+        await close_peer(self.pc)
+        if self._ws is not None:
+            await self._ws.close()
+        if self._session is not None:
+            await self._session.close()
+
+
+def max_message_size(sdp: str) -> int | None:
+    """The ``a=max-message-size`` of a session description (None when absent)."""
+    found = _MAX_MESSAGE_SIZE.search(sdp)
+    return int(found.group(1)) if found else None
+
+
+async def open_peer(
+    base_url: str, client_id: str, specs: list[ChannelSpec], *, timeout: float = 10.0
+) -> RtcPeer:
+    """Connect to the runtime at ``base_url`` (``http://host:port``) and open ``specs``'s
+    channels; returns once every channel is open. Raises :class:`SignallingError`."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    session = aiohttp.ClientSession()
+    pc: RTCPeerConnection | None = None
+    try:
+        with loopback_ice():
+            ws = await session.ws_connect(f"{base_url}/rtc", params={"client_id": client_id})
+            pc = RTCPeerConnection(loopback_configuration())
+            channels = {
+                s.label: pc.createDataChannel(
+                    s.label, ordered=s.ordered, maxRetransmits=s.max_retransmits
+                )
+                for s in specs
+            }
+            opened = [asyncio.Event() for _ in specs]
+            for channel, event in zip(channels.values(), opened, strict=True):
+                channel.on("open", event.set)
+            await pc.setLocalDescription(await pc.createOffer())
+            await ws.send_json({"type": "offer", "sdp": pc.localDescription.sdp})
+            async with asyncio.timeout(timeout):
+                answer = await ws.receive_json()
+                if not isinstance(answer, dict) or answer.get("type") != "answer":
+                    raise SignallingError(f"expected an answer, got {answer!r}")
+                await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+                await asyncio.gather(*(e.wait() for e in opened))
+    except (TimeoutError, aiohttp.ClientError, ValueError, TypeError) as exc:
+        if pc is not None:
+            await close_peer(pc)
+        await session.close()
+        raise SignallingError(f"WebRTC setup with {base_url} failed: {exc!r}") from exc
+    except BaseException:
+        if pc is not None:
+            await close_peer(pc)
+        await session.close()
+        raise
+    peer = RtcPeer(client_id, pc, channels, loop.time() - started, _session=session, _ws=ws)
+    for label, channel in channels.items():
+        channel.on("message", lambda message, label=label: peer._on_reply(label, message))
+    return peer

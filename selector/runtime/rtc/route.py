@@ -1,0 +1,134 @@
+"""``/rtc``: WebRTC signalling over the runtime's own WebSocket, and the runtime's peer.
+
+A client opens a WebSocket to ``/rtc?client_id=...``, sends ``{"type": "offer", "sdp": ...}``
+(complete: aiortc gathers every candidate before the offer is made) and gets
+``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the life of the peer
+connection: closing it closes the peer. Over every data channel the client opens, the
+runtime's peer answers each probe (see :mod:`selector.runtime.rtc.channels`) with a reply of
+the size asked, stamped with its arrival time.
+
+``GET /rtc/log`` reports what the runtime's peers received (client, channel, sequence, in
+arrival order) and how many peer connections are still open, for verification runs.
+Without the ``webrtc`` extra both routes answer 501 with the install hint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from selector.runtime.rtc import INSTALL_HINT, aiortc_available, close_peer
+from selector.runtime.rtc.channels import Probe, decode_probe, encode_probe
+
+if TYPE_CHECKING:
+    from aiortc import RTCDataChannel, RTCPeerConnection
+
+__all__ = ["RTC_STATE_KEY", "RtcState", "add_rtc_routes"]
+
+#: How long the client has to send its offer once the WebSocket is open.
+OFFER_TIMEOUT_S = 10.0
+
+
+@dataclass
+class RtcState:
+    """The runtime's open peer connections and what they received."""
+
+    peers: set[RTCPeerConnection] = field(default_factory=set)
+    #: (client id, channel label, sequence number), in arrival order.
+    received: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+RTC_STATE_KEY: web.AppKey[RtcState] = web.AppKey("rtc_state", RtcState)
+
+
+def _unavailable() -> web.Response:
+    return web.json_response({"error": "NOT_AVAILABLE", "detail": INSTALL_HINT}, status=501)
+
+
+def _serve_channel(state: RtcState, client_id: str, channel: RTCDataChannel) -> None:
+    loop = asyncio.get_running_loop()
+
+    @channel.on("message")
+    def on_message(message: bytes | str) -> None:
+        arrived = loop.time()
+        if not isinstance(message, bytes):
+            return
+        try:
+            probe = decode_probe(message)
+        except ValueError:
+            return
+        state.received.append((client_id, channel.label, probe.seq))
+        if probe.reply_bytes and channel.readyState == "open":
+            reply = Probe(seq=probe.seq, at=arrived, reply_bytes=0)
+            channel.send(encode_probe(reply, probe.reply_bytes))
+
+
+async def rtc_handler(request: web.Request) -> web.StreamResponse:
+    """Answer one offer and keep the peer connection for as long as the WebSocket lives."""
+    if not aiortc_available():
+        return _unavailable()
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from selector.runtime.rtc.ice import loopback_configuration, loopback_ice
+
+    state = request.app[RTC_STATE_KEY]
+    client_id = request.query.get("client_id", "anonymous")
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    with loopback_ice():
+        try:
+            offer = await asyncio.wait_for(ws.receive_json(), OFFER_TIMEOUT_S)
+        except (TimeoutError, ValueError, TypeError):
+            await ws.close(code=1008, message=b"expected an offer")
+            return ws
+        if not isinstance(offer, dict) or offer.get("type") != "offer" or "sdp" not in offer:
+            await ws.close(code=1008, message=b"expected an offer")
+            return ws
+        pc = RTCPeerConnection(loopback_configuration())
+        state.peers.add(pc)
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            _serve_channel(state, client_id, channel)
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            local = pc.localDescription
+            await ws.send_json({"type": "answer", "sdp": local.sdp})
+            async for message in ws:
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            # Forget the peer when its close completes, even if this handler is cancelled
+            # (the client went away) while waiting for it.
+            closing = asyncio.ensure_future(close_peer(pc))
+            closing.add_done_callback(lambda _task: state.peers.discard(pc))
+            await asyncio.shield(closing)
+    return ws
+
+
+async def rtc_log_handler(request: web.Request) -> web.Response:
+    """What the runtime's peers received and how many are still open."""
+    if not aiortc_available():
+        return _unavailable()
+    state = request.app[RTC_STATE_KEY]
+    return web.json_response(
+        {"open_peers": len(state.peers), "received": [list(r) for r in state.received]}
+    )
+
+
+def add_rtc_routes(app: web.Application) -> None:
+    """Register ``/rtc`` and ``/rtc/log`` on ``app``; peers still open are closed at shutdown."""
+    app[RTC_STATE_KEY] = RtcState()
+    app.router.add_get("/rtc", rtc_handler)
+    app.router.add_get("/rtc/log", rtc_log_handler)
+
+    async def close_peers(app: web.Application) -> None:
+        peers = list(app[RTC_STATE_KEY].peers)
+        await asyncio.gather(*(pc.close() for pc in peers), return_exceptions=True)
+
+    app.on_shutdown.append(close_peers)

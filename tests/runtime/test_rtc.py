@@ -1,0 +1,142 @@
+"""WebRTC in the runtime: the loopback ICE adapter, /rtc signalling and data channels, with two
+real aiortc peers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from selector.runtime.rtc import aiortc_available
+from selector.runtime.rtc.channels import (
+    PORTABLE_MESSAGE_BYTES,
+    SCTP_DEFAULT_MESSAGE_BYTES,
+    Probe,
+    channel_for,
+    decode_probe,
+    encode_probe,
+)
+from tests.runtime.conftest import UNIT, arun, eventually, serving
+
+needs_aiortc = pytest.mark.skipif(
+    not aiortc_available(), reason="aiortc missing: pip install '.[webrtc]'"
+)
+
+
+def test_channel_follows_the_guarantee() -> None:
+    best = channel_for("best_effort")
+    assert (best.ordered, best.max_retransmits, best.reliable) == (False, 0, False)
+    for guarantee in ("reliable", "reliable_ordered", "at_least_once"):
+        spec = channel_for(guarantee)
+        assert spec.ordered and spec.reliable
+
+
+def test_probe_round_trips_and_pads() -> None:
+    data = encode_probe(Probe(7, 1.5, 300), 1000)
+    assert len(data) == 1000
+    assert decode_probe(data) == Probe(7, 1.5, 300)
+    with pytest.raises(ValueError):
+        decode_probe(data[:5])
+
+
+@needs_aiortc
+def test_adapter_gathers_loopback_only_and_restores_aioice() -> None:
+    import aioice.ice
+
+    from selector.runtime.rtc.ice import loopback_configuration, loopback_ice
+
+    original = aioice.ice.get_host_addresses
+    assert "127.0.0.1" not in original(use_ipv4=True, use_ipv6=False)
+    with loopback_ice(), loopback_ice():
+        assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1"]
+    assert aioice.ice.get_host_addresses is original
+    assert loopback_configuration().iceServers == []
+
+
+@needs_aiortc
+def test_versions_checked() -> None:
+    from selector.runtime.rtc.ice import check_versions
+
+    check_versions()  # the installed extra matches the pins
+
+
+@needs_aiortc
+def test_two_peers_over_rtc_signalling_on_loopback() -> None:
+    from selector.runtime.rtc.peer import open_peer
+
+    specs = [channel_for("best_effort"), channel_for("reliable_ordered")]
+
+    async def scenario() -> None:
+        async with serving() as (_hub, address):
+            url = f"http://{address}"
+            peer = await open_peer(url, "c1", specs)
+            try:
+                pair = peer.pair
+                assert pair is not None and pair.loopback, pair
+                # aiortc advertises 256 KiB; the limits the matrix cites must fit under it.
+                limit = peer.max_message_size
+                assert limit is not None and limit >= SCTP_DEFAULT_MESSAGE_BYTES
+                sizes = [64, PORTABLE_MESSAGE_BYTES, SCTP_DEFAULT_MESSAGE_BYTES]
+                for seq, size in enumerate(sizes):
+                    peer.send("reliable", seq, size, reply_bytes=size)
+                with pytest.raises(ValueError, match="only supports messages up to"):
+                    peer.send("reliable", 99, limit + 1, reply_bytes=16)
+                for seq in range(10):
+                    peer.send("best-effort", seq, 100, reply_bytes=100)
+                await eventually(lambda: len(peer.replies.get("reliable", [])) == 3)
+                await eventually(lambda: len(peer.replies.get("best-effort", [])) == 10)
+                replies = peer.replies["reliable"]
+                assert [r.seq for r in replies] == [0, 1, 2]
+                assert [r.size for r in replies] == sizes
+                assert all(r.sent_at <= r.server_at <= r.received_at for r in replies)
+                async with aiohttp.ClientSession() as session:
+                    log = await (await session.get(f"{url}/rtc/log")).json()
+                assert log["open_peers"] == 1
+                assert sorted(tuple(r) for r in log["received"] if r[1] == "reliable") == [
+                    ("c1", "reliable", 0),
+                    ("c1", "reliable", 1),
+                    ("c1", "reliable", 2),
+                ]
+            finally:
+                await peer.close()
+            async with aiohttp.ClientSession() as session:
+
+                async def open_peers() -> int:
+                    log = await (await session.get(f"{url}/rtc/log")).json()
+                    return int(log["open_peers"])
+
+                # Closing the client's side closes the runtime's peer too.
+                async with asyncio.timeout(5 * UNIT):
+                    while await open_peers():
+                        await asyncio.sleep(0.01)
+
+    arun(scenario())
+
+
+@needs_aiortc
+def test_rtc_refuses_a_bad_offer() -> None:
+    async def scenario() -> None:
+        async with serving() as (_hub, address), aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(f"http://{address}/rtc")
+            await ws.send_json({"type": "answer"})
+            message = await ws.receive()
+            assert message.type == aiohttp.WSMsgType.CLOSE
+            assert message.data == 1008
+
+    arun(scenario())
+
+
+def test_rtc_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from selector.runtime.rtc import route
+
+    monkeypatch.setattr(route, "aiortc_available", lambda: False)
+
+    async def scenario() -> None:
+        async with serving() as (_hub, address), aiohttp.ClientSession() as session:
+            for path in ("/rtc", "/rtc/log"):
+                response = await session.get(f"http://{address}{path}")
+                assert response.status == 501
+                assert "selector[webrtc]" in (await response.json())["detail"]
+
+    arun(scenario())
