@@ -426,10 +426,19 @@ async def run_protocol(
 
 #: Protocols the reference runtime can run, and why the others are not verified.
 RUNNABLE = ("websocket", "sse")
-NOT_RUNNABLE_REASON = {
-    "webrtc": "the reference runtime has no WebRTC stack (no ICE, DTLS or SCTP); judge it by "
-    "its plan and the matrix",
-}
+NOT_RUNNABLE_REASON: dict[str, str] = {}
+
+
+async def _webrtc(profile: Profile, options: VerifyOptions, progress: Progress) -> CandidateReport:
+    """WebRTC runs on its own peers (selector.verify.webrtc), not through the fault proxy."""
+    from selector.verify.webrtc import webrtc_candidate
+
+    report = await webrtc_candidate(
+        profile, clients=options.clients, seed=options.seed, progress=progress
+    )
+    if not report.verified:
+        progress(f"webrtc: not verified ({report.reason})")
+    return report
 
 
 async def verify_profile(
@@ -462,6 +471,9 @@ async def verify_profile(
             reason = "vetoed for this profile: " + "; ".join(ranked.veto_reasons)
             candidates.append(CandidateReport(protocol=protocol, verified=False, reason=reason))
             progress(f"{protocol}: not verified ({reason})")
+            continue
+        if protocol == "webrtc":
+            candidates.append(await _webrtc(profile, options, progress))
             continue
         if protocol not in RUNNABLE:
             reason = NOT_RUNNABLE_REASON.get(protocol, "not supported by the runtime")

@@ -2,7 +2,8 @@
 
 A best-effort profile gets what WebRTC offers for it: an unordered channel with
 ``maxRetransmits=0`` (a lost message is not resent, so it never holds back later ones); a
-reliable profile gets the default reliable, ordered channel. Each probe message carries a
+reliable profile gets a reliable channel, ordered unless the profile says order does not
+matter. Each probe message carries a
 fixed header (sequence number, a timestamp, the size of the reply wanted) padded to the
 profile's payload size; the runtime's peer answers each one with a reply of the size asked,
 stamped with the time it arrived there.
@@ -26,8 +27,8 @@ __all__ = [
 
 _HEADER = struct.Struct("!IdI")
 HEADER_BYTES = _HEADER.size
-#: The message size every browser pair is known to carry intact (RFC 8831 section 6.6 notes
-#: older implementations split messages above it).
+#: The message size every browser pair carries intact (MDN, "Using WebRTC data channels",
+#: message size limits); larger ones depend on both ends' SCTP stacks.
 PORTABLE_MESSAGE_BYTES = 16 * 1024
 #: The size peers assume when the SDP carries no ``a=max-message-size`` (RFC 8841 section 6).
 SCTP_DEFAULT_MESSAGE_BYTES = 64 * 1024
@@ -51,6 +52,8 @@ def channel_for(guarantee: str) -> ChannelSpec:
     """The channel a profile's delivery guarantee calls for."""
     if guarantee == "best_effort":
         return ChannelSpec(label="best-effort", ordered=False, max_retransmits=0)
+    if guarantee == "reliable_unordered":
+        return ChannelSpec(label="reliable-unordered", ordered=False, max_retransmits=None)
     return ChannelSpec(label="reliable", ordered=True, max_retransmits=None)
 
 

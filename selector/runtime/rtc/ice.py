@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import Iterator
+import random
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ __all__ = [
     "PINNED",
     "SelectedPair",
     "check_versions",
+    "drop_datagrams",
     "loopback_configuration",
     "loopback_ice",
     "selected_pair",
@@ -109,3 +111,33 @@ def selected_pair(pc: RTCPeerConnection) -> SelectedPair | None:
     if pair is None:
         return None
     return SelectedPair(local=pair.local_addr, remote=pair.remote_addr)
+
+
+def drop_datagrams(pc: RTCPeerConnection, rate: float, rng: random.Random) -> None:
+    """From now on drop each datagram ``pc`` sends or receives with probability ``rate``.
+
+    Packet loss in user space, below DTLS and SCTP, for a path the run cannot degrade from
+    outside (no ``tc`` on the machine, or no root): SCTP sees a lossy network and its
+    retransmissions, or their absence on a partially reliable channel, are the real ones.
+    Wraps the ICE transport's send and receive (the pinned versions' internals)."""
+    if not 0 <= rate < 1:
+        raise ValueError("rate must be in [0, 1)")
+    sctp = pc.sctp
+    if sctp is None:
+        raise ValueError("the peer connection has no data transport yet")
+    ice = sctp.transport.transport
+    send: Callable[[bytes], Awaitable[None]] = ice._send
+    recv: Callable[[], Awaitable[bytes]] = ice._recv
+
+    async def lossy_send(data: bytes) -> None:
+        if rng.random() >= rate:
+            await send(data)
+
+    async def lossy_recv() -> bytes:
+        while True:
+            data = await recv()
+            if rng.random() >= rate:
+                return data
+
+    ice._send = lossy_send
+    ice._recv = lossy_recv
