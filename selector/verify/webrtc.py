@@ -56,6 +56,10 @@ ACTIVE_S = 2.0
 #: Fewest probes per peer in a run, and the cap on the sample's total probe rate.
 MIN_PROBES = 6
 MAX_TOTAL_RATE_HZ = 1500.0
+#: Bytes per second (both directions) the whole sample may carry: aiortc encrypts and
+#: frames every packet in Python, so above this the run measures this machine's CPU, not
+#: the channel. Fewer peers are sampled to stay under it (one at least).
+MAX_SAMPLE_BYTES_PER_S = 1_000_000
 #: Waits for late replies: a reliable channel may need SCTP's retransmission timeout (1 s
 #: minimum in aiortc) to recover a lost packet.
 DRAIN_RELIABLE_S = 3.0
@@ -75,32 +79,42 @@ LIMITS_CHANNEL = ChannelSpec(label="limits", ordered=True, max_retransmits=None)
 
 @dataclass(frozen=True)
 class RtcLoad:
-    """What each peer sends: probe rate, probe size, reply size (the downstream payload)."""
+    """The sampled peers, and what each sends: probe rate, probe size, reply size (the
+    downstream payload)."""
 
+    peers: int
     rate_hz: float
     up_bytes: int
     down_bytes: int
     notes: tuple[str, ...]
 
 
-def rtc_load(profile: Profile, peers: int) -> RtcLoad:
-    """The probe load for ``profile`` with ``peers`` sampled clients (pure)."""
+def rtc_load(profile: Profile, clients: int) -> RtcLoad:
+    """The probe load for ``profile`` with at most ``clients`` sampled peers (pure)."""
     up = profile.traffic.client_to_server
     down = profile.traffic.server_to_client
+    up_bytes = max(HEADER_BYTES, up.payload_bytes if up else HEADER_BYTES)
+    down_bytes = max(HEADER_BYTES, down.payload_bytes if down else HEADER_BYTES)
     profile_rate = max((d.rate_hz for d in (up, down) if d is not None), default=0.0)
-    rate = min(max(profile_rate, MIN_PROBES / ACTIVE_S), MAX_TOTAL_RATE_HZ / peers)
+    wanted = max(1, min(clients, MAX_PEERS, profile.scale.concurrent_connections))
+    rate = max(profile_rate, MIN_PROBES / ACTIVE_S)
+    per_peer = rate * (up_bytes + down_bytes)
+    peers = max(1, min(wanted, int(MAX_SAMPLE_BYTES_PER_S // per_peer)))
+    rate = min(rate, MAX_TOTAL_RATE_HZ / peers)
     notes = [
         f"WebRTC: {peers} peer connection(s) to the runtime over /rtc, ICE on loopback only; "
         "downstream messages are the runtime's replies to the upstream ones, "
         f"at {rate:g} Hz per peer"
     ]
+    if peers < wanted:
+        notes.append(
+            f"WebRTC: {peers} peer(s) instead of {wanted}, to keep the sample under "
+            f"{MAX_SAMPLE_BYTES_PER_S:,} B/s (aiortc handles every packet in Python)"
+        )
     if rate > profile_rate:
         notes.append(f"WebRTC: rate raised from {profile_rate:g} Hz to {rate:g} Hz")
     return RtcLoad(
-        rate_hz=rate,
-        up_bytes=max(HEADER_BYTES, up.payload_bytes if up else HEADER_BYTES),
-        down_bytes=max(HEADER_BYTES, down.payload_bytes if down else HEADER_BYTES),
-        notes=tuple(notes),
+        peers=peers, rate_hz=rate, up_bytes=up_bytes, down_bytes=down_bytes, notes=tuple(notes)
     )
 
 
@@ -379,20 +393,24 @@ async def webrtc_candidate(
         check_versions()
     except RtcUnavailableError as exc:
         return CandidateReport(protocol="webrtc", verified=False, reason=str(exc))
-    peers = max(1, min(clients, MAX_PEERS, profile.scale.concurrent_connections))
-    load = rtc_load(profile, peers)
+    load = rtc_load(profile, clients)
+    peers = load.peers
     planned_channel = channel_for(profile.delivery.guarantee)
     try:
-        progress("webrtc: planned and control channels side by side")
-        planned, control = await asyncio.gather(
-            run_rtc(profile, planned_channel, mode="planned", peers=peers, load=load, seed=seed),
-            run_rtc(profile, DEFAULT_CHANNEL, mode="naive", peers=peers, load=load, seed=seed),
+        # One run at a time: the peers share this process's CPU with each other.
+        progress("webrtc: planned channel")
+        planned = await run_rtc(
+            profile, planned_channel, mode="planned", peers=peers, load=load, seed=seed
+        )
+        progress("webrtc: control on the default channel")
+        control = await run_rtc(
+            profile, DEFAULT_CHANNEL, mode="naive", peers=peers, load=load, seed=seed
         )
         lossy: tuple[RtcRun, RtcRun] | None = None
         if not planned_channel.reliable:
             progress(f"webrtc: both channels again under {LOSS_RATE:.0%} packet loss")
-            lossy = await asyncio.gather(
-                run_rtc(
+            lossy = (
+                await run_rtc(
                     profile,
                     planned_channel,
                     mode="planned",
@@ -401,7 +419,7 @@ async def webrtc_candidate(
                     loss_rate=LOSS_RATE,
                     seed=seed,
                 ),
-                run_rtc(
+                await run_rtc(
                     profile,
                     DEFAULT_CHANNEL,
                     mode="naive",
