@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from selector.runtime.rtc.channels import (
     channel_for,
 )
 from selector.runtime.rtc.peer import RtcPeer, SignallingError, open_peer
+from selector.runtime.rtc.turn import TurnRelay, TurnUnavailableError, coturn
 from selector.verify.evidence import (
     DirectionEvidence,
     RunEvidence,
@@ -126,6 +128,8 @@ class RtcRun:
     channel: ChannelSpec
     loss_rate: float
     loopback_pairs: int
+    #: Selected pairs whose local end is a TURN relay candidate.
+    relayed_pairs: int
     setup_ms: list[float]
     max_message_size: int | None
     #: Probe size -> delivered intact (and its reply too) on a reliable channel.
@@ -153,7 +157,9 @@ async def _rtc_log(session: aiohttp.ClientSession, url: str) -> tuple[int, list[
     return int(body["open_peers"]), list(body["received"])
 
 
-async def _open_peers(url: str, channel: ChannelSpec, peers: int) -> list[RtcPeer]:
+async def _open_peers(
+    url: str, channel: ChannelSpec, peers: int, relay: TurnRelay | None
+) -> list[RtcPeer]:
     """Every peer, or none: those that connected are closed when one fails."""
     results = await asyncio.gather(
         *(
@@ -162,6 +168,7 @@ async def _open_peers(url: str, channel: ChannelSpec, peers: int) -> list[RtcPee
                 f"rtc-{i}",
                 [channel, LIMITS_CHANNEL] if i == 0 else [channel],
                 timeout=CONNECT_TIMEOUT_S,
+                relay=relay,
             )
             for i in range(peers)
         ),
@@ -223,9 +230,11 @@ async def run_rtc(
     load: RtcLoad,
     loss_rate: float = 0.0,
     seed: int = 0,
+    relay: TurnRelay | None = None,
 ) -> RtcRun:
     """One run of ``peers`` peers on ``channel`` against a fresh runtime on 127.0.0.1, with
-    ``loss_rate`` of the datagrams each way dropped once the channels are open."""
+    ``loss_rate`` of the datagrams each way dropped once the channels are open; with
+    ``relay``, the clients reach the runtime through that TURN server only."""
     from selector.runtime.rtc.ice import drop_datagrams
     from selector.runtime.server import running_server
     from selector.runtime.settings import ServerSettings
@@ -236,7 +245,7 @@ async def run_rtc(
     sent: dict[str, list[int]] = {}
     async with running_server(ServerSettings(host="127.0.0.1", port=0)) as (_hub, port):
         url = f"http://127.0.0.1:{port}"
-        clients = await _open_peers(url, channel, peers)
+        clients = await _open_peers(url, channel, peers, relay)
         try:
             limits = await _measure_limits(clients[0])
             for i, peer in enumerate(clients):
@@ -301,6 +310,7 @@ async def run_rtc(
         channel=channel,
         loss_rate=loss_rate,
         loopback_pairs=sum(1 for p in pairs if p is not None and p.loopback),
+        relayed_pairs=sum(1 for p in pairs if p is not None and p.local_type == "relay"),
         setup_ms=setup_ms,
         max_message_size=max_size,
         limits=limits,
@@ -314,7 +324,19 @@ def _ms(value: float | None) -> str:
 def _rtc_checks(
     profile: Profile, planned: RtcRun, peers: int, lossy: tuple[RtcRun, RtcRun] | None
 ) -> list[Check]:
-    checks = [
+    checks = []
+    if not profile.infrastructure.udp_allowed:
+        checks.append(
+            Check(
+                requirement="turn-relay",
+                passed=planned.relayed_pairs == peers,
+                hard=True,
+                measured=f"{planned.relayed_pairs} of {peers} selected pairs through the "
+                "TURN relay (TCP to coturn)",
+                expected="every peer relayed: udp_allowed is false",
+            )
+        )
+    checks += [
         Check(
             requirement="ice-loopback",
             passed=planned.loopback_pairs == peers,
@@ -381,6 +403,31 @@ def _loss_note(run: RtcRun) -> str:
     )
 
 
+async def _runs(
+    profile: Profile,
+    planned_channel: ChannelSpec,
+    load: RtcLoad,
+    seed: int,
+    progress: Progress,
+    relay: TurnRelay | None = None,
+) -> tuple[RtcRun, RtcRun, tuple[RtcRun, RtcRun] | None]:
+    """Planned and control runs, then both under loss for an unreliable channel. One run at
+    a time: the peers share this process's CPU with each other."""
+    run = functools.partial(run_rtc, profile, peers=load.peers, load=load, seed=seed, relay=relay)
+    progress("webrtc: planned channel")
+    planned = await run(planned_channel, mode="planned")
+    progress("webrtc: control on the default channel")
+    control = await run(DEFAULT_CHANNEL, mode="naive")
+    if planned_channel.reliable:
+        return planned, control, None
+    progress(f"webrtc: both channels again under {LOSS_RATE:.0%} packet loss")
+    lossy = (
+        await run(planned_channel, mode="planned", loss_rate=LOSS_RATE),
+        await run(DEFAULT_CHANNEL, mode="naive", loss_rate=LOSS_RATE),
+    )
+    return planned, control, lossy
+
+
 async def webrtc_candidate(
     profile: Profile, *, clients: int, seed: int, progress: Progress
 ) -> CandidateReport:
@@ -396,39 +443,28 @@ async def webrtc_candidate(
     load = rtc_load(profile, clients)
     peers = load.peers
     planned_channel = channel_for(profile.delivery.guarantee)
+    extra: list[str] = []
     try:
-        # One run at a time: the peers share this process's CPU with each other.
-        progress("webrtc: planned channel")
-        planned = await run_rtc(
-            profile, planned_channel, mode="planned", peers=peers, load=load, seed=seed
-        )
-        progress("webrtc: control on the default channel")
-        control = await run_rtc(
-            profile, DEFAULT_CHANNEL, mode="naive", peers=peers, load=load, seed=seed
-        )
-        lossy: tuple[RtcRun, RtcRun] | None = None
-        if not planned_channel.reliable:
-            progress(f"webrtc: both channels again under {LOSS_RATE:.0%} packet loss")
-            lossy = (
-                await run_rtc(
-                    profile,
-                    planned_channel,
-                    mode="planned",
-                    peers=peers,
-                    load=load,
-                    loss_rate=LOSS_RATE,
-                    seed=seed,
-                ),
-                await run_rtc(
-                    profile,
-                    DEFAULT_CHANNEL,
-                    mode="naive",
-                    peers=peers,
-                    load=load,
-                    loss_rate=LOSS_RATE,
-                    seed=seed,
-                ),
+        if profile.infrastructure.udp_allowed:
+            planned, control, lossy = await _runs(profile, planned_channel, load, seed, progress)
+        else:
+            progress("webrtc: udp_allowed is false: starting coturn on 127.0.0.1 (TURN over TCP)")
+            direct = await run_rtc(
+                profile, planned_channel, mode="planned", peers=peers, load=load, seed=seed
             )
+            async with coturn() as relay:
+                planned, control, lossy = await _runs(
+                    profile, planned_channel, load, seed, progress, relay
+                )
+            extra.append(
+                f"WebRTC through a TURN relay (coturn on 127.0.0.1, TCP) because udp_allowed is "
+                f"false: setup p50 {_ms(percentile(planned.setup_ms, 50))} "
+                f"(direct {_ms(percentile(direct.setup_ms, 50))}), round trip p99 "
+                f"{_ms(planned.round_trip_p99_ms)} (direct {_ms(direct.round_trip_p99_ms)})"
+            )
+    except TurnUnavailableError as exc:
+        reason = f"udp_allowed is false, so WebRTC needs a TURN relay: {exc}"
+        return CandidateReport(protocol="webrtc", verified=False, reason=reason)
     except (SignallingError, OSError, TimeoutError) as exc:
         reason = f"the WebRTC run could not happen here: {exc}"
         return CandidateReport(protocol="webrtc", verified=False, reason=reason)
@@ -443,8 +479,9 @@ async def webrtc_candidate(
         f"maxRetransmits={planned_channel.max_retransmits}); control: the API default "
         "(reliable, ordered)",
         f"WebRTC setup (signalling, ICE, DTLS, SCTP) p50 {_ms(setup)}",
-        "WebRTC: not exercised yet: media over RTP, TURN relay, consent freshness and ICE "
-        "restart after an outage",
+        *extra,
+        "WebRTC: not exercised yet: media over RTP, consent freshness and ICE restart after "
+        "an outage",
     ]
     control_failed = shows_failure(control.evidence)
     if lossy is not None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from selector.loading import load_profile, load_profile_text
 from selector.runtime.rtc import INSTALL_HINT, RtcUnavailableError, aiortc_available
 from selector.runtime.rtc.channels import DEFAULT_CHANNEL, channel_for
+from selector.runtime.rtc.turn import render_config, turnserver_path
 from selector.verify.runner import verify_profile
 from selector.verify.traffic import VerifyOptions
 from selector.verify.webrtc import (
@@ -109,3 +111,33 @@ def test_without_aiortc_webrtc_is_not_verified_with_the_install_hint(
     report = arun(webrtc_candidate(GAME, clients=3, seed=0, progress=quiet))
     assert report.verified is False
     assert report.reason is not None and "pip install 'selector[webrtc]'" in report.reason
+
+
+@needs_aiortc
+@pytest.mark.skipif(turnserver_path() is None, reason="coturn missing: ./scripts/system-deps")
+def test_without_udp_the_run_goes_through_coturn_and_says_so() -> None:
+    no_udp = load_profile_text(
+        "schema_version: 1\nname: no-udp\n"
+        "traffic:\n  server_to_client: {rate_hz: 10, payload_bytes: 300}\n"
+        "  client_to_server: {rate_hz: 10, payload_bytes: 100}\n"
+        "delivery: {guarantee: reliable_ordered, latency_p99_ms: 500}\n"
+        "topology: peer_to_peer\nclients: [browser]\n"
+        "scale: {concurrent_connections: 100}\n"
+        "infrastructure: {udp_allowed: false}\n",
+        "no-udp.yaml",
+    )
+    lines: list[str] = []
+    report = arun(webrtc_candidate(no_udp, clients=2, seed=0, progress=lines.append), 60)
+    assert report.verified is True, report.reason
+    checks = {c.requirement: c for c in report.checks}
+    assert checks["turn-relay"].passed, checks["turn-relay"]
+    assert checks["no-loss-client-to-server"].passed
+    assert any("coturn" in line for line in lines)
+    assert any("TURN relay (coturn on 127.0.0.1, TCP)" in note for note in report.notes)
+
+
+def test_turn_config_stays_on_loopback(tmp_path: Path) -> None:
+    config = render_config(3478, "user", "secret", tmp_path)
+    assert "listening-ip=127.0.0.1" in config and "relay-ip=127.0.0.1" in config
+    assert "user=user:secret" in config and "no-cli" in config
+    assert str(tmp_path / "turndb") in config  # nothing written outside the run's directory

@@ -24,6 +24,8 @@ from selector.runtime.rtc import RtcUnavailableError, require_aiortc
 if TYPE_CHECKING:
     from aiortc import RTCConfiguration, RTCPeerConnection
 
+    from selector.runtime.rtc.turn import TurnRelay
+
 __all__ = [
     "PINNED",
     "SelectedPair",
@@ -78,11 +80,15 @@ def loopback_ice() -> Iterator[None]:
             aioice.ice.get_host_addresses = _original  # type: ignore[assignment]
 
 
-def loopback_configuration() -> RTCConfiguration:
-    """A peer configuration with no ICE servers at all (no STUN, no TURN)."""
-    from aiortc import RTCConfiguration
+def loopback_configuration(relay: TurnRelay | None = None) -> RTCConfiguration:
+    """A peer configuration with no ICE servers at all (no STUN, no TURN); or, with
+    ``relay``, that TURN server only and relayed candidates only (the path without UDP)."""
+    from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
-    return RTCConfiguration(iceServers=[])
+    if relay is None:
+        return RTCConfiguration(iceServers=[])
+    server = RTCIceServer(relay.url, username=relay.username, credential=relay.password)
+    return RTCConfiguration(iceServers=[server], iceTransportPolicy=RTCIceTransportPolicy.RELAY)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,8 @@ class SelectedPair:
 
     local: tuple[str, int]
     remote: tuple[str, int]
+    #: The local candidate's type: "host", or "relay" through a TURN server.
+    local_type: str
 
     @property
     def loopback(self) -> bool:
@@ -110,7 +118,9 @@ def selected_pair(pc: RTCPeerConnection) -> SelectedPair | None:
     pair = connection._nominated.get(1)
     if pair is None:
         return None
-    return SelectedPair(local=pair.local_addr, remote=pair.remote_addr)
+    return SelectedPair(
+        local=pair.local_addr, remote=pair.remote_addr, local_type=pair.local_candidate.type
+    )
 
 
 def drop_datagrams(pc: RTCPeerConnection, rate: float, rng: random.Random) -> None:

@@ -26,6 +26,8 @@ from selector.runtime.rtc.ice import (
 if TYPE_CHECKING:
     from aiortc import RTCDataChannel, RTCPeerConnection
 
+    from selector.runtime.rtc.turn import TurnRelay
+
 __all__ = ["Reply", "RtcPeer", "SignallingError", "max_message_size", "open_peer"]
 
 _MAX_MESSAGE_SIZE = re.compile(r"^a=max-message-size:(\d+)\s*$", re.MULTILINE)
@@ -106,10 +108,16 @@ def max_message_size(sdp: str) -> int | None:
 
 
 async def open_peer(
-    base_url: str, client_id: str, specs: list[ChannelSpec], *, timeout: float = 10.0
+    base_url: str,
+    client_id: str,
+    specs: list[ChannelSpec],
+    *,
+    timeout: float = 10.0,
+    relay: TurnRelay | None = None,
 ) -> RtcPeer:
     """Connect to the runtime at ``base_url`` (``http://host:port``) and open ``specs``'s
-    channels; returns once every channel is open. Raises :class:`SignallingError`."""
+    channels; returns once every channel is open. With ``relay`` this peer uses relayed
+    candidates through that TURN server only. Raises :class:`SignallingError`."""
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
     loop = asyncio.get_running_loop()
@@ -119,7 +127,7 @@ async def open_peer(
     try:
         with loopback_ice():
             ws = await session.ws_connect(f"{base_url}/rtc", params={"client_id": client_id})
-            pc = RTCPeerConnection(loopback_configuration())
+            pc = RTCPeerConnection(loopback_configuration(relay))
             channels = {
                 s.label: pc.createDataChannel(
                     s.label, ordered=s.ordered, maxRetransmits=s.max_retransmits
