@@ -40,9 +40,9 @@ def test_loss_leaves_the_best_effort_channel_fast_and_stalls_the_websocket() -> 
         subprocess.run(
             ["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"], check=True
         )
+        command = ["ip", "netns", "exec", namespace, sys.executable]
         probe = subprocess.run(
-            ["ip", "netns", "exec", namespace, sys.executable, "-m", "tests.verify.netns_probe"]
-            + [str(LOSS)],
+            [*command, "-m", "tests.verify.netns_probe", str(LOSS)],
             capture_output=True,
             text=True,
             timeout=90 * UNIT,
