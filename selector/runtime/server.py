@@ -395,7 +395,7 @@ def build_app(settings: ServerSettings) -> web.Application:
     app.router.add_get("/echo", echo_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
-    add_rtc_routes(app)
+    add_rtc_routes(app, lambda request: _admission(request, check_origin=True))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = open_store(settings.state_path, keep_events=settings.replay_max_events)

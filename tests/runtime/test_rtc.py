@@ -119,11 +119,25 @@ def test_two_peers_over_rtc_signalling_on_loopback() -> None:
 def test_rtc_refuses_a_bad_offer() -> None:
     async def scenario() -> None:
         async with serving() as (_hub, address), aiohttp.ClientSession() as session:
-            ws = await session.ws_connect(f"http://{address}/rtc")
+            ws = await session.ws_connect(f"http://{address}/rtc?client_id=c1")
             await ws.send_json({"type": "answer"})
             message = await ws.receive()
             assert message.type == aiohttp.WSMsgType.CLOSE
             assert message.data == 1008
+
+    arun(scenario())
+
+
+@needs_aiortc
+def test_rtc_is_admitted_like_ws() -> None:
+    async def scenario() -> None:
+        async with serving(token="s3cret") as (_hub, address), aiohttp.ClientSession() as session:
+            response = await session.get(f"http://{address}/rtc?client_id=c1")
+            assert response.status == 401
+            response = await session.get(
+                f"http://{address}/rtc", headers={"Authorization": "Bearer s3cret"}
+            )
+            assert response.status == 400  # no client id
 
     arun(scenario())
 

@@ -1,6 +1,7 @@
 """``/rtc``: WebRTC signalling over the runtime's own WebSocket, and the runtime's peer.
 
-A client opens a WebSocket to ``/rtc?client_id=...``, sends ``{"type": "offer", "sdp": ...}``
+A client opens a WebSocket to ``/rtc?client_id=...`` (admitted like ``/ws``: origin, bearer
+token, client id), sends ``{"type": "offer", "sdp": ...}``
 (complete: aiortc gathers every candidate before the offer is made) and gets
 ``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the life of the peer
 connection: closing it closes the peer. Over every data channel the client opens, the
@@ -15,6 +16,7 @@ Without the ``webrtc`` extra both routes answer 501 with the install hint.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,7 +28,11 @@ from selector.runtime.rtc.channels import Probe, decode_probe, encode_probe
 if TYPE_CHECKING:
     from aiortc import RTCDataChannel, RTCPeerConnection
 
-__all__ = ["RTC_STATE_KEY", "RtcState", "add_rtc_routes"]
+__all__ = ["RTC_STATE_KEY", "Admission", "RtcState", "add_rtc_routes"]
+
+#: The server's admission checks (shutdown, origin, token, client id) for a request: a
+#: refusal to send, or None when admitted.
+Admission = Callable[[web.Request], web.Response | None]
 
 #: How long the client has to send its offer once the WebSocket is open.
 OFFER_TIMEOUT_S = 10.0
@@ -36,6 +42,7 @@ OFFER_TIMEOUT_S = 10.0
 class RtcState:
     """The runtime's open peer connections and what they received."""
 
+    admission: Admission
     peers: set[RTCPeerConnection] = field(default_factory=set)
     #: (client id, channel label, sequence number), in arrival order.
     received: list[tuple[str, str, int]] = field(default_factory=list)
@@ -75,7 +82,10 @@ async def rtc_handler(request: web.Request) -> web.StreamResponse:
     from selector.runtime.rtc.ice import loopback_configuration, loopback_ice
 
     state = request.app[RTC_STATE_KEY]
-    client_id = request.query.get("client_id", "anonymous")
+    refused = state.admission(request)
+    if refused is not None:
+        return refused
+    client_id = request.query["client_id"]
     ws = web.WebSocketResponse()
     await ws.prepare(request)
     with loopback_ice():
@@ -121,9 +131,10 @@ async def rtc_log_handler(request: web.Request) -> web.Response:
     )
 
 
-def add_rtc_routes(app: web.Application) -> None:
-    """Register ``/rtc`` and ``/rtc/log`` on ``app``; peers still open are closed at shutdown."""
-    app[RTC_STATE_KEY] = RtcState()
+def add_rtc_routes(app: web.Application, admission: Admission) -> None:
+    """Register ``/rtc`` (behind the same ``admission`` as ``/ws``) and ``/rtc/log`` on
+    ``app``; peers still open are closed at shutdown."""
+    app[RTC_STATE_KEY] = RtcState(admission)
     app.router.add_get("/rtc", rtc_handler)
     app.router.add_get("/rtc/log", rtc_log_handler)
 
