@@ -155,3 +155,48 @@ def test_rtc_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPat
                 assert "selector[webrtc]" in (await response.json())["detail"]
 
     arun(scenario())
+
+
+@needs_aiortc
+def test_consent_timers_are_scaled_and_restored() -> None:
+    import aioice.ice
+    import aioice.stun
+
+    from selector.runtime.rtc.ice import consent_timers, default_consent_timers
+
+    unscaled = default_consent_timers()
+    assert unscaled.worst_detection_s == pytest.approx(6 * (1.2 * 5 + 0.5))
+    fast = unscaled.scaled(0.1)
+    with consent_timers(fast):
+        assert pytest.approx(0.5) == aioice.ice.CONSENT_INTERVAL
+        assert pytest.approx(0.05) == aioice.stun.RETRY_RTO
+    assert default_consent_timers() == unscaled
+
+
+@needs_aiortc
+def test_a_dark_path_is_noticed_within_the_consent_bound() -> None:
+    from selector.runtime.rtc.ice import consent_timers, default_consent_timers, go_dark
+    from selector.runtime.rtc.peer import open_peer
+
+    timers = default_consent_timers().scaled(0.02)
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        with consent_timers(timers):
+            async with serving() as (_hub, address):
+                peer = await open_peer(f"http://{address}", "c1", [channel_for("best_effort")])
+                try:
+                    dark_at = loop.time()
+                    go_dark(peer.pc)
+                    await eventually(
+                        lambda: peer.pc.connectionState in ("failed", "closed"),
+                        timeout=timers.worst_detection_s * 3 + 1,
+                    )
+                    return loop.time() - dark_at
+                finally:
+                    await peer.close()
+
+    noticed = arun(scenario())
+    # Not before the consent checks could have failed, not much after their worst case.
+    assert timers.failures * 0.8 * timers.interval_s <= noticed
+    assert noticed <= timers.worst_detection_s * 1.1 + 0.1 * UNIT

@@ -94,6 +94,10 @@ def test_verify_runs_webrtc_and_says_so_in_json() -> None:
     assert checks["ice-loopback"].passed
     assert "max-message-size 262144" in checks["message-size-portable"].measured
     assert "no-head-of-line-blocking" in checks
+    # The path went dark at the end of the planned run: consent freshness noticed it.
+    assert webrtc.planned.detection_bound_s is not None
+    assert checks["dead-connection-detected"].passed, checks["dead-connection-detected"]
+    assert webrtc.planned.undetected == 0
     # best effort may lose: no no-loss check for it
     assert not any(r.startswith("no-loss") for r in checks)
     assert report.verdict.outcome != "not_verified"

@@ -28,9 +28,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PINNED",
+    "ConsentTimers",
     "SelectedPair",
     "check_versions",
+    "consent_timers",
+    "default_consent_timers",
     "drop_datagrams",
+    "go_dark",
     "loopback_configuration",
     "loopback_ice",
     "selected_pair",
@@ -151,3 +155,73 @@ def drop_datagrams(pc: RTCPeerConnection, rate: float, rng: random.Random) -> No
 
     ice._send = lossy_send
     ice._recv = lossy_recv
+
+
+@dataclass(frozen=True)
+class ConsentTimers:
+    """ICE consent freshness (RFC 7675) as aioice runs it: a check every ``interval_s``
+    (randomised 0.8-1.2x), each answered within ``rto_s`` or failed; ``failures`` failed
+    checks in a row and the path is abandoned."""
+
+    interval_s: float
+    rto_s: float
+    failures: int
+
+    @property
+    def worst_detection_s(self) -> float:
+        """The longest a dead path can go unnoticed with these timers."""
+        return self.failures * (1.2 * self.interval_s + self.rto_s)
+
+    def scaled(self, factor: float) -> ConsentTimers:
+        """Every timer multiplied by ``factor`` (the count of failures stays)."""
+        return ConsentTimers(self.interval_s * factor, self.rto_s * factor, self.failures)
+
+
+def default_consent_timers() -> ConsentTimers:
+    """aioice's own timers (5 s checks, 0.5 s answer timeout, 6 failures: up to 39 s)."""
+    check_versions()
+    import aioice.ice
+    import aioice.stun
+
+    return ConsentTimers(
+        aioice.ice.CONSENT_INTERVAL, aioice.stun.RETRY_RTO, aioice.ice.CONSENT_FAILURES
+    )
+
+
+@contextlib.contextmanager
+def consent_timers(timers: ConsentTimers) -> Iterator[None]:
+    """Run every ICE agent of this process with ``timers`` for the block (aioice reads them
+    as module globals of the pinned versions); the previous values come back after."""
+    check_versions()
+    import aioice.ice
+    import aioice.stun
+
+    saved = (aioice.ice.CONSENT_INTERVAL, aioice.stun.RETRY_RTO, aioice.ice.CONSENT_FAILURES)
+    aioice.ice.CONSENT_INTERVAL = timers.interval_s  # type: ignore[assignment]
+    aioice.stun.RETRY_RTO = timers.rto_s
+    aioice.ice.CONSENT_FAILURES = timers.failures
+    try:
+        yield
+    finally:
+        aioice.ice.CONSENT_INTERVAL, aioice.stun.RETRY_RTO, aioice.ice.CONSENT_FAILURES = saved
+
+
+def _discard_datagram(data: object, addr: object) -> None:
+    return None
+
+
+def _discard_send(data: object, addr: object = None) -> None:
+    return None
+
+
+def go_dark(pc: RTCPeerConnection) -> None:
+    """Silently drop everything ``pc``'s ICE sockets send or receive from now on, STUN
+    consent checks included: the path went dark (no ICMP, no close), as when a NAT binding
+    expires. Host candidates only (a TURN relay's TCP stream is not covered)."""
+    sctp = pc.sctp
+    if sctp is None:
+        raise ValueError("the peer connection has no data transport yet")
+    # Instance attributes shadow the methods the event loop and aioice call.
+    for protocol in sctp.transport.transport._connection._protocols:
+        protocol.datagram_received = _discard_datagram  # type: ignore[method-assign]
+        protocol.transport.sendto = _discard_send  # type: ignore[method-assign]
