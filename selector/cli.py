@@ -59,7 +59,7 @@ COMMANDS: tuple[Command, ...] = (
         "verify",
         "verify",
         "verify the recommendation with real WS/SSE runs through a proxy that drops idle "
-        "connections silently (loopback only)",
+        "connections silently, and real WebRTC peers (loopback only)",
     ),
     Command(
         "validate", "validate", "validate workload profiles (files or folders of *.yaml / *.yml)"
