@@ -42,7 +42,7 @@ from selector.runtime.rtc.ice import (
     drop_datagrams,
     go_dark,
 )
-from selector.runtime.rtc.peer import RtcPeer, SignallingError, open_peer
+from selector.runtime.rtc.peer import ChannelClosedError, RtcPeer, SignallingError, open_peer
 from selector.runtime.rtc.turn import TurnRelay, TurnUnavailableError, coturn
 from selector.verify.evidence import (
     DirectionEvidence,
@@ -83,8 +83,12 @@ LOSS_P99_FACTOR = 2.0
 #: milliseconds double on scheduling noise alone on a busy machine, while waiting for a
 #: retransmission costs far more (TCP's minimum timeout is 200 ms, aiortc's SCTP's 1 s).
 LOSS_P99_FLOOR_MS = 50.0
-#: ICE consent timers are compressed so a dead path is declared within about this long.
-CONSENT_DETECTION_WALL_S = 1.5
+#: ICE consent timers are compressed so a dead path is declared within about this long ...
+CONSENT_DETECTION_WALL_S = 3.0
+#: ... but a consent check is given at least this long to be answered: on a busy 2-core
+#: machine a STUN answer can take tens of milliseconds, and six late ones in a row would
+#: kill a healthy connection.
+MIN_CONSENT_RTO_S = 0.15
 #: The channel the message size limits are measured on.
 LIMITS_CHANNEL = ChannelSpec(label="limits", ordered=True, max_retransmits=None)
 
@@ -217,7 +221,12 @@ async def _send_probes(
     start = loop.time() + rng.uniform(0, interval)
     for seq in range(int(ACTIVE_S * load.rate_hz)):
         await asyncio.sleep(max(0.0, start + seq * interval - loop.time()))
-        peer.send(channel.label, seq, load.up_bytes, reply_bytes=load.down_bytes)
+        try:
+            peer.send(channel.label, seq, load.up_bytes, reply_bytes=load.down_bytes)
+        except ChannelClosedError:
+            # The connection died under the run: what was not sent counts as lost.
+            sent.extend(range(seq, int(ACTIVE_S * load.rate_hz)))
+            return
         sent.append(seq)
 
 
@@ -513,7 +522,7 @@ async def webrtc_candidate(
     planned_channel = channel_for(profile.delivery.guarantee)
     unscaled = default_consent_timers()
     scale = CONSENT_DETECTION_WALL_S / unscaled.worst_detection_s
-    timers = unscaled.scaled(scale)
+    timers = unscaled.scaled(scale, min_rto_s=MIN_CONSENT_RTO_S)
     extra: list[str] = [
         f"WebRTC: ICE consent timers scaled by {scale:.3g}: a check every "
         f"{timers.interval_s:.3g} s, the path abandoned after {timers.failures} failed checks "

@@ -64,7 +64,7 @@ def test_versions_checked() -> None:
 
 @needs_aiortc
 def test_two_peers_over_rtc_signalling_on_loopback() -> None:
-    from selector.runtime.rtc.peer import open_peer
+    from selector.runtime.rtc.peer import ChannelClosedError, open_peer
 
     specs = [channel_for("best_effort"), channel_for("reliable_ordered")]
 
@@ -101,6 +101,8 @@ def test_two_peers_over_rtc_signalling_on_loopback() -> None:
                 ]
             finally:
                 await peer.close()
+            with pytest.raises(ChannelClosedError):
+                peer.send("reliable", 100, 64, reply_bytes=0)
             async with aiohttp.ClientSession() as session:
 
                 async def open_peers() -> int:

@@ -172,9 +172,11 @@ class ConsentTimers:
         """The longest a dead path can go unnoticed with these timers."""
         return self.failures * (1.2 * self.interval_s + self.rto_s)
 
-    def scaled(self, factor: float) -> ConsentTimers:
-        """Every timer multiplied by ``factor`` (the count of failures stays)."""
-        return ConsentTimers(self.interval_s * factor, self.rto_s * factor, self.failures)
+    def scaled(self, factor: float, *, min_rto_s: float = 0.0) -> ConsentTimers:
+        """Every timer multiplied by ``factor`` (the count of failures stays), the answer
+        timeout no shorter than ``min_rto_s``."""
+        rto = max(self.rto_s * factor, min_rto_s)
+        return ConsentTimers(self.interval_s * factor, rto, self.failures)
 
 
 def default_consent_timers() -> ConsentTimers:

@@ -28,13 +28,24 @@ if TYPE_CHECKING:
 
     from selector.runtime.rtc.turn import TurnRelay
 
-__all__ = ["Reply", "RtcPeer", "SignallingError", "max_message_size", "open_peer"]
+__all__ = [
+    "ChannelClosedError",
+    "Reply",
+    "RtcPeer",
+    "SignallingError",
+    "max_message_size",
+    "open_peer",
+]
 
 _MAX_MESSAGE_SIZE = re.compile(r"^a=max-message-size:(\d+)\s*$", re.MULTILINE)
 
 
 class SignallingError(RuntimeError):
     """The runtime did not answer the offer, or the peers did not connect in time."""
+
+
+class ChannelClosedError(ConnectionError):
+    """The data channel is no longer open (the peer connection closed or failed)."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +85,13 @@ class RtcPeer:
 
     def send(self, label: str, seq: int, size: int, reply_bytes: int) -> None:
         """Send probe ``seq`` of ``size`` bytes on channel ``label``, asking for a reply of
-        ``reply_bytes`` (0: none). ValueError when ``size`` is over the peer's limit."""
+        ``reply_bytes`` (0: none). ValueError when ``size`` is over the peer's limit,
+        :class:`ChannelClosedError` once the channel has closed."""
+        channel = self.channels[label]
+        if channel.readyState != "open":
+            raise ChannelClosedError(f"data channel {label!r} is {channel.readyState}")
         now = asyncio.get_running_loop().time()
-        self.channels[label].send(encode_probe(Probe(seq, now, reply_bytes), size))
+        channel.send(encode_probe(Probe(seq, now, reply_bytes), size))
         self._sent_at[(label, seq)] = now
 
     def _on_reply(self, label: str, message: bytes | str) -> None:
