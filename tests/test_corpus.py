@@ -1,59 +1,169 @@
-"""The labelled corpus: realistic profiles with the protocol their builders chose (or that
-documented engineering reasoning picks), each justified in the file's header comment.
+"""The labelled corpus: real systems written as profiles, each labelled with the protocol its
+builders chose and sourced in the file's header (format: ``selector/corpus.py``).
 
-Agreement must stay at or above 90 %; the disagreements are printed so that a change of the
-matrix shows which cases it moved. Rules must never be tuned to a corpus profile by name.
+The report prints agreement overall and per set, the confusion matrix and every miss with its
+scores, so a change of the matrix shows which cases it moved. Rules must never be tuned to a
+corpus profile by name.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-from selector.engine.recommend import recommend
+from selector.corpus import (
+    CORPUS_DIR,
+    DECIDED_BY,
+    PROTOCOLS,
+    Agreement,
+    CorpusCase,
+    CorpusError,
+    evaluate,
+    load_case,
+    load_corpus,
+)
 from selector.loading import load_profile
 
-CORPUS = Path(__file__).parent / "corpus"
-FILES = sorted(CORPUS.glob("*.yaml"))
-MIN_AGREEMENT = 0.90
-_EXPECTED = re.compile(r"^# expected: (websocket|sse|webrtc)$", re.MULTILINE)
-_WHY = re.compile(r"^# why: (.+?)(?=^[^#])", re.MULTILINE | re.DOTALL)
+FILES = sorted(CORPUS_DIR.glob("*.yaml"))
+
+#: The set written beside the rules: agreement must stay at or above this.
+MIN_ORIGINAL_AGREEMENT = 0.90
+#: The set collected afterwards from public sources, on systems the rules were not written
+#: for. A floor, not a target: the current engine's figure minus a margin of a few cases, so
+#: that a matrix change that loses real-world cases fails here. Raise it as the engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.40
+MIN_CASES = 41
 
 
-def _label(path: Path) -> tuple[str, str]:
-    text = path.read_text(encoding="utf-8")
-    expected = _EXPECTED.search(text)
-    why = _WHY.search(text)
-    assert expected, f"{path.name}: no '# expected: PROTOCOL' line"
-    assert why, f"{path.name}: no '# why:' comment justifying the label"
-    return expected.group(1), why.group(1)
+@pytest.fixture(scope="module")
+def corpus() -> list[CorpusCase]:
+    return load_corpus()
 
 
-def test_corpus_is_large_and_balanced() -> None:
-    labels = [_label(p)[0] for p in FILES]
-    assert len(labels) >= 25
-    for protocol in ("websocket", "sse", "webrtc"):
-        assert labels.count(protocol) >= 5, f"fewer than 5 {protocol} cases"
+@pytest.fixture(scope="module")
+def agreement(corpus: list[CorpusCase]) -> Agreement:
+    return evaluate(corpus)
+
+
+def test_corpus_is_large_and_covers_every_protocol(corpus: list[CorpusCase]) -> None:
+    assert len(corpus) >= MIN_CASES
+    for protocol in PROTOCOLS:
+        assert sum(c.expected == protocol for c in corpus) >= 5, f"few {protocol} cases"
+    assert {c.set for c in corpus} == {"original", "real-world"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_every_label_is_justified_with_a_source(path: Path) -> None:
-    _, why = _label(path)
-    assert "https://" in why, f"{path.name}: the justification cites no URL"
+def test_every_case_is_sourced_and_loads(path: Path) -> None:
+    case = load_case(path)
+    assert case.sources, "no source URL"
+    assert all(reason in DECIDED_BY for reason in case.decided_by)
+    if case.set == "real-world":
+        assert case.figures is not None, "say whether the figures come from the source"
+        assert case.decided_by, "name the reasons the source gives"
     assert load_profile(path).name == path.stem, "file name and profile name differ"
 
 
-def test_agreement_with_the_corpus() -> None:
-    misses = []
-    for path in FILES:
-        expected, _ = _label(path)
-        rec = recommend(load_profile(path))
-        if rec.protocol != expected:
-            scores = ", ".join(f"{r.protocol} {r.score:g}" for r in rec.ranking)
-            misses.append(f"{path.stem}: expected {expected}, got {rec.protocol} ({scores})")
-    agreement = 1 - len(misses) / len(FILES)
-    report = f"corpus agreement {agreement:.0%} ({len(FILES) - len(misses)}/{len(FILES)})"
-    print("\n" + report + "".join(f"\n  miss: {m}" for m in misses))
-    assert agreement >= MIN_AGREEMENT, report + "\n" + "\n".join(misses)
+def test_no_two_cases_describe_the_same_system(corpus: list[CorpusCase]) -> None:
+    systems = [c.system.lower() for c in corpus]
+    assert len(systems) == len(set(systems))
+
+
+def _report(agreement: Agreement) -> str:
+    lines = [f"corpus agreement {agreement.summary()}"]
+    for case_set in ("original", "real-world"):
+        lines.append(f"  {case_set}: {agreement.only(case_set).summary()}")
+    lines.append("confusion matrix (rows expected, columns engine):")
+    lines += ["  " + "".join(f"{cell:>20}" for cell in row) for row in agreement.confusion_rows()]
+    for miss in agreement.misses:
+        lines.append(
+            f"  miss [{miss.case.set}] {miss.case.name}: expected {miss.case.expected}, "
+            f"got {miss.got} ({miss.scores_text()})"
+        )
+    return "\n".join(lines)
+
+
+def test_agreement_with_the_original_set(agreement: Agreement) -> None:
+    report = _report(agreement)
+    print("\n" + report)
+    assert agreement.only("original").ratio >= MIN_ORIGINAL_AGREEMENT, report
+
+
+def test_agreement_with_the_real_world_set(agreement: Agreement) -> None:
+    report = _report(agreement)
+    assert agreement.only("real-world").ratio >= MIN_REAL_WORLD_AGREEMENT, report
+
+
+def test_every_real_world_miss_says_why(agreement: Agreement) -> None:
+    silent = [m.case.name for m in agreement.only("real-world").misses if not m.case.miss_note]
+    assert silent == [], "add a '# miss-note:' explaining the disagreement to: " + ", ".join(silent)
+
+
+# The header parser itself: a missing or unknown field is a located error, not a skip.
+
+_GOOD = """\
+# expected: sse
+# system: Example feed
+# set: real-world
+# source: https://example.org/a
+#   https://example.org/b
+# quote: "we only push"
+# confidence: medium
+# figures: estimated
+# decided-by: push-only, http-simplicity
+# why: It only pushes. https://example.org/a
+schema_version: 1
+name: NAME
+traffic:
+  server_to_client: {rate_hz: 1, payload_bytes: 100}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "case.yaml"
+    path.write_text(text.replace("NAME", "case"), encoding="utf-8")
+    return path
+
+
+def test_header_parses_into_a_typed_record(tmp_path: Path) -> None:
+    case = load_case(_write(tmp_path, _GOOD))
+    assert case.expected == "sse"
+    assert case.sources == ("https://example.org/a", "https://example.org/b")
+    assert case.quote == "we only push"
+    assert case.decided_by == ("push-only", "http-simplicity")
+    assert (case.confidence, case.figures, case.miss_note) == ("medium", "estimated", None)
+
+
+@pytest.mark.parametrize(
+    ("remove", "field"),
+    [("# source:", "source"), ("# confidence:", "confidence"), ("# expected:", "expected")],
+)
+def test_header_without_a_required_field_is_rejected(
+    tmp_path: Path, remove: str, field: str
+) -> None:
+    text = "\n".join(
+        line
+        for line in _GOOD.splitlines()
+        if not line.startswith(remove) and line != "#   https://example.org/b"
+    )
+    with pytest.raises(CorpusError) as err:
+        load_case(_write(tmp_path, text + "\n"))
+    assert err.value.problems[0].path == field
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("# confidence: medium", "# confidence: sure", "not one of high, medium, low"),
+        ("push-only, http-simplicity", "push-only, vibes", "not in the vocabulary"),
+        ("# figures: estimated", "# colour: blue", "unknown header field"),
+        ('"we only push"', '"' + "word " * 31 + '"', "at most 30"),
+        ("https://example.org/a\n#   https://example.org/b", "example.org", "not a URL"),
+    ],
+)
+def test_header_values_outside_the_vocabulary_are_rejected(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    with pytest.raises(CorpusError, match=message) as err:
+        load_case(_write(tmp_path, _GOOD.replace(old, new, 1)))
+    assert err.value.problems[0].line > 0

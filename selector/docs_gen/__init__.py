@@ -95,6 +95,13 @@ def _index(examples: Examples) -> Generator:
     return make
 
 
+def _agreement() -> str:
+    from selector.corpus import evaluate, load_corpus
+    from selector.docs_gen.agreement import render_agreement
+
+    return render_agreement(evaluate(load_corpus()))
+
+
 def generators() -> dict[str, Generator]:
     """Every generated file, by path relative to the docs folder."""
     from selector.docs_gen.reports import example_profiles, example_recommendations
@@ -110,6 +117,7 @@ def generators() -> dict[str, Generator]:
         "reference/profile.md": _profile_reference,
         "reference/rules.md": _rules_reference,
         "library-api.md": _library_api,
+        "agreement.md": _agreement,
         "README.md": _index(examples),
     }
     for path in example_profiles():

@@ -30,6 +30,10 @@ REFERENCES: tuple[tuple[str, str], ...] = (
     ("reference/profile.md", "Workload profile reference: every field, type, range, default"),
     ("reference/rules.md", "Rules reference: every rule's condition, effects and rationale"),
     ("library-api.md", "Library API: the public names of `import selector`"),
+    (
+        "agreement.md",
+        "Agreement with real systems: the engine's answer on every documented real system",
+    ),
     ("profile.schema.json", "Profile JSON Schema (for editors)"),
     ("recommendation.schema.json", "JSON Schema of `selector recommend --format json`"),
     ("matrix.schema.json", "JSON Schema of the rules matrix"),

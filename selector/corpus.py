@@ -1,0 +1,324 @@
+"""The labelled corpus of real systems (``tests/corpus``): one profile per system, with the
+protocol its builders chose and where they said so, in the file's header comment.
+
+One reader for everyone: the corpus test and the generated "Agreement with real systems" page
+both load cases here, so the header format has a single definition. This module reads files
+(it sits on the loading side, not in the pure core); scoring the cases is :func:`evaluate`.
+
+Header format, a block of ``# key: value`` comment lines before the YAML, where a value may
+continue on following lines indented by three spaces (``#   more text``)::
+
+    # expected: websocket          the team's choice: websocket, sse or webrtc (required)
+    # system: Discord Gateway      the real system (required)
+    # set: real-world              original (written beside the rules) or real-world (required)
+    # source: https://...          one or more URLs, space separated (required)
+    # quote: "..."                 the team's stated reason, at most 30 words, or: none stated
+    # confidence: high             high, medium or low: how sure the label and workload are
+    # figures: from source         from source or estimated: where the workload numbers come from
+    # decided-by: push-only, ...   reason categories the source gives, from DECIDED_BY
+    # why: ...                     a summary of the reason, citing an https:// URL (required)
+    # miss-note: ...               for a case the engine disagrees with: why it does (optional)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar, get_args
+
+from selector.errors import Problem, SelectorError
+
+__all__ = [
+    "CONFIDENCES",
+    "CORPUS_DIR",
+    "DECIDED_BY",
+    "PROTOCOLS",
+    "SETS",
+    "Agreement",
+    "CaseResult",
+    "CorpusCase",
+    "CorpusError",
+    "evaluate",
+    "load_case",
+    "load_corpus",
+    "parse_header",
+]
+
+#: The corpus shipped next to the package in the repository.
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "tests" / "corpus"
+
+Label = Literal["websocket", "sse", "webrtc"]
+CaseSet = Literal["original", "real-world"]
+Confidence = Literal["high", "medium", "low"]
+Figures = Literal["from source", "estimated"]
+
+PROTOCOLS: tuple[Label, ...] = get_args(Label)
+SETS: tuple[CaseSet, ...] = get_args(CaseSet)
+CONFIDENCES: tuple[Confidence, ...] = get_args(Confidence)
+FIGURES: tuple[Figures, ...] = get_args(Figures)
+_T = TypeVar("_T", bound=str)
+
+#: The closed vocabulary of reasons real teams give, for ``# decided-by:``.
+DECIDED_BY: Mapping[str, str] = {
+    "push-only": "data flows from server to client only",
+    "bidirectional": "both sides send on the same connection",
+    "client-acks": "the client must acknowledge or answer server messages",
+    "in-band-control": "subscribe/filter/control messages travel on the stream itself",
+    "low-latency": "a tight end-to-end latency budget",
+    "high-rate-upstream": "clients send often (input, telemetry, edits)",
+    "binary": "binary payloads",
+    "media": "real-time audio or video",
+    "peer-to-peer": "clients talk to each other directly",
+    "best-effort/unordered": "stale data is worthless: loss beats head-of-line blocking",
+    "proxy-compat": "a hop strips Upgrade, buffers streams, or corporate proxies interfere",
+    "http-simplicity": "plain HTTP: caching, auth, CDNs, ordinary tooling",
+    "serverless/managed-sockets": "a serverless backend, or a managed service holds the sockets",
+    "connection-limit": "6 connections per origin over HTTP/1.1, or HTTP/2 multiplexing",
+    "mobile-background": "mobile clients in the background, battery, flaky networks",
+    "scale/fan-out": "many receivers of the same events, or many connections per server",
+    "resume/replay": "clients catch up on what they missed after a reconnect",
+    "browser-support": "what browsers (or their APIs) support natively",
+}
+
+#: Longest quote, in words: a quote is evidence, not a copy of the source.
+MAX_QUOTE_WORDS = 30
+NO_QUOTE = "none stated"
+
+_KEYS = (
+    "expected",
+    "system",
+    "set",
+    "source",
+    "quote",
+    "confidence",
+    "figures",
+    "decided-by",
+    "why",
+    "miss-note",
+)
+_REQUIRED = ("expected", "system", "set", "source", "quote", "confidence", "why")
+_FIELD = re.compile(r"^# ([a-z-]+):(?: (.*))?$")
+_CONTINUATION = re.compile(r"^#   (.*)$")
+_URL = re.compile(r"^https?://\S+$")
+
+
+class CorpusError(SelectorError):
+    """A corpus file's header is missing a field or holds a value outside its vocabulary."""
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusCase:
+    """One real system: its profile file and what its header says."""
+
+    path: Path
+    expected: Label
+    system: str
+    set: CaseSet
+    sources: tuple[str, ...]
+    quote: str | None
+    confidence: Confidence
+    figures: Figures | None
+    decided_by: tuple[str, ...]
+    why: str
+    miss_note: str | None
+
+    @property
+    def name(self) -> str:
+        """The profile's name: the file's stem."""
+        return self.path.stem
+
+
+def parse_header(text: str, file: str = "<input>") -> dict[str, tuple[str, int]]:
+    """The header fields of a corpus file: key -> (value, line), continuation lines joined
+    with single spaces. Raises :class:`CorpusError` on an unknown or repeated key."""
+    fields: dict[str, tuple[str, int]] = {}
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.startswith("#"):
+            break
+        if (more := _CONTINUATION.match(line)) and current is not None:
+            value, start = fields[current]
+            fields[current] = (f"{value} {more.group(1).strip()}".strip(), start)
+            continue
+        match = _FIELD.match(line)
+        if match is None:
+            raise CorpusError.single(
+                "header lines are '# key: value' or a continuation indented by three spaces",
+                file=file,
+                line=number,
+            )
+        key, value = match.group(1), (match.group(2) or "").strip()
+        if key not in _KEYS:
+            raise CorpusError.single(
+                f"unknown header field {key!r}; known: {', '.join(_KEYS)}", file=file, line=number
+            )
+        if key in fields:
+            raise CorpusError.single(f"header field {key!r} given twice", file=file, line=number)
+        fields[key] = (value, number)
+        current = key
+    return fields
+
+
+def _choice(
+    fields: Mapping[str, tuple[str, int]], key: str, allowed: tuple[_T, ...], file: str
+) -> _T:
+    value, line = fields[key]
+    for option in allowed:
+        if value == option:
+            return option
+    raise CorpusError.single(
+        f"# {key}: {value!r} is not one of {', '.join(allowed)}", file=file, line=line, path=key
+    )
+
+
+def _case_from_header(path: Path, fields: Mapping[str, tuple[str, int]]) -> CorpusCase:
+    file = str(path)
+    problems = [
+        Problem(f"missing header field '# {key}:'", file, 1, 1, key)
+        for key in _REQUIRED
+        if not fields.get(key, ("", 0))[0]
+    ]
+    if problems:
+        raise CorpusError(problems)
+    sources_text, sources_line = fields["source"]
+    sources = tuple(sources_text.split())
+    for url in sources:
+        if not _URL.match(url):
+            raise CorpusError.single(
+                f"source {url!r} is not a URL", file=file, line=sources_line, path="source"
+            )
+    quote_text, quote_line = fields["quote"]
+    quote = None if quote_text == NO_QUOTE else quote_text.strip('"')
+    if quote is not None and len(quote.split()) > MAX_QUOTE_WORDS:
+        raise CorpusError.single(
+            f"quote has {len(quote.split())} words; at most {MAX_QUOTE_WORDS}",
+            file=file,
+            line=quote_line,
+            path="quote",
+        )
+    decided_text, decided_line = fields.get("decided-by", ("", 0))
+    decided_by = tuple(part.strip() for part in decided_text.split(",") if part.strip())
+    for reason in decided_by:
+        if reason not in DECIDED_BY:
+            raise CorpusError.single(
+                f"decided-by {reason!r} is not in the vocabulary: {', '.join(DECIDED_BY)}",
+                file=file,
+                line=decided_line,
+                path="decided-by",
+            )
+    why, why_line = fields["why"]
+    if "https://" not in why:
+        raise CorpusError.single(
+            "the justification cites no https:// URL", file=file, line=why_line, path="why"
+        )
+    return CorpusCase(
+        path=path,
+        expected=_choice(fields, "expected", PROTOCOLS, file),
+        system=fields["system"][0],
+        set=_choice(fields, "set", SETS, file),
+        sources=sources,
+        quote=quote,
+        confidence=_choice(fields, "confidence", CONFIDENCES, file),
+        figures=_choice(fields, "figures", FIGURES, file) if "figures" in fields else None,
+        decided_by=decided_by,
+        why=why,
+        miss_note=fields["miss-note"][0] if "miss-note" in fields else None,
+    )
+
+
+def load_case(path: Path) -> CorpusCase:
+    """Read one corpus file's header (the profile itself is loaded by ``load_profile``)."""
+    text = path.read_text(encoding="utf-8")
+    return _case_from_header(path, parse_header(text, str(path)))
+
+
+def load_corpus(folder: Path = CORPUS_DIR) -> list[CorpusCase]:
+    """Every case in ``folder``, sorted by file name (empty if the folder is absent)."""
+    return [load_case(path) for path in sorted(folder.glob("*.yaml"))] if folder.is_dir() else []
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """What the engine answered for one case. ``got`` is ``"none"`` when it vetoed all."""
+
+    case: CorpusCase
+    got: str
+    scores: tuple[tuple[str, float], ...]
+
+    @property
+    def agrees(self) -> bool:
+        """The engine's answer is the team's choice."""
+        return self.got == self.case.expected
+
+    def scores_text(self) -> str:
+        """The ranking as ``websocket 3, sse 1, webrtc -2``."""
+        return ", ".join(f"{protocol} {score:g}" for protocol, score in self.scores)
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """Agreement of the engine with a set of cases."""
+
+    results: tuple[CaseResult, ...]
+
+    @property
+    def hits(self) -> int:
+        """Cases where the engine picked the team's protocol."""
+        return sum(result.agrees for result in self.results)
+
+    @property
+    def ratio(self) -> float:
+        """Share of cases agreed with (1.0 for an empty set)."""
+        return self.hits / len(self.results) if self.results else 1.0
+
+    @property
+    def misses(self) -> tuple[CaseResult, ...]:
+        """The cases where the engine disagrees."""
+        return tuple(result for result in self.results if not result.agrees)
+
+    def only(self, case_set: CaseSet) -> Agreement:
+        """The agreement on one set of cases."""
+        return Agreement(tuple(r for r in self.results if r.case.set == case_set))
+
+    def confusion(self) -> Counter[tuple[str, str]]:
+        """Counts of (expected, got) pairs."""
+        return Counter((r.case.expected, r.got) for r in self.results)
+
+    def summary(self) -> str:
+        """``82% (41/50)``."""
+        return f"{self.ratio:.0%} ({self.hits}/{len(self.results)})"
+
+    def confusion_rows(self) -> list[list[str]]:
+        """The confusion matrix as table rows: a header, then one row per expected label;
+        columns are the engine's answers (``none`` only when some case got it)."""
+        counts = self.confusion()
+        answers: list[str] = list(PROTOCOLS)
+        if any(got == "none" for _, got in counts):
+            answers.append("none")
+        rows = [["expected \\ engine", *answers]]
+        for expected in PROTOCOLS:
+            rows.append([expected, *(str(counts[(expected, got)]) for got in answers)])
+        return rows
+
+
+Answer = Callable[[Path], tuple[str | None, Sequence[tuple[str, float]]]]
+
+
+def _engine_answer(path: Path) -> tuple[str | None, Sequence[tuple[str, float]]]:
+    from selector import recommend
+    from selector.loading import load_profile
+
+    rec = recommend(load_profile(path))
+    return rec.protocol, [(ranked.protocol, ranked.score) for ranked in rec.ranking]
+
+
+def evaluate(cases: Iterable[CorpusCase], answer: Answer = _engine_answer) -> Agreement:
+    """Run every case's profile through the engine (the built-in matrix by default)."""
+    results = []
+    for case in cases:
+        got, scores = answer(case.path)
+        results.append(CaseResult(case, got or "none", tuple(scores)))
+    return Agreement(tuple(results))
