@@ -30,9 +30,10 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written
-#: for. A floor, not a target: the current engine's figure minus a margin of a few cases, so
-#: that a matrix change that loses real-world cases fails here. Raise it as the engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.40
+#: for. A floor, not a target: the current engine agrees on 25 of 42 (60 %); the floor sits
+#: two cases lower so that a matrix change losing real-world cases fails here while a new
+#: case or two can be added without retuning. Raise it as the engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.55
 MIN_CASES = 70
 
 
