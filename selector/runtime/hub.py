@@ -27,19 +27,23 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from selector.runtime.metrics import Counters, MetricsExporter
+from selector.runtime.protocol.commit import (
+    STORE_FAILED,
+    CommitSession,
+    Rejected,
+    SubmitResult,
+)
 from selector.runtime.protocol.envelope import (
     EncodedEvent,
     Mutation,
     Publish,
-    encode_ack,
-    encode_error,
     encode_event,
     encode_heartbeat,
     encode_position,
     encode_resync,
 )
 from selector.runtime.protocol.fanout import FanoutQueue, Offer
-from selector.runtime.protocol.ledger import Admission, Ledger
+from selector.runtime.protocol.ledger import Ledger
 from selector.runtime.protocol.liveness import Liveness
 from selector.runtime.protocol.replay import ReplayBuffer, Resync
 from selector.runtime.protocol.sse import encode_comment, encode_retry
@@ -151,16 +155,12 @@ class Hub:
         self.settings = settings
         self.store = store
         self.loop = asyncio.get_running_loop()
-        recovered = store.recover()
-        self.ledger = Ledger(recovered.marks)
-        first = recovered.events[0][0] - 1 if recovered.events else recovered.latest_event_id
+        self.session = CommitSession(Ledger())
         self.replay: ReplayBuffer[EncodedEvent] = ReplayBuffer(
-            settings.replay_max_events, settings.replay_max_bytes, latest=first
+            settings.replay_max_events, settings.replay_max_bytes
         )
-        for event_id, name, data_json in recovered.events:
-            encoded = encode_event(event_id, name, data_json)
-            self.replay.append(event_id, encoded, encoded.size)
-        self._last_event_id = self.replay.latest
+        self._last_event_id = 0
+        self._load()
         hb = settings.heartbeat
         self.liveness: Liveness[int] = Liveness(
             ping_interval=hb.ping_interval_s,
@@ -189,6 +189,33 @@ class Hub:
         #: When a list, every applied mutation is appended as ``(client_id, seq)`` in apply
         #: order: set by a verification harness that judges exactly-once and ordering.
         self.applied_log: list[tuple[str, int]] | None = None
+
+    def _load(self) -> Ledger:
+        """Load marks and the event log tail from the store into a fresh ledger and replay."""
+        recovered = self.store.recover()
+        ledger = Ledger(recovered.marks)
+        first = recovered.events[0][0] - 1 if recovered.events else recovered.latest_event_id
+        self.replay = ReplayBuffer(
+            self.settings.replay_max_events, self.settings.replay_max_bytes, latest=first
+        )
+        for event_id, name, data_json in recovered.events:
+            encoded = encode_event(event_id, name, data_json)
+            self.replay.append(event_id, encoded, encoded.size)
+        self._last_event_id = self.replay.latest
+        self.session.ledger = ledger
+        return ledger
+
+    @property
+    def ledger(self) -> Ledger:
+        """The committed per-client high-water marks."""
+        return self.session.ledger
+
+    def rebuild(self) -> None:
+        """Leave FAILED: reload everything from what the store holds, then accept mutations
+        again. Raises the store's error (and stays FAILED) when it cannot be read."""
+        self.session.rebuilt(self._load())
+        self.failed.clear()
+        log_transition("store.rebuilt", latest=self.replay.latest, clients=len(self.ledger))
 
     # -- connections ---------------------------------------------------------------------
 
@@ -301,28 +328,36 @@ class Hub:
 
     # -- mutations -----------------------------------------------------------------------
 
-    def submit(self, mutation: Mutation, protocol: str) -> bytes:
-        """Apply ``mutation`` unless it is a duplicate; returns the reply to send.
+    def submit(self, mutation: Mutation, protocol: str) -> SubmitResult:
+        """Apply ``mutation`` unless it is a duplicate or refused.
 
-        Send it with :meth:`reply` (WS) or after :meth:`commit_barrier` (HTTP): with a durable
-        store it may only leave once committed.
+        Send an ``Acked`` or ``Duplicate`` with :meth:`reply` (WS) or after
+        :meth:`commit_barrier` (HTTP): with a durable store it may only leave once committed.
         """
         counters = self.counters
-        if self.ledger.admit(mutation.client_id, mutation.seq) is Admission.DUPLICATE:
-            counters.duplicates[protocol] += 1
-            counters.acks[protocol] += 1
-            return encode_ack(mutation.seq, duplicate=True)
-        try:
-            self.store.apply(mutation)
-        except OpRejected as exc:
+        session = self.session
+        result = session.admit(mutation.client_id, mutation.seq)
+        if result is None:
+            try:
+                self.store.apply(mutation)
+            except OpRejected as exc:
+                counters.invalid[protocol] += 1
+                return Rejected(exc.code, str(exc), mutation.seq)
+            result = session.stage(mutation.client_id, mutation.seq)
+            self.store.record_mark(mutation.client_id, mutation.seq)
+            if self.applied_log is not None:
+                self.applied_log.append((mutation.client_id, mutation.seq))
+            if self.store.durable:
+                self._current_group()
+            else:
+                self._schedule_flush()
+        elif isinstance(result, Rejected):
             counters.invalid[protocol] += 1
-            return encode_error(str(exc), mutation.seq)
-        self.ledger.record(mutation.client_id, mutation.seq)
-        self.store.record_mark(mutation.client_id, mutation.seq)
-        if self.applied_log is not None:
-            self.applied_log.append((mutation.client_id, mutation.seq))
+            return result
+        else:
+            counters.duplicates[protocol] += 1
         counters.acks[protocol] += 1
-        return encode_ack(mutation.seq)
+        return result
 
     async def commit_barrier(self) -> None:
         """Wait until everything applied so far is committed (no-op for a memory store)."""
@@ -363,9 +398,12 @@ class Hub:
 
     # -- events --------------------------------------------------------------------------
 
-    def publish(self, publish: Publish) -> int:
+    def publish(self, publish: Publish) -> int | Rejected:
         """Give the event the next id; it reaches subscribers at the end of this tick, after
-        the commit. Returns its id."""
+        the commit. Returns its id, or ``STORE_FAILED`` while the store is failed."""
+        if self.session.failed:
+            return STORE_FAILED
+        self.session.stage_event()
         self._last_event_id += 1
         data_json = orjson.dumps(publish.data)
         encoded = encode_event(self._last_event_id, publish.event, data_json)
@@ -402,12 +440,21 @@ class Hub:
         try:
             self.store.commit()
         except Exception as exc:
-            log_transition("store.failed", error=repr(exc))
+            # Nothing of the group is acked, and no mark of it is raised: a re-sent copy is
+            # applied again once the state is rebuilt from the store.
+            self.session.commit_failed()
+            log_transition("store.failed", error=f"{type(exc).__name__}: {exc}")
             if group is not None:
                 group.set_exception(exc)
                 group.exception()  # retrieved: waiters get it, nobody else must log it
+            refusal = STORE_FAILED.encode()
+            for sub in reply_subs:
+                sub.replies = [refusal]
+                self._write_replies(sub)
             self.failed.set()
             return
+        if not self.session.failed:
+            self.session.committed()
         if group is not None:
             group.set_result(None)
         for sub in reply_subs:

@@ -22,6 +22,7 @@ from yarl import URL
 
 from selector.runtime.hub import Hub, Subscriber, log_transition
 from selector.runtime.metrics import CONTENT_TYPE
+from selector.runtime.protocol.commit import Rejected
 from selector.runtime.protocol.envelope import (
     EnvelopeError,
     encode_error,
@@ -208,9 +209,9 @@ async def _serve_ws(
                     mutation = parse_ws_mutation(msg.data, client_id)
                 except EnvelopeError as exc:
                     counters.invalid["ws"] += 1
-                    hub.reply(sub, encode_error(exc.detail, exc.seq))
+                    hub.reply(sub, encode_error(exc.detail, exc.seq, code=exc.code))
                     continue
-                hub.reply(sub, hub.submit(mutation, "ws"))
+                hub.reply(sub, hub.submit(mutation, "ws").encode())
             elif kind is WSMsgType.PING:
                 # The peer may be gone already; its close arrives as the next message.
                 with contextlib.suppress(ConnectionError):
@@ -308,12 +309,14 @@ async def mutations_handler(request: web.Request) -> web.Response:
         mutation = parse_http_mutation(await request.read())
     except EnvelopeError as exc:
         hub.counters.invalid["http"] += 1
-        return web.Response(status=400, body=encode_error(exc.detail, exc.seq), content_type=_JSON)
-    reply = hub.submit(mutation, "http")
+        body = encode_error(exc.detail, exc.seq, code=exc.code)
+        return web.Response(status=400, body=body, content_type=_JSON)
+    result = hub.submit(mutation, "http")
+    if isinstance(result, Rejected):
+        return web.Response(status=result.status, body=result.encode(), content_type=_JSON)
     if not await _committed(hub):
         return _json_error(503, "the state store failed; the server is stopping", "STORE_FAILED")
-    status = 400 if reply.startswith(b'{"error"') else 200
-    return web.Response(status=status, body=reply, content_type=_JSON)
+    return web.Response(status=200, body=result.encode(), content_type=_JSON)
 
 
 async def publish_handler(request: web.Request) -> web.Response:
@@ -324,8 +327,10 @@ async def publish_handler(request: web.Request) -> web.Response:
     try:
         publish = parse_publish(await request.read())
     except EnvelopeError as exc:
-        return _json_error(400, exc.detail)
+        return _json_error(400, exc.detail, exc.code)
     event_id = hub.publish(publish)
+    if isinstance(event_id, Rejected):
+        return web.Response(status=event_id.status, body=event_id.encode(), content_type=_JSON)
     if not await _committed(hub):
         return _json_error(503, "the state store failed; the server is stopping", "STORE_FAILED")
     return web.Response(body=b'{"id":%d}' % event_id, content_type=_JSON)

@@ -14,6 +14,9 @@ mark that makes a re-sent copy a duplicate is committed in the same transaction 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,16 +24,39 @@ from typing import Any
 
 import orjson
 
-from selector.runtime.protocol.envelope import Mutation
+from selector.runtime.protocol.envelope import INT64_MAX, INT64_MIN, Mutation
 
-__all__ = ["MemoryStore", "OpRejected", "Recovered", "SqliteStore", "open_store"]
+__all__ = [
+    "MAX_KEYS",
+    "MemoryStore",
+    "OpRejected",
+    "Recovered",
+    "SqliteStore",
+    "StateFileError",
+    "open_store",
+]
+
+#: Most distinct keys the demo store holds; a ``set``/``incr`` of a new key beyond it is
+#: refused (``STORE_FULL``), an existing key can always be changed.
+MAX_KEYS = 10_000
 
 #: Opaque entries shown by ``GET /state`` (the newest ones; the total is counted).
 OPAQUE_SHOWN = 100
 
 
 class OpRejected(ValueError):
-    """A well-formed mutation that cannot apply (e.g. ``incr`` of a string); not recorded."""
+    """A well-formed mutation that cannot apply (e.g. ``incr`` of a string); not recorded.
+
+    ``code`` is the wire error code."""
+
+    def __init__(self, detail: str, code: str = "INVALID_PAYLOAD") -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class StateFileError(sqlite3.DatabaseError):
+    """The state file cannot be used: locked by another server, or not a state this
+    runtime wrote. The message names the file and, when it can, the row or the holder."""
 
 
 @dataclass(slots=True)
@@ -81,7 +107,12 @@ class MemoryStore:
             current = self.kv.get(key, 0)
             if type(current) is not int:
                 raise OpRejected(f"cannot incr {key!r}: its value is not an integer")
-            self._put(key, current + by)
+            total = current + by
+            if not INT64_MIN <= total <= INT64_MAX:
+                raise OpRejected(
+                    f"incr would take {key!r} outside the signed 64-bit range", "OUT_OF_RANGE"
+                )
+            self._put(key, total)
         elif op == "set":
             key = _check_key(data)
             if "value" not in data:
@@ -100,6 +131,8 @@ class MemoryStore:
         self.applied_total += 1
 
     def _put(self, key: str, value: Any) -> None:
+        if key not in self.kv and len(self.kv) >= MAX_KEYS:
+            raise OpRejected(f"the demo store holds {MAX_KEYS} keys at most", "STORE_FULL")
         self.kv[key] = value
 
     def _add_opaque(self, entry: dict[str, Any]) -> None:
@@ -148,6 +181,7 @@ class SqliteStore(MemoryStore):
         super().__init__()
         self.path = path
         self.keep_events = keep_events
+        self._lock = _lock_state_file(path)
         # isolation_level=None: transactions are explicit (one BEGIN ... COMMIT per group).
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -157,12 +191,33 @@ class SqliteStore(MemoryStore):
         self._kv: dict[str, bytes] = {}
         self._opaque: list[tuple[str, int, str, bytes]] = []
         self._events: list[tuple[int, str, bytes]] = []
+        #: Fault hook for tests: when set, the next commits raise it (nothing is written).
+        self.fail_commit: Exception | None = None
 
     def recover(self) -> Recovered:
+        """Load the committed state; :class:`StateFileError` names what is not as written."""
+        self._marks.clear()
+        self._kv.clear()
+        self._opaque.clear()
+        self._events.clear()
+        self.opaque.clear()
+        try:
+            return self._load()
+        except (ValueError, TypeError, sqlite3.Error) as exc:
+            if isinstance(exc, StateFileError):
+                raise
+            raise StateFileError(f"{self.path}: not a usable state file: {exc}") from None
+
+    def _load(self) -> Recovered:
         db = self._db
-        self.kv = {
-            key: orjson.loads(value) for key, value in db.execute("SELECT key, value FROM kv")
-        }
+        self.kv = {}
+        for key, value in db.execute("SELECT key, value FROM kv"):
+            try:
+                self.kv[key] = orjson.loads(value)
+            except (orjson.JSONDecodeError, TypeError) as exc:
+                raise StateFileError(
+                    f"{self.path}: table kv, key {key!r}: value is not JSON ({exc})"
+                ) from None
         meta = dict(db.execute("SELECT name, value FROM meta"))
         self.applied_total = int(meta.get("applied_total", 0))
         self.opaque_total = int(meta.get("opaque_total", 0))
@@ -175,12 +230,15 @@ class SqliteStore(MemoryStore):
             )
         marks = dict(db.execute("SELECT client_id, seq FROM marks"))
         latest = max(int(meta.get("latest_event_id", 0)), 0)
-        events = [
-            (int(i), str(name), bytes(data, "utf-8"))
-            for i, name, data in db.execute(
-                "SELECT id, event, data FROM events ORDER BY id DESC LIMIT ?", (self.keep_events,)
-            )
-        ]
+        events = []
+        for i, name, data in db.execute(
+            "SELECT id, event, data FROM events ORDER BY id DESC LIMIT ?", (self.keep_events,)
+        ):
+            if type(i) is not int or type(name) is not str or type(data) is not str:
+                raise StateFileError(
+                    f"{self.path}: table events, id {i!r}: event and data must be text"
+                )
+            events.append((i, name, data.encode()))
         events.reverse()
         if events:
             latest = max(latest, events[-1][0])
@@ -214,6 +272,8 @@ class SqliteStore(MemoryStore):
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
+            if self.fail_commit is not None:
+                raise self.fail_commit
             if self._marks:
                 db.executemany(
                     "INSERT INTO marks (client_id, seq) VALUES (?, ?) "
@@ -250,7 +310,11 @@ class SqliteStore(MemoryStore):
             )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite rolls back on its own after some errors (SQLITE_FULL, SQLITE_IOERR); a
+            # second ROLLBACK would replace the real error with "no transaction is active".
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise
         finally:
             self._marks.clear()
@@ -260,6 +324,28 @@ class SqliteStore(MemoryStore):
 
     def close(self) -> None:
         self._db.close()
+        os.close(self._lock)
+
+
+def _lock_state_file(path: str) -> int:
+    """Hold an exclusive lock on ``PATH.lock`` (holding our pid) for the process lifetime, so
+    a second server on the same state file refuses to start instead of acking beside us."""
+    lock_path = f"{path}.lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StateFileError(f"{lock_path}: cannot open the lock file: {exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise StateFileError(
+            f"{path}: already in use by another selector serve (pid {holder}, lock {lock_path})"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def open_store(state_path: str | None, *, keep_events: int) -> MemoryStore:

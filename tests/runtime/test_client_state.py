@@ -152,3 +152,18 @@ def test_errors_malformed_and_rejections_are_recorded() -> None:
     assert state.stats.malformed == 1
     assert len(state.outbox) == 0
     assert [m.seq for m in state.outbox.rejected] == [1]
+
+
+def test_a_refused_mutation_is_dropped_but_a_store_failure_is_retried() -> None:
+    state = _state()
+    for _ in range(2):
+        state.outbox.add("incr", {"key": "n"})
+    state.opened(0.0)
+    state.outbox.take_unsent()
+    # Poison: refused for good, never sent again (no endless reconnect loop).
+    state.received(ServerError("OUT_OF_RANGE", "too big", seq=1), 1.0)
+    # The server's store failed: seq 2 was not applied and must be sent again.
+    state.received(ServerError("STORE_FAILED", "store failed", seq=2), 1.0)
+    state.closed(2.0, reason="store failed")
+    state.opened(3.0)
+    assert [m.seq for m in state.outbox.take_unsent()] == [2]

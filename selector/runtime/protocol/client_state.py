@@ -34,11 +34,16 @@ from selector.runtime.protocol.outbox import Outbox
 __all__ = [
     "FATAL_CLOSE_CODES",
     "MAX_SERVER_FLOOR",
+    "RETRYABLE_ERROR_CODES",
     "ClientState",
     "ClientStats",
     "DeadPeer",
     "Reconnect",
 ]
+
+#: Error codes that refuse a mutation only for now (the server's store failed): the mutation
+#: stays unacked and is sent again after the reconnect.
+RETRYABLE_ERROR_CODES = frozenset({"STORE_FAILED"})
 
 #: WebSocket close codes after which sending the same thing again cannot succeed
 #: (unsupported data, invalid payload, policy violation, message too big, missing extension).
@@ -209,7 +214,7 @@ class ClientState:
                 self.last_event_id = message.latest
         elif isinstance(message, ServerError):
             stats.errors.append(message)
-            if message.seq is not None:
+            if message.seq is not None and message.code not in RETRYABLE_ERROR_CODES:
                 # Refused for good: resending it after a reconnect would be refused again.
                 self.outbox.reject(message.seq)
         elif isinstance(message, Malformed):

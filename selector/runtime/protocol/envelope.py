@@ -17,12 +17,16 @@ import orjson
 from selector.runtime.protocol.sse import encode_event as encode_sse_event
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_DATA_DEPTH",
     "MAX_NAME_CHARS",
     "RESERVED_EVENT_NAMES",
     "EncodedEvent",
     "EnvelopeError",
     "Mutation",
     "Publish",
+    "check_value",
     "encode_ack",
     "encode_error",
     "encode_event",
@@ -47,16 +51,25 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _FORBIDDEN_IN_NAME = re.compile(r"[\r\n\0]")
 # JSON numbers above this lose precision in JavaScript clients (Number.MAX_SAFE_INTEGER).
 _MAX_SAFE_INT = 2**53 - 1
+#: Deepest nesting of arrays and objects accepted in ``data`` (orjson cannot encode more than
+#: 255 levels, so a deeper value, once acked, could never be shown or stored).
+MAX_DATA_DEPTH = 32
+#: Integers in ``data`` must fit a signed 64-bit integer (what orjson, SQLite and most JSON
+#: readers keep exactly).
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 
 class EnvelopeError(ValueError):
     """A message or body that does not follow the wire contract; ``detail`` says why."""
 
-    def __init__(self, detail: str, seq: int | None = None) -> None:
+    def __init__(self, detail: str, seq: int | None = None, code: str = "INVALID_PAYLOAD") -> None:
         super().__init__(detail)
         self.detail = detail
         #: The envelope's ``seq`` when it was readable, so a client can match the error.
         self.seq = seq
+        #: The machine-readable error code sent as ``"error"``.
+        self.code = code
 
 
 class Mutation(NamedTuple):
@@ -139,9 +152,39 @@ def _name(body: dict[str, Any], key: str, seq: int | None = None) -> str:
     return value
 
 
+#: Types :func:`check_value` looks into (strings, floats, bools and null cannot poison).
+_CHECKED = frozenset({dict, list, int})
+
+
+def check_value(value: Any, seq: int | None = None) -> None:
+    """Raise :class:`EnvelopeError` (``VALUE_TOO_DEEP`` or ``OUT_OF_RANGE``) for a value
+    nested deeper than :data:`MAX_DATA_DEPTH` or holding an integer outside signed 64 bits.
+
+    Iterative, so a hostile value cannot exhaust the Python stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                raise EnvelopeError(
+                    "integers in data must fit in a signed 64-bit integer", seq, "OUT_OF_RANGE"
+                )
+        elif kind is dict or kind is list:
+            if depth > MAX_DATA_DEPTH:
+                raise EnvelopeError(
+                    f"data is nested deeper than {MAX_DATA_DEPTH} levels", seq, "VALUE_TOO_DEEP"
+                )
+            children = item.values() if kind is dict else item
+            stack.extend((child, depth + 1) for child in children if type(child) in _CHECKED)
+
+
 def _mutation(body: dict[str, Any], client_id: str) -> Mutation:
     seq = body.get("seq")
     op = body.get("op")
+    data = body.get("data")
+    if type(data) is dict or type(data) is list or type(data) is int:
+        check_value(data, seq if type(seq) is int else None)
     # Fast path for the well-formed case (exact type tests also exclude bool); anything else
     # goes through the checks below, which say what is wrong.
     if (
@@ -151,10 +194,10 @@ def _mutation(body: dict[str, Any], client_id: str) -> Mutation:
         and 0 < len(op) <= MAX_NAME_CHARS
         and _FORBIDDEN_IN_NAME.search(op) is None
     ):
-        return Mutation(client_id, seq, op, body.get("data"))
+        return Mutation(client_id, seq, op, data)
     seq = _positive_int(body, "seq")
     op = _name(body, "op", seq)
-    return Mutation(client_id=client_id, seq=seq, op=op, data=body.get("data"))
+    return Mutation(client_id=client_id, seq=seq, op=op, data=data)
 
 
 def parse_ws_mutation(raw: bytes | str, client_id: str) -> Mutation:
@@ -179,7 +222,9 @@ def parse_publish(raw: bytes | str) -> Publish:
     event = _name(body, "event")
     if event in RESERVED_EVENT_NAMES:
         raise EnvelopeError(f"event name {event!r} is reserved for the server")
-    return Publish(event=event, data=body.get("data"))
+    data = body.get("data")
+    check_value(data)
+    return Publish(event=event, data=data)
 
 
 def encode_ack(seq: int, *, duplicate: bool = False) -> bytes:
@@ -189,9 +234,9 @@ def encode_ack(seq: int, *, duplicate: bool = False) -> bytes:
     return b'{"ack":%d,"status":"ok"}' % seq
 
 
-def encode_error(detail: str, seq: int | None = None) -> bytes:
-    """``{"error": "INVALID_PAYLOAD", "detail": ...}``, plus ``"seq"`` when it was readable."""
-    body: dict[str, Any] = {"error": "INVALID_PAYLOAD", "detail": detail}
+def encode_error(detail: str, seq: int | None = None, *, code: str = "INVALID_PAYLOAD") -> bytes:
+    """``{"error": CODE, "detail": ...}``, plus ``"seq"`` when it was readable."""
+    body: dict[str, Any] = {"error": code, "detail": detail}
     if seq is not None:
         body["seq"] = seq
     return orjson.dumps(body)

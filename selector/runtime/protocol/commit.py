@@ -1,0 +1,200 @@
+"""The server's mutation session: admission, the commit group and the outcome of a submit.
+
+Sans-I/O. A mutation goes through three steps: the session admits it (new, duplicate or
+refused), the store applies it, and the group it joined is committed at the end of the loop
+tick. The per-client high-water mark that makes a re-sent copy a duplicate is raised only when
+the group commits: until then it lives in the group (so a copy re-sent within the same group
+is still a duplicate), and a failed commit discards it. After a failed commit the session is
+FAILED and refuses every mutation and publish (``STORE_FAILED``) until it is rebuilt from what
+is durable: acking anything on top of a state that memory and disk no longer agree on would
+ack what a restart forgets.
+
+One state enum and one transition table (:data:`TRANSITIONS`), the h11 way: every change of
+state goes through :meth:`CommitSession._to`, which refuses a transition the table lacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from selector.runtime.protocol.envelope import encode_ack, encode_error
+from selector.runtime.protocol.ledger import Ledger
+
+__all__ = [
+    "MAX_SEQ_GAP",
+    "STORE_FAILED",
+    "TRANSITIONS",
+    "Acked",
+    "CommitEvent",
+    "CommitSession",
+    "CommitState",
+    "Duplicate",
+    "InvalidTransition",
+    "Rejected",
+    "SubmitResult",
+]
+
+#: Largest step a client's ``seq`` may take above its high-water mark (a fresh client starts
+#: at 0). A bigger jump is refused (``SEQ_GAP``): it would turn every later mutation of that
+#: client id into a "duplicate" that is never applied.
+MAX_SEQ_GAP = 1_000_000
+
+
+class CommitState(Enum):
+    """Where the session stands."""
+
+    #: Accepting mutations; nothing staged since the last commit.
+    IDLE = "idle"
+    #: Mutations or events are staged and wait for the end-of-tick commit.
+    STAGED = "staged"
+    #: A commit failed: nothing is acked until the state is rebuilt from the store.
+    FAILED = "failed"
+
+
+class CommitEvent(Enum):
+    """What moves the session."""
+
+    STAGE = "stage"
+    COMMITTED = "committed"
+    COMMIT_FAILED = "commit_failed"
+    REBUILT = "rebuilt"
+
+
+#: The whole machine. A pair that is missing is a bug in the caller.
+TRANSITIONS: dict[tuple[CommitState, CommitEvent], CommitState] = {
+    (CommitState.IDLE, CommitEvent.STAGE): CommitState.STAGED,
+    (CommitState.IDLE, CommitEvent.COMMITTED): CommitState.IDLE,
+    (CommitState.STAGED, CommitEvent.STAGE): CommitState.STAGED,
+    (CommitState.STAGED, CommitEvent.COMMITTED): CommitState.IDLE,
+    (CommitState.IDLE, CommitEvent.COMMIT_FAILED): CommitState.FAILED,
+    (CommitState.STAGED, CommitEvent.COMMIT_FAILED): CommitState.FAILED,
+    (CommitState.FAILED, CommitEvent.COMMIT_FAILED): CommitState.FAILED,
+    (CommitState.FAILED, CommitEvent.REBUILT): CommitState.IDLE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """Applied now; acked once its group is committed."""
+
+    seq: int
+
+    def encode(self) -> bytes:
+        """The wire reply."""
+        return encode_ack(self.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Applied before (or earlier in this group): acked again, not applied again."""
+
+    seq: int
+
+    def encode(self) -> bytes:
+        """The wire reply."""
+        return encode_ack(self.seq, duplicate=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Refused: nothing was applied. ``status`` is the HTTP status for ``POST /mutations``."""
+
+    code: str
+    detail: str
+    seq: int | None = None
+    status: int = 400
+
+    def encode(self) -> bytes:
+        """The wire reply ``{"error": code, "detail": ..., "seq": N}``."""
+        return encode_error(self.detail, self.seq, code=self.code)
+
+
+SubmitResult = Acked | Duplicate | Rejected
+
+STORE_FAILED = Rejected(
+    "STORE_FAILED",
+    "the state store failed to commit; nothing is acked until it recovers",
+    None,
+    503,
+)
+
+
+class InvalidTransition(RuntimeError):
+    """A transition :data:`TRANSITIONS` does not allow."""
+
+
+class CommitSession:
+    """High-water marks plus the group being built; the single owner of FAILED."""
+
+    __slots__ = ("_staged_marks", "ledger", "state")
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.state = CommitState.IDLE
+        #: Marks of the open group, raised into the ledger only when it commits.
+        self._staged_marks: dict[str, int] = {}
+
+    def _to(self, event: CommitEvent) -> None:
+        target = TRANSITIONS.get((self.state, event))
+        if target is None:
+            raise InvalidTransition(f"{event.value} in state {self.state.value}")
+        self.state = target
+
+    @property
+    def failed(self) -> bool:
+        """Whether the session refuses everything until :meth:`rebuilt`."""
+        return self.state is CommitState.FAILED
+
+    def high_water(self, client_id: str) -> int:
+        """The committed-or-staged mark of ``client_id`` (0 when it has none)."""
+        staged = self._staged_marks.get(client_id)
+        return staged if staged is not None else self.ledger.high_water(client_id)
+
+    def admit(self, client_id: str, seq: int) -> SubmitResult | None:
+        """None when the mutation is new and may be applied; otherwise the final result."""
+        if self.state is CommitState.FAILED:
+            return Rejected(STORE_FAILED.code, STORE_FAILED.detail, seq, STORE_FAILED.status)
+        mark = self.high_water(client_id)
+        if seq <= mark:
+            return Duplicate(seq)
+        if seq - mark > MAX_SEQ_GAP:
+            return Rejected(
+                "SEQ_GAP",
+                f"seq {seq} is more than {MAX_SEQ_GAP} above this client's last applied seq "
+                f"({mark})",
+                seq,
+            )
+        return None
+
+    def stage(self, client_id: str, seq: int) -> Acked:
+        """Record that ``seq`` was applied; its mark waits for the commit."""
+        self._staged_marks[client_id] = seq
+        self._to(CommitEvent.STAGE)
+        return Acked(seq)
+
+    def stage_event(self) -> None:
+        """An event joined the group (it has no mark, only a commit to wait for)."""
+        self._to(CommitEvent.STAGE)
+
+    def staged_marks(self) -> dict[str, int]:
+        """The marks the store must write with this group."""
+        return self._staged_marks
+
+    def committed(self) -> None:
+        """The group is durable: its marks become the ledger's."""
+        for client_id, seq in self._staged_marks.items():
+            self.ledger.record(client_id, seq)
+        self._staged_marks = {}
+        self._to(CommitEvent.COMMITTED)
+
+    def commit_failed(self) -> None:
+        """The group is lost: forget its marks and refuse everything until rebuilt."""
+        self._staged_marks = {}
+        self._to(CommitEvent.COMMIT_FAILED)
+
+    def rebuilt(self, ledger: Ledger) -> None:
+        """The state was reloaded from the store: accept mutations again."""
+        self.ledger = ledger
+        self._staged_marks = {}
+        self._to(CommitEvent.REBUILT)
