@@ -231,7 +231,8 @@ def _written_state(path: Path) -> None:
     [
         ("UPDATE kv SET value = 'not json'", "table kv, key 'k'"),
         (
-            "DROP TABLE events; CREATE TABLE events (id INTEGER PRIMARY KEY, event TEXT, data TEXT);"
+            "DROP TABLE events;"
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, event TEXT, data TEXT);"
             "INSERT INTO events VALUES (1, 'e', NULL)",
             "table events, id 1",
         ),
