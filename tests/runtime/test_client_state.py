@@ -8,6 +8,7 @@ from selector.runtime.protocol.client_wire import (
     Ack,
     HeartbeatMessage,
     Malformed,
+    Position,
     Resync,
     ServerError,
     ServerEvent,
@@ -97,7 +98,7 @@ def test_an_absurd_server_hint_is_capped() -> None:
     assert state.closed(0.0, reason="stream ended").delay == MAX_SERVER_FLOOR + 1.0
 
 
-def test_backoff_grows_while_connections_fail_and_resets_once_the_server_answers() -> None:
+def test_backoff_grows_against_a_server_that_answers_then_fails() -> None:
     state = _state()
     delays = [state.closed(float(t), reason="refused").delay for t in range(3)]
     assert delays == [1.0, 2.0, 4.0]
@@ -105,8 +106,24 @@ def test_backoff_grows_while_connections_fail_and_resets_once_the_server_answers
     state.closed(11.0, reason="dropped before any byte")
     assert state.backoff.attempt == 4  # opening alone proves nothing
     state.opened(20.0)
+    state.received(Position(0), 20.1)  # what every server sends at once
     state.received(HeartbeatMessage(None), 20.5)
+    assert state.closed(21.0, reason="dropped").delay == 8.0  # the first byte proves nothing
+
+
+def test_backoff_resets_after_a_stable_period_or_an_acked_mutation() -> None:
+    state = _state(healthy_after=10.0)
+    for t in range(3):
+        state.closed(float(t), reason="refused")
+    state.opened(10.0)
+    state.received(HeartbeatMessage(None), 20.0)  # up for 10 s
     assert state.closed(21.0, reason="dropped").delay == 1.0
+    state.closed(22.0, reason="refused")
+    state.opened(30.0)
+    state.outbox.add("noop", None)
+    state.outbox.take_unsent()
+    state.received(Ack(1), 30.2)
+    assert state.closed(30.5, reason="dropped").delay == 1.0
 
 
 def test_dead_peer_verdict_comes_only_after_the_silence_timeout() -> None:

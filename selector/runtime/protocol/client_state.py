@@ -33,6 +33,7 @@ from selector.runtime.protocol.outbox import Outbox
 
 __all__ = [
     "FATAL_CLOSE_CODES",
+    "HEALTHY_AFTER_S",
     "MAX_SERVER_FLOOR",
     "RETRYABLE_ERROR_CODES",
     "ClientState",
@@ -40,6 +41,9 @@ __all__ = [
     "DeadPeer",
     "Reconnect",
 ]
+
+#: Seconds a connection must stay up before a later failure restarts the backoff schedule.
+HEALTHY_AFTER_S = 10.0
 
 #: Error codes that refuse a mutation only for now (the server's store failed): the mutation
 #: stays unacked and is sent again after the reconnect.
@@ -113,6 +117,7 @@ class ClientState:
         outbox: Outbox | None = None,
         last_event_id: int | None = None,
         now: float = 0.0,
+        healthy_after: float = HEALTHY_AFTER_S,
     ) -> None:
         self.outbox = outbox if outbox is not None else Outbox()
         self.backoff = backoff if backoff is not None else Backoff()
@@ -124,6 +129,9 @@ class ClientState:
         self.stats = ClientStats()
         self.connected = False
         self._proved_healthy = False
+        #: Seconds a connection must stay up before it counts as healthy.
+        self.healthy_after = healthy_after
+        self._opened_at = now
 
     # -- connection lifecycle -------------------------------------------------------------
 
@@ -132,6 +140,7 @@ class ClientState:
         ``outbox.take_unsent()`` returns all of them, in order, before any newer one."""
         self.connected = True
         self._proved_healthy = False
+        self._opened_at = now
         self.stats.connects += 1
         self.stats.connected_at.append(now)
         if self.stats.connects > 1:
@@ -153,6 +162,7 @@ class ClientState:
         ``retry_after`` (seconds) is a server hint from this close (``retry_after_ms=`` in a
         close reason); otherwise the last SSE ``retry:`` value is the floor.
         """
+        self._check_healthy(now)
         self.connected = False
         self.outbox.connection_lost()
         self.stats.disconnects.append(reason)
@@ -168,8 +178,22 @@ class ClientState:
     def alive(self, now: float) -> None:
         """Proof of life that carries no message (a ping, a pong, an SSE comment, bytes)."""
         self.silence.alive(now)
+        self._check_healthy(now)
+
+    def _check_healthy(self, now: float) -> None:
+        # A first byte proves little: a server that accepts, sends its position and then
+        # fails would otherwise keep the delay at its minimum forever and the client would
+        # never reach max_consecutive_failures. A connection that stayed up for
+        # ``healthy_after`` seconds (or got a mutation acked, see apply) starts a new schedule.
+        if (
+            self.connected
+            and not self._proved_healthy
+            and now - self._opened_at >= self.healthy_after
+        ):
+            self._healthy()
+
+    def _healthy(self) -> None:
         if not self._proved_healthy:
-            # The server answers on this connection: the next failure starts a new schedule.
             self._proved_healthy = True
             self.backoff.reset()
 
@@ -199,6 +223,8 @@ class ClientState:
                 stats.duplicate_acks += 1
             if self.outbox.ack(message.seq):
                 stats.ack_times.append((message.seq, now))
+            if self.connected:
+                self._healthy()  # the server kept a mutation: it works, not only accepts
         elif isinstance(message, HeartbeatMessage):
             stats.heartbeats += 1
         elif isinstance(message, Position):
