@@ -315,6 +315,8 @@ class WsClient(_ReconnectingClient):
         state = self.state
         assert self._http is not None
         params = {"client_id": self.client_id}
+        if state.secret is not None:
+            params["secret"] = state.secret  # the id is ours: resume it (see wire contract)
         if state.last_event_id is not None:
             params["last_event_id"] = str(state.last_event_id)
         try:
@@ -463,6 +465,8 @@ class SseClient(_ReconnectingClient):
         state = self.state
         assert self._http is not None
         params = {"client_id": self.client_id}
+        if state.secret is not None:
+            params["secret"] = state.secret  # the id is ours: resume it (see wire contract)
         if self.token:
             params["token"] = self.token  # EventSource cannot send headers; the contract
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
@@ -563,7 +567,7 @@ class SseClient(_ReconnectingClient):
         try:
             async with self._http.post(
                 self.mutations_url,
-                data=encode_mutation_post(self.client_id, mutation),
+                data=encode_mutation_post(self.client_id, mutation, self.state.secret),
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.request_timeout),
             ) as response:

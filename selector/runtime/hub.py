@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import time
 import traceback
 from collections.abc import Callable
@@ -29,7 +30,9 @@ from aiohttp import WSMsgType, web
 from selector.runtime.metrics import Counters, MetricsExporter
 from selector.runtime.protocol.commit import (
     STORE_FAILED,
+    Acked,
     CommitSession,
+    Duplicate,
     Rejected,
     SubmitResult,
 )
@@ -43,6 +46,7 @@ from selector.runtime.protocol.envelope import (
     encode_resync,
 )
 from selector.runtime.protocol.fanout import FanoutQueue, Offer
+from selector.runtime.protocol.identity import Identities, Proof
 from selector.runtime.protocol.ledger import Ledger
 from selector.runtime.protocol.liveness import Liveness
 from selector.runtime.protocol.replay import ReplayBuffer, Resync
@@ -92,6 +96,7 @@ class Subscriber:
         "queue",
         "replies",
         "request",
+        "secret",
         "wake",
         "writer",
         "ws",
@@ -114,6 +119,9 @@ class Subscriber:
         self.peer = request.remote or ""
         self.queue = queue
         self.ws = ws
+        #: The client id's resume secret as this connection proved it (``secret=`` query), or
+        #: as the server issued it on this connection's first ack.
+        self.secret: str | None = request.query.get("secret") or None
         #: SSE only (an idle WebSocket should not pay for an Event): set when the handler
         #: must drain a backlog or end.
         self.wake: asyncio.Event | None = asyncio.Event() if protocol == "sse" else None
@@ -190,10 +198,11 @@ class Hub:
         #: order: set by a verification harness that judges exactly-once and ordering.
         self.applied_log: list[tuple[str, int]] | None = None
 
-    def _load(self) -> Ledger:
-        """Load marks and the event log tail from the store into a fresh ledger and replay."""
+    def _load(self) -> tuple[Ledger, Identities]:
+        """Load marks, secrets and the event log tail from the store."""
         recovered = self.store.recover()
         ledger = Ledger(recovered.marks)
+        identities = Identities(recovered.secrets)
         first = recovered.events[0][0] - 1 if recovered.events else recovered.latest_event_id
         self.replay = ReplayBuffer(
             self.settings.replay_max_events, self.settings.replay_max_bytes, latest=first
@@ -203,7 +212,8 @@ class Hub:
             self.replay.append(event_id, encoded, encoded.size)
         self._last_event_id = self.replay.latest
         self.session.ledger = ledger
-        return ledger
+        self.session.identities = identities
+        return ledger, identities
 
     @property
     def ledger(self) -> Ledger:
@@ -213,7 +223,7 @@ class Hub:
     def rebuild(self) -> None:
         """Leave FAILED: reload everything from what the store holds, then accept mutations
         again. Raises the store's error (and stays FAILED) when it cannot be read."""
-        self.session.rebuilt(self._load())
+        self.session.rebuilt(*self._load())
         self.failed.clear()
         log_transition("store.rebuilt", latest=self.replay.latest, clients=len(self.ledger))
 
@@ -268,7 +278,10 @@ class Hub:
             self.counters.resumes_replayed[sub.protocol] += 1
             outcome = {"replayed": len(plan.items)}
         previous = self._stream_of_client.get(sub.client_id)
-        if previous is not None:
+        # Only a client that proved the id is its own gives the old stream up; an unclaimed
+        # id proves nothing, so a stranger opening it must not end someone else's stream.
+        owner = self.session.identities.prove(sub.client_id, sub.secret) is Proof.OWNER
+        if previous is not None and owner:
             # A client that reconnects has given its old stream up. Behind a load balancer
             # that dropped the old connection silently, nothing else would ever end it on an
             # SSE stream (no pong to miss), so it is ended here.
@@ -328,15 +341,38 @@ class Hub:
 
     # -- mutations -----------------------------------------------------------------------
 
-    def submit(self, mutation: Mutation, protocol: str) -> SubmitResult:
-        """Apply ``mutation`` unless it is a duplicate or refused.
+    def may_stream(self, client_id: str, offered: str | None) -> bool:
+        """Whether a stream may be opened as ``client_id`` with the ``offered`` secret: a
+        claimed id needs its secret, so no one else can end (supersede) its stream."""
+        return self.session.identities.prove(client_id, offered) is not Proof.STRANGER
+
+    def submit_ws(self, sub: Subscriber, mutation: Mutation) -> bytes:
+        """:meth:`submit` for a WebSocket; the connection keeps a secret issued to it."""
+        result = self.submit(mutation, "ws", sub.secret)
+        if not isinstance(result, Rejected) and result.secret is not None:
+            sub.secret = result.secret
+        return result.encode()
+
+    def submit(self, mutation: Mutation, protocol: str, offered: str | None) -> SubmitResult:
+        """Apply ``mutation`` unless it is a duplicate or refused; ``offered`` is the secret
+        the sender presented for its client id.
 
         Send an ``Acked`` or ``Duplicate`` with :meth:`reply` (WS) or after
         :meth:`commit_barrier` (HTTP): with a durable store it may only leave once committed.
         """
         counters = self.counters
         session = self.session
-        result = session.admit(mutation.client_id, mutation.seq)
+        client_id = mutation.client_id
+        proof = session.identities.prove(client_id, offered)
+        if proof is Proof.STRANGER:
+            counters.invalid[protocol] += 1
+            return Rejected(
+                "CLIENT_ID_TAKEN",
+                "this client_id belongs to another client: send its secret, or use a new id",
+                mutation.seq,
+                403,
+            )
+        result = session.admit(client_id, mutation.seq)
         if result is None:
             try:
                 self.store.apply(mutation)
@@ -357,6 +393,18 @@ class Hub:
         else:
             counters.duplicates[protocol] += 1
         counters.acks[protocol] += 1
+        if proof is Proof.UNCLAIMED:
+            # First contact: the ack issues the secret, committed with the mutation's group.
+            secret = secrets.token_urlsafe(24)
+            session.claim(client_id, secret)
+            self.store.record_secret(client_id, secret)
+            if self.store.durable:
+                self._current_group()
+            else:
+                self._schedule_flush()
+            if isinstance(result, Duplicate):
+                return Duplicate(result.seq, secret)
+            return Acked(result.seq, secret)
         return result
 
     async def commit_barrier(self) -> None:

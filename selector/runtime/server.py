@@ -27,7 +27,7 @@ from selector.runtime.protocol.envelope import (
     EnvelopeError,
     encode_error,
     is_valid_client_id,
-    parse_http_mutation,
+    parse_http_submission,
     parse_last_event_id,
     parse_publish,
     parse_ws_mutation,
@@ -137,9 +137,13 @@ def _admission(request: web.Request, *, check_origin: bool) -> web.Response | No
     if not _token_ok(request, settings.token):
         return _refuse(hub, 401, "unauthorized", "a valid bearer token is required")
     client_id = request.query.get("client_id")
-    if not is_valid_client_id(client_id):
+    if client_id is None or not is_valid_client_id(client_id):
         return _refuse(
             hub, 400, "invalid_payload", "client_id must be 1-128 characters of [A-Za-z0-9._:-]"
+        )
+    if not hub.may_stream(client_id, request.query.get("secret")):
+        return _refuse(
+            hub, 403, "client_id_taken", "this client_id belongs to another client: send its secret"
         )
     return None
 
@@ -211,7 +215,7 @@ async def _serve_ws(
                     counters.invalid["ws"] += 1
                     hub.reply(sub, encode_error(exc.detail, exc.seq, code=exc.code))
                     continue
-                hub.reply(sub, hub.submit(mutation, "ws").encode())
+                hub.reply(sub, hub.submit_ws(sub, mutation))
             elif kind is WSMsgType.PING:
                 # The peer may be gone already; its close arrives as the next message.
                 with contextlib.suppress(ConnectionError):
@@ -306,12 +310,12 @@ async def mutations_handler(request: web.Request) -> web.Response:
         return _refuse(hub, 401, "unauthorized", "a valid bearer token is required")
     hub.counters.messages_in["http"] += 1
     try:
-        mutation = parse_http_mutation(await request.read())
+        mutation, secret = parse_http_submission(await request.read())
     except EnvelopeError as exc:
         hub.counters.invalid["http"] += 1
         body = encode_error(exc.detail, exc.seq, code=exc.code)
         return web.Response(status=400, body=body, content_type=_JSON)
-    result = hub.submit(mutation, "http")
+    result = hub.submit(mutation, "http", secret)
     if isinstance(result, Rejected):
         return web.Response(status=result.status, body=result.encode(), content_type=_JSON)
     if not await _committed(hub):

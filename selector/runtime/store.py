@@ -64,6 +64,8 @@ class Recovered:
     """What a store brings back at start: marks, the event log tail and the last event id."""
 
     marks: dict[str, int] = field(default_factory=dict)
+    #: Resume secrets by client id.
+    secrets: dict[str, str] = field(default_factory=dict)
     latest_event_id: int = 0
     #: ``(id, event, data_json)`` oldest first.
     events: list[tuple[int, str, bytes]] = field(default_factory=list)
@@ -141,6 +143,9 @@ class MemoryStore:
     def record_mark(self, client_id: str, seq: int) -> None:
         """Persist a client's new high-water mark (in memory: the ledger is enough)."""
 
+    def record_secret(self, client_id: str, secret: str) -> None:
+        """Persist the resume secret issued to a client id (in memory: nothing to do)."""
+
     def append_event(self, event_id: int, event: str, data_json: bytes) -> None:
         """Persist a published event (in memory: the replay buffer is enough)."""
 
@@ -164,6 +169,7 @@ class MemoryStore:
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS marks (client_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (client_id TEXT PRIMARY KEY, secret TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS opaque (
     n INTEGER PRIMARY KEY, client_id TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -188,6 +194,7 @@ class SqliteStore(MemoryStore):
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._marks: dict[str, int] = {}
+        self._secrets: dict[str, str] = {}
         self._kv: dict[str, bytes] = {}
         self._opaque: list[tuple[str, int, str, bytes]] = []
         self._events: list[tuple[int, str, bytes]] = []
@@ -197,6 +204,7 @@ class SqliteStore(MemoryStore):
     def recover(self) -> Recovered:
         """Load the committed state; :class:`StateFileError` names what is not as written."""
         self._marks.clear()
+        self._secrets.clear()
         self._kv.clear()
         self._opaque.clear()
         self._events.clear()
@@ -242,7 +250,8 @@ class SqliteStore(MemoryStore):
         events.reverse()
         if events:
             latest = max(latest, events[-1][0])
-        return Recovered(marks=marks, latest_event_id=latest, events=events)
+        secrets = {str(c): str(s) for c, s in db.execute("SELECT client_id, secret FROM secrets")}
+        return Recovered(marks=marks, secrets=secrets, latest_event_id=latest, events=events)
 
     def _put(self, key: str, value: Any) -> None:
         super()._put(key, value)
@@ -256,13 +265,16 @@ class SqliteStore(MemoryStore):
     def record_mark(self, client_id: str, seq: int) -> None:
         self._marks[client_id] = seq
 
+    def record_secret(self, client_id: str, secret: str) -> None:
+        self._secrets[client_id] = secret
+
     def append_event(self, event_id: int, event: str, data_json: bytes) -> None:
         self._events.append((event_id, event, data_json))
 
     @property
     def dirty(self) -> bool:
         """Whether anything waits for :meth:`commit`."""
-        return bool(self._marks or self._kv or self._opaque or self._events)
+        return bool(self._marks or self._secrets or self._kv or self._opaque or self._events)
 
     def commit(self) -> None:
         """Write the group in one transaction. On failure nothing of the group is written and
@@ -279,6 +291,12 @@ class SqliteStore(MemoryStore):
                     "INSERT INTO marks (client_id, seq) VALUES (?, ?) "
                     "ON CONFLICT(client_id) DO UPDATE SET seq = excluded.seq",
                     self._marks.items(),
+                )
+            if self._secrets:
+                db.executemany(
+                    "INSERT INTO secrets (client_id, secret) VALUES (?, ?) "
+                    "ON CONFLICT(client_id) DO UPDATE SET secret = excluded.secret",
+                    self._secrets.items(),
                 )
             if self._kv:
                 db.executemany(
@@ -318,6 +336,7 @@ class SqliteStore(MemoryStore):
             raise
         finally:
             self._marks.clear()
+            self._secrets.clear()
             self._kv.clear()
             self._opaque.clear()
             self._events.clear()

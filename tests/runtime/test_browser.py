@@ -127,7 +127,8 @@ def test_chromium_websocket_and_event_source_with_resume() -> None:
             }
 
     result = arun(scenario(), timeout=60)
-    assert result["ws"]["ack"] == {"ack": 1, "status": "ok"}
+    ack = result["ws"]["ack"]
+    assert ack["ack"] == 1 and ack["status"] == "ok" and isinstance(ack["secret"], str)
     assert result["ws"]["beat"]["event"] == "heartbeat" and "id" not in result["ws"]["beat"]
     assert result["ws"]["event"]["event"] == "hello" and result["ws"]["event"]["data"] == {"n": 1}
     assert result["kv"] == {"from": "chromium"}

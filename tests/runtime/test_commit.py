@@ -15,6 +15,7 @@ from selector.runtime.protocol.commit import (
     InvalidTransition,
     Rejected,
 )
+from selector.runtime.protocol.identity import Identities
 from selector.runtime.protocol.ledger import Ledger
 
 
@@ -39,7 +40,7 @@ def test_a_failed_commit_forgets_its_marks_and_refuses_everything_until_rebuilt(
     assert isinstance(refused, Rejected) and refused.code == "STORE_FAILED"
     assert refused.status == 503
     assert isinstance(session.admit("other", 1), Rejected)
-    session.rebuilt(Ledger({"c": 3}))
+    session.rebuilt(Ledger({"c": 3}), Identities())
     assert session.admit("c", 4) is None
 
 

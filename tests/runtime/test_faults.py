@@ -34,6 +34,8 @@ class Writer:
         self.acked: set[int] = set()
         self.duplicates = 0
         self.in_flight_at_crash = 0
+        #: The client id's resume secret (from the first ack; it survives the restart).
+        self.secret = ""
         self._crash = crash
 
     async def run(self, url_of: Any) -> None:
@@ -41,7 +43,8 @@ class Writer:
             if len(self.acked) == TOTAL:
                 return
             try:
-                async with subscribe(url_of("writer")) as ws:
+                url = url_of("writer") + (f"&secret={self.secret}" if self.secret else "")
+                async with subscribe(url) as ws:
                     for seq in sorted(self.pending):
                         await ws.send(self.pending[seq])
                     await asyncio.gather(self._send(ws), self._read(ws))
@@ -67,6 +70,7 @@ class Writer:
         while len(self.acked) < TOTAL:
             reply = json.loads(await ws.recv())
             if "ack" in reply:
+                self.secret = reply.get("secret", self.secret)
                 self.pending.pop(reply["ack"], None)
                 self.acked.add(reply["ack"])
                 self.duplicates += bool(reply.get("duplicate"))

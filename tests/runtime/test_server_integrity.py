@@ -52,14 +52,14 @@ def test_poison_values_are_refused_before_the_ack_and_state_stays_readable() -> 
             )
             assert ok == 200
             status, body = await post(
-                session, url, {"client_id": "p", "seq": 2, "op": "incr", "data": {"key": "n"}}
+                session, url, {"client_id": "p2", "seq": 2, "op": "incr", "data": {"key": "n"}}
             )
             assert (status, body["error"], body["seq"]) == (400, "OUT_OF_RANGE", 2)
             status, body = await post(
                 session,
                 url,
                 {
-                    "client_id": "p",
+                    "client_id": "p3",
                     "seq": 3,
                     "op": "set",
                     "data": {"key": "d", "value": nested(300)},
@@ -67,7 +67,7 @@ def test_poison_values_are_refused_before_the_ack_and_state_stays_readable() -> 
             )
             assert (status, body["error"]) == (400, "VALUE_TOO_DEEP")
             status, body = await post(
-                session, url, {"client_id": "p", "seq": 4, "op": "x", "data": 2**64 - 1}
+                session, url, {"client_id": "p4", "seq": 4, "op": "x", "data": 2**64 - 1}
             )
             assert (status, body["error"]) == (400, "OUT_OF_RANGE")
             async with session.post(
@@ -94,9 +94,12 @@ def test_a_seq_jump_cannot_silence_another_client() -> None:
             )
             assert (status, body["error"]) == (400, "SEQ_GAP")
             status, body = await post(session, url, {"client_id": "victim", "seq": 1, "op": "noop"})
-            assert status == 200 and body == {"ack": 1, "status": "ok"}  # applied, no "duplicate"
+            assert status == 200 and body["ack"] == 1 and "duplicate" not in body
+            secret = body["secret"]
             status, body = await post(
-                session, url, {"client_id": "victim", "seq": 2 + MAX_SEQ_GAP, "op": "x"}
+                session,
+                url,
+                {"client_id": "victim", "seq": 2 + MAX_SEQ_GAP, "op": "x", "secret": secret},
             )
             assert (status, body["error"]) == (400, "SEQ_GAP")
 
@@ -112,11 +115,16 @@ def test_after_a_failed_commit_nothing_is_acked_until_rebuilt_and_no_false_dupli
         async with serving(state_path=state) as (hub, address), aiohttp.ClientSession() as session:
             url = f"http://{address}/mutations"
 
+            secret: list[str] = []
+
             def incr(seq: int) -> dict[str, Any]:
-                return {"client_id": "c", "seq": seq, "op": "incr", "data": {"key": "n"}}
+                body = {"client_id": "c", "seq": seq, "op": "incr", "data": {"key": "n"}}
+                return body | {"secret": secret[0]} if secret else body
 
             for seq in (1, 2, 3):
-                assert (await post(session, url, incr(seq)))[0] == 200
+                status, body = await post(session, url, incr(seq))
+                assert status == 200
+                secret[:] = secret or [body["secret"]]
             hub.store.fail_commit = sqlite3.OperationalError("database or disk is full")  # type: ignore[attr-defined]
             assert (await post(session, url, incr(4)))[0] == 503
             status, body = await post(session, url, incr(4))  # the retry
@@ -166,20 +174,24 @@ def test_a_real_full_disk_is_named_and_acks_nothing(
         async with serving(state_path=str(mount / "s.db")) as (hub, address):
             async with aiohttp.ClientSession() as session:
                 url = f"http://{address}/mutations"
-                assert (await post(session, url, {"client_id": "c", "seq": 1, "op": "noop"}))[
-                    0
-                ] == 200
+                status, body = await post(session, url, {"client_id": "c", "seq": 1, "op": "noop"})
+                assert status == 200
+                secret = body["secret"]
                 with contextlib.suppress(OSError), open(mount / "filler", "wb") as filler:
                     while True:  # bounded by the 1 MiB filesystem
                         filler.write(b"\0" * 4096)
                         filler.flush()
                 big = {"key": "big", "value": "x" * 60_000}
                 status, body = await post(
-                    session, url, {"client_id": "c", "seq": 2, "op": "set", "data": big}
+                    session,
+                    url,
+                    {"client_id": "c", "seq": 2, "op": "set", "data": big, "secret": secret},
                 )
                 assert (status, body["error"]) == (503, "STORE_FAILED")
                 status, body = await post(
-                    session, url, {"client_id": "c", "seq": 2, "op": "set", "data": big}
+                    session,
+                    url,
+                    {"client_id": "c", "seq": 2, "op": "set", "data": big, "secret": secret},
                 )
                 assert status == 503 and "duplicate" not in body
             assert hub.failed.is_set()

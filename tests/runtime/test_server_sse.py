@@ -137,12 +137,18 @@ def test_http_mutations_share_ack_and_dedupe_with_ws() -> None:
         async with serving(max_message_bytes=2048) as (_, address), aiohttp.ClientSession() as s:
             url = f"http://{address}/mutations"
             body = {"client_id": "h", "seq": 3, "op": "incr", "data": {"key": "n", "by": 2}}
-            for expected in (
-                {"ack": 3, "status": "ok"},
-                {"ack": 3, "status": "ok", "duplicate": True},
-            ):
-                async with s.post(url, json=body) as response:
-                    assert response.status == 200 and await response.json() == expected
+            async with s.post(url, json=body) as response:
+                first = await response.json()
+                secret = first.pop("secret")
+                assert response.status == 200 and isinstance(secret, str)
+                assert first == {"ack": 3, "status": "ok"}
+            async with s.post(url, json={**body, "secret": "guess"}) as response:
+                assert response.status == 403  # only the id's owner may act as it
+                assert (await response.json())["error"] == "CLIENT_ID_TAKEN"
+            async with s.post(url, json=body | {"secret": secret}) as response:
+                again = await response.json()
+                assert response.status == 200
+                assert again == {"ack": 3, "status": "ok", "duplicate": True}
             async with s.post(url, data=b"{oops") as response:
                 assert response.status == 400
                 assert (await response.json())["error"] == "INVALID_PAYLOAD"

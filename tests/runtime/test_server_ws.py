@@ -49,20 +49,24 @@ def test_mutations_are_acked_and_applied_once_across_reconnects(durable: bool, t
         async with serving(state_path=path) as (_, address):
             url = f"ws://{address}/ws?client_id=alice"
             async with subscribe(url) as ws:
-                assert await mutate(ws, 1) == {"ack": 1, "status": "ok"}
+                first = await mutate(ws, 1)
+                secret = first.pop("secret")  # first contact issues the id's secret
+                assert first == {"ack": 1, "status": "ok"}
                 assert await mutate(ws, 4, data={"key": "n", "by": 10}) == {
                     "ack": 4,
                     "status": "ok",
                 }
+            url += f"&secret={secret}"
             async with subscribe(url) as ws:  # reconnect, re-send everything unacked-looking
                 dup = {"ack": 4, "status": "ok", "duplicate": True}
                 assert await mutate(ws, 4, data={"key": "n", "by": 10}) == dup
                 assert (await mutate(ws, 1))["duplicate"] is True
                 assert await mutate(ws, 5) == {"ack": 5, "status": "ok"}
             async with subscribe(f"ws://{address}/ws?client_id=bob") as ws:
-                assert await mutate(ws, 1) == {"ack": 1, "status": "ok"}  # separate marks
+                assert (await mutate(ws, 1))["ack"] == 1  # separate marks
+                assert "duplicate" not in await mutate(ws, 2)
             view = await state(address)
-            assert view["kv"] == {"n": 13} and view["applied_total"] == 4
+            assert view["kv"] == {"n": 14} and view["applied_total"] == 5
 
     arun(scenario())
 
@@ -76,7 +80,8 @@ def test_invalid_payload_keeps_the_connection_open() -> None:
             await ws.send(json.dumps({"seq": 2, "op": "incr", "data": {"key": "k", "by": "x"}}))
             rejected = await recv_json(ws)
             assert rejected["error"] == "INVALID_PAYLOAD" and rejected["seq"] == 2
-            assert await mutate(ws, 2) == {"ack": 2, "status": "ok"}  # not recorded: retry works
+            retried = await mutate(ws, 2)  # not recorded: retry works
+            assert retried["ack"] == 2 and "duplicate" not in retried
 
     arun(scenario())
 
@@ -153,9 +158,10 @@ def test_origin_rules() -> None:
     async def scenario() -> None:
         allowed = ("https://app.example",)
         async with serving(allowed_origins=allowed) as (_, address):
-            for origin in (f"http://{address}", "https://app.example", "https://APP.example:443"):
+            good = (f"http://{address}", "https://app.example", "https://APP.example:443")
+            for n, origin in enumerate(good):
                 async with subscribe(
-                    f"ws://{address}/ws?client_id=a", additional_headers={"Origin": origin}
+                    f"ws://{address}/ws?client_id=a{n}", additional_headers={"Origin": origin}
                 ) as ws:
                     assert await mutate(ws, 1)  # admitted
             for origin in ("https://app.example:8443", "http://127.0.0.1:1", "null"):
@@ -178,7 +184,7 @@ def test_bearer_token_header_or_query() -> None:
             auth = {"Authorization": "Bearer s3cret"}
             async with subscribe(f"ws://{address}/ws?client_id=a", additional_headers=auth) as ws:
                 assert await mutate(ws, 1)
-            async with subscribe(f"ws://{address}/ws?client_id=a&token=s3cret") as ws:
+            async with subscribe(f"ws://{address}/ws?client_id=b&token=s3cret") as ws:
                 assert await mutate(ws, 2)
 
     arun(scenario())
@@ -347,11 +353,18 @@ def test_a_reconnecting_client_supersedes_its_old_stream() -> None:
         async with serving() as (hub, address):
             url = f"ws://{address}/ws?client_id=same"
             async with subscribe(url) as old:
-                async with subscribe(url) as new:
+                secret = (await mutate(old, 1))["secret"]  # the id is now claimed
+                for stranger in (url, f"{url}&secret=guess"):
+                    with pytest.raises(InvalidStatus) as refused:
+                        async with subscribe(stranger):
+                            pass
+                    assert refused.value.response.status_code == 403
+                assert len(hub.subscribers) == 1  # the owner's stream lives on
+                async with subscribe(f"{url}&secret={secret}") as new:
                     await eventually(lambda: len(hub.subscribers) == 1)
                     with pytest.raises(ConnectionClosed):
                         await asyncio.wait_for(old.recv(), 5)
-                    assert await mutate(new, 1)
+                    assert await mutate(new, 2)
                 async with subscribe(f"ws://{address}/ws?client_id=other"):
                     await eventually(lambda: len(hub.subscribers) == 1)
 

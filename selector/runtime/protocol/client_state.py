@@ -128,6 +128,8 @@ class ClientState:
         self.server_retry: float | None = None
         self.stats = ClientStats()
         self.connected = False
+        #: The client id's resume secret, once the server issued it (in an ack).
+        self.secret: str | None = None
         self._proved_healthy = False
         #: Seconds a connection must stay up before it counts as healthy.
         self.healthy_after = healthy_after
@@ -221,6 +223,8 @@ class ClientState:
             stats.acks += 1
             if message.duplicate:
                 stats.duplicate_acks += 1
+            if message.secret is not None:
+                self.secret = message.secret
             if self.outbox.ack(message.seq):
                 stats.ack_times.append((message.seq, now))
             if self.connected:

@@ -61,6 +61,8 @@ class Ack:
 
     seq: int
     duplicate: bool = False
+    #: The client id's resume secret, issued on the id's first ack: present it from now on.
+    secret: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,12 @@ def _from_object(obj: dict[str, Any], raw: bytes | str) -> ServerMessage:
         seq = obj["ack"]
         if not _is_int(seq) or obj.get("status") != "ok":
             return _malformed("ack without an integer seq and status ok", raw)
-        return Ack(seq, duplicate=obj.get("duplicate") is True)
+        secret = obj.get("secret")
+        return Ack(
+            seq,
+            duplicate=obj.get("duplicate") is True,
+            secret=secret if isinstance(secret, str) else None,
+        )
     if "error" in obj:
         detail = obj.get("detail", "")
         return ServerError(
@@ -203,11 +210,13 @@ def encode_mutation(mutation: Mutation) -> bytes:
     return orjson.dumps({"seq": mutation.seq, "op": mutation.op, "data": mutation.data})
 
 
-def encode_mutation_post(client_id: str, mutation: Mutation) -> bytes:
-    """The ``POST /mutations`` body: the WebSocket frame plus the ``client_id``."""
-    return orjson.dumps(
-        {"client_id": client_id, "seq": mutation.seq, "op": mutation.op, "data": mutation.data}
-    )
+def encode_mutation_post(client_id: str, mutation: Mutation, secret: str | None = None) -> bytes:
+    """The ``POST /mutations`` body: the WebSocket frame plus the ``client_id`` (and its
+    resume ``secret`` once the server issued one)."""
+    body = {"client_id": client_id, "seq": mutation.seq, "op": mutation.op, "data": mutation.data}
+    if secret is not None:
+        body["secret"] = secret
+    return orjson.dumps(body)
 
 
 def is_valid_client_id(client_id: str) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from selector.runtime.protocol.envelope import encode_ack, encode_error
+from selector.runtime.protocol.identity import Identities
 from selector.runtime.protocol.ledger import Ledger
 
 __all__ = [
@@ -76,13 +77,15 @@ TRANSITIONS: dict[tuple[CommitState, CommitEvent], CommitState] = {
 
 @dataclass(frozen=True, slots=True)
 class Acked:
-    """Applied now; acked once its group is committed."""
+    """Applied now; acked once its group is committed. ``secret`` is set on the client id's
+    first contact."""
 
     seq: int
+    secret: str | None = None
 
     def encode(self) -> bytes:
         """The wire reply."""
-        return encode_ack(self.seq)
+        return encode_ack(self.seq, secret=self.secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +93,11 @@ class Duplicate:
     """Applied before (or earlier in this group): acked again, not applied again."""
 
     seq: int
+    secret: str | None = None
 
     def encode(self) -> bytes:
         """The wire reply."""
-        return encode_ack(self.seq, duplicate=True)
+        return encode_ack(self.seq, duplicate=True, secret=self.secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +131,14 @@ class InvalidTransition(RuntimeError):
 class CommitSession:
     """High-water marks plus the group being built; the single owner of FAILED."""
 
-    __slots__ = ("_staged_marks", "ledger", "state")
+    __slots__ = ("_staged_claims", "_staged_marks", "identities", "ledger", "state")
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, identities: Identities | None = None) -> None:
         self.ledger = ledger
+        self.identities = identities if identities is not None else Identities()
         self.state = CommitState.IDLE
+        #: Client ids claimed in the open group: unclaimed again if its commit fails.
+        self._staged_claims: list[str] = []
         #: Marks of the open group, raised into the ledger only when it commits.
         self._staged_marks: dict[str, int] = {}
 
@@ -173,6 +180,12 @@ class CommitSession:
         self._to(CommitEvent.STAGE)
         return Acked(seq)
 
+    def claim(self, client_id: str, secret: str) -> None:
+        """Issue ``secret`` to ``client_id`` with the open group."""
+        self.identities.claim(client_id, secret)
+        self._staged_claims.append(client_id)
+        self._to(CommitEvent.STAGE)
+
     def stage_event(self) -> None:
         """An event joined the group (it has no mark, only a commit to wait for)."""
         self._to(CommitEvent.STAGE)
@@ -186,15 +199,21 @@ class CommitSession:
         for client_id, seq in self._staged_marks.items():
             self.ledger.record(client_id, seq)
         self._staged_marks = {}
+        self._staged_claims = []
         self._to(CommitEvent.COMMITTED)
 
     def commit_failed(self) -> None:
-        """The group is lost: forget its marks and refuse everything until rebuilt."""
+        """The group is lost: forget its marks and claims, refuse everything until rebuilt."""
         self._staged_marks = {}
+        for client_id in self._staged_claims:
+            self.identities.forget(client_id)
+        self._staged_claims = []
         self._to(CommitEvent.COMMIT_FAILED)
 
-    def rebuilt(self, ledger: Ledger) -> None:
+    def rebuilt(self, ledger: Ledger, identities: Identities) -> None:
         """The state was reloaded from the store: accept mutations again."""
         self.ledger = ledger
+        self.identities = identities
         self._staged_marks = {}
+        self._staged_claims = []
         self._to(CommitEvent.REBUILT)

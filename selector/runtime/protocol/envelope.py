@@ -35,6 +35,7 @@ __all__ = [
     "encode_resync",
     "is_valid_client_id",
     "parse_http_mutation",
+    "parse_http_submission",
     "parse_last_event_id",
     "parse_publish",
     "parse_ws_mutation",
@@ -209,11 +210,20 @@ def parse_ws_mutation(raw: bytes | str, client_id: str) -> Mutation:
 
 def parse_http_mutation(raw: bytes | str) -> Mutation:
     """A ``POST /mutations`` body ``{"client_id": ID, "seq": N, "op": NAME, "data": ...}``."""
+    return parse_http_submission(raw)[0]
+
+
+def parse_http_submission(raw: bytes | str) -> tuple[Mutation, str | None]:
+    """A ``POST /mutations`` body and its ``secret`` (the client id's resume secret, absent
+    on first contact)."""
     body = _load_object(raw)
     client_id = body.get("client_id")
     if not isinstance(client_id, str) or not is_valid_client_id(client_id):
         raise EnvelopeError("client_id must be 1-128 characters of [A-Za-z0-9._:-]")
-    return _mutation(body, client_id)
+    secret = body.get("secret")
+    if secret is not None and (type(secret) is not str or len(secret) > MAX_NAME_CHARS):
+        raise EnvelopeError("secret must be a string of at most 128 characters")
+    return _mutation(body, client_id), secret
 
 
 def parse_publish(raw: bytes | str) -> Publish:
@@ -227,8 +237,15 @@ def parse_publish(raw: bytes | str) -> Publish:
     return Publish(event=event, data=data)
 
 
-def encode_ack(seq: int, *, duplicate: bool = False) -> bytes:
-    """``{"ack": N, "status": "ok"}``, with ``"duplicate": true`` for a re-sent mutation."""
+def encode_ack(seq: int, *, duplicate: bool = False, secret: str | None = None) -> bytes:
+    """``{"ack": N, "status": "ok"}``, with ``"duplicate": true`` for a re-sent mutation and
+    ``"secret"`` when this ack is the client id's first contact (the secret it must present
+    from now on)."""
+    if secret is not None:
+        body: dict[str, Any] = {"ack": seq, "status": "ok", "secret": secret}
+        if duplicate:
+            body["duplicate"] = True
+        return orjson.dumps(body)
     if duplicate:
         return b'{"ack":%d,"status":"ok","duplicate":true}' % seq
     return b'{"ack":%d,"status":"ok"}' % seq
