@@ -112,6 +112,9 @@ class _ReconnectingClient:
             outbox=Outbox(capacity=outbox_capacity, first_seq=first_seq),
             last_event_id=last_event_id,
         )
+        # The id's resume secret, chosen here so that an ack lost on the way cannot lock this
+        # client out of its own id (the server keeps the first secret it sees for an id).
+        self.state.secret = secrets.token_urlsafe(24)
         #: Delivered events, oldest first (the newest ``keep_events`` of them).
         self.events: deque[ServerEvent] = deque(maxlen=keep_events)
         #: Why the client stopped for good, if it did.

@@ -394,17 +394,21 @@ class Hub:
             counters.duplicates[protocol] += 1
         counters.acks[protocol] += 1
         if proof is Proof.UNCLAIMED:
-            # First contact: the ack issues the secret, committed with the mutation's group.
-            secret = secrets.token_urlsafe(24)
-            session.claim(client_id, secret)
-            self.store.record_secret(client_id, secret)
+            # First contact claims the id, committed with the mutation's group. A client that
+            # chose its own secret keeps it (an ack lost on the way cannot lock it out of its
+            # id); one that sent none gets a secret in this ack.
+            issued = None if offered else secrets.token_urlsafe(24)
+            session.claim(client_id, offered or issued or "")
+            self.store.record_secret(client_id, offered or issued or "")
             if self.store.durable:
                 self._current_group()
             else:
                 self._schedule_flush()
+            if issued is None:
+                return result
             if isinstance(result, Duplicate):
-                return Duplicate(result.seq, secret)
-            return Acked(result.seq, secret)
+                return Duplicate(result.seq, issued)
+            return Acked(result.seq, issued)
         return result
 
     async def commit_barrier(self) -> None:

@@ -1,9 +1,11 @@
-"""Who may act as a client id: a resume secret the server issues on first contact.
+"""Who may act as a client id: a resume secret, set on first contact.
 
-A client id needs no handshake: the first mutation of an unknown id is applied and its ack
-carries ``"secret"``. From then on every mutation of that id (``POST /mutations`` body field
-``secret``, or the ``/ws`` connection's ``secret`` query parameter) and every stream that
-would replace its live stream (``/ws`` and ``/sse`` with ``secret=``) must present it. Without
+A client id needs no handshake: the first mutation of an unknown id is applied and claims the
+id. A client may choose its secret (``secret`` in that first mutation: a random string; the
+reference client draws 32 characters, so a lost ack cannot lock it out); otherwise the ack
+carries a ``"secret"`` the server drew. From then on every mutation of that id (``POST
+/mutations`` body field ``secret``, or the ``/ws`` connection's ``secret`` query parameter)
+and every stream of that id (``/ws`` and ``/sse`` with ``secret=``) must present it. Without
 it, another process can neither raise the id's high-water mark (turning its later mutations
 into "duplicates") nor end its stream.
 
