@@ -53,7 +53,12 @@ def test_websockets_peer_close_1012_pings_and_resume() -> None:
             assert client.stats.dead_peers == []
             assert client.stats.reconnects == 1
             assert client.stats.disconnects[0].startswith("closed by server: 1012")
+            secret = queries[0].pop("secret")  # the id's resume secret, the same on resume
             assert queries[0] == {"client_id": ["interop"]}
-            assert queries[1] == {"client_id": ["interop"], "last_event_id": ["2"]}
+            assert queries[1] == {
+                "client_id": ["interop"],
+                "secret": secret,
+                "last_event_id": ["2"],
+            }
 
     asyncio.run(main())
