@@ -4,10 +4,16 @@ loopback and check the recommendation against what happened."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import fraction, positive_int
 from selector.commands.recommend import add_matrix_argument
+
+if TYPE_CHECKING:
+    from selector.profile import Profile
+    from selector.verify.network import Network
 
 #: Each sampled client holds a few sockets in each of two side-by-side runs: beyond this the
 #: run measures the machine's file-descriptor limit, not the protocol.
@@ -18,6 +24,22 @@ def bounded_clients(text: str) -> int:
     value = positive_int(text)
     if value > MAX_CLIENTS:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_CLIENTS}")
+    return value
+
+
+def milliseconds(text: str) -> float:
+    """A finite number of milliseconds >= 0."""
+    value = float(text)
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError("must be a finite number of milliseconds >= 0")
+    return value
+
+
+def percent(text: str) -> float:
+    """A loss rate in percent, 0 <= PCT < 100."""
+    value = float(text)
+    if not 0 <= value < 100:
+        raise argparse.ArgumentTypeError("must be a percentage in [0, 100)")
     return value
 
 
@@ -44,6 +66,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("websocket", "sse", "webrtc"),
         help="verify only these candidates (repeatable; default all three)",
     )
+    network = parser.add_argument_group(
+        "network", "emulated per direction in the fault proxy; nothing is emulated unless asked"
+    )
+    network.add_argument(
+        "--rtt", type=milliseconds, metavar="MS", help="round trip added (half each way)"
+    )
+    network.add_argument(
+        "--jitter",
+        type=milliseconds,
+        metavar="MS",
+        help="random extra delay, up to MS per round trip",
+    )
+    network.add_argument(
+        "--loss", type=percent, metavar="PCT", help="chance a chunk is lost, per direction"
+    )
+    network.add_argument(
+        "--network",
+        choices=("profile",),
+        help="typical figures for the profile's clients (the report says which and why); "
+        "--rtt/--jitter/--loss override them",
+    )
     parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     add_matrix_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -62,7 +105,12 @@ def run(args: argparse.Namespace) -> int:
 
     profile = load_profile(args.profile)
     matrix = load_matrix(args.matrix) if args.matrix else None
-    options = VerifyOptions(clients=args.clients, time_scale=args.time_scale, seed=args.seed)
+    options = VerifyOptions(
+        clients=args.clients,
+        time_scale=args.time_scale,
+        seed=args.seed,
+        network=_network(args, profile),
+    )
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -80,3 +128,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.profile}: every protocol is vetoed; nothing to verify", file=sys.stderr)
         return EXIT_NEGATIVE
     return EXIT_NEGATIVE if report.verdict.outcome == "contradicted" else EXIT_OK
+
+
+def _network(args: argparse.Namespace, profile: Profile) -> Network:
+    """The network asked for: the profile's typical one, then explicit figures over it."""
+    from selector.verify.network import Network, network_for_profile
+
+    base = network_for_profile(profile) if args.network == "profile" else Network()
+    given = {"rtt_ms": args.rtt, "jitter_ms": args.jitter, "loss_pct": args.loss}
+    flags = {name: value for name, value in given.items() if value is not None}
+    if not flags:
+        return base
+    source = "--rtt/--jitter/--loss" if base.source == "none" else f"{base.source}, overridden"
+    return Network(
+        rtt_ms=flags.get("rtt_ms", base.rtt_ms),
+        jitter_ms=flags.get("jitter_ms", base.jitter_ms),
+        loss_pct=flags.get("loss_pct", base.loss_pct),
+        source=source,
+    )

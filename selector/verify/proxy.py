@@ -8,18 +8,22 @@ client then gives up and closes its side, the upstream socket stays open, as the
 would behind a real load balancer that lost the flow: only the server's own heartbeat can
 reap it.
 
-Other modes: idle timeout with RST, a maximum connection lifetime, added one-way latency, a
-bandwidth cap and a mid-stream cut after a number of bytes.
+Other modes: idle timeout with RST, a maximum connection lifetime, added one-way latency, an
+emulated network (round trip, jitter and loss per direction, see :mod:`selector.verify.network`),
+a bandwidth cap and a mid-stream cut after a number of bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 import struct
 from dataclasses import dataclass, field
 from typing import Literal
+
+from selector.verify.network import Network
 
 __all__ = ["FaultPolicy", "FaultProxy", "ProxyStats"]
 
@@ -41,6 +45,10 @@ class FaultPolicy:
     latency_s: float = 0.0
     bandwidth_bytes_per_s: float | None = None
     cut_after_bytes: int | None = None
+    #: Round trip, jitter and loss added per direction, on top of ``latency_s``.
+    network: Network = field(default_factory=Network)
+    #: Random seed of the network model (jitter and loss draws), for replayable runs.
+    seed: int = 0
 
     def __post_init__(self) -> None:
         for name in ("idle_timeout_s", "max_lifetime_s", "bandwidth_bytes_per_s"):
@@ -125,6 +133,13 @@ class _Link:
         self.dropped = False  # silently dropped: swallow everything from now on
         self.sides_gone = 0
         self.closed = asyncio.Event()
+        self.index = proxy.stats.connections
+
+    def _due(self, rng: random.Random, last_due: float) -> float:
+        """When a chunk read now may leave: TCP delivers in order, so never before the
+        chunk ahead of it (a delayed or retransmitted chunk holds up what follows)."""
+        delay = self.policy.latency_s + self.policy.network.chunk_delay(rng)
+        return max(last_due, self.loop.time() + delay)
 
     async def run(self) -> None:
         tasks = [
@@ -153,6 +168,8 @@ class _Link:
         # link would, instead of the proxy buffering without limit.
         pending: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(_QUEUED_CHUNKS)
         sender = asyncio.create_task(self._send(pending, writer))
+        rng = random.Random(f"{self.policy.seed}:{self.index}:{upstream}")
+        last_due = 0.0
         try:
             while True:
                 try:
@@ -171,7 +188,7 @@ class _Link:
                     if len(chunk) >= room:
                         chunk = chunk[: max(room, 0)]
                         if chunk:
-                            await pending.put((self.loop.time() + self.policy.latency_s, chunk))
+                            await pending.put((self._due(rng, last_due), chunk))
                             await pending.join()
                         self._apply("rst", "cut")
                         return
@@ -180,7 +197,8 @@ class _Link:
                     stats.bytes_upstream += len(chunk)
                 else:
                     stats.bytes_downstream += len(chunk)
-                await pending.put((self.loop.time() + self.policy.latency_s, chunk))
+                last_due = self._due(rng, last_due)
+                await pending.put((last_due, chunk))
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -182,6 +182,8 @@ class _Run:
             lifetime_action="fin",
             latency_s=self.tweaks.latency_s,
             bandwidth_bytes_per_s=self.tweaks.bandwidth_bytes_per_s,
+            network=self.plan.network,
+            seed=self.plan.seed,
         )
 
     def _client(self, index: int, url: str) -> WsClient | SseClient:
@@ -510,6 +512,7 @@ async def verify_profile(
             clients=min(options.clients, profile.scale.concurrent_connections),
             full_scale_connections=profile.scale.concurrent_connections,
             seed=options.seed,
+            network=options.network.describe(),
         ),
         candidates=tuple(candidates),
         verdict=decide(rec.protocol, candidates),

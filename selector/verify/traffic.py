@@ -18,6 +18,7 @@ from typing import Literal
 
 from selector.planner.model import LifetimePlan
 from selector.profile import Profile
+from selector.verify.network import PROXY_LIMITS, Network
 
 __all__ = [
     "DirectionLoad",
@@ -55,6 +56,8 @@ class VerifyOptions:
     clients: int = 20
     time_scale: float | None = None
     seed: int = 0
+    #: The network emulated between clients and server (default: none, plain loopback).
+    network: Network = field(default_factory=Network)
 
     def __post_init__(self) -> None:
         if self.clients < 1:
@@ -128,6 +131,7 @@ class TrafficPlan:
     naive: RunSettings
     seed: int
     notes: tuple[str, ...] = field(default=())
+    network: Network = field(default_factory=Network)
 
     @property
     def extrapolation_factor(self) -> float:
@@ -149,6 +153,14 @@ class TrafficPlan:
         start = rng.uniform(0, interval)
         count = int((self.active_phase_s - start) / interval) + 1
         return [start + i * interval for i in range(max(count, 0))]
+
+
+def _min_heartbeat_wall_s(network: Network) -> float:
+    """The shortest heartbeat a run may use: above scheduling noise, and several round
+    trips (plus a retransmission when there is loss) so a pong is not late by construction."""
+    rtt_s = (network.rtt_ms + network.jitter_ms) / 1000
+    retransmit = 2 * network.rto_s if network.loss_pct else 0.0
+    return max(MIN_HEARTBEAT_WALL_S, 4 * rtt_s + retransmit)
 
 
 def _load(rate_hz: float, payload_bytes: int, clients: int) -> DirectionLoad:
@@ -242,12 +254,23 @@ def build_traffic_plan(
         scale = options.time_scale
     else:
         scale = TARGET_WINDOW_WALL_S / (shortest_idle or DEFAULT_WINDOW_S)
-        scale = min(1.0, max(scale, MIN_HEARTBEAT_WALL_S / plan.heartbeat_interval_s))
+        scale = min(
+            1.0, max(scale, _min_heartbeat_wall_s(options.network) / plan.heartbeat_interval_s)
+        )
     notes.append(
         f"timeline scaled by {scale:.4g}: heartbeats, timeouts, reconnect delays and hop "
         "limits run that much faster; message rates, payload sizes and the latency budget "
         "are not scaled"
     )
+    if not options.network.emulated and options.network.source != "none":
+        notes.append(f"network: {options.network.source}")
+    if options.network.emulated:
+        notes.append(f"network: {options.network.describe()}; {PROXY_LIMITS}")
+        notes.append(
+            "round trips are wall-clock and not scaled with the timeline; the time scale "
+            "keeps the heartbeat at least a few round trips long so a slow path is not taken "
+            "for a dead one"
+        )
     traffic = profile.traffic
     upstream = downstream = None
     if traffic.client_to_server is not None and traffic.client_to_server.rate_hz > 0:
@@ -310,4 +333,5 @@ def build_traffic_plan(
         naive=_naive_settings(plan, scale),
         seed=options.seed,
         notes=tuple(notes),
+        network=options.network,
     )

@@ -258,6 +258,10 @@ class RunPlanSummary(_Model):
     clients: int
     full_scale_connections: int
     seed: int
+    network: str = Field(
+        default="loopback, no network emulated",
+        description="The network emulated between clients and server, and its source.",
+    )
 
 
 class VerifyReport(_Model):

@@ -1,0 +1,62 @@
+"""The emulated network: per-direction delay in the proxy, measured on real runs."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from selector.loading import load_profile_text
+from selector.planner import plan_lifetime
+from selector.verify.network import MIN_RTO_S, Network, network_for_profile
+from selector.verify.runner import run_mode
+from selector.verify.traffic import VerifyOptions, build_traffic_plan
+from tests.verify.test_runner import PROFILE
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def test_delay_is_half_the_round_trip_each_way_and_never_less() -> None:
+    rng = random.Random(1)
+    network = Network(rtt_ms=80, jitter_ms=20, source="test")
+    delays = [network.chunk_delay(rng) for _ in range(500)]
+    assert min(delays) >= 0.040
+    assert max(delays) <= 0.050
+    assert max(delays) - min(delays) > 0.005  # jitter varies
+
+
+def test_loss_holds_a_chunk_back_by_a_retransmission_timeout() -> None:
+    rng = random.Random(2)
+    network = Network(rtt_ms=20, loss_pct=30, source="test")
+    delays = [network.chunk_delay(rng) for _ in range(1000)]
+    late = [d for d in delays if d >= 0.010 + MIN_RTO_S]
+    assert 0.2 < len(late) / len(delays) < 0.4
+    assert Network().chunk_delay(rng) == 0.0
+
+
+def test_profile_network_takes_the_slowest_client_kind_and_names_it() -> None:
+    profile = load_profile_text(PROFILE.replace("[browser]", "[browser, mobile]"), "p.yaml")
+    network = network_for_profile(profile)
+    assert network.rtt_ms == 150 and "mobile" in network.source and "lighthouse" in network.source
+    servers = load_profile_text(PROFILE.replace("[browser]", "[server]"), "p.yaml")
+    assert not network_for_profile(servers).emulated
+
+
+@pytest.mark.parametrize(("rtt", "low", "high"), [(80.0, 80.0, None), (0.0, None, 10.0)])
+def test_ack_round_trip_follows_the_emulated_rtt(
+    rtt: float, low: float | None, high: float | None
+) -> None:
+    profile = load_profile_text(PROFILE, "behind-nginx.yaml")
+    options = VerifyOptions(clients=3, seed=1, network=Network(rtt_ms=rtt, source="test"))
+    plan = build_traffic_plan(profile, plan_lifetime(profile, "websocket"), options)
+    run = asyncio.run(run_mode(plan, "planned", progress=quiet))
+    p50 = run.ack_rtt_ms.p50
+    assert p50 is not None and run.ack_rtt_ms.count > 10
+    if low is not None:
+        assert p50 >= low
+        assert plan.time_scale * plan_lifetime(profile, "websocket").heartbeat_interval_s >= 0.32
+    if high is not None:
+        assert p50 < high
