@@ -8,7 +8,7 @@ from collections.abc import Callable
 from tabulate import tabulate
 
 from selector.verify.evidence import DirectionEvidence, Distribution, RunEvidence
-from selector.verify.verdict import CandidateReport, VerifyReport
+from selector.verify.verdict import CandidateReport, VerifyReport, real_time
 
 __all__ = [
     "VERIFY_FORMATS",
@@ -28,10 +28,13 @@ def _ms(d: Distribution) -> str:
     return f"{d.p50:.1f} / {d.p99:.1f}"
 
 
-def _s(d: Distribution) -> str:
+def _s(d: Distribution, time_scale: float) -> str:
     if d.p50 is None or d.max is None:
         return "-"
-    return f"{d.p50:.2f} / {d.max:.2f}"
+    text = f"{d.p50:.2f} / {d.max:.2f}"
+    if time_scale < 1:
+        text += f" ({d.p50 / time_scale:.3g} / {d.max / time_scale:.3g} s real)"
+    return text
 
 
 def _direction(e: DirectionEvidence | None) -> str:
@@ -44,7 +47,10 @@ def _run_rows(candidate: CandidateReport) -> list[list[str]]:
     rows = []
     runs: list[RunEvidence] = [r for r in (candidate.planned, candidate.naive) if r is not None]
     for run in runs:
-        bound = f"{run.detection_bound_s:.2f}" if run.detection_bound_s is not None else "none"
+        scale = candidate.time_scale or 1.0
+        bound = "none"
+        if run.detection_bound_s is not None:
+            bound = real_time(run.detection_bound_s, scale)
         wire = f"{run.wire_bytes_per_message:.0f}" if run.wire_bytes_per_message else "-"
         faults = ", ".join(f"{k} x{v}" for k, v in sorted(run.proxy_faults.items())) or "-"
         rows.append(
@@ -54,7 +60,7 @@ def _run_rows(candidate: CandidateReport) -> list[list[str]]:
                 _direction(run.client_to_server),
                 _ms(run.delivery_latency_ms),
                 _ms(run.ack_rtt_ms),
-                f"{_s(run.detection_s)} (bound {bound}, {run.undetected} missed)",
+                f"{_s(run.detection_s, scale)} (bound {bound}, {run.undetected} missed)",
                 f"{run.reconnects}/{run.resumes}",
                 wire,
                 str(run.leaked_connections),
@@ -84,7 +90,13 @@ def verdict_lines(report: VerifyReport) -> list[str]:
     lines = [f"Verdict: {v.outcome.replace('_', ' ').upper()}: {v.summary}"]
     if v.runner_up is not None and v.runner_up_would_do_better is not None:
         better = "would" if v.runner_up_would_do_better else "would not"
-        lines.append(f"The runner-up ({v.runner_up}) {better} have done better on this evidence.")
+        lines.append(
+            f"The engine's runner-up ({v.runner_up}) {better} have done better on this evidence."
+        )
+    elif v.runner_up is not None:
+        lines.append(
+            f"The engine's runner-up ({v.runner_up}) was not verified here, so it is not compared."
+        )
     return lines
 
 
@@ -112,13 +124,13 @@ def sample_sentence(report: VerifyReport) -> str:
     run = report.run
     return (
         f"{run.clients} sampled clients for {run.full_scale_connections} connections, "
-        f"seed {run.seed}"
+        f"random seed {run.seed}; network: {run.network}"
     )
 
 
 def _extrapolated_lines(report: VerifyReport) -> list[str]:
     return [
-        f"extrapolated to full scale (from the sample, not measured): {k} = {v:,.0f}"
+        f"full scale, from `recommend`'s bandwidth model (not measured): {k} = {v:,.0f}"
         for k, v in report.extrapolated.items()
     ]
 

@@ -59,6 +59,8 @@ from selector.verify.verdict import (
     VerifyReport,
     check_run,
     decide,
+    explain_faults,
+    real_time,
     shows_failure,
 )
 
@@ -82,6 +84,8 @@ RUN_REPLAY_EVENTS = 100_000
 RUN_REPLAY_BYTES = 256 * 1024 * 1024
 #: Without an application heartbeat the control's outage lasts this long.
 NAIVE_OUTAGE_S = 1.5
+#: Progress is reported at least this often (seconds) while a run waits.
+PROGRESS_EVERY_S = 2.0
 #: Event name the verification traffic publishes under.
 EVENT_NAME = "verify"
 
@@ -142,6 +146,19 @@ class _Run:
         self.loop = asyncio.get_running_loop()
         self.rng = random.Random(f"{plan.seed}:{mode}:{plan.protocol}")
         self.phase = 0
+        self.step = "connecting"
+
+    def _say(self, step: str) -> None:
+        self.step = step
+        self.progress(f"{self.plan.protocol}/{self.mode}: {step}")
+
+    async def _ticker(self) -> None:
+        """A line at least every PROGRESS_EVERY_S, so no phase goes quiet on stderr."""
+        started = self.loop.time()
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY_S)
+            elapsed = self.loop.time() - started
+            self.progress(f"{self.plan.protocol}/{self.mode}: {self.step} ({elapsed:.0f} s)")
 
     def _server_settings(self) -> ServerSettings:
         s = self.settings
@@ -286,6 +303,15 @@ class _Run:
         )
 
     async def execute(self) -> RunEvidence:
+        ticker = asyncio.create_task(self._ticker())
+        try:
+            return await self._execute()
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
+    async def _execute(self) -> RunEvidence:
         started = self.loop.time()
         s = self.settings
         async with running_server(self._server_settings()) as (hub, port):
@@ -297,27 +323,27 @@ class _Run:
                     for client in clients:
                         await client.start()
                     await asyncio.gather(*(c.wait_connected(CONNECT_TIMEOUT_S) for c in clients))
-                    self.progress(f"{self.plan.protocol}/{self.mode}: active phase")
+                    self._say("active phase")
                     await self._active_phase(hub, clients)
-                    self.progress(
-                        f"{self.plan.protocol}/{self.mode}: quiet for {self.plan.idle_gap_s:.2f} s"
-                    )
+                    gap = real_time(self.plan.idle_gap_s, self.plan.time_scale)
+                    self._say(f"quiet for {gap}")
                     await asyncio.sleep(self.plan.idle_gap_s)
+                    self._say("second active phase")
                     await self._active_phase(hub, clients)
                     # Let what is in flight arrive, so the outage only hits its own traffic.
                     await self._until_settled(clients, self.plan.active_phase_s / 2)
                     outage = (
                         s.detection_bound_s * 1.2 + 0.3 if s.detection_bound_s else NAIVE_OUTAGE_S
                     )
-                    self.progress(
-                        f"{self.plan.protocol}/{self.mode}: path goes dark for {outage:.2f} s"
-                    )
+                    self._say(f"path goes dark for {real_time(outage, self.plan.time_scale)}")
                     dark_at = self.loop.time()
                     proxy.blackhole = True
                     await self._active_phase(hub, clients, duration=outage)
                     proxy.blackhole = False
+                    self._say("path back: recovery phase")
                     await self._active_phase(hub, clients)
                     drain = DRAIN_MIN_S + (s.detection_bound_s or 0.0)
+                    self._say(f"draining pending acks and replays (at most {drain:.1f} s)")
                     await self._until_settled(clients, drain)
                     detections = self._detections(clients, dark_at)
                     stats = [c.stats for c in clients]
@@ -328,6 +354,7 @@ class _Run:
                     )
                 # One heartbeat round (ping + pong deadline) for the server to reap what the
                 # network dropped; the naive control waits as long, and reaps nothing.
+                self._say("clients left; one heartbeat round for the server to reap")
                 reap = self.plan.planned.heartbeat_s or 0.0
                 reap += self.plan.planned.pong_timeout_s or reap
                 await asyncio.sleep(reap * 1.5 + 0.2)
@@ -486,7 +513,7 @@ async def verify_profile(
         progress(f"{protocol}: running planned and naive side by side")
         planned, naive = await run_protocol(traffic, tweaks=tweaks, progress=progress)
         idle_hop = traffic.naive.faults.idle_hop if traffic.exercises_idle_window else None
-        checks = check_run(profile, planned, idle_hop=idle_hop)
+        checks = check_run(profile, planned, idle_hop=idle_hop, time_scale=traffic.time_scale)
         candidates.append(
             CandidateReport(
                 protocol=protocol,
@@ -495,16 +522,24 @@ async def verify_profile(
                 naive=naive,
                 checks=checks,
                 time_scale=traffic.time_scale,
-                notes=traffic.notes,
+                notes=traffic.notes
+                + tuple(
+                    f"{mode} run: {line}"
+                    for mode, run in (("planned", planned), ("naive", naive))
+                    for line in explain_faults(
+                        run.proxy_faults, protocol=protocol, clients=traffic.clients
+                    )
+                ),
                 control_showed_failure=shows_failure(naive),
             )
         )
-        if protocol == rec.protocol and planned.wire_bytes_per_message and traffic.downstream:
-            extrapolated["downstream_bytes_per_s_at_full_scale"] = round(
-                planned.wire_bytes_per_message
-                * traffic.downstream.profile_rate_hz
-                * traffic.full_scale_connections
-            )
+    # Full-scale figures come from the same model as `recommend`, not from the sample.
+    for estimate in rec.bandwidth:
+        if estimate.protocol == rec.protocol:
+            extrapolated["downstream_bytes_per_s_at_full_scale"] = estimate.downstream_bytes_per_s
+            extrapolated["upstream_bytes_per_s_at_full_scale"] = estimate.upstream_bytes_per_s
+    viable = [r.protocol for r in rec.ranking if not r.vetoed]
+    runner_up = next((p for p in viable if p != rec.protocol), None)
     return VerifyReport(
         profile=profile.name,
         recommended=rec.protocol,
@@ -515,7 +550,7 @@ async def verify_profile(
             network=options.network.describe(),
         ),
         candidates=tuple(candidates),
-        verdict=decide(rec.protocol, candidates),
+        verdict=decide(rec.protocol, candidates, runner_up),
         extrapolated=extrapolated,
     )
 

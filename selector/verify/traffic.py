@@ -79,6 +79,11 @@ class DirectionLoad:
         """The rate was raised above the profile's so a short phase carries enough messages."""
         return self.rate_hz > self.profile_rate_hz
 
+    @property
+    def lowered(self) -> bool:
+        """The rate was lowered below the profile's to keep the sample's total rate bounded."""
+        return self.rate_hz < self.profile_rate_hz
+
 
 @dataclass(frozen=True)
 class PathFaults:
@@ -153,6 +158,24 @@ class TrafficPlan:
         start = rng.uniform(0, interval)
         count = int((self.active_phase_s - start) / interval) + 1
         return [start + i * interval for i in range(max(count, 0))]
+
+
+def _rate_note(name: str, load: DirectionLoad, clients: int) -> str:
+    """The change made to one direction's rate, with its true direction and its reason."""
+    change = (
+        f"traffic.{name}.rate_hz {'raised' if load.raised else 'lowered'} from "
+        f"{load.profile_rate_hz:g} to {load.rate_hz:.4g} Hz per client"
+    )
+    if load.raised:
+        return (
+            f"{change}: at the profile's rate a {ACTIVE_PHASE_S:g} s phase would carry fewer "
+            f"than {MIN_MESSAGES_PER_PHASE} messages per client"
+        )
+    return (
+        f"{change}: {clients} clients at the profile's rate would exceed the "
+        f"{MAX_TOTAL_RATE_HZ:g} messages/s a sample can carry before it measures the "
+        "machine's own saturation (latencies at the profile's rate may be higher)"
+    )
 
 
 def _min_heartbeat_wall_s(network: Network) -> float:
@@ -258,9 +281,10 @@ def build_traffic_plan(
             1.0, max(scale, _min_heartbeat_wall_s(options.network) / plan.heartbeat_interval_s)
         )
     notes.append(
-        f"timeline scaled by {scale:.4g}: heartbeats, timeouts, reconnect delays and hop "
-        "limits run that much faster; message rates, payload sizes and the latency budget "
-        "are not scaled"
+        f"timeline scaled by {scale:.4g} (1 s of run = {1 / scale:.3g} s real): heartbeats, "
+        "timeouts, reconnect delays, hop limits, quiet gaps and the outage run that much "
+        "faster; active phases run in real time at the profile's message rates, so payload "
+        "sizes, rates, round trips and the latency budget are not scaled"
     )
     if not options.network.emulated and options.network.source != "none":
         notes.append(f"network: {options.network.source}")
@@ -283,16 +307,11 @@ def build_traffic_plan(
         downstream = _load(s2c.rate_hz, s2c.payload_bytes, clients)
     for name, load in (("client_to_server", upstream), ("server_to_client", downstream)):
         if load is not None and load.rate_hz != load.profile_rate_hz:
-            notes.append(
-                f"traffic.{name}.rate_hz {load.profile_rate_hz:g} run at {load.rate_hz:g} "
-                f"so each {ACTIVE_PHASE_S:g} s phase carries at least "
-                f"{MIN_MESSAGES_PER_PHASE} messages per client (or stays under "
-                f"{MAX_TOTAL_RATE_HZ:g} messages/s in total)"
-            )
+            notes.append(_rate_note(name, load, clients))
     if clients < profile.scale.concurrent_connections:
         notes.append(
             f"{clients} sampled clients stand for {profile.scale.concurrent_connections} "
-            "connections: full-scale figures are extrapolated"
+            "connections: full-scale figures come from the bandwidth model of `recommend`"
         )
     if traffic.encoding == "binary":
         notes.append(

@@ -24,6 +24,8 @@ __all__ = [
     "VerifyReport",
     "check_run",
     "decide",
+    "explain_faults",
+    "real_time",
     "shows_failure",
 ]
 
@@ -85,7 +87,9 @@ class Verdict(_Model):
         description="The requirement that decided a weakened or contradicted outcome."
     )
     summary: str
-    runner_up: str | None = Field(description="The best verified other protocol, if any.")
+    runner_up: str | None = Field(
+        description="The engine's second-ranked viable protocol (verified or not)."
+    )
     runner_up_would_do_better: bool | None = Field(
         description="On this evidence the runner-up failed fewer requirements."
     )
@@ -97,8 +101,20 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:.3g} {unit}" if abs(value) < 100 else f"{value:,.0f} {unit}"
 
 
-def check_run(profile: Profile, run: RunEvidence, *, idle_hop: str | None) -> tuple[Check, ...]:
-    """The profile's requirements checked against one (planned) run."""
+def real_time(seconds: float | None, time_scale: float) -> str:
+    """A run's time-based figure with its real-time equivalent: "0.48 s (28.8 s real)"."""
+    if seconds is None:
+        return "n/a"
+    if time_scale >= 1:
+        return f"{seconds:.3g} s"
+    return f"{seconds:.3g} s ({seconds / time_scale:.3g} s real)"
+
+
+def check_run(
+    profile: Profile, run: RunEvidence, *, idle_hop: str | None, time_scale: float = 1.0
+) -> tuple[Check, ...]:
+    """The profile's requirements checked against one (planned) run; time-based figures are
+    also given in real time (the run's divided by ``time_scale``)."""
     checks: list[Check] = []
     budget = profile.delivery.latency_p99_ms
     reliable = profile.delivery.guarantee != "best_effort"
@@ -180,8 +196,8 @@ def check_run(profile: Profile, run: RunEvidence, *, idle_hop: str | None) -> tu
                 requirement="dead-connection-detected",
                 passed=passed,
                 hard=True,
-                measured=f"worst {_fmt(worst, 's')}, {run.undetected} never noticed",
-                expected=f"every client within {bound:.3g} s (the plan's bound, scaled)",
+                measured=f"worst {real_time(worst, time_scale)}, {run.undetected} never noticed",
+                expected=f"every client within {real_time(bound, time_scale)} (the plan's bound)",
             )
         )
     checks.append(
@@ -207,12 +223,18 @@ def _score(report: CandidateReport) -> tuple[int, int]:
     return hard, len(report.failed)
 
 
-def decide(recommended: str | None, candidates: list[CandidateReport]) -> Verdict:
-    """The verdict on ``recommended`` given every candidate's report (ranking order)."""
-    verified = [c for c in candidates if c.verified]
+def decide(
+    recommended: str | None,
+    candidates: list[CandidateReport],
+    runner_up: str | None = None,
+) -> Verdict:
+    """The verdict on ``recommended`` given every candidate's report (ranking order).
+
+    ``runner_up`` is the engine's second-ranked viable protocol, verified or not; the
+    comparison with it is made only when it was verified.
+    """
     winner = next((c for c in candidates if c.protocol == recommended), None)
-    others = [c for c in verified if c.protocol != recommended]
-    runner_up = others[0] if others else None
+    second = next((c for c in candidates if c.protocol == runner_up and c.verified), None)
     if winner is None or not winner.verified:
         reason = winner.reason if winner is not None and winner.reason else "no protocol"
         return Verdict(
@@ -220,12 +242,12 @@ def decide(recommended: str | None, candidates: list[CandidateReport]) -> Verdic
             protocol=recommended,
             deciding_requirement=None,
             summary=f"{recommended or 'no protocol'} is not verified by the runtime: {reason}",
-            runner_up=runner_up.protocol if runner_up else None,
+            runner_up=runner_up,
             runner_up_would_do_better=None,
         )
     better = None
-    if runner_up is not None:
-        better = _score(runner_up) < _score(winner)
+    if second is not None:
+        better = _score(second) < _score(winner)
     hard = [c for c in winner.failed if c.hard]
     soft = [c for c in winner.failed if not c.hard]
     if hard:
@@ -247,9 +269,40 @@ def decide(recommended: str | None, candidates: list[CandidateReport]) -> Verdic
         protocol=winner.protocol,
         deciding_requirement=deciding.requirement if deciding else None,
         summary=summary,
-        runner_up=runner_up.protocol if runner_up else None,
+        runner_up=runner_up,
         runner_up_would_do_better=better,
     )
+
+
+#: What each proxy fault means, in words (``{n}`` connections).
+_FAULT_WORDS = {
+    "forced:silent_drop": "{n} connection(s) open when the path went dark were dropped "
+    "without FIN or RST",
+    "forced:ignored_connect": "{n} connection attempt(s) made while the path was dark were "
+    "accepted and never answered (reconnect attempts and POSTs, retried with backoff)",
+    "idle_timeout:silent_drop": "{n} connection(s) sat idle past the hop's idle timeout and "
+    "were dropped without FIN or RST",
+    "max_lifetime:fin": "{n} connection(s) reached the hop's lifetime cap and were closed",
+    "max_lifetime:rst": "{n} connection(s) reached the hop's lifetime cap and were reset",
+    "cut:rst": "{n} connection(s) were cut mid-stream with RST",
+}
+
+
+def explain_faults(faults: dict[str, int], *, protocol: str, clients: int) -> list[str]:
+    """The proxy's fault counts of one run in words, with why there can be more than one per
+    client (SSE clients hold a stream and pooled POST connections beside it)."""
+    lines = []
+    for key, n in sorted(faults.items()):
+        words = _FAULT_WORDS.get(key, f"{key}: {{n}}").format(n=n)
+        if key.endswith("silent_drop") and n > clients:
+            words += (
+                f" ({clients} clients: each SSE client holds its event stream plus pooled "
+                "connections for its POSTs)"
+                if protocol == "sse"
+                else f" ({clients} clients, some reconnected before the drop)"
+            )
+        lines.append(words)
+    return lines
 
 
 class RunPlanSummary(_Model):
@@ -275,5 +328,6 @@ class VerifyReport(_Model):
     verdict: Verdict
     extrapolated: dict[str, float] = Field(
         default_factory=dict,
-        description="Full-scale figures extrapolated from the sample (labelled as such).",
+        description="Full-scale figures of the recommended protocol, from the same bandwidth "
+        "model as `recommend` (bytes/s; not measured).",
     )

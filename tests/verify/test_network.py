@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
+import time
 
 import pytest
 
 from selector.loading import load_profile_text
 from selector.planner import plan_lifetime
 from selector.verify.network import MIN_RTO_S, Network, network_for_profile
-from selector.verify.runner import run_mode
+from selector.verify.runner import PROGRESS_EVERY_S, run_mode
 from selector.verify.traffic import VerifyOptions, build_traffic_plan
 from tests.verify.test_runner import PROFILE
 
@@ -52,7 +54,17 @@ def test_ack_round_trip_follows_the_emulated_rtt(
     profile = load_profile_text(PROFILE, "behind-nginx.yaml")
     options = VerifyOptions(clients=3, seed=1, network=Network(rtt_ms=rtt, source="test"))
     plan = build_traffic_plan(profile, plan_lifetime(profile, "websocket"), options)
-    run = asyncio.run(run_mode(plan, "planned", progress=quiet))
+    said: list[float] = []
+
+    def progress(_: str) -> None:
+        said.append(time.monotonic())
+
+    started = time.monotonic()
+    run = asyncio.run(run_mode(plan, "planned", progress=progress))
+    ended = time.monotonic()
+    # Progress on stderr never goes quiet for long, whatever the phase.
+    marks = [started, *said, ended]
+    assert max(b - a for a, b in itertools.pairwise(marks)) < PROGRESS_EVERY_S + 1
     p50 = run.ack_rtt_ms.p50
     assert p50 is not None and run.ack_rtt_ms.count > 10
     if low is not None:

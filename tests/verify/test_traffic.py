@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from selector.loading import load_profile
+from selector.loading import load_profile, load_profile_text
 from selector.planner import plan_lifetime
 from selector.verify.traffic import (
     MIN_MESSAGES_PER_PHASE,
@@ -42,10 +42,26 @@ def test_rates_are_not_scaled_but_raised_to_a_minimum_with_a_note() -> None:
     assert plan.downstream is not None and plan.upstream is not None
     assert plan.downstream.rate_hz == MIN_MESSAGES_PER_PHASE  # profile says 2 Hz
     assert plan.downstream.raised
-    assert any("run at 3" in note for note in plan.notes)
+    assert any("server_to_client.rate_hz raised from 2 to 3 Hz" in n for n in plan.notes)
     _, editor = plan_for("collaborative-editor")
     assert editor.downstream is not None and editor.downstream.rate_hz == 20
     assert not editor.downstream.raised
+
+
+def test_a_lowered_rate_says_lowered() -> None:
+    profile = load_profile_text(
+        "schema_version: 1\nname: cursors\n"
+        "traffic:\n  server_to_client: {rate_hz: 210, payload_bytes: 40}\n"
+        "delivery: {guarantee: best_effort, latency_p99_ms: 80}\n"
+        "scale: {concurrent_connections: 5000}\n"
+    )
+    plan = build_traffic_plan(
+        profile, plan_lifetime(profile, "websocket"), VerifyOptions(clients=20)
+    )
+    assert plan.downstream is not None and plan.downstream.lowered
+    assert plan.downstream.rate_hz == 150
+    note = next(n for n in plan.notes if "rate_hz" in n)
+    assert "lowered from 210 to 150 Hz" in note and "at least" not in note
 
 
 def test_explicit_scale_and_client_count() -> None:

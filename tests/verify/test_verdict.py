@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from selector.loading import load_profile_text
 from selector.verify.evidence import DirectionEvidence, RunEvidence, distribution
-from selector.verify.verdict import CandidateReport, check_run, decide, shows_failure
+from selector.verify.verdict import (
+    CandidateReport,
+    check_run,
+    decide,
+    explain_faults,
+    shows_failure,
+)
 
 PROFILE = load_profile_text(
     "schema_version: 1\nname: v\n"
@@ -54,7 +60,7 @@ def report(protocol: str, evidence: RunEvidence) -> CandidateReport:
 
 
 def test_clean_run_confirms() -> None:
-    verdict = decide("websocket", [report("websocket", run()), report("sse", run())])
+    verdict = decide("websocket", [report("websocket", run()), report("sse", run())], "sse")
     assert verdict.outcome == "confirmed"
     assert verdict.runner_up == "sse" and verdict.runner_up_would_do_better is False
 
@@ -66,7 +72,7 @@ def test_latency_over_budget_only_weakens() -> None:
 
 
 def test_loss_contradicts_and_a_clean_runner_up_would_do_better() -> None:
-    verdict = decide("sse", [report("sse", run(lost=3)), report("websocket", run())])
+    verdict = decide("sse", [report("sse", run(lost=3)), report("websocket", run())], "websocket")
     assert verdict.outcome == "contradicted"
     assert verdict.deciding_requirement == "no-loss-server-to-client"
     assert verdict.runner_up == "websocket" and verdict.runner_up_would_do_better is True
@@ -89,10 +95,33 @@ def test_each_hard_failure_is_named() -> None:
 
 def test_unverifiable_winner_is_not_verified() -> None:
     webrtc = CandidateReport(protocol="webrtc", verified=False, reason="no WebRTC stack")
-    verdict = decide("webrtc", [webrtc, report("websocket", run())])
+    verdict = decide("webrtc", [webrtc, report("websocket", run())], "websocket")
     assert verdict.outcome == "not_verified"
     assert "no WebRTC stack" in verdict.summary
     assert verdict.runner_up == "websocket"
+
+
+def test_runner_up_is_the_engines_even_when_it_cannot_run() -> None:
+    webrtc = CandidateReport(protocol="webrtc", verified=False, reason="no WebRTC stack")
+    candidates = [report("websocket", run()), webrtc, report("sse", run(lost=5))]
+    verdict = decide("websocket", candidates, "webrtc")
+    assert verdict.runner_up == "webrtc"
+    assert verdict.runner_up_would_do_better is None  # not verified: no comparison claimed
+
+
+def test_detection_is_also_given_in_real_time() -> None:
+    checks = check_run(PROFILE, run(detect=0.48), idle_hop=None, time_scale=1 / 60)
+    detection = next(c for c in checks if c.requirement == "dead-connection-detected")
+    assert "0.48 s (28.8 s real)" in detection.measured
+
+
+def test_fault_counts_are_explained_in_words() -> None:
+    lines = explain_faults(
+        {"forced:silent_drop": 35, "forced:ignored_connect": 56}, protocol="sse", clients=20
+    )
+    assert any("35 connection(s) open when the path went dark" in line for line in lines)
+    assert any("pooled connections for its POSTs" in line for line in lines)
+    assert any("56 connection attempt(s)" in line for line in lines)
 
 
 def test_best_effort_does_not_require_delivery() -> None:
