@@ -90,6 +90,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     add_matrix_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the heartbeat-plan runs, without the experiments of the deciding rules",
+    )
     parser.epilog = (
         "exit codes: 0 confirmed, weakened or not verifiable; 1 contradicted; 2 bad input"
     )
@@ -122,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         matrix=matrix,
         protocols=tuple(args.protocol) if args.protocol else None,
         progress=progress,
+        experiments=not args.quick,
     )
     sys.stdout.write(VERIFY_FORMATS[args.format](report))
     if report.recommended is None:

@@ -14,6 +14,7 @@ __all__ = [
     "VERIFY_FORMATS",
     "checks_markdown",
     "control_sentence",
+    "factor_findings",
     "render_verify_json",
     "render_verify_markdown",
     "render_verify_text",
@@ -128,6 +129,33 @@ def sample_sentence(report: VerifyReport) -> str:
     )
 
 
+_FACTOR_HEADERS = ["outcome", "rule", "protocol", "prediction", "measured", "why"]
+
+
+def _factor_rows(report: VerifyReport) -> list[list[str]]:
+    return [
+        [
+            f.outcome.replace("_", " "),
+            f.rule + (f" ({f.evidence})" if f.evidence else ""),
+            f.protocol,
+            f.prediction.text,
+            f.measured.text if f.measured else "-",
+            f.why,
+        ]
+        for f in report.factors
+    ]
+
+
+def factor_findings(report: VerifyReport) -> list[str]:
+    """Each contradicted factor as a finding about the matrix."""
+    return [
+        f"finding about the matrix: rule {f.rule} on {f.protocol}: predicted "
+        f"{f.prediction.text}, measured {f.measured.text if f.measured else '-'} ({f.why})"
+        for f in report.factors
+        if f.outcome == "contradicted"
+    ]
+
+
 def _extrapolated_lines(report: VerifyReport) -> list[str]:
     return [
         f"full scale, from `recommend`'s bandwidth model (not measured): {k} = {v:,.0f}"
@@ -143,6 +171,10 @@ def render_verify_text(report: VerifyReport) -> str:
     rows = [row for c in report.candidates if c.verified for row in _run_rows(c)]
     if rows:
         out += ["", tabulate(rows, headers=_RUN_HEADERS, tablefmt="simple")]
+    if report.factors:
+        out += ["", "Factors (the rules that decided the ranking, measured):"]
+        out.append(tabulate(_factor_rows(report), headers=_FACTOR_HEADERS, tablefmt="simple"))
+        out += factor_findings(report)
     for candidate in report.candidates:
         out.append("")
         if not candidate.verified:
@@ -171,6 +203,12 @@ def render_verify_markdown(report: VerifyReport) -> str:
     rows = [row for c in report.candidates if c.verified for row in _run_rows(c)]
     if rows:
         out += ["", tabulate(rows, headers=_RUN_HEADERS, tablefmt="pipe")]
+    if report.factors:
+        out += ["", "### Factors (the rules that decided the ranking, measured)", ""]
+        out.append(tabulate(_factor_rows(report), headers=_FACTOR_HEADERS, tablefmt="pipe"))
+        findings = factor_findings(report)
+        if findings:
+            out += ["", *(f"- **{line}**" for line in findings)]
     for candidate in report.candidates:
         out.append("")
         if not candidate.verified:

@@ -149,6 +149,7 @@ def _compile_rule(
         rationale=data["rationale"],
         refs=tuple(data["refs"]),
         origin=origin,
+        evidence=data.get("evidence"),
         template=template,
     )
 

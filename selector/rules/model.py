@@ -75,6 +75,8 @@ class Rule:
     origin: str = "default"
     #: Multiplies every score delta (overlays re-weight rules); vetoes are unaffected.
     weight: float = 1.0
+    #: Id of the experiment that can measure this rule's claim (``selector verify``), if any.
+    evidence: str | None = None
     template: tuple[tuple[str, str | None], ...] = field(default=(), compare=False, repr=False)
 
     def reason(self, facts: Mapping[str, Any]) -> str:

@@ -58,6 +58,12 @@ def _defs() -> dict[str, Any]:
                     "minItems": 1,
                     "items": {"type": "string", "pattern": "^https?://"},
                 },
+                "evidence": {
+                    "type": "string",
+                    "pattern": RULE_ID_PATTERN,
+                    "description": "Id of the experiment `selector verify` runs to measure "
+                    "this rule's claim (for example ack-rtt or wire-bytes).",
+                },
             },
         },
         "effect": {

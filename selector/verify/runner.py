@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from selector.engine.recommendation import Recommendation
 from selector.planner.solver import plan_lifetime
 from selector.profile import Profile
 from selector.runtime.client import SseClient, WsClient
@@ -55,6 +56,8 @@ from selector.verify.traffic import (
 )
 from selector.verify.verdict import (
     CandidateReport,
+    Claim,
+    Factor,
     RunPlanSummary,
     VerifyReport,
     check_run,
@@ -62,6 +65,7 @@ from selector.verify.verdict import (
     explain_faults,
     real_time,
     shows_failure,
+    with_factors,
 )
 
 __all__ = [
@@ -478,10 +482,12 @@ async def verify_profile(
     tweaks: RunTweaks | None = None,
     protocols: tuple[str, ...] | None = None,
     progress: Progress | None = None,
+    experiments: bool = True,
 ) -> VerifyReport:
     """Verify the recommendation for ``profile`` on loopback (async).
 
-    ``protocols`` limits which candidates run (default: every protocol, in ranking order).
+    ``protocols`` limits which candidates run (default: every protocol, in ranking order);
+    ``experiments=False`` skips the factors (the rules' own experiments).
     """
     from selector.engine.recommend import recommend
 
@@ -540,6 +546,11 @@ async def verify_profile(
             extrapolated["upstream_bytes_per_s_at_full_scale"] = estimate.upstream_bytes_per_s
     viable = [r.protocol for r in rec.ranking if not r.vetoed]
     runner_up = next((p for p in viable if p != rec.protocol), None)
+    factors: tuple[Factor, ...] = ()
+    if experiments:
+        factors = await _factors(
+            profile, rec, runner_up, options, candidates, matrix=matrix, progress=progress
+        )
     return VerifyReport(
         profile=profile.name,
         recommended=rec.protocol,
@@ -550,7 +561,8 @@ async def verify_profile(
             network=options.network.describe(),
         ),
         candidates=tuple(candidates),
-        verdict=decide(rec.protocol, candidates, runner_up),
+        verdict=with_factors(decide(rec.protocol, candidates, runner_up), factors),
+        factors=factors,
         extrapolated=extrapolated,
     )
 
@@ -563,6 +575,7 @@ def run_verification(
     tweaks: RunTweaks | None = None,
     protocols: tuple[str, ...] | None = None,
     progress: Progress | None = None,
+    experiments: bool = True,
 ) -> VerifyReport:
     """Verify the recommendation for ``profile`` in an event loop of its own; check
     ``report.verdict.outcome``. ``progress`` gets one line per step (default: stderr);
@@ -575,7 +588,13 @@ def run_verification(
     from selector.runtime.client import ClientStoppedError
 
     verification = verify_profile(
-        profile, options, matrix=matrix, tweaks=tweaks, protocols=protocols, progress=progress
+        profile,
+        options,
+        matrix=matrix,
+        tweaks=tweaks,
+        protocols=protocols,
+        progress=progress,
+        experiments=experiments,
     )
     try:
         with _quiet_server_errors():
@@ -585,6 +604,109 @@ def run_verification(
         raise UsageError.single(
             f"the verification run failed: {exc!r} (try fewer --clients)", file="selector verify"
         ) from None
+
+
+def deciding_rules(rec: Recommendation, runner_up: str | None) -> list[tuple[str, str]]:
+    """``(rule, protocol)`` of the score hits that separate the winner from the runner-up,
+    in the engine's order (a rule hitting both shows once per protocol)."""
+    sides = {rec.protocol, runner_up} - {None}
+    return [
+        (hit.rule, hit.protocol)
+        for hit in rec.hits
+        if hit.effect == "score" and hit.protocol in sides and hit.delta != 0
+    ]
+
+
+async def _factors(
+    profile: Profile,
+    rec: Recommendation,
+    runner_up: str | None,
+    options: VerifyOptions,
+    candidates: list[CandidateReport],
+    *,
+    matrix: Any,
+    progress: Progress,
+) -> tuple[Factor, ...]:
+    """Each deciding rule's experiment, on the winner and on the runner-up."""
+    from selector.rules.facts import profile_facts
+    from selector.rules.loading import resolve_matrix
+    from selector.verify.experiments import (
+        DEFAULT_PROBE_NETWORK,
+        MEASURED_HERE,
+        ExperimentContext,
+        Probe,
+        factor_for,
+        not_measurable,
+        probe,
+        why_not,
+    )
+
+    compiled = resolve_matrix(matrix)
+    traffic = profile.traffic
+    up = traffic.client_to_server
+    down = traffic.server_to_client
+    context = ExperimentContext(
+        facts=profile_facts(profile),
+        encoding=traffic.encoding,
+        up_payload=up.payload_bytes if up else 64,
+        down_payload=down.payload_bytes if down else 64,
+        network=options.network if options.network.emulated else DEFAULT_PROBE_NETWORK,
+    )
+    probes: dict[str, Probe] = {}
+    reports = {c.protocol: c for c in candidates}
+    factors: list[Factor] = []
+    seen: set[str] = set()
+    for rule_id, hit_protocol in deciding_rules(rec, runner_up):
+        rule = compiled.by_id.get(rule_id)
+        evidence = rule.evidence if rule is not None else None
+        if evidence is None:
+            why = "the matrix names no experiment for this rule (no `evidence:`)"
+            factors.append(not_measurable(rule_id, None, hit_protocol, why))
+            continue
+        if rule_id in seen:
+            continue
+        seen.add(rule_id)
+        for protocol in (p for p in (rec.protocol, runner_up) if p is not None):
+            report = reports.get(protocol)
+            if evidence not in MEASURED_HERE:
+                factors.append(not_measurable(rule_id, evidence, protocol, why_not(evidence)))
+            elif protocol not in RUNNABLE:
+                why = NOT_RUNNABLE_REASON.get(protocol, "not supported by the runtime")
+                factors.append(not_measurable(rule_id, evidence, protocol, why))
+            elif evidence == "heartbeat-survival":
+                factors.append(_survival_factor(rule_id, protocol, report))
+            else:
+                if protocol not in probes:
+                    progress(f"{protocol}: experiment for {evidence} ({context.network.source})")
+                    probes[protocol] = await probe(protocol, context, seed=options.seed)
+                factors.append(factor_for(rule_id, evidence, probes[protocol], context))
+    return tuple(factors)
+
+
+def _survival_factor(rule: str, protocol: str, report: CandidateReport | None) -> Factor:
+    """heartbeat-survival from the main run: the planned run's idle and detection checks."""
+    from selector.verify.experiments import not_measurable
+
+    if report is None or not report.verified:
+        return not_measurable(rule, "heartbeat-survival", protocol, "the run was not made")
+    checks = [
+        c
+        for c in report.checks
+        if c.requirement in ("survives-idle-timeout", "dead-connection-detected")
+    ]
+    if not checks:
+        why = "the path has no idle window to survive and no drop to detect in this run"
+        return not_measurable(rule, "heartbeat-survival", protocol, why)
+    failed = [c for c in checks if not c.passed]
+    return Factor(
+        rule=rule,
+        evidence="heartbeat-survival",
+        protocol=protocol,
+        prediction=Claim(text="; ".join(c.expected for c in checks)),
+        measured=Claim(text="; ".join(c.measured for c in checks)),
+        outcome="contradicted" if failed else "supported",
+        why="; ".join(f"{c.requirement} failed" for c in failed) or "every check passed",
+    )
 
 
 @contextlib.contextmanager

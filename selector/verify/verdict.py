@@ -19,6 +19,8 @@ __all__ = [
     "DETECTION_SLACK_S",
     "CandidateReport",
     "Check",
+    "Claim",
+    "Factor",
     "RunPlanSummary",
     "Verdict",
     "VerifyReport",
@@ -27,6 +29,7 @@ __all__ = [
     "explain_faults",
     "real_time",
     "shows_failure",
+    "with_factors",
 ]
 
 #: Allowance over the plan's detection bound for event-loop scheduling on a busy machine.
@@ -78,6 +81,28 @@ class CandidateReport(_Model):
         return tuple(c for c in self.checks if not c.passed)
 
 
+FactorOutcome = Literal["supported", "contradicted", "not_measurable"]
+
+
+class Claim(_Model):
+    """A statement with its numbers, where it has them."""
+
+    text: str
+    values: dict[str, float] = Field(default_factory=dict)
+
+
+class Factor(_Model):
+    """One rule that decided the ranking, measured on one protocol."""
+
+    rule: str = Field(description="The matrix rule (`selector explain RULE`).")
+    evidence: str | None = Field(description="The experiment the rule names, if any.")
+    protocol: str
+    prediction: Claim = Field(description="What the model behind the rule predicts.")
+    measured: Claim | None = Field(description="What the run measured (null: not measured).")
+    outcome: FactorOutcome
+    why: str = Field(description="Why this outcome: the gap, the allowance, or why not measured.")
+
+
 class Verdict(_Model):
     """Whether the evidence holds up the recommendation."""
 
@@ -92,6 +117,13 @@ class Verdict(_Model):
     )
     runner_up_would_do_better: bool | None = Field(
         description="On this evidence the runner-up failed fewer requirements."
+    )
+    factors_held: list[str] = Field(
+        default_factory=list, description="Factors supported by measurement, as rule/protocol."
+    )
+    factors_failed: list[str] = Field(
+        default_factory=list,
+        description="Factors contradicted by measurement (findings about the matrix).",
     )
 
 
@@ -326,8 +358,28 @@ class VerifyReport(_Model):
     run: RunPlanSummary
     candidates: tuple[CandidateReport, ...]
     verdict: Verdict
+    factors: tuple[Factor, ...] = Field(
+        default=(),
+        description="The rules that decided the ranking, measured on the winner and the "
+        "runner-up (or not measurable, with why).",
+    )
     extrapolated: dict[str, float] = Field(
         default_factory=dict,
         description="Full-scale figures of the recommended protocol, from the same bandwidth "
         "model as `recommend` (bytes/s; not measured).",
+    )
+
+
+def with_factors(verdict: Verdict, factors: tuple[Factor, ...]) -> Verdict:
+    """The verdict with which factors held and which did not; a contradicted factor does not
+    change the outcome on the profile's requirements, it is a finding about the matrix."""
+    held = [f"{f.rule}/{f.protocol}" for f in factors if f.outcome == "supported"]
+    failed = [f"{f.rule}/{f.protocol}" for f in factors if f.outcome == "contradicted"]
+    summary = verdict.summary
+    if held or failed:
+        summary += f"; factors: {len(held)} held, {len(failed)} contradicted"
+        if failed:
+            summary += " (" + ", ".join(failed) + ": findings about the matrix)"
+    return verdict.model_copy(
+        update={"factors_held": held, "factors_failed": failed, "summary": summary}
     )

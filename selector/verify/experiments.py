@@ -1,0 +1,293 @@
+"""Experiments that measure what a matrix rule claims, keyed by the rule's ``evidence`` id.
+
+A rule of the matrix may name one experiment (``evidence: ack-rtt``). ``selector verify``
+runs the experiments of the rules that decided the ranking, on the winner and on the
+runner-up, and turns each result into a :class:`~selector.verify.verdict.Factor`: what the
+model behind the rule predicts for that protocol, in numbers, what the run measured, and
+whether the measurement supports or contradicts it. Every measured figure comes from the
+wire (the fault proxy's byte counts) or from the clients' own clocks, never from the plan.
+
+The list of ids is closed: an id not listed here is reported as not measurable, with why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from selector.engine.bandwidth import TLS_MAX_RECORD, TLS_RECORD_OVERHEAD, message_bytes
+from selector.runtime.client import SseClient, WsClient
+from selector.runtime.protocol.envelope import Publish
+from selector.runtime.server import running_server
+from selector.runtime.settings import NO_HEARTBEAT, ServerSettings
+from selector.verify.evidence import percentile
+from selector.verify.network import CLIENT_NETWORKS, Network
+from selector.verify.proxy import FaultPolicy, FaultProxy
+from selector.verify.verdict import Claim, Factor
+
+__all__ = [
+    "EXPERIMENTS",
+    "MEASURED_HERE",
+    "ExperimentContext",
+    "Probe",
+    "factor_for",
+    "not_measurable",
+    "probe",
+]
+
+#: Every evidence id a rule may name, with what it measures.
+EXPERIMENTS: dict[str, str] = {
+    "ack-rtt": "ack round trips: one connection (WebSocket) against a POST beside a stream (SSE)",
+    "wire-bytes": "bytes on the wire per message each way against the engine's own estimate",
+    "connections-per-origin": "streams a browser opens per origin over HTTP/1.1",
+    "upgrade-stripped": "a hop that strips the Upgrade header",
+    "stream-buffered": "a hop that buffers a streamed response",
+    "lifetime-rotation": "planned rotation through a hop's lifetime cap",
+    "cpu-per-delivery": "server CPU per delivered message at the profile's fan-out",
+    "heartbeat-survival": "the heartbeat keeping connections alive through idle windows",
+    "loss-latency": "delivery latency under packet loss",
+    "ack-event-order": "the order between an ack and the events it caused",
+}
+
+#: Experiments this version runs; the others are listed with why not.
+MEASURED_HERE = frozenset({"ack-rtt", "wire-bytes", "heartbeat-survival"})
+
+_WHY_NOT: dict[str, str] = {
+    "connections-per-origin": "needs a real browser opening the profile's streams; this "
+    "version of verify does not drive Chromium yet",
+    "upgrade-stripped": "the fault proxy forwards bytes and has no mode that rewrites HTTP "
+    "headers yet",
+    "stream-buffered": "the fault proxy has no mode that buffers a response yet",
+    "lifetime-rotation": "no experiment rotates connections through a lifetime cap yet",
+    "cpu-per-delivery": "server CPU per delivery is not sampled by this version",
+    "loss-latency": "no experiment compares delivery under loss yet (try --loss on the run)",
+    "ack-event-order": "the reference runtime's mutations publish no events, so an ack has no "
+    "events it caused to order against",
+}
+
+#: Round trips an ack takes, by protocol: a WebSocket ack comes back on the connection the
+#: mutation went up; an SSE mutation is a POST on a pooled keep-alive connection beside the
+#: stream, answered with the ack in its response (one round trip once the connection exists).
+PREDICTED_ACK_ROUND_TRIPS = {"websocket": 1.0, "sse": 1.0}
+#: A measured ack may exceed the prediction by this many round trips (scheduling, jitter).
+ACK_SLACK_ROUND_TRIPS = 0.5
+#: Measured bytes may differ from the engine's estimate by this fraction (or at least
+#: WIRE_SLACK_BYTES): the runtime's envelope (id, event name, JSON keys) is not in the model.
+WIRE_SLACK_FRACTION = 0.2
+WIRE_SLACK_BYTES = 64
+#: Round trip used by the ack-rtt experiment when the run emulates no network: loopback has
+#: none, so round trips could not be counted.
+DEFAULT_PROBE_NETWORK = Network(
+    rtt_ms=CLIENT_NETWORKS["browser"][0],
+    source="the experiment's own round trip (loopback has none): Lighthouse's desktop preset",
+)
+PROBE_CLIENTS = 2
+PROBE_MESSAGES = 6
+PROBE_GAP_S = 0.05
+PROBE_TIMEOUT_S = 10.0
+POLL_S = 0.01
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one short, fault-free run of one protocol measured."""
+
+    protocol: str
+    network: Network
+    ack_rtt_ms: tuple[float, ...]
+    #: Bytes the proxy forwarded server -> client per delivered event.
+    down_bytes_per_event: float
+    #: Bytes the proxy forwarded client -> server per mutation.
+    up_bytes_per_mutation: float
+
+
+@dataclass(frozen=True)
+class ExperimentContext:
+    """What an experiment judges against: the profile's facts and its own network."""
+
+    facts: Mapping[str, Any]
+    encoding: str
+    up_payload: int
+    down_payload: int
+    network: Network
+
+
+def _payload(size: int, encoding: str, rng: random.Random) -> str:
+    if encoding == "binary":
+        return base64.b64encode(rng.randbytes(size)).decode("ascii")
+    return "x" * size
+
+
+async def _until(condition: Any, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError("the experiment did not settle in time")
+        await asyncio.sleep(POLL_S)
+
+
+async def probe(protocol: str, context: ExperimentContext, *, seed: int = 0) -> Probe:
+    """A short run with no faults and no heartbeat: events down, then acked mutations up,
+    counting the proxy's bytes of each phase and timing each ack on the client's clock."""
+    rng = random.Random(f"{seed}:probe:{protocol}")
+    limit = max(64 * 1024, 4 * (max(context.up_payload, context.down_payload) + 1024))
+    settings = ServerSettings(
+        host="127.0.0.1", port=0, heartbeat=NO_HEARTBEAT, max_message_bytes=limit
+    )
+    loop = asyncio.get_running_loop()
+    async with running_server(settings) as (hub, port):
+        policy = FaultPolicy(network=context.network, seed=seed)
+        async with FaultProxy(("127.0.0.1", port), policy) as proxy:
+            url = f"http://127.0.0.1:{proxy.port}"
+            options: dict[str, Any] = {"silence_timeout": 1e9, "keep_events": None}
+            clients: list[WsClient | SseClient] = [
+                WsClient(url, client_id=f"probe-{i}", max_message_size=limit, **options)
+                if protocol == "websocket"
+                else SseClient(url, client_id=f"probe-{i}", max_event_chars=limit, **options)
+                for i in range(PROBE_CLIENTS)
+            ]
+            try:
+                for client in clients:
+                    await client.start()
+                await asyncio.gather(*(c.wait_connected(PROBE_TIMEOUT_S) for c in clients))
+                down_before = proxy.stats.bytes_downstream
+                pad = _payload(context.down_payload, context.encoding, rng)
+                for _ in range(PROBE_MESSAGES):
+                    hub.publish(Publish("probe", {"pad": pad}))
+                    await asyncio.sleep(PROBE_GAP_S)
+                wanted = PROBE_MESSAGES
+                await _until(lambda: all(len(c.events) >= wanted for c in clients), PROBE_TIMEOUT_S)
+                down_bytes = proxy.stats.bytes_downstream - down_before
+                up_before = proxy.stats.bytes_upstream
+                value = _payload(context.up_payload, context.encoding, rng)
+                sent: dict[tuple[str, int], float] = {}
+                for _ in range(PROBE_MESSAGES):
+                    for client in clients:
+                        mutation = await client.send("set", {"key": "k", "value": value})
+                        sent[(client.client_id, mutation.seq)] = loop.time()
+                    await _until(lambda: not any(c.pending for c in clients), PROBE_TIMEOUT_S)
+                up_bytes = proxy.stats.bytes_upstream - up_before
+                rtts = [
+                    (acked_at - sent[(client.client_id, seq)]) * 1000
+                    for client in clients
+                    for seq, acked_at in client.stats.ack_times
+                    if (client.client_id, seq) in sent
+                ]
+            finally:
+                await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    deliveries = PROBE_MESSAGES * PROBE_CLIENTS
+    return Probe(
+        protocol=protocol,
+        network=context.network,
+        ack_rtt_ms=tuple(rtts),
+        down_bytes_per_event=down_bytes / deliveries,
+        up_bytes_per_mutation=up_bytes / deliveries,
+    )
+
+
+def not_measurable(rule: str, evidence: str | None, protocol: str, why: str) -> Factor:
+    """A factor this run cannot measure, with why."""
+    return Factor(
+        rule=rule,
+        evidence=evidence,
+        protocol=protocol,
+        prediction=Claim(text=EXPERIMENTS.get(evidence or "", "no experiment named")),
+        measured=None,
+        outcome="not_measurable",
+        why=why,
+    )
+
+
+def why_not(evidence: str) -> str:
+    """Why an experiment is not run here."""
+    if evidence not in EXPERIMENTS:
+        return f"no experiment is named {evidence!r} (known: {', '.join(sorted(EXPERIMENTS))})"
+    return _WHY_NOT.get(evidence, "not run by this version")
+
+
+def _without_tls(size: float) -> float:
+    """The engine's estimate minus TLS record overhead: loopback runs carry no TLS."""
+    return size - TLS_RECORD_OVERHEAD * max(1, math.ceil(size / TLS_MAX_RECORD))
+
+
+def _ack_factor(rule: str, result: Probe) -> Factor:
+    rtt = result.network.rtt_ms
+    predicted = PREDICTED_ACK_ROUND_TRIPS[result.protocol]
+    p50 = percentile(result.ack_rtt_ms, 50)
+    prediction = Claim(
+        text=f"{predicted:g} round trip per ack "
+        + ("on the same connection" if result.protocol == "websocket" else "(a pooled POST)"),
+        values={"round_trips": predicted, "rtt_ms": rtt, "ack_rtt_ms": predicted * rtt},
+    )
+    if p50 is None:
+        return not_measurable(rule, "ack-rtt", result.protocol, "no ack came back")
+    trips = p50 / rtt
+    measured = Claim(
+        text=f"ack p50 {p50:.1f} ms = {trips:.2f} round trips of {rtt:g} ms "
+        f"({len(result.ack_rtt_ms)} acks; {result.network.source})",
+        values={"ack_rtt_ms_p50": round(p50, 2), "round_trips": round(trips, 3)},
+    )
+    held = trips <= predicted + ACK_SLACK_ROUND_TRIPS
+    return Factor(
+        rule=rule,
+        evidence="ack-rtt",
+        protocol=result.protocol,
+        prediction=prediction,
+        measured=measured,
+        outcome="supported" if held else "contradicted",
+        why=f"within {ACK_SLACK_ROUND_TRIPS:g} round trip of the prediction"
+        if held
+        else f"{trips - predicted:.2f} round trips more than predicted",
+    )
+
+
+def _wire_factor(rule: str, result: Probe, context: ExperimentContext) -> Factor:
+    protocol = result.protocol
+    down = _without_tls(message_bytes(protocol, True, context.down_payload, context.facts))
+    up = _without_tls(message_bytes(protocol, False, context.up_payload, context.facts))
+    prediction = Claim(
+        text=f"the engine's estimate without TLS: {down:.0f} B per event down, {up:.0f} B "
+        "per mutation up",
+        values={"down_bytes": round(down, 1), "up_bytes": round(up, 1)},
+    )
+    measured = Claim(
+        text=f"{result.down_bytes_per_event:.0f} B per event down, "
+        f"{result.up_bytes_per_mutation:.0f} B per mutation up (proxy byte counts)",
+        values={
+            "down_bytes": round(result.down_bytes_per_event, 1),
+            "up_bytes": round(result.up_bytes_per_mutation, 1),
+        },
+    )
+    off = []
+    for name, want, got in (
+        ("down", down, result.down_bytes_per_event),
+        ("up", up, result.up_bytes_per_mutation),
+    ):
+        if want <= 0:
+            continue
+        if abs(got - want) > max(WIRE_SLACK_BYTES, WIRE_SLACK_FRACTION * want):
+            off.append(f"{name} {got:.0f} B against {want:.0f} B ({(got - want) / want:+.0%})")
+    return Factor(
+        rule=rule,
+        evidence="wire-bytes",
+        protocol=protocol,
+        prediction=prediction,
+        measured=measured,
+        outcome="contradicted" if off else "supported",
+        why="; ".join(off)
+        if off
+        else f"within {WIRE_SLACK_FRACTION:.0%} (or {WIRE_SLACK_BYTES} B) of the estimate",
+    )
+
+
+def factor_for(rule: str, evidence: str, result: Probe, context: ExperimentContext) -> Factor:
+    """The factor of ``rule`` from a probe of one protocol (ack-rtt or wire-bytes)."""
+    if evidence == "ack-rtt":
+        return _ack_factor(rule, result)
+    return _wire_factor(rule, result, context)
