@@ -1,0 +1,111 @@
+"""Factors: each deciding rule's experiment, judged from what the run measured."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+
+from selector.engine.recommend import recommend
+from selector.errors import SelectorError
+from selector.loading import load_profile, load_profile_text
+from selector.rules.facts import profile_facts
+from selector.rules.loading import load_matrix, load_overlay_text
+from selector.verify.experiments import ExperimentContext, factor_for, probe, why_not
+from selector.verify.network import Network
+from tests.conftest import PROFILES, ROOT
+
+OVERLAY = ROOT / "tests" / "verify" / "data" / "evidence-overlay.yaml"
+
+BINARY = """\
+schema_version: 1
+name: binary-frames
+traffic:
+  server_to_client: {rate_hz: 10, payload_bytes: 600}
+  client_to_server: {rate_hz: 2, payload_bytes: 300, needs_ack: true}
+  encoding: binary
+delivery: {guarantee: reliable_ordered, latency_p99_ms: 500}
+"""
+
+
+def context_for(text: str, network: Network) -> ExperimentContext:
+    profile = load_profile_text(text, "p.yaml")
+    up, down = profile.traffic.client_to_server, profile.traffic.server_to_client
+    assert up is not None and down is not None
+    return ExperimentContext(
+        facts=profile_facts(profile),
+        encoding=profile.traffic.encoding,
+        up_payload=up.payload_bytes,
+        down_payload=down.payload_bytes,
+        network=network,
+    )
+
+
+def test_one_round_trip_per_ack_is_supported_by_measurement() -> None:
+    context = context_for(BINARY.replace("binary", "text"), Network(rtt_ms=60, source="test"))
+    result = asyncio.run(probe("websocket", context))
+    factor = factor_for("acked", "ack-rtt", result, context)
+    assert factor.outcome == "supported", factor
+    assert factor.measured is not None
+    # measured on the client's clock through the emulated round trip, not copied from the plan
+    assert 1.0 <= factor.measured.values["round_trips"] < 1.5
+    assert factor.measured.values["ack_rtt_ms_p50"] >= 60
+
+
+def test_binary_frames_claim_is_contradicted_by_base64_on_the_wire() -> None:
+    # The engine counts binary WebSocket frames; the reference runtime carries binary
+    # payloads base64-encoded inside JSON, so the wire shows a third more and the envelope.
+    context = context_for(BINARY, Network(source="test"))
+    result = asyncio.run(probe("websocket", context))
+    factor = factor_for("framing", "wire-bytes", result, context)
+    assert factor.outcome == "contradicted", factor
+    assert factor.measured is not None
+    assert factor.measured.values["down_bytes"] > 600 * 4 / 3
+    assert factor.prediction.values["down_bytes"] < 620
+    assert "down" in factor.why
+
+
+def test_unknown_or_unbuilt_experiments_say_why() -> None:
+    assert "no experiment is named 'telepathy'" in why_not("telepathy")
+    assert "mutations publish no events" in why_not("ack-event-order")
+
+
+def test_overlay_rules_carry_their_evidence_id() -> None:
+    matrix = load_matrix([OVERLAY])
+    assert matrix.by_id["acked-sends-one-round-trip"].evidence == "ack-rtt"
+    assert matrix.by_id["framing-per-message"].evidence == "wire-bytes"
+    with pytest.raises(SelectorError) as error:
+        load_overlay_text(OVERLAY.read_text().replace("evidence: ack-rtt", "evidence: Ack RTT"))
+    assert "evidence" in str(error.value)
+
+
+def test_chat_json_has_measured_factors_and_the_engines_runner_up() -> None:
+    profile_path = PROFILES / "chat.yaml"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "selector", "verify", str(profile_path),
+            "--format", "json", "--clients", "6", "--matrix", str(OVERLAY),
+        ],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    rec = recommend(load_profile(profile_path), matrix=load_matrix([OVERLAY]))
+    assert report["verdict"]["runner_up"] == rec.ranking[1].protocol
+    measured = [
+        f
+        for f in report["factors"]
+        if f["protocol"] == rec.protocol and f["outcome"] != "not_measurable"
+    ]
+    assert {f["evidence"] for f in measured} == {"ack-rtt", "wire-bytes"}
+    assert all(f["measured"] is not None for f in measured)
+    assert len(report["verdict"]["factors_held"]) + len(report["verdict"]["factors_failed"]) >= 4
+    # full-scale figures are recommend's own bandwidth estimate, not a second model
+    model = next(b for b in rec.bandwidth if b.protocol == rec.protocol)
+    assert report["extrapolated"]["downstream_bytes_per_s_at_full_scale"] == (
+        model.downstream_bytes_per_s
+    )
+    assert "experiment for ack-rtt" in result.stderr
