@@ -66,6 +66,11 @@ class Network:
     jitter_ms: float = 0.0
     loss_pct: float = 0.0
     source: str = "none"
+    #: The loss is real packet loss in a network namespace (see :mod:`selector.verify.netns`),
+    #: so the proxy does not model it.
+    loss_in_kernel: bool = False
+    #: Why loss could not be made in the kernel, when it was asked for and is modelled.
+    kernel_unavailable: str | None = None
 
     def __post_init__(self) -> None:
         if self.rtt_ms < 0 or self.jitter_ms < 0:
@@ -95,7 +100,7 @@ class Network:
         if self.jitter_ms:
             delay += rng.uniform(0, self.jitter_ms / 2000)
         rto = self.rto_s
-        loss = self.loss_pct / 100
+        loss = 0.0 if self.loss_in_kernel else self.loss_pct / 100
         # Bounded: a chunk lost more than a few times in a row is vanishingly rare.
         for _ in range(6):
             if not loss or rng.random() >= loss:
@@ -108,11 +113,16 @@ class Network:
         """One line for the report."""
         if not self.emulated:
             return "loopback, no network emulated"
-        return (
+        text = (
             f"round trip +{self.rtt_ms:g} ms, jitter up to {self.jitter_ms:g} ms, "
-            f"loss {self.loss_pct:g} % per direction ({self.source}); loss modelled in the "
-            "proxy"
+            f"loss {self.loss_pct:g} % per direction ({self.source})"
         )
+        if not self.loss_pct:
+            return text
+        if self.loss_in_kernel:
+            return f"{text}; loss is real packet loss in the kernel (network namespace)"
+        why = f" ({self.kernel_unavailable})" if self.kernel_unavailable else ""
+        return f"{text}; loss modelled in the proxy, not in the kernel{why}"
 
 
 def network_for_profile(profile: Profile) -> Network:

@@ -303,8 +303,12 @@ class FaultProxy:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        sock: socket.socket | None = None,
     ) -> None:
         self.target = target
+        #: A listening socket made elsewhere (inside a network namespace), used instead of
+        #: ``host:port``.
+        self.sock = sock
         self.policy = policy or FaultPolicy()
         self.host = host
         self.port = port
@@ -317,8 +321,11 @@ class FaultProxy:
 
     async def start(self) -> FaultProxy:
         """Start listening; returns self."""
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        if self.sock is not None:
+            self._server = await asyncio.start_server(self._accept, sock=self.sock)
+        else:
+            self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.host, self.port = self._server.sockets[0].getsockname()[:2]
         return self
 
     async def close(self) -> None:

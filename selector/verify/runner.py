@@ -24,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import logging
 import random
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ from selector.verify.evidence import (
     downstream_evidence,
     upstream_evidence,
 )
+from selector.verify.netns import KernelPath, kernel_loss, kernel_loss_unavailable
 from selector.verify.proxy import FaultPolicy, FaultProxy
 from selector.verify.traffic import (
     Mode,
@@ -105,6 +108,8 @@ class RunTweaks:
 
     latency_s: float = 0.0
     bandwidth_bytes_per_s: float | None = None
+    #: Listen inside this network namespace, across a lossy veth link (kernel packet loss).
+    kernel: KernelPath | None = None
 
 
 @dataclass
@@ -320,8 +325,10 @@ class _Run:
         s = self.settings
         async with running_server(self._server_settings()) as (hub, port):
             hub.applied_log = []
-            async with FaultProxy(("127.0.0.1", port), self._policy()) as proxy:
-                url = f"http://127.0.0.1:{proxy.port}"
+            kernel = self.tweaks.kernel
+            listener = kernel.listen() if kernel is not None else None
+            async with FaultProxy(("127.0.0.1", port), self._policy(), sock=listener) as proxy:
+                url = f"http://{proxy.host}:{proxy.port}"
                 clients = [self._client(i, url) for i in range(self.plan.clients)]
                 try:
                     for client in clients:
@@ -584,6 +591,45 @@ def run_verification(
     The standard asyncio loop is used on purpose: its clock has sub-millisecond resolution,
     while uvloop's ``loop.time()`` counts whole milliseconds, too coarse for loopback latency.
     """
+
+    options = options or VerifyOptions()
+    tweaks = tweaks or RunTweaks()
+    with contextlib.ExitStack() as stack:
+        network = options.network
+        if network.loss_pct > 0 and tweaks.kernel is None:
+            why = kernel_loss_unavailable()
+            if why is None:
+                try:
+                    path = stack.enter_context(kernel_loss(network.loss_pct))
+                except (OSError, subprocess.SubprocessError) as exc:
+                    why = f"the network namespace could not be made: {exc}"
+                else:
+                    tweaks = dataclasses.replace(tweaks, kernel=path)
+                    network = dataclasses.replace(network, loss_in_kernel=True)
+            if why is not None:
+                network = dataclasses.replace(network, kernel_unavailable=why)
+            options = dataclasses.replace(options, network=network)
+        return _run_verification(
+            profile,
+            options,
+            matrix=matrix,
+            tweaks=tweaks,
+            protocols=protocols,
+            progress=progress,
+            experiments=experiments,
+        )
+
+
+def _run_verification(
+    profile: Profile,
+    options: VerifyOptions,
+    *,
+    matrix: Any,
+    tweaks: RunTweaks,
+    protocols: tuple[str, ...] | None,
+    progress: Progress | None,
+    experiments: bool,
+) -> VerifyReport:
     from selector.errors import UsageError
     from selector.runtime.client import ClientStoppedError
 

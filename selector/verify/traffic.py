@@ -289,7 +289,14 @@ def build_traffic_plan(
     if not options.network.emulated and options.network.source != "none":
         notes.append(f"network: {options.network.source}")
     if options.network.emulated:
-        notes.append(f"network: {options.network.describe()}; {PROXY_LIMITS}")
+        limits = PROXY_LIMITS
+        if options.network.loss_in_kernel:
+            limits = (
+                "packets are dropped by iptables on a veth pair into a network namespace, on "
+                "the clients' leg: TCP retransmission and head-of-line blocking happen in the "
+                "kernel; the proxy's leg to the server is loopback"
+            )
+        notes.append(f"network: {options.network.describe()}; {limits}")
         notes.append(
             "round trips are wall-clock and not scaled with the timeline; the time scale "
             "keeps the heartbeat at least a few round trips long so a slow path is not taken "

@@ -72,3 +72,13 @@ def test_ack_round_trip_follows_the_emulated_rtt(
         assert plan.time_scale * plan_lifetime(profile, "websocket").heartbeat_interval_s >= 0.32
     if high is not None:
         assert p50 < high
+
+
+def test_the_report_says_where_loss_is_made() -> None:
+    modelled = Network(rtt_ms=10, loss_pct=1, source="t", kernel_unavailable="not root")
+    assert "modelled in the proxy, not in the kernel (not root)" in modelled.describe()
+    kernel = Network(rtt_ms=10, loss_pct=50, source="t", loss_in_kernel=True)
+    assert "real packet loss in the kernel" in kernel.describe()
+    # with loss in the kernel the proxy adds only the round trip
+    rng = random.Random(3)
+    assert {kernel.chunk_delay(rng) for _ in range(100)} == {0.005}
