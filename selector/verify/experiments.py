@@ -35,8 +35,11 @@ __all__ = [
     "MEASURED_HERE",
     "ExperimentContext",
     "Probe",
+    "browser_streams",
+    "chromium_unavailable",
     "factor_for",
     "not_measurable",
+    "origin_factor",
     "probe",
 ]
 
@@ -55,11 +58,9 @@ EXPERIMENTS: dict[str, str] = {
 }
 
 #: Experiments this version runs; the others are listed with why not.
-MEASURED_HERE = frozenset({"ack-rtt", "wire-bytes", "heartbeat-survival"})
+MEASURED_HERE = frozenset({"ack-rtt", "wire-bytes", "heartbeat-survival", "connections-per-origin"})
 
 _WHY_NOT: dict[str, str] = {
-    "connections-per-origin": "needs a real browser opening the profile's streams; this "
-    "version of verify does not drive Chromium yet",
     "upgrade-stripped": "the fault proxy forwards bytes and has no mode that rewrites HTTP "
     "headers yet",
     "stream-buffered": "the fault proxy has no mode that buffers a response yet",
@@ -291,3 +292,135 @@ def factor_for(rule: str, evidence: str, result: Probe, context: ExperimentConte
     if evidence == "ack-rtt":
         return _ack_factor(rule, result)
     return _wire_factor(rule, result, context)
+
+
+#: Browsers allow this many HTTP/1.1 connections per origin (Chromium's per-group socket
+#: limit; https://developer.mozilla.org/en-US/docs/Web/API/EventSource notes the limit of 6).
+HTTP1_CONNECTIONS_PER_ORIGIN = 6
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+#: How long the page waits for its streams to open, and for one more request, in ms.
+STREAMS_WAIT_MS = 1000
+REQUEST_WAIT_MS = 1500
+
+_STREAMS_SCRIPT = """
+async ([address, n, protocol, waitMs, requestMs]) => {
+  const opened = new Set();
+  const conns = [];
+  for (let i = 0; i < n; i++) {
+    const c = protocol === "sse"
+      ? new EventSource(`http://${address}/sse?client_id=tab-${i}`)
+      : new WebSocket(`ws://${address}/ws?client_id=tab-${i}`);
+    c.onopen = () => opened.add(i);
+    conns.push(c);
+  }
+  await new Promise((r) => setTimeout(r, waitMs));
+  const started = performance.now();
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), requestMs);
+  let answered = false;
+  try {
+    await fetch(`/healthz?n=${n}`, {signal: abort.signal, cache: "no-store"});
+    answered = true;
+  } catch (e) {}
+  clearTimeout(timer);
+  const requestMsTaken = performance.now() - started;
+  window.streams = conns;
+  return {open: opened.size, answered, requestMs: requestMsTaken};
+}
+"""
+
+
+def chromium_unavailable() -> str | None:
+    """Why the browser experiment cannot run here (None: it can)."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed (pip install playwright)"
+    if not any(os.path.exists(path) for path in CHROMIUM_PATHS):
+        return "Debian chromium is not installed (apt-get install chromium)"
+    return None
+
+
+async def browser_streams(protocol: str, streams: int) -> dict[str, float]:
+    """A real Chromium page opens ``streams`` streams of ``protocol`` to the runtime over
+    HTTP/1.1, then makes one more request to the same origin: streams the browser opened,
+    streams the server registered, and whether (and how fast) the request was answered."""
+    import os
+
+    from playwright.async_api import async_playwright
+
+    chromium = next(path for path in CHROMIUM_PATHS if os.path.exists(path))
+    settings = ServerSettings(host="127.0.0.1", port=0)
+    async with running_server(settings) as (hub, port), async_playwright() as playwright:
+        address = f"127.0.0.1:{port}"
+        browser = await playwright.chromium.launch(
+            executable_path=chromium, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(f"http://{address}/healthz")  # the page's origin: the runtime
+            result = await page.evaluate(
+                _STREAMS_SCRIPT, [address, streams, protocol, STREAMS_WAIT_MS, REQUEST_WAIT_MS]
+            )
+            kind = "ws" if protocol == "websocket" else "sse"
+            registered = sum(1 for sub in hub.subscribers.values() if sub.protocol == kind)
+            await page.evaluate("window.streams.forEach((c) => c.close())")
+        finally:
+            await browser.close()
+    return {
+        "streams": float(streams),
+        "open": float(result["open"]),
+        "server_registered": float(registered),
+        "request_answered": 1.0 if result["answered"] else 0.0,
+        "request_ms": round(float(result["requestMs"]), 1),
+    }
+
+
+def origin_factor(rule: str, protocol: str, measured: Mapping[str, float]) -> Factor:
+    """connections-per-origin: what the browser did against what the 6-per-origin limit of
+    HTTP/1.1 predicts (WebSockets are not drawn from that pool)."""
+    n = int(measured["streams"])
+    if protocol == "sse":
+        open_ = min(n, HTTP1_CONNECTIONS_PER_ORIGIN)
+        blocked = n >= HTTP1_CONNECTIONS_PER_ORIGIN
+        text = f"{open_} of {n} EventSource streams open (6 HTTP/1.1 connections per origin)" + (
+            "; the next request to the origin waits" if blocked else ""
+        )
+    else:
+        open_, blocked = n, False
+        text = f"all {n} WebSockets open; requests to the origin are not held up"
+    prediction = Claim(
+        text=text, values={"open": float(open_), "request_answered": 0.0 if blocked else 1.0}
+    )
+    answered = measured["request_answered"] == 1.0
+    got = Claim(
+        text=f"{measured['open']:.0f} of {n} open in Chromium "
+        f"({measured['server_registered']:.0f} registered by the server); one more request "
+        + (
+            f"answered in {measured['request_ms']:.0f} ms"
+            if answered
+            else f"not answered within {REQUEST_WAIT_MS} ms"
+        ),
+        values=dict(measured),
+    )
+    held = measured["open"] == open_ and answered == (not blocked)
+    return Factor(
+        rule=rule,
+        evidence="connections-per-origin",
+        protocol=protocol,
+        prediction=prediction,
+        measured=got,
+        outcome="supported" if held else "contradicted",
+        why="the browser behaved as predicted" if held else "the browser did otherwise",
+    )

@@ -653,13 +653,14 @@ def _run_verification(
 
 
 def deciding_rules(rec: Recommendation, runner_up: str | None) -> list[tuple[str, str]]:
-    """``(rule, protocol)`` of the score hits that separate the winner from the runner-up,
-    in the engine's order (a rule hitting both shows once per protocol)."""
+    """``(rule, protocol)`` of the hits that decided the ranking, in the engine's order: score
+    hits on the winner or the runner-up, and every veto (a rule hitting both shows once per
+    protocol)."""
     sides = {rec.protocol, runner_up} - {None}
     return [
         (hit.rule, hit.protocol)
         for hit in rec.hits
-        if hit.effect == "score" and hit.protocol in sides and hit.delta != 0
+        if hit.effect == "veto" or (hit.protocol in sides and hit.delta != 0)
     ]
 
 
@@ -681,8 +682,11 @@ async def _factors(
         MEASURED_HERE,
         ExperimentContext,
         Probe,
+        browser_streams,
+        chromium_unavailable,
         factor_for,
         not_measurable,
+        origin_factor,
         probe,
         why_not,
     )
@@ -712,7 +716,11 @@ async def _factors(
         if rule_id in seen:
             continue
         seen.add(rule_id)
-        for protocol in (p for p in (rec.protocol, runner_up) if p is not None):
+        # The winner and the runner-up, and the protocol the rule hit (a vetoed one is in
+        # neither place, yet its veto decided the ranking).
+        for protocol in dict.fromkeys(
+            p for p in (rec.protocol, runner_up, hit_protocol) if p is not None
+        ):
             report = reports.get(protocol)
             if evidence not in MEASURED_HERE:
                 factors.append(not_measurable(rule_id, evidence, protocol, why_not(evidence)))
@@ -721,6 +729,15 @@ async def _factors(
                 factors.append(not_measurable(rule_id, evidence, protocol, why))
             elif evidence == "heartbeat-survival":
                 factors.append(_survival_factor(rule_id, protocol, report))
+            elif evidence == "connections-per-origin":
+                missing = chromium_unavailable()
+                if missing is not None:
+                    factors.append(not_measurable(rule_id, evidence, protocol, missing))
+                    continue
+                streams = profile.scale.streams_per_client
+                progress(f"{protocol}: Chromium opens {streams} stream(s) to one origin")
+                measured = await browser_streams(protocol, streams)
+                factors.append(origin_factor(rule_id, protocol, measured))
             else:
                 if protocol not in probes:
                     progress(f"{protocol}: experiment for {evidence} ({context.network.source})")

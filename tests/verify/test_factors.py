@@ -14,7 +14,15 @@ from selector.errors import SelectorError
 from selector.loading import load_profile, load_profile_text
 from selector.rules.facts import profile_facts
 from selector.rules.loading import load_matrix, load_overlay_text
-from selector.verify.experiments import ExperimentContext, factor_for, probe, why_not
+from selector.verify.experiments import (
+    ExperimentContext,
+    browser_streams,
+    chromium_unavailable,
+    factor_for,
+    origin_factor,
+    probe,
+    why_not,
+)
 from selector.verify.network import Network
 from tests.conftest import PROFILES, ROOT
 
@@ -109,3 +117,18 @@ def test_chat_json_has_measured_factors_and_the_engines_runner_up() -> None:
         model.downstream_bytes_per_s
     )
     assert "experiment for ack-rtt" in result.stderr
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(chromium_unavailable() is not None, reason=str(chromium_unavailable()))
+def test_chromium_holds_the_seventh_request_behind_six_event_sources() -> None:
+    # Eight streams to one HTTP/1.1 origin: Chromium opens six EventSources and makes the
+    # next request wait, but opens all eight WebSockets and answers the request at once.
+    sse = asyncio.run(browser_streams("sse", 8))
+    assert sse["open"] == 6 and sse["server_registered"] == 6
+    assert sse["request_answered"] == 0.0
+    assert origin_factor("r", "sse", sse).outcome == "supported"
+    ws = asyncio.run(browser_streams("websocket", 8))
+    assert ws["open"] == 8 and ws["server_registered"] == 8
+    assert ws["request_answered"] == 1.0
+    assert origin_factor("r", "websocket", ws).outcome == "supported"
