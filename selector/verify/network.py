@@ -54,7 +54,7 @@ PROXY_LIMITS = (
     "holds bytes back but drops no packets, so congestion-window collapse, kernel "
     "retransmission and their effect on throughput are modelled (one retransmission "
     f"timeout of at least {MIN_RTO_S * 1000:.0f} ms per lost chunk, head-of-line blocking "
-    "behind it), not measured"
+    "behind it), not measured; the TCP and TLS handshakes to the proxy are not delayed"
 )
 
 
