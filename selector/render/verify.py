@@ -125,7 +125,7 @@ def sample_sentence(report: VerifyReport) -> str:
     run = report.run
     return (
         f"{run.clients} sampled clients for {run.full_scale_connections} connections, "
-        f"random seed {run.seed}; network: {run.network}"
+        f"seed {run.seed}; network: {run.network}"
     )
 
 
