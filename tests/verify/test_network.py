@@ -82,3 +82,22 @@ def test_the_report_says_where_loss_is_made() -> None:
     # with loss in the kernel the proxy adds only the round trip
     rng = random.Random(3)
     assert {kernel.chunk_delay(rng) for _ in range(100)} == {0.005}
+
+
+def test_cli_network_flags_override_the_profiles_figures() -> None:
+    import argparse
+
+    from selector.commands.verify import _network, add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    profile = load_profile_text(PROFILE.replace("[browser]", "[mobile]"), "p.yaml")
+    plain = _network(parser.parse_args(["p.yaml"]), profile)
+    assert not plain.emulated and plain.source == "none"
+    typical = _network(parser.parse_args(["p.yaml", "--network", "profile"]), profile)
+    assert typical.rtt_ms == 150 and "mobile" in typical.source
+    mixed = _network(parser.parse_args(["p.yaml", "--network", "profile", "--loss", "2"]), profile)
+    assert (mixed.rtt_ms, mixed.loss_pct) == (150, 2) and "overridden" in mixed.source
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["p.yaml", "--loss", "100"])
+    assert exit_info.value.code == 2
