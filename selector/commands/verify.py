@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiply heartbeats, timeouts and hop limits by X (default: the path's shortest "
         "idle window lasts about 1 s); message rates and latency budgets are not scaled",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for reproducible runs")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for reproducible runs")
     parser.add_argument(
         "--protocol",
         action="append",
@@ -79,7 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="random extra delay, up to MS per round trip",
     )
     network.add_argument(
-        "--loss", type=percent, metavar="PCT", help="chance a chunk is lost, per direction"
+        "--loss",
+        type=percent,
+        metavar="PCT",
+        help="loss per direction: real packet loss in a network namespace of the run's own "
+        "when root with ip and iptables, otherwise modelled in the proxy (the report says which)",
     )
     network.add_argument(
         "--network",
