@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import math
 import random
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from selector.engine.bandwidth import TLS_MAX_RECORD, TLS_RECORD_OVERHEAD, message_bytes
-from selector.runtime.client import SseClient, WsClient
+from selector.runtime.client import ClientStoppedError, SseClient, WsClient
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.server import running_server
 from selector.runtime.settings import NO_HEARTBEAT, ServerSettings
@@ -41,6 +42,8 @@ __all__ = [
     "not_measurable",
     "origin_factor",
     "probe",
+    "through_stripping_hop",
+    "upgrade_factor",
 ]
 
 #: Every evidence id a rule may name, with what it measures.
@@ -61,8 +64,6 @@ EXPERIMENTS: dict[str, str] = {
 MEASURED_HERE = frozenset({"ack-rtt", "wire-bytes", "heartbeat-survival", "connections-per-origin"})
 
 _WHY_NOT: dict[str, str] = {
-    "upgrade-stripped": "the fault proxy forwards bytes and has no mode that rewrites HTTP "
-    "headers yet",
     "stream-buffered": "the fault proxy has no mode that buffers a response yet",
     "lifetime-rotation": "no experiment rotates connections through a lifetime cap yet",
     "cpu-per-delivery": "server CPU per delivery is not sampled by this version",
@@ -427,4 +428,66 @@ def origin_factor(rule: str, protocol: str, measured: Mapping[str, float]) -> Fa
         measured=got,
         outcome="supported" if held else "contradicted",
         why="the browser behaved as predicted" if held else "the browser did otherwise",
+    )
+
+
+#: How long a client gets to connect through a hop that strips Upgrade.
+UPGRADE_CONNECT_S = 3.0
+
+
+async def through_stripping_hop(protocol: str) -> dict[str, float]:
+    """Connect one reference client through a proxy that strips ``Upgrade`` and deliver one
+    event: whether it connected and whether the event arrived."""
+    settings = ServerSettings(host="127.0.0.1", port=0)
+    async with running_server(settings) as (hub, port):
+        policy = FaultPolicy(strip_upgrade=True)
+        async with FaultProxy(("127.0.0.1", port), policy) as proxy:
+            url = f"http://127.0.0.1:{proxy.port}"
+            options: dict[str, Any] = {
+                "client_id": "behind-strip",
+                "connect_timeout": UPGRADE_CONNECT_S,
+                "max_consecutive_failures": 2,
+            }
+            client: WsClient | SseClient = (
+                WsClient(url, **options) if protocol == "websocket" else SseClient(url, **options)
+            )
+            connected = delivered = False
+            try:
+                await client.start()
+                with contextlib.suppress(TimeoutError, ClientStoppedError):
+                    await client.wait_connected(UPGRADE_CONNECT_S)
+                    connected = True
+                    hub.publish(Publish("probe", {"n": 1}))
+                    await client.wait_events(1, UPGRADE_CONNECT_S)
+                    delivered = True
+            finally:
+                await client.close()
+    return {"connected": float(connected), "delivered": float(delivered)}
+
+
+def upgrade_factor(rule: str, protocol: str, measured: Mapping[str, float]) -> Factor:
+    """upgrade-stripped: a WebSocket needs the Upgrade handshake (RFC 6455 §4.1) and fails
+    without it; an SSE stream is a plain GET and passes."""
+    works = protocol != "websocket"
+    prediction = Claim(
+        text="connects and delivers through a hop that strips Upgrade"
+        if works
+        else "cannot connect through a hop that strips Upgrade (RFC 6455 handshake)",
+        values={"connected": float(works), "delivered": float(works)},
+    )
+    connected, delivered = measured["connected"] == 1.0, measured["delivered"] == 1.0
+    got = Claim(
+        text=("connected" if connected else "did not connect")
+        + (", event delivered" if delivered else ", no event delivered"),
+        values=dict(measured),
+    )
+    held = connected == works and delivered == works
+    return Factor(
+        rule=rule,
+        evidence="upgrade-stripped",
+        protocol=protocol,
+        prediction=prediction,
+        measured=got,
+        outcome="supported" if held else "contradicted",
+        why="as predicted" if held else "the client did otherwise",
     )

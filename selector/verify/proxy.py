@@ -25,7 +25,7 @@ from typing import Literal
 
 from selector.verify.network import Network
 
-__all__ = ["FaultPolicy", "FaultProxy", "ProxyStats"]
+__all__ = ["FaultPolicy", "FaultProxy", "ProxyStats", "strip_upgrade"]
 
 FaultAction = Literal["silent_drop", "rst", "fin"]
 
@@ -49,6 +49,9 @@ class FaultPolicy:
     network: Network = field(default_factory=Network)
     #: Random seed of the network model (jitter and loss draws), for replayable runs.
     seed: int = 0
+    #: Remove ``Upgrade`` (and ``Connection: upgrade``) from requests, as some corporate
+    #: proxies and old intermediaries do: a WebSocket handshake arrives as a plain GET.
+    strip_upgrade: bool = False
 
     def __post_init__(self) -> None:
         for name in ("idle_timeout_s", "max_lifetime_s", "bandwidth_bytes_per_s"):
@@ -101,6 +104,24 @@ class ProxyStats:
     def drops(self) -> int:
         """All faults applied."""
         return sum(self.faults.values())
+
+
+def strip_upgrade(chunk: bytes) -> bytes:
+    """A request head without its ``Upgrade`` header and with ``Connection: upgrade`` turned
+    into ``keep-alive`` (pure). Only a chunk that starts with ``GET`` and holds the whole head
+    is touched: a handshake is small and sent at once."""
+    head, sep, body = chunk.partition(b"\r\n\r\n")
+    if not chunk.startswith(b"GET ") or not sep:
+        return chunk
+    lines = []
+    for line in head.split(b"\r\n"):
+        name = line.split(b":", 1)[0].strip().lower()
+        if name == b"upgrade":
+            continue
+        if name == b"connection" and b"upgrade" in line.lower():
+            line = b"Connection: keep-alive"
+        lines.append(line)
+    return b"\r\n".join(lines) + sep + body
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -182,6 +203,8 @@ class _Link:
                 if self.dropped:
                     stats.bytes_swallowed += len(chunk)
                     continue
+                if upstream and self.policy.strip_upgrade:
+                    chunk = strip_upgrade(chunk)
                 self.last_activity = self.loop.time()
                 if self.policy.cut_after_bytes is not None:
                     room = self.policy.cut_after_bytes - self.forwarded

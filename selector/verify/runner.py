@@ -688,6 +688,8 @@ async def _factors(
         not_measurable,
         origin_factor,
         probe,
+        through_stripping_hop,
+        upgrade_factor,
         why_not,
     )
 
@@ -729,6 +731,10 @@ async def _factors(
                 factors.append(not_measurable(rule_id, evidence, protocol, why))
             elif evidence == "heartbeat-survival":
                 factors.append(_survival_factor(rule_id, protocol, report))
+            elif evidence == "upgrade-stripped":
+                progress(f"{protocol}: through a hop that strips Upgrade")
+                stripped = await through_stripping_hop(protocol)
+                factors.append(upgrade_factor(rule_id, protocol, stripped))
             elif evidence == "connections-per-origin":
                 missing = chromium_unavailable()
                 if missing is not None:

@@ -21,9 +21,12 @@ from selector.verify.experiments import (
     factor_for,
     origin_factor,
     probe,
+    through_stripping_hop,
+    upgrade_factor,
     why_not,
 )
 from selector.verify.network import Network
+from selector.verify.proxy import strip_upgrade
 from tests.conftest import PROFILES, ROOT
 
 OVERLAY = ROOT / "tests" / "verify" / "data" / "evidence-overlay.yaml"
@@ -132,3 +135,22 @@ def test_chromium_holds_the_seventh_request_behind_six_event_sources() -> None:
     assert ws["open"] == 8 and ws["server_registered"] == 8
     assert ws["request_answered"] == 1.0
     assert origin_factor("r", "websocket", ws).outcome == "supported"
+
+
+def test_a_hop_that_strips_upgrade_stops_websocket_not_sse() -> None:
+    head = (
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    stripped = strip_upgrade(head)
+    assert b"upgrade" not in stripped.lower() and b"Connection: keep-alive" in stripped
+    assert (
+        strip_upgrade(b"POST /mutations HTTP/1.1\r\n\r\n{}")
+        == b"POST /mutations HTTP/1.1\r\n\r\n{}"
+    )
+    ws = asyncio.run(through_stripping_hop("websocket"))
+    sse = asyncio.run(through_stripping_hop("sse"))
+    assert ws == {"connected": 0.0, "delivered": 0.0}
+    assert sse == {"connected": 1.0, "delivered": 1.0}
+    assert upgrade_factor("r", "websocket", ws).outcome == "supported"
+    assert upgrade_factor("r", "sse", sse).outcome == "supported"
