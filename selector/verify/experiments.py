@@ -37,11 +37,13 @@ __all__ = [
     "ExperimentContext",
     "Probe",
     "browser_streams",
+    "buffering_factor",
     "chromium_unavailable",
     "factor_for",
     "not_measurable",
     "origin_factor",
     "probe",
+    "through_buffering_hop",
     "through_stripping_hop",
     "upgrade_factor",
 ]
@@ -64,7 +66,6 @@ EXPERIMENTS: dict[str, str] = {
 MEASURED_HERE = frozenset({"ack-rtt", "wire-bytes", "heartbeat-survival", "connections-per-origin"})
 
 _WHY_NOT: dict[str, str] = {
-    "stream-buffered": "the fault proxy has no mode that buffers a response yet",
     "lifetime-rotation": "no experiment rotates connections through a lifetime cap yet",
     "cpu-per-delivery": "server CPU per delivery is not sampled by this version",
     "loss-latency": "no experiment compares delivery under loss yet (try --loss on the run)",
@@ -490,4 +491,66 @@ def upgrade_factor(rule: str, protocol: str, measured: Mapping[str, float]) -> F
         measured=got,
         outcome="supported" if held else "contradicted",
         why="as predicted" if held else "the client did otherwise",
+    )
+
+
+#: nginx's default proxy buffer (one memory page, ``proxy_buffer_size 4k|8k``), used by the
+#: buffering hop; https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_buffering
+BUFFERING_HOP_BYTES = 8 * 1024
+BUFFERED_EVENTS = 5
+BUFFERED_EVENT_BYTES = 100
+BUFFERED_WAIT_S = 1.0
+
+
+async def through_buffering_hop(protocol: str) -> dict[str, float]:
+    """Publish a few small events through a hop that buffers responses: how many reached the
+    client within a second."""
+    settings = ServerSettings(host="127.0.0.1", port=0)
+    async with running_server(settings) as (hub, port):
+        policy = FaultPolicy(buffer_bytes=BUFFERING_HOP_BYTES)
+        async with FaultProxy(("127.0.0.1", port), policy) as proxy:
+            url = f"http://127.0.0.1:{proxy.port}"
+            options: dict[str, Any] = {"client_id": "behind-buffer", "silence_timeout": 1e9}
+            client: WsClient | SseClient = (
+                WsClient(url, **options) if protocol == "websocket" else SseClient(url, **options)
+            )
+            try:
+                await client.start()
+                # The server registers the stream; the client may not know it is connected
+                # (a buffering hop holds an SSE stream's headers too).
+                await _until(lambda: len(hub.subscribers) >= 1, PROBE_TIMEOUT_S)
+                for n in range(BUFFERED_EVENTS):
+                    hub.publish(Publish("probe", {"n": n, "pad": "x" * BUFFERED_EVENT_BYTES}))
+                with contextlib.suppress(TimeoutError):
+                    await client.wait_events(BUFFERED_EVENTS, BUFFERED_WAIT_S)
+                arrived = sum(1 for e in client.events if e.event == "probe")
+            finally:
+                await client.close()
+    return {"published": float(BUFFERED_EVENTS), "arrived": float(arrived)}
+
+
+def buffering_factor(rule: str, protocol: str, measured: Mapping[str, float]) -> Factor:
+    """stream-buffered: a buffering hop holds a stream's small events until its buffer fills
+    (SSE needs ``X-Accel-Buffering: no`` or buffering off); an upgraded WebSocket is not
+    buffered."""
+    n = measured["published"]
+    expected = 0.0 if protocol == "sse" else n
+    prediction = Claim(
+        text=f"{expected:.0f} of {n:.0f} small events arrive within {BUFFERED_WAIT_S:g} s "
+        f"through a hop buffering {BUFFERING_HOP_BYTES // 1024} KiB",
+        values={"arrived": expected},
+    )
+    got = Claim(
+        text=f"{measured['arrived']:.0f} of {n:.0f} arrived within {BUFFERED_WAIT_S:g} s",
+        values=dict(measured),
+    )
+    held = measured["arrived"] == expected
+    return Factor(
+        rule=rule,
+        evidence="stream-buffered",
+        protocol=protocol,
+        prediction=prediction,
+        measured=got,
+        outcome="supported" if held else "contradicted",
+        why="as predicted" if held else "the stream did otherwise",
     )

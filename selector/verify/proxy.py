@@ -52,6 +52,9 @@ class FaultPolicy:
     #: Remove ``Upgrade`` (and ``Connection: upgrade``) from requests, as some corporate
     #: proxies and old intermediaries do: a WebSocket handshake arrives as a plain GET.
     strip_upgrade: bool = False
+    #: Hold response bytes until this many have gathered, as a buffering reverse proxy does
+    #: (nginx ``proxy_buffering``); upgraded (101) connections pass unbuffered.
+    buffer_bytes: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("idle_timeout_s", "max_lifetime_s", "bandwidth_bytes_per_s"):
@@ -191,6 +194,8 @@ class _Link:
         sender = asyncio.create_task(self._send(pending, writer))
         rng = random.Random(f"{self.policy.seed}:{self.index}:{upstream}")
         last_due = 0.0
+        buffering = not upstream and self.policy.buffer_bytes is not None
+        held = b""
         try:
             while True:
                 try:
@@ -205,6 +210,14 @@ class _Link:
                     continue
                 if upstream and self.policy.strip_upgrade:
                     chunk = strip_upgrade(chunk)
+                if buffering and self.policy.buffer_bytes is not None:
+                    if not held and chunk.startswith(b"HTTP/1.1 101"):
+                        buffering = False  # an upgraded connection is not buffered
+                    else:
+                        held += chunk
+                        if len(held) < self.policy.buffer_bytes:
+                            continue
+                        chunk, held = held, b""
                 self.last_activity = self.loop.time()
                 if self.policy.cut_after_bytes is not None:
                     room = self.policy.cut_after_bytes - self.forwarded

@@ -683,11 +683,13 @@ async def _factors(
         ExperimentContext,
         Probe,
         browser_streams,
+        buffering_factor,
         chromium_unavailable,
         factor_for,
         not_measurable,
         origin_factor,
         probe,
+        through_buffering_hop,
         through_stripping_hop,
         upgrade_factor,
         why_not,
@@ -731,6 +733,10 @@ async def _factors(
                 factors.append(not_measurable(rule_id, evidence, protocol, why))
             elif evidence == "heartbeat-survival":
                 factors.append(_survival_factor(rule_id, protocol, report))
+            elif evidence == "stream-buffered":
+                progress(f"{protocol}: through a hop that buffers responses")
+                buffered = await through_buffering_hop(protocol)
+                factors.append(buffering_factor(rule_id, protocol, buffered))
             elif evidence == "upgrade-stripped":
                 progress(f"{protocol}: through a hop that strips Upgrade")
                 stripped = await through_stripping_hop(protocol)

@@ -17,10 +17,12 @@ from selector.rules.loading import load_matrix, load_overlay_text
 from selector.verify.experiments import (
     ExperimentContext,
     browser_streams,
+    buffering_factor,
     chromium_unavailable,
     factor_for,
     origin_factor,
     probe,
+    through_buffering_hop,
     through_stripping_hop,
     upgrade_factor,
     why_not,
@@ -154,3 +156,11 @@ def test_a_hop_that_strips_upgrade_stops_websocket_not_sse() -> None:
     assert sse == {"connected": 1.0, "delivered": 1.0}
     assert upgrade_factor("r", "websocket", ws).outcome == "supported"
     assert upgrade_factor("r", "sse", sse).outcome == "supported"
+
+
+def test_a_buffering_hop_holds_small_sse_events_but_not_websocket_frames() -> None:
+    sse = asyncio.run(through_buffering_hop("sse"))
+    ws = asyncio.run(through_buffering_hop("websocket"))
+    assert sse["arrived"] == 0.0 and ws["arrived"] == ws["published"] == 5.0
+    assert buffering_factor("r", "sse", sse).outcome == "supported"
+    assert buffering_factor("r", "websocket", ws).outcome == "supported"
