@@ -66,9 +66,7 @@ EXPERIMENTS: dict[str, str] = {
 MEASURED_HERE = frozenset({"ack-rtt", "wire-bytes", "heartbeat-survival", "connections-per-origin"})
 
 _WHY_NOT: dict[str, str] = {
-    "lifetime-rotation": "no experiment rotates connections through a lifetime cap yet",
     "cpu-per-delivery": "server CPU per delivery is not sampled by this version",
-    "loss-latency": "no experiment compares delivery under loss yet (try --loss on the run)",
     "ack-event-order": "the reference runtime's mutations publish no events, so an ack has no "
     "events it caused to order against",
 }

@@ -733,6 +733,10 @@ async def _factors(
                 factors.append(not_measurable(rule_id, evidence, protocol, why))
             elif evidence == "heartbeat-survival":
                 factors.append(_survival_factor(rule_id, protocol, report))
+            elif evidence == "lifetime-rotation":
+                factors.append(_rotation_factor(rule_id, protocol, report))
+            elif evidence == "loss-latency":
+                factors.append(_loss_factor(rule_id, protocol, report, options))
             elif evidence == "stream-buffered":
                 progress(f"{protocol}: through a hop that buffers responses")
                 buffered = await through_buffering_hop(protocol)
@@ -781,6 +785,76 @@ def _survival_factor(rule: str, protocol: str, report: CandidateReport | None) -
         measured=Claim(text="; ".join(c.measured for c in checks)),
         outcome="contradicted" if failed else "supported",
         why="; ".join(f"{c.requirement} failed" for c in failed) or "every check passed",
+    )
+
+
+def _rotation_factor(rule: str, protocol: str, report: CandidateReport | None) -> Factor:
+    """lifetime-rotation from the main run: connections closed at a hop's lifetime cap come
+    back and lose nothing."""
+    from selector.verify.experiments import not_measurable
+
+    run = report.planned if report is not None else None
+    if run is None:
+        return not_measurable(rule, "lifetime-rotation", protocol, "the run was not made")
+    rotated = sum(n for kind, n in run.proxy_faults.items() if kind.startswith("max_lifetime"))
+    if not rotated:
+        why = "no hop on the path has a lifetime cap short enough to reach in this run"
+        return not_measurable(rule, "lifetime-rotation", protocol, why)
+    lost = sum(d.lost for d in (run.server_to_client, run.client_to_server) if d is not None)
+    return Factor(
+        rule=rule,
+        evidence="lifetime-rotation",
+        protocol=protocol,
+        prediction=Claim(
+            text="connections closed at the lifetime cap reconnect and resume, losing nothing",
+            values={"lost": 0.0},
+        ),
+        measured=Claim(
+            text=f"{rotated} closed at the cap, {run.reconnects} reconnects, {lost} lost",
+            values={
+                "rotated": float(rotated),
+                "reconnects": float(run.reconnects),
+                "lost": float(lost),
+            },
+        ),
+        outcome="supported" if lost == 0 else "contradicted",
+        why="nothing lost across the rotations" if lost == 0 else f"{lost} lost",
+    )
+
+
+def _loss_factor(
+    rule: str, protocol: str, report: CandidateReport | None, options: VerifyOptions
+) -> Factor:
+    """loss-latency from the main run under --loss: on TCP a lost segment holds up what
+    follows it, so the delivery p99 grows by at least one retransmission timeout."""
+    from selector.verify.experiments import not_measurable
+    from selector.verify.network import MIN_RTO_S
+
+    network = options.network
+    run = report.planned if report is not None else None
+    if not network.loss_pct:
+        return not_measurable(rule, "loss-latency", protocol, "no loss asked (use --loss PCT)")
+    if run is None or run.delivery_latency_ms.p99 is None:
+        return not_measurable(rule, "loss-latency", protocol, "no delivery was measured")
+    floor_ms = network.rtt_ms / 2 + MIN_RTO_S * 1000
+    p99 = run.delivery_latency_ms.p99
+    held = p99 >= floor_ms
+    where = "in the kernel" if network.loss_in_kernel else "modelled in the proxy"
+    return Factor(
+        rule=rule,
+        evidence="loss-latency",
+        protocol=protocol,
+        prediction=Claim(
+            text=f"with {network.loss_pct:g} % loss, delivery p99 of at least {floor_ms:.0f} ms "
+            "(half the round trip plus one retransmission timeout: head-of-line blocking)",
+            values={"delivery_p99_ms": floor_ms},
+        ),
+        measured=Claim(
+            text=f"delivery p99 {p99:.0f} ms (loss {where})",
+            values={"delivery_p99_ms": round(p99, 1)},
+        ),
+        outcome="supported" if held else "contradicted",
+        why="head-of-line blocking shows in the tail" if held else "the tail did not grow",
     )
 
 

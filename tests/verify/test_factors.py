@@ -164,3 +164,22 @@ def test_a_buffering_hop_holds_small_sse_events_but_not_websocket_frames() -> No
     assert sse["arrived"] == 0.0 and ws["arrived"] == ws["published"] == 5.0
     assert buffering_factor("r", "sse", sse).outcome == "supported"
     assert buffering_factor("r", "websocket", ws).outcome == "supported"
+
+
+def test_rotation_and_loss_factors_read_the_runs_evidence() -> None:
+    from selector.verify.runner import _loss_factor, _rotation_factor
+    from selector.verify.traffic import VerifyOptions
+    from tests.verify.test_verdict import report, run
+
+    rotated = report("websocket", run(faults={"max_lifetime:fin": 4}))
+    assert _rotation_factor("r", "websocket", rotated).outcome == "supported"
+    lossy = report("websocket", run(lost=2, faults={"max_lifetime:fin": 4}))
+    assert _rotation_factor("r", "websocket", lossy).outcome == "contradicted"
+    assert _rotation_factor("r", "websocket", report("sse", run())).outcome == "not_measurable"
+
+    loss = VerifyOptions(network=Network(rtt_ms=40, loss_pct=2, source="t"))
+    assert _loss_factor("r", "sse", report("sse", run(latency=260)), loss).outcome == "supported"
+    flat = _loss_factor("r", "sse", report("sse", run(latency=30)), loss)
+    assert flat.outcome == "contradicted" and flat.prediction.values["delivery_p99_ms"] == 220
+    none = _loss_factor("r", "sse", report("sse", run()), VerifyOptions())
+    assert none.outcome == "not_measurable" and "--loss" in none.why
