@@ -29,9 +29,9 @@ import logging
 import random
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from selector.engine.recommendation import Recommendation
 from selector.planner.solver import plan_lifetime
@@ -81,6 +81,7 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 #: Waits that are not part of the plan's timeline, in seconds of wall clock.
 CONNECT_TIMEOUT_S = 5.0
@@ -739,11 +740,11 @@ async def _factors(
                 factors.append(_loss_factor(rule_id, protocol, report, options))
             elif evidence == "stream-buffered":
                 progress(f"{protocol}: through a hop that buffers responses")
-                buffered = await through_buffering_hop(protocol)
+                buffered = await _ticking(through_buffering_hop(protocol), protocol, progress)
                 factors.append(buffering_factor(rule_id, protocol, buffered))
             elif evidence == "upgrade-stripped":
                 progress(f"{protocol}: through a hop that strips Upgrade")
-                stripped = await through_stripping_hop(protocol)
+                stripped = await _ticking(through_stripping_hop(protocol), protocol, progress)
                 factors.append(upgrade_factor(rule_id, protocol, stripped))
             elif evidence == "connections-per-origin":
                 missing = chromium_unavailable()
@@ -752,12 +753,14 @@ async def _factors(
                     continue
                 streams = profile.scale.streams_per_client
                 progress(f"{protocol}: Chromium opens {streams} stream(s) to one origin")
-                measured = await browser_streams(protocol, streams)
+                measured = await _ticking(browser_streams(protocol, streams), protocol, progress)
                 factors.append(origin_factor(rule_id, protocol, measured))
             else:
                 if protocol not in probes:
                     progress(f"{protocol}: experiment for {evidence} ({context.network.source})")
-                    probes[protocol] = await probe(protocol, context, seed=options.seed)
+                    probes[protocol] = await _ticking(
+                        probe(protocol, context, seed=options.seed), protocol, progress
+                    )
                 factors.append(factor_for(rule_id, evidence, probes[protocol], context))
     return tuple(factors)
 
@@ -786,6 +789,18 @@ def _survival_factor(rule: str, protocol: str, report: CandidateReport | None) -
         outcome="contradicted" if failed else "supported",
         why="; ".join(f"{c.requirement} failed" for c in failed) or "every check passed",
     )
+
+
+async def _ticking(work: Awaitable[T], label: str, progress: Progress) -> T:
+    """Await ``work`` with a progress line at least every PROGRESS_EVERY_S."""
+    task = asyncio.ensure_future(work)
+    started = asyncio.get_running_loop().time()
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY_S)
+        if done:
+            return task.result()
+        elapsed = asyncio.get_running_loop().time() - started
+        progress(f"{label}: experiment running ({elapsed:.0f} s)")
 
 
 def _rotation_factor(rule: str, protocol: str, report: CandidateReport | None) -> Factor:
