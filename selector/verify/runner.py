@@ -468,6 +468,12 @@ async def run_protocol(
 #: Protocols the reference runtime can run, and why the others are not verified.
 RUNNABLE = ("websocket", "sse")
 NOT_RUNNABLE_REASON: dict[str, str] = {}
+#: Why a factor's experiment is not run on a protocol outside RUNNABLE (WebRTC runs on peers
+#: of its own, not through the TCP fault proxy and reference clients the experiments use).
+PROXY_EXPERIMENTS_ONLY = (
+    "this experiment runs the reference WebSocket and SSE clients through the TCP fault "
+    "proxy; WebRTC data channels run on their own peers (see its candidate report)"
+)
 
 
 async def _webrtc(profile: Profile, options: VerifyOptions, progress: Progress) -> CandidateReport:
@@ -729,15 +735,15 @@ async def _factors(
             report = reports.get(protocol)
             if evidence not in MEASURED_HERE:
                 factors.append(not_measurable(rule_id, evidence, protocol, why_not(evidence)))
-            elif protocol not in RUNNABLE:
-                why = NOT_RUNNABLE_REASON.get(protocol, "not supported by the runtime")
-                factors.append(not_measurable(rule_id, evidence, protocol, why))
             elif evidence == "heartbeat-survival":
                 factors.append(_survival_factor(rule_id, protocol, report))
             elif evidence == "lifetime-rotation":
                 factors.append(_rotation_factor(rule_id, protocol, report))
             elif evidence == "loss-latency":
                 factors.append(_loss_factor(rule_id, protocol, report, options))
+            elif protocol not in RUNNABLE:
+                why = NOT_RUNNABLE_REASON.get(protocol, PROXY_EXPERIMENTS_ONLY)
+                factors.append(not_measurable(rule_id, evidence, protocol, why))
             elif evidence == "stream-buffered":
                 progress(f"{protocol}: through a hop that buffers responses")
                 buffered = await _ticking(through_buffering_hop(protocol), protocol, progress)
