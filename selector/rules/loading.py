@@ -139,7 +139,9 @@ def _compile_rule(
             found.add((*loc, "applies_to", i), f"unknown subject '{subject}'{hint}")
     evidence = data.get("evidence")
     if evidence is not None and evidence not in EVIDENCE:
-        found.add((*loc, "evidence"), f"unknown experiment '{evidence}'; allowed: " + ", ".join(EVIDENCE))
+        found.add(
+            (*loc, "evidence"), f"unknown experiment '{evidence}'; allowed: " + ", ".join(EVIDENCE)
+        )
     for name, value in data["effects"].items():
         if value != "veto" and not math.isfinite(value):
             found.add((*loc, "effects", name), f"score delta must be finite, got {value}")

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from selector.rules.conditions import AllOf, Condition, Predicate, facts_of, numeric_thresholds, predicate
+from selector.rules.conditions import (
+    AllOf,
+    Condition,
+    Predicate,
+    facts_of,
+    numeric_thresholds,
+    predicate,
+)
 from selector.rules.facts import format_fact
 from selector.rules.subjects import subject_condition
 

@@ -21,11 +21,13 @@ __all__ = ["EVIDENCE", "SUBJECTS", "Subject", "subject_condition"]
 class Subject:
     """One applicability subject: a description and the condition that says it is present."""
 
-    __slots__ = ("condition", "description")
+    __slots__ = ("condition", "description", "shown")
 
-    def __init__(self, description: str, condition: Condition) -> None:
+    def __init__(self, description: str, condition: Condition, shown: str = "") -> None:
         self.description = description
         self.condition = condition
+        #: How listings show the condition when its generic form is unreadable.
+        self.shown = shown
 
 
 _HOP_KINDS = frozenset(FACTS["infrastructure.hop_kinds"].choices)
@@ -45,9 +47,7 @@ SUBJECTS: dict[str, Subject] = {
         "Client messages the server must acknowledge.",
         Compare("traffic.client_to_server.needs_ack", "eq", True),
     ),
-    "browser_clients": Subject(
-        "Browser clients.", Compare("clients", "contains", "browser")
-    ),
+    "browser_clients": Subject("Browser clients.", Compare("clients", "contains", "browser")),
     "mobile_clients": Subject(
         "Native mobile app clients.", Compare("clients", "contains", "mobile")
     ),
@@ -63,6 +63,7 @@ SUBJECTS: dict[str, Subject] = {
     "hops": Subject(
         "At least one proxy, load balancer or CDN on the path.",
         Compare("infrastructure.hop_kinds", "contains_any", _HOP_KINDS),
+        "infrastructure.path is not empty",
     ),
     "serverless_backend": Subject(
         "A backend that cannot hold long-lived connections.",
