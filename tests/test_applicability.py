@@ -39,6 +39,7 @@ PRESENT: dict[str, Callable[[Profile], bool]] = {
     "server_clients_only": lambda p: set(p.clients) == {"server"},
     "media": lambda p: p.media != "none",
     "data_only": lambda p: p.media == "none",
+    "peer_to_peer": lambda p: p.topology == "peer_to_peer",
     "hops": lambda p: bool(p.infrastructure.path),
     "serverless_backend": lambda p: p.infrastructure.serverless,
     "restrictive_network": lambda p: p.infrastructure.restrictive_networks,

@@ -112,6 +112,12 @@ def facts_table() -> str:
         ]
         for name, fact in FACTS.items()
     ]
+    from selector.rules.measures import MEASURES
+
+    # Measures are quoted by rationales (with their derivation); conditions do not compare them.
+    rows += [
+        [name, "measure", "(rationale only)", m.unit, m.description] for name, m in MEASURES.items()
+    ]
     return tabulate(
         rows,
         headers=["fact", "kind", "operators", "values", "meaning"],

@@ -124,10 +124,11 @@ def _compile_rule(
         found.add((*loc, "rationale"), str(exc))
         template = ()
     from selector.rules.facts import FACTS
+    from selector.rules.measures import MEASURES
 
     for _, name in template:
-        if name is not None and name not in FACTS:
-            close = difflib.get_close_matches(name, FACTS, n=1, cutoff=0.6)
+        if name is not None and name not in FACTS and name not in MEASURES:
+            close = difflib.get_close_matches(name, [*FACTS, *MEASURES], n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             found.add((*loc, "rationale"), f"placeholder {{{name}}} is not a fact{hint}")
     from selector.rules.subjects import EVIDENCE, SUBJECTS

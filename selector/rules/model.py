@@ -20,6 +20,7 @@ from selector.rules.conditions import (
     predicate,
 )
 from selector.rules.facts import format_fact
+from selector.rules.measures import measure_text
 from selector.rules.subjects import subject_condition
 
 __all__ = [
@@ -92,10 +93,7 @@ class Rule:
 
     def reason(self, facts: Mapping[str, Any]) -> str:
         """The rationale with the profile's own values quoted in place of the placeholders."""
-        return "".join(
-            literal + (format_fact(facts[name]) if name is not None else "")
-            for literal, name in self.template
-        )
+        return "".join(literal + _quote(name, facts) for literal, name in self.template)
 
     @property
     def gated(self) -> Condition:
@@ -107,6 +105,14 @@ class Rule:
     def scaled(self, effect: Effect) -> float:
         """The score delta ``effect`` applies once this rule's weight is taken into account."""
         return 0.0 if effect.veto else effect.delta * self.weight
+
+
+def _quote(name: str | None, facts: Mapping[str, Any]) -> str:
+    if name is None:
+        return ""
+    if name.startswith("measure."):
+        return measure_text(name, facts)
+    return format_fact(facts[name])
 
 
 class Matrix:

@@ -60,6 +60,9 @@ SUBJECTS: dict[str, Subject] = {
     ),
     "media": Subject("Real-time audio or video.", Compare("media", "ne", "none")),
     "data_only": Subject("No real-time media: messages only.", Compare("media", "eq", "none")),
+    "peer_to_peer": Subject(
+        "Clients exchange messages with each other.", Compare("topology", "eq", "peer_to_peer")
+    ),
     "hops": Subject(
         "At least one proxy, load balancer or CDN on the path.",
         Compare("infrastructure.hop_kinds", "contains_any", _HOP_KINDS),
