@@ -100,7 +100,12 @@ class Rule:
         """What scoring evaluates: every subject of ``applies_to`` present, and ``when``."""
         if not self.applies_to:
             return self.condition
-        return AllOf((subject_condition(self.applies_to), self.condition))
+        # Flattened into one conjunction (``connections`` adds nothing): scoring calls one
+        # predicate per rule, and every nesting level costs a call in that inner loop.
+        parts: list[Condition] = []
+        for part in (subject_condition(self.applies_to), self.condition):
+            parts.extend(part.parts if isinstance(part, AllOf) else (part,))
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
     def scaled(self, effect: Effect) -> float:
         """The score delta ``effect`` applies once this rule's weight is taken into account."""

@@ -102,4 +102,8 @@ EVIDENCE: tuple[str, ...] = (
 
 def subject_condition(subjects: tuple[str, ...]) -> Condition:
     """The condition under which every subject in ``subjects`` is present."""
-    return AllOf(tuple(SUBJECTS[name].condition for name in subjects))
+    parts: list[Condition] = []
+    for name in subjects:
+        condition = SUBJECTS[name].condition
+        parts.extend(condition.parts if isinstance(condition, AllOf) else (condition,))
+    return AllOf(tuple(parts))
