@@ -81,9 +81,9 @@ def _fired(text: str) -> set[str]:
             "delivery: {resume: true}\nclients: [server]\n",
             "resume-built-into-sse",
         ),
-        # Servers do not reach the origin through a browser's connection pool.
+        # With nothing streamed to clients, there is no SSE stream to multiplex.
         (
-            "traffic: {server_to_client: {rate_hz: 5, payload_bytes: 200}}\n"
+            "traffic: {client_to_server: {rate_hz: 5, payload_bytes: 200}}\n"
             "clients: [server]\ninfrastructure: {http_version: '2'}\n",
             "http2-multiplexing",
         ),

@@ -68,16 +68,16 @@ CASES = [
         "high-rate-feed-with-control",
         False,
     ),  # one receiver: a response stream, not a feed
-    # acknowledged commands: interactive only from one every 20 s
+    # acknowledged commands: interactive only from one every 100 s
     (
         "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
-        "client_to_server: {rate_hz: 0.05, payload_bytes: 80, needs_ack: true}}\n",
+        "client_to_server: {rate_hz: 0.01, payload_bytes: 80, needs_ack: true}}\n",
         "interactive-acked-commands",
         True,
     ),
     (
         "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
-        "client_to_server: {rate_hz: 0.01, payload_bytes: 80, needs_ack: true}}\n",
+        "client_to_server: {rate_hz: 0.005, payload_bytes: 80, needs_ack: true}}\n",
         "interactive-acked-commands",
         False,
     ),
