@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from selector.engine.recommend import recommend
 from selector.engine.recommendation import Recommendation
 from selector.profile import Profile
-from selector.rules.facts import format_fact
+from selector.rules.facts import format_fact, profile_facts
 from selector.rules.loading import compile_matrix_text, default_matrix, load_overlay_text
+from selector.rules.measures import measure_text
 from selector.rules.model import parse_template
 from tests.engine_helpers import RATES, profiles, with_field
 
@@ -130,7 +131,10 @@ def test_reasons_quote_values_that_are_in_the_profile(profile: Profile) -> None:
         rule = matrix.by_id[hit.rule]
         for literal, name in parse_template(rule.rationale):
             assert literal in hit.reason
-            if name is not None:
+            if name is not None and name.startswith("measure."):
+                # A measure quotes its derivation, computed from the profile's facts.
+                assert measure_text(name, profile_facts(profile)) in hit.reason, (rule.id, name)
+            elif name is not None:
                 assert format_fact(_profile_value(profile, name)) in hit.reason, (rule.id, name)
 
 

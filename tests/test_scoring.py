@@ -99,8 +99,11 @@ def test_hits_explain_every_point_of_every_score() -> None:
         vetoes = [h for h in rec.hits if h.protocol == ranked.protocol and h.effect == "veto"]
         assert bool(vetoes) == ranked.vetoed
     assert all(h.refs and h.reason and h.title for h in rec.hits)
-    steady = next(h for h in rec.hits if h.rule == "steady-upstream")
-    assert "12 messages/s" in steady.reason
+    # Above 10 small messages/s the upstream cost is counted once, by the high-rate rule.
+    fired = {h.rule for h in rec.hits}
+    assert "high-rate-small-mutations" in fired and "steady-upstream" not in fired
+    frequent = next(h for h in rec.hits if h.rule == "high-rate-small-mutations")
+    assert "12 mutations/s" in frequent.reason
 
 
 def test_provenance_names_the_tool_and_the_matrix() -> None:

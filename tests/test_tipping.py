@@ -91,11 +91,11 @@ clients: [browser]
     rec = recommend(profile)
     assert rec.protocol == "sse"
     (tip,) = [t for t in rec.tipping_points if t.field == "traffic.client_to_server.rate_hz"]
-    # 0.5/s: sse +1 (occasional POST). Above 1/s: sse -2 (steady upstream), so websocket
-    # (0) overtakes sse (-2) right after the 1/s threshold of those two rules.
-    assert (tip.change, tip.value, tip.protocol) == ("above", 1, "websocket")
+    # 0.5/s: sse +1 (occasional POST). From 1/s on, messages flow steadily both ways
+    # (websocket +2, steady-two-way), so websocket overtakes sse at exactly 1/s.
+    assert (tip.change, tip.value, tip.protocol) == ("at_or_above", 1, "websocket")
     assert tip.description == (
-        "switches to websocket when traffic.client_to_server.rate_hz rises above 1 (now 0.5)"
+        "switches to websocket when traffic.client_to_server.rate_hz reaches 1 (now 0.5)"
     )
 
 

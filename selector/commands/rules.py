@@ -16,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--facts", action="store_true", help="list the facts conditions and rationales may use"
     )
     parser.add_argument(
+        "--subjects",
+        action="store_true",
+        help="list the subjects a rule's applies_to may name",
+    )
+    parser.add_argument(
         "--schema",
         choices=("matrix", "overlay"),
         help="print the JSON Schema of the matrix file or of an overlay file",
@@ -29,6 +34,11 @@ def run(args: argparse.Namespace) -> int:
         from selector.rules.schema import matrix_schema, overlay_schema
 
         print(dumps(matrix_schema() if args.schema == "matrix" else overlay_schema()))
+        return 0
+    if args.subjects:
+        from selector.render.rules import subjects_table
+
+        print(subjects_table())
         return 0
     if args.facts:
         from selector.render.rules import facts_table

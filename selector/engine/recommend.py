@@ -16,11 +16,28 @@ from selector.engine.score import score, winner
 from selector.rules.model import PROTOCOLS, TIE_ORDER
 
 if TYPE_CHECKING:
-    from selector.engine.recommendation import Recommendation
+    from selector.engine.recommendation import (
+        CloseCall,
+        RankedProtocol,
+        Recommendation,
+        TippingPoint,
+    )
     from selector.profile import Profile
     from selector.rules.loading import MatrixArg
 
-__all__ = ["recommend"]
+__all__ = ["CLOSE_MARGIN", "SENSITIVE_FACTOR", "TIE_BREAK", "recommend"]
+
+#: A margin at or under this many points is a close call: the smallest weight a rule gives,
+#: so one more secondary cost or convenience could reverse it.
+CLOSE_MARGIN = 1.0
+#: A numeric tipping point within this factor of the profile's own value makes the answer
+#: sensitive: profile numbers are estimates, and a factor of 2 is within their usual error.
+SENSITIVE_FACTOR = 2.0
+#: The one principle that orders equal scores (:data:`selector.rules.model.TIE_ORDER`).
+TIE_BREAK = (
+    "least infrastructure that meets every hard requirement: plain HTTP (sse), then one "
+    "upgraded connection (websocket), then ICE, DTLS and SCTP with signalling and TURN (webrtc)"
+)
 
 
 def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
@@ -100,6 +117,12 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
     ]
     margin, confidence = _margin(outcome.scores, outcome.vetoes, best)
     protocol = PROTOCOLS[best] if best is not None else None
+    tipping_points = find_tipping_points(compiled, facts, outcome, best, profile)
+    if confidence in ("high", "medium") and margin is not None and _sensitive(tipping_points):
+        confidence = "medium" if confidence == "high" else "low"
+    close = None
+    if margin is not None and margin <= CLOSE_MARGIN and len(ranking) > 1:
+        close = _close_call(ranking[0], ranking[1], margin, tipping_points)
     return trusted(
         Recommendation,
         recommendation_version=1,
@@ -109,7 +132,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         margin=margin,
         ranking=ranking,
         hits=hits,
-        tipping_points=find_tipping_points(compiled, facts, outcome, best, profile),
+        tipping_points=tipping_points,
         companions=companions_for(protocol, facts) if protocol else [],
         bandwidth=estimate_bandwidth(facts),
         provenance=trusted(
@@ -118,7 +141,46 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
             matrix_sha256=compiled.sha256,
             overlays=list(compiled.sources),
         ),
+        close=close,
         plan=plan_lifetime(profile, protocol) if protocol else None,
+    )
+
+
+def _sensitive(tipping_points: Sequence[TippingPoint]) -> bool:
+    """Whether a numeric tipping point lies within :data:`SENSITIVE_FACTOR` of its value now."""
+    for tip in tipping_points:
+        now, then = tip.current, tip.value
+        if isinstance(now, bool) or isinstance(then, bool):
+            continue
+        if not isinstance(now, int | float) or not isinstance(then, int | float):
+            continue
+        if now > 0 and then > 0 and max(now, then) <= SENSITIVE_FACTOR * min(now, then):
+            return True
+    return False
+
+
+def _close_call(
+    first: RankedProtocol, second: RankedProtocol, margin: float, tips: Sequence[TippingPoint]
+) -> CloseCall:
+    from selector.engine.recommendation import CloseCall, trusted
+
+    deciding = [t.description for t in tips if t.protocol == second.protocol][:3]
+    if margin == 0:
+        decided = (
+            f"{first.protocol} and {second.protocol} score {_clean(first.score):g} each; "
+            f"ranked by {TIE_BREAK}"
+        )
+    else:
+        decided = (
+            f"not needed: {first.protocol} leads {second.protocol} by {margin:g}; equal scores "
+            f"would be ranked by {TIE_BREAK}"
+        )
+    return trusted(
+        CloseCall,
+        runner_up=second.protocol,
+        margin=margin,
+        deciding=deciding,
+        tie_break=decided,
     )
 
 

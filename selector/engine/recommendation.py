@@ -16,6 +16,7 @@ from selector.planner.model import LifetimePlan
 __all__ = [
     "RECOMMENDATION_SCHEMA_ID",
     "Bandwidth",
+    "CloseCall",
     "Companion",
     "Provenance",
     "RankedProtocol",
@@ -103,6 +104,21 @@ class Bandwidth(_Out):
     notes: list[str] = Field(default_factory=list)
 
 
+class CloseCall(_Out):
+    """Set when the top two viable protocols are close: what would decide between them."""
+
+    runner_up: Protocol
+    margin: float = Field(description="Winner's score minus the runner-up's (0 for a tie).")
+    deciding: list[str] = Field(
+        description="Tipping points that would hand the answer to the runner-up: the questions "
+        "to settle before committing."
+    )
+    tie_break: str = Field(
+        description="The one principle that orders a tie (least infrastructure that meets "
+        "every hard requirement) and what it decided; it never changes a score."
+    )
+
+
 class Provenance(_Out):
     """What produced this answer, so it can be reproduced."""
 
@@ -118,7 +134,9 @@ class Recommendation(_Out):
     profile: str = Field(description="The profile's name.")
     protocol: Protocol | None = Field(description="The winner; null when every one is vetoed.")
     confidence: Literal["high", "medium", "low", "none"] = Field(
-        description="high: margin >= 4 or the only viable protocol; medium: >= 2; low: < 2."
+        description="From the margin (high: >= 4 or the only viable protocol; medium: >= 2; "
+        "low: < 2), one level lower when a numeric tipping point lies within a factor of 2 of "
+        "the profile's value (the answer is sensitive to an estimate)."
     )
     margin: float | None = Field(
         description="Winner's score minus the best other viable score (null if none)."
@@ -129,6 +147,11 @@ class Recommendation(_Out):
     companions: list[Companion] = Field(description="What the winner needs alongside it.")
     bandwidth: list[Bandwidth] = Field(description="One estimate per protocol.")
     provenance: Provenance
+    close: CloseCall | None = Field(
+        default=None,
+        description="Present when the margin is at most 1 point (the smallest rule weight): "
+        "the top two are close.",
+    )
     plan: LifetimePlan | None = Field(
         default=None,
         description="Connection-lifetime plan for the winner: heartbeat, timeouts on every "

@@ -178,6 +178,11 @@ def _outcome(rec: Recommendation) -> list[str]:
             weight = f"vetoes {_title(runner_up)}" if lead is None else f"+{lead:g} for the choice"
             out.append(f"* `{rule}` ({weight}): {reason}")
         out.append("")
+    if rec.close is not None:
+        from selector.render.table import close_lines
+
+        head, items = close_lines(rec)
+        out += [head, "", *(f"* {item}" for item in items), ""]
     return out
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from tabulate import tabulate
 
 from selector.engine.recommendation import Recommendation
-from selector.render.table import number
+from selector.render.table import close_lines, number
 
 __all__ = ["render_markdown"]
 
@@ -24,6 +24,10 @@ def _one(rec: Recommendation, level: int) -> str:
     else:
         margin = "" if rec.margin is None else f", margin {number(rec.margin)}"
         out.append(f"**Recommended: {rec.protocol}** (confidence {rec.confidence}{margin})")
+        head, items = close_lines(rec)
+        if head:
+            out.extend(["", head, ""])
+            out.extend(f"- {_escape(item)}" for item in items)
     out.append("")
     rows = [[r.protocol, number(r.score), "vetoed" if r.vetoed else ""] for r in rec.ranking]
     out.append(tabulate(rows, headers=["protocol", "score", "status"], tablefmt="github"))

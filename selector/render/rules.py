@@ -18,6 +18,7 @@ __all__ = [
     "rules_markdown",
     "rules_reference_markdown",
     "rules_table",
+    "subjects_table",
 ]
 
 
@@ -33,6 +34,8 @@ def rule_data(rule: Rule) -> dict[str, Any]:
         "id": rule.id,
         "title": rule.title,
         "when": describe(rule.condition),
+        "applies_to": list(rule.applies_to),
+        "evidence": rule.evidence,
         "effects": {e.protocol: "veto" if e.veto else rule.scaled(e) for e in rule.effects},
         "weight": rule.weight,
         "origin": rule.origin,
@@ -49,8 +52,13 @@ def rules_table(matrix: Matrix) -> str:
 
 def rules_markdown(matrix: Matrix) -> str:
     """The matrix as a Markdown table, for generated docs."""
-    rows = [[f"`{r.id}`", r.title, f"`{describe(r.condition)}`", _effects(r)] for r in matrix.rules]
-    table = tabulate(rows, headers=["rule", "title", "when", "effects"], tablefmt="github")
+    rows = [
+        [f"`{r.id}`", r.title, _applies(r), f"`{describe(r.condition)}`", _effects(r)]
+        for r in matrix.rules
+    ]
+    table = tabulate(
+        rows, headers=["rule", "title", "applies to", "when", "effects"], tablefmt="github"
+    )
     return table + "\n"
 
 
@@ -59,9 +67,12 @@ def explain_text(rule: Rule) -> str:
     lines = [
         f"{rule.id}: {rule.title}",
         "",
+        f"applies:   {_applies(rule)}",
         f"when:      {describe(rule.condition)}",
         f"effects:   {_effects(rule)}",
     ]
+    if rule.evidence:
+        lines.append(f"evidence:  {rule.evidence} (a `selector verify` experiment)")
     if rule.weight != 1.0:
         lines.append(f"weight:    {rule.weight:g} (set by an overlay)")
     lines.append(f"origin:    {rule.origin}")
@@ -72,6 +83,21 @@ def explain_text(rule: Rule) -> str:
         lines.extend(["", "references:"])
         lines.extend(f"  - {ref}" for ref in rule.refs)
     return "\n".join(lines)
+
+
+def _applies(rule: Rule) -> str:
+    return ", ".join(rule.applies_to) or "every profile"
+
+
+def subjects_table() -> str:
+    """The closed vocabulary of ``applies_to`` and what makes each subject present."""
+    from selector.rules.subjects import SUBJECTS
+
+    rows = [
+        [name, subject.description, subject.shown or describe(subject.condition)]
+        for name, subject in SUBJECTS.items()
+    ]
+    return tabulate(rows, headers=["subject", "meaning", "present when"], tablefmt="simple")
 
 
 def facts_table() -> str:
@@ -85,6 +111,12 @@ def facts_table() -> str:
             fact.description,
         ]
         for name, fact in FACTS.items()
+    ]
+    from selector.rules.measures import MEASURES
+
+    # Measures are quoted by rationales (with their derivation); conditions do not compare them.
+    rows += [
+        [name, "measure", "(rationale only)", m.unit, m.description] for name, m in MEASURES.items()
     ]
     return tabulate(
         rows,

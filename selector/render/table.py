@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from selector.engine.recommendation import Recommendation
 
-__all__ = ["number", "render_table", "render_tables"]
+__all__ = ["close_lines", "number", "render_table", "render_tables"]
 
 _REASON_WIDTH = 64
 
@@ -32,7 +32,26 @@ def _headline(rec: Recommendation) -> str:
     if rec.protocol is None:
         return f"{rec.profile}: no viable protocol (every protocol is vetoed)"
     margin = "" if rec.margin is None else f", margin {number(rec.margin)}"
-    return f"{rec.profile}: {rec.protocol} (confidence {rec.confidence}{margin})"
+    line = f"{rec.profile}: {rec.protocol} (confidence {rec.confidence}{margin})"
+    head, items = close_lines(rec)
+    if not head:
+        return line
+    return "\n".join([line, head, *(f"  {item}" for item in items)])
+
+
+def close_lines(rec: Recommendation) -> tuple[str, list[str]]:
+    """What a close call adds under the headline: a sentence, then deciding questions and the
+    tie-break as items (empty when the answer is not close)."""
+    if rec.close is None:
+        return "", []
+    c = rec.close
+    if c.margin == 0:
+        head = f"Close call: {rec.protocol} and {c.runner_up} tie on score."
+    else:
+        head = f"Close call: {rec.protocol} leads {c.runner_up} by {number(c.margin)} point."
+    items = [f"decides it: {d}" for d in c.deciding]
+    items.append(f"tie-break: {c.tie_break}")
+    return head, items
 
 
 def _ranking(rec: Recommendation) -> str:

@@ -124,12 +124,25 @@ def _compile_rule(
         found.add((*loc, "rationale"), str(exc))
         template = ()
     from selector.rules.facts import FACTS
+    from selector.rules.measures import MEASURES
 
     for _, name in template:
-        if name is not None and name not in FACTS:
-            close = difflib.get_close_matches(name, FACTS, n=1, cutoff=0.6)
+        if name is not None and name not in FACTS and name not in MEASURES:
+            close = difflib.get_close_matches(name, [*FACTS, *MEASURES], n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             found.add((*loc, "rationale"), f"placeholder {{{name}}} is not a fact{hint}")
+    from selector.rules.subjects import EVIDENCE, SUBJECTS
+
+    for i, subject in enumerate(data.get("applies_to", ())):
+        if subject not in SUBJECTS:
+            close = difflib.get_close_matches(subject, SUBJECTS, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else "; allowed: " + ", ".join(SUBJECTS)
+            found.add((*loc, "applies_to", i), f"unknown subject '{subject}'{hint}")
+    evidence = data.get("evidence")
+    if evidence is not None and evidence not in EVIDENCE:
+        found.add(
+            (*loc, "evidence"), f"unknown experiment '{evidence}'; allowed: " + ", ".join(EVIDENCE)
+        )
     for name, value in data["effects"].items():
         if value != "veto" and not math.isfinite(value):
             found.add((*loc, "effects", name), f"score delta must be finite, got {value}")
@@ -149,7 +162,8 @@ def _compile_rule(
         rationale=data["rationale"],
         refs=tuple(data["refs"]),
         origin=origin,
-        evidence=data.get("evidence"),
+        applies_to=tuple(data.get("applies_to", ())),
+        evidence=evidence,
         template=template,
     )
 

@@ -11,8 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from selector.rules.conditions import Condition, Predicate, facts_of, numeric_thresholds, predicate
+from selector.rules.conditions import (
+    AllOf,
+    Condition,
+    Predicate,
+    facts_of,
+    numeric_thresholds,
+    predicate,
+)
 from selector.rules.facts import format_fact
+from selector.rules.measures import measure_text
+from selector.rules.subjects import subject_condition
 
 __all__ = [
     "PROTOCOLS",
@@ -75,20 +84,40 @@ class Rule:
     origin: str = "default"
     #: Multiplies every score delta (overlays re-weight rules); vetoes are unaffected.
     weight: float = 1.0
-    #: Id of the experiment that can measure this rule's claim (``selector verify``), if any.
+    #: Subjects (:data:`selector.rules.subjects.SUBJECTS`) that must be present for the rule
+    #: to apply; empty for an overlay rule that declares none (it applies to every profile).
+    applies_to: tuple[str, ...] = ()
+    #: The ``selector verify`` experiment that measures this rule's claim, if there is one.
     evidence: str | None = None
     template: tuple[tuple[str, str | None], ...] = field(default=(), compare=False, repr=False)
 
     def reason(self, facts: Mapping[str, Any]) -> str:
         """The rationale with the profile's own values quoted in place of the placeholders."""
-        return "".join(
-            literal + (format_fact(facts[name]) if name is not None else "")
-            for literal, name in self.template
-        )
+        return "".join(literal + _quote(name, facts) for literal, name in self.template)
+
+    @property
+    def gated(self) -> Condition:
+        """What scoring evaluates: every subject of ``applies_to`` present, and ``when``."""
+        if not self.applies_to:
+            return self.condition
+        # Flattened into one conjunction (``connections`` adds nothing): scoring calls one
+        # predicate per rule, and every nesting level costs a call in that inner loop.
+        parts: list[Condition] = []
+        for part in (subject_condition(self.applies_to), self.condition):
+            parts.extend(part.parts if isinstance(part, AllOf) else (part,))
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
     def scaled(self, effect: Effect) -> float:
         """The score delta ``effect`` applies once this rule's weight is taken into account."""
         return 0.0 if effect.veto else effect.delta * self.weight
+
+
+def _quote(name: str | None, facts: Mapping[str, Any]) -> str:
+    if name is None:
+        return ""
+    if name.startswith("measure."):
+        return measure_text(name, facts)
+    return format_fact(facts[name])
 
 
 class Matrix:
@@ -114,15 +143,16 @@ class Matrix:
         self.sha256 = sha256
         self.sources = sources
         self.by_id: dict[str, Rule] = {r.id: r for r in rules}
-        self.tests: tuple[Predicate, ...] = tuple(predicate(r.condition) for r in rules)
+        gated = tuple(r.gated for r in rules)
+        self.tests: tuple[Predicate, ...] = tuple(predicate(c) for c in gated)
         self.deltas: tuple[tuple[float, float, float], ...] = tuple(_deltas(r) for r in rules)
         self.vetoes: tuple[tuple[int, int, int], ...] = tuple(_vetoes(r) for r in rules)
         by_fact: dict[str, list[int]] = {}
         thresholds: dict[str, dict[float, set[str]]] = {}
-        for index, rule in enumerate(rules):
-            for name in facts_of(rule.condition):
+        for index, condition in enumerate(gated):
+            for name in facts_of(condition):
                 by_fact.setdefault(name, []).append(index)
-            for name, values in numeric_thresholds(rule.condition).items():
+            for name, values in numeric_thresholds(condition).items():
                 for value, operators in values.items():
                     thresholds.setdefault(name, {}).setdefault(value, set()).update(operators)
         #: Indexes of the rules whose condition reads each fact.

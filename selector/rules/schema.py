@@ -11,6 +11,7 @@ from typing import Any
 
 from selector.rules.conditions import ALL_OPERATORS
 from selector.rules.model import PROTOCOLS
+from selector.rules.subjects import EVIDENCE, SUBJECTS
 
 __all__ = ["MATRIX_SCHEMA_ID", "OVERLAY_SCHEMA_ID", "matrix_schema", "overlay_schema"]
 
@@ -53,16 +54,23 @@ def _defs() -> dict[str, Any]:
                     "minLength": 1,
                     "description": "Why, quoting the profile with {fact.name} placeholders.",
                 },
+                "applies_to": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {"enum": list(SUBJECTS)},
+                    "description": (
+                        "Subjects that must be present for the rule to apply "
+                        "(`selector rules --subjects`); omitted: every profile."
+                    ),
+                },
+                "evidence": {
+                    "enum": list(EVIDENCE),
+                    "description": "The `selector verify` experiment that measures the claim.",
+                },
                 "refs": {
                     "type": "array",
                     "minItems": 1,
                     "items": {"type": "string", "pattern": "^https?://"},
-                },
-                "evidence": {
-                    "type": "string",
-                    "pattern": RULE_ID_PATTERN,
-                    "description": "Id of the experiment `selector verify` runs to measure "
-                    "this rule's claim (for example ack-rtt or wire-bytes).",
                 },
             },
         },

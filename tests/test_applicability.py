@@ -1,0 +1,140 @@
+"""Applicability: a rule never fires on a profile that lacks one of its ``applies_to`` subjects.
+
+The subjects are re-stated here against the profile model itself (not the engine's facts), so
+the property checks the engine's gating against the meaning of each subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+
+from selector.engine.recommend import recommend
+from selector.errors import MatrixError
+from selector.loading import load_profile_text
+from selector.profile import Profile
+from selector.rules.loading import compile_matrix_text, default_matrix, load_overlay_text
+from selector.rules.subjects import SUBJECTS
+from tests.engine_helpers import profiles
+
+
+def _down(p: Profile) -> bool:
+    return p.traffic.server_to_client is not None and p.traffic.server_to_client.rate_hz > 0
+
+
+def _up(p: Profile) -> bool:
+    return p.traffic.client_to_server is not None and p.traffic.client_to_server.rate_hz > 0
+
+
+PRESENT: dict[str, Callable[[Profile], bool]] = {
+    "connections": lambda p: True,
+    "server_to_client": _down,
+    "client_to_server": _up,
+    "acked_commands": lambda p: _up(p) and bool(p.traffic.client_to_server.needs_ack),  # type: ignore[union-attr]
+    "browser_clients": lambda p: "browser" in p.clients,
+    "mobile_clients": lambda p: "mobile" in p.clients,
+    "app_clients": lambda p: "browser" in p.clients or "mobile" in p.clients,
+    "server_clients_only": lambda p: set(p.clients) == {"server"},
+    "media": lambda p: p.media != "none",
+    "data_only": lambda p: p.media == "none",
+    "peer_to_peer": lambda p: p.topology == "peer_to_peer",
+    "hops": lambda p: bool(p.infrastructure.path),
+    "serverless_backend": lambda p: p.infrastructure.serverless,
+    "restrictive_network": lambda p: p.infrastructure.restrictive_networks,
+    "udp_blocked": lambda p: not p.infrastructure.udp_allowed,
+    "best_effort_delivery": lambda p: p.delivery.guarantee == "best_effort",
+}
+
+
+def test_every_subject_is_restated_here() -> None:
+    assert set(PRESENT) == set(SUBJECTS)
+
+
+def test_every_default_rule_declares_its_subjects() -> None:
+    missing = [r.id for r in default_matrix().rules if not r.applies_to]
+    assert not missing, f"rules without applies_to: {missing}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles)
+def test_no_rule_fires_without_its_subject(profile: Profile) -> None:
+    fired = {h.rule for h in recommend(profile).hits}
+    for rule in default_matrix().rules:
+        absent = [s for s in rule.applies_to if not PRESENT[s](profile)]
+        if absent:
+            assert rule.id not in fired, f"{rule.id} fired without {absent}"
+
+
+def _fired(text: str) -> set[str]:
+    profile = load_profile_text("schema_version: 1\nname: case\n" + text)
+    return {h.rule for h in recommend(profile).hits}
+
+
+@pytest.mark.parametrize(
+    ("profile", "absent_rule"),
+    [
+        # An upload-only fleet has no stream to resume.
+        (
+            "traffic: {client_to_server: {rate_hz: 0.1, payload_bytes: 500}}\n"
+            "delivery: {resume: true}\nclients: [server]\n",
+            "resume-built-into-sse",
+        ),
+        # With nothing streamed to clients, there is no SSE stream to multiplex.
+        (
+            "traffic: {client_to_server: {rate_hz: 5, payload_bytes: 200}}\n"
+            "clients: [server]\ninfrastructure: {http_version: '2'}\n",
+            "http2-multiplexing",
+        ),
+        # A control message every few minutes is not an interactive command stream.
+        (
+            "traffic:\n  server_to_client: {rate_hz: 5, payload_bytes: 200}\n"
+            "  client_to_server: {rate_hz: 0.005, payload_bytes: 100, needs_ack: true}\n",
+            "interactive-acked-commands",
+        ),
+    ],
+)
+def test_named_faults_stay_fixed(profile: str, absent_rule: str) -> None:
+    assert absent_rule not in _fired(profile)
+
+
+def test_upload_only_fleet_gets_no_point_for_sse() -> None:
+    profile = load_profile_text(
+        "schema_version: 1\nname: fleet\n"
+        "traffic: {client_to_server: {rate_hz: 0.1, payload_bytes: 500}}\n"
+        "delivery: {resume: true}\nclients: [server]\n"
+    )
+    rec = recommend(profile)
+    assert not [h for h in rec.hits if h.protocol == "sse" and h.delta > 0]
+
+
+_RULE = """
+  - id: {id}
+    title: A rule
+    {extra}when: {{fact: media, eq: none}}
+    effects: {{websocket: 1}}
+    rationale: because
+    refs: [https://example.org]
+"""
+
+
+def test_unknown_subject_and_experiment_are_refused_at_load() -> None:
+    text = "matrix_version: 1\nrules:" + _RULE.format(
+        id="x", extra="applies_to: [server_to_clent]\n    evidence: wire-byte\n    "
+    )
+    with pytest.raises(MatrixError) as exc:
+        compile_matrix_text(text, "m.yaml")
+    message = str(exc.value)
+    assert "m.yaml:5:18: rules[0].applies_to[0]: 'server_to_clent' is not one of" in message
+    assert "rules[0].evidence: 'wire-byte' is not one of" in message
+
+
+def test_overlay_rule_without_subjects_applies_to_every_profile() -> None:
+    overlay = load_overlay_text("overlay_version: 1\nrules:" + _RULE.format(id="org", extra=""))
+    (rule,) = [r for r in overlay.rules if r.id == "org"]
+    assert rule.applies_to == ()
+    profile = load_profile_text(
+        "schema_version: 1\nname: p\ntraffic: {server_to_client: {rate_hz: 1, payload_bytes: 9}}\n"
+    )
+    assert "org" in {h.rule for h in recommend(profile, matrix=overlay).hits}

@@ -1,0 +1,140 @@
+"""Table tests: one row per case a rule family must (or must not) fire on."""
+
+from __future__ import annotations
+
+import pytest
+
+from selector.engine.recommend import recommend
+from selector.loading import load_profile_text
+
+BASE = "schema_version: 1\nname: case\n"
+
+CASES = [
+    # traffic shape: two-way, steady
+    (
+        "traffic: {server_to_client: {rate_hz: 30, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 30, payload_bytes: 80}}\n",
+        "steady-two-way",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 30, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 0.5, payload_bytes: 80}}\n",
+        "steady-two-way",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 30, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 30, payload_bytes: 80}}\n"
+        "delivery: {guarantee: best_effort}\n",
+        "steady-two-way",
+        False,
+    ),
+    # upstream cost, counted once
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 5, payload_bytes: 80}}\n",
+        "steady-upstream",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 30, payload_bytes: 80}}\n",
+        "steady-upstream",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 30, payload_bytes: 20000}}\n",
+        "steady-upstream",
+        True,
+    ),
+    # a shared high-rate feed steered by rare client messages
+    (
+        "traffic: {server_to_client: {rate_hz: 50, payload_bytes: 200}, "
+        "client_to_server: {rate_hz: 0.01, payload_bytes: 80}}\nscale: {fan_out: 500}\n",
+        "high-rate-feed-with-control",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 50, payload_bytes: 200}, "
+        "client_to_server: {rate_hz: 0.01, payload_bytes: 80}}\nscale: {fan_out: 500}\n",
+        "occasional-upstream-over-post",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 50, payload_bytes: 20}, "
+        "client_to_server: {rate_hz: 0.01, payload_bytes: 80}}\n",
+        "high-rate-feed-with-control",
+        False,
+    ),  # one receiver: a response stream, not a feed
+    # acknowledged commands: interactive only from one every 100 s
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 0.01, payload_bytes: 80, needs_ack: true}}\n",
+        "interactive-acked-commands",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 0.005, payload_bytes: 80, needs_ack: true}}\n",
+        "interactive-acked-commands",
+        False,
+    ),
+    # serverless: a managed gateway holds the sockets
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}}\n"
+        "infrastructure: {serverless: true, path: [{kind: aws_api_gateway}]}\n",
+        "managed-websocket-gateway",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}}\n"
+        "infrastructure: {serverless: true, path: [{kind: aws_api_gateway}]}\n",
+        "serverless-backend",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}}\n"
+        "infrastructure: {serverless: true}\n",
+        "serverless-backend",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}}\n"
+        "infrastructure: {path: [{kind: aws_api_gateway}]}\n",
+        "managed-websocket-gateway",
+        False,
+    ),
+    # peer-to-peer data through a server relay
+    (
+        "traffic: {server_to_client: {rate_hz: 5, payload_bytes: 800}}\n"
+        "topology: peer_to_peer\nclients: [server]\n",
+        "peer-data-server-relay",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 5, payload_bytes: 800}}\n",
+        "peer-data-server-relay",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("profile", "rule", "fires"), CASES)
+def test_rule_fires_exactly_where_it_should(profile: str, rule: str, fires: bool) -> None:
+    rec = recommend(load_profile_text(BASE + profile))
+    assert (rule in {h.rule for h in rec.hits}) is fires
+
+
+def test_whiteboard_with_cursors_both_ways_is_not_a_zero_score_win() -> None:
+    rec = recommend(
+        load_profile_text(
+            BASE + "traffic: {server_to_client: {rate_hz: 30, payload_bytes: 120}, "
+            "client_to_server: {rate_hz: 30, payload_bytes: 120}}\n"
+        )
+    )
+    assert rec.protocol == "websocket"
+    assert rec.ranked("websocket").score > 0
+    winner_rules = {h.rule for h in rec.hits if h.protocol == "websocket" and h.delta > 0}
+    assert "steady-two-way" in winner_rules
