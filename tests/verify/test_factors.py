@@ -183,3 +183,19 @@ def test_rotation_and_loss_factors_read_the_runs_evidence() -> None:
     assert flat.outcome == "contradicted" and flat.prediction.values["delivery_p99_ms"] == 220
     none = _loss_factor("r", "sse", report("sse", run()), VerifyOptions())
     assert none.outcome == "not_measurable" and "--loss" in none.why
+
+
+def test_the_default_matrix_names_measured_experiments_for_chats_deciding_rules() -> None:
+    """On a plain install, verifying chat measures at least two factors of the winner: its
+    deciding rules name experiments this version runs."""
+    from selector.rules.loading import default_matrix
+    from selector.verify.experiments import MEASURED_HERE
+    from selector.verify.runner import deciding_rules
+
+    rec = recommend(load_profile(PROFILES / "chat.yaml"))
+    runner_up = next(r.protocol for r in rec.ranking[1:] if not r.vetoed)
+    evidence = {rule.id: rule.evidence for rule in default_matrix().rules}
+    measured = {
+        rule for rule, _ in deciding_rules(rec, runner_up) if evidence.get(rule) in MEASURED_HERE
+    }
+    assert len(measured) >= 2, measured
