@@ -115,11 +115,24 @@ def _as_problem(finding: LintFinding, document: YamlDocument) -> Problem:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from selector.errors import EXIT_NEGATIVE, EXIT_OK
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
     from selector.loading import load_profile, read_yaml
     from selector.planner.lint import CurrentSettings, lint_settings
     from selector.render.annotations import github_annotation
 
+    stated = (
+        args.heartbeat,
+        args.client_timeout,
+        args.proxy_timeout or None,
+        args.heartbeat_via,
+        args.sse_buffering,
+    )
+    if all(value is None for value in stated):
+        raise UsageError.single(
+            "lint: nothing to check: pass the settings in use (--heartbeat SECONDS, "
+            "--client-timeout SECONDS, --proxy-timeout HOP=SECONDS, --heartbeat-via, "
+            "--sse-buffering)"
+        )
     profile = load_profile(args.profile)
     # Read again for the source map, so findings point at the hop's line in the profile.
     document = read_yaml(args.profile)

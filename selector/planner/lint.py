@@ -17,6 +17,7 @@ from selector.planner.names import HEARTBEAT_MECHANISMS
 from selector.planner.solver import (
     CLIENT_TIMEOUT_FACTOR,
     FIREFOX_SSE_IDLE_S,
+    FIREFOX_SSE_IDLE_SOURCE,
     HOP_MARGIN,
     fitting_heartbeat,
     required_hop_timeout,
@@ -41,7 +42,10 @@ LINT_CHECKS: dict[str, str] = {
     "and reconnects healthy connections",
     "sse-without-heartbeat": "an SSE stream without comment (or data) heartbeats goes idle "
     "and hops drop it",
-    "sse-heartbeat-over-browser-limit": "Firefox closes SSE streams idle for about 30 s",
+    "websocket-without-heartbeat": "a WebSocket without pings goes idle and a hop with an idle "
+    "timeout drops it",
+    "sse-heartbeat-over-browser-limit": "Firefox closes SSE streams idle for about 30 s "
+    f"({FIREFOX_SSE_IDLE_SOURCE})",
     "sse-buffering-on": "proxy buffering holds SSE events back and delivers them in bursts",
     "http2-ping-behind-alb": "HTTP/2 PING frames do not reset the AWS ALB idle timer",
     "tcp-keepalive-through-proxy": "TCP keepalives stop at the first hop that terminates TCP",
@@ -148,6 +152,24 @@ def _check_idle_timeouts(ctx: _Context) -> Iterator[LintFinding]:
             )
 
 
+def _check_missing_ws_heartbeat(ctx: _Context) -> Iterator[LintFinding]:
+    if ctx.protocol != "websocket" or ctx.settings.heartbeat_s != 0:
+        return
+    idles = sorted(((idle, index, kind) for index, kind, idle, _ in ctx.idle_timeouts()))
+    if not idles:
+        return
+    idle, index, kind = idles[0]
+    yield LintFinding(
+        check="websocket-without-heartbeat",
+        hop_index=index,
+        message=(
+            f"no heartbeat: {kind} drops a WebSocket idle for {_s(idle)}, and nothing "
+            "keeps it busy between messages"
+        ),
+        fix=f"send a WebSocket Ping (or an app heartbeat) every {_s(fitting_heartbeat(idle))}",
+    )
+
+
 def _check_client_timeout(ctx: _Context) -> Iterator[LintFinding]:
     hb, client = ctx.heartbeat, ctx.settings.client_timeout_s
     if hb is None or client is None or client >= CLIENT_TIMEOUT_FACTOR * hb:
@@ -188,7 +210,7 @@ def _check_sse(ctx: _Context) -> Iterator[LintFinding]:
             setting="--heartbeat",
             message=(
                 f"SSE heartbeat {_s(hb)}: Firefox closes streams idle for about "
-                f"{_s(FIREFOX_SSE_IDLE_S)}"
+                f"{_s(FIREFOX_SSE_IDLE_S)} ({FIREFOX_SSE_IDLE_SOURCE})"
             ),
             fix=f"send a comment heartbeat at least every {_s(limit)}",
         )
@@ -242,6 +264,7 @@ def _check_support(ctx: _Context) -> Iterator[LintFinding]:
 _CHECKS: tuple[Callable[[_Context], Iterator[LintFinding]], ...] = (
     _check_support,
     _check_idle_timeouts,
+    _check_missing_ws_heartbeat,
     _check_client_timeout,
     _check_sse,
     _check_mechanism,
