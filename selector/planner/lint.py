@@ -329,6 +329,9 @@ def _located(check: str, message: str, fix: str, where: Where, setting: str = ""
     )
 
 
+_NAMES = {"websocket": "WebSocket", "sse": "SSE"}
+
+
 def _judged(routes: tuple[MeasuredHop, ...], protocol: str) -> list[MeasuredHop]:
     """The routes that carry ``protocol``, as far as their files show."""
     tagged = {r.origin for r in routes if protocol in r.carries}
@@ -375,7 +378,8 @@ def _route_timeouts(
                 default = "" if timeout.stated else " (the default)"
                 yield _located(
                     "lifetime-cap-too-short",
-                    f"{what} {_s(timeout.seconds)}{default} ends every {protocol} connection "
+                    f"{what} {_s(timeout.seconds)}{default} ends every {_NAMES[protocol]} "
+                    "connection "
                     "after that long",
                     f"set {timeout.written(0)} (no cap; the idle timeout bounds idleness)",
                     timeout.where,
@@ -466,4 +470,13 @@ def lint_routes(
     findings.extend(_missing_heartbeat(judged, protocol, settings))
     findings.extend(_route_mechanism(judged, settings))
     findings.extend(_client_timeout_findings(settings))
-    return tuple(findings)
+    # A setting inherited by several routes (an http-level timeout) is one line to change.
+    unique: list[LintFinding] = []
+    seen: set[tuple[str, str, int, str]] = set()
+    for finding in findings:
+        key = (finding.check, finding.file, finding.line, finding.setting)
+        if finding.file and key in seen:
+            continue
+        seen.add(key)
+        unique.append(finding)
+    return tuple(unique)
