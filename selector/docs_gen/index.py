@@ -19,6 +19,10 @@ GUIDES: tuple[tuple[str, str], ...] = (
         "deploying-behind-proxies.md",
         "Running the runtime behind nginx and a cloud load balancer",
     ),
+    (
+        "linting-deployed-config.md",
+        "Linting deployed nginx, HAProxy, Envoy, ingress-nginx and ALB configuration",
+    ),
     ("runtime-client.md", "The reference runtime's reconnecting WebSocket and SSE clients"),
     ("verify.md", "Reading `selector verify` output"),
     ("wire-contract.md", "The wire contract of the reference runtime"),

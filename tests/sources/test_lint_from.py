@@ -183,3 +183,46 @@ def test_missing_file_and_nothing_to_check(capsys, tmp_path: Path) -> None:  # t
     assert code == 2 and "cannot read file" in err
     code, _, err = lint(capsys)
     assert code == 2 and "--from FILE" in err and "PROFILE" in err
+
+
+def test_the_guide_shows_what_the_commands_print(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Every ``$ selector ...`` example in docs/linting-deployed-config.md runs here; its
+    shown output is the output (an example ending in ``...`` shows its first lines)."""
+    import re
+    import shlex
+
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "linting-deployed-config.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```console\n\$ selector (.*?)\n(.*?)```", page, re.S)
+    assert len(blocks) >= 5
+    for command, shown in blocks:
+        code = main(shlex.split(command))
+        captured = capsys.readouterr()
+        assert code in (0, 1), command
+        lines = shown.splitlines()
+        if lines and lines[-1] == "...":
+            # stderr notes come first in the shown text, as a terminal interleaves them here.
+            printed = (captured.err + captured.out).splitlines()
+            assert printed[: len(lines) - 1] == lines[:-1], command
+        else:
+            assert (captured.out + captured.err).splitlines() == lines, command
+
+
+def test_pre_commit_hook_lints_the_files_it_matches(capsys) -> None:  # type: ignore[no-untyped-def]
+    import re
+    import shlex
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    hooks = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hook = next(h for h in hooks if h["id"] == "selector-lint-infra")
+    pattern = re.compile(hook["files"])
+    for name in ("deploy/nginx/site.conf", "haproxy.cfg", "k8s/ingress-feed.yaml", "alb.json"):
+        assert pattern.search(name), name
+    assert not pattern.search("profiles/chat.yaml")
+    # pre-commit runs ENTRY ARGS... FILES...
+    argv = [*shlex.split(hook["entry"])[1:], "--heartbeat", "25", *hook["args"]]
+    assert main([*argv, str(CONFIGS / "nginx-ws-45s.conf")]) == 0
+    assert main([*argv, str(CONFIGS / "nginx-ws-20s.conf")]) == 1
+    capsys.readouterr()
