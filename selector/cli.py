@@ -51,6 +51,11 @@ COMMANDS: tuple[Command, ...] = (
         "check current heartbeat, client and proxy timeouts against the path; exit 1 on findings",
     ),
     Command(
+        "probe",
+        "probe",
+        "measure the live path's idle timeout to a WebSocket URL and whether it drops silently",
+    ),
+    Command(
         "config",
         "config",
         "print proxy configuration (nginx, haproxy, envoy, ingress_nginx, aws_alb) from the plan",
