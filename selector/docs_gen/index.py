@@ -23,6 +23,7 @@ GUIDES: tuple[tuple[str, str], ...] = (
         "linting-deployed-config.md",
         "Linting deployed nginx, HAProxy, Envoy, ingress-nginx and ALB configuration",
     ),
+    ("probing-a-live-path.md", "Measuring a live path's idle timeout with `selector probe`"),
     ("runtime-client.md", "The reference runtime's reconnecting WebSocket and SSE clients"),
     ("verify.md", "Reading `selector verify` output"),
     ("wire-contract.md", "The wire contract of the reference runtime"),
