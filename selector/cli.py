@@ -56,6 +56,11 @@ COMMANDS: tuple[Command, ...] = (
         "measure the live path's idle timeout to a WebSocket URL and whether it drops silently",
     ),
     Command(
+        "loadtest",
+        "loadtest",
+        "generate (and --run) a k6 script from the profile's plan: rates, idle gaps, heartbeat",
+    ),
+    Command(
         "config",
         "config",
         "print proxy configuration (nginx, haproxy, envoy, ingress_nginx, aws_alb) from the plan",
