@@ -173,9 +173,27 @@ async def test_probe_reports_none_when_nothing_drops() -> None:
     assert result.connections == 2 and result.rounds == 1
 
 
-async def test_probe_command_json_through_a_silent_drop() -> None:
+PROFILE = """\
+schema_version: 1
+name: ops
+traffic:
+  server_to_client: {rate_hz: 1.0, payload_bytes: 200}
+infrastructure:
+  path:
+    - kind: aws_alb
+      idle_timeout_s: 60  # assumed
+    - kind: nginx
+"""
+
+
+async def test_probe_command_json_through_a_silent_drop(tmp_path: Path) -> None:
     import json
     import sys
+
+    from selector.loading import load_profile
+
+    profile = tmp_path / "ops.yaml"
+    profile.write_text(PROFILE, encoding="utf-8")
 
     async with upstream() as app_port:
         policy = FaultPolicy(idle_timeout_s=2.0, idle_action="silent_drop")
@@ -185,7 +203,7 @@ async def test_probe_command_json_through_a_silent_drop() -> None:
                 sys.executable, "-m", "selector", "probe",
                 f"ws://127.0.0.1:{proxy.port}/ws?client_id=cli",
                 "--max-idle", "4", "--connections", "4", "--reply-timeout", "1",
-                "--format", "json",
+                "--format", "json", "--write-profile", str(profile), "--hop", "aws_alb",
             ]  # fmt: skip
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -197,6 +215,12 @@ async def test_probe_command_json_through_a_silent_drop() -> None:
     assert report["drop"] == "silent"
     assert within(report["idle_timeout_s"], 2.0, 1.0), report
     assert b"round 1: holding" in err
+    # The measured value replaces the assumed one, with its date and URL; the rest is kept.
+    text = profile.read_text(encoding="utf-8")
+    assert "# assumed" not in text and "measured by selector probe on" in text
+    assert "server_to_client: {rate_hz: 1.0, payload_bytes: 200}" in text
+    hops = load_profile(profile).infrastructure.path
+    assert within(hops[0].idle_timeout_s, 2.0, 1.0) and hops[1].idle_timeout_s is None
 
 
 def test_probe_command_refuses_what_it_cannot_probe(capsys) -> None:  # type: ignore[no-untyped-def]
