@@ -127,7 +127,7 @@ def _proxy_timeouts(values: list[str], profile: Profile) -> dict[int, float]:
     return timeouts
 
 
-def _as_problem(finding: LintFinding, document: YamlDocument | None) -> Problem:
+def _as_problem(finding: LintFinding, document: YamlDocument | None, fallback: str) -> Problem:
     from selector.errors import Problem
 
     message = f"{finding.message} [{finding.check}]; fix: {finding.fix}"
@@ -137,7 +137,8 @@ def _as_problem(finding: LintFinding, document: YamlDocument | None) -> Problem:
         line, col = document.source.locate(("infrastructure", "path", finding.hop_index))
         path = f"infrastructure.path[{finding.hop_index}]"
         return Problem(message=message, file=document.file, line=line, col=col, path=path)
-    file = document.file if document is not None else "<settings>"
+    # A finding about the application's own settings: the profile, else the settings file.
+    file = document.file if document is not None else fallback
     return Problem(message=message, file=file, path=finding.setting)
 
 
@@ -253,7 +254,8 @@ def run(args: argparse.Namespace) -> int:
         from_profile = lint_settings(profile, protocol, settings)
         kinds = {route.kind for route in routes}
         findings.extend(_merge(from_profile, from_files, profile, kinds))
-    problems = [_as_problem(f, document) for f in findings]
+    fallback = args.settings or "<flags>"
+    problems = [_as_problem(f, document, fallback) for f in findings]
     label = args.profile or ", ".join(args.sources)
     if args.format == "json":
         report = {
