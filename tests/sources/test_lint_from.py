@@ -226,3 +226,23 @@ def test_pre_commit_hook_lints_the_files_it_matches(capsys) -> None:  # type: ig
     assert main([*argv, str(CONFIGS / "nginx-ws-45s.conf")]) == 0
     assert main([*argv, str(CONFIGS / "nginx-ws-20s.conf")]) == 1
     capsys.readouterr()
+
+
+def test_lint_from_and_loadtest_never_import_aiohttp(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from selector.cli import main\n"
+        f"main(['lint', '--from', {str(CONFIGS / 'haproxy.cfg')!r}, "
+        f"{str(CONFIGS / 'included' / 'nginx.conf')!r}, '--heartbeat', '25'])\n"
+        f"main(['loadtest', 'profiles/chat.yaml', '--k6', '--url', 'http://x', "
+        f"'--out', {str(tmp_path / 'x.js')!r}])\n"
+        "print('aiohttp' in sys.modules, file=sys.stderr)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert result.stderr.strip().splitlines()[-1] == "False", result.stderr
