@@ -51,6 +51,16 @@ COMMANDS: tuple[Command, ...] = (
         "check current heartbeat, client and proxy timeouts against the path; exit 1 on findings",
     ),
     Command(
+        "probe",
+        "probe",
+        "measure the live path's idle timeout to a WebSocket URL and whether it drops silently",
+    ),
+    Command(
+        "loadtest",
+        "loadtest",
+        "generate (and --run) a k6 script from the profile's plan: rates, idle gaps, heartbeat",
+    ),
+    Command(
         "config",
         "config",
         "print proxy configuration (nginx, haproxy, envoy, ingress_nginx, aws_alb) from the plan",

@@ -27,6 +27,7 @@ PURE_CORE = [
     "verify/traffic.py",
     "verify/evidence.py",
     "verify/verdict.py",
+    "verify/idlesearch.py",
 ]
 #: ``random`` is allowed: the traffic plan draws send times from a seeded ``random.Random``,
 #: which is deterministic. ``datetime`` and ``os`` are allowed for types (a decision record's

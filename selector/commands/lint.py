@@ -1,4 +1,8 @@
-"""``selector lint``: check a team's current heartbeat and timeouts against the profile's path."""
+"""``selector lint``: check a team's current heartbeat and timeouts against the path.
+
+The path is the profile's hops, the deployed proxy configuration read with ``--from``, or
+both. Exit codes: 0 nothing found, 1 findings, 2 bad input or usage.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,38 @@ from selector.commands._planning import add_protocol_argument, protocol_for
 if TYPE_CHECKING:
     from selector.errors import Problem
     from selector.loading import YamlDocument
-    from selector.planner.lint import LintFinding
+    from selector.planner.lint import CurrentSettings, LintFinding
+    from selector.planner.sources import MeasuredHop
     from selector.profile import Profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from selector.planner.names import HEARTBEAT_MECHANISMS
 
-    parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
+    parser.epilog = "exit codes: 0 nothing found, 1 findings, 2 bad input or usage"
+    parser.add_argument(
+        "profile",
+        metavar="PROFILE",
+        nargs="?",
+        help="workload profile (YAML); optional with --from",
+    )
+    parser.add_argument(
+        "--from",
+        dest="sources",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="deployed configuration to read: nginx (.conf, includes followed), HAProxy (.cfg), "
+        "Envoy or Kubernetes Ingress YAML (ingress-nginx annotations), the JSON of "
+        "'aws elbv2 describe-load-balancer-attributes'; findings name FILE:LINE",
+    )
+    parser.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="the application's settings as YAML (heartbeat_s, client_timeout_s, heartbeat_via, "
+        "sse_buffering); flags win over it",
+    )
     add_protocol_argument(parser, ("websocket", "sse"))
     parser.add_argument(
         "--heartbeat",
@@ -99,51 +127,151 @@ def _proxy_timeouts(values: list[str], profile: Profile) -> dict[int, float]:
     return timeouts
 
 
-def _as_problem(finding: LintFinding, document: YamlDocument) -> Problem:
+def _as_problem(finding: LintFinding, document: YamlDocument | None, fallback: str) -> Problem:
     from selector.errors import Problem
 
-    if finding.hop_index is not None:
-        loc = ("infrastructure", "path", finding.hop_index)
-        line, col = document.source.locate(loc)
-        path = f"infrastructure.path[{finding.hop_index}]"
-    else:
-        line, col, path = 0, 0, finding.setting
     message = f"{finding.message} [{finding.check}]; fix: {finding.fix}"
-    return Problem(message=message, file=document.file, line=line, col=col, path=path)
+    if finding.file:
+        return Problem(message, file=finding.file, line=finding.line, col=1, path=finding.setting)
+    if finding.hop_index is not None and document is not None:
+        line, col = document.source.locate(("infrastructure", "path", finding.hop_index))
+        path = f"infrastructure.path[{finding.hop_index}]"
+        return Problem(message=message, file=document.file, line=line, col=col, path=path)
+    # A finding about the application's own settings: the profile, else the settings file.
+    file = document.file if document is not None else fallback
+    return Problem(message=message, file=file, path=finding.setting)
+
+
+def _nothing() -> CurrentSettings:
+    from selector.planner.lint import CurrentSettings
+
+    return CurrentSettings()
+
+
+def _settings(args: argparse.Namespace, profile: Profile | None) -> CurrentSettings:
+    """Flags over the ``--settings`` file."""
+    from pydantic import ValidationError
+
+    from selector.errors import UsageError
+    from selector.loading import problems_from_validation, read_yaml
+    from selector.planner.lint import AppSettings, CurrentSettings
+
+    stated = AppSettings()
+    if args.settings:
+        document = read_yaml(args.settings, error=UsageError)
+        try:
+            stated = AppSettings.model_validate(document.data)
+        except ValidationError as exc:
+            raise UsageError(problems_from_validation(exc, document, AppSettings)) from None
+    if args.proxy_timeout and profile is None:
+        raise UsageError.single("--proxy-timeout names a hop of a PROFILE: pass the profile")
+    buffering = stated.sse_buffering
+    if args.sse_buffering is not None:
+        buffering = args.sse_buffering == "on"
+    return CurrentSettings(
+        heartbeat_s=args.heartbeat if args.heartbeat is not None else stated.heartbeat_s,
+        client_timeout_s=(
+            args.client_timeout if args.client_timeout is not None else stated.client_timeout_s
+        ),
+        proxy_timeouts=_proxy_timeouts(args.proxy_timeout, profile) if profile else {},
+        heartbeat_via=args.heartbeat_via or stated.heartbeat_via,
+        sse_buffering=buffering,
+    )
+
+
+def _protocols(
+    args: argparse.Namespace, profile: Profile | None, routes: tuple[MeasuredHop, ...]
+) -> list[str]:
+    """``--protocol``; else the profile's recommendation; else what the files carry."""
+    if profile is not None:
+        protocol = protocol_for(args, profile)
+        if protocol not in ("websocket", "sse"):
+            # The engine may recommend WebRTC; only its signalling WebSocket crosses the proxies.
+            print(f"note: linting the signalling WebSocket of {protocol}", file=sys.stderr)
+            protocol = "websocket"
+        return [protocol]
+    if args.protocol is not None:
+        return [str(args.protocol)]
+    carried = {p for route in routes for p in route.carries}
+    return [p for p in ("websocket", "sse") if p in carried] or ["websocket"]
+
+
+def _merge(
+    from_profile: tuple[LintFinding, ...],
+    from_files: tuple[LintFinding, ...],
+    profile: Profile,
+    measured_kinds: set[str],
+) -> list[LintFinding]:
+    """Files win over the profile for the hop kinds they describe; no finding twice."""
+    path = profile.infrastructure.path
+    kept = [
+        f
+        for f in from_profile
+        if f.hop_index is None or path[f.hop_index].kind not in measured_kinds
+    ]
+    seen = {(f.check, f.message) for f in from_files}
+    return [*from_files, *(f for f in kept if (f.check, f.message) not in seen)]
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from selector.errors import EXIT_NEGATIVE, EXIT_OK
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
     from selector.loading import load_profile, read_yaml
-    from selector.planner.lint import CurrentSettings, lint_settings
+    from selector.planner.lint import lint_routes, lint_settings
+    from selector.planner.sources import read_sources
     from selector.render.annotations import github_annotation
 
-    profile = load_profile(args.profile)
+    if args.profile is None and not args.sources:
+        raise UsageError.single(
+            "lint: nothing to check: pass a PROFILE, or the deployed configuration with "
+            "--from FILE..."
+        )
+    profile = load_profile(args.profile) if args.profile else None
     # Read again for the source map, so findings point at the hop's line in the profile.
-    document = read_yaml(args.profile)
-    settings = CurrentSettings(
-        heartbeat_s=args.heartbeat,
-        client_timeout_s=args.client_timeout,
-        proxy_timeouts=_proxy_timeouts(args.proxy_timeout, profile),
-        heartbeat_via=args.heartbeat_via,
-        sse_buffering=None if args.sse_buffering is None else args.sse_buffering == "on",
-    )
-    protocol = protocol_for(args, profile)
-    if protocol not in ("websocket", "sse"):
-        # The engine may recommend WebRTC; only its signalling WebSocket crosses the proxies.
-        print(f"note: linting the signalling WebSocket of {protocol}", file=sys.stderr)
-        protocol = "websocket"
-    findings = lint_settings(profile, protocol, settings)
-    problems = [_as_problem(f, document) for f in findings]
+    document = read_yaml(args.profile) if args.profile else None
+    settings = _settings(args, profile)
+    if not args.sources and settings == _nothing():
+        raise UsageError.single(
+            "lint: nothing to check: pass the settings in use (--heartbeat SECONDS, "
+            "--client-timeout SECONDS, --proxy-timeout HOP=SECONDS, --heartbeat-via, "
+            "--sse-buffering, --settings FILE) or the deployed configuration (--from FILE...)"
+        )
+    routes = read_sources(list(args.sources)) if args.sources else ()
+    if args.sources and settings.heartbeat_s is None:
+        print(
+            "note: no heartbeat stated (--heartbeat or --settings): idle timeouts are not "
+            "judged against it",
+            file=sys.stderr,
+        )
+    protocols = _protocols(args, profile, routes)
+    findings: list[LintFinding] = []
+    for protocol in protocols:
+        from_files = lint_routes(routes, protocol, settings) if routes else ()
+        if profile is None:
+            findings.extend(from_files)
+            continue
+        from_profile = lint_settings(profile, protocol, settings)
+        kinds = {route.kind for route in routes}
+        findings.extend(_merge(from_profile, from_files, profile, kinds))
+    fallback = args.settings or "<flags>"
+    problems = [_as_problem(f, document, fallback) for f in findings]
+    label = args.profile or ", ".join(args.sources)
     if args.format == "json":
         report = {
             "profile": args.profile,
-            "protocol": protocol,
+            "sources": list(args.sources),
+            "protocol": protocols[0],
+            "protocols": protocols,
             "clean": not findings,
             "findings": [
-                {**f.model_dump(mode="json"), "line": p.line, "col": p.col, "path": p.path}
+                {
+                    **f.model_dump(mode="json"),
+                    "file": p.file,
+                    "line": p.line,
+                    "col": p.col,
+                    "path": p.path,
+                }
                 for f, p in zip(findings, problems, strict=True)
             ],
         }
@@ -153,5 +281,5 @@ def run(args: argparse.Namespace) -> int:
             print(github_annotation(problem) if args.format == "github" else problem.format())
     count = len(findings)
     verdict = "clean" if not count else f"{count} finding{'s' if count != 1 else ''}"
-    print(f"{args.profile}: {protocol}: {verdict}", file=sys.stderr)
+    print(f"{label}: {'+'.join(protocols)}: {verdict}", file=sys.stderr)
     return EXIT_NEGATIVE if findings else EXIT_OK

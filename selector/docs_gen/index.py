@@ -19,6 +19,12 @@ GUIDES: tuple[tuple[str, str], ...] = (
         "deploying-behind-proxies.md",
         "Running the runtime behind nginx and a cloud load balancer",
     ),
+    (
+        "linting-deployed-config.md",
+        "Linting deployed nginx, HAProxy, Envoy, ingress-nginx and ALB configuration",
+    ),
+    ("probing-a-live-path.md", "Measuring a live path's idle timeout with `selector probe`"),
+    ("load-testing-with-k6.md", "Generating and running a k6 load script from the plan"),
     ("runtime-client.md", "The reference runtime's reconnecting WebSocket and SSE clients"),
     ("verify.md", "Reading `selector verify` output"),
     ("wire-contract.md", "The wire contract of the reference runtime"),

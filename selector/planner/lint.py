@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,18 +17,24 @@ from selector.planner.facts import HOP_FACTS, hop_limits
 from selector.planner.names import HEARTBEAT_MECHANISMS
 from selector.planner.solver import (
     CLIENT_TIMEOUT_FACTOR,
+    DEFAULT_SSE_HEARTBEAT_S,
     FIREFOX_SSE_IDLE_S,
+    FIREFOX_SSE_IDLE_SOURCE,
     HOP_MARGIN,
+    MIN_SENSIBLE_LIFETIME_S,
     fitting_heartbeat,
     required_hop_timeout,
 )
+from selector.planner.sources.model import MeasuredHop, Where
 from selector.profile import Profile
 
 __all__ = [
     "HEARTBEAT_MECHANISMS",
     "LINT_CHECKS",
+    "AppSettings",
     "CurrentSettings",
     "LintFinding",
+    "lint_routes",
     "lint_settings",
 ]
 
@@ -41,11 +48,19 @@ LINT_CHECKS: dict[str, str] = {
     "and reconnects healthy connections",
     "sse-without-heartbeat": "an SSE stream without comment (or data) heartbeats goes idle "
     "and hops drop it",
-    "sse-heartbeat-over-browser-limit": "Firefox closes SSE streams idle for about 30 s",
+    "websocket-without-heartbeat": "a WebSocket without pings goes idle and a hop with an idle "
+    "timeout drops it",
+    "sse-heartbeat-over-browser-limit": "Firefox closes SSE streams idle for about 30 s "
+    f"({FIREFOX_SSE_IDLE_SOURCE})",
     "sse-buffering-on": "proxy buffering holds SSE events back and delivers them in bursts",
     "http2-ping-behind-alb": "HTTP/2 PING frames do not reset the AWS ALB idle timer",
     "tcp-keepalive-through-proxy": "TCP keepalives stop at the first hop that terminates TCP",
     "protocol-unsupported-by-hop": "a hop on the path cannot carry the protocol",
+    "upgrade-headers-missing": "the route does not forward the WebSocket upgrade (Upgrade and "
+    "Connection headers, or Envoy's upgrade_configs), so the handshake fails",
+    "upstream-not-http11": "the proxy speaks HTTP/1.0 to the upstream, which has no upgrade",
+    "lifetime-cap-too-short": "a route ends every connection after a fixed time shorter than "
+    "a minute, so clients reconnect all the time",
 }
 
 
@@ -65,6 +80,25 @@ class CurrentSettings:
     sse_buffering: bool | None = None
 
 
+class AppSettings(BaseModel):
+    """The application's liveness settings as a small YAML file (``lint --settings``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    heartbeat_s: float | None = Field(
+        default=None, ge=0, description="Heartbeat interval in seconds; 0 = no heartbeat."
+    )
+    client_timeout_s: float | None = Field(
+        default=None, gt=0, description="Seconds of silence after which clients give up."
+    )
+    heartbeat_via: (
+        Literal["ws-ping", "sse-comment", "app-message", "http2-ping", "tcp-keepalive"] | None
+    ) = Field(default=None, description="How the heartbeat is sent.")
+    sse_buffering: bool | None = Field(
+        default=None, description="Whether proxy buffering is on for the SSE location."
+    )
+
+
 class LintFinding(BaseModel):
     """One mismatch between the team's settings and the path, with its fix."""
 
@@ -78,8 +112,11 @@ class LintFinding(BaseModel):
     )
     setting: str = Field(
         default="",
-        description="The command-line setting concerned (--heartbeat, ...), when not a hop.",
+        description="The setting concerned: a command-line flag (--heartbeat, ...) or the "
+        "configuration directive read from a file.",
     )
+    file: str = Field(default="", description="The configuration file to change, if read.")
+    line: int = Field(default=0, description="The line of that file (1-based), 0 if none.")
 
 
 def _s(value: float) -> str:
@@ -115,41 +152,65 @@ class _Context:
         return self.settings.heartbeat_via not in {"http2-ping", "tcp-keepalive"}
 
 
+def _race(hb: float, idle: float, what: str) -> tuple[str, str] | None:
+    """(check, message) when ``what``'s ``idle`` timeout does not outlast heartbeat ``hb``."""
+    if hb < idle and idle >= HOP_MARGIN * hb:
+        return None
+    if hb >= idle:
+        return "heartbeat-reaches-idle-timeout", (
+            f"heartbeat {_s(hb)} is not below the {_s(idle)} idle timeout of {what}: the "
+            "hop drops idle connections before or while the heartbeat is sent"
+        )
+    return "hop-timeout-under-margin", (
+        f"the {_s(idle)} idle timeout of {what} is under 1.5x the {_s(hb)} heartbeat "
+        f"({_s(HOP_MARGIN * hb)}): one late heartbeat and the hop drops it"
+    )
+
+
 def _check_idle_timeouts(ctx: _Context) -> Iterator[LintFinding]:
     hb = ctx.heartbeat
     if hb is None or not ctx.heartbeat_reaches_hops:
         return
     for index, kind, idle, controllable in ctx.idle_timeouts():
-        if hb < idle and idle >= HOP_MARGIN * hb:
+        race = _race(hb, idle, kind)
+        if race is None:
             continue
         if controllable:
             fix = f"raise {kind}'s {HOP_FACTS[kind].setting} to {_s(required_hop_timeout(hb))}"
         else:
-            fix = f"lower the heartbeat to {_s(fitting_heartbeat(idle))} ({kind} cannot change)"
-        if hb >= idle:
-            yield LintFinding(
-                check="heartbeat-reaches-idle-timeout",
-                hop_index=index,
-                message=(
-                    f"heartbeat {_s(hb)} is not below {kind}'s {_s(idle)} idle timeout: the "
-                    "hop drops idle connections before or while the heartbeat is sent"
-                ),
-                fix=fix,
+            fix = (
+                f"lower the heartbeat to {_s(fitting_heartbeat(idle))} ({kind} is fixed in the "
+                f"profile; to raise its {HOP_FACTS[kind].setting} instead, mark the hop "
+                "controllable: true)"
             )
-        else:
-            yield LintFinding(
-                check="hop-timeout-under-margin",
-                hop_index=index,
-                message=(
-                    f"{kind}'s {_s(idle)} idle timeout is under 1.5x the {_s(hb)} heartbeat "
-                    f"({_s(HOP_MARGIN * hb)}): one late heartbeat and the hop drops it"
-                ),
-                fix=fix,
-            )
+        yield LintFinding(check=race[0], hop_index=index, message=race[1], fix=fix)
+
+
+def _check_missing_ws_heartbeat(ctx: _Context) -> Iterator[LintFinding]:
+    if ctx.protocol != "websocket" or ctx.settings.heartbeat_s != 0:
+        return
+    idles = sorted(((idle, index, kind) for index, kind, idle, _ in ctx.idle_timeouts()))
+    if not idles:
+        return
+    idle, index, kind = idles[0]
+    yield LintFinding(
+        check="websocket-without-heartbeat",
+        hop_index=index,
+        message=(
+            f"no heartbeat: {kind} drops a WebSocket idle for {_s(idle)}, and nothing "
+            "keeps it busy between messages"
+        ),
+        fix=f"send a WebSocket Ping (or an app heartbeat) every {_s(fitting_heartbeat(idle))}",
+    )
 
 
 def _check_client_timeout(ctx: _Context) -> Iterator[LintFinding]:
-    hb, client = ctx.heartbeat, ctx.settings.client_timeout_s
+    return _client_timeout_findings(ctx.settings)
+
+
+def _client_timeout_findings(settings: CurrentSettings) -> Iterator[LintFinding]:
+    hb = settings.heartbeat_s or None
+    client = settings.client_timeout_s
     if hb is None or client is None or client >= CLIENT_TIMEOUT_FACTOR * hb:
         return
     yield LintFinding(
@@ -188,7 +249,7 @@ def _check_sse(ctx: _Context) -> Iterator[LintFinding]:
             setting="--heartbeat",
             message=(
                 f"SSE heartbeat {_s(hb)}: Firefox closes streams idle for about "
-                f"{_s(FIREFOX_SSE_IDLE_S)}"
+                f"{_s(FIREFOX_SSE_IDLE_S)} ({FIREFOX_SSE_IDLE_SOURCE})"
             ),
             fix=f"send a comment heartbeat at least every {_s(limit)}",
         )
@@ -242,6 +303,7 @@ def _check_support(ctx: _Context) -> Iterator[LintFinding]:
 _CHECKS: tuple[Callable[[_Context], Iterator[LintFinding]], ...] = (
     _check_support,
     _check_idle_timeouts,
+    _check_missing_ws_heartbeat,
     _check_client_timeout,
     _check_sse,
     _check_mechanism,
@@ -257,3 +319,165 @@ def lint_settings(
     """
     ctx = _Context(profile, protocol, settings)
     return tuple(finding for check in _CHECKS for finding in check(ctx))
+
+
+# --- a path read from deployed configuration files ----------------------------------------------
+
+
+def _located(check: str, message: str, fix: str, where: Where, setting: str = "") -> LintFinding:
+    return LintFinding(
+        check=check, message=message, fix=fix, setting=setting, file=where.file, line=where.line
+    )
+
+
+_NAMES = {"websocket": "WebSocket", "sse": "SSE"}
+
+
+def _judged(routes: tuple[MeasuredHop, ...], protocol: str) -> list[MeasuredHop]:
+    """The routes that carry ``protocol``, as far as their files show."""
+    tagged = {r.origin for r in routes if protocol in r.carries}
+    return [r for r in routes if r.carries_protocol(protocol, r.origin in tagged)]
+
+
+def _route_shape(route: MeasuredHop, protocol: str) -> Iterator[LintFinding]:
+    """Upgrade, HTTP version and buffering: what the route must do to carry ``protocol``."""
+    name = f"{route.kind} {route.label}"
+    if protocol == "websocket" and route.upgrade is False:
+        yield _located(
+            "upgrade-headers-missing",
+            f"{name} does not forward the WebSocket upgrade",
+            f"add {route.spelling['upgrade-headers-missing']}",
+            route.where,
+        )
+    if protocol == "websocket" and route.http11 is False:
+        yield _located(
+            "upstream-not-http11",
+            f"{name} proxies with HTTP/1.0, which cannot upgrade",
+            f"add {route.spelling['upstream-not-http11']}",
+            route.where,
+        )
+    if protocol == "sse" and route.buffering:
+        yield _located(
+            "sse-buffering-on",
+            f"{name} buffers responses: SSE events wait in the proxy",
+            f"set {route.spelling['sse-buffering-on']}",
+            route.buffering_where or route.where,
+        )
+
+
+def _route_timeouts(
+    route: MeasuredHop, protocol: str, settings: CurrentSettings
+) -> Iterator[LintFinding]:
+    hb = settings.heartbeat_s or None
+    reaches = settings.heartbeat_via not in {"http2-ping", "tcp-keepalive"}
+    for timeout in route.timeouts:
+        if protocol not in timeout.protocols:
+            continue
+        what = f"{route.kind} {route.label} ({timeout.name})"
+        if timeout.role == "lifetime":
+            if timeout.seconds < MIN_SENSIBLE_LIFETIME_S:
+                default = "" if timeout.stated else " (the default)"
+                yield _located(
+                    "lifetime-cap-too-short",
+                    f"{what} {_s(timeout.seconds)}{default} ends every {_NAMES[protocol]} "
+                    "connection "
+                    "after that long",
+                    f"set {timeout.written(0)} (no cap; the idle timeout bounds idleness)",
+                    timeout.where,
+                    timeout.name,
+                )
+            continue
+        if hb is None or not reaches:
+            continue
+        race = _race(hb, timeout.seconds, what)
+        if race is not None:
+            yield _located(
+                race[0],
+                race[1],
+                f"set {timeout.written(required_hop_timeout(hb))} (or lower the heartbeat to "
+                f"{_s(fitting_heartbeat(timeout.seconds))})",
+                timeout.where,
+                timeout.name,
+            )
+
+
+def _missing_heartbeat(
+    routes: list[MeasuredHop], protocol: str, settings: CurrentSettings
+) -> Iterator[LintFinding]:
+    wrong = protocol == "sse" and settings.heartbeat_via in {"ws-ping", "http2-ping"}
+    if settings.heartbeat_s != 0 and not wrong:
+        return
+    idles = [t for r in routes for t in r.timeouts if t.role == "idle" and protocol in t.protocols]
+    if protocol == "sse":
+        every = DEFAULT_SSE_HEARTBEAT_S
+        if idles:
+            every = min(every, fitting_heartbeat(min(t.seconds for t in idles)))
+        why = "no heartbeat is sent" if not wrong else f"{settings.heartbeat_via} is not SSE data"
+        yield LintFinding(
+            check="sse-without-heartbeat",
+            setting="--heartbeat",
+            message=f"SSE stream without comment heartbeats: {why}, so idle streams are dropped",
+            fix=f"write a ':' comment line to every stream every {_s(every)}",
+        )
+        return
+    if not idles:
+        return
+    first = min(idles, key=lambda t: t.seconds)
+    yield _located(
+        "websocket-without-heartbeat",
+        f"no heartbeat: {first.name} drops a WebSocket idle for {_s(first.seconds)}",
+        f"send a WebSocket Ping (or an app heartbeat) every {_s(fitting_heartbeat(first.seconds))}",
+        first.where,
+        first.name,
+    )
+
+
+def _route_mechanism(routes: list[MeasuredHop], settings: CurrentSettings) -> Iterator[LintFinding]:
+    via = settings.heartbeat_via
+    if via == "http2-ping":
+        for route in routes:
+            if route.kind == "aws_alb":
+                yield _located(
+                    "http2-ping-behind-alb",
+                    "HTTP/2 PING frames are relied on as heartbeat, but they do not reset the "
+                    "AWS ALB idle timer",
+                    "send the heartbeat as data: WebSocket Ping frames or SSE comments",
+                    route.where,
+                )
+    if via == "tcp-keepalive" and routes:
+        route = routes[0]
+        yield _located(
+            "tcp-keepalive-through-proxy",
+            f"TCP keepalives stop at {route.kind}, which terminates TCP; the hops after it see "
+            "an idle connection",
+            "send an application-level heartbeat (WebSocket Ping or SSE comment)",
+            route.where,
+        )
+
+
+def lint_routes(
+    routes: tuple[MeasuredHop, ...], protocol: str, settings: CurrentSettings
+) -> tuple[LintFinding, ...]:
+    """Findings for the routes read from deployed configuration, for ``protocol``.
+
+    Every finding names the file and line to change and the value to set; what is fine
+    (a default that fits, a literal ``Connection "upgrade"``) is not a finding.
+    """
+    judged = _judged(routes, protocol)
+    findings: list[LintFinding] = []
+    for route in judged:
+        findings.extend(_route_shape(route, protocol))
+        findings.extend(_route_timeouts(route, protocol, settings))
+    findings.extend(_missing_heartbeat(judged, protocol, settings))
+    findings.extend(_route_mechanism(judged, settings))
+    findings.extend(_client_timeout_findings(settings))
+    # A setting inherited by several routes (an http-level timeout) is one line to change.
+    unique: list[LintFinding] = []
+    seen: set[tuple[str, str, int, str]] = set()
+    for finding in findings:
+        key = (finding.check, finding.file, finding.line, finding.setting)
+        if finding.file and key in seen:
+            continue
+        seen.add(key)
+        unique.append(finding)
+    return tuple(unique)

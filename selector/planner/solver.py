@@ -53,6 +53,8 @@ DEFAULT_WS_PING_S = 25.0
 DEFAULT_SSE_HEARTBEAT_S = 15.0
 #: Firefox closes an SSE stream after about 30 s without data.
 FIREFOX_SSE_IDLE_S = 30.0
+#: Where the Firefox SSE idle limit is reported.
+FIREFOX_SSE_IDLE_SOURCE = "https://github.com/dunglas/mercure/issues/646"
 #: Below this a heartbeat costs more than the connection is worth (battery, radio wake-ups):
 #: a path that needs a shorter one is a contradiction to report, not a value to print.
 MIN_SENSIBLE_HEARTBEAT_S = 5.0
@@ -212,7 +214,8 @@ def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tupl
             candidates.append(
                 (
                     FIREFOX_SSE_IDLE_S / HOP_MARGIN,
-                    "Firefox closes SSE streams idle for ~30 s (1.5x margin)",
+                    f"Firefox closes SSE streams idle for ~30 s ({FIREFOX_SSE_IDLE_SOURCE}; "
+                    "1.5x margin)",
                 )
             )
     else:

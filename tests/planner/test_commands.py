@@ -204,6 +204,22 @@ def test_lint_ambiguous_kind_must_be_named_by_index(capsys, write_yaml) -> None:
     assert code == 2 and "more than once" in err and "1=nginx" in err
 
 
+def test_lint_heartbeat_0_for_websocket_is_a_finding(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    args = ["lint", str(good), "--protocol", "websocket", "--heartbeat", "0", "--format", "json"]
+    code, out, _ = run(capsys, *args)
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert [f["check"] for f in findings] == ["websocket-without-heartbeat"]
+    # The smallest idle timeout on the path (ALB and nginx both 60 s) bounds the fix.
+    assert "40 s" in findings[0]["fix"]
+
+
+def test_lint_with_nothing_to_check_is_usage_error(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "lint", str(good), "--protocol", "websocket")
+    assert code == 2 and out == ""
+    assert "nothing to check" in err and "--heartbeat" in err
+
+
 def test_lint_bad_heartbeat_value_is_usage_error(capsys, good) -> None:  # type: ignore[no-untyped-def]
     assert main(["lint", str(good), "--heartbeat", "soon"]) == 2
     assert "not a number" in capsys.readouterr().err

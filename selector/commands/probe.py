@@ -1,0 +1,191 @@
+"""``selector probe URL``: measure the idle timeout of the live path to a WebSocket endpoint.
+
+Exit codes: 0 measured (whatever the answer), 1 the path drops idle connections silently,
+2 bad usage or an endpoint that does not accept a WebSocket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from selector.commands._argtypes import positive_float, positive_int
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "The endpoint must answer WebSocket Pings and send nothing while idle (selector serve "
+        "does, until its own ping interval). exit codes: 0 measured, 1 silent drop found, "
+        "2 bad input or usage"
+    )
+    parser.add_argument(
+        "url",
+        metavar="URL",
+        help="ws:// or wss:// endpoint; a client_id query parameter is made unique per connection",
+    )
+    parser.add_argument(
+        "--max-idle",
+        type=positive_float,
+        default=900.0,
+        metavar="SECONDS",
+        help="longest idle time tried (default 900 s); beyond it the answer is 'none'",
+    )
+    parser.add_argument(
+        "--precision",
+        type=positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="stop narrowing a silent drop's timeout within this (default 1 s)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="connections held at once per round (default 8; at most 6 rounds)",
+    )
+    parser.add_argument(
+        "--reply-timeout",
+        type=positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a Ping may go unanswered before the connection counts as dropped",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--write-profile",
+        metavar="PROFILE",
+        help="record the measured idle timeout in this profile's hop (its idle_timeout_s, "
+        "with a comment giving the date and URL); the file is rewritten whole or not at all",
+    )
+    parser.add_argument(
+        "--hop",
+        metavar="HOP",
+        help="with --write-profile: the hop measured, by index in infrastructure.path or its "
+        "kind (default: the only hop, or the outermost one with no stated idle_timeout_s)",
+    )
+
+
+def _hop_index(profile_path: str, ref: str | None) -> int:
+    from selector.errors import UsageError
+    from selector.loading import load_profile
+
+    path = load_profile(profile_path).infrastructure.path
+    listing = ", ".join(f"{i}={hop.kind}" for i, hop in enumerate(path)) or "the path is empty"
+    if ref is None:
+        unstated = [i for i, hop in enumerate(path) if hop.idle_timeout_s is None]
+        if len(path) == 1 or unstated:
+            return 0 if len(path) == 1 else unstated[0]
+        raise UsageError.single(f"--write-profile: name the hop with --hop ({listing})")
+    matches = [i for i, hop in enumerate(path) if ref in (str(i), hop.kind)]
+    if len(matches) != 1:
+        raise UsageError.single(f"--hop {ref!r}: not exactly one hop on the path ({listing})")
+    return matches[0]
+
+
+def _record(profile_path: str, index: int, seconds: float, comment: str) -> None:
+    """Set ``infrastructure.path[index].idle_timeout_s`` in the file, keeping everything else
+    as written; the result is validated before it replaces the file."""
+    import os
+    import tempfile
+
+    from selector.errors import UsageError
+    from selector.loading import load_profile_text, read_yaml
+
+    document = read_yaml(profile_path)
+    with open(profile_path, encoding="utf-8") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    hop_loc = ("infrastructure", "path", index)
+    line, col = document.source.locate(hop_loc)
+    if "{" in lines[line - 1]:
+        raise UsageError.single(
+            "the hop is written in flow style ({...}); write it as a block to record into it",
+            file=profile_path,
+            line=line,
+        )
+    entry = f"{' ' * (col - 1)}idle_timeout_s: {seconds:g}  # {comment}\n"
+    key = (*hop_loc, "idle_timeout_s")
+    if key in document.source.keys:
+        lines[document.source.keys[key][0] - 1] = entry
+    else:
+        lines.insert(line, entry)
+    text = "".join(lines)
+    load_profile_text(text, file=profile_path)
+    directory = os.path.dirname(os.path.abspath(profile_path))
+    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".yaml") as part:
+        part.write(text)
+    os.replace(part.name, profile_path)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
+    from selector.verify.probe import ProbeError, ProbeSettings, probe_idle_timeout
+
+    if not args.url.startswith(("ws://", "wss://")):
+        raise UsageError.single("not a ws:// or wss:// URL", file=args.url)
+    settings = ProbeSettings(
+        max_idle_s=args.max_idle,
+        precision_s=min(args.precision, args.max_idle),
+        connections=args.connections,
+        reply_timeout_s=args.reply_timeout,
+    )
+
+    index = _hop_index(args.write_profile, args.hop) if args.write_profile else None
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        result = asyncio.run(probe_idle_timeout(args.url, settings, progress=progress))
+    except ProbeError as exc:
+        raise UsageError.single(str(exc), file=args.url) from None
+    if args.format == "json":
+        report = {
+            "url": result.url,
+            "idle_timeout_s": result.idle_timeout_s,
+            "drop": result.drop,
+            "interval_s": [result.low_s, result.high_s],
+            "precision_s": settings.precision_s,
+            "max_idle_s": settings.max_idle_s,
+            "connections": result.connections,
+            "rounds": result.rounds,
+            "held": [
+                {"idle_s": h.idle_s, "outcome": h.outcome, "closed_after_s": h.closed_after_s}
+                for h in result.held
+            ],
+        }
+        print(json.dumps(report, indent=2))
+    elif result.drop == "none":
+        print(f"{result.url}: no drop: every connection survived {result.low_s:g} s idle")
+    elif result.drop == "silent":
+        print(
+            f"{result.url}: silent drop after {result.low_s:.1f}-{result.high_s or 0:.1f} s idle "
+            f"(about {result.idle_timeout_s:g} s): no FIN or RST, the next Ping went unanswered; "
+            "heartbeat below it with a 1.5x margin"
+        )
+    else:
+        kind = "FIN (a clean close)" if result.drop == "fin" else "RST (a reset)"
+        print(
+            f"{result.url}: idle timeout {result.idle_timeout_s:g} s, closed with {kind}; "
+            "heartbeat below it with a 1.5x margin"
+        )
+    if args.write_profile and index is not None:
+        import datetime
+
+        if result.idle_timeout_s is None:
+            print(
+                f"{args.write_profile}: nothing dropped; the profile is unchanged", file=sys.stderr
+            )
+        else:
+            today = datetime.date.today().isoformat()
+            comment = f"measured by selector probe on {today} ({result.drop} drop, {args.url})"
+            _record(args.write_profile, index, result.idle_timeout_s, comment)
+            print(
+                f"{args.write_profile}: infrastructure.path[{index}].idle_timeout_s = "
+                f"{result.idle_timeout_s:g} (measured)",
+                file=sys.stderr,
+            )
+    return EXIT_NEGATIVE if result.drop == "silent" else EXIT_OK

