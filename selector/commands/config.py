@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import listen_port
+from selector.commands._options import add_matrix_argument
 from selector.planner.names import CONFIG_TARGETS
+
+if TYPE_CHECKING:
+    from selector.profile import Profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,8 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--protocol",
         choices=("websocket", "sse"),
         default=None,
-        help="write only this protocol's location (default: both /ws and /sse)",
+        help="write only this protocol's location (default: /ws and /sse, leaving out one "
+        "the rules veto for the profile)",
     )
+    add_matrix_argument(parser)
     parser.add_argument(
         "--upstream",
         metavar="HOST:PORT",
@@ -30,6 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _allowed_protocols(profile: Profile, matrix_files: list[str]) -> tuple[str, ...]:
+    """WebSocket and SSE, less the one the rules (with ``--matrix`` overlays) veto; both when
+    both are vetoed, since the configuration then serves whichever is built anyway."""
+    from selector.engine.recommend import recommend
+    from selector.rules.loading import load_matrix
+
+    ranking = recommend(profile, matrix=load_matrix(matrix_files)).ranking
+    vetoed = {rank.protocol for rank in ranking if rank.veto_reasons}
+    allowed = tuple(p for p in ("websocket", "sse") if p not in vetoed)
+    return allowed or ("websocket", "sse")
+
+
 def run(args: argparse.Namespace) -> int:
     from selector.errors import EXIT_NEGATIVE, EXIT_OK
     from selector.loading import load_profile
@@ -37,7 +56,14 @@ def run(args: argparse.Namespace) -> int:
     from selector.planner.solver import plan_lifetime
 
     profile = load_profile(args.profile)
-    protocols = (args.protocol,) if args.protocol else ("websocket", "sse")
+    protocols = (args.protocol,) if args.protocol else _allowed_protocols(profile, args.matrix)
+    if all(hop.kind != args.target for hop in profile.infrastructure.path):
+        # Users add hops before they declare them, so the file is still written.
+        print(
+            f"{args.profile}: warning: infrastructure.path has no {args.target} hop; the "
+            "timeouts in it are planned as if one stood in front of the servers",
+            file=sys.stderr,
+        )
     plans = {protocol: plan_lifetime(profile, protocol) for protocol in protocols}
     problems = [(protocol, p) for protocol, plan in plans.items() for p in plan.problems]
     if problems:

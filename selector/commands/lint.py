@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import seconds
+from selector.commands._options import add_matrix_argument
 from selector.commands._planning import add_protocol_argument, protocol_for
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
     add_protocol_argument(parser, ("websocket", "sse"))
+    add_matrix_argument(parser)
     parser.add_argument(
         "--heartbeat",
         type=seconds,

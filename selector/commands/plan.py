@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from selector.commands._options import add_matrix_argument
 from selector.commands._planning import add_protocol_argument, protocol_for
 
 
@@ -14,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("text", "json", "markdown"), default="text", help="output format"
     )
+    add_matrix_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

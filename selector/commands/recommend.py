@@ -7,22 +7,13 @@ import gc
 import sys
 from typing import TYPE_CHECKING
 
+from selector.commands._options import add_matrix_argument
+
 if TYPE_CHECKING:
     from selector.errors import Problem
 
 
 FORMATS = ("table", "json", "markdown")
-
-
-def add_matrix_argument(parser: argparse.ArgumentParser) -> None:
-    """``--matrix FILE`` (repeatable): org overlays extending the built-in rules."""
-    parser.add_argument(
-        "--matrix",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="overlay extending the built-in rules matrix (repeatable; applied in order)",
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,10 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--print-schema",
         action="store_true",
         help="print the JSON Schema of the --format json output and exit",
-    )
-    parser.epilog = (
-        "exit codes: 0 a protocol is recommended for every profile, 1 every protocol is "
-        "vetoed for some profile, 2 bad input"
     )
 
 

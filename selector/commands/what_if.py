@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from selector.commands.recommend import FORMATS, add_matrix_argument, vetoed_summary
+from selector.commands._options import add_matrix_argument
+from selector.commands.recommend import FORMATS, vetoed_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -81,10 +81,23 @@ def _why(plan: LifetimePlan, timeout: int) -> str:
 
 def _nginx(inputs: _Inputs) -> ProxyConfig:
     upstream = inputs.slug
+    connections = inputs.profile.scale.concurrent_connections
+    # Each proxied connection holds two descriptors: the client's and the backend's.
+    descriptors = 2 * connections
     lines = [
         f"# selector: nginx configuration for profile {inputs.profile.name!r}.",
-        "# For the http context: save as conf.d/<name>.conf (it holds the map, the upstream and",
-        "# the server). Values come from 'selector plan'.",
+        f"# For the http context: save as /etc/nginx/conf.d/{inputs.profile.name}.conf (it holds",
+        "# the map, the upstream and the server). Values come from 'selector plan'.",
+        "# Set server_name below to your host name: requests for other names keep going to",
+        "# the default site (the Debian default site is 'listen 80 default_server').",
+        "#",
+        f"# Scale for {connections} concurrent connections ({descriptors} descriptors: client",
+        "# plus backend side). These belong to other contexts, so set them there:",
+        f"#   main context:   worker_rlimit_nofile {descriptors + 1024};",
+        f"#   events context: worker_connections N; with N x worker_processes >= {descriptors}",
+        f"#   systemd unit:   LimitNOFILE={descriptors + 1024} (the service's descriptor limit)",
+        "# https://nginx.org/en/docs/ngx_core_module.html#worker_rlimit_nofile",
+        "# https://nginx.org/en/docs/ngx_core_module.html#worker_connections",
         "",
         "# Connection header for the backend: 'upgrade' when the client asks for a WebSocket,",
         "# 'close' otherwise.",
@@ -102,7 +115,7 @@ def _nginx(inputs: _Inputs) -> ProxyConfig:
         "",
         "server {",
         f"    listen {inputs.listen};",
-        "    server_name _;",
+        f"    server_name {inputs.profile.name}.example.com;",
     ]
     if inputs.websocket is not None:
         timeout = hop_timeout(inputs.websocket, "nginx")
@@ -142,18 +155,21 @@ def _nginx(inputs: _Inputs) -> ProxyConfig:
             f"        proxy_send_timeout {timeout}s;",
             f"        proxy_connect_timeout {CONNECT_TIMEOUT_S}s;",
             "    }",
-            "",
-            "    # The SSE client's upstream: plain POSTs, short requests.",
-            "    location /mutations {",
-            f"        proxy_pass http://{upstream};",
-            "        proxy_http_version 1.1;",
-            '        proxy_set_header Connection "";',
-            "        proxy_set_header Host $host;",
-            "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-            f"        proxy_connect_timeout {CONNECT_TIMEOUT_S}s;",
-            "    }",
         ]
-    lines.append("}")
+    lines += [
+        "",
+        "    # Short requests: the SSE client's mutations, server-side publishing and the",
+        "    # health check. /metrics and /state stay internal.",
+        "    location ~ ^/(mutations|publish|healthz)$ {",
+        f"        proxy_pass http://{upstream};",
+        "        proxy_http_version 1.1;",
+        '        proxy_set_header Connection "";',
+        "        proxy_set_header Host $host;",
+        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        f"        proxy_connect_timeout {CONNECT_TIMEOUT_S}s;",
+        "    }",
+        "}",
+    ]
     return ProxyConfig("nginx", "\n".join(lines) + "\n")
 
 
@@ -166,10 +182,16 @@ def _haproxy(inputs: _Inputs) -> ProxyConfig:
     sse_timeout = hop_timeout(inputs.sse, "haproxy") if inputs.sse else None
     ws_timeout = hop_timeout(inputs.websocket, "haproxy") if inputs.websocket else None
     client_timeout = max(t for t in (sse_timeout, ws_timeout, 30) if t is not None)
+    connections = inputs.profile.scale.concurrent_connections
     lines = [
         f"# selector: HAProxy configuration for profile {inputs.profile.name!r}.",
         "# Add it after your global section (or pass it as a second -f file).",
         "# Values come from 'selector plan'.",
+        "#",
+        f"# Scale for {connections} concurrent connections: set 'maxconn {connections}' (or more)",
+        "# in the global section too; HAProxy then raises its descriptor limit (ulimit-n) to",
+        "# match when started as root, else raise LimitNOFILE in its systemd unit.",
+        "# https://docs.haproxy.org/2.8/configuration.html#3.2-maxconn",
         "",
         "defaults",
         "    mode http",
@@ -183,6 +205,7 @@ def _haproxy(inputs: _Inputs) -> ProxyConfig:
         "",
         f"frontend {slug}",
         f"    bind :{inputs.listen}",
+        f"    maxconn {connections}",
     ]
     if ws_timeout is not None:
         lines += ["    acl is_ws path_beg /ws", f"    use_backend {slug}_ws if is_ws"]

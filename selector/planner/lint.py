@@ -125,7 +125,10 @@ def _check_idle_timeouts(ctx: _Context) -> Iterator[LintFinding]:
         if controllable:
             fix = f"raise {kind}'s {HOP_FACTS[kind].setting} to {_s(required_hop_timeout(hb))}"
         else:
-            fix = f"lower the heartbeat to {_s(fitting_heartbeat(idle))} ({kind} cannot change)"
+            fix = (
+                f"lower the heartbeat to {_s(fitting_heartbeat(idle))} ({kind} is declared "
+                f"fixed in the profile; its {HOP_FACTS[kind].setting} would change it)"
+            )
         if hb >= idle:
             yield LintFinding(
                 check="heartbeat-reaches-idle-timeout",

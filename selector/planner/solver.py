@@ -167,7 +167,7 @@ def plan_lifetime(profile: Profile, protocol: str) -> LifetimePlan:
     if heartbeat < MIN_SENSIBLE_HEARTBEAT_S:
         problems.append(_heartbeat_problem(hops, heartbeat))
 
-    hop_plans = [_plan_hop(h, heartbeat, protocol, problems) for h in hops]
+    hop_plans = [_plan_hop(h, heartbeat, protocol, problems, notes) for h in hops]
     assumptions = _assumptions(hops)
     websocket = _websocket_plan(profile, heartbeat)
     sse = _sse_plan(heartbeat) if protocol == "sse" else None
@@ -225,7 +225,8 @@ def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tupl
             (
                 idle / HOP_MARGIN,
                 f"{h.kind} (path[{h.index}]) drops idle connections after {_seconds(idle)} "
-                "and cannot be changed: the heartbeat stays 1.5x under it",
+                f"and is {_declared_fixed(h)}: the heartbeat stays 1.5x under it "
+                f"({HOP_FACTS[h.kind].setting} would change it)",
             )
         )
     raw, reason = min(candidates, key=lambda c: c[0])
@@ -255,7 +256,19 @@ def _heartbeat_problem(hops: list[_Hop], heartbeat: float) -> PlanProblem:
 # --- hops -------------------------------------------------------------------------------------
 
 
-def _plan_hop(h: _Hop, heartbeat: float, protocol: str, problems: list[PlanProblem]) -> HopPlan:
+def _declared_fixed(h: _Hop) -> str:
+    """Why the planner leaves ``h`` alone: the profile says so, and how to say otherwise."""
+    if h.hop.controllable is not None:
+        return f"declared fixed in the profile (controllable: false on path[{h.index}])"
+    return (
+        "declared fixed in the profile (infrastructure.timeout_control; set controllable: true "
+        f"on path[{h.index}] if you can change it)"
+    )
+
+
+def _plan_hop(
+    h: _Hop, heartbeat: float, protocol: str, problems: list[PlanProblem], notes: list[str]
+) -> HopPlan:
     facts = HOP_FACTS[h.kind]
     if h.hop.idle_timeout_s is not None or h.hop.max_lifetime_s is not None:
         origin = "profile"
@@ -293,21 +306,13 @@ def _plan_hop(h: _Hop, heartbeat: float, protocol: str, problems: list[PlanProbl
     if not h.controllable:
         lifetime = h.lifetime_s
         if lifetime is not None and lifetime < MIN_SENSIBLE_LIFETIME_S:
-            problems.append(
-                PlanProblem(
-                    code="lifetime-too-short",
-                    hop_index=h.index,
-                    message=(
-                        f"{h.kind} (path[{h.index}]) ends every connection after "
-                        f"{_seconds(lifetime)} whatever flows, under the "
-                        f"{_seconds(MIN_SENSIBLE_LIFETIME_S)} a long-lived connection needs; "
-                        "no heartbeat can help"
-                    ),
-                    fix=(
-                        f"raise its {facts.setting} to at least {_seconds(TARGET_LIFETIME_S)} "
-                        "(set controllable: true on the hop if you can), or route around it"
-                    ),
-                )
+            # A short cap churns connections, but clients that reconnect on purpose before it
+            # (the planned reconnect) lose nothing: that is a plan to follow, not a failure.
+            notes.append(
+                f"{h.kind} (path[{h.index}]) ends every connection after {_seconds(lifetime)} "
+                "whatever flows; clients rotate through it with the planned reconnect below. "
+                f"To rotate less often raise its {facts.setting} to {_seconds(TARGET_LIFETIME_S)}: "
+                f"it is {_declared_fixed(h)}"
             )
         return HopPlan(
             **common,  # type: ignore[arg-type]

@@ -122,24 +122,38 @@ def test_plan_without_protocol_follows_the_engine(capsys, good) -> None:  # type
 
 
 def test_plan_without_protocol_when_every_protocol_is_vetoed_exits_1(  # type: ignore[no-untyped-def]
-    capsys, good, monkeypatch, tmp_path
+    capsys, good, tmp_path
 ) -> None:
-    import functools
-
-    import selector.engine.recommend
-
     overlay = tmp_path / "forbid-all.yaml"
     overlay.write_text(
         "overlay_version: 1\nforbid:\n  websocket: policy\n  sse: policy\n  webrtc: policy\n"
     )
-    real = selector.engine.recommend.recommend
-    monkeypatch.setattr(
-        selector.engine.recommend, "recommend", functools.partial(real, matrix=overlay)
-    )
-    code, out, err = run(capsys, "plan", str(good))
+    code, out, err = run(capsys, "plan", str(good), "--matrix", str(overlay))
     assert code == 1
     assert "every protocol is vetoed" in err and "--protocol" in err
     assert out == ""
+
+
+NO_WEBSOCKET = "overlay_version: 1\nforbid:\n  websocket: our gateway does not carry it\n"
+
+
+def test_plan_lint_and_config_follow_the_matrix_overlay(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    good = Path(__file__).resolve().parents[2] / "profiles" / "chat.yaml"
+    overlay = tmp_path / "no-ws.yaml"
+    overlay.write_text(NO_WEBSOCKET)
+    code, out, _ = run(capsys, "plan", str(good), "--format", "json")
+    assert code == 0 and json.loads(out)["protocol"] == "websocket"
+    code, out, _ = run(capsys, "plan", str(good), "--matrix", str(overlay), "--format", "json")
+    assert code == 0 and json.loads(out)["protocol"] == "sse"
+    code, out, _ = run(capsys, "config", "nginx", str(good), "--matrix", str(overlay))
+    assert code == 0
+    assert "location /sse" in out and "location /ws" not in out
+    code, out, _ = run(capsys, "config", "nginx", str(good))
+    assert "location /sse" in out and "location /ws" in out
+    code, out, err = run(
+        capsys, "lint", str(good), "--matrix", str(overlay), "--heartbeat", "10", "--format", "json"
+    )
+    assert json.loads(out)["protocol"] == "sse", err
 
 
 # --- lint -------------------------------------------------------------------------------------
