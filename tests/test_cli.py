@@ -35,8 +35,13 @@ def test_validate_reports_located_problems_and_exits_2(write_yaml, capsys) -> No
     out, err = capsys.readouterr()
     assert out.strip() == (
         f"{bad}:4:31: traffic.server_to_client.rate_hz: Input should be a valid number "
-        "(got str 'fast'; write numbers and booleans without quotes)"
+        "(got text 'fast')"
     )
+    # Text that reads as a number does get the hint.
+    quoted = write_yaml(GOOD.replace("rate_hz: 1", 'rate_hz: "1"'), "quoted.yaml")
+    assert main(["validate", str(quoted)]) == 2
+    out, _ = capsys.readouterr()
+    assert "(got text '1'; write numbers and booleans without quotes)" in out
     assert "2 files checked: 1 valid, 1 invalid (1 problem)" in err
 
 

@@ -282,3 +282,34 @@ def test_help_imports_no_heavy_modules() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == ""
+
+
+# --- one answer for a lifetime cap ------------------------------------------------------------
+
+LIFETIME_CAPPED = GOOD.replace("name: chat", "name: capped").replace(
+    "kind: aws_alb", "kind: gcp_lb"
+)
+
+
+def test_a_fixed_lifetime_cap_is_planned_rotation_in_plan_and_config(  # type: ignore[no-untyped-def]
+    capsys, write_yaml
+) -> None:
+    capped = write_yaml(LIFETIME_CAPPED, "capped.yaml")
+    code, out, err = run(capsys, "plan", str(capped), "--protocol", "sse")
+    assert code == 0, err
+    assert "planned reconnect: gcp_lb (path[0]) ends connections after 30 s" in out
+    assert "declared fixed in the profile" in out
+    code, out, err = run(capsys, "config", "nginx", str(capped))
+    assert code == 0, err
+    assert "location /sse" in out and "proxy_read_timeout" in out
+    code, out, _ = run(capsys, "recommend", str(capped))
+    assert code == 0
+
+
+def test_config_for_a_hop_not_on_the_path_warns_on_stderr_only(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "config", "haproxy", str(good))
+    assert code == 0
+    assert "no haproxy hop" in err and "warning" in err
+    assert out.startswith("# selector: HAProxy") and "warning" not in out
+    code, out, err = run(capsys, "config", "nginx", str(good))
+    assert code == 0 and "warning" not in err
