@@ -139,7 +139,34 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse exits with 2 already; this keeps the message on one documented format.
         self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}{_did_you_mean(self, message)}\n")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option of ``parser`` and of the subcommand parsers it holds."""
+    found = list(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += list(sub._option_string_actions)
+    return found
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
+    """``; did you mean 'X'?`` for a misspelt command, choice or option, else ''."""
+    import difflib
+    import re
+
+    choice = re.match(r"argument [^:]+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if choice:
+        typed, options = choice[1], re.findall(r"'([^']*)'", choice[2])
+    else:
+        unknown = re.match(r"unrecognized arguments: (\S+)", message)
+        if not unknown or not unknown[1].startswith("--"):
+            return ""
+        typed, options = unknown[1].partition("=")[0], _option_strings(parser)
+    close = difflib.get_close_matches(typed, options, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -98,15 +98,17 @@ def run(args: argparse.Namespace) -> int:
                 recs.append(recommend(load_profile(path), matrix=matrix))
             except ProfileError as exc:
                 problems.extend(_in_file(p, str(path)) for p in exc.problems)
-        if problems:
-            for problem in problems:
-                print(problem.format(), file=sys.stderr)
-            return EXIT_BAD_INPUT
-        print(render(recs, args.format, as_list=len(files) > 1 or len(args.paths) > 1))
+        for problem in problems:
+            print(problem.format(), file=sys.stderr)
+        # One bad file in a folder does not hide the answers for the good ones.
+        if recs:
+            print(render(recs, args.format, as_list=len(files) > 1 or len(args.paths) > 1))
     finally:
         if collecting:
             gc.enable()
     negative = [r for r in recs if getattr(r, "protocol", None) is None]
     for rec in negative:
         print(vetoed_summary(rec), file=sys.stderr)
+    if problems:
+        return EXIT_BAD_INPUT
     return EXIT_NEGATIVE if negative else EXIT_OK
