@@ -5,7 +5,7 @@ Pure and fast: no I/O, no clock, no randomness. The laws it keeps, checked by pr
 * the heartbeat is strictly below the idle timeout every hop will have once the plan is
   applied (today's value on hops that cannot change, the planned value on the others);
 * every hop the operator controls gets an idle timeout of at least ``HOP_MARGIN`` (1.5) times
-  the heartbeat, the seed's rule; hops that cannot change get the same margin from the other
+  the heartbeat; hops the operator cannot change get the same margin from the other
   side, because a heartbeat equal to a timeout races it (the Mattermost 60 s vs ALB 60 s bug);
 * when a constraint cannot be met, the plan says so in ``problems`` instead of inventing a value.
 """
@@ -42,13 +42,19 @@ __all__ = [
     "required_hop_timeout",
 ]
 
-#: A hop's idle timeout must be at least this multiple of the heartbeat (the seed's rule).
+#: A hop's idle timeout must be at least this multiple of the heartbeat, so one late heartbeat
+#: does not lose the connection.
 HOP_MARGIN = 1.5
 #: A client gives a connection up after this many heartbeats without a byte (SignalR's rule).
 CLIENT_TIMEOUT_FACTOR = 2.0
 #: WebSocket ping interval when nothing on the path forces a shorter one (Socket.IO, SockJS and
 #: Centrifugo all use 25 s).
 DEFAULT_WS_PING_S = 25.0
+#: WebSocket ping interval for fleets without browsers on a path whose timeouts the operator
+#: sets: Eclipse Paho's MQTT clients default to a 60 s keep-alive
+#: (https://eclipse.dev/paho/files/paho.mqtt.python/html/client.html), a radio wake-up less
+#: than half as often as at 25 s, and the hops are raised to fit it.
+DEVICE_WS_PING_S = 60.0
 #: SSE comment interval when nothing forces a shorter one (the WHATWG spec suggests ~15 s).
 DEFAULT_SSE_HEARTBEAT_S = 15.0
 #: Firefox closes an SSE stream after about 30 s without data.
@@ -215,6 +221,15 @@ def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tupl
                     "Firefox closes SSE streams idle for ~30 s (1.5x margin)",
                 )
             )
+    elif "browser" not in profile.clients and all(h.controllable for h in hops):
+        candidates = [
+            (
+                DEVICE_WS_PING_S,
+                "a 60 s ping interval for clients without browsers on a path whose timeouts "
+                "the operator sets (Eclipse Paho's MQTT clients default to 60 s); the hops are "
+                "raised to fit it",
+            )
+        ]
     else:
         candidates = [(DEFAULT_WS_PING_S, "the common 25 s ping interval (Socket.IO, SockJS)")]
     for h in hops:
@@ -464,7 +479,8 @@ def _reconnect_policy(
         notes.append(
             f"after a mass disconnect about {connections / base:.0f} clients/s reconnect and no "
             "hop on the path states a limit: check that the servers take that many TLS "
-            "handshakes and authentications per second, or widen reconnect.base_s"
+            "handshakes and authentications per second, or widen the first reconnect window "
+            "(the backoff base) in the clients until the peak fits"
         )
     return ReconnectPolicy(
         base_s=base,
@@ -568,7 +584,8 @@ def _notes(profile: Profile, protocol: str, hops: list[_Hop]) -> list[str]:
     notes = [
         "reconnect after every close the client did not ask for, clean or not: a server "
         "restart closes cleanly and must not strand clients",
-        "reset the backoff attempt counter only after a connection has stayed up for cap_s",
+        "reset the backoff attempt counter only after a connection has stayed up as long as "
+        "the largest reconnect delay (the backoff cap below)",
     ]
     if protocol == "webrtc":
         notes.append(
@@ -578,8 +595,8 @@ def _notes(profile: Profile, protocol: str, hops: list[_Hop]) -> list[str]:
     if protocol != "sse" and "browser" in profile.clients:
         notes.append(
             "browser JavaScript never sees Ping frames: have the server also send a small "
-            "application heartbeat message every ping interval and let the client time out "
-            "on client_timeout_s"
+            "application heartbeat message every ping interval and let the client give up "
+            "after the client timeout above (two ping intervals without a byte)"
         )
     if protocol == "sse":
         notes.append("send 'id:' on every event so EventSource sends Last-Event-ID on reconnect")

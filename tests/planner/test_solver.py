@@ -276,3 +276,19 @@ def _numbers(value: object) -> list[float]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return [float(value)]
     return []
+
+
+def test_device_fleet_with_full_timeout_control_pings_less_often() -> None:
+    fleet = make_profile(
+        {"kind": "aws_alb"}, {"kind": "haproxy"}, clients=("server",), timeout_control="full"
+    )
+    plan = plan_lifetime(fleet, "websocket")
+    assert plan.feasible
+    assert plan.heartbeat_interval_s == 60.0 and "MQTT" in plan.heartbeat_bound_by
+    # Every hop is raised to keep the 1.5x margin over the longer interval.
+    assert all((h.set_idle_timeout_s or 0) >= 90 for h in plan.hops)
+    # Browsers, or a hop the operator cannot change, keep the usual 25 s.
+    browsers = make_profile({"kind": "aws_alb"}, timeout_control="full")
+    assert plan_lifetime(browsers, "websocket").heartbeat_interval_s == 25.0
+    partial = make_profile({"kind": "aws_alb"}, {"kind": "haproxy"}, clients=("server",))
+    assert plan_lifetime(partial, "websocket").heartbeat_interval_s == 25.0
