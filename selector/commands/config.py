@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--upstream",
         metavar="HOST:PORT",
         default=None,
-        help="backend address (default 127.0.0.1:8080; for ingress_nginx the Service, "
-        "default PROFILE-NAME:8080)",
+        help="backend address (default 127.0.0.1:8765, where 'selector serve' listens; for "
+        "ingress_nginx the Service, default PROFILE-NAME:8765)",
     )
     parser.add_argument(
         "--listen", type=listen_port, default=80, metavar="PORT", help="port the proxy listens on"
@@ -79,13 +79,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_NEGATIVE
-    default_upstream = f"{profile.name}:8080" if args.target == "ingress_nginx" else None
+    default_upstream = f"{profile.name}:8765" if args.target == "ingress_nginx" else None
     config = render_config(
         args.target,
         profile,
         plans.get("websocket"),
         plans.get("sse"),
-        upstream=args.upstream or default_upstream or "127.0.0.1:8080",
+        upstream=args.upstream or default_upstream or "127.0.0.1:8765",
         listen=args.listen,
     )
     sys.stdout.write(config.text)

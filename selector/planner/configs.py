@@ -86,13 +86,14 @@ def _nginx(inputs: _Inputs) -> ProxyConfig:
     descriptors = 2 * connections
     lines = [
         f"# selector: nginx configuration for profile {inputs.profile.name!r}.",
-        f"# For the http context: save as /etc/nginx/conf.d/{inputs.profile.name}.conf (it holds",
-        "# the map, the upstream and the server). Values come from 'selector plan'.",
+        "# For the http context: it holds the map, the upstream and the server. On Debian",
+        f"# save it as /etc/nginx/conf.d/{inputs.profile.name}.conf. Values come from "
+        "'selector plan'.",
         "# Set server_name below to your host name: requests for other names keep going to",
         "# the default site (the Debian default site is 'listen 80 default_server').",
         "#",
-        f"# Scale for {connections} concurrent connections ({descriptors} descriptors: client",
-        "# plus backend side). These belong to other contexts, so set them there:",
+        f"# Scale: {connections} concurrent connections hold {descriptors} descriptors",
+        "# (the client's and the backend's). These belong to other contexts; set them there:",
         f"#   main context:   worker_rlimit_nofile {descriptors + 1024};",
         f"#   events context: worker_connections N; with N x worker_processes >= {descriptors}",
         f"#   systemd unit:   LimitNOFILE={descriptors + 1024} (the service's descriptor limit)",
@@ -447,7 +448,7 @@ def parse_upstream(text: str) -> tuple[str, int]:
     valid_host = _is_ip(host) or bool(_HOST.match(host))
     if not sep or not valid_host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise UsageError.single(
-            f"--upstream {text!r}: expected HOST:PORT, such as 127.0.0.1:8080 or [::1]:8080"
+            f"--upstream {text!r}: expected HOST:PORT, such as 127.0.0.1:8765 or [::1]:8765"
         )
     return host, int(port_text)
 
@@ -458,7 +459,7 @@ def render_config(
     websocket: LifetimePlan | None,
     sse: LifetimePlan | None,
     *,
-    upstream: str = "127.0.0.1:8080",
+    upstream: str = "127.0.0.1:8765",
     listen: int = 80,
 ) -> ProxyConfig:
     """Configuration for ``target`` (one of :data:`CONFIG_TARGETS`) from the profile's plans.

@@ -585,7 +585,7 @@ def _notes(profile: Profile, protocol: str, hops: list[_Hop]) -> list[str]:
         "reconnect after every close the client did not ask for, clean or not: a server "
         "restart closes cleanly and must not strand clients",
         "reset the backoff attempt counter only after a connection has stayed up as long as "
-        "the largest reconnect delay (the backoff cap below)",
+        "the largest reconnect delay (the backoff cap)",
     ]
     if protocol == "webrtc":
         notes.append(

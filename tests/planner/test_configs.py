@@ -165,7 +165,7 @@ def test_envoy_config_parses_and_has_the_required_keys(profile: Profile) -> None
     )
     cluster = document["static_resources"]["clusters"][0]
     endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-    assert endpoint["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 8080}
+    assert endpoint["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 8765}
 
 
 def test_ingress_nginx_objects_parse_with_annotations(profile: Profile) -> None:
