@@ -89,7 +89,7 @@ def test_plan_markdown_has_a_hop_table(capsys, good) -> None:  # type: ignore[no
     assert out.startswith("## Lifetime plan for `chat`: webrtc")
     assert "| kind" in out.replace("|   # | kind", "| kind")
     assert "TURN" in out
-    assert "- aws_alb: docs.aws.amazon.com/" in out  # every default cites its source
+    assert "- aws_alb: <https://docs.aws.amazon.com/" in out  # every default links its source
 
 
 def test_plan_that_cannot_be_met_explains_and_exits_1(capsys, contradictory) -> None:  # type: ignore[no-untyped-def]
