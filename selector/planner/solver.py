@@ -57,7 +57,8 @@ DEFAULT_WS_PING_S = 25.0
 DEVICE_WS_PING_S = 60.0
 #: SSE comment interval when nothing forces a shorter one (the WHATWG spec suggests ~15 s).
 DEFAULT_SSE_HEARTBEAT_S = 15.0
-#: Firefox closes an SSE stream after about 30 s without data.
+#: Firefox closes an SSE stream after about 30 s without data
+#: (https://github.com/dunglas/mercure/issues/646).
 FIREFOX_SSE_IDLE_S = 30.0
 #: Below this a heartbeat costs more than the connection is worth (battery, radio wake-ups):
 #: a path that needs a shorter one is a contradiction to report, not a value to print.
@@ -218,7 +219,8 @@ def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tupl
             candidates.append(
                 (
                     FIREFOX_SSE_IDLE_S / HOP_MARGIN,
-                    "Firefox closes SSE streams idle for ~30 s (1.5x margin)",
+                    "Firefox closes SSE streams idle for ~30 s (1.5x margin; "
+                    "https://github.com/dunglas/mercure/issues/646)",
                 )
             )
     elif "browser" not in profile.clients and all(h.controllable for h in hops):
