@@ -309,10 +309,19 @@ def problems_from_validation(
     exc: ValidationError, document: YamlDocument, model: type[BaseModel]
 ) -> list[Problem]:
     """Turn pydantic errors into located problems with messages that say what is allowed."""
-    problems = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    # A missing field next to an unknown one is usually its misspelling: list it after the
+    # unknown field, its cause, rather than at the parent's earlier line.
+    unknown_at = {
+        tuple(err["loc"][:-1]): tuple(err["loc"])
+        for err in errors
+        if err["type"] == "extra_forbidden"
+    }
+    placed = []
+    for err in errors:
         loc = tuple(err["loc"])
         kind = err["type"]
+        order = (0, 0, 0)
         if kind == "extra_forbidden":
             line, col = document.source.locate(loc, key=True)
             message = _unknown_field_message(model, loc)
@@ -322,11 +331,44 @@ def problems_from_validation(
         else:
             line, col = document.source.locate(loc)
             message = _friendly(err)
-        problems.append(
-            Problem(message=message, file=document.file, line=line, col=col, path=_dotted(loc))
+        cause = unknown_at.get(loc[:-1])
+        # Missing, or about a field the file does not hold (located at its parent).
+        if cause is not None and (line, col) == document.source.locate(loc[:-1]):
+            order = (*document.source.locate(cause, key=True), 1)
+        problem = Problem(
+            message=message, file=document.file, line=line, col=col, path=_dotted(loc)
         )
-    problems.sort(key=lambda p: (p.line, p.col))
-    return problems
+        placed.append((order if order != (0, 0, 0) else (line, col, 0), problem))
+    placed.sort(key=lambda pair: pair[0])
+    return [problem for _, problem in placed]
+
+
+#: Words for YAML values, instead of Python type names.
+_VALUE_WORDS: dict[type, str] = {
+    str: "text",
+    int: "number",
+    float: "number",
+    bool: "true/false",
+    list: "list",
+    dict: "mapping",
+}
+
+#: pydantic messages that name Python types, in YAML's words.
+_SHAPE_MESSAGES = {
+    "tuple_type": "should be a list (one '- item' per line, or [a, b])",
+    "list_type": "should be a list (one '- item' per line, or [a, b])",
+    "set_type": "should be a list (one '- item' per line, or [a, b])",
+    "frozen_set_type": "should be a list (one '- item' per line, or [a, b])",
+    "dict_type": "should be a mapping (key: value lines)",
+    "model_type": "should be a mapping (key: value lines)",
+    "model_attributes_type": "should be a mapping (key: value lines)",
+}
+
+_LOOKS_SCALAR = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|true|false|yes|no", re.I)
+
+
+def _value_word(value: object) -> str:
+    return next((word for t, word in _VALUE_WORDS.items() if type(value) is t), "value")
 
 
 def _friendly(err: Any) -> str:
@@ -335,17 +377,24 @@ def _friendly(err: Any) -> str:
     value = err.get("input")
     if kind == "value_error":
         return message.removeprefix("Value error, ")
+    if kind in _SHAPE_MESSAGES:
+        return f"{_SHAPE_MESSAGES[kind]}, got {_value_word(value)} {value!r}"
     if kind in {"int_type", "float_type", "bool_type", "string_type"}:
-        got = f"got {type(value).__name__} {value!r}"
+        got = f"got {_value_word(value)} {value!r}"
         if isinstance(value, str) and _TEXTUAL_EXPONENT.fullmatch(value.strip()):
             got += "; YAML reads this exponent form as text: write 1.0e+3 (dot and sign) or 1000"
-        elif isinstance(value, str):
+        elif isinstance(value, str) and _LOOKS_SCALAR.fullmatch(value.strip()):
             got += "; write numbers and booleans without quotes"
         return f"{message} ({got})"
-    if kind == "literal_error":
+    if kind in {"literal_error", "enum"}:
         hint = ""
         if isinstance(value, int | float) and not isinstance(value, bool):
             hint = '; quote it, for example "2"'
+        elif isinstance(value, str):
+            expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            close = difflib.get_close_matches(value, expected, n=1, cutoff=0.6)
+            if close:
+                hint = f"; did you mean '{close[0]}'?"
         return f"{message}, got {value!r}{hint}"
     return message
 

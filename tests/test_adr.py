@@ -200,7 +200,7 @@ def test_evidence_is_rendered_under_confirmation() -> None:
     _, text = _adr(CHAT, evidence=report)
     confirmation = _section(text, "### Confirmation")
     assert "Verified by `selector verify`: **contradicted**." in confirmation
-    assert "5 sampled clients for 50000 connections, seed 3" in confirmation
+    assert "5 sampled clients for 50000 connections, random seed 3" in confirmation
     assert "| FAIL     | no-loss-server-to-client" in confirmation
     assert "3 of 60 lost" in confirmation
     assert "WebRTC: not verified: no WebRTC stack." in confirmation
@@ -324,7 +324,8 @@ def test_a_plan_that_cannot_be_met_is_a_bad_consequence() -> None:
     profile = selector.load_profile_text(
         "schema_version: 1\nname: ops-feed\n"
         "traffic: {server_to_client: {rate_hz: 0.2, payload_bytes: 500}}\n"
-        "clients: [browser]\ninfrastructure: {path: [{kind: gcp_lb}, {kind: nginx}]}\n"
+        "clients: [browser]\ninfrastructure: {path: [{kind: other, idle_timeout_s: 3, "
+        "controllable: false}, {kind: nginx}]}\n"
     )
     rec = selector.recommend(profile)
     assert rec.plan is not None and rec.plan.problems
@@ -334,3 +335,16 @@ def test_a_plan_that_cannot_be_met_is_a_bad_consequence() -> None:
             f"* Bad, because the operational plan cannot be met as the path stands: "
             f"{problem.message} (fix: {problem.fix})" in consequences
         )
+
+
+def test_a_fixed_lifetime_cap_is_planned_rotation_not_a_bad_consequence() -> None:
+    profile = selector.load_profile_text(
+        "schema_version: 1\nname: ops-feed\n"
+        "traffic: {server_to_client: {rate_hz: 0.2, payload_bytes: 500}}\n"
+        "clients: [browser]\ninfrastructure: {path: [{kind: gcp_lb}, {kind: nginx}]}\n"
+    )
+    rec = selector.recommend(profile)
+    assert rec.plan is not None and rec.plan.feasible
+    assert rec.plan.planned_reconnect is not None
+    consequences = _section(render_adr(profile, rec, date=DAY), "### Consequences")
+    assert "cannot be met" not in consequences

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from selector import __version__
-from selector.cli import main
+from selector.cli import COMMANDS, main
 from tests.conftest import PROFILES, ROOT
 
 GOOD = (
@@ -35,8 +35,13 @@ def test_validate_reports_located_problems_and_exits_2(write_yaml, capsys) -> No
     out, err = capsys.readouterr()
     assert out.strip() == (
         f"{bad}:4:31: traffic.server_to_client.rate_hz: Input should be a valid number "
-        "(got str 'fast'; write numbers and booleans without quotes)"
+        "(got text 'fast')"
     )
+    # Text that reads as a number does get the hint.
+    quoted = write_yaml(GOOD.replace("rate_hz: 1", 'rate_hz: "1"'), "quoted.yaml")
+    assert main(["validate", str(quoted)]) == 2
+    out, _ = capsys.readouterr()
+    assert "(got text '1'; write numbers and booleans without quotes)" in out
     assert "2 files checked: 1 valid, 1 invalid (1 problem)" in err
 
 
@@ -123,3 +128,37 @@ def test_schema_command_prints_the_committed_schema() -> None:
     assert json.loads(result.stdout) == committed, (
         "docs/profile.schema.json is stale: run `selector schema > docs/profile.schema.json`"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggestion"),
+    [
+        (["recommnd", "profiles/chat.yaml"], "did you mean 'recommend'?"),
+        (["recommend", "--formt", "json", "profiles/chat.yaml"], "did you mean '--format'?"),
+        (["config", "nginxx", "profiles/chat.yaml"], "did you mean 'nginx'?"),
+    ],
+)
+def test_usage_typos_get_the_closest_spelling(
+    capsys: pytest.CaptureFixture[str], argv: list[str], suggestion: str
+) -> None:
+    assert main(argv) == 2
+    assert suggestion in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_every_command_help_states_its_exit_codes(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    assert main([command, "--help"]) == 0
+    assert "exit codes: 0" in capsys.readouterr().out
+
+
+def test_recommend_folder_with_one_bad_file_reports_the_good_ones_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "chat.yaml").write_text((ROOT / "profiles" / "chat.yaml").read_text())
+    (tmp_path / "broken.yaml").write_text("schema_version: 1\nname: broken\n")
+    assert main(["recommend", str(tmp_path), "--format", "json"]) == 2
+    out, err = capsys.readouterr()
+    assert [r["profile"] for r in json.loads(out)] == ["chat"]
+    assert f"{tmp_path / 'broken.yaml'}" in err

@@ -176,8 +176,29 @@ def test_what_if_creates_a_missing_direction_and_blames_bad_overrides(
     assert code == 0 and "winner: sse -> websocket" in out
     for bad in ("rate_hz", "media=", "media=[a", "traffic=1"):
         assert _run(capsys, "what-if", feed, "--set", bad)[0] == 2
-    code, _, err = _run(capsys, "what-if", feed, "--set", "infrastructure.http_version=2")
-    assert code == 2 and "quote it" in err
+    # A number where the field takes text is read as the text typed: no quoting needed.
+    code, out, err = _run(
+        capsys, "what-if", feed, "--set", "infrastructure.http_version=1.1", "--format", "json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["overrides"] == ["infrastructure.http_version=1.1"]
+    code, _, err = _run(capsys, "what-if", feed, "--set", "infrastructure.http_version=4")
+    assert code == 2 and "'1.1'" in err
+    # List items as messages print them, path[0], or as path.0; both mean the same hop.
+    assert _run(capsys, "what-if", feed, "--set", "infrastructure.path[0].kind=nginx")[0] == 0
+    assert _run(capsys, "what-if", feed, "--set", "infrastructure.path.0.kind=nginx")[0] == 0
+    assert _run(capsys, "what-if", feed, "--set", "infrastructure.path[x].kind=nginx")[0] == 2
+
+
+def test_what_if_shows_what_changes_in_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    chat = str(Path(__file__).resolve().parent.parent / "profiles" / "chat.yaml")
+    code, out, _ = _run(
+        capsys, "what-if", chat, "--set", "infrastructure.path[0].idle_timeout_s=10"
+    )
+    assert code == 0
+    assert "plan changes:" in out and "heartbeat: 25 s -> 6.6 s" in out
+    code, out, _ = _run(capsys, "what-if", chat, "--set", "description=same path")
+    assert "the lifetime plan is unchanged" in out and "plan changes:" not in out
 
 
 def test_rules_and_explain(capsys: pytest.CaptureFixture[str], write_yaml: Any) -> None:

@@ -45,7 +45,7 @@ def test_valid_profile_loads_with_defaults() -> None:
             5,
             14,
             "traffic.client_to_server.rate_hz",
-            "valid number (got str '2'; write numbers",
+            "valid number (got text '2'; write numbers",
         ),
         (
             VALID.replace("rate_hz: 2", "rate: 2"),

@@ -1,26 +1,30 @@
 """Helpers shared by the planner's commands (``plan``, ``lint``, ``config``).
 
+Each of them takes ``--matrix`` (:mod:`selector.commands._options`), read here.
+
 Light at import time like every command module: the profile and planner are imported inside.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from selector.profile import Profile
 
 
-def recommended_protocol(profile: Profile) -> str:
-    """The decision engine's protocol for ``profile``.
+def recommended_protocol(profile: Profile, matrix_files: Sequence[str] = ()) -> str:
+    """The decision engine's protocol for ``profile``, with the ``--matrix`` overlays applied.
 
     Raises :class:`selector.errors.NegativeAnswer` when every protocol is vetoed.
     """
     from selector.engine.recommend import recommend
     from selector.errors import NegativeAnswer
+    from selector.rules.loading import load_matrix
 
-    recommendation = recommend(profile)
+    recommendation = recommend(profile, matrix=load_matrix(list(matrix_files)))
     if recommendation.protocol is None:
         vetoes = "; ".join(
             f"{rank.protocol}: {', '.join(rank.veto_reasons)}" for rank in recommendation.ranking
@@ -43,6 +47,6 @@ def add_protocol_argument(parser: argparse.ArgumentParser, choices: tuple[str, .
 
 
 def protocol_for(args: argparse.Namespace, profile: Profile) -> str:
-    """``--protocol`` if given, else the recommended protocol."""
+    """``--protocol`` if given, else the protocol recommended under ``--matrix``."""
     chosen: str | None = args.protocol
-    return chosen if chosen is not None else recommended_protocol(profile)
+    return chosen if chosen is not None else recommended_protocol(profile, args.matrix)

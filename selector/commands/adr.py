@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from selector.commands.recommend import add_matrix_argument
+from selector.commands._options import add_matrix_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the record to FILE (atomically; missing folders are created) instead of stdout",
     )
     add_matrix_argument(parser)
-    parser.epilog = (
-        "exit codes: 0 written, 1 every protocol is vetoed (the record is still written) or "
-        "the verification contradicts the choice, 2 bad input"
-    )
 
 
 def run(args: argparse.Namespace) -> int:

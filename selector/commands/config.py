@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import listen_port
+from selector.commands._options import add_matrix_argument
 from selector.planner.names import CONFIG_TARGETS
+
+if TYPE_CHECKING:
+    from selector.profile import Profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,18 +21,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--protocol",
         choices=("websocket", "sse"),
         default=None,
-        help="write only this protocol's location (default: both /ws and /sse)",
+        help="write only this protocol's location (default: /ws and /sse, leaving out one "
+        "the rules veto for the profile)",
     )
+    add_matrix_argument(parser)
     parser.add_argument(
         "--upstream",
         metavar="HOST:PORT",
         default=None,
-        help="backend address (default 127.0.0.1:8080; for ingress_nginx the Service, "
-        "default PROFILE-NAME:8080)",
+        help="backend address (default 127.0.0.1:8765, where 'selector serve' listens; for "
+        "ingress_nginx the Service, default PROFILE-NAME:8765)",
     )
     parser.add_argument(
         "--listen", type=listen_port, default=80, metavar="PORT", help="port the proxy listens on"
     )
+
+
+def _allowed_protocols(profile: Profile, matrix_files: list[str]) -> tuple[str, ...]:
+    """WebSocket and SSE, less the one the rules (with ``--matrix`` overlays) veto; both when
+    both are vetoed, since the configuration then serves whichever is built anyway."""
+    from selector.engine.recommend import recommend
+    from selector.rules.loading import load_matrix
+
+    ranking = recommend(profile, matrix=load_matrix(matrix_files)).ranking
+    vetoed = {rank.protocol for rank in ranking if rank.veto_reasons}
+    allowed = tuple(p for p in ("websocket", "sse") if p not in vetoed)
+    return allowed or ("websocket", "sse")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +56,14 @@ def run(args: argparse.Namespace) -> int:
     from selector.planner.solver import plan_lifetime
 
     profile = load_profile(args.profile)
-    protocols = (args.protocol,) if args.protocol else ("websocket", "sse")
+    protocols = (args.protocol,) if args.protocol else _allowed_protocols(profile, args.matrix)
+    if all(hop.kind != args.target for hop in profile.infrastructure.path):
+        # Users add hops before they declare them, so the file is still written.
+        print(
+            f"{args.profile}: warning: infrastructure.path has no {args.target} hop; the "
+            "timeouts in it are planned as if one stood in front of the servers",
+            file=sys.stderr,
+        )
     plans = {protocol: plan_lifetime(profile, protocol) for protocol in protocols}
     problems = [(protocol, p) for protocol, plan in plans.items() for p in plan.problems]
     if problems:
@@ -53,13 +79,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_NEGATIVE
-    default_upstream = f"{profile.name}:8080" if args.target == "ingress_nginx" else None
+    default_upstream = f"{profile.name}:8765" if args.target == "ingress_nginx" else None
     config = render_config(
         args.target,
         profile,
         plans.get("websocket"),
         plans.get("sse"),
-        upstream=args.upstream or default_upstream or "127.0.0.1:8080",
+        upstream=args.upstream or default_upstream or "127.0.0.1:8765",
         listen=args.listen,
     )
     sys.stdout.write(config.text)

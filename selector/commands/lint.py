@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import seconds
+from selector.commands._options import add_matrix_argument
 from selector.commands._planning import add_protocol_argument, protocol_for
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "sse_buffering); flags win over it",
     )
     add_protocol_argument(parser, ("websocket", "sse"))
+    add_matrix_argument(parser)
     parser.add_argument(
         "--heartbeat",
         type=seconds,

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from selector.commands._options import add_matrix_argument
 from selector.commands._planning import add_protocol_argument, protocol_for
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("text", "json", "markdown"), default="text", help="output format"
     )
+    add_matrix_argument(parser)
 
 
 def _filled(profile: Profile, sources: list[str], protocol: str) -> Profile:

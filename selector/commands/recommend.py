@@ -7,22 +7,13 @@ import gc
 import sys
 from typing import TYPE_CHECKING
 
+from selector.commands._options import add_matrix_argument
+
 if TYPE_CHECKING:
     from selector.errors import Problem
 
 
 FORMATS = ("table", "json", "markdown")
-
-
-def add_matrix_argument(parser: argparse.ArgumentParser) -> None:
-    """``--matrix FILE`` (repeatable): org overlays extending the built-in rules."""
-    parser.add_argument(
-        "--matrix",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="overlay extending the built-in rules matrix (repeatable; applied in order)",
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,10 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--print-schema",
         action="store_true",
         help="print the JSON Schema of the --format json output and exit",
-    )
-    parser.epilog = (
-        "exit codes: 0 a protocol is recommended for every profile, 1 every protocol is "
-        "vetoed for some profile, 2 bad input"
     )
 
 
@@ -111,15 +98,17 @@ def run(args: argparse.Namespace) -> int:
                 recs.append(recommend(load_profile(path), matrix=matrix))
             except ProfileError as exc:
                 problems.extend(_in_file(p, str(path)) for p in exc.problems)
-        if problems:
-            for problem in problems:
-                print(problem.format(), file=sys.stderr)
-            return EXIT_BAD_INPUT
-        print(render(recs, args.format, as_list=len(files) > 1 or len(args.paths) > 1))
+        for problem in problems:
+            print(problem.format(), file=sys.stderr)
+        # One bad file in a folder does not hide the answers for the good ones.
+        if recs:
+            print(render(recs, args.format, as_list=len(files) > 1 or len(args.paths) > 1))
     finally:
         if collecting:
             gc.enable()
     negative = [r for r in recs if getattr(r, "protocol", None) is None]
     for rec in negative:
         print(vetoed_summary(rec), file=sys.stderr)
+    if problems:
+        return EXIT_BAD_INPUT
     return EXIT_NEGATIVE if negative else EXIT_OK

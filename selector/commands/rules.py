@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from selector.commands.recommend import add_matrix_argument
+from selector.commands._options import add_matrix_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import fraction, positive_int
-from selector.commands.recommend import add_matrix_argument
+from selector.commands._options import add_matrix_argument
 
 if TYPE_CHECKING:
     from selector.profile import Profile

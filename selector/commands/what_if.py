@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from selector.commands.recommend import FORMATS, add_matrix_argument, vetoed_summary
+from selector.commands._options import add_matrix_argument
+from selector.commands.recommend import FORMATS, vetoed_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         blamed = " ".join(f"--set {text}" for text in args.assignments)
         raise ProfileError([p.in_file(blamed) for p in exc.problems]) from None
     result = compare(before, after, assignments)
-    print(render_whatif(result, args.format))
+    print(render_whatif(result, args.format, before.plan))
     if result.protocol_after is None:
         print(vetoed_summary(result.after), file=sys.stderr)
         return EXIT_NEGATIVE

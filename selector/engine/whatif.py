@@ -10,6 +10,7 @@ against that ``--set`` instead of a line of the file.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -65,8 +66,12 @@ def parse_assignment(text: str) -> Assignment:
         raise fail("missing value after '='")
     if isinstance(value, dict):
         raise fail("set one field at a time (the value is a mapping)")
+    # Messages print list items as path[0]; accept that spelling as well as path.0.
+    dotted = re.sub(r"\[(\d+)\]", r".\1", name)
+    if "[" in dotted or "]" in dotted:
+        raise fail(f"list items are addressed as path[0] or path.0, not '{name}'")
     path: list[str | int] = []
-    for part in name.split("."):
+    for part in dotted.split("."):
         if not part:
             raise fail(f"empty segment in path '{name}'")
         path.append(int(part) if part.isdigit() else part)
@@ -138,10 +143,39 @@ def load_with_overrides(
     try:
         after = Profile.model_validate(data)
     except ValidationError as exc:
+        # A value YAML read as a number where the field takes text (http_version=1.1) is
+        # meant as written: retry those as text before reporting anything.
+        as_text = _as_text_where_expected(exc, assignments)
+        if as_text is not None:
+            return before, load_with_overrides(path, as_text)[1]
         changed = YamlDocument(data=data, source=document.source, file=document.file)
         problems = problems_from_validation(exc, changed, Profile)
         raise ProfileError([_blame(p, assignments, created) for p in problems]) from None
     return before, after
+
+
+def _as_text_where_expected(
+    exc: Exception, assignments: Sequence[Assignment]
+) -> list[Assignment] | None:
+    """``assignments`` with numbers turned back into their text where validation wanted
+    text at exactly that field; None when no such assignment is to blame."""
+    from pydantic import ValidationError
+
+    assert isinstance(exc, ValidationError)
+    wants_text = {
+        tuple(error["loc"])
+        for error in exc.errors()
+        if error["type"] in ("string_type", "literal_error", "enum")
+    }
+    retyped = [
+        a.model_copy(update={"value": a.text.partition("=")[2].strip()})
+        if isinstance(a.value, int | float)
+        and not isinstance(a.value, bool)
+        and a.path in wants_text
+        else a
+        for a in assignments
+    ]
+    return retyped if retyped != list(assignments) else None
 
 
 def _blame(

@@ -81,10 +81,24 @@ def _why(plan: LifetimePlan, timeout: int) -> str:
 
 def _nginx(inputs: _Inputs) -> ProxyConfig:
     upstream = inputs.slug
+    connections = inputs.profile.scale.concurrent_connections
+    # Each proxied connection holds two descriptors: the client's and the backend's.
+    descriptors = 2 * connections
     lines = [
         f"# selector: nginx configuration for profile {inputs.profile.name!r}.",
-        "# For the http context: save as conf.d/<name>.conf (it holds the map, the upstream and",
-        "# the server). Values come from 'selector plan'.",
+        "# For the http context: it holds the map, the upstream and the server. On Debian",
+        f"# save it as /etc/nginx/conf.d/{inputs.profile.name}.conf. Values come from "
+        "'selector plan'.",
+        "# Set server_name below to your host name: requests for other names keep going to",
+        "# the default site (the Debian default site is 'listen 80 default_server').",
+        "#",
+        f"# Scale: {connections} concurrent connections hold {descriptors} descriptors",
+        "# (the client's and the backend's). These belong to other contexts; set them there:",
+        f"#   main context:   worker_rlimit_nofile {descriptors + 1024};",
+        f"#   events context: worker_connections N; with N x worker_processes >= {descriptors}",
+        f"#   systemd unit:   LimitNOFILE={descriptors + 1024} (the service's descriptor limit)",
+        "# https://nginx.org/en/docs/ngx_core_module.html#worker_rlimit_nofile",
+        "# https://nginx.org/en/docs/ngx_core_module.html#worker_connections",
         "",
         "# Connection header for the backend: 'upgrade' when the client asks for a WebSocket,",
         "# 'close' otherwise.",
@@ -102,7 +116,7 @@ def _nginx(inputs: _Inputs) -> ProxyConfig:
         "",
         "server {",
         f"    listen {inputs.listen};",
-        "    server_name _;",
+        f"    server_name {inputs.profile.name}.example.com;",
     ]
     if inputs.websocket is not None:
         timeout = hop_timeout(inputs.websocket, "nginx")
@@ -142,18 +156,21 @@ def _nginx(inputs: _Inputs) -> ProxyConfig:
             f"        proxy_send_timeout {timeout}s;",
             f"        proxy_connect_timeout {CONNECT_TIMEOUT_S}s;",
             "    }",
-            "",
-            "    # The SSE client's upstream: plain POSTs, short requests.",
-            "    location /mutations {",
-            f"        proxy_pass http://{upstream};",
-            "        proxy_http_version 1.1;",
-            '        proxy_set_header Connection "";',
-            "        proxy_set_header Host $host;",
-            "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-            f"        proxy_connect_timeout {CONNECT_TIMEOUT_S}s;",
-            "    }",
         ]
-    lines.append("}")
+    lines += [
+        "",
+        "    # Short requests: the SSE client's mutations, server-side publishing and the",
+        "    # health check. /metrics and /state stay internal.",
+        "    location ~ ^/(mutations|publish|healthz)$ {",
+        f"        proxy_pass http://{upstream};",
+        "        proxy_http_version 1.1;",
+        '        proxy_set_header Connection "";',
+        "        proxy_set_header Host $host;",
+        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        f"        proxy_connect_timeout {CONNECT_TIMEOUT_S}s;",
+        "    }",
+        "}",
+    ]
     return ProxyConfig("nginx", "\n".join(lines) + "\n")
 
 
@@ -166,10 +183,16 @@ def _haproxy(inputs: _Inputs) -> ProxyConfig:
     sse_timeout = hop_timeout(inputs.sse, "haproxy") if inputs.sse else None
     ws_timeout = hop_timeout(inputs.websocket, "haproxy") if inputs.websocket else None
     client_timeout = max(t for t in (sse_timeout, ws_timeout, 30) if t is not None)
+    connections = inputs.profile.scale.concurrent_connections
     lines = [
         f"# selector: HAProxy configuration for profile {inputs.profile.name!r}.",
         "# Add it after your global section (or pass it as a second -f file).",
         "# Values come from 'selector plan'.",
+        "#",
+        f"# Scale for {connections} concurrent connections: set 'maxconn {connections}' (or more)",
+        "# in the global section too; HAProxy then raises its descriptor limit (ulimit-n) to",
+        "# match when started as root, else raise LimitNOFILE in its systemd unit.",
+        "# https://docs.haproxy.org/2.8/configuration.html#3.2-maxconn",
         "",
         "defaults",
         "    mode http",
@@ -183,6 +206,7 @@ def _haproxy(inputs: _Inputs) -> ProxyConfig:
         "",
         f"frontend {slug}",
         f"    bind :{inputs.listen}",
+        f"    maxconn {connections}",
     ]
     if ws_timeout is not None:
         lines += ["    acl is_ws path_beg /ws", f"    use_backend {slug}_ws if is_ws"]
@@ -424,7 +448,7 @@ def parse_upstream(text: str) -> tuple[str, int]:
     valid_host = _is_ip(host) or bool(_HOST.match(host))
     if not sep or not valid_host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise UsageError.single(
-            f"--upstream {text!r}: expected HOST:PORT, such as 127.0.0.1:8080 or [::1]:8080"
+            f"--upstream {text!r}: expected HOST:PORT, such as 127.0.0.1:8765 or [::1]:8765"
         )
     return host, int(port_text)
 
@@ -435,7 +459,7 @@ def render_config(
     websocket: LifetimePlan | None,
     sse: LifetimePlan | None,
     *,
-    upstream: str = "127.0.0.1:8080",
+    upstream: str = "127.0.0.1:8765",
     listen: int = 80,
 ) -> ProxyConfig:
     """Configuration for ``target`` (one of :data:`CONFIG_TARGETS`) from the profile's plans.

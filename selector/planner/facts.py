@@ -68,7 +68,7 @@ HOP_FACTS: dict[str, HopFacts] = {
             kind="aws_alb",
             websocket=HopLimits(60),
             sse=HopLimits(60),
-            source="docs.aws.amazon.com/elasticloadbalancing/latest/application/"
+            source="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"
             "edit-load-balancer-attributes.html",
             setting="load balancer attribute idle_timeout.timeout_seconds",
             configurable_range_s=(1, 4000),
@@ -77,7 +77,8 @@ HOP_FACTS: dict[str, HopFacts] = {
             kind="aws_nlb",
             websocket=HopLimits(350),
             sse=HopLimits(350),
-            source="docs.aws.amazon.com/elasticloadbalancing/latest/network/update-idle-timeout.html",
+            source="https://docs.aws.amazon.com/elasticloadbalancing/latest/network/"
+            "update-idle-timeout.html",
             setting="TCP listener attribute tcp.idle_timeout.seconds",
             configurable_range_s=(60, 6000),
             terminates_tcp=False,
@@ -92,7 +93,7 @@ HOP_FACTS: dict[str, HopFacts] = {
                 note="the known limits are those of API Gateway WebSocket APIs; an SSE stream "
                 "through a REST or HTTP API meets that API's own integration timeout instead",
             ),
-            source="docs.aws.amazon.com/apigateway/latest/developerguide/"
+            source="https://docs.aws.amazon.com/apigateway/latest/developerguide/"
             "apigateway-execution-service-websocket-limits-table.html",
             setting="none (service quota: 10 min idle, 2 h connection)",
             max_new_connections_per_s=500,
@@ -106,7 +107,8 @@ HOP_FACTS: dict[str, HopFacts] = {
             sse=HopLimits(
                 600, assumed=True, note="10 min origin idle is unconfirmed for SSE responses"
             ),
-            source="secondary sources only",
+            source="https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"
+            "distribution-working-with.websockets.html (the idle figure is unconfirmed)",
             setting="origin keep-alive / response timeout",
         ),
         HopFacts(
@@ -116,7 +118,7 @@ HOP_FACTS: dict[str, HopFacts] = {
             ),
             # A streamed response with no byte for 120 s ends with HTTP 524.
             sse=HopLimits(120),
-            source="developers.cloudflare.com/fundamentals/reference/connection-limits",
+            source="https://developers.cloudflare.com/fundamentals/reference/connection-limits/",
             setting="none on most plans (proxy read timeout is an Enterprise setting)",
         ),
         HopFacts(
@@ -128,14 +130,15 @@ HOP_FACTS: dict[str, HopFacts] = {
                 max_lifetime_s=30,
                 note="the backend service timeout bounds a streamed response as a whole",
             ),
-            source="github.com/dunglas/mercure/issues/106 and /373",
+            source="https://cloud.google.com/load-balancing/docs/backend-service#timeout-setting",
             setting="backend service timeoutSec (gcloud compute backend-services update --timeout)",
         ),
         HopFacts(
             kind="azure_lb",
             websocket=HopLimits(240),
             sse=HopLimits(240),
-            source="Microsoft docs (Azure Load Balancer TCP idle timeout)",
+            source="https://learn.microsoft.com/en-us/azure/load-balancer/"
+            "load-balancer-tcp-idle-timeout",
             setting="load-balancing rule idleTimeoutInMinutes",
             configurable_range_s=(240, 6000),
             terminates_tcp=False,
@@ -144,7 +147,7 @@ HOP_FACTS: dict[str, HopFacts] = {
             kind="azure_front_door",
             websocket=HopLimits(300, max_lifetime_s=14400),
             sse=None,
-            source="docs.azure.cn/en-us/frontdoor/standard-premium/websocket",
+            source="https://learn.microsoft.com/en-us/azure/frontdoor/standard-premium/websocket",
             setting="none (service limits: 5 min idle, 4 h connection)",
         ),
         HopFacts(
@@ -159,7 +162,8 @@ HOP_FACTS: dict[str, HopFacts] = {
                 assumed=True,
                 note="the default request timeout is unconfirmed",
             ),
-            source="Microsoft docs (request timeout configurable 1-86400 s)",
+            source="https://learn.microsoft.com/en-us/azure/application-gateway/"
+            "configuration-http-settings",
             setting="backend HTTP setting requestTimeout",
             configurable_range_s=(1, 86400),
         ),
@@ -168,7 +172,7 @@ HOP_FACTS: dict[str, HopFacts] = {
             # 30 s to the first byte, then a rolling 55 s window.
             websocket=HopLimits(55),
             sse=HopLimits(55, note="the first byte must also leave within 30 s"),
-            source="devcenter.heroku.com/articles/http-routing",
+            source="https://devcenter.heroku.com/articles/http-routing#timeouts",
             setting="none (router limit)",
         ),
         HopFacts(
@@ -177,14 +181,15 @@ HOP_FACTS: dict[str, HopFacts] = {
             sse=HopLimits(
                 60, note="also needs proxy_buffering off or the X-Accel-Buffering: no header"
             ),
-            source="nginx.org/en/docs/http/websocket.html",
+            source="https://nginx.org/en/docs/http/websocket.html",
             setting="proxy_read_timeout and proxy_send_timeout",
         ),
         HopFacts(
             kind="ingress_nginx",
             websocket=HopLimits(60),
             sse=HopLimits(60, note='also needs annotation proxy-buffering: "off"'),
-            source="ingress-nginx annotations documentation",
+            source="https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/"
+            "annotations/",
             setting="annotations nginx.ingress.kubernetes.io/proxy-read-timeout and "
             "proxy-send-timeout",
         ),
@@ -201,7 +206,8 @@ HOP_FACTS: dict[str, HopFacts] = {
                 assumed=True,
                 note="timeout server/client as in Debian's shipped haproxy.cfg (50 s) is assumed",
             ),
-            source="HAProxy configuration manual; Debian /etc/haproxy/haproxy.cfg",
+            source="https://docs.haproxy.org/2.8/configuration.html and Debian's "
+            "/etc/haproxy/haproxy.cfg",
             setting="timeout tunnel (WebSocket), timeout server and timeout client (SSE)",
         ),
         HopFacts(
@@ -209,7 +215,7 @@ HOP_FACTS: dict[str, HopFacts] = {
             # stream_idle_timeout (5 min) bites before the connection idle_timeout (1 h).
             websocket=HopLimits(300),
             sse=HopLimits(300),
-            source="Envoy timeouts FAQ",
+            source="https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts",
             setting="route idle_timeout / http_connection_manager stream_idle_timeout",
         ),
         HopFacts(

@@ -179,8 +179,8 @@ def _check_idle_timeouts(ctx: _Context) -> Iterator[LintFinding]:
             fix = f"raise {kind}'s {HOP_FACTS[kind].setting} to {_s(required_hop_timeout(hb))}"
         else:
             fix = (
-                f"lower the heartbeat to {_s(fitting_heartbeat(idle))} ({kind} is fixed in the "
-                f"profile; to raise its {HOP_FACTS[kind].setting} instead, mark the hop "
+                f"lower the heartbeat to {_s(fitting_heartbeat(idle))} ({kind} is declared fixed "
+                f"in the profile; to raise its {HOP_FACTS[kind].setting} instead, mark the hop "
                 "controllable: true)"
             )
         yield LintFinding(check=race[0], hop_index=index, message=race[1], fix=fix)

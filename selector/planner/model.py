@@ -131,7 +131,7 @@ class HopPlan(_Model):
     )
     set_idle_timeout_s: float | None = Field(
         description="The idle timeout to configure on a hop the operator controls (at least "
-        "1.5x the heartbeat); None for hops that cannot be changed or have no idle timeout."
+        "1.5x the heartbeat); None for hops declared fixed in the profile or with no idle timeout."
     )
     set_max_lifetime_s: float | None = Field(
         description="The lifetime limit to configure on a controllable hop whose lifetime is "
@@ -139,8 +139,8 @@ class HopPlan(_Model):
     )
     action: Literal["keep", "raise", "fixed", "unsupported"] = Field(
         description="keep: today's value already fits; raise: change it to the set_ value; "
-        "fixed: cannot be changed, the heartbeat fits under it; unsupported: the hop cannot "
-        "carry this protocol."
+        "fixed: declared fixed in the profile (timeout_control or controllable), the "
+        "heartbeat fits under it; unsupported: the hop cannot carry this protocol."
     )
     setting: str = Field(description="Which setting of the hop holds the timeout.")
     source: str = Field(description="Where the default figures come from.")

@@ -5,7 +5,7 @@ Pure and fast: no I/O, no clock, no randomness. The laws it keeps, checked by pr
 * the heartbeat is strictly below the idle timeout every hop will have once the plan is
   applied (today's value on hops that cannot change, the planned value on the others);
 * every hop the operator controls gets an idle timeout of at least ``HOP_MARGIN`` (1.5) times
-  the heartbeat, the seed's rule; hops that cannot change get the same margin from the other
+  the heartbeat; hops the operator cannot change get the same margin from the other
   side, because a heartbeat equal to a timeout races it (the Mattermost 60 s vs ALB 60 s bug);
 * when a constraint cannot be met, the plan says so in ``problems`` instead of inventing a value.
 """
@@ -42,13 +42,19 @@ __all__ = [
     "required_hop_timeout",
 ]
 
-#: A hop's idle timeout must be at least this multiple of the heartbeat (the seed's rule).
+#: A hop's idle timeout must be at least this multiple of the heartbeat, so one late heartbeat
+#: does not lose the connection.
 HOP_MARGIN = 1.5
 #: A client gives a connection up after this many heartbeats without a byte (SignalR's rule).
 CLIENT_TIMEOUT_FACTOR = 2.0
 #: WebSocket ping interval when nothing on the path forces a shorter one (Socket.IO, SockJS and
 #: Centrifugo all use 25 s).
 DEFAULT_WS_PING_S = 25.0
+#: WebSocket ping interval for fleets without browsers on a path whose timeouts the operator
+#: sets: Eclipse Paho's MQTT clients default to a 60 s keep-alive
+#: (https://eclipse.dev/paho/files/paho.mqtt.python/html/client.html), a radio wake-up less
+#: than half as often as at 25 s, and the hops are raised to fit it.
+DEVICE_WS_PING_S = 60.0
 #: SSE comment interval when nothing forces a shorter one (the WHATWG spec suggests ~15 s).
 DEFAULT_SSE_HEARTBEAT_S = 15.0
 #: Firefox closes an SSE stream after about 30 s without data.
@@ -169,7 +175,7 @@ def plan_lifetime(profile: Profile, protocol: str) -> LifetimePlan:
     if heartbeat < MIN_SENSIBLE_HEARTBEAT_S:
         problems.append(_heartbeat_problem(hops, heartbeat))
 
-    hop_plans = [_plan_hop(h, heartbeat, protocol, problems) for h in hops]
+    hop_plans = [_plan_hop(h, heartbeat, protocol, problems, notes) for h in hops]
     assumptions = _assumptions(hops)
     websocket = _websocket_plan(profile, heartbeat)
     sse = _sse_plan(heartbeat) if protocol == "sse" else None
@@ -218,6 +224,15 @@ def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tupl
                     "1.5x margin)",
                 )
             )
+    elif "browser" not in profile.clients and all(h.controllable for h in hops):
+        candidates = [
+            (
+                DEVICE_WS_PING_S,
+                "a 60 s ping interval for clients without browsers on a path whose timeouts "
+                "the operator sets (Eclipse Paho's MQTT clients default to 60 s); the hops are "
+                "raised to fit it",
+            )
+        ]
     else:
         candidates = [(DEFAULT_WS_PING_S, "the common 25 s ping interval (Socket.IO, SockJS)")]
     for h in hops:
@@ -228,7 +243,8 @@ def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tupl
             (
                 idle / HOP_MARGIN,
                 f"{h.kind} (path[{h.index}]) drops idle connections after {_seconds(idle)} "
-                "and cannot be changed: the heartbeat stays 1.5x under it",
+                f"and is {_declared_fixed(h)}: the heartbeat stays 1.5x under it "
+                f"({HOP_FACTS[h.kind].setting} would change it)",
             )
         )
     raw, reason = min(candidates, key=lambda c: c[0])
@@ -258,7 +274,19 @@ def _heartbeat_problem(hops: list[_Hop], heartbeat: float) -> PlanProblem:
 # --- hops -------------------------------------------------------------------------------------
 
 
-def _plan_hop(h: _Hop, heartbeat: float, protocol: str, problems: list[PlanProblem]) -> HopPlan:
+def _declared_fixed(h: _Hop) -> str:
+    """Why the planner leaves ``h`` alone: the profile says so, and how to say otherwise."""
+    if h.hop.controllable is not None:
+        return f"declared fixed in the profile (controllable: false on path[{h.index}])"
+    return (
+        "declared fixed in the profile (infrastructure.timeout_control; set controllable: true "
+        f"on path[{h.index}] if you can change it)"
+    )
+
+
+def _plan_hop(
+    h: _Hop, heartbeat: float, protocol: str, problems: list[PlanProblem], notes: list[str]
+) -> HopPlan:
     facts = HOP_FACTS[h.kind]
     if h.hop.idle_timeout_s is not None or h.hop.max_lifetime_s is not None:
         origin = "profile"
@@ -296,21 +324,13 @@ def _plan_hop(h: _Hop, heartbeat: float, protocol: str, problems: list[PlanProbl
     if not h.controllable:
         lifetime = h.lifetime_s
         if lifetime is not None and lifetime < MIN_SENSIBLE_LIFETIME_S:
-            problems.append(
-                PlanProblem(
-                    code="lifetime-too-short",
-                    hop_index=h.index,
-                    message=(
-                        f"{h.kind} (path[{h.index}]) ends every connection after "
-                        f"{_seconds(lifetime)} whatever flows, under the "
-                        f"{_seconds(MIN_SENSIBLE_LIFETIME_S)} a long-lived connection needs; "
-                        "no heartbeat can help"
-                    ),
-                    fix=(
-                        f"raise its {facts.setting} to at least {_seconds(TARGET_LIFETIME_S)} "
-                        "(set controllable: true on the hop if you can), or route around it"
-                    ),
-                )
+            # A short cap churns connections, but clients that reconnect on purpose before it
+            # (the planned reconnect) lose nothing: that is a plan to follow, not a failure.
+            notes.append(
+                f"{h.kind} (path[{h.index}]) ends every connection after {_seconds(lifetime)} "
+                "whatever flows; clients rotate through it with the planned reconnect below. "
+                f"To rotate less often raise its {facts.setting} to {_seconds(TARGET_LIFETIME_S)}: "
+                f"it is {_declared_fixed(h)}"
             )
         return HopPlan(
             **common,  # type: ignore[arg-type]
@@ -462,7 +482,8 @@ def _reconnect_policy(
         notes.append(
             f"after a mass disconnect about {connections / base:.0f} clients/s reconnect and no "
             "hop on the path states a limit: check that the servers take that many TLS "
-            "handshakes and authentications per second, or widen reconnect.base_s"
+            "handshakes and authentications per second, or widen the first reconnect window "
+            "(the backoff base) in the clients until the peak fits"
         )
     return ReconnectPolicy(
         base_s=base,
@@ -566,7 +587,8 @@ def _notes(profile: Profile, protocol: str, hops: list[_Hop]) -> list[str]:
     notes = [
         "reconnect after every close the client did not ask for, clean or not: a server "
         "restart closes cleanly and must not strand clients",
-        "reset the backoff attempt counter only after a connection has stayed up for cap_s",
+        "reset the backoff attempt counter only after a connection has stayed up as long as "
+        "the largest reconnect delay (the backoff cap)",
     ]
     if protocol == "webrtc":
         notes.append(
@@ -576,8 +598,8 @@ def _notes(profile: Profile, protocol: str, hops: list[_Hop]) -> list[str]:
     if protocol != "sse" and "browser" in profile.clients:
         notes.append(
             "browser JavaScript never sees Ping frames: have the server also send a small "
-            "application heartbeat message every ping interval and let the client time out "
-            "on client_timeout_s"
+            "application heartbeat message every ping interval and let the client give up "
+            "after the client timeout above (two ping intervals without a byte)"
         )
     if protocol == "sse":
         notes.append("send 'id:' on every event so EventSource sends Last-Event-ID on reconnect")

@@ -165,6 +165,14 @@ def render_plan_json(plan: LifetimePlan, title: str) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
+def _linked(source: str) -> str:
+    """A source with its leading address as a Markdown link (the rest stays text)."""
+    address, space, rest = source.partition(" ")
+    if not address.startswith("https://"):
+        return source
+    return f"<{address}>{space}{rest}"
+
+
 def render_plan_markdown(plan: LifetimePlan, title: str, *, level: int = 2) -> str:
     """Markdown for docs and pull requests (pipe tables); the title heading is at ``level``."""
     h = "#" * level
@@ -189,7 +197,7 @@ def render_plan_markdown(plan: LifetimePlan, title: str, *, level: int = 2) -> s
     sources = {hop.kind: hop.source for hop in plan.hops}
     if sources:
         out += ["", f"{h}# Sources of the hop defaults", ""]
-        out += [f"- {kind}: {source}" for kind, source in sources.items()]
+        out += [f"- {kind}: {_linked(source)}" for kind, source in sources.items()]
     if plan.notes:
         out += ["", f"{h}# Notes", ""]
         out += [f"- {note}" for note in plan.notes]

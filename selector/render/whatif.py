@@ -5,6 +5,8 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from selector.engine.whatif import WhatIf
+from selector.planner.compare import plan_changes
+from selector.planner.model import LifetimePlan
 from selector.render.table import number
 
 __all__ = ["render_whatif"]
@@ -14,8 +16,9 @@ def _effect(delta: float, effect: str) -> str:
     return "veto" if effect == "veto" else f"{delta:+g}"
 
 
-def render_whatif(result: WhatIf, fmt: str) -> str:
-    """``table``, ``markdown`` or ``json``."""
+def render_whatif(result: WhatIf, fmt: str, before_plan: LifetimePlan | None = None) -> str:
+    """``table``, ``markdown`` or ``json``; with ``before_plan`` (the lifetime plan of the
+    profile as written), the text formats also list what the overrides change in the plan."""
     if fmt == "json":
         from selector.render.jsonfmt import dumps
 
@@ -55,4 +58,10 @@ def render_whatif(result: WhatIf, fmt: str) -> str:
             lines.append(f"  - {h.protocol} {_effect(h.delta, h.effect)} [{h.rule}] {h.reason}")
     if not result.rules_fired and not result.rules_cleared:
         lines.extend(["", "no rule changed: the overrides do not touch any rule's condition"])
+    changes = plan_changes(before_plan, result.after.plan)
+    if changes:
+        lines.extend(["", f"{'### ' if markdown else ''}plan changes:"])
+        lines.extend(f"  - {line}" for line in changes)
+    elif before_plan is not None:
+        lines.extend(["", "the lifetime plan is unchanged"])
     return "\n".join(lines)

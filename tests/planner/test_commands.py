@@ -89,7 +89,7 @@ def test_plan_markdown_has_a_hop_table(capsys, good) -> None:  # type: ignore[no
     assert out.startswith("## Lifetime plan for `chat`: webrtc")
     assert "| kind" in out.replace("|   # | kind", "| kind")
     assert "TURN" in out
-    assert "- aws_alb: docs.aws.amazon.com/" in out  # every default cites its source
+    assert "- aws_alb: <https://docs.aws.amazon.com/" in out  # every default links its source
 
 
 def test_plan_that_cannot_be_met_explains_and_exits_1(capsys, contradictory) -> None:  # type: ignore[no-untyped-def]
@@ -122,24 +122,38 @@ def test_plan_without_protocol_follows_the_engine(capsys, good) -> None:  # type
 
 
 def test_plan_without_protocol_when_every_protocol_is_vetoed_exits_1(  # type: ignore[no-untyped-def]
-    capsys, good, monkeypatch, tmp_path
+    capsys, good, tmp_path
 ) -> None:
-    import functools
-
-    import selector.engine.recommend
-
     overlay = tmp_path / "forbid-all.yaml"
     overlay.write_text(
         "overlay_version: 1\nforbid:\n  websocket: policy\n  sse: policy\n  webrtc: policy\n"
     )
-    real = selector.engine.recommend.recommend
-    monkeypatch.setattr(
-        selector.engine.recommend, "recommend", functools.partial(real, matrix=overlay)
-    )
-    code, out, err = run(capsys, "plan", str(good))
+    code, out, err = run(capsys, "plan", str(good), "--matrix", str(overlay))
     assert code == 1
     assert "every protocol is vetoed" in err and "--protocol" in err
     assert out == ""
+
+
+NO_WEBSOCKET = "overlay_version: 1\nforbid:\n  websocket: our gateway does not carry it\n"
+
+
+def test_plan_lint_and_config_follow_the_matrix_overlay(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    good = Path(__file__).resolve().parents[2] / "profiles" / "chat.yaml"
+    overlay = tmp_path / "no-ws.yaml"
+    overlay.write_text(NO_WEBSOCKET)
+    code, out, _ = run(capsys, "plan", str(good), "--format", "json")
+    assert code == 0 and json.loads(out)["protocol"] == "websocket"
+    code, out, _ = run(capsys, "plan", str(good), "--matrix", str(overlay), "--format", "json")
+    assert code == 0 and json.loads(out)["protocol"] == "sse"
+    code, out, _ = run(capsys, "config", "nginx", str(good), "--matrix", str(overlay))
+    assert code == 0
+    assert "location /sse" in out and "location /ws" not in out
+    code, out, _ = run(capsys, "config", "nginx", str(good))
+    assert "location /sse" in out and "location /ws" in out
+    code, out, err = run(
+        capsys, "lint", str(good), "--matrix", str(overlay), "--heartbeat", "10", "--format", "json"
+    )
+    assert json.loads(out)["protocol"] == "sse", err
 
 
 # --- lint -------------------------------------------------------------------------------------
@@ -284,3 +298,34 @@ def test_help_imports_no_heavy_modules() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == ""
+
+
+# --- one answer for a lifetime cap ------------------------------------------------------------
+
+LIFETIME_CAPPED = GOOD.replace("name: chat", "name: capped").replace(
+    "kind: aws_alb", "kind: gcp_lb"
+)
+
+
+def test_a_fixed_lifetime_cap_is_planned_rotation_in_plan_and_config(  # type: ignore[no-untyped-def]
+    capsys, write_yaml
+) -> None:
+    capped = write_yaml(LIFETIME_CAPPED, "capped.yaml")
+    code, out, err = run(capsys, "plan", str(capped), "--protocol", "sse")
+    assert code == 0, err
+    assert "planned reconnect: gcp_lb (path[0]) ends connections after 30 s" in out
+    assert "declared fixed in the profile" in out
+    code, out, err = run(capsys, "config", "nginx", str(capped))
+    assert code == 0, err
+    assert "location /sse" in out and "proxy_read_timeout" in out
+    code, out, _ = run(capsys, "recommend", str(capped))
+    assert code == 0
+
+
+def test_config_for_a_hop_not_on_the_path_warns_on_stderr_only(capsys, good) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "config", "haproxy", str(good))
+    assert code == 0
+    assert "no haproxy hop" in err and "warning" in err
+    assert out.startswith("# selector: HAProxy") and "warning" not in out
+    code, out, err = run(capsys, "config", "nginx", str(good))
+    assert code == 0 and "warning" not in err

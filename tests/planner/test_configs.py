@@ -45,13 +45,16 @@ def test_nginx_config_carries_the_planned_timeouts(profile: Profile) -> None:
     ws_t = hop_timeout(plan_lifetime(profile, "websocket"), "nginx")
     sse_t = hop_timeout(plan_lifetime(profile, "sse"), "nginx")
     ws_block = text[text.index("location /ws") : text.index("location /sse")]
-    sse_block = text[text.index("location /sse") : text.index("location /mutations")]
+    short = "location ~ ^/(mutations|publish|healthz)$"
+    sse_block = text[text.index("location /sse") : text.index(short)]
     assert f"proxy_read_timeout {ws_t}s;" in ws_block
     assert "proxy_set_header Upgrade $http_upgrade;" in ws_block
     assert f"proxy_read_timeout {sse_t}s;" in sse_block
     assert "proxy_buffering off;" in sse_block
     assert "map $http_upgrade $connection_upgrade" in text
-    assert "location /mutations" in text
+    assert short in text
+    # A real name, so the file does not clash with a default site's 'server_name _'.
+    assert "server_name _;" not in text
 
 
 def _nginx_validates(tmp_path: Path, snippet: str) -> subprocess.CompletedProcess[str]:
@@ -162,7 +165,7 @@ def test_envoy_config_parses_and_has_the_required_keys(profile: Profile) -> None
     )
     cluster = document["static_resources"]["clusters"][0]
     endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-    assert endpoint["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 8080}
+    assert endpoint["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 8765}
 
 
 def test_ingress_nginx_objects_parse_with_annotations(profile: Profile) -> None:
@@ -202,3 +205,67 @@ def test_bad_arguments_are_usage_errors(profile: Profile) -> None:
         render_config("nginx", profile, None, None)
     with pytest.raises(UsageError):
         render_config("caddy", profile, ws, None)
+
+
+# --- stock distribution configuration ---------------------------------------------------------
+
+PROFILES = sorted((Path(__file__).resolve().parents[2] / "profiles").glob("*.yaml"))
+STOCK_NGINX = Path("/etc/nginx")
+
+
+def _example_config(target: str, path: Path) -> str:
+    from selector.loading import load_profile
+
+    example = load_profile(path)
+    ws, sse = plan_lifetime(example, "websocket"), plan_lifetime(example, "sse")
+    return render_config(target, example, ws, sse).text
+
+
+def _is_root() -> bool:
+    import os
+
+    return os.geteuid() == 0
+
+
+as_root = pytest.mark.skipif(not _is_root(), reason="nginx -t / haproxy -c run as root in CI")
+
+
+@needs_nginx
+@as_root
+@pytest.mark.skipif(
+    not (STOCK_NGINX / "sites-enabled").is_dir(), reason="no stock Debian /etc/nginx here"
+)
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.stem)
+def test_nginx_file_works_dropped_into_stock_debian_conf_d(tmp_path: Path, path: Path) -> None:
+    """The file as the header says to install it: conf.d/ of an unchanged Debian /etc/nginx,
+    default site enabled; only paths to state (pid, logs) are moved into a temp folder."""
+    etc = tmp_path / "etc"
+    shutil.copytree(STOCK_NGINX, etc, symlinks=False)
+    assert (etc / "sites-enabled" / "default").exists()
+    main = etc / "nginx.conf"
+    text = main.read_text(encoding="utf-8").replace(str(STOCK_NGINX), str(etc))
+    text = text.replace("/var/log/nginx", str(tmp_path))
+    main.write_text(text.replace("/run/nginx.pid", f"{tmp_path}/nginx.pid"), encoding="utf-8")
+    (etc / "conf.d" / f"{path.stem}.conf").write_text(
+        _example_config("nginx", path), encoding="utf-8"
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    result = subprocess.run(
+        [nginx, "-t", "-c", str(main), "-e", str(tmp_path / "error.log")],
+        capture_output=True,
+        text=True,
+        timeout=VALIDATOR_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[warn]" not in result.stderr, result.stderr
+
+
+@needs_haproxy
+@as_root
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.stem)
+def test_haproxy_accepts_every_example_without_warnings(tmp_path: Path, path: Path) -> None:
+    result = _haproxy_validates(tmp_path, _example_config("haproxy", path))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "[WARNING]" not in output and "[warn]" not in output.lower(), output

@@ -85,13 +85,18 @@ def test_idle_timeout_too_short_for_any_heartbeat_is_a_problem_not_a_value() -> 
     assert plan.heartbeat_interval_s < MIN_SENSIBLE_HEARTBEAT_S
 
 
-def test_gcp_lifetime_limit_cannot_be_helped_by_heartbeats() -> None:
-    # Under partial control the GCP LB is a managed edge: its 30 s cap ends every connection.
+def test_fixed_lifetime_cap_is_planned_rotation_not_a_failure() -> None:
+    # Under partial control the GCP LB is a managed edge: its 30 s cap ends every connection,
+    # and clients that reconnect on purpose before it lose nothing.
     plan = plan_lifetime(make_profile({"kind": "gcp_lb"}), "websocket")
-    assert codes(plan) == ["lifetime-too-short"]
+    assert plan.feasible, plan.problems
     assert plan.hops[0].max_lifetime_s == 30
-    assert plan.problems[0].hop_index == 0
-    assert "controllable: true" in plan.problems[0].fix
+    rotation = plan.planned_reconnect
+    assert rotation is not None and rotation.hop_index == 0
+    assert rotation.reconnect_after_max_s < 30
+    note = next(n for n in plan.notes if "gcp_lb (path[0])" in n)
+    assert "declared fixed in the profile" in note and "controllable: true" in note
+    assert "gcloud compute backend-services update --timeout" in note
     # Once the operator says they control it, the same path plans fine.
     assert plan_lifetime(make_profile({"kind": "gcp_lb", "controllable": True}), "sse").feasible
 
@@ -271,3 +276,19 @@ def _numbers(value: object) -> list[float]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return [float(value)]
     return []
+
+
+def test_device_fleet_with_full_timeout_control_pings_less_often() -> None:
+    fleet = make_profile(
+        {"kind": "aws_alb"}, {"kind": "haproxy"}, clients=("server",), timeout_control="full"
+    )
+    plan = plan_lifetime(fleet, "websocket")
+    assert plan.feasible
+    assert plan.heartbeat_interval_s == 60.0 and "MQTT" in plan.heartbeat_bound_by
+    # Every hop is raised to keep the 1.5x margin over the longer interval.
+    assert all((h.set_idle_timeout_s or 0) >= 90 for h in plan.hops)
+    # Browsers, or a hop the operator cannot change, keep the usual 25 s.
+    browsers = make_profile({"kind": "aws_alb"}, timeout_control="full")
+    assert plan_lifetime(browsers, "websocket").heartbeat_interval_s == 25.0
+    partial = make_profile({"kind": "aws_alb"}, {"kind": "haproxy"}, clients=("server",))
+    assert plan_lifetime(partial, "websocket").heartbeat_interval_s == 25.0

@@ -42,7 +42,7 @@ def test_text_leads_with_the_verdict_and_lists_every_check() -> None:
     lines = text.splitlines()
     assert lines[0] == "selector verify demo: recommended websocket"
     assert lines[1].startswith("Verdict: WEAKENED: websocket weakened: latency-budget")
-    assert "4 sampled clients for 1000 connections, seed 9" in text
+    assert "4 sampled clients for 1000 connections, random seed 9" in text
     assert "  - timeline scaled by 0.0167" in text
     assert "weak  latency-budget" in text and "pass  no-loss-server-to-client" in text
     assert "webrtc: not verified: no WebRTC stack" in text
