@@ -15,6 +15,7 @@ Pure decisions on header values and the peer address, so the aiohttp layer only 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ __all__ = ["EdgeConfigError", "EdgePolicy", "normal_origin", "parse_origins"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _WILDCARDS = {"", "0.0.0.0", "::"}
+#: Letters, digits, hyphens and dots (RFC 1123 names; IDNs arrive as xn-- labels).
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -81,7 +84,10 @@ def _split_host(value: str) -> tuple[str, int | None] | None:
         return None
     if not url.host or url.path not in ("", "/") or url.user or url.query_string:
         return None
-    return url.host.lower().rstrip("."), url.explicit_port
+    host = url.host.lower().rstrip(".")
+    if not (_HOST_NAME.fullmatch(host) or _is_ip(host)):
+        return None
+    return host, url.explicit_port
 
 
 def _is_ip(host: str) -> bool:

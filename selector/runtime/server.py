@@ -646,6 +646,8 @@ async def running_server(settings: ServerSettings) -> AsyncIterator[tuple[Hub, i
         access_log=None,
         shutdown_timeout=5.0,
         keepalive_timeout=settings.header_timeout_s,
+        # After a refusal aiohttp drains an unread body before closing; no longer than this.
+        lingering_time=min(settings.header_timeout_s, 10.0),
     )
     await runner.setup()
     try:
