@@ -119,7 +119,7 @@ class ServerSettings:
     heartbeat: Heartbeat = DEFAULT_HEARTBEAT
     #: SQLite file for durable state (WAL); None keeps state in memory only.
     state_path: str | None = None
-    #: Bearer token required on /ws, /sse, /mutations, /publish and /state when set.
+    #: Bearer token required on /ws, /sse, /mutations, /publish, /state and /echo when set.
     token: str | None = None
     #: Browser origins (``scheme://host[:port]``) allowed besides the server's own.
     allowed_origins: tuple[str, ...] = ()
