@@ -34,10 +34,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ORIGIN",
-        help="browser Origin allowed on /ws besides the server's own (repeatable)",
+        help="browser Origin allowed on /ws, /echo and POSTs besides the server's own (repeatable)",
     )
-    parser.add_argument("--max-message-bytes", type=positive_int, default=64 * 1024)
-    parser.add_argument("--max-connections-per-ip", type=positive_int, default=4096)
+    parser.add_argument(
+        "--public-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="origin clients reach the server at, e.g. https://example.com behind a proxy: "
+        "same-origin for browsers, and its host an allowed Host (repeatable)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="Host header value allowed besides the bound address and localhost (repeatable)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="proxy IP or network whose X-Forwarded-For names the client (repeatable)",
+    )
+    parser.add_argument(
+        "--max-message-bytes",
+        type=positive_int,
+        default=64 * 1024,
+        help="largest WebSocket message or POST body, inclusive (default 65536)",
+    )
+    parser.add_argument(
+        "--max-connections-per-ip",
+        type=positive_int,
+        default=4096,
+        help="WS + SSE (+ /echo) connections per client IP (default 4096)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=10_000,
+        help="open TCP connections in all, counted from accept (default 10000)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=positive_float,
+        default=15.0,
+        metavar="SECONDS",
+        help="close a connection without complete request headers after this long; also "
+        "the keep-alive idle timeout (default 15)",
+    )
+    parser.add_argument(
+        "--echo",
+        action="store_true",
+        help="serve /echo, a plain WebSocket echo for conformance suites (default off)",
+    )
     parser.add_argument(
         "--replay-events", type=int, help="replay buffer events (default: the plan's, else 1000)"
     )
@@ -113,8 +164,14 @@ def run(args: argparse.Namespace) -> int:
         state_path=args.state,
         token=args.token,
         allowed_origins=tuple(args.allow_origin),
+        public_origins=tuple(args.public_origin),
+        allowed_hosts=tuple(args.allowed_host),
+        trusted_proxies=tuple(args.trusted_proxy),
         max_message_bytes=args.max_message_bytes,
         max_connections_per_ip=args.max_connections_per_ip,
+        max_connections=args.max_connections,
+        header_timeout_s=args.header_timeout,
+        echo=args.echo,
         queue_max_frames=args.queue_frames,
         delivery=delivery or "reliable",
         replay_max_events=replay_events,
@@ -122,12 +179,13 @@ def run(args: argparse.Namespace) -> int:
         sse_retry_ms=planned.sse_retry_ms or defaults.sse_retry_ms,
         close_timeout_s=planned.close_timeout_s or defaults.close_timeout_s,
     )
-    from selector.runtime.server import normal_origins
+    from selector.runtime.edge import EdgeConfigError
+    from selector.runtime.server import edge_policy
 
     try:
-        normal_origins(settings.allowed_origins)
-    except ValueError as exc:
-        raise UsageError.single(str(exc), path="--allow-origin") from None
+        edge_policy(settings)
+    except EdgeConfigError as exc:
+        raise UsageError.single(str(exc), path=exc.flag) from None
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     if args.quiet:
         logging.getLogger("selector.runtime.connection").setLevel(logging.WARNING)

@@ -2,15 +2,18 @@
 
 Routes: ``/ws`` (mutations in, events out), ``/sse`` (events out), ``POST /mutations`` (the SSE
 upstream path), ``POST /publish``, ``GET /state``, ``/echo`` (plain WebSocket echo for
-conformance suites), ``/metrics``, ``/healthz`` and ``/rtc`` (WebRTC signalling, see
-:mod:`selector.runtime.rtc.route`). Handlers only translate between HTTP and
-the :class:`~selector.runtime.hub.Hub`; the decisions are in the sans-I/O protocol core.
+conformance suites, only when enabled), ``/metrics``, ``/healthz`` and ``/rtc`` (WebRTC
+signalling, see :mod:`selector.runtime.rtc.route`). Handlers only translate between HTTP and
+the :class:`~selector.runtime.hub.Hub`; the decisions are in the sans-I/O protocol core, and
+who may ask (Host, Origin, proxies) in :mod:`selector.runtime.edge`. Every refusal is a JSON
+error with a stable code, logged as one ``http.refused`` line.
 
 Use :func:`build_app` to embed it, or :func:`running_server` / ``selector serve`` to run it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,8 +21,8 @@ from typing import Any
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
-from yarl import URL
 
+from selector.runtime.edge import EdgePolicy
 from selector.runtime.hub import Hub, Subscriber, log_transition
 from selector.runtime.metrics import CONTENT_TYPE
 from selector.runtime.protocol.commit import Rejected
@@ -37,19 +40,39 @@ from selector.runtime.rtc.route import add_rtc_routes
 from selector.runtime.settings import ServerSettings
 from selector.runtime.store import open_store
 
-__all__ = ["HUB_KEY", "build_app", "running_server"]
+__all__ = ["HUB_KEY", "build_app", "edge_policy", "running_server"]
 
 HUB_KEY: web.AppKey[Hub] = web.AppKey("hub", Hub)
-ORIGINS_KEY: web.AppKey[frozenset[str]] = web.AppKey("origins", frozenset)
+EDGE_KEY: web.AppKey[EdgePolicy] = web.AppKey("edge", EdgePolicy)
 #: Cookie an EventSource (which cannot send headers) may carry the bearer token in.
 TOKEN_COOKIE = "selector_token"
-#: /echo serves conformance suites, whose largest cases send 16 MiB messages.
-ECHO_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 _SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",
 }
 _JSON = "application/json"
+#: The only WebSocket version (RFC 6455 section 4.4: others get 426 naming it).
+_WS_VERSION = "13"
+#: Stable codes for what aiohttp itself refuses (router, body size), by status.
+_STATUS_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
+    413: "TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def _is_utf8(data: bytes | str) -> bool:
+    """Checked only when a frame failed to parse: orjson refuses invalid UTF-8 itself."""
+    if isinstance(data, str):
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_valid_close_code(code: int) -> bool:
@@ -57,9 +80,11 @@ def _is_valid_close_code(code: int) -> bool:
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
-def _json_error(status: int, detail: str, error: str = "INVALID_PAYLOAD") -> web.Response:
+def _json_error(
+    status: int, detail: str, error: str = "INVALID_PAYLOAD", headers: dict[str, str] | None = None
+) -> web.Response:
     body = orjson.dumps({"error": error, "detail": detail})
-    return web.Response(status=status, body=body, content_type=_JSON)
+    return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
 
 
 def _hub(request: web.Request) -> Hub:
@@ -78,74 +103,141 @@ def _token_ok(request: web.Request, token: str | None) -> bool:
     return hmac.compare_digest(offered.encode(), token.encode())
 
 
-def _normal_origin(url: URL) -> str | None:
-    if not url.scheme or not url.host:
+def edge_policy(settings: ServerSettings) -> EdgePolicy:
+    """The Host/Origin/proxy policy of ``settings``; ValueError naming a malformed entry."""
+    return EdgePolicy.build(
+        bind_host=settings.host,
+        public_origins=settings.public_origins,
+        allowed_origins=settings.allowed_origins,
+        allowed_hosts=settings.allowed_hosts,
+        trusted_proxies=settings.trusted_proxies,
+    )
+
+
+def client_address(request: web.Request) -> str:
+    """The client's IP: the peer, or behind a trusted proxy what it forwarded."""
+    return request.app[EDGE_KEY].client_address(
+        request.remote, request.headers.get("X-Forwarded-For")
+    )
+
+
+def _refuse(
+    request: web.Request,
+    status: int,
+    reason: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """A refusal: a JSON error with a stable code, counted, and logged as one JSON line."""
+    hub = request.app.get(HUB_KEY)
+    if hub is not None:
+        counts = hub.counters.rejected_connections
+        counts[reason] = counts.get(reason, 0) + 1
+    code = reason.upper()
+    log_transition(
+        "http.refused",
+        status=status,
+        error=code,
+        method=request.method,
+        path=request.path,
+        peer=request.remote or "",
+        client=client_address(request),
+    )
+    return _json_error(status, detail, error=code, headers=headers)
+
+
+def _origin_refusal(request: web.Request) -> web.Response | None:
+    edge = request.app[EDGE_KEY]
+    if edge.origin_ok(request.headers.get("Origin"), request.headers.get("Host")):
         return None
-    return f"{url.scheme.lower()}://{url.host.lower()}:{url.port}"
+    return _refuse(request, 403, "forbidden_origin", "Origin is not allowed")
 
 
-def normal_origins(origins: tuple[str, ...]) -> frozenset[str]:
-    """``scheme://host:port`` of each allowed origin; ValueError for one that is not an
-    http(s) origin."""
-    normal = set()
-    for origin in origins:
-        try:
-            url = URL(origin)
-        except ValueError:
-            url = URL()
-        value = _normal_origin(url)
-        if value is None or url.scheme not in ("http", "https") or url.path not in ("", "/"):
-            raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
-        normal.add(value)
-    return frozenset(normal)
+def _token_refusal(request: web.Request) -> web.Response | None:
+    if _token_ok(request, _hub(request).settings.token):
+        return None
+    return _refuse(request, 401, "unauthorized", "a valid bearer token is required")
 
 
-def _origin_ok(request: web.Request, allowed: frozenset[str]) -> bool:
-    """Cross-site WebSocket hijacking guard: a browser sends Origin, other clients do not."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
+def _ws_version_refusal(request: web.Request) -> web.Response | None:
+    """RFC 6455 4.4: a handshake with another version gets 426 naming the one supported
+    (aiohttp would also accept 7 and 8)."""
+    version = request.headers.get("Sec-WebSocket-Version")
+    if version is None or version.strip() == _WS_VERSION:
+        return None  # absent: not an upgrade, aiohttp answers it
+    return _refuse(
+        request,
+        426,
+        "unsupported_websocket_version",
+        f"only WebSocket version {_WS_VERSION} is supported",
+        headers={"Sec-WebSocket-Version": _WS_VERSION},
+    )
+
+
+@web.middleware
+async def edge_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every route: the Host allow-list, and aiohttp's own refusals as JSON errors."""
+    if not request.app[EDGE_KEY].host_ok(request.headers.get("Host")):
+        return _refuse(request, 403, "forbidden_host", "Host is not one this server answers to")
     try:
-        offered = _normal_origin(URL(origin))
-    except ValueError:
-        return False
-    if offered is None:
-        return False
-    try:
-        own_host = URL(f"http://{request.host}")
-    except ValueError:
-        own_host = URL()
-    if offered.split("://", 1)[1] == f"{(own_host.host or '').lower()}:{own_host.port}":
-        return True
-    return offered in allowed
-
-
-def _refuse(hub: Hub, status: int, reason: str, detail: str) -> web.Response:
-    counts = hub.counters.rejected_connections
-    counts[reason] = counts.get(reason, 0) + 1
-    return _json_error(status, detail, error=reason.upper())
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _STATUS_CODES.get(exc.status, f"HTTP_{exc.status}")
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return _refuse(request, exc.status, code.lower(), exc.reason, headers=headers)
 
 
 def _admission(request: web.Request, *, check_origin: bool) -> web.Response | None:
-    """Checks shared by /ws and /sse, before any upgrade. None means admitted."""
+    """Checks shared by /ws, /sse and /echo, before any upgrade. None means admitted."""
     hub = _hub(request)
-    settings = hub.settings
     if hub.closing:
-        return _refuse(hub, 503, "shutting_down", "the server is shutting down")
-    if check_origin and not _origin_ok(request, request.app[ORIGINS_KEY]):
-        return _refuse(hub, 403, "forbidden_origin", "Origin is not allowed")
-    if not _token_ok(request, settings.token):
-        return _refuse(hub, 401, "unauthorized", "a valid bearer token is required")
+        return _refuse(request, 503, "shutting_down", "the server is shutting down")
+    refused = _ws_version_refusal(request)
+    if refused is None and check_origin:
+        refused = _origin_refusal(request)
+    return refused or _token_refusal(request)
+
+
+def _client_id_refusal(request: web.Request) -> web.Response | None:
+    """The stream's ``client_id``: well formed, and this client's (its ``secret``)."""
     client_id = request.query.get("client_id")
     if client_id is None or not is_valid_client_id(client_id):
         return _refuse(
-            hub, 400, "invalid_payload", "client_id must be 1-128 characters of [A-Za-z0-9._:-]"
+            request,
+            400,
+            "invalid_payload",
+            "client_id must be 1-128 characters of [A-Za-z0-9._:-]",
         )
-    if not hub.may_stream(client_id, request.query.get("secret")):
+    if not _hub(request).may_stream(client_id, request.query.get("secret")):
         return _refuse(
-            hub, 403, "client_id_taken", "this client_id belongs to another client: send its secret"
+            request,
+            403,
+            "client_id_taken",
+            "this client_id belongs to another client: send its secret",
         )
     return None
+
+
+@contextlib.asynccontextmanager
+async def _per_ip(request: web.Request) -> AsyncIterator[bool]:
+    """Hold one of the client's per-IP connection slots; yields False when none is free."""
+    hub = _hub(request)
+    ip = client_address(request)
+    if not hub.try_acquire_ip(ip):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        hub.release_ip(ip)
+
+
+def _too_many(request: web.Request) -> web.Response:
+    return _refuse(request, 429, "too_many_connections", "per-IP connection limit reached")
 
 
 StreamServer = Callable[[web.Request, Hub, str, int | None], Awaitable[web.StreamResponse]]
@@ -155,21 +247,17 @@ async def _admit_stream(
     request: web.Request, serve: StreamServer, *, check_origin: bool, last_event_id: str | None
 ) -> web.StreamResponse:
     """What /ws and /sse share: admission checks, the resume id, the per-IP limit."""
-    hub = _hub(request)
-    refused = _admission(request, check_origin=check_origin)
+    refused = _admission(request, check_origin=check_origin) or _client_id_refusal(request)
     if refused is not None:
         return refused
     try:
         resume_after = parse_last_event_id(last_event_id)
     except EnvelopeError as exc:
-        return _refuse(hub, 400, "invalid_payload", exc.detail)
-    ip = request.remote or ""
-    if not hub.try_acquire_ip(ip):
-        return _refuse(hub, 429, "too_many_connections", "per-IP connection limit reached")
-    try:
-        return await serve(request, hub, request.query["client_id"], resume_after)
-    finally:
-        hub.release_ip(ip)
+        return _refuse(request, 400, "invalid_payload", exc.detail)
+    async with _per_ip(request) as admitted:
+        if not admitted:
+            return _too_many(request)
+        return await serve(request, _hub(request), request.query["client_id"], resume_after)
 
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:
@@ -187,7 +275,8 @@ async def _serve_ws(
         autoping=False,  # pongs feed the shared heartbeat task, pings are answered below
         autoclose=False,  # close codes are checked below (RFC 6455 7.4)
         compress=False,
-        max_msg_size=settings.max_message_bytes,
+        # aiohttp refuses a message of max_msg_size; the documented limit is inclusive.
+        max_msg_size=settings.max_message_bytes + 1,
         timeout=settings.close_timeout_s,
         decode_text=False,  # orjson parses the bytes; no str round trip
     )
@@ -207,15 +296,24 @@ async def _serve_ws(
         while True:
             msg = await ws.receive()
             kind = msg.type
-            if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+            if kind is WSMsgType.TEXT:
                 counters.messages_in["ws"] += 1
                 try:
                     mutation = parse_ws_mutation(msg.data, client_id)
                 except EnvelopeError as exc:
+                    if not _is_utf8(msg.data):
+                        reason = "invalid_utf8"
+                        await ws.close(code=WSCloseCode.INVALID_TEXT, message=b"invalid UTF-8")
+                        break
                     counters.invalid["ws"] += 1
                     hub.reply(sub, encode_error(exc.detail, exc.seq, code=exc.code))
                     continue
                 hub.reply(sub, hub.submit_ws(sub, mutation))
+            elif kind is WSMsgType.BINARY:
+                # The contract is JSON text (RFC 6455 7.4.1: 1003 for data it cannot accept).
+                reason = "binary_frame"
+                await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"text frames only")
+                break
             elif kind is WSMsgType.PING:
                 # The peer may be gone already; its close arrives as the next message.
                 with contextlib.suppress(ConnectionError):
@@ -240,6 +338,15 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     """``GET /sse?client_id=ID``: the event stream as text/event-stream."""
     # The header (what EventSource sends on reconnect) wins over the query parameter.
     resume = request.headers.get("Last-Event-ID", request.query.get("last_event_id"))
+    if request.method == "HEAD":
+        # Headers only: no subscription (it would replace the client's live stream) and no
+        # body, so a request pipelined behind it is answered.
+        refused = _admission(request, check_origin=False) or _client_id_refusal(request)
+        if refused is not None:
+            return refused
+        head = web.Response(headers=_SSE_HEADERS, content_type="text/event-stream")
+        head.charset = "utf-8"
+        return head
     return await _admit_stream(request, _serve_sse, check_origin=False, last_event_id=resume)
 
 
@@ -303,14 +410,38 @@ async def _committed(hub: Hub) -> bool:
     return True
 
 
+async def _post_body(request: web.Request) -> bytes | web.Response:
+    """What /mutations and /publish check before reading: the Origin (a page on another site
+    may POST without a preflight), the token and ``application/json`` (which a cross-site form
+    cannot send); then the body, bounded in size and in time."""
+    refused = _origin_refusal(request) or _token_refusal(request)
+    if refused is not None:
+        return refused
+    if request.content_type != _JSON:
+        return _refuse(
+            request, 415, "unsupported_media_type", "the body must be sent as application/json"
+        )
+    limit = _hub(request).settings.max_message_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _refuse(request, 413, "too_large", f"the body exceeds {limit} bytes")
+    try:
+        async with asyncio.timeout(_hub(request).settings.header_timeout_s):
+            return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _refuse(request, 413, "too_large", f"the body exceeds {limit} bytes")
+    except TimeoutError:
+        return _refuse(request, 408, "request_timeout", "the body did not arrive in time")
+
+
 async def mutations_handler(request: web.Request) -> web.Response:
     """``POST /mutations``: one mutation with the same ack and dedupe semantics as /ws."""
     hub = _hub(request)
-    if not _token_ok(request, hub.settings.token):
-        return _refuse(hub, 401, "unauthorized", "a valid bearer token is required")
+    body = await _post_body(request)
+    if isinstance(body, web.Response):
+        return body
     hub.counters.messages_in["http"] += 1
     try:
-        mutation, secret = parse_http_submission(await request.read())
+        mutation, secret = parse_http_submission(body)
     except EnvelopeError as exc:
         hub.counters.invalid["http"] += 1
         body = encode_error(exc.detail, exc.seq, code=exc.code)
@@ -326,10 +457,11 @@ async def mutations_handler(request: web.Request) -> web.Response:
 async def publish_handler(request: web.Request) -> web.Response:
     """``POST /publish {"event", "data"}``: broadcast; answers ``{"id": N}`` once durable."""
     hub = _hub(request)
-    if not _token_ok(request, hub.settings.token):
-        return _refuse(hub, 401, "unauthorized", "a valid bearer token is required")
+    body = await _post_body(request)
+    if isinstance(body, web.Response):
+        return body
     try:
-        publish = parse_publish(await request.read())
+        publish = parse_publish(body)
     except EnvelopeError as exc:
         return _json_error(400, exc.detail, exc.code)
     event_id = hub.publish(publish)
@@ -343,8 +475,9 @@ async def publish_handler(request: web.Request) -> web.Response:
 async def state_handler(request: web.Request) -> web.Response:
     """``GET /state``: what the demo store applied, the marks and the stream position."""
     hub = _hub(request)
-    if not _token_ok(request, hub.settings.token):
-        return _refuse(hub, 401, "unauthorized", "a valid bearer token is required")
+    refused = _token_refusal(request)
+    if refused is not None:
+        return refused
     view: dict[str, Any] = hub.store.view()
     view["latest_event_id"] = hub.replay.latest
     view["oldest_event_id"] = hub.replay.oldest
@@ -356,8 +489,24 @@ async def state_handler(request: web.Request) -> web.Response:
 
 
 async def echo_handler(request: web.Request) -> web.StreamResponse:
-    """``GET /echo``: echo every message back (for Autobahn-style conformance suites)."""
-    ws = web.WebSocketResponse(autoclose=False, compress=False, max_msg_size=ECHO_MAX_MESSAGE_BYTES)
+    """``GET /echo`` (only with ``echo`` on): echo every message back, for Autobahn-style
+    conformance suites, under the same token, Origin, size and per-IP rules as /ws."""
+    refused = _admission(request, check_origin=True)
+    if refused is not None:
+        return refused
+    async with _per_ip(request) as admitted:
+        if not admitted:
+            return _too_many(request)
+        return await _serve_echo(request, _hub(request).settings)
+
+
+async def _serve_echo(request: web.Request, settings: ServerSettings) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(
+        autoclose=False,
+        compress=False,
+        max_msg_size=settings.max_message_bytes + 1,
+        timeout=settings.close_timeout_s,
+    )
     await ws.prepare(request)
     while True:
         msg = await ws.receive()
@@ -393,18 +542,22 @@ async def healthz_handler(request: web.Request) -> web.Response:
 def build_app(settings: ServerSettings) -> web.Application:
     """The aiohttp application; its hub (and store) are created when it starts.
 
-    Raises ValueError for an ``allowed_origins`` entry that is not an origin."""
-    app = web.Application(client_max_size=settings.max_message_bytes)
-    app[ORIGINS_KEY] = normal_origins(settings.allowed_origins)
+    Raises ValueError for a malformed origin, host or proxy entry."""
+    app = web.Application(client_max_size=settings.max_message_bytes, middlewares=[edge_middleware])
+    app[EDGE_KEY] = edge_policy(settings)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/sse", sse_handler)
     app.router.add_post("/mutations", mutations_handler)
     app.router.add_post("/publish", publish_handler)
     app.router.add_get("/state", state_handler)
-    app.router.add_get("/echo", echo_handler)
+    if settings.echo:
+        app.router.add_get("/echo", echo_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
-    add_rtc_routes(app, lambda request: _admission(request, check_origin=True))
+    add_rtc_routes(
+        app,
+        lambda request: _admission(request, check_origin=True) or _client_id_refusal(request),
+    )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = open_store(settings.state_path, keep_events=settings.replay_max_events)
@@ -429,19 +582,76 @@ def build_app(settings: ServerSettings) -> web.Application:
     return app
 
 
+class _Refusal(asyncio.Protocol):
+    """A connection over the global cap: one 503 JSON answer, then close, without parsing."""
+
+    BODY = orjson.dumps({"error": "TOO_MANY_CONNECTIONS", "detail": "server connection limit"})
+    RESPONSE = (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+    )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        peer = transport.get_extra_info("peername")
+        log_transition(
+            "http.refused",
+            status=503,
+            error="TOO_MANY_CONNECTIONS",
+            peer=str(peer[0] if peer else ""),
+        )
+        transport.write(self.RESPONSE)
+        transport.close()
+
+
+class _CappedSite(web.BaseSite):
+    """A TCP site that counts connections from accept: a socket that never sends a request
+    holds a slot too, so the cap bounds what idle sockets can take."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, cap: int) -> None:
+        super().__init__(runner)
+        self._host, self._port, self._cap = host, port, cap
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    def _protocol(self) -> asyncio.Protocol:
+        server = self._runner.server
+        assert server is not None
+        if len(server.connections) >= self._cap:
+            return _Refusal()
+        return server()
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._protocol, self._host, self._port, reuse_address=True
+        )
+
+
 @contextlib.asynccontextmanager
 async def running_server(settings: ServerSettings) -> AsyncIterator[tuple[Hub, int]]:
     """Run the server on ``settings.host``/``port`` (0 picks a free port) until the block
     exits, then shut it down gracefully. Yields the hub and the bound port."""
     app = build_app(settings)
     # handler_cancellation: an SSE handler waiting for events learns at once that its client
-    # went away, instead of at its next write.
+    # went away, instead of at its next write. aiohttp's keep-alive timer runs from accept and
+    # from each response and is not reset by partial data, so it is also the header timeout.
     runner = web.AppRunner(
-        app, handle_signals=False, handler_cancellation=True, access_log=None, shutdown_timeout=5.0
+        app,
+        handle_signals=False,
+        handler_cancellation=True,
+        access_log=None,
+        shutdown_timeout=5.0,
+        keepalive_timeout=settings.header_timeout_s,
+        # After a refusal aiohttp drains an unread body before closing; no longer than this.
+        lingering_time=min(settings.header_timeout_s, 10.0),
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = _CappedSite(runner, settings.host, settings.port, settings.max_connections)
         await site.start()
         port = int(runner.addresses[0][1]) if runner.addresses else settings.port
         hb = settings.heartbeat
@@ -456,6 +666,9 @@ async def running_server(settings: ServerSettings) -> AsyncIterator[tuple[Hub, i
             sse_comment_s=hb.sse_comment_s,
             sse_retry_ms=settings.sse_retry_ms,
             replay_max_events=settings.replay_max_events,
+            header_timeout_s=settings.header_timeout_s,
+            max_connections=settings.max_connections,
+            echo=settings.echo,
         )
         yield app[HUB_KEY], port
     finally:

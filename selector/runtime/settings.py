@@ -119,14 +119,29 @@ class ServerSettings:
     heartbeat: Heartbeat = DEFAULT_HEARTBEAT
     #: SQLite file for durable state (WAL); None keeps state in memory only.
     state_path: str | None = None
-    #: Bearer token required on /ws, /sse, /mutations, /publish and /state when set.
+    #: Bearer token required on /ws, /sse, /mutations, /publish, /state and /echo when set.
     token: str | None = None
     #: Browser origins (``scheme://host[:port]``) allowed besides the server's own.
     allowed_origins: tuple[str, ...] = ()
-    #: Largest WebSocket message or POST body; a bigger WS message closes with 1009.
+    #: Origins the server is reached at (``https://example.com`` behind a proxy): same-origin
+    #: for browsers, and their hosts are allowed ``Host`` values.
+    public_origins: tuple[str, ...] = ()
+    #: ``Host`` values (``host[:port]``) allowed besides the bound address and ``localhost``.
+    allowed_hosts: tuple[str, ...] = ()
+    #: Proxy addresses or networks whose ``X-Forwarded-For`` names the client.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Largest WebSocket message or POST body (inclusive); one byte more closes with 1009.
     max_message_bytes: int = 64 * 1024
-    #: Concurrent WS + SSE connections per client IP (high enough for loopback benchmarks).
+    #: Concurrent WS + SSE (+ /echo) connections per client IP (high enough for loopback
+    #: benchmarks).
     max_connections_per_ip: int = 4096
+    #: Open TCP connections in all, counted from accept; more are answered 503 and closed.
+    max_connections: int = 10_000
+    #: A connection that has not sent complete request headers this long after accept (or
+    #: after its last response: the keep-alive idle timeout) is closed.
+    header_timeout_s: float = 15.0
+    #: Serve ``/echo`` (a plain WebSocket echo for conformance suites).
+    echo: bool = False
     #: Replay buffer bounds.
     replay_max_events: int = 1000
     replay_max_bytes: int = 4 * 1024 * 1024

@@ -45,6 +45,7 @@ async (address) => {
   const ack = await seen((f) => f.ack === 1);
   const beat = await seen((f) => f.event === "heartbeat");
   const posted = await (await fetch("/publish", {method: "POST",
+    headers: {"Content-Type": "application/json"},
     body: JSON.stringify({event: "hello", data: {n: 1}})})).json();
   const event = await seen((f) => f.id === posted.id);
   ws.close(1000);
@@ -67,11 +68,17 @@ async (address) => {
 """
 
 CROSS_ORIGIN_SCRIPT = """
-async (address) => new Promise((resolve) => {
-  const ws = new WebSocket(`ws://${address}/ws?client_id=evil`);
-  ws.onopen = () => resolve("open");
-  ws.onclose = (e) => resolve(`closed ${e.code}`);
-})
+async (address) => {
+  // A "simple" cross-site POST: no preflight, so only the server can refuse it.
+  await fetch(`http://${address}/mutations`, {method: "POST", mode: "no-cors",
+    body: JSON.stringify({client_id: "evil", seq: 1, op: "set",
+                          data: {key: "evil", value: 1}})}).catch(() => null);
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://${address}/ws?client_id=evil`);
+    ws.onopen = () => resolve("open");
+    ws.onclose = (e) => resolve(`closed ${e.code}`);
+  });
+}
 """
 
 
@@ -131,7 +138,7 @@ def test_chromium_websocket_and_event_source_with_resume() -> None:
     assert ack["ack"] == 1 and ack["status"] == "ok" and isinstance(ack["secret"], str)
     assert result["ws"]["beat"]["event"] == "heartbeat" and "id" not in result["ws"]["beat"]
     assert result["ws"]["event"]["event"] == "hello" and result["ws"]["event"]["data"] == {"n": 1}
-    assert result["kv"] == {"from": "chromium"}
+    assert result["kv"] == {"from": "chromium"}  # the cross-site POST was not applied
     # every event once, in order, across the cut
     assert [e["id"] for e in result["received"]] == result["expected"]
     assert [e["data"] for e in result["received"]] == list(range(8))

@@ -30,7 +30,7 @@ class Writer:
 
     def __init__(self, crash: Any) -> None:
         self.next_seq = 1
-        self.pending: dict[int, bytes] = {}
+        self.pending: dict[int, str] = {}
         self.acked: set[int] = set()
         self.duplicates = 0
         self.in_flight_at_crash = 0
@@ -56,7 +56,7 @@ class Writer:
         while self.next_seq <= TOTAL:
             seq = self.next_seq
             self.next_seq += 1
-            body = json.dumps({"seq": seq, "op": "incr", "data": {"key": "n"}}).encode()
+            body = json.dumps({"seq": seq, "op": "incr", "data": {"key": "n"}})
             self.pending[seq] = body
             await ws.send(body)
             if seq == KILL_AT_SEQ:

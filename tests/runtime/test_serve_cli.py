@@ -36,6 +36,10 @@ def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
         (["--replay-events", "-1"], "--replay-events must be >= 0"),
         (["--allow-origin", "app.example"], "not an origin"),
         (["--allow-origin", "https://app.example/path"], "not an origin"),
+        (["--public-origin", "example.com"], "--public-origin: not an origin"),
+        (["--allowed-host", "a b"], "--allowed-host: not a host name"),
+        (["--trusted-proxy", "10.0.0.0/33"], "--trusted-proxy: not an IP address"),
+        (["--header-timeout", "0"], "must be a finite number > 0"),
     ],
 )
 def test_bad_input_is_a_message_and_exit_2(args: list[str], fragment: str) -> None:

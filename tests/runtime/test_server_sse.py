@@ -149,10 +149,11 @@ def test_http_mutations_share_ack_and_dedupe_with_ws() -> None:
                 again = await response.json()
                 assert response.status == 200
                 assert again == {"ack": 3, "status": "ok", "duplicate": True}
-            async with s.post(url, data=b"{oops") as response:
+            as_json = {"Content-Type": "application/json"}
+            async with s.post(url, data=b"{oops", headers=as_json) as response:
                 assert response.status == 400
                 assert (await response.json())["error"] == "INVALID_PAYLOAD"
-            async with s.post(url, data=b"x" * 4096) as response:
+            async with s.post(url, data=b"x" * 4096, headers=as_json) as response:
                 assert response.status == 413
             async with s.get(f"http://{address}/state?client_id=h") as response:
                 view = await response.json()

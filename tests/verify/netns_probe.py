@@ -73,7 +73,8 @@ async def _rtc_round_trips(peer, first: int) -> list[float]:  # type: ignore[no-
 
 async def measure(loss: float) -> dict[str, dict[str, float | int | None]]:
     result: dict[str, dict[str, float | int | None]] = {}
-    async with running_server(ServerSettings(host="127.0.0.1", port=0)) as (_hub, port):
+    settings = ServerSettings(host="127.0.0.1", port=0, echo=True)  # /echo is opt-in
+    async with running_server(settings) as (_hub, port):
         url = f"http://127.0.0.1:{port}"
         peer = await open_peer(url, "netns", [channel_for("best_effort")])
         async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/echo") as ws:
