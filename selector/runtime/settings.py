@@ -41,7 +41,8 @@ class Heartbeat:
 NO_HEARTBEAT = Heartbeat(ping_interval_s=None, sse_comment_s=None)
 
 #: Used when no profile is given or no planner is available: under the 60 s idle timeout of
-#: nginx and AWS ALB by a wide margin (the seed's rule: timeout >= 1.5 x ping interval).
+#: nginx and AWS ALB by a wide margin (a proxy timeout of at least 1.5x the ping interval, the
+#: margin the planner keeps).
 DEFAULT_HEARTBEAT = Heartbeat()
 
 

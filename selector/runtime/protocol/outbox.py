@@ -1,8 +1,8 @@
 """The client's pending-mutation queue: a mutation leaves it when the server ACKS it.
 
-The seed's queue dropped a mutation as soon as ``send()`` returned; a connection that died
-with the frame still in a kernel buffer (or in a proxy that silently dropped it) lost the
-mutation for good, and its re-queue on failure reordered the queue. Here:
+A naive queue drops a mutation as soon as ``send()`` returns; a connection that dies
+with the frame still in a kernel buffer (or in a proxy that silently dropped it) loses the
+mutation for good, and re-queueing on failure reorders the queue. Here:
 
 - a mutation stays pending until an ack for its ``seq`` arrives (a duplicate ack, sent by the
   server for a mutation it had already applied, removes it as well);
