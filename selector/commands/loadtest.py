@@ -14,8 +14,8 @@ from selector.commands._argtypes import positive_float, positive_int
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "k6 has no SSE client without an extension: the script drives /ws only. exit codes: "
-        "0 ok, 1 thresholds failed (--run), 2 bad input or usage"
+        "exit codes: 0 ok, 1 thresholds failed (--run), 2 bad input or usage. k6 has no SSE "
+        "client without an extension: the script drives /ws only."
     )
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
     parser.add_argument("--k6", action="store_true", required=True, help="generate a k6 script")

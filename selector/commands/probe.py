@@ -14,9 +14,9 @@ from selector.commands._argtypes import positive_float, positive_int
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "The endpoint must answer WebSocket Pings and send nothing while idle (selector serve "
-        "does, until its own ping interval). exit codes: 0 measured, 1 silent drop found, "
-        "2 bad input or usage"
+        "exit codes: 0 measured, 1 silent drop found, 2 bad input or usage. The endpoint must "
+        "answer WebSocket Pings and send nothing while idle (selector serve does, until its own "
+        "ping interval)."
     )
     parser.add_argument(
         "url",
