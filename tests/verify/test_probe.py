@@ -233,7 +233,7 @@ async def test_probe_command_json_through_a_silent_drop(tmp_path: Path) -> None:
                 sys.executable, "-m", "selector", "probe",
                 f"ws://127.0.0.1:{proxy.port}/ws?client_id=cli",
                 "--max-idle", "4", "--connections", "4", "--reply-timeout", "1",
-                "--format", "json", "--write-profile", str(profile), "--hop", "aws_alb",
+                "--format", "json", "--write-profile", str(profile), "--hop", "aws_alb", "--sse",
             ]  # fmt: skip
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -244,7 +244,11 @@ async def test_probe_command_json_through_a_silent_drop(tmp_path: Path) -> None:
     report = json.loads(out)
     assert report["drop"] == "silent"
     assert within(report["idle_timeout_s"], 2.0, 1.0), report
-    assert b"round 1: holding" in err
+    # --sse: the streams beside /ws, on /sse through the same proxy, reported apart.
+    sse = report["sse"]
+    assert sse["url"] == f"http://127.0.0.1:{proxy.port}/sse?client_id=cli"
+    assert sse["drop"] == "silent" and within(sse["idle_timeout_s"], 2.0, 1.0), sse
+    assert b"round 1: holding" in err and b"SSE streams idle" in err
     # The measured value replaces the assumed one, with its date and URL; the rest is kept.
     text = profile.read_text(encoding="utf-8")
     assert "# assumed" not in text and "measured by selector probe on" in text
@@ -260,3 +264,15 @@ def test_probe_command_refuses_what_it_cannot_probe(capsys) -> None:  # type: ig
     assert "not a ws:// or wss:// URL" in capsys.readouterr().err
     assert main(["probe", f"ws://127.0.0.1:{free_port()}/ws", "--reply-timeout", "1"]) == 2
     assert "cannot open a WebSocket" in capsys.readouterr().err
+    assert main(["probe", "ws://127.0.0.1:1/echo", "--sse"]) == 2
+    assert "give the SSE endpoint with --sse-url" in capsys.readouterr().err
+    assert main(["probe", "ws://127.0.0.1:1/ws", "--sse-url", "ws://127.0.0.1:1/sse"]) == 2
+    assert "--sse-url: not an http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_the_sse_endpoint_beside_a_websocket_url() -> None:
+    from selector.commands.probe import sse_url_for
+
+    assert sse_url_for("wss://h:8/app/ws?client_id=a") == "https://h:8/app/sse?client_id=a"
+    assert sse_url_for("ws://h/ws") == "http://h/sse"
+    assert sse_url_for("ws://h/socket") is None
