@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=5.0,
         metavar="SECONDS",
-        help="how long a Ping may go unanswered before the connection counts as dropped",
+        help="how long a Ping (with --sse: the published event) may go unanswered before the "
+        "connection counts as dropped",
     )
     parser.add_argument(
         "--sse",
@@ -80,8 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--write-profile",
         metavar="PROFILE",
-        help="record the measured idle timeout in this profile's hop (its idle_timeout_s, "
-        "with a comment giving the date and URL); the file is rewritten whole or not at all",
+        help="record the measured WebSocket idle timeout in this profile's hop (its "
+        "idle_timeout_s, with a comment giving the date and URL); the file is rewritten whole or "
+        "not at all",
     )
     parser.add_argument(
         "--hop",
