@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "The endpoint must answer WebSocket Pings and send nothing while idle (selector serve "
-        "does, until its own ping interval). With --sse, each round ends with one POST to the "
-        "publish URL, which the server broadcasts to every subscriber. exit codes: 0 measured, "
-        "1 silent drop found, 2 bad input or usage"
+        "exit codes: 0 measured, 1 silent drop found, 2 bad input or usage. The endpoint must "
+        "answer WebSocket Pings and send nothing while idle (selector serve does, until its own "
+        "ping interval). With --sse, each round ends with one POST to the publish URL, which "
+        "the server broadcasts to every subscriber."
     )
     parser.add_argument(
         "url",

@@ -270,6 +270,19 @@ def test_probe_command_refuses_what_it_cannot_probe(capsys) -> None:  # type: ig
     assert "--sse-url: not an http:// or https:// URL" in capsys.readouterr().err
 
 
+async def test_sse_probe_refuses_an_endpoint_that_does_not_publish() -> None:
+    from selector.verify.probe import ProbeError
+
+    async with upstream() as app_port:
+        base = f"http://127.0.0.1:{app_port}"
+        with pytest.raises(ProbeError, match=r"did not open an SSE stream: HTTP/1\.1 404"):
+            await probe_sse_idle_timeout(f"{base}/nothing", SETTINGS)
+        with pytest.raises(ProbeError, match="refused the probe's publish: HTTP 404"):
+            await probe_sse_idle_timeout(
+                f"{base}/sse?client_id=t", SETTINGS, publish_url=f"{base}/nothing"
+            )
+
+
 def test_the_sse_endpoint_beside_a_websocket_url() -> None:
     from selector.commands.probe import sse_url_for
 
