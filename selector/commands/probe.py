@@ -1,22 +1,29 @@
-"""``selector probe URL``: measure the idle timeout of the live path to a WebSocket endpoint.
+"""``selector probe URL``: measure the idle timeout of the live path to a WebSocket endpoint
+(and, with ``--sse``, to an SSE endpoint behind the same infrastructure).
 
 Exit codes: 0 measured (whatever the answer), 1 the path drops idle connections silently,
-2 bad usage or an endpoint that does not accept a WebSocket.
+2 bad usage or an endpoint that does not accept a WebSocket (or open an SSE stream).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from selector.commands._argtypes import positive_float, positive_int
+
+if TYPE_CHECKING:
+    from selector.verify.probe import ProbeResult, ProbeSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "exit codes: 0 measured, 1 silent drop found, 2 bad input or usage. The endpoint must "
         "answer WebSocket Pings and send nothing while idle (selector serve does, until its own "
-        "ping interval)."
+        "ping interval). With --sse, each round ends with one POST to the publish URL, which "
+        "the server broadcasts to every subscriber."
     )
     parser.add_argument(
         "url",
@@ -49,14 +56,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=5.0,
         metavar="SECONDS",
-        help="how long a Ping may go unanswered before the connection counts as dropped",
+        help="how long a Ping (with --sse: the published event) may go unanswered before the "
+        "connection counts as dropped",
+    )
+    parser.add_argument(
+        "--sse",
+        action="store_true",
+        help="also hold SSE streams idle (after the WebSocket search) and report them apart",
+    )
+    parser.add_argument(
+        "--sse-url",
+        metavar="URL",
+        help="http(s):// SSE endpoint (implies --sse; default: URL with http(s) and its "
+        "trailing /ws made /sse, as on selector serve)",
+    )
+    parser.add_argument(
+        "--publish-url",
+        metavar="URL",
+        help='where the SSE probe POSTs {"event": "probe", "data": NONCE} as JSON at '
+        "the end of each round, to be broadcast to its streams (default: /publish on the SSE "
+        "URL's origin); a stream that never shows it was dropped silently",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
         "--write-profile",
         metavar="PROFILE",
-        help="record the measured idle timeout in this profile's hop (its idle_timeout_s, "
-        "with a comment giving the date and URL); the file is rewritten whole or not at all",
+        help="record the measured WebSocket idle timeout in this profile's hop (its "
+        "idle_timeout_s, with a comment giving the date and URL); the file is rewritten whole or "
+        "not at all",
     )
     parser.add_argument(
         "--hop",
@@ -117,6 +144,49 @@ def _record(profile_path: str, index: int, seconds: float, comment: str) -> None
     os.replace(part.name, profile_path)
 
 
+def sse_url_for(ws_url: str) -> str | None:
+    """The SSE endpoint beside a ``selector serve`` WebSocket URL: same host and query,
+    ``http(s)``, the trailing ``/ws`` made ``/sse``; None for any other path."""
+    parts = urlsplit(ws_url)
+    if not parts.path.endswith("/ws"):
+        return None
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return urlunsplit(parts._replace(scheme=scheme, path=parts.path[: -len("ws")] + "sse"))
+
+
+def _report(result: ProbeResult, settings: ProbeSettings) -> dict[str, object]:
+    return {
+        "url": result.url,
+        "idle_timeout_s": result.idle_timeout_s,
+        "drop": result.drop,
+        "interval_s": [result.low_s, result.high_s],
+        "precision_s": settings.precision_s,
+        "max_idle_s": settings.max_idle_s,
+        "connections": result.connections,
+        "rounds": result.rounds,
+        "held": [
+            {"idle_s": h.idle_s, "outcome": h.outcome, "closed_after_s": h.closed_after_s}
+            for h in result.held
+        ],
+    }
+
+
+def _answer(result: ProbeResult, unanswered: str) -> str:
+    if result.drop == "none":
+        return f"{result.url}: no drop: every connection survived {result.low_s:g} s idle"
+    if result.drop == "silent":
+        return (
+            f"{result.url}: silent drop after {result.low_s:.1f}-{result.high_s or 0:.1f} s idle "
+            f"(about {result.idle_timeout_s:g} s): no FIN or RST, {unanswered}; "
+            "heartbeat below it with a 1.5x margin"
+        )
+    kind = "FIN (a clean close)" if result.drop == "fin" else "RST (a reset)"
+    return (
+        f"{result.url}: idle timeout {result.idle_timeout_s:g} s, closed with {kind}; "
+        "heartbeat below it with a 1.5x margin"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import json
@@ -126,6 +196,17 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.url.startswith(("ws://", "wss://")):
         raise UsageError.single("not a ws:// or wss:// URL", file=args.url)
+    sse_url: str | None = None
+    if args.sse or args.sse_url or args.publish_url:
+        sse_url = args.sse_url or sse_url_for(args.url)
+        if sse_url is None:
+            raise UsageError.single(
+                "--sse: the URL's path does not end in /ws; give the SSE endpoint with --sse-url",
+                file=args.url,
+            )
+        for name, given in (("--sse-url", sse_url), ("--publish-url", args.publish_url)):
+            if given is not None and not given.startswith(("http://", "https://")):
+                raise UsageError.single(f"{name}: not an http:// or https:// URL", file=given)
     settings = ProbeSettings(
         max_idle_s=args.max_idle,
         precision_s=min(args.precision, args.max_idle),
@@ -138,40 +219,31 @@ def run(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    async def measure() -> tuple[ProbeResult, ProbeResult | None]:
+        ws = await probe_idle_timeout(args.url, settings, progress=progress)
+        if sse_url is None:
+            return ws, None
+        from selector.verify.sseprobe import probe_sse_idle_timeout
+
+        progress(f"SSE: {sse_url}")
+        sse = await probe_sse_idle_timeout(
+            sse_url, settings, publish_url=args.publish_url, progress=progress
+        )
+        return ws, sse
+
     try:
-        result = asyncio.run(probe_idle_timeout(args.url, settings, progress=progress))
+        result, sse = asyncio.run(measure())
     except ProbeError as exc:
         raise UsageError.single(str(exc), file=args.url) from None
     if args.format == "json":
-        report = {
-            "url": result.url,
-            "idle_timeout_s": result.idle_timeout_s,
-            "drop": result.drop,
-            "interval_s": [result.low_s, result.high_s],
-            "precision_s": settings.precision_s,
-            "max_idle_s": settings.max_idle_s,
-            "connections": result.connections,
-            "rounds": result.rounds,
-            "held": [
-                {"idle_s": h.idle_s, "outcome": h.outcome, "closed_after_s": h.closed_after_s}
-                for h in result.held
-            ],
-        }
+        report = _report(result, settings)
+        if sse is not None:
+            report["sse"] = _report(sse, settings)
         print(json.dumps(report, indent=2))
-    elif result.drop == "none":
-        print(f"{result.url}: no drop: every connection survived {result.low_s:g} s idle")
-    elif result.drop == "silent":
-        print(
-            f"{result.url}: silent drop after {result.low_s:.1f}-{result.high_s or 0:.1f} s idle "
-            f"(about {result.idle_timeout_s:g} s): no FIN or RST, the next Ping went unanswered; "
-            "heartbeat below it with a 1.5x margin"
-        )
     else:
-        kind = "FIN (a clean close)" if result.drop == "fin" else "RST (a reset)"
-        print(
-            f"{result.url}: idle timeout {result.idle_timeout_s:g} s, closed with {kind}; "
-            "heartbeat below it with a 1.5x margin"
-        )
+        print(_answer(result, "the next Ping went unanswered"))
+        if sse is not None:
+            print(_answer(sse, "the event published after the idle time never arrived"))
     if args.write_profile and index is not None:
         import datetime
 
@@ -188,4 +260,5 @@ def run(args: argparse.Namespace) -> int:
                 f"{result.idle_timeout_s:g} (measured)",
                 file=sys.stderr,
             )
-    return EXIT_NEGATIVE if result.drop == "silent" else EXIT_OK
+    silent = result.drop == "silent" or (sse is not None and sse.drop == "silent")
+    return EXIT_NEGATIVE if silent else EXIT_OK

@@ -19,13 +19,21 @@ import hashlib
 import os
 import ssl
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from selector.verify.idlesearch import Held, IdleSearch, first_durations, judge, narrow
 
-__all__ = ["ProbeError", "ProbeResult", "ProbeSettings", "connection_url", "probe_idle_timeout"]
+__all__ = [
+    "ProbeError",
+    "ProbeResult",
+    "ProbeSettings",
+    "all_held",
+    "connection_url",
+    "probe_idle_timeout",
+    "search_rounds",
+]
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _PING, _PONG, _CLOSE = 0x9, 0xA, 0x8
@@ -64,14 +72,14 @@ class ProbeResult:
     held: tuple[Held, ...]
 
 
-def connection_url(url: str, index: int) -> str:
-    """``url`` with its ``client_id`` (if any) made unique per connection: one id holds one
-    stream on ``selector serve``."""
+def connection_url(url: str, index: int, tag: str = "probe") -> str:
+    """``url`` with its ``client_id`` (if any) made unique per connection (``ID.TAGN``): one
+    id holds one stream on ``selector serve``."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     if not any(key == "client_id" for key, _ in query):
         return url
-    query = [(k, f"{v}.probe{index}" if k == "client_id" else v) for k, v in query]
+    query = [(k, f"{v}.{tag}{index}" if k == "client_id" else v) for k, v in query]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -180,17 +188,14 @@ async def _hold(
         conn.close()
 
 
-async def probe_idle_timeout(
+async def search_rounds(
     url: str,
     settings: ProbeSettings,
-    *,
-    clock: Callable[[], float] | None = None,
-    progress: Callable[[str], None] = lambda _: None,
+    round_: Callable[[list[float], int], Awaitable[list[Held]]],
+    progress: Callable[[str], None],
+    noun: str,
 ) -> ProbeResult:
-    """Search the idle timeout of the path to ``url`` within ``settings``' bounds."""
-    now = clock or asyncio.get_running_loop().time
-    # One handshake first, so an unreachable or wrong endpoint is one clear error.
-    (await _Connection.open(connection_url(url, 0), settings.reply_timeout_s)).close()
+    """Rounds of ``round_(durations, first_index)`` until the search is done or bounded."""
     search = IdleSearch(0.0, None, "none")
     durations = first_durations(settings.max_idle_s, settings.precision_s, settings.connections)
     held_all: list[Held] = []
@@ -199,17 +204,9 @@ async def probe_idle_timeout(
     while durations and rounds < settings.max_rounds:
         rounds += 1
         listed = ", ".join(f"{d:g}" for d in durations)
-        progress(f"round {rounds}: holding {len(durations)} connections idle for {listed} s")
-        urls = [connection_url(url, opened + i) for i in range(len(durations))]
+        progress(f"round {rounds}: holding {len(durations)} {noun} idle for {listed} s")
+        held = await round_(durations, opened)
         opened += len(durations)
-        outcomes = await asyncio.gather(
-            *(_hold(u, d, settings, now) for u, d in zip(urls, durations, strict=True)),
-            return_exceptions=True,
-        )
-        failed = [o for o in outcomes if isinstance(o, BaseException)]
-        if failed:
-            raise failed[0]
-        held = [o for o in outcomes if isinstance(o, Held)]
         held_all.extend(held)
         for h in held:
             after = f" after {h.closed_after_s:.1f} s" if h.closed_after_s is not None else ""
@@ -228,3 +225,36 @@ async def probe_idle_timeout(
         rounds=rounds,
         held=tuple(held_all),
     )
+
+
+async def all_held(outcomes: Awaitable[list[Held | BaseException]]) -> list[Held]:
+    """The round's outcomes, or its first error raised."""
+    done = await outcomes
+    failed = [o for o in done if isinstance(o, BaseException)]
+    if failed:
+        raise failed[0]
+    return [o for o in done if isinstance(o, Held)]
+
+
+async def probe_idle_timeout(
+    url: str,
+    settings: ProbeSettings,
+    *,
+    clock: Callable[[], float] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> ProbeResult:
+    """Search the idle timeout of the path to ``url`` within ``settings``' bounds."""
+    now = clock or asyncio.get_running_loop().time
+    # One handshake first, so an unreachable or wrong endpoint is one clear error.
+    (await _Connection.open(connection_url(url, 0), settings.reply_timeout_s)).close()
+
+    async def round_(durations: list[float], first: int) -> list[Held]:
+        urls = [connection_url(url, first + i) for i in range(len(durations))]
+        return await all_held(
+            asyncio.gather(
+                *(_hold(u, d, settings, now) for u, d in zip(urls, durations, strict=True)),
+                return_exceptions=True,
+            )
+        )
+
+    return await search_rounds(url, settings, round_, progress, "connections")

@@ -15,6 +15,7 @@ import pytest
 
 from selector.verify.probe import ProbeSettings, connection_url, probe_idle_timeout
 from selector.verify.proxy import FaultPolicy, FaultProxy
+from selector.verify.sseprobe import probe_sse_idle_timeout, publish_url_for
 from tests.runtime.conftest import UNIT, eventually, serving
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -56,8 +57,8 @@ def process(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
 
 @asynccontextmanager
 async def upstream() -> AsyncIterator[int]:
-    """The reference runtime on a free port (its own pings are 25 s apart: never inside the
-    test's idle durations)."""
+    """The reference runtime on a free port (its own pings are 25 s apart and its SSE comment
+    heartbeats 15 s: never inside the test's idle durations)."""
     async with serving() as (_, hostport):
         yield int(hostport.rsplit(":", 1)[1])
 
@@ -80,6 +81,9 @@ def test_each_connection_gets_its_own_client_id() -> None:
     url = "ws://127.0.0.1:1/ws?client_id=ops&x=1"
     assert connection_url(url, 3) == "ws://127.0.0.1:1/ws?client_id=ops.probe3&x=1"
     assert connection_url("ws://127.0.0.1:1/echo", 3) == "ws://127.0.0.1:1/echo"
+    sse = "http://127.0.0.1:1/sse?client_id=ops"
+    assert connection_url(sse, 0, "sseprobe") == "http://127.0.0.1:1/sse?client_id=ops.sseprobe0"
+    assert publish_url_for(sse) == "http://127.0.0.1:1/publish"
 
 
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed (scripts/system-deps)")
@@ -105,6 +109,12 @@ http {{
             proxy_read_timeout 3s;
             proxy_send_timeout 3s;
         }}
+        location / {{
+            proxy_pass http://127.0.0.1:{app_port};
+            proxy_http_version 1.1;
+            proxy_buffering off;
+            proxy_read_timeout 3s;
+        }}
     }}
 }}
 """,
@@ -114,8 +124,13 @@ http {{
         with process(argv) as proc:
             await started(proc, port)
             result = await probe_idle_timeout(f"ws://127.0.0.1:{port}/ws?client_id=t", SETTINGS)
+            sse = await probe_sse_idle_timeout(f"http://127.0.0.1:{port}/sse?client_id=t", SETTINGS)
     assert result.drop == "fin", result
     assert within(result.idle_timeout_s, 3.0, SETTINGS.precision_s), result
+    # The SSE stream through proxy_read_timeout 3s: closed with FIN too, one round.
+    assert (sse.drop, sse.rounds) == ("fin", 1), sse
+    assert within(sse.idle_timeout_s, 3.0, SETTINGS.precision_s), sse
+    assert any(h.outcome == "survived" for h in sse.held), sse
 
 
 @pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed (scripts/system-deps)")
@@ -163,6 +178,21 @@ async def test_probe_reports_the_fault_proxy_silent_drop() -> None:
     assert within(result.idle_timeout_s, 2.0, SETTINGS.precision_s)
 
 
+async def test_sse_probe_reports_the_fault_proxy_silent_drop() -> None:
+    async with upstream() as app_port:
+        policy = FaultPolicy(idle_timeout_s=2.0, idle_action="silent_drop")
+        async with FaultProxy(("127.0.0.1", app_port), policy) as proxy:
+            await eventually(lambda: proxy.port != 0)
+            result = await probe_sse_idle_timeout(
+                f"http://127.0.0.1:{proxy.port}/sse?client_id=t", SETTINGS
+            )
+    # The streams stayed open; the ones idle past 2 s never showed the published event.
+    assert result.drop == "silent", result
+    assert {h.outcome for h in result.held} == {"survived", "silent"}, result
+    assert result.high_s is not None and result.low_s <= 2.0 <= result.high_s, result
+    assert within(result.idle_timeout_s, 2.0, SETTINGS.precision_s), result
+
+
 async def test_probe_reports_none_when_nothing_drops() -> None:
     async with upstream() as app_port:
         settings = ProbeSettings(
@@ -203,7 +233,7 @@ async def test_probe_command_json_through_a_silent_drop(tmp_path: Path) -> None:
                 sys.executable, "-m", "selector", "probe",
                 f"ws://127.0.0.1:{proxy.port}/ws?client_id=cli",
                 "--max-idle", "4", "--connections", "4", "--reply-timeout", "1",
-                "--format", "json", "--write-profile", str(profile), "--hop", "aws_alb",
+                "--format", "json", "--write-profile", str(profile), "--hop", "aws_alb", "--sse",
             ]  # fmt: skip
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -214,7 +244,11 @@ async def test_probe_command_json_through_a_silent_drop(tmp_path: Path) -> None:
     report = json.loads(out)
     assert report["drop"] == "silent"
     assert within(report["idle_timeout_s"], 2.0, 1.0), report
-    assert b"round 1: holding" in err
+    # --sse: the streams beside /ws, on /sse through the same proxy, reported apart.
+    sse = report["sse"]
+    assert sse["url"] == f"http://127.0.0.1:{proxy.port}/sse?client_id=cli"
+    assert sse["drop"] == "silent" and within(sse["idle_timeout_s"], 2.0, 1.0), sse
+    assert b"round 1: holding" in err and b"SSE streams idle" in err
     # The measured value replaces the assumed one, with its date and URL; the rest is kept.
     text = profile.read_text(encoding="utf-8")
     assert "# assumed" not in text and "measured by selector probe on" in text
@@ -230,3 +264,28 @@ def test_probe_command_refuses_what_it_cannot_probe(capsys) -> None:  # type: ig
     assert "not a ws:// or wss:// URL" in capsys.readouterr().err
     assert main(["probe", f"ws://127.0.0.1:{free_port()}/ws", "--reply-timeout", "1"]) == 2
     assert "cannot open a WebSocket" in capsys.readouterr().err
+    assert main(["probe", "ws://127.0.0.1:1/echo", "--sse"]) == 2
+    assert "give the SSE endpoint with --sse-url" in capsys.readouterr().err
+    assert main(["probe", "ws://127.0.0.1:1/ws", "--sse-url", "ws://127.0.0.1:1/sse"]) == 2
+    assert "--sse-url: not an http:// or https:// URL" in capsys.readouterr().err
+
+
+async def test_sse_probe_refuses_an_endpoint_that_does_not_publish() -> None:
+    from selector.verify.probe import ProbeError
+
+    async with upstream() as app_port:
+        base = f"http://127.0.0.1:{app_port}"
+        with pytest.raises(ProbeError, match=r"did not open an SSE stream: HTTP/1\.1 404"):
+            await probe_sse_idle_timeout(f"{base}/nothing", SETTINGS)
+        with pytest.raises(ProbeError, match="refused the probe's publish: HTTP 404"):
+            await probe_sse_idle_timeout(
+                f"{base}/sse?client_id=t", SETTINGS, publish_url=f"{base}/nothing"
+            )
+
+
+def test_the_sse_endpoint_beside_a_websocket_url() -> None:
+    from selector.commands.probe import sse_url_for
+
+    assert sse_url_for("wss://h:8/app/ws?client_id=a") == "https://h:8/app/sse?client_id=a"
+    assert sse_url_for("ws://h/ws") == "http://h/sse"
+    assert sse_url_for("ws://h/socket") is None
