@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_matrix_argument"]
+__all__ = ["add_from_argument", "add_matrix_argument"]
 
 
 def add_matrix_argument(parser: argparse.ArgumentParser) -> None:
@@ -22,4 +22,18 @@ def add_matrix_argument(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="FILE",
         help="overlay extending the built-in rules matrix (repeatable; applied in order)",
+    )
+
+
+def add_from_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--from FILE...``: deployed configuration files (nginx, HAProxy, Envoy, Kubernetes
+    Ingress, AWS ALB attributes JSON), read by ``selector.planner.sources``."""
+    parser.add_argument(
+        "--from",
+        dest="sources",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help=help_text,
     )

@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import seconds
-from selector.commands._options import add_matrix_argument
+from selector.commands._options import add_from_argument, add_matrix_argument
 from selector.commands._planning import add_protocol_argument, protocol_for
 
 if TYPE_CHECKING:
@@ -32,14 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         help="workload profile (YAML); optional with --from",
     )
-    parser.add_argument(
-        "--from",
-        dest="sources",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="FILE",
-        help="deployed configuration to read: nginx (.conf, includes followed), HAProxy (.cfg), "
+    add_from_argument(
+        parser,
+        "deployed configuration to read: nginx (.conf, includes followed), HAProxy (.cfg), "
         "Envoy or Kubernetes Ingress YAML (ingress-nginx annotations), the JSON of "
         "'aws elbv2 describe-load-balancer-attributes'; findings name FILE:LINE",
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from selector.commands._options import add_matrix_argument
+from selector.commands._options import add_from_argument, add_matrix_argument
 from selector.commands._planning import add_protocol_argument, protocol_for
 
 if TYPE_CHECKING:
@@ -16,14 +16,9 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
     add_protocol_argument(parser, ("websocket", "sse", "webrtc"))
-    parser.add_argument(
-        "--from",
-        dest="sources",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="FILE",
-        help="deployed configuration (as for 'selector lint --from') whose timeouts replace "
+    add_from_argument(
+        parser,
+        "deployed configuration (as for 'selector lint --from') whose timeouts replace "
         "the profile's hops of the same kind",
     )
     parser.add_argument(

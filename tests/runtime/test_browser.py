@@ -9,19 +9,11 @@ from typing import Any
 import pytest
 
 from selector.runtime.settings import Heartbeat
+from selector.verify.experiments import CHROMIUM_ARGS
 from tests.runtime.conftest import arun, eventually, serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+LAUNCH_ARGS = list(CHROMIUM_ARGS)
 
 pytestmark = [
     pytest.mark.browser,
