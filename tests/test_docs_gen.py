@@ -107,11 +107,19 @@ rules:
 # --- reports and the score chart ---------------------------------------------------------------
 
 
-def _chart(text: str) -> dict[str, str]:
+def _chart(text: str) -> dict[str, list[str]]:
     block = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
     lines = [line.strip() for line in block.splitlines()]
-    assert lines[0] == "xychart-beta"
-    return {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in lines[1:]}
+    assert lines[0].startswith("%%{init:") and lines[1] == "xychart-beta"
+    chart: dict[str, list[str]] = {}
+    for line in lines[2:]:
+        key, value = line.split(" ", 1)
+        chart.setdefault(key, []).append(value)
+    return chart
+
+
+def _values(scores: list[float]) -> str:
+    return "[" + ", ".join(f"{s:g}" for s in scores) + "]"
 
 
 def test_one_report_per_example_profile_with_chart_reasons_and_plan() -> None:
@@ -132,7 +140,13 @@ def test_one_report_per_example_profile_with_chart_reasons_and_plan() -> None:
         assert all(tip.description in text for tip in rec.tipping_points)
         assert rec.plan is not None and f"## Lifetime plan for `{rec.profile}`" in text
         chart = _chart(text)
-        assert chart["bar"] == "[" + ", ".join(f"{r.score:g}" for r in rec.ranking) + "]"
+        # Two bar series, both from the axis floor: the score's positive part, then its
+        # negative part drawn over it in the background colour.
+        scores = [r.score for r in rec.ranking]
+        assert chart["bar"] == [
+            _values([max(s, 0.0) for s in scores]),
+            _values([min(s, 0.0) for s in scores]),
+        ]
 
 
 def test_chart_axis_spans_zero_and_negative_scores_and_labels_vetoes() -> None:
@@ -144,12 +158,14 @@ def test_chart_axis_spans_zero_and_negative_scores_and_labels_vetoes() -> None:
     chart = _chart(score_chart_mermaid(rec))
     scores = [r.score for r in rec.ranking]
     assert min(scores) < 0
-    low, high = (float(v) for v in chart["y-axis"].removeprefix('"score" ').split(" --> "))
+    (y_axis,) = chart["y-axis"]
+    low, high = (float(v) for v in y_axis.removeprefix('"score" ').split(" --> "))
     assert low < min(scores) and high > max(scores) and low < 0 < high
     for ranked in rec.ranking:
-        label = f'"{ranked.protocol} (vetoed)"' if ranked.vetoed else f'"{ranked.protocol}"'
-        assert label in chart["x-axis"]
-    assert chart["line"] == "[" + ", ".join("0" for _ in scores) + "]"
+        vetoed = ", vetoed" if ranked.vetoed else ""
+        label = f'"{ranked.protocol} ({ranked.score:g}{vetoed})"'
+        assert label in chart["x-axis"][0]
+    assert chart["line"] == [_values([0.0 for _ in scores])]
 
 
 # --- index, links, library API ----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Every Mermaid block in the docs and the golden decision records renders in a real browser
-with the Mermaid release pinned in tests/mermaid/package.json, and the score charts put
-negative scores below the zero line and keep bar heights in score order.
+with the Mermaid release pinned in tests/mermaid/package.json, and every score chart draws each
+bar from the zero line: a positive score above it, a negative one below it, a 0 score with no
+height, and visible lengths in proportion to the scores.
 
 Needs Debian ``chromium`` and ``npm ci`` in tests/mermaid (both done by scripts/system-deps);
 skips with the reason otherwise.
@@ -49,11 +50,20 @@ _RENDER = """async (source) => {
   const { svg } = await mermaid.render('chart' + Math.floor(Math.random() * 1e9), source);
   const host = document.getElementById('host');
   host.innerHTML = svg;
-  const bars = [...host.querySelectorAll('[class*="bar-plot"] rect')].map(
-    (r) => [Number(r.getAttribute('y')), Number(r.getAttribute('height'))]);
+  const series = [...host.querySelectorAll('g[class*="bar-plot"]')].map((g) =>
+    [...g.querySelectorAll('rect')].map((r) => ({
+      x: Number(r.getAttribute('x')),
+      y: Number(r.getAttribute('y')),
+      height: Number(r.getAttribute('height')),
+      fill: r.getAttribute('fill'),
+    })));
   const lines = [...host.querySelectorAll('[class*="line-plot"] path')].map(
     (p) => p.getAttribute('d'));
-  return { bars, lines, length: svg.length };
+  const background = host.querySelector('.background');
+  return {
+    series, lines, length: svg.length,
+    background: background ? background.getAttribute('fill') : null,
+  };
 }"""
 
 
@@ -82,36 +92,66 @@ def test_the_docs_have_score_charts() -> None:
     assert len(reports) == len(list((ROOT / "profiles").glob("*.yaml")))
 
 
+def _visible(bar: dict[str, Any], mask: dict[str, Any]) -> tuple[float, float]:
+    """The part of ``bar`` (top, bottom in SVG y, which grows downwards) not covered by ``mask``.
+
+    Both rise from the axis floor and the mask is never taller than the bar, so what shows is
+    the bar's span above the mask's top.
+    """
+    assert bar["x"] == mask["x"]
+    return bar["y"], max(bar["y"], mask["y"])
+
+
 @pytest.mark.parametrize(("name", "source"), BLOCKS, ids=[name for name, _ in BLOCKS])
-def test_block_renders_and_negative_scores_sit_below_zero(
-    page: Any, name: str, source: str
-) -> None:
+def test_block_renders_and_bars_run_from_zero(page: Any, name: str, source: str) -> None:
     result = page.evaluate(_RENDER, source)
     assert result["length"] > 1000, name
-    bar_line = re.search(r"^\s*bar \[(.*)\]$", source, re.M)
-    if bar_line is None:
+    axis = re.search(r"^\s*x-axis \[(.*)\]$", source, re.M)
+    if axis is None or "bar [" not in source:
         return
-    scores = [float(v) for v in bar_line.group(1).split(",")]
+    # Each label carries its score ("sse (2)", "sse (2, vetoed)").
+    labels = re.findall(r'"[^"(]*\((-?[\d.,]+?)(?:, vetoed)?\)"', axis.group(1))
+    scores = [float(v.replace(",", "")) for v in labels]
     (zero_path,) = result["lines"]
     zero_y = {float(y) for y in re.findall(r"[ML][\d.]+,([\d.]+)", zero_path)}
     assert len(zero_y) == 1, "the zero line is horizontal"
     (zero,) = zero_y
-    # Where each bar shows its value (SVG y grows downwards). Mermaid releases differ: some
-    # draw every bar up from the axis floor (the value is the top), newer ones draw a
-    # negative bar down from zero (the value is the bottom).
-    bars = result["bars"]
-    assert len(bars) == len(scores)
-    ends = [
-        y + height if score < 0 and abs(y - zero) < 0.01 else y
-        for score, (y, height) in zip(scores, bars, strict=True)
-    ]
-    for score, end in zip(scores, ends, strict=True):
-        if score < 0:
-            assert end > zero + 0.01, (name, score)
-        elif score > 0:
-            assert end < zero - 0.01, (name, score)
+    bars, masks = result["series"]
+    assert len(bars) == len(masks) == len(scores), name
+    assert result["background"] is not None
+    assert {m["fill"] for m in masks} == {result["background"]}, "the mask hides what it covers"
+    assert {b["fill"] for b in bars}.isdisjoint({result["background"]})
+    spans = [_visible(bar, mask) for bar, mask in zip(bars, masks, strict=True)]
+    for score, (top, bottom) in zip(scores, spans, strict=True):
+        if score > 0:
+            assert abs(bottom - zero) < 0.01 and top < zero - 0.01, (name, score, top, bottom)
+        elif score < 0:
+            assert abs(top - zero) < 0.01 and bottom > zero + 0.01, (name, score, top, bottom)
         else:
-            assert abs(end - zero) < 0.01, (name, score)
-        for other, other_end in zip(scores, ends, strict=True):
-            if score < other:
-                assert end > other_end, (name, score, other)
+            assert bottom - top < 0.01, (name, score, top, bottom)
+    # Visible length is proportional to the score's magnitude.
+    nonzero = [(abs(s), b - t) for s, (t, b) in zip(scores, spans, strict=True) if s]
+    for magnitude, length in nonzero:
+        for other, other_length in nonzero:
+            assert abs(length * other - other_length * magnitude) < 0.01 * magnitude * other + 0.5
+
+
+def test_chart_of_mixed_signs_draws_from_zero(page: Any) -> None:
+    """A positive, a negative and a zero score, including a winner at 0 over negatives."""
+    from selector.render.chart import score_chart_mermaid
+
+    for case in ([3.0, 0.0, -3.0], [0.0, -1.0, -4.0], [2.5, 1.0, 0.0]):
+        rec = _recommendation(case)
+        source = score_chart_mermaid(rec).split("```mermaid\n", 1)[1].rsplit("```", 1)[0]
+        test_block_renders_and_bars_run_from_zero(page, f"chart {case}", source)
+
+
+def _recommendation(scores: list[float]) -> Any:
+    import selector
+
+    rec = selector.recommend(selector.load_profile(ROOT / "profiles" / "chat.yaml"))
+    ranking = [
+        ranked.model_copy(update={"score": score, "vetoed": False})
+        for ranked, score in zip(rec.ranking, scores, strict=True)
+    ]
+    return rec.model_copy(update={"ranking": ranking})
