@@ -154,6 +154,17 @@ class Scale(_Model):
         ),
     )
 
+    accept_rate_per_s: float | None = Field(
+        strict=True,
+        default=None,
+        gt=0,
+        description=(
+            "New connections per second the servers accept (TLS handshakes plus "
+            "authentication), as measured. Sizes the first reconnect window after a mass "
+            "disconnect. Unset: the planner assumes 1000/s and says so in the plan."
+        ),
+    )
+
     @field_validator("fan_out")
     @classmethod
     def _fan_out_within_connections(cls, fan_out: int, info: ValidationInfo) -> int:

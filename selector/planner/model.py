@@ -194,6 +194,14 @@ class ReconnectPolicy(_Model):
     limited_by: str | None = Field(
         description="The hop whose new-connection limit set base_s, if one did."
     )
+    accept_rate_per_s: float = Field(
+        description="The new-connection rate base_s keeps the peak under (with headroom): the "
+        "lowest of the path's documented limit and the servers' accept rate."
+    )
+    accept_rate_from: Literal["path", "profile", "assumed"] = Field(
+        description="Where accept_rate_per_s comes from: a hop's documented limit, "
+        "scale.accept_rate_per_s in the profile, or the planner's assumption (no measurement)."
+    )
 
 
 class PlannedReconnect(_Model):

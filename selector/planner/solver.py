@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from selector.errors import UsageError
 from selector.planner.facts import HOP_FACTS, HopLimits, hop_limits
@@ -78,8 +79,11 @@ RECONNECT_CAP_S = 30.0
 LIMIT_HEADROOM = 0.8
 #: A reconnect storm that needs a longer first window than this leaves clients offline too long.
 MAX_RECONNECT_WINDOW_S = 300.0
-#: Above this many reconnects per second with no documented limit on the path, say so.
-UNCHECKED_RATE_WARNING_PER_S = 1000.0
+#: New connections per second the servers are assumed to accept when the profile states no
+#: measured rate (scale.accept_rate_per_s): about one core's worth of full TLS handshakes, each
+#: an RSA-2048 signature (`openssl speed rsa2048` signs about 1,000 times a second on one core
+#: of a current x86 server), before any authentication. Low on purpose: it is a guess.
+ASSUMED_ACCEPT_RATE_PER_S = 1000.0
 #: Socket.IO's connection-state recovery and Ably both keep about 2 minutes of history.
 MIN_RESUME_WINDOW_S = 120.0
 #: RFC 7675 consent freshness.
@@ -449,49 +453,67 @@ def _reconnect_policy(
     profile: Profile, hops: list[_Hop], problems: list[PlanProblem], notes: list[str]
 ) -> ReconnectPolicy:
     connections = profile.scale.concurrent_connections
-    base = RECONNECT_BASE_S
     limit = _connection_limit(hops)
+    measured = profile.scale.accept_rate_per_s
+    server_rate = measured if measured is not None else ASSUMED_ACCEPT_RATE_PER_S
+    rate_from: Literal["path", "profile", "assumed"] = (
+        "profile" if measured is not None else "assumed"
+    )
+    rate = server_rate
+    if limit is not None and limit[0] <= server_rate:
+        rate, rate_from = limit[0], "path"
+    # Full jitter spreads the first attempts evenly over [0, base]: the window must be wide
+    # enough that the spread rate stays under the rate the path and servers take, with headroom.
+    base = max(RECONNECT_BASE_S, _round_up(connections / (rate * LIMIT_HEADROOM)))
     limited_by = None
-    if limit is not None:
-        rate, hop = limit
-        # Full jitter spreads the first attempts evenly over [0, base]: the window must be wide
-        # enough that the spread rate stays under the hop's limit, with headroom.
-        needed = _round_up(connections / (rate * LIMIT_HEADROOM))
-        if needed > base:
-            base = needed
-            limited_by = f"{hop.kind} (path[{hop.index}])"
-        if base > MAX_RECONNECT_WINDOW_S:
+    if base > RECONNECT_BASE_S:
+        limited_by = (
+            f"{limit[1].kind} (path[{limit[1].index}])"
+            if rate_from == "path" and limit is not None
+            else "scale.accept_rate_per_s"
+            if rate_from == "profile"
+            else f"the assumed server accept rate ({rate:g}/s)"
+        )
+    if base > MAX_RECONNECT_WINDOW_S:
+        storm = (
+            f"{connections} connections reconnecting at no more than {rate:g} new connections/s "
+            f"need a {_seconds(base)} first reconnect window, longer than the "
+            f"{_seconds(MAX_RECONNECT_WINDOW_S)} clients can be left waiting"
+        )
+        if rate_from == "assumed":
+            # An assumed rate is not grounds to fail the plan: say what to measure instead.
+            notes.append(
+                f"{storm} (the rate is an assumption: measure the servers' accept rate and set "
+                "scale.accept_rate_per_s)"
+            )
+        else:
             problems.append(
                 PlanProblem(
                     code="reconnect-storm-exceeds-limit",
-                    hop_index=hop.index,
-                    message=(
-                        f"{connections} connections reconnecting through {hop.kind} "
-                        f"(path[{hop.index}]), which accepts {rate:g} new connections/s, need "
-                        f"a {_seconds(base)} first reconnect window, longer than the "
-                        f"{_seconds(MAX_RECONNECT_WINDOW_S)} clients can be left waiting"
-                    ),
+                    hop_index=limit[1].index if rate_from == "path" and limit else None,
+                    message=storm,
                     fix=(
                         "shard connections across several endpoints, ask for a higher "
-                        "new-connection quota, or lower scale.concurrent_connections per endpoint"
+                        "new-connection quota, or lower scale.concurrent_connections per "
+                        "endpoint"
                     ),
                 )
             )
-    cap = max(RECONNECT_CAP_S, base)
-    if limit is None and connections / base > UNCHECKED_RATE_WARNING_PER_S:
+    if rate_from == "assumed" and base > RECONNECT_BASE_S:
         notes.append(
-            f"after a mass disconnect about {connections / base:.0f} clients/s reconnect and no "
-            "hop on the path states a limit: check that the servers take that many TLS "
-            "handshakes and authentications per second, or widen the first reconnect window "
-            "(the backoff base) in the clients until the peak fits"
+            f"the first reconnect window ({_seconds(base)}) is sized for an assumed "
+            f"{rate:g} new connections/s the servers accept (about one core of TLS handshakes): "
+            "measure yours and set scale.accept_rate_per_s"
         )
     return ReconnectPolicy(
         base_s=base,
-        cap_s=cap,
+        cap_s=max(RECONNECT_CAP_S, base),
         mass_disconnect_connections=connections,
         peak_reconnect_rate_per_s=connections / base,
         new_connection_limit_per_s=limit[0] if limit else None,
         limited_by=limited_by,
+        accept_rate_per_s=rate,
+        accept_rate_from=rate_from,
     )
 
 

@@ -95,16 +95,17 @@ _HOP_HEADERS += ["set", "setting"]
 
 def _reconnect_lines(plan: LifetimePlan) -> list[str]:
     rc = plan.reconnect
-    limit = (
-        f"limit {rc.new_connection_limit_per_s:g}/s on the path"
-        if rc.new_connection_limit_per_s is not None
-        else "no documented limit on the path"
-    )
+    basis = {
+        "path": f"the path's documented limit of {rc.accept_rate_per_s:g}/s",
+        "profile": f"the servers' measured {rc.accept_rate_per_s:g}/s (scale.accept_rate_per_s)",
+        "assumed": f"an ASSUMED server accept rate of {rc.accept_rate_per_s:g}/s; "
+        "set scale.accept_rate_per_s to your measured rate",
+    }[rc.accept_rate_from]
     lines = [
         f"exponential backoff with full jitter: attempt n waits random(0, min({_s(rc.cap_s)}, "
         f"{_s(rc.base_s)} x 2^n))" + (f"; base set by {rc.limited_by}" if rc.limited_by else ""),
-        f"after a mass disconnect of {rc.mass_disconnect_connections} connections: about "
-        f"{rc.peak_reconnect_rate_per_s:.0f} new connections/s ({limit})",
+        f"after a mass disconnect of {rc.mass_disconnect_connections} connections: peak about "
+        f"{rc.peak_reconnect_rate_per_s:.0f} new connections/s, under {basis}",
     ]
     pr = plan.planned_reconnect
     if pr is not None:

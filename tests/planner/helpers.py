@@ -10,6 +10,7 @@ from selector.profile import Profile
 def make_profile(
     *hops: dict[str, Any],
     connections: int = 1000,
+    accept_rate: float | None = None,
     resume: bool = False,
     clients: tuple[str, ...] = ("browser",),
     down: dict[str, Any] | None = None,
@@ -27,7 +28,8 @@ def make_profile(
             "traffic": traffic,
             "delivery": {"resume": resume},
             "clients": list(clients),
-            "scale": {"concurrent_connections": connections},
+            "scale": {"concurrent_connections": connections}
+            | ({} if accept_rate is None else {"accept_rate_per_s": accept_rate}),
             "infrastructure": {"path": list(hops), **infrastructure},
         }
     )

@@ -329,3 +329,28 @@ def test_config_for_a_hop_not_on_the_path_warns_on_stderr_only(capsys, good) -> 
     assert out.startswith("# selector: HAProxy") and "warning" not in out
     code, out, err = run(capsys, "config", "nginx", str(good))
     assert code == 0 and "warning" not in err
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_plan_shows_the_reconnect_peak_and_whether_its_rate_is_assumed(  # type: ignore[no-untyped-def]
+    capsys, write_yaml, fmt
+) -> None:
+    fleet = GOOD + "scale: {concurrent_connections: 40000}\n"
+    measured = fleet.replace("40000}", "40000, accept_rate_per_s: 2000}")
+    shown = []
+    for text, name in ((fleet, "fleet.yaml"), (measured, "measured.yaml")):
+        code, out, _ = run(capsys, "plan", str(write_yaml(text, name)), "--format", fmt)
+        assert code == 0
+        shown.append(out)
+    assumed, known = shown
+    if fmt == "json":
+        rc, rc_known = (json.loads(out)["reconnect"] for out in shown)
+        assert (rc["accept_rate_from"], rc["accept_rate_per_s"]) == ("assumed", 1000)
+        assert rc["base_s"] == 50 and rc["peak_reconnect_rate_per_s"] == 800
+        assert (rc_known["accept_rate_from"], rc_known["accept_rate_per_s"]) == ("profile", 2000)
+        assert rc_known["peak_reconnect_rate_per_s"] <= 2000
+    else:
+        assert "peak about 800 new connections/s, under an ASSUMED server accept rate" in assumed
+        assert "random(0, min(50 s, 50 s x 2^n))" in assumed
+        assert "under the servers' measured 2000/s (scale.accept_rate_per_s)" in known
+        assert "ASSUMED" not in known

@@ -12,6 +12,7 @@ from selector.errors import UsageError
 from selector.planner.facts import HOP_FACTS, hop_limits
 from selector.planner.model import LifetimePlan
 from selector.planner.solver import (
+    ASSUMED_ACCEPT_RATE_PER_S,
     HOP_MARGIN,
     MIN_SENSIBLE_HEARTBEAT_S,
     plan_lifetime,
@@ -140,11 +141,54 @@ def test_reconnect_storm_beyond_any_window_is_a_problem() -> None:
     assert "reconnect-storm-exceeds-limit" in codes(plan)
 
 
-def test_without_a_known_limit_the_base_stays_short_and_the_rate_is_reported() -> None:
+def test_without_a_known_limit_the_window_is_sized_for_the_assumed_accept_rate() -> None:
     plan = plan_lifetime(make_profile({"kind": "nginx"}, connections=50_000), "websocket")
-    assert plan.reconnect.new_connection_limit_per_s is None
-    assert plan.reconnect.peak_reconnect_rate_per_s == pytest.approx(50_000 / plan.reconnect.base_s)
-    assert any("50000 clients/s" in note for note in plan.notes)
+    reconnect = plan.reconnect
+    assert reconnect.new_connection_limit_per_s is None
+    assert (reconnect.accept_rate_from, reconnect.accept_rate_per_s) == (
+        "assumed",
+        ASSUMED_ACCEPT_RATE_PER_S,
+    )
+    # 50,000 connections spread at no more than 80 % of 1000/s: a 62.5 s first window.
+    assert reconnect.base_s == 62.5 and reconnect.cap_s >= reconnect.base_s
+    assert reconnect.peak_reconnect_rate_per_s == pytest.approx(800)
+    assert reconnect.limited_by is not None and "assumed" in reconnect.limited_by
+    assert any("assumed" in n and "scale.accept_rate_per_s" in n for n in plan.notes)
+    assert plan.feasible
+
+
+def test_a_measured_accept_rate_replaces_the_assumption() -> None:
+    plan = plan_lifetime(
+        make_profile({"kind": "nginx"}, connections=50_000, accept_rate=10_000), "websocket"
+    )
+    reconnect = plan.reconnect
+    assert (reconnect.accept_rate_from, reconnect.accept_rate_per_s) == ("profile", 10_000)
+    assert reconnect.base_s == 6.3 and reconnect.peak_reconnect_rate_per_s <= 10_000
+    assert not any("assumed" in note for note in plan.notes)
+
+
+def test_a_small_fleet_keeps_the_one_second_window() -> None:
+    plan = plan_lifetime(make_profile({"kind": "nginx"}, connections=500), "websocket")
+    assert plan.reconnect.base_s == 1.0 and plan.reconnect.limited_by is None
+    assert not any("assumed" in note for note in plan.notes)
+
+
+def test_the_lower_of_path_limit_and_server_rate_sizes_the_window() -> None:
+    gateway = {"kind": "aws_api_gateway"}
+    by_path = plan_lifetime(make_profile(gateway, connections=20_000), "websocket").reconnect
+    assert (by_path.accept_rate_from, by_path.accept_rate_per_s) == ("path", 500)
+    slow = make_profile(gateway, connections=20_000, accept_rate=100)
+    by_servers = plan_lifetime(slow, "websocket").reconnect
+    assert (by_servers.accept_rate_from, by_servers.accept_rate_per_s) == ("profile", 100)
+    assert by_servers.peak_reconnect_rate_per_s <= 100 < by_path.peak_reconnect_rate_per_s
+
+
+def test_an_assumed_rate_too_low_for_the_fleet_is_a_note_not_a_failure() -> None:
+    plan = plan_lifetime(make_profile({"kind": "nginx"}, connections=1_000_000), "websocket")
+    assert "reconnect-storm-exceeds-limit" not in codes(plan)
+    assert any("longer than" in n and "scale.accept_rate_per_s" in n for n in plan.notes)
+    measured = make_profile({"kind": "nginx"}, connections=1_000_000, accept_rate=1000)
+    assert "reconnect-storm-exceeds-limit" in codes(plan_lifetime(measured, "websocket"))
 
 
 def test_sse_through_front_door_is_unsupported_but_websocket_plans() -> None:

@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selector.planner.model import LifetimePlan
-from selector.planner.solver import HOP_MARGIN, MIN_SENSIBLE_HEARTBEAT_S, plan_lifetime
+from selector.planner.solver import (
+    ASSUMED_ACCEPT_RATE_PER_S,
+    HOP_MARGIN,
+    MIN_SENSIBLE_HEARTBEAT_S,
+    plan_lifetime,
+)
 from selector.profile import HOP_KINDS, Profile
 
 from .helpers import make_profile
@@ -119,3 +124,23 @@ def test_a_shorter_fixed_hop_never_lengthens_the_heartbeat(
     tighter = make_profile(*path, {"kind": "other", "idle_timeout_s": idle, "controllable": False})
     after = plan_lifetime(tighter, protocol)
     assert after.heartbeat_interval_s <= before.heartbeat_interval_s
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    connections=st.integers(min_value=1, max_value=10_000_000),
+    accept_rate=st.none() | st.floats(min_value=0.5, max_value=1e6),
+    gateway=st.booleans(),
+)
+def test_the_reconnect_peak_stays_under_the_rate_it_was_sized_for(
+    connections: int, accept_rate: float | None, gateway: bool
+) -> None:
+    path = [{"kind": "aws_api_gateway"}] if gateway else [{"kind": "nginx"}]
+    profile = make_profile(*path, connections=connections, accept_rate=accept_rate)
+    reconnect = plan_lifetime(profile, "websocket").reconnect
+    limits = [ASSUMED_ACCEPT_RATE_PER_S if accept_rate is None else accept_rate]
+    limits += [500.0] if gateway else []
+    assert reconnect.accept_rate_per_s == min(limits)
+    assert reconnect.peak_reconnect_rate_per_s <= reconnect.accept_rate_per_s
+    assert reconnect.peak_reconnect_rate_per_s == connections / reconnect.base_s
+    assert reconnect.base_s >= 1.0 and reconnect.cap_s >= reconnect.base_s
