@@ -27,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SQLite file for durable state (marks, store, event log); default: in memory",
     )
     parser.add_argument(
-        "--token", help="require this bearer token (header, token= query or selector_token cookie)"
+        "--token",
+        action="append",
+        default=[],
+        help="require a bearer token (header, token= query or selector_token cookie); repeat for "
+        "several clients' tokens: a client id claimed under one token refuses the others",
     )
     parser.add_argument(
         "--allow-origin",
@@ -162,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         heartbeat=heartbeat,
         state_path=args.state,
-        token=args.token,
+        tokens=tuple(args.token),
         allowed_origins=tuple(args.allow_origin),
         public_origins=tuple(args.public_origin),
         allowed_hosts=tuple(args.allowed_host),
