@@ -98,6 +98,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--queue-frames", type=positive_int, default=1000)
     parser.add_argument(
+        "--max-client-ids",
+        type=positive_int,
+        default=100_000,
+        help="client ids whose high-water mark and secret are kept; past it the least "
+        "recently active is forgotten (default 100000)",
+    )
+    parser.add_argument(
+        "--client-idle",
+        type=positive_float,
+        default=30 * 24 * 3600.0,
+        metavar="SECONDS",
+        help="forget a client id idle this long (default 30 days)",
+    )
+    parser.add_argument(
         "--delivery",
         choices=("reliable", "best_effort"),
         help="slow consumer policy: disconnect (reliable) or skip events (best_effort); "
@@ -177,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
         header_timeout_s=args.header_timeout,
         echo=args.echo,
         queue_max_frames=args.queue_frames,
+        max_client_ids=args.max_client_ids,
+        client_idle_s=args.client_idle,
         delivery=delivery or "reliable",
         replay_max_events=replay_events,
         replay_max_bytes=planned.replay_max_bytes or defaults.replay_max_bytes,
