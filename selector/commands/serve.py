@@ -27,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SQLite file for durable state (marks, store, event log); default: in memory",
     )
     parser.add_argument(
-        "--token", help="require this bearer token (header, token= query or selector_token cookie)"
+        "--token",
+        action="append",
+        default=[],
+        help="require a bearer token (header, token= query or selector_token cookie); repeat for "
+        "several clients' tokens: a client id claimed under one token refuses the others",
     )
     parser.add_argument(
         "--allow-origin",
@@ -93,6 +97,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--replay-events", type=int, help="replay buffer events (default: the plan's, else 1000)"
     )
     parser.add_argument("--queue-frames", type=positive_int, default=1000)
+    parser.add_argument(
+        "--max-client-ids",
+        type=positive_int,
+        default=100_000,
+        help="client ids whose high-water mark and secret are kept; past it the least "
+        "recently active is forgotten (default 100000)",
+    )
+    parser.add_argument(
+        "--client-idle",
+        type=positive_float,
+        default=30 * 24 * 3600.0,
+        metavar="SECONDS",
+        help="forget a client id idle this long (default 30 days)",
+    )
     parser.add_argument(
         "--delivery",
         choices=("reliable", "best_effort"),
@@ -162,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         heartbeat=heartbeat,
         state_path=args.state,
-        token=args.token,
+        tokens=tuple(args.token),
         allowed_origins=tuple(args.allow_origin),
         public_origins=tuple(args.public_origin),
         allowed_hosts=tuple(args.allowed_host),
@@ -173,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
         header_timeout_s=args.header_timeout,
         echo=args.echo,
         queue_max_frames=args.queue_frames,
+        max_client_ids=args.max_client_ids,
+        client_idle_s=args.client_idle,
         delivery=delivery or "reliable",
         replay_max_events=replay_events,
         replay_max_bytes=planned.replay_max_bytes or defaults.replay_max_bytes,

@@ -28,6 +28,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from selector.runtime.metrics import Counters, MetricsExporter
+from selector.runtime.protocol.activity import ClientActivity
 from selector.runtime.protocol.commit import (
     STORE_FAILED,
     Acked,
@@ -46,7 +47,7 @@ from selector.runtime.protocol.envelope import (
     encode_resync,
 )
 from selector.runtime.protocol.fanout import FanoutQueue, Offer
-from selector.runtime.protocol.identity import Identities, Proof
+from selector.runtime.protocol.identity import Claim, Identities, Proof
 from selector.runtime.protocol.ledger import Ledger
 from selector.runtime.protocol.liveness import Liveness
 from selector.runtime.protocol.replay import ReplayBuffer, Resync
@@ -55,7 +56,7 @@ from selector.runtime.protocol.wsframe import text_frame
 from selector.runtime.settings import ServerSettings
 from selector.runtime.store import MemoryStore, OpRejected
 
-__all__ = ["Hub", "Subscriber"]
+__all__ = ["OWNER_KEY", "Hub", "Subscriber"]
 
 log = logging.getLogger("selector.runtime")
 #: Per-connection transitions have their own logger so ``serve --quiet`` can silence them
@@ -63,6 +64,9 @@ log = logging.getLogger("selector.runtime")
 connection_log = logging.getLogger("selector.runtime.connection")
 
 Protocol = Literal["ws", "sse"]
+
+#: Request key under which admission leaves the token owner a stream acts for.
+OWNER_KEY = web.RequestKey("owner", str)
 
 #: Largest run of WebSocket frames a writer sends before yielding to the loop.
 _WS_BATCH_BYTES = 64 * 1024
@@ -91,6 +95,7 @@ class Subscriber:
         "conn_id",
         "draining",
         "ending",
+        "owner",
         "peer",
         "protocol",
         "queue",
@@ -122,6 +127,8 @@ class Subscriber:
         #: The client id's resume secret as this connection proved it (``secret=`` query), or
         #: as the server issued it on this connection's first ack.
         self.secret: str | None = request.query.get("secret") or None
+        #: Digest of the token the stream was admitted with ("" without tokens).
+        self.owner: str = request.get(OWNER_KEY, "")
         #: SSE only (an idle WebSocket should not pay for an Event): set when the handler
         #: must drain a backlog or end.
         self.wake: asyncio.Event | None = asyncio.Event() if protocol == "sse" else None
@@ -156,6 +163,25 @@ class Subscriber:
             self.wake.set()
 
 
+def _refusal(proof: Proof, seq: int | None) -> Rejected | None:
+    """The refusal for acting as a client id without proof it is the sender's."""
+    if proof is Proof.STRANGER:
+        return Rejected(
+            "CLIENT_ID_TAKEN",
+            "this client_id belongs to another client: send its secret, or use a new id",
+            seq,
+            403,
+        )
+    if proof is Proof.OTHER_TOKEN:
+        return Rejected(
+            "CLIENT_ID_BOUND",
+            "this client_id was claimed under another token: use a new id",
+            seq,
+            403,
+        )
+    return None
+
+
 class Hub:
     """Everything the request handlers share. Create it inside the running loop."""
 
@@ -164,6 +190,7 @@ class Hub:
         self.store = store
         self.loop = asyncio.get_running_loop()
         self.session = CommitSession(Ledger())
+        self.activity = ClientActivity(settings.max_client_ids, settings.client_idle_s)
         self.replay: ReplayBuffer[EncodedEvent] = ReplayBuffer(
             settings.replay_max_events, settings.replay_max_bytes
         )
@@ -202,7 +229,9 @@ class Hub:
         """Load marks, secrets and the event log tail from the store."""
         recovered = self.store.recover()
         ledger = Ledger(recovered.marks)
-        identities = Identities(recovered.secrets)
+        identities = Identities(recovered.claims)
+        self.activity = ClientActivity(self.settings.max_client_ids, self.settings.client_idle_s)
+        self.activity.seed_ids({*recovered.marks, *recovered.claims}, self.loop.time())
         first = recovered.events[0][0] - 1 if recovered.events else recovered.latest_event_id
         self.replay = ReplayBuffer(
             self.settings.replay_max_events, self.settings.replay_max_bytes, latest=first
@@ -280,8 +309,8 @@ class Hub:
         previous = self._stream_of_client.get(sub.client_id)
         # Only a client that proved the id is its own gives the old stream up; an unclaimed
         # id proves nothing, so a stranger opening it must not end someone else's stream.
-        owner = self.session.identities.prove(sub.client_id, sub.secret) is Proof.OWNER
-        if previous is not None and owner:
+        proof = self.session.identities.prove(sub.client_id, sub.secret, sub.owner)
+        if previous is not None and proof is Proof.OWNER:
             # A client that reconnects has given its old stream up. Behind a load balancer
             # that dropped the old connection silently, nothing else would ever end it on an
             # SSE stream (no pong to miss), so it is ended here.
@@ -341,21 +370,71 @@ class Hub:
 
     # -- mutations -----------------------------------------------------------------------
 
-    def may_stream(self, client_id: str, offered: str | None) -> bool:
-        """Whether a stream may be opened as ``client_id`` with the ``offered`` secret: a
-        claimed id needs its secret, so no one else can end (supersede) its stream."""
-        return self.session.identities.prove(client_id, offered) is not Proof.STRANGER
+    def open_stream_claim(
+        self, client_id: str, offered: str | None, owner: str, *, claim: bool = True
+    ) -> Rejected | None:
+        """Whether a stream may be opened as ``client_id`` with the ``offered`` secret under
+        ``owner``'s token; None admits it. A claimed id needs its secret (and its token), so
+        no one else can end (supersede) its stream; an unclaimed id opened with a secret is
+        claimed now, so it cannot be taken over before its first mutation."""
+        proof = self.session.identities.prove(client_id, offered, owner)
+        refused = _refusal(proof, None)
+        if refused is not None:
+            return refused
+        self._touch(client_id)
+        if claim and proof is Proof.UNCLAIMED and offered is not None and not self.session.failed:
+            self._claim(client_id, Claim(offered, owner))
+        return None
+
+    def _claim(self, client_id: str, claim: Claim) -> None:
+        """Claim ``client_id``, committed with the open group."""
+        self.session.claim(client_id, claim)
+        self.store.record_claim(client_id, claim)
+        if self.store.durable:
+            self._current_group()
+        else:
+            self._schedule_flush()
+
+    def _touch(self, client_id: str) -> None:
+        """Record activity of ``client_id``; forget ids past the ledger's bounds."""
+        activity = self.activity
+        known = client_id in activity
+        activity.touch(client_id, self.loop.time())
+        if not known and len(activity) > activity.max_ids:
+            self.evict_idle()
+
+    def evict_idle(self) -> list[str]:
+        """Forget the marks and claims of ids past the bounds (idle ones first); an id with
+        a live stream or a mutation in the open group stays. Returns the ids forgotten."""
+        session = self.session
+        staged = session.staged_marks()
+        evicted = self.activity.evict(
+            self.loop.time(), lambda c: c in self._stream_of_client or c in staged
+        )
+        for client_id in evicted:
+            session.ledger.forget(client_id)
+            session.identities.forget(client_id)
+            self.store.forget_client(client_id)
+        if evicted:
+            self.counters.evicted_clients += len(evicted)
+            if self.store.durable:
+                self._current_group()
+            else:
+                self._schedule_flush()
+        return evicted
 
     def submit_ws(self, sub: Subscriber, mutation: Mutation) -> bytes:
         """:meth:`submit` for a WebSocket; the connection keeps a secret issued to it."""
-        result = self.submit(mutation, "ws", sub.secret)
+        result = self.submit(mutation, "ws", sub.secret, sub.owner)
         if not isinstance(result, Rejected) and result.secret is not None:
             sub.secret = result.secret
         return result.encode()
 
-    def submit(self, mutation: Mutation, protocol: str, offered: str | None) -> SubmitResult:
+    def submit(
+        self, mutation: Mutation, protocol: str, offered: str | None, owner: str = ""
+    ) -> SubmitResult:
         """Apply ``mutation`` unless it is a duplicate or refused; ``offered`` is the secret
-        the sender presented for its client id.
+        the sender presented for its client id, ``owner`` the digest of its token.
 
         Send an ``Acked`` or ``Duplicate`` with :meth:`reply` (WS) or after
         :meth:`commit_barrier` (HTTP): with a durable store it may only leave once committed.
@@ -363,15 +442,12 @@ class Hub:
         counters = self.counters
         session = self.session
         client_id = mutation.client_id
-        proof = session.identities.prove(client_id, offered)
-        if proof is Proof.STRANGER:
+        proof = session.identities.prove(client_id, offered, owner)
+        refused = _refusal(proof, mutation.seq)
+        if refused is not None:
             counters.invalid[protocol] += 1
-            return Rejected(
-                "CLIENT_ID_TAKEN",
-                "this client_id belongs to another client: send its secret, or use a new id",
-                mutation.seq,
-                403,
-            )
+            return refused
+        self._touch(client_id)
         result = session.admit(client_id, mutation.seq)
         if result is None:
             try:
@@ -398,12 +474,7 @@ class Hub:
             # chose its own secret keeps it (an ack lost on the way cannot lock it out of its
             # id); one that sent none gets a secret in this ack.
             issued = None if offered else secrets.token_urlsafe(24)
-            session.claim(client_id, offered or issued or "")
-            self.store.record_secret(client_id, offered or issued or "")
-            if self.store.durable:
-                self._current_group()
-            else:
-                self._schedule_flush()
+            self._claim(client_id, Claim(offered or issued or "", owner))
             if issued is None:
                 return result
             if isinstance(result, Duplicate):
@@ -619,6 +690,7 @@ class Hub:
                 if sub.protocol == "sse":
                     self._offer(sub, _SSE_HEARTBEAT)
         self._sweep_leaked()
+        self.evict_idle()
 
     async def _ping(self, sub: Subscriber, beat: bytes) -> None:
         transport = sub.request.transport

@@ -42,6 +42,8 @@ class Counters:
     rejected_connections: dict[str, int] = field(default_factory=dict)
     events_published: int = 0
     reaped: int = 0
+    #: Client ids whose mark and claim were forgotten (ledger bounds).
+    evicted_clients: int = 0
 
 
 class _CountersCollector(Collector):
@@ -65,6 +67,11 @@ class _CountersCollector(Collector):
             "connections_reaped",
             "WebSocket connections terminated for missing a pong deadline.",
             value=c.reaped,
+        )
+        yield CounterMetricFamily(
+            "client_ids_evicted",
+            "Client ids whose high-water mark and claim were forgotten (idle or over the cap).",
+            value=c.evicted_clients,
         )
         yield CounterMetricFamily(
             "events_published", "Events published to the stream.", value=c.events_published

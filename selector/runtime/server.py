@@ -23,10 +23,11 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from selector.runtime.edge import EdgePolicy
-from selector.runtime.hub import Hub, Subscriber, log_transition
+from selector.runtime.hub import OWNER_KEY, Hub, Subscriber, log_transition
 from selector.runtime.metrics import CONTENT_TYPE
 from selector.runtime.protocol.commit import Rejected
 from selector.runtime.protocol.envelope import (
+    MAX_NAME_CHARS,
     EnvelopeError,
     encode_error,
     is_valid_client_id,
@@ -35,6 +36,7 @@ from selector.runtime.protocol.envelope import (
     parse_publish,
     parse_ws_mutation,
 )
+from selector.runtime.protocol.identity import token_owner
 from selector.runtime.protocol.sse import encode_retry
 from selector.runtime.rtc.route import add_rtc_routes
 from selector.runtime.settings import ServerSettings
@@ -91,16 +93,21 @@ def _hub(request: web.Request) -> Hub:
     return request.app[HUB_KEY]
 
 
-def _token_ok(request: web.Request, token: str | None) -> bool:
-    if token is None:
-        return True
-    offered = ""
+def _token_owner(request: web.Request, tokens: tuple[str, ...]) -> str | None:
+    """The owner a request acts for: a digest of the bearer token it presented ("" when the
+    server needs no token); None when it needs one and none of them was presented."""
+    if not tokens:
+        return ""
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
         offered = auth[len("Bearer ") :]
     else:
         offered = request.query.get("token") or request.cookies.get(TOKEN_COOKIE, "")
-    return hmac.compare_digest(offered.encode(), token.encode())
+    matched = None
+    for token in tokens:  # every token is compared, so the time does not tell which matched
+        if hmac.compare_digest(offered.encode(), token.encode()):
+            matched = token
+    return None if matched is None else token_owner(matched)
 
 
 def edge_policy(settings: ServerSettings) -> EdgePolicy:
@@ -154,9 +161,12 @@ def _origin_refusal(request: web.Request) -> web.Response | None:
 
 
 def _token_refusal(request: web.Request) -> web.Response | None:
-    if _token_ok(request, _hub(request).settings.token):
-        return None
-    return _refuse(request, 401, "unauthorized", "a valid bearer token is required")
+    """401 without a valid token; otherwise the request acts for its token's owner."""
+    owner = _token_owner(request, _hub(request).settings.tokens)
+    if owner is None:
+        return _refuse(request, 401, "unauthorized", "a valid bearer token is required")
+    request[OWNER_KEY] = owner
+    return None
 
 
 def _ws_version_refusal(request: web.Request) -> web.Response | None:
@@ -202,8 +212,9 @@ def _admission(request: web.Request, *, check_origin: bool) -> web.Response | No
     return refused or _token_refusal(request)
 
 
-def _client_id_refusal(request: web.Request) -> web.Response | None:
-    """The stream's ``client_id``: well formed, and this client's (its ``secret``)."""
+def _client_id_refusal(request: web.Request, *, claim: bool = True) -> web.Response | None:
+    """The stream's ``client_id``: well formed, and this client's (its ``secret`` and token);
+    with ``claim``, an unclaimed id opened with a ``secret`` is claimed now."""
     client_id = request.query.get("client_id")
     if client_id is None or not is_valid_client_id(client_id):
         return _refuse(
@@ -212,13 +223,14 @@ def _client_id_refusal(request: web.Request) -> web.Response | None:
             "invalid_payload",
             "client_id must be 1-128 characters of [A-Za-z0-9._:-]",
         )
-    if not _hub(request).may_stream(client_id, request.query.get("secret")):
-        return _refuse(
-            request,
-            403,
-            "client_id_taken",
-            "this client_id belongs to another client: send its secret",
-        )
+    secret = request.query.get("secret") or None
+    if secret is not None and len(secret) > MAX_NAME_CHARS:
+        return _refuse(request, 400, "invalid_payload", "secret must be at most 128 characters")
+    refused = _hub(request).open_stream_claim(
+        client_id, secret, request.get(OWNER_KEY, ""), claim=claim
+    )
+    if refused is not None:
+        return _refuse(request, refused.status, refused.code.lower(), refused.detail)
     return None
 
 
@@ -341,7 +353,9 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     if request.method == "HEAD":
         # Headers only: no subscription (it would replace the client's live stream) and no
         # body, so a request pipelined behind it is answered.
-        refused = _admission(request, check_origin=False) or _client_id_refusal(request)
+        refused = _admission(request, check_origin=False) or _client_id_refusal(
+            request, claim=False
+        )
         if refused is not None:
             return refused
         head = web.Response(headers=_SSE_HEADERS, content_type="text/event-stream")
@@ -446,7 +460,7 @@ async def mutations_handler(request: web.Request) -> web.Response:
         hub.counters.invalid["http"] += 1
         body = encode_error(exc.detail, exc.seq, code=exc.code)
         return web.Response(status=400, body=body, content_type=_JSON)
-    result = hub.submit(mutation, "http", secret)
+    result = hub.submit(mutation, "http", secret, request.get(OWNER_KEY, ""))
     if isinstance(result, Rejected):
         return web.Response(status=result.status, body=result.encode(), content_type=_JSON)
     if not await _committed(hub):

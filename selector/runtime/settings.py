@@ -120,8 +120,14 @@ class ServerSettings:
     heartbeat: Heartbeat = DEFAULT_HEARTBEAT
     #: SQLite file for durable state (WAL); None keeps state in memory only.
     state_path: str | None = None
-    #: Bearer token required on /ws, /sse, /mutations, /publish, /state and /echo when set.
-    token: str | None = None
+    #: Bearer tokens, any of which is required on /ws, /sse, /mutations, /publish, /state and
+    #: /echo when set; a client id claimed under one token refuses the others.
+    tokens: tuple[str, ...] = ()
+    #: Bounds of the per-client ledger (marks and claims): past ``max_client_ids`` ids, or
+    #: after ``client_idle_s`` without a mutation or stream, the least recently active id is
+    #: forgotten (see docs/wire-contract.md, "Eviction").
+    max_client_ids: int = 100_000
+    client_idle_s: float = 30 * 24 * 3600.0
     #: Browser origins (``scheme://host[:port]``) allowed besides the server's own.
     allowed_origins: tuple[str, ...] = ()
     #: Origins the server is reached at (``https://example.com`` behind a proxy): same-origin

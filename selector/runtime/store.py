@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from selector.runtime.protocol.envelope import INT64_MAX, INT64_MIN, Mutation
+from selector.runtime.protocol.identity import Claim
 
 __all__ = [
     "MAX_KEYS",
@@ -64,8 +65,8 @@ class Recovered:
     """What a store brings back at start: marks, the event log tail and the last event id."""
 
     marks: dict[str, int] = field(default_factory=dict)
-    #: Resume secrets by client id.
-    secrets: dict[str, str] = field(default_factory=dict)
+    #: Claims (resume secret, token owner) by client id.
+    claims: dict[str, Claim] = field(default_factory=dict)
     latest_event_id: int = 0
     #: ``(id, event, data_json)`` oldest first.
     events: list[tuple[int, str, bytes]] = field(default_factory=list)
@@ -143,8 +144,11 @@ class MemoryStore:
     def record_mark(self, client_id: str, seq: int) -> None:
         """Persist a client's new high-water mark (in memory: the ledger is enough)."""
 
-    def record_secret(self, client_id: str, secret: str) -> None:
-        """Persist the resume secret issued to a client id (in memory: nothing to do)."""
+    def record_claim(self, client_id: str, claim: Claim) -> None:
+        """Persist a client id's claim (in memory: nothing to do)."""
+
+    def forget_client(self, client_id: str) -> None:
+        """Drop an evicted client id's mark and claim (in memory: nothing to do)."""
 
     def append_event(self, event_id: int, event: str, data_json: bytes) -> None:
         """Persist a published event (in memory: the replay buffer is enough)."""
@@ -169,7 +173,8 @@ class MemoryStore:
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS marks (client_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS secrets (client_id TEXT PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (
+    client_id TEXT PRIMARY KEY, secret TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS opaque (
     n INTEGER PRIMARY KEY, client_id TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -193,8 +198,13 @@ class SqliteStore(MemoryStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        # State files written before claims were bound to a token lack the owner column.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(secrets)")}
+        if "owner" not in columns:
+            self._db.execute("ALTER TABLE secrets ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         self._marks: dict[str, int] = {}
-        self._secrets: dict[str, str] = {}
+        self._secrets: dict[str, Claim] = {}
+        self._forgotten: set[str] = set()
         self._kv: dict[str, bytes] = {}
         self._opaque: list[tuple[str, int, str, bytes]] = []
         self._events: list[tuple[int, str, bytes]] = []
@@ -205,6 +215,7 @@ class SqliteStore(MemoryStore):
         """Load the committed state; :class:`StateFileError` names what is not as written."""
         self._marks.clear()
         self._secrets.clear()
+        self._forgotten.clear()
         self._kv.clear()
         self._opaque.clear()
         self._events.clear()
@@ -250,8 +261,11 @@ class SqliteStore(MemoryStore):
         events.reverse()
         if events:
             latest = max(latest, events[-1][0])
-        secrets = {str(c): str(s) for c, s in db.execute("SELECT client_id, secret FROM secrets")}
-        return Recovered(marks=marks, secrets=secrets, latest_event_id=latest, events=events)
+        claims = {
+            str(c): Claim(str(s), str(o))
+            for c, s, o in db.execute("SELECT client_id, secret, owner FROM secrets")
+        }
+        return Recovered(marks=marks, claims=claims, latest_event_id=latest, events=events)
 
     def _put(self, key: str, value: Any) -> None:
         super()._put(key, value)
@@ -265,8 +279,13 @@ class SqliteStore(MemoryStore):
     def record_mark(self, client_id: str, seq: int) -> None:
         self._marks[client_id] = seq
 
-    def record_secret(self, client_id: str, secret: str) -> None:
-        self._secrets[client_id] = secret
+    def record_claim(self, client_id: str, claim: Claim) -> None:
+        self._secrets[client_id] = claim
+
+    def forget_client(self, client_id: str) -> None:
+        self._marks.pop(client_id, None)
+        self._secrets.pop(client_id, None)
+        self._forgotten.add(client_id)
 
     def append_event(self, event_id: int, event: str, data_json: bytes) -> None:
         self._events.append((event_id, event, data_json))
@@ -274,7 +293,14 @@ class SqliteStore(MemoryStore):
     @property
     def dirty(self) -> bool:
         """Whether anything waits for :meth:`commit`."""
-        return bool(self._marks or self._secrets or self._kv or self._opaque or self._events)
+        return bool(
+            self._marks
+            or self._secrets
+            or self._forgotten
+            or self._kv
+            or self._opaque
+            or self._events
+        )
 
     def commit(self) -> None:
         """Write the group in one transaction. On failure nothing of the group is written and
@@ -286,6 +312,11 @@ class SqliteStore(MemoryStore):
         try:
             if self.fail_commit is not None:
                 raise self.fail_commit
+            if self._forgotten:
+                # Before the inserts: an id evicted and claimed again in one group is new.
+                ids = [(c,) for c in self._forgotten]
+                db.executemany("DELETE FROM marks WHERE client_id = ?", ids)
+                db.executemany("DELETE FROM secrets WHERE client_id = ?", ids)
             if self._marks:
                 db.executemany(
                     "INSERT INTO marks (client_id, seq) VALUES (?, ?) "
@@ -294,9 +325,10 @@ class SqliteStore(MemoryStore):
                 )
             if self._secrets:
                 db.executemany(
-                    "INSERT INTO secrets (client_id, secret) VALUES (?, ?) "
-                    "ON CONFLICT(client_id) DO UPDATE SET secret = excluded.secret",
-                    self._secrets.items(),
+                    "INSERT INTO secrets (client_id, secret, owner) VALUES (?, ?, ?) "
+                    "ON CONFLICT(client_id) DO UPDATE SET "
+                    "secret = excluded.secret, owner = excluded.owner",
+                    ((c, claim.secret, claim.owner) for c, claim in self._secrets.items()),
                 )
             if self._kv:
                 db.executemany(
@@ -337,6 +369,7 @@ class SqliteStore(MemoryStore):
         finally:
             self._marks.clear()
             self._secrets.clear()
+            self._forgotten.clear()
             self._kv.clear()
             self._opaque.clear()
             self._events.clear()

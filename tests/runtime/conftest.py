@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -77,3 +79,38 @@ class subscribe:  # lower case: used like the ``connect`` it wraps
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._ws.close()
+
+
+def client_options(**options: object) -> dict[str, object]:
+    """Reconnecting-client options for tests: fast backoff, a generous silence timeout;
+    ``options`` override them."""
+    from selector.runtime.protocol.backoff import Backoff
+
+    options.setdefault("backoff", Backoff(base=0.02 * UNIT, cap=0.2 * UNIT))
+    options.setdefault("silence_timeout", 5 * UNIT)
+    return options
+
+
+class StreamOpens(logging.Handler):
+    """Records the server's ``ws.open`` / ``sse.open`` log lines with the loop time they were
+    written at: which streams opened, resuming from which id, and when."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.opens: list[tuple[float, dict[str, Any]]] = []
+        self._logger = logging.getLogger("selector.runtime.connection")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = json.loads(record.getMessage())
+        if line["event"] in ("ws.open", "sse.open"):
+            self.opens.append((asyncio.get_running_loop().time(), line))
+
+    def __enter__(self) -> StreamOpens:
+        self._level = self._logger.level
+        self._logger.setLevel(logging.INFO)
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)

@@ -1,8 +1,9 @@
 """A TEST PEER: the smallest aiohttp server that speaks the runtime's wire contract.
 
-It exists so the clients can be tested against real sockets on 127.0.0.1 before the real
-server (``selector.runtime.server``) is merged. It is deliberately naive (no limits, no
-metrics, no coalescing, state in plain lists) and carries fault switches the tests flip:
+The client tests run against the real server (``selector.runtime.server``) and the fault
+proxy; this peer only serves the faults the real server does not make. It is deliberately
+naive (no limits, no metrics, no coalescing, state in plain lists, no ``position`` notice)
+and carries fault switches the tests flip:
 
 - ``silent``: stop sending anything (events, acks, heartbeats) without closing, and ignore
   what arrives, like a load balancer that dropped the connection without FIN or RST;
@@ -249,16 +250,6 @@ class TestPeer:
             assert request.transport is not None
             request.transport.abort()
         return web.json_response(reply)
-
-
-def client_options(**options: object) -> dict[str, object]:
-    """Reconnecting-client options for tests against a peer: fast backoff, a generous
-    silence timeout; ``options`` override them."""
-    from selector.runtime.protocol.backoff import Backoff
-
-    options.setdefault("backoff", Backoff(base=0.02 * UNIT, cap=0.2 * UNIT))
-    options.setdefault("silence_timeout", 5 * UNIT)
-    return options
 
 
 def run_with_peer(peer: TestPeer, scenario: Callable[[TestPeer], Awaitable[None]]) -> None:

@@ -1,4 +1,4 @@
-"""``selector client``: a real process against the test peer on 127.0.0.1."""
+"""``selector client``: a real process against the real server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 
 from selector.cli import main
+from selector.runtime.hub import Hub
+from selector.runtime.protocol.envelope import Publish
+from selector.runtime.settings import Heartbeat
+from tests.runtime.conftest import UNIT, eventually, serving
 
-from .peers import UNIT, TestPeer
+FAST_BEAT = Heartbeat(ping_interval_s=0.1, pong_timeout_s=5 * UNIT, sse_comment_s=0.1)
 
 
-async def _run_cli(peer: TestPeer, *args: str, publish: int) -> tuple[int, str, str]:
+async def _run_cli(hub: Hub, *args: str, publish: int) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -29,10 +33,10 @@ async def _run_cli(peer: TestPeer, *args: str, publish: int) -> tuple[int, str, 
     )
     try:
         async with asyncio.timeout(15 * UNIT):
-            while not peer.connections:
-                await asyncio.sleep(0.02)
+            if publish:
+                await eventually(lambda: hub.subscribers, 15)
             for i in range(publish):
-                await peer.publish("tick", {"n": i})
+                hub.publish(Publish("tick", {"n": i}))
             stdout, stderr = await process.communicate()
     finally:
         if process.returncode is None:
@@ -44,29 +48,27 @@ async def _run_cli(peer: TestPeer, *args: str, publish: int) -> tuple[int, str, 
 
 @pytest.mark.parametrize("protocol", ["ws", "sse"])
 def test_prints_events_as_json_lines_and_sends_mutations(protocol: str) -> None:
-    async def main_() -> tuple[int, str, str, TestPeer]:
-        peer = TestPeer(heartbeat_interval=0.1)
-        url = await peer.start()
-        try:
-            sends = ['{"op": "set", "data": {"key": "a", "value": 1}}', '{"op": "incr"}']
-            args = [protocol, url, "--client-id", "cli-1", "--count", "2"]
+    async def main_() -> tuple[int, str, str, list[tuple[str, int]], dict[str, object]]:
+        async with serving(heartbeat=FAST_BEAT) as (hub, address):
+            hub.applied_log = []
+            sends = [
+                '{"op": "set", "data": {"key": "a", "value": 1}}',
+                '{"op": "incr", "data": {"key": "n"}}',
+            ]
+            args = [protocol, f"http://{address}", "--client-id", "cli-1", "--count", "2"]
             for send in sends:
                 args += ["--send", send]
-            code, out, err = await _run_cli(peer, *args, publish=2)
-        finally:
-            await peer.stop()
-        return code, out, err, peer
+            code, out, err = await _run_cli(hub, *args, publish=2)
+            return code, out, err, hub.applied_log, hub.store.view()["kv"]
 
-    code, out, err, peer = asyncio.run(main_())
+    code, out, err, applied, kv = asyncio.run(main_())
     assert code == 0, err
     assert [json.loads(line) for line in out.splitlines()] == [
         {"id": 1, "event": "tick", "data": {"n": 0}},
         {"id": 2, "event": "tick", "data": {"n": 1}},
     ]
-    assert peer.applied == [
-        ("cli-1", 1, "set", {"key": "a", "value": 1}),
-        ("cli-1", 2, "incr", None),
-    ]
+    assert applied == [("cli-1", 1), ("cli-1", 2)]
+    assert kv == {"a": 1, "n": 1}
     summary = json.loads(err.strip().splitlines()[-1])
     assert summary["events"] == 2
     assert summary["pending"] == []
@@ -74,22 +76,19 @@ def test_prints_events_as_json_lines_and_sends_mutations(protocol: str) -> None:
 
 
 def test_count_zero_sends_waits_for_the_acks_and_exits() -> None:
-    async def main_() -> tuple[int, str, TestPeer]:
-        peer = TestPeer()
-        url = await peer.start()
-        try:
+    async def main_() -> tuple[int, str, list[tuple[str, int]], dict[str, object]]:
+        async with serving() as (hub, address):
+            hub.applied_log = []
             code, _, err = await _run_cli(
-                peer, "ws", url, "--client-id", "once", "--count", "0",
+                hub, "ws", f"http://{address}", "--client-id", "once", "--count", "0",
                 "--send", '{"op": "incr", "data": {"key": "k", "by": 2}}',
                 publish=0,
             )  # fmt: skip
-        finally:
-            await peer.stop()
-        return code, err, peer
+            return code, err, hub.applied_log, hub.store.view()["kv"]
 
-    code, err, peer = asyncio.run(main_())
+    code, err, applied, kv = asyncio.run(main_())
     assert code == 0, err
-    assert peer.applied == [("once", 1, "incr", {"key": "k", "by": 2})]
+    assert applied == [("once", 1)] and kv == {"k": 2}
     assert json.loads(err.strip().splitlines()[-1])["acks"] == 1
 
 
@@ -138,27 +137,25 @@ def test_help_imports_neither_aiohttp_nor_pydantic() -> None:
 
 def test_ctrl_c_still_prints_the_summary() -> None:
     async def main_() -> tuple[int, str, str]:
-        peer = TestPeer(heartbeat_interval=0.1)
-        url = await peer.start()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "selector", "client", "sse", url,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
-            async with asyncio.timeout(15 * UNIT):
-                while not peer.connections:
-                    await asyncio.sleep(0.02)
-                await peer.publish("tick", 1)
-                await asyncio.sleep(0.3 * UNIT)
-                process.send_signal(signal.SIGINT)
-                stdout, stderr = await process.communicate()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            await peer.stop()
+        async with serving(heartbeat=FAST_BEAT) as (hub, address):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "selector", "client", "sse", f"http://{address}",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            assert process.stdout is not None
+            try:
+                async with asyncio.timeout(15 * UNIT):
+                    await eventually(lambda: hub.subscribers, 15)
+                    hub.publish(Publish("tick", 1))
+                    first = await process.stdout.readline()  # the event, printed
+                    process.send_signal(signal.SIGINT)
+                    rest, stderr = await process.communicate()
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
         assert process.returncode is not None
-        return process.returncode, stdout.decode(), stderr.decode()
+        return process.returncode, (first + rest).decode(), stderr.decode()
 
     code, out, err = asyncio.run(main_())
     assert code == 0, err

@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from selector.runtime.client import WsClient
 from selector.runtime.protocol.backoff import Backoff
 
-from .peers import UNIT
+from .conftest import UNIT
 
 
 def test_websockets_peer_close_1012_pings_and_resume() -> None:

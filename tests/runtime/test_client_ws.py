@@ -1,4 +1,6 @@
-"""WsClient against a real aiohttp peer on 127.0.0.1 (tests/runtime/peers.py)."""
+"""WsClient against the real server on 127.0.0.1, behind the fault proxy where the network
+misbehaves; the faults the server itself does not make (an ack lost after the apply, refused
+handshakes) still come from the test peer (tests/runtime/peers.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from selector.runtime.client import ClientStoppedError, WsClient
+from selector.runtime.hub import Hub, Subscriber
+from selector.runtime.protocol.envelope import Publish
 from selector.runtime.protocol.outbox import OutboxFullError
+from selector.runtime.settings import Heartbeat
+from selector.verify.proxy import FaultProxy
 
-from .conftest import eventually
-from .peers import UNIT, TestPeer, client_options, run_with_peer
+from .conftest import UNIT, StreamOpens, client_options, eventually, serving
+from .peers import TestPeer, run_with_peer
 
 Scenario = Callable[[TestPeer], Awaitable[None]]
 
@@ -20,14 +26,34 @@ def _client(peer: TestPeer, **options: object) -> WsClient:
     return WsClient(peer.base_url.replace("http", "ws"), **client_options(**options))  # type: ignore[arg-type]
 
 
+def _ws(address: str, **options: object) -> WsClient:
+    return WsClient(f"ws://{address}", **client_options(**options))  # type: ignore[arg-type]
+
+
+def _only_stream(hub: Hub) -> Subscriber:
+    (sub,) = hub.subscribers.values()
+    return sub
+
+
+def run_with_server(scenario: Callable[[Hub, str], Awaitable[None]], **settings: object) -> None:
+    """Run ``scenario(hub, "host:port")`` against a real server (bounded to 20 units)."""
+
+    async def main() -> None:
+        async with serving(**settings) as (hub, address), asyncio.timeout(20 * UNIT):
+            hub.applied_log = []
+            await scenario(hub, address)
+
+    asyncio.run(main())
+
+
 def test_events_arrive_in_order_and_mutations_are_applied_once_and_acked() -> None:
-    async def scenario(peer: TestPeer) -> None:
+    async def scenario(hub: Hub, address: str) -> None:
         seen: list[int] = []
-        client = _client(peer, client_id="c1", on_event=lambda e: seen.append(e.id))
+        client = _ws(address, client_id="c1", on_event=lambda e: seen.append(e.id))
         async with client:
             await client.wait_connected(5 * UNIT)
             for i in range(3):
-                await peer.publish("tick", {"n": i})
+                hub.publish(Publish("tick", {"n": i}))
             await client.wait_events(3, 5 * UNIT)
             for i in range(4):
                 await client.send("incr", {"key": "k", "by": i})
@@ -38,16 +64,17 @@ def test_events_arrive_in_order_and_mutations_are_applied_once_and_acked() -> No
             (3, "tick", {"n": 2}),
         ]
         assert seen == [1, 2, 3]
-        assert peer.applied == [("c1", i + 1, "incr", {"key": "k", "by": i}) for i in range(4)]
+        assert hub.applied_log == [("c1", i + 1) for i in range(4)]
+        assert hub.store.view()["kv"] == {"k": 0 + 1 + 2 + 3}
         assert client.stats.acks == 4
         assert client.stats.reconnects == 0
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario)
 
 
 def test_close_leaves_no_task_and_no_connection_behind() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        client = _client(peer)
+    async def scenario(hub: Hub, address: str) -> None:
+        client = _ws(address)
         await client.start()
         await client.wait_connected(5 * UNIT)
         http = client._http
@@ -56,11 +83,140 @@ def test_close_leaves_no_task_and_no_connection_behind() -> None:
         names = {t.get_name() for t in asyncio.all_tasks()}
         assert not any(name.startswith("WsClient") for name in names)
         assert http.closed
-        await eventually(lambda: peer.open_connections == 0)
+        await eventually(lambda: not hub.subscribers)
         with pytest.raises(ClientStoppedError):
             await client.send("set", {})
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario)
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1012])
+def test_clean_server_close_reconnects_and_resumes_after_the_last_event(code: int) -> None:
+    async def scenario(hub: Hub, address: str) -> None:
+        with StreamOpens() as log:
+            async with _ws(address) as client:
+                await client.wait_connected(5 * UNIT)
+                for i in range(3):
+                    hub.publish(Publish("tick", i))
+                await client.wait_events(3, 5 * UNIT)
+                ws = _only_stream(hub).ws
+                assert ws is not None
+                closing_at = asyncio.get_running_loop().time()  # the client's close is later
+                await ws.close(code=code, message=b"retry_after_ms=150")
+                await eventually(lambda: not client.connected)
+                hub.publish(Publish("tick", 3))  # missed while away
+                hub.publish(Publish("tick", 4))
+                await client.wait_events(5, 5 * UNIT)
+        assert [e.id for e in client.events] == [1, 2, 3, 4, 5]
+        assert client.stats.duplicate_events == 0
+        assert [line["last_event_id"] for _, line in log.opens] == [None, 3]
+        # retry_after_ms is a floor: the reconnect came no sooner than 150 ms after the close
+        assert log.opens[1][0] - closing_at >= 0.15
+
+    run_with_server(scenario)
+
+
+def test_a_close_code_that_a_retry_cannot_fix_stops_the_client() -> None:
+    async def scenario(hub: Hub, address: str) -> None:
+        with StreamOpens() as log:
+            async with _ws(address) as client:
+                await client.wait_connected(5 * UNIT)
+                ws = _only_stream(hub).ws
+                assert ws is not None
+                await ws.close(code=1008, message=b"policy")
+                with pytest.raises(ClientStoppedError):
+                    await client.wait_until(lambda: False, 5 * UNIT)
+                assert client.failure is not None and "1008" in client.failure
+        assert len(log.opens) == 1
+
+    run_with_server(scenario)
+
+
+def test_a_silent_server_is_declared_dead_and_the_client_comes_back() -> None:
+    beat = 0.05 * UNIT
+
+    async def scenario(hub: Hub, address: str) -> None:
+        host, port = address.rsplit(":", 1)
+        timeout = 0.4 * UNIT
+        async with FaultProxy((host, int(port))) as proxy:  # noqa: SIM117 (its port)
+            async with _ws(f"127.0.0.1:{proxy.port}", silence_timeout=timeout) as client:
+                await client.wait_connected(5 * UNIT)
+                hub.publish(Publish("before", 0))
+                await client.wait_events(1, 5 * UNIT)
+                # Heartbeats keep a quiet link alive: a stream that outlives several silence
+                # timeouts without a verdict.
+                alive_since = asyncio.get_running_loop().time()
+                await client.wait_until(
+                    lambda: asyncio.get_running_loop().time() - alive_since > 3 * timeout,
+                    10 * UNIT,
+                )
+                assert client.stats.dead_peers == []
+                proxy.blackhole = True  # the "load balancer" drops everything, no FIN, no RST
+                hub.publish(Publish("lost in the black hole", 1))
+                await client.wait_until(lambda: len(client.stats.dead_peers) >= 1, 5 * UNIT)
+                verdict = client.stats.dead_peers[0]
+                assert timeout <= verdict.silent_for < timeout + 2 * UNIT
+                proxy.blackhole = False
+                hub.publish(Publish("after", 2))
+                await client.wait_events(3, 5 * UNIT)
+        assert [e.id for e in client.events] == [1, 2, 3]  # the dropped one came back on resume
+        assert client.stats.reconnects >= 1
+
+    heartbeat = Heartbeat(ping_interval_s=beat, pong_timeout_s=2 * UNIT, sse_comment_s=beat)
+    run_with_server(scenario, heartbeat=heartbeat)
+
+
+def test_resuming_from_an_id_older_than_the_buffer_reports_a_resync() -> None:
+    async def scenario(hub: Hub, address: str) -> None:
+        async with _ws(address) as client:
+            await client.wait_connected(5 * UNIT)
+            hub.publish(Publish("tick", 0))
+            await client.wait_events(1, 5 * UNIT)
+            ws = _only_stream(hub).ws
+            assert ws is not None
+            await ws.close(code=1001, message=b"retry_after_ms=200")
+            await eventually(lambda: not client.connected)
+            for i in range(5):
+                hub.publish(Publish("tick", i + 1))  # ids 2..6; only 5 and 6 are retained
+            await client.wait_until(lambda: client.stats.resyncs != [], 5 * UNIT)
+            hub.publish(Publish("tick", 6))
+            await client.wait_events(2, 5 * UNIT)
+        resync = client.stats.resyncs[0]
+        assert (resync.after, resync.oldest, resync.latest) == (1, 5, 6)
+        assert [e.id for e in client.events] == [1, 7]
+        assert client.stats.missed_ids == 0  # the gap was announced, not silently skipped
+
+    run_with_server(scenario, replay_max_events=2)
+
+
+def test_data_that_json_cannot_carry_is_refused_before_it_is_queued() -> None:
+    async def scenario(hub: Hub, address: str) -> None:
+        async with _ws(address) as client:
+            await client.wait_connected(5 * UNIT)
+            with pytest.raises(ValueError, match="not JSON-serializable"):
+                await client.send("set", {"when": object()})
+            with pytest.raises(ValueError, match="non-empty"):
+                await client.send("", {})
+            assert client.pending == ()
+            await client.send("set", {"key": "a", "value": 1})
+            await client.wait_acked(5 * UNIT)
+        assert [seq for _, seq in hub.applied_log or []] == [1]
+
+    run_with_server(scenario)
+
+
+def test_an_oversized_server_frame_closes_with_1009_and_stops() -> None:
+    async def scenario(hub: Hub, address: str) -> None:
+        async with _ws(address, max_message_size=1024) as client:
+            await client.wait_connected(5 * UNIT)
+            hub.publish(Publish("big", "x" * 4096))
+            with pytest.raises(ClientStoppedError):
+                await client.wait_until(lambda: False, 5 * UNIT)
+        assert client.failure is not None
+        assert client.failure.startswith("protocol error, closed with 1009")
+        assert client.stats.events == 0
+
+    run_with_server(scenario)
 
 
 def test_a_mutation_whose_ack_was_lost_is_replayed_in_order_and_applied_once() -> None:
@@ -95,42 +251,6 @@ def test_mutations_sent_while_disconnected_wait_in_the_outbox() -> None:
     run_with_peer(TestPeer(), scenario)
 
 
-@pytest.mark.parametrize("code", [1000, 1001, 1012])
-def test_clean_server_close_reconnects_and_resumes_after_the_last_event(code: int) -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer) as client:
-            await client.wait_connected(5 * UNIT)
-            for i in range(3):
-                await peer.publish("tick", i)
-            await client.wait_events(3, 5 * UNIT)
-            closing_at = asyncio.get_running_loop().time()  # the client's close is later
-            await peer.close_websockets(code, "retry_after_ms=150")
-            await eventually(lambda: not client.connected)
-            await peer.publish("tick", 3)  # missed while away
-            await peer.publish("tick", 4)
-            await client.wait_events(5, 5 * UNIT)
-        assert [e.id for e in client.events] == [1, 2, 3, 4, 5]
-        assert client.stats.duplicate_events == 0
-        assert [c.last_event_id for c in peer.connections] == [None, "3"]
-        # retry_after_ms is a floor: the reconnect came no sooner than 150 ms after the close
-        assert peer.connections[1].at - closing_at >= 0.15
-
-    run_with_peer(TestPeer(), scenario)
-
-
-def test_a_close_code_that_a_retry_cannot_fix_stops_the_client() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer) as client:
-            await client.wait_connected(5 * UNIT)
-            await peer.close_websockets(1008, "policy")
-            with pytest.raises(ClientStoppedError):
-                await client.wait_until(lambda: False, 5 * UNIT)
-            assert client.failure is not None and "1008" in client.failure
-        assert len(peer.connections) == 1
-
-    run_with_peer(TestPeer(), scenario)
-
-
 def test_a_4xx_handshake_stops_the_client_with_the_status() -> None:
     async def scenario(peer: TestPeer) -> None:
         peer.refuse_status = 403
@@ -154,60 +274,6 @@ def test_max_consecutive_failures_bounds_the_retries() -> None:
     run_with_peer(TestPeer(), scenario)
 
 
-def test_a_silent_server_is_declared_dead_and_the_client_comes_back() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        timeout = 0.4 * UNIT
-        async with _client(peer, silence_timeout=timeout) as client:
-            await client.wait_connected(5 * UNIT)
-            await peer.publish("before", 0)
-            await asyncio.sleep(3 * timeout)  # heartbeats keep a quiet link alive
-            assert client.stats.dead_peers == []
-            peer.silent = True  # the "load balancer" drops everything, no FIN, no RST
-            await peer.publish("lost in the black hole", 1)
-            await client.wait_until(lambda: len(client.stats.dead_peers) >= 1, 5 * UNIT)
-            verdict = client.stats.dead_peers[0]
-            assert timeout <= verdict.silent_for < timeout + 2 * UNIT
-            peer.silent = False
-            await peer.publish("after", 2)
-            await client.wait_events(3, 5 * UNIT)
-        assert [e.id for e in client.events] == [1, 2, 3]  # the dropped one came back on resume
-        assert client.stats.reconnects >= 1
-
-    run_with_peer(TestPeer(heartbeat_interval=0.05 * UNIT), scenario)
-
-
-def test_protocol_pings_count_as_proof_of_life() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer, silence_timeout=0.4 * UNIT) as client:
-            await client.wait_connected(5 * UNIT)
-            await asyncio.sleep(1.2 * UNIT)
-            assert client.stats.dead_peers == []
-            assert client.stats.reconnects == 0
-
-    run_with_peer(TestPeer(protocol_ping_interval=0.05 * UNIT), scenario)
-
-
-def test_resuming_from_an_id_older_than_the_buffer_reports_a_resync() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer) as client:
-            await client.wait_connected(5 * UNIT)
-            await peer.publish("tick", 0)
-            await client.wait_events(1, 5 * UNIT)
-            await peer.close_websockets(1001, "retry_after_ms=200")
-            await eventually(lambda: not client.connected)
-            for i in range(5):
-                await peer.publish("tick", i + 1)  # ids 2..6; only 5 and 6 are retained
-            await client.wait_until(lambda: client.stats.resyncs != [], 5 * UNIT)
-            await peer.publish("tick", 6)
-            await client.wait_events(2, 5 * UNIT)
-        resync = client.stats.resyncs[0]
-        assert (resync.after, resync.oldest, resync.latest) == (1, 5, 6)
-        assert [e.id for e in client.events] == [1, 7]
-        assert client.stats.missed_ids == 0  # the gap was announced, not silently skipped
-
-    run_with_peer(TestPeer(replay_limit=2), scenario)
-
-
 def test_sends_interleaved_with_connection_cuts_keep_seq_order_on_every_connection() -> None:
     async def scenario(peer: TestPeer) -> None:
         async with _client(peer, client_id="race") as client:
@@ -225,22 +291,6 @@ def test_sends_interleaved_with_connection_cuts_keep_seq_order_on_every_connecti
         assert len(peer.seqs_per_connection) >= 4  # three cuts happened
         for carried in peer.seqs_per_connection:
             assert carried == sorted(carried)  # replay first, then new ones, never reordered
-
-    run_with_peer(TestPeer(), scenario)
-
-
-def test_data_that_json_cannot_carry_is_refused_before_it_is_queued() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer) as client:
-            await client.wait_connected(5 * UNIT)
-            with pytest.raises(ValueError, match="not JSON-serializable"):
-                await client.send("set", {"when": object()})
-            with pytest.raises(ValueError, match="non-empty"):
-                await client.send("", {})
-            assert client.pending == ()
-            await client.send("set", {"key": "a"})
-            await client.wait_acked(5 * UNIT)
-        assert [seq for _, seq, _, _ in peer.applied] == [1]
 
     run_with_peer(TestPeer(), scenario)
 
@@ -272,15 +322,15 @@ def test_the_token_travels_as_a_bearer_header() -> None:
     run_with_peer(TestPeer(), scenario)
 
 
-def test_an_oversized_server_frame_closes_with_1009_and_stops() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer, max_message_size=1024) as client:
-            await client.wait_connected(5 * UNIT)
-            await peer.publish("big", "x" * 4096)
-            with pytest.raises(ClientStoppedError):
-                await client.wait_until(lambda: False, 5 * UNIT)
-        assert client.failure is not None
-        assert client.failure.startswith("protocol error, closed with 1009")
-        assert client.stats.events == 0
+def test_protocol_pings_count_as_proof_of_life() -> None:
+    """Protocol pings alone (no heartbeat events, which the real server always adds) keep a
+    quiet link alive: the peer sends only those."""
 
-    run_with_peer(TestPeer(), scenario)
+    async def scenario(peer: TestPeer) -> None:
+        async with _client(peer, silence_timeout=0.4 * UNIT) as client:
+            await client.wait_connected(5 * UNIT)
+            await asyncio.sleep(1.2 * UNIT)  # three silence timeouts of only pings
+            assert client.stats.dead_peers == []
+            assert client.stats.reconnects == 0
+
+    run_with_peer(TestPeer(protocol_ping_interval=0.05 * UNIT), scenario)

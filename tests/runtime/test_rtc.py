@@ -133,7 +133,10 @@ def test_rtc_refuses_a_bad_offer() -> None:
 @needs_aiortc
 def test_rtc_is_admitted_like_ws() -> None:
     async def scenario() -> None:
-        async with serving(token="s3cret") as (_hub, address), aiohttp.ClientSession() as session:
+        async with (
+            serving(tokens=("s3cret",)) as (_hub, address),
+            aiohttp.ClientSession() as session,
+        ):
             response = await session.get(f"http://{address}/rtc?client_id=c1")
             assert response.status == 401
             response = await session.get(

@@ -132,3 +132,32 @@ def test_no_heartbeat_is_a_naive_server(tmp_path: Path) -> None:
     (listening,) = [e for e in server.log_events() if e["event"] == "server.listening"]
     assert listening["ping_interval_s"] is None and listening["sse_comment_s"] is None
     assert server.stop() == 0
+
+
+def test_two_tokens_and_a_client_id_cap_from_the_command_line(tmp_path: Path) -> None:
+    import aiohttp
+
+    server = ServeProcess(
+        tmp_path / "serve.log", "--token", "t-one", "--token", "t-two", "--max-client-ids", "1"
+    )
+    port = server.start()
+
+    async def scenario() -> list[tuple[int, str]]:
+        url = f"http://127.0.0.1:{port}/mutations"
+        seen = []
+        async with aiohttp.ClientSession() as session:
+            for token, client_id in (
+                ("t-one", "a"),
+                ("t-two", "a"),
+                ("t-two", "b"),
+                ("t-two", "a"),
+            ):
+                headers = {"Authorization": f"Bearer {token}"}
+                body = {"client_id": client_id, "seq": 1, "op": "noop", "secret": "s"}
+                async with session.post(url, json=body, headers=headers) as response:
+                    seen.append((response.status, (await response.json()).get("error", "")))
+        return seen
+
+    # "a" is bound to t-one until "b" pushes it out of the one-id ledger.
+    assert arun(scenario()) == [(200, ""), (403, "CLIENT_ID_BOUND"), (200, ""), (200, "")]
+    assert server.stop() == 0

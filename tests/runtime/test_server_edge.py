@@ -319,7 +319,7 @@ def test_echo_is_off_by_default() -> None:
 
 def test_echo_under_token_size_and_per_ip_rules() -> None:
     async def scenario() -> None:
-        settings = {"echo": True, "token": "t", "max_message_bytes": 100}
+        settings = {"echo": True, "tokens": ("t",), "max_message_bytes": 100}
         async with serving(max_connections_per_ip=1, **settings) as (hub, address):
             url = f"ws://{address}/echo"
             with pytest.raises(InvalidStatus) as refused:
@@ -424,7 +424,7 @@ def test_websocket_version_8_gets_426_naming_13() -> None:
 
 def test_every_refusal_is_one_json_log_line(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
-        async with serving(token="t") as (_, address):
+        async with serving(tokens=("t",)) as (_, address):
             status, _, _ = await request(address, "GET", "/state")
             assert status == 401
 

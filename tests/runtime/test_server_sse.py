@@ -164,7 +164,7 @@ def test_http_mutations_share_ack_and_dedupe_with_ws() -> None:
 
 def test_token_by_cookie_for_event_source() -> None:
     async def scenario() -> None:
-        async with serving(token="t0k") as (_, address), aiohttp.ClientSession() as s:
+        async with serving(tokens=("t0k",)) as (_, address), aiohttp.ClientSession() as s:
             async with s.get(f"http://{address}/sse?client_id=s") as response:
                 assert response.status == 401
             cookie = {"Cookie": "selector_token=t0k"}

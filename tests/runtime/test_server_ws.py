@@ -176,7 +176,7 @@ def test_origin_rules() -> None:
 
 def test_bearer_token_header_or_query() -> None:
     async def scenario() -> None:
-        async with serving(token="s3cret") as (_, address):
+        async with serving(tokens=("s3cret",)) as (_, address):
             with pytest.raises(InvalidStatus) as refused:
                 async with subscribe(f"ws://{address}/ws?client_id=a"):
                     pass

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from selector.runtime.protocol.envelope import Mutation
+from selector.runtime.protocol.identity import Claim
 from selector.runtime.store import MemoryStore, OpRejected, SqliteStore
 
 
@@ -81,3 +83,31 @@ def test_latest_event_id_survives_with_replay_disabled(tmp_path: Path) -> None:
     again = SqliteStore(path, keep_events=0)
     assert again.recover().latest_event_id == 1 and again.recover().events == []
     again.close()
+
+
+def test_claims_persist_with_their_owner_and_evicted_ids_are_deleted(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    store = SqliteStore(path, keep_events=10)
+    store.record_mark("a", 3)
+    store.record_claim("a", Claim("sa", "owner-a"))
+    store.record_mark("b", 1)
+    store.record_claim("b", Claim("sb"))
+    store.commit()
+    store.forget_client("b")
+    store.commit()
+    recovered = store.recover()
+    assert recovered.marks == {"a": 3}
+    assert recovered.claims == {"a": Claim("sa", "owner-a")}
+    store.close()
+
+
+def test_a_state_file_from_before_token_owners_opens_with_unbound_claims(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE secrets (client_id TEXT PRIMARY KEY, secret TEXT NOT NULL)")
+    db.execute("INSERT INTO secrets VALUES ('a', 'sa')")
+    db.commit()
+    db.close()
+    store = SqliteStore(str(path), keep_events=10)
+    assert store.recover().claims == {"a": Claim("sa", "")}
+    store.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from selector.runtime.protocol.envelope import encode_ack, encode_error
-from selector.runtime.protocol.identity import Identities
+from selector.runtime.protocol.identity import Claim, Identities
 from selector.runtime.protocol.ledger import Ledger
 
 __all__ = [
@@ -180,9 +180,9 @@ class CommitSession:
         self._to(CommitEvent.STAGE)
         return Acked(seq)
 
-    def claim(self, client_id: str, secret: str) -> None:
-        """Issue ``secret`` to ``client_id`` with the open group."""
-        self.identities.claim(client_id, secret)
+    def claim(self, client_id: str, claim: Claim) -> None:
+        """Record ``claim`` for ``client_id`` with the open group."""
+        self.identities.claim(client_id, claim)
         self._staged_claims.append(client_id)
         self._to(CommitEvent.STAGE)
 

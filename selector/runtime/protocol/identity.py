@@ -1,61 +1,91 @@
-"""Who may act as a client id: a resume secret, set on first contact.
+"""Who may act as a client id: a resume secret set on first contact, bound to the token.
 
-A client id needs no handshake: the first mutation of an unknown id is applied and claims the
-id. A client may choose its secret (``secret`` in that first mutation: a random string; the
-reference client draws 32 characters, so a lost ack cannot lock it out); otherwise the ack
-carries a ``"secret"`` the server drew. From then on every mutation of that id (``POST
-/mutations`` body field ``secret``, or the ``/ws`` connection's ``secret`` query parameter)
-and every stream of that id (``/ws`` and ``/sse`` with ``secret=``) must present it. Without
-it, another process can neither raise the id's high-water mark (turning its later mutations
-into "duplicates") nor end its stream.
+A client id needs no handshake: the first contact of an unknown id claims it. First contact
+is the first mutation of the id, or a ``/ws`` or ``/sse`` stream opened with a ``secret``
+query parameter (a stream opened without one claims nothing). A client may choose its secret
+(``secret`` in that first mutation or stream: a random string; the reference client draws 32
+characters, so a lost ack cannot lock it out); otherwise the first ack carries a ``"secret"``
+the server drew. From then on every mutation of that id (``POST /mutations`` body field
+``secret``, or the ``/ws`` connection's ``secret`` query parameter) and every stream of that
+id (``/ws`` and ``/sse`` with ``secret=``) must present it. Without it, another process can
+neither raise the id's high-water mark (turning its later mutations into "duplicates") nor
+end its stream.
+
+When the server requires a token, the claim also records which token it was made under (its
+``owner``: a digest of the token, never the token itself); the id then refuses every other
+token, secret or not, so one token holder cannot act as another's clients.
 
 Sans-I/O: the secret is drawn by the caller (``secrets.token_urlsafe``) and passed in.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["Identities", "Proof"]
+__all__ = ["Claim", "Identities", "Proof", "token_owner"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a client id was claimed with."""
+
+    secret: str
+    #: Digest of the token the claim was made under; empty when the server has no token.
+    owner: str = ""
 
 
 class Proof(Enum):
-    """How an offered secret compares with the one on record."""
+    """How an offered secret (and token) compares with the claim on record."""
 
-    #: The id has no secret yet: anyone may use it, and the next ack issues one.
+    #: The id has no claim yet: anyone may use it, and its first contact claims it.
     UNCLAIMED = "unclaimed"
-    #: The offered secret is the one on record.
+    #: The offered secret is the one on record, under the same token.
     OWNER = "owner"
     #: The id is claimed and the offered secret is missing or wrong.
     STRANGER = "stranger"
+    #: The id was claimed under another token.
+    OTHER_TOKEN = "other_token"
 
 
 class Identities:
-    """Secrets by client id."""
+    """Claims by client id."""
 
-    __slots__ = ("_secrets",)
+    __slots__ = ("_claims",)
 
-    def __init__(self, secrets: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
-        self._secrets: dict[str, str] = dict(secrets)
+    def __init__(self, claims: Mapping[str, Claim] | Iterable[tuple[str, Claim]] = ()) -> None:
+        self._claims: dict[str, Claim] = dict(claims)
 
-    def prove(self, client_id: str, offered: str | None) -> Proof:
-        """Compare ``offered`` with the secret on record, in constant time."""
-        recorded = self._secrets.get(client_id)
+    def prove(self, client_id: str, offered: str | None, owner: str = "") -> Proof:
+        """Compare ``offered`` and ``owner`` with the claim on record, in constant time."""
+        recorded = self._claims.get(client_id)
         if recorded is None:
             return Proof.UNCLAIMED
-        if offered is not None and hmac.compare_digest(offered.encode(), recorded.encode()):
+        if not hmac.compare_digest(owner.encode(), recorded.owner.encode()):
+            return Proof.OTHER_TOKEN
+        if offered is not None and hmac.compare_digest(offered.encode(), recorded.secret.encode()):
             return Proof.OWNER
         return Proof.STRANGER
 
-    def claim(self, client_id: str, secret: str) -> None:
-        """Record ``secret`` as ``client_id``'s."""
-        self._secrets[client_id] = secret
+    def claim(self, client_id: str, claim: Claim) -> None:
+        """Record ``claim`` as ``client_id``'s."""
+        self._claims[client_id] = claim
 
     def forget(self, client_id: str) -> None:
-        """Drop the secret (the claim was not committed)."""
-        self._secrets.pop(client_id, None)
+        """Drop the claim (not committed, or the id was evicted)."""
+        self._claims.pop(client_id, None)
+
+    def __contains__(self, client_id: object) -> bool:
+        return client_id in self._claims
 
     def __len__(self) -> int:
-        return len(self._secrets)
+        return len(self._claims)
+
+
+def token_owner(token: str) -> str:
+    """The owner recorded for claims made under ``token``: a digest, so a state file does not
+    hold the token."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]

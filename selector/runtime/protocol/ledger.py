@@ -45,6 +45,10 @@ class Ledger:
         if seq > self._marks.get(client_id, 0):
             self._marks[client_id] = seq
 
+    def forget(self, client_id: str) -> None:
+        """Drop the mark of an evicted id: its next mutation of any ``seq`` is new."""
+        self._marks.pop(client_id, None)
+
     def high_water(self, client_id: str) -> int:
         """The highest applied ``seq`` of ``client_id``; 0 when it has applied none."""
         return self._marks.get(client_id, 0)
