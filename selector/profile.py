@@ -1,4 +1,9 @@
-"""The workload profile, version 1: the public contract a team writes in YAML.
+"""The workload profile, version 2: the public contract a team writes in YAML.
+
+Version 2 adds fields that decide real systems' choices (in-band control messages, client
+acknowledgements of server messages, device clients, who holds the sockets). Every one has a
+default that keeps a version 1 file meaning what it meant, so v1 files still validate and
+score exactly as before; ``selector migrate`` rewrites the version number.
 
 Models are frozen, forbid unknown keys and use strict scalar types, so ``"5"`` is never
 silently read as ``5``. Field names carry their unit (``_hz``, ``_bytes``, ``_ms``, ``_s``).
@@ -15,12 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 __all__ = [
     "HOP_KINDS",
     "OPERATOR_RUN_HOP_KINDS",
+    "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
     "AuthStyle",
     "ClientKind",
     "Delivery",
     "Direction",
+    "Downstream",
     "Hop",
     "HopKind",
+    "Hosting",
     "Infrastructure",
     "Profile",
     "Scale",
@@ -28,8 +37,10 @@ __all__ = [
     "Upstream",
 ]
 
-SCHEMA_VERSION = 1
-SCHEMA_ID = "https://selector.dev/schemas/profile-v1.json"
+SCHEMA_VERSION = 2
+#: Versions this model reads: v1 files are v2 files that use only the v1 fields.
+SCHEMA_VERSIONS: tuple[int, ...] = (1, 2)
+SCHEMA_ID = "https://selector.dev/schemas/profile-v2.json"
 
 # Strictness is declared per field with ``Field(strict=True)`` rather than with
 # ``pydantic.types.Strict``: importing pydantic.types costs ~10 ms of CLI start-up.
@@ -55,7 +66,10 @@ HOP_KINDS: tuple[str, ...] = HopKind.__args__  # type: ignore[attr-defined]
 #: Hops an operator normally runs and configures themselves ("partial" timeout control).
 OPERATOR_RUN_HOP_KINDS: frozenset[str] = frozenset({"nginx", "ingress_nginx", "haproxy", "envoy"})
 
-ClientKind = Literal["browser", "mobile", "server"]
+ClientKind = Literal["browser", "mobile", "server", "device"]
+#: Who holds the real-time connections: the application's own servers, nobody (functions
+#: that end when their response does), or a managed service in front of the functions.
+Hosting = Literal["long_lived_servers", "serverless_no_socket", "managed_socket_service"]
 AuthStyle = Literal["none", "cookie", "bearer_header", "query_token"]
 
 
@@ -77,6 +91,20 @@ class Direction(_Model):
     )
 
 
+class Downstream(Direction):
+    """Server-to-client messages ("events")."""
+
+    client_acks: bool = Field(
+        strict=True,
+        default=False,
+        description=(
+            "The client must acknowledge each server message (v2; false keeps v1 meaning). "
+            "Decides tests/corpus/slack-socket-mode.yaml: Slack Socket Mode apps acknowledge "
+            "every envelope on the socket."
+        ),
+    )
+
+
 class Upstream(Direction):
     """Client-to-server messages ("mutations")."""
 
@@ -94,6 +122,16 @@ class Upstream(Direction):
         description="Each client message must be acknowledged by the server.",
     )
 
+    channel: Literal["separate_requests", "in_band"] = Field(
+        default="separate_requests",
+        description=(
+            "How client messages reach the server (v2): separate_requests = each its own "
+            "request, in_band = on the real-time connection itself (subscribe, auth and filter "
+            "messages on the stream). The default keeps v1 meaning. Decides "
+            "tests/corpus/binance-market-streams.yaml (also Coinbase, Kraken, Discord, Pusher)."
+        ),
+    )
+
     @field_validator("needs_ack")
     @classmethod
     def _ack_needs_messages(cls, needs_ack: bool, info: ValidationInfo) -> bool:
@@ -105,7 +143,7 @@ class Upstream(Direction):
 class Traffic(_Model):
     """Message rates and sizes in each direction."""
 
-    server_to_client: Direction | None = Field(
+    server_to_client: Downstream | None = Field(
         default=None, description="Server-to-client messages; absent means none."
     )
     client_to_server: Upstream | None = Field(
@@ -220,13 +258,34 @@ class Infrastructure(_Model):
         strict=True, default=True, description="Clients can reach the servers over UDP."
     )
     serverless: bool = Field(
-        strict=True, default=False, description="The backend cannot hold long-lived connections."
+        strict=True,
+        default=False,
+        description="The backend cannot hold long-lived connections (v1; see hosting).",
     )
     restrictive_networks: bool = Field(
         strict=True,
         default=False,
         description="Clients sit behind corporate proxies or inspecting middleboxes.",
     )
+
+    hosting: Hosting | None = Field(
+        default=None,
+        description=(
+            "Who holds the real-time connections (v2): long_lived_servers, serverless_no_socket "
+            "(functions, nobody holds a socket) or managed_socket_service (a managed service "
+            "such as API Gateway WebSocket APIs, AppSync or Pusher holds them for a serverless "
+            "backend). When given it wins over serverless; absent, it is derived from serverless "
+            "(true = serverless_no_socket, false = long_lived_servers). Decides "
+            "tests/corpus/pusher-channels.yaml and aws-appsync-events.yaml."
+        ),
+    )
+
+    @property
+    def effective_hosting(self) -> Hosting:
+        """``hosting``, or what the v1 ``serverless`` flag meant when it is absent."""
+        if self.hosting is not None:
+            return self.hosting
+        return "serverless_no_socket" if self.serverless else "long_lived_servers"
 
     def hop_controllable(self, hop: Hop) -> bool:
         """Whether the operator can change ``hop``'s timeouts (the hop's override wins)."""
@@ -247,11 +306,16 @@ class Profile(_Model):
         frozen=True,
         validate_default=True,
         allow_inf_nan=False,
-        title="selector workload profile v1",
+        title="selector workload profile v2",
         json_schema_extra={"$id": SCHEMA_ID},
     )
 
-    schema_version: Literal[1] = Field(description="Version of the profile format; must be 1.")
+    schema_version: Literal[1, 2] = Field(
+        description=(
+            "Version of the profile format: 2, or 1 for files written before the v2 fields "
+            "(they read the same; `selector migrate` rewrites them)."
+        ),
+    )
     name: str = Field(
         pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
         max_length=100,
@@ -269,7 +333,11 @@ class Profile(_Model):
     clients: tuple[ClientKind, ...] = Field(
         default=("browser",),
         min_length=1,
-        description="Kinds of client: browser, mobile (native apps), server.",
+        description=(
+            "Kinds of client: browser, mobile (native apps), server, device (v2: embedded or "
+            "IoT devices, neither browsers nor servers; decides "
+            "tests/corpus/telemetry-ingest.yaml)."
+        ),
         json_schema_extra={"uniqueItems": True},
     )
     auth: AuthStyle = Field(

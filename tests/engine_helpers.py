@@ -26,13 +26,18 @@ def profile_data(draw: st.DrawFn) -> dict[str, Any]:
     """Valid profile data covering every fact the matrix reads, thresholds included."""
     traffic: dict[str, Any] = {"encoding": draw(st.sampled_from(["text", "binary"]))}
     if draw(st.booleans()):
-        traffic["server_to_client"] = {"rate_hz": draw(RATES), "payload_bytes": draw(PAYLOADS)}
+        traffic["server_to_client"] = {
+            "rate_hz": draw(RATES),
+            "payload_bytes": draw(PAYLOADS),
+            "client_acks": draw(st.booleans()),
+        }
     if draw(st.booleans()):
         rate = draw(RATES)
         traffic["client_to_server"] = {
             "rate_hz": rate,
             "payload_bytes": draw(PAYLOADS),
             "needs_ack": rate > 0 and draw(st.booleans()),
+            "channel": draw(st.sampled_from(["separate_requests", "in_band"])),
         }
     media = draw(st.sampled_from(["none", "none", "audio", "video", "audio_video"]))
     carries = any(
@@ -50,8 +55,23 @@ def profile_data(draw: st.DrawFn) -> dict[str, Any]:
             max_size=3,
         )
     )
+    infrastructure: dict[str, Any] = {
+        "path": hops,
+        "timeout_control": draw(st.sampled_from(["full", "partial", "none"])),
+        "http_version": draw(st.sampled_from(["1.1", "2", "3"])),
+        "udp_allowed": draw(st.booleans()),
+        "serverless": draw(st.booleans()),
+        "restrictive_networks": draw(st.booleans()),
+    }
+    hosting = draw(
+        st.sampled_from(
+            [None, "long_lived_servers", "serverless_no_socket", "managed_socket_service"]
+        )
+    )
+    if hosting is not None:
+        infrastructure["hosting"] = hosting
     return {
-        "schema_version": 1,
+        "schema_version": draw(st.sampled_from([1, 2])),
         "name": "generated",
         "traffic": traffic,
         "delivery": {
@@ -65,7 +85,7 @@ def profile_data(draw: st.DrawFn) -> dict[str, Any]:
         "topology": draw(st.sampled_from(["client_server", "peer_to_peer"])),
         "clients": draw(
             st.lists(
-                st.sampled_from(["browser", "mobile", "server"]),
+                st.sampled_from(["browser", "mobile", "server", "device"]),
                 min_size=1,
                 max_size=3,
                 unique=True,
@@ -77,14 +97,7 @@ def profile_data(draw: st.DrawFn) -> dict[str, Any]:
             "fan_out": draw(st.integers(1, min(connections, 5000))),
             "streams_per_client": draw(st.sampled_from([1, 2, 5, 6, 8])),
         },
-        "infrastructure": {
-            "path": hops,
-            "timeout_control": draw(st.sampled_from(["full", "partial", "none"])),
-            "http_version": draw(st.sampled_from(["1.1", "2", "3"])),
-            "udp_allowed": draw(st.booleans()),
-            "serverless": draw(st.booleans()),
-            "restrictive_networks": draw(st.booleans()),
-        },
+        "infrastructure": infrastructure,
     }
 
 

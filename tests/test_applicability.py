@@ -41,7 +41,17 @@ PRESENT: dict[str, Callable[[Profile], bool]] = {
     "data_only": lambda p: p.media == "none",
     "peer_to_peer": lambda p: p.topology == "peer_to_peer",
     "hops": lambda p: bool(p.infrastructure.path),
-    "serverless_backend": lambda p: p.infrastructure.serverless,
+    "serverless_backend": lambda p: (
+        p.infrastructure.hosting in ("serverless_no_socket", "managed_socket_service")
+        or (p.infrastructure.hosting is None and p.infrastructure.serverless)
+    ),
+    "in_band_control": lambda p: (
+        _up(p) and p.traffic.client_to_server.channel == "in_band"  # type: ignore[union-attr]
+    ),
+    "client_acked_events": lambda p: (
+        _down(p) and p.traffic.server_to_client.client_acks  # type: ignore[union-attr]
+    ),
+    "device_clients": lambda p: "device" in p.clients,
     "restrictive_network": lambda p: p.infrastructure.restrictive_networks,
     "udp_blocked": lambda p: not p.infrastructure.udp_allowed,
     "best_effort_delivery": lambda p: p.delivery.guarantee == "best_effort",

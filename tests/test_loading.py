@@ -85,7 +85,7 @@ def test_valid_profile_loads_with_defaults() -> None:
             8,
             20,
             "clients[1]",
-            "'browser', 'mobile' or 'server'",
+            "'browser', 'mobile', 'server' or 'device'",
         ),
         (VALID + "clients: [browser, browser]\n", 8, 10, "clients", "more than once"),
         (VALID + "clients: []\n", 8, 10, "clients", "at least 1 item"),

@@ -39,7 +39,10 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
 
 
 BAD_CHANGES = [
-    ("schema_version", 2),
+    ("schema_version", 3),
+    ("schema_version", "2"),
+    ("traffic.client_to_server", {"rate_hz": 1, "payload_bytes": 9, "channel": "stream"}),
+    ("infrastructure.hosting", "lambda"),
     ("schema_version", ...),
     ("name", "Not A Slug"),
     ("name", ...),

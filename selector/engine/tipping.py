@@ -390,6 +390,10 @@ def _hop_removals(
 def _valid_choice(name: str, option: Any, facts: Mapping[str, Any]) -> bool:
     if name == "traffic.client_to_server.needs_ack" and option:
         return bool(facts[_UP_RATE] > 0)
+    if name == "traffic.client_to_server.channel" and option == "in_band":
+        return bool(facts[_UP_RATE] > 0)
+    if name == "traffic.server_to_client.client_acks" and option:
+        return bool(facts[_DOWN_RATE] > 0)
     if name == "media" and option == "none":
         return bool(facts[_UP_RATE] > 0 or facts[_DOWN_RATE] > 0)
     return True

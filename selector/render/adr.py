@@ -111,8 +111,11 @@ def _context(profile: Profile) -> list[str]:
         f"HTTP/{infra.http_version}",
         "UDP " + ("allowed" if infra.udp_allowed else "blocked"),
     ]
-    if infra.serverless:
+    hosting = infra.effective_hosting
+    if hosting == "serverless_no_socket":
         network.append("serverless backend")
+    elif hosting == "managed_socket_service":
+        network.append("serverless backend behind a managed socket service")
     if infra.restrictive_networks:
         network.append("clients behind restrictive corporate networks")
     lines.append(f"Network: {', '.join(network)}.")

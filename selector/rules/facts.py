@@ -19,9 +19,11 @@ from selector.profile import (
     AuthStyle,
     ClientKind,
     Delivery,
+    Hosting,
     Infrastructure,
     Profile,
     Traffic,
+    Upstream,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +69,9 @@ FACTS: dict[str, Fact] = {
     "traffic.server_to_client.payload_bytes": Fact(
         "number", "Server-to-client message size in bytes (0 when absent).", integer=True
     ),
+    "traffic.server_to_client.client_acks": Fact(
+        "bool", "The client must acknowledge each server message (false when absent)."
+    ),
     "traffic.client_to_server.rate_hz": Fact(
         "number", "Client-to-server messages per second per connection (0 when absent)."
     ),
@@ -75,6 +80,11 @@ FACTS: dict[str, Fact] = {
     ),
     "traffic.client_to_server.needs_ack": Fact(
         "bool", "Each client message must be acknowledged (false when absent)."
+    ),
+    "traffic.client_to_server.channel": Fact(
+        "enum",
+        "Whether client messages travel in-band on the connection or as separate requests.",
+        _choices(Upstream, "channel"),
     ),
     "traffic.encoding": Fact("enum", "Text or binary payloads.", _choices(Traffic, "encoding")),
     "delivery.guarantee": Fact(
@@ -106,7 +116,15 @@ FACTS: dict[str, Fact] = {
         _choices(Infrastructure, "http_version"),
     ),
     "infrastructure.udp_allowed": Fact("bool", "Clients can reach the servers over UDP."),
-    "infrastructure.serverless": Fact("bool", "The backend cannot hold long-lived connections."),
+    "infrastructure.serverless": Fact(
+        "bool",
+        "The backend cannot hold long-lived connections (hosting is not long_lived_servers).",
+    ),
+    "infrastructure.hosting": Fact(
+        "enum",
+        "Who holds the real-time connections (absent: derived from serverless).",
+        get_args(Hosting),
+    ),
     "infrastructure.restrictive_networks": Fact(
         "bool", "Clients sit behind corporate proxies or inspecting middleboxes."
     ),
@@ -137,9 +155,11 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
     return {
         "traffic.server_to_client.rate_hz": down.rate_hz if down else 0.0,
         "traffic.server_to_client.payload_bytes": down.payload_bytes if down else 0,
+        "traffic.server_to_client.client_acks": down.client_acks if down else False,
         "traffic.client_to_server.rate_hz": up.rate_hz if up else 0.0,
         "traffic.client_to_server.payload_bytes": up.payload_bytes if up else 0,
         "traffic.client_to_server.needs_ack": up.needs_ack if up else False,
+        "traffic.client_to_server.channel": up.channel if up else "separate_requests",
         "traffic.encoding": profile.traffic.encoding,
         "delivery.guarantee": profile.delivery.guarantee,
         "delivery.latency_p99_ms": profile.delivery.latency_p99_ms,
@@ -154,7 +174,8 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
         "infrastructure.timeout_control": infra.timeout_control,
         "infrastructure.http_version": infra.http_version,
         "infrastructure.udp_allowed": infra.udp_allowed,
-        "infrastructure.serverless": infra.serverless,
+        "infrastructure.serverless": infra.effective_hosting != "long_lived_servers",
+        "infrastructure.hosting": infra.effective_hosting,
         "infrastructure.restrictive_networks": infra.restrictive_networks,
         "infrastructure.hop_kinds": frozenset(h.kind for h in infra.path),
         "infrastructure.uncontrollable_hop_kinds": derive_uncontrollable(

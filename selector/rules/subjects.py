@@ -47,6 +47,14 @@ SUBJECTS: dict[str, Subject] = {
         "Client messages the server must acknowledge.",
         Compare("traffic.client_to_server.needs_ack", "eq", True),
     ),
+    "in_band_control": Subject(
+        "Client messages sent in-band on the real-time connection.",
+        Compare("traffic.client_to_server.channel", "eq", "in_band"),
+    ),
+    "client_acked_events": Subject(
+        "Server messages the client must acknowledge.",
+        Compare("traffic.server_to_client.client_acks", "eq", True),
+    ),
     "browser_clients": Subject("Browser clients.", Compare("clients", "contains", "browser")),
     "mobile_clients": Subject(
         "Native mobile app clients.", Compare("clients", "contains", "mobile")
@@ -54,6 +62,9 @@ SUBJECTS: dict[str, Subject] = {
     "app_clients": Subject(
         "Browser or mobile clients (end-user devices behind NAT).",
         Compare("clients", "contains_any", frozenset({"browser", "mobile"})),
+    ),
+    "device_clients": Subject(
+        "Embedded or IoT device clients.", Compare("clients", "contains", "device")
     ),
     "server_clients_only": Subject(
         "Every client is a server.", Compare("clients", "only", frozenset({"server"}))
@@ -69,8 +80,9 @@ SUBJECTS: dict[str, Subject] = {
         "infrastructure.path is not empty",
     ),
     "serverless_backend": Subject(
-        "A backend that cannot hold long-lived connections.",
-        Compare("infrastructure.serverless", "eq", True),
+        "A backend that cannot hold long-lived connections (functions, with or without a "
+        "managed socket service).",
+        Compare("infrastructure.hosting", "ne", "long_lived_servers"),
     ),
     "restrictive_network": Subject(
         "Clients behind corporate proxies or inspecting middleboxes.",
