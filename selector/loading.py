@@ -35,6 +35,7 @@ __all__ = [
     "YamlDocument",
     "expand_paths",
     "load_profile",
+    "load_profile_source",
     "load_profile_text",
     "parse_yaml",
     "problems_from_validation",
@@ -289,17 +290,19 @@ def _read_capped(handle: BinaryIO) -> bytes:
     return b"".join(chunks)[: MAX_FILE_BYTES + 1]
 
 
-def read_yaml(path: str | Path, *, error: type[SelectorError] = ProfileError) -> YamlDocument:
-    """Read and parse one YAML file; every failure is raised as ``error`` with a location."""
-    file = str(path)
+def _read_bytes(path: str | Path, error: type[SelectorError]) -> bytes:
     try:
         with open(path, "rb") as handle:
-            raw = _read_capped(handle)
+            return _read_capped(handle)
     except IsADirectoryError:
-        raise error.single("is a directory, not a file", file=file) from None
+        raise error.single("is a directory, not a file", file=str(path)) from None
     except OSError as exc:
-        raise error.single(f"cannot read file: {exc.strerror or exc}", file=file) from None
-    return parse_yaml(raw, file, error=error)
+        raise error.single(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
+
+
+def read_yaml(path: str | Path, *, error: type[SelectorError] = ProfileError) -> YamlDocument:
+    """Read and parse one YAML file; every failure is raised as ``error`` with a location."""
+    return parse_yaml(_read_bytes(path, error), str(path), error=error)
 
 
 # --- validation errors, located ---------------------------------------------------------------
@@ -463,6 +466,15 @@ def load_profile(path: str | Path) -> Profile:
     column and field path. Never raises anything else for bad input.
     """
     return _validate_profile(read_yaml(path))
+
+
+def load_profile_source(path: str | Path) -> tuple[str, YamlDocument, Profile]:
+    """Read and validate a profile file, keeping its text and source map (for tools that
+    edit the file in place, such as ``selector migrate``)."""
+    raw = _read_bytes(path, ProfileError)
+    document = parse_yaml(raw, str(path))
+    # parse_yaml has decoded it already, so this cannot fail.
+    return raw.decode("utf-8-sig"), document, _validate_profile(document)
 
 
 def load_profile_text(text: str | bytes, file: str = "<input>") -> Profile:

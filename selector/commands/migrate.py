@@ -1,0 +1,58 @@
+"""``selector migrate``: rewrite a version 1 profile as version 2, comments kept."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        default=None,
+        help="write the migrated profile to FILE (atomically; may be PROFILE itself) "
+        "instead of stdout",
+    )
+    parser.epilog = (
+        "The file is validated first; only the schema_version value changes. "
+        "exit codes: 0 migrated (or already current), 2 bad input"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from selector.docs_gen import write_atomically
+    from selector.errors import EXIT_OK, UsageError
+    from selector.loading import load_profile_source, load_profile_text
+    from selector.migration import MIGRATION_NOTE, upgrade_text
+    from selector.profile import SCHEMA_VERSION
+
+    text, document, profile = load_profile_source(args.profile)
+    if profile.schema_version == SCHEMA_VERSION:
+        print(
+            f"{args.profile}: already schema_version {SCHEMA_VERSION}; nothing to change",
+            file=sys.stderr,
+        )
+        migrated = text
+    else:
+        line, col = document.source.locate(("schema_version",))
+        migrated = upgrade_text(text, line, col)
+        # The edit cannot change meaning, but a migrated file that fails to load must never
+        # be written: check it like any profile.
+        load_profile_text(migrated, args.profile)
+        print(f"{args.profile}: {MIGRATION_NOTE}", file=sys.stderr)
+    if args.out is None:
+        sys.stdout.write(migrated)
+        return EXIT_OK
+    out = Path(args.out)
+    if out.is_dir():
+        raise UsageError.single("is a folder; give a file name", file=str(out))
+    try:
+        write_atomically(out, migrated)
+    except OSError as exc:
+        raise UsageError.single(f"cannot write: {exc.strerror}", file=str(out)) from None
+    print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK

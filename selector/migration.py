@@ -1,0 +1,38 @@
+"""Rewriting a version 1 profile as version 2, as a text edit that keeps everything else.
+
+Every field version 2 adds has a default that keeps a v1 file's meaning, so migrating is
+exactly one edit: the ``schema_version`` value. Editing the text at the value's position
+(rather than loading and dumping YAML) keeps comments, key order, quoting and layout, which
+PyYAML's dumper would all lose.
+"""
+
+from __future__ import annotations
+
+from selector.profile import SCHEMA_VERSION
+
+__all__ = ["MIGRATION_NOTE", "upgrade_text"]
+
+#: What a migration changes, for the user (stderr of ``selector migrate``).
+MIGRATION_NOTE = (
+    f"schema_version 1 -> {SCHEMA_VERSION}; nothing else changes: every field version "
+    f"{SCHEMA_VERSION} adds takes its default, which keeps the version 1 meaning (comments and "
+    "layout are kept)"
+)
+
+
+def upgrade_text(text: str, line: int, col: int) -> str:
+    """``text`` with the ``schema_version`` value ``1`` at ``line``/``col`` (1-based, as the
+    loader's source map gives them) replaced by the current version.
+
+    ``ValueError`` if the text at that position is not the value ``1``.
+    """
+    lines = text.splitlines(keepends=True)
+    if not 1 <= line <= len(lines):
+        raise ValueError(f"line {line} is outside the text")
+    current = lines[line - 1]
+    start = col - 1
+    end = start + 1
+    if current[start:end] != "1" or current[end : end + 1].isdigit():
+        raise ValueError(f"no schema_version value 1 at line {line}, column {col}")
+    lines[line - 1] = current[:start] + str(SCHEMA_VERSION) + current[end:]
+    return "".join(lines)

@@ -1,0 +1,95 @@
+"""``selector migrate``: v1 -> v2 by one text edit, comments kept, validated, atomic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from selector.cli import main
+from selector.engine.recommend import recommend
+from selector.loading import load_profile, load_profile_text
+from selector.migration import upgrade_text
+
+V1 = (
+    "# Chat for support agents\n"
+    "schema_version: 1  # written before v2\n"
+    "name: support-chat\n"
+    "traffic:\n"
+    "  # agents type a few messages a minute\n"
+    "  server_to_client: {rate_hz: 2, payload_bytes: 300}\n"
+    "  client_to_server: {rate_hz: 0.2, payload_bytes: 200, needs_ack: true}\n"
+    "infrastructure: {serverless: true}\n"
+)
+
+
+def _write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_only_the_version_changes_and_comments_stay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, V1)
+    assert main(["migrate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == V1.replace("schema_version: 1 ", "schema_version: 2 ")
+    assert "nothing else changes" in err
+    assert path.read_text() == V1  # stdout by default: the input is untouched
+    before, after = recommend(load_profile(path)), recommend(load_profile_text(out))
+    assert load_profile_text(out).schema_version == 2
+    assert [(r.protocol, r.score) for r in before.ranking] == [
+        (r.protocol, r.score) for r in after.ranking
+    ]
+
+
+def test_flow_style_mapping_is_edited_in_place(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "{schema_version: 1, name: x, media: audio}\n"
+    assert upgrade_text(text, 1, 18) == "{schema_version: 2, name: x, media: audio}\n"
+    with pytest.raises(ValueError, match="no schema_version value 1"):
+        upgrade_text("schema_version: 10\n", 1, 17)
+
+
+def test_out_writes_the_file_atomically_even_over_the_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, V1)
+    assert main(["migrate", str(path), "--out", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"wrote {path}" in err
+    assert path.read_text().startswith("# Chat for support agents\nschema_version: 2  #")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml"]  # no temporary left
+
+
+def test_already_v2_says_so_and_succeeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = V1.replace("schema_version: 1", "schema_version: 2")
+    path = _write(tmp_path, text)
+    assert main(["migrate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == text
+    assert "already schema_version 2" in err
+
+
+def test_invalid_input_is_located_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, V1.replace("rate_hz: 2,", "rate_hz: -2,"))
+    target = tmp_path / "out.yaml"
+    assert main(["migrate", str(path), "--out", str(target)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"{path}:6:" in err and "traffic.server_to_client.rate_hz" in err
+    assert not target.exists()
+
+
+def test_out_to_a_folder_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, V1)
+    assert main(["migrate", str(path), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
