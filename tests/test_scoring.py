@@ -177,6 +177,37 @@ def test_bandwidth_counts_payload_framing_and_connections() -> None:
     assert _bandwidth(http2, "sse")[1] < sse_up  # header compression
 
 
+def test_bandwidth_counts_the_planned_heartbeat() -> None:
+    # 1,000 connections, one 100-byte event a minute: the heartbeat is a visible share.
+    body = (
+        "traffic:\n  server_to_client: {rate_hz: 0.0167, payload_bytes: 100}\n"
+        "scale: {concurrent_connections: 1000}\n"
+    )
+    quiet = recommend(_profile(body))
+    ws = next(b for b in quiet.bandwidth if b.protocol == "websocket")
+    sse = next(b for b in quiet.bandwidth if b.protocol == "sse")
+    assert quiet.plan is not None
+    planned = next(b for b in quiet.bandwidth if b.protocol == quiet.plan.protocol)
+    assert planned.heartbeat_interval_s == quiet.plan.heartbeat_interval_s
+    # Ping (2 B) + masked Pong (6 B), each in a 22-byte TLS record, every 25 s.
+    assert ws.heartbeat_interval_s == 25
+    assert ws.heartbeat_bytes_per_connection_per_s == pytest.approx((24 + 28) / 25, abs=0.01)
+    assert ws.upstream_bytes_per_s == pytest.approx(1000 * 28 / 25, rel=0.01)  # only Pongs
+    # An SSE comment line (3 B + TLS) every 15 s, nothing upstream.
+    assert sse.heartbeat_bytes_per_connection_per_s == pytest.approx(25 / 15, abs=0.01)
+    assert sse.upstream_bytes_per_s == 0
+    # An uncontrollable hop with a short idle timeout forces a faster, costlier heartbeat.
+    tight = recommend(
+        _profile(
+            body + "infrastructure: {timeout_control: none, path: [{kind: other, "
+            "idle_timeout_s: 15}]}\n"
+        )
+    )
+    ws_tight = next(b for b in tight.bandwidth if b.protocol == "websocket")
+    assert ws_tight.heartbeat_interval_s == 10
+    assert ws_tight.downstream_bytes_per_s > ws.downstream_bytes_per_s
+
+
 def test_matrix_argument_takes_overlay_paths(tmp_path: Path) -> None:
     overlay = tmp_path / "org.yaml"
     overlay.write_text("overlay_version: 1\ndisable: [push-only-stream]\n", encoding="utf-8")

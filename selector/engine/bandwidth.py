@@ -1,4 +1,5 @@
-"""Bandwidth estimate per protocol: message rate x (payload + framing) x connections.
+"""Bandwidth estimate per protocol: message rate x (payload + framing) x connections, plus
+the planned heartbeat's bytes.
 
 ``rate_hz`` in a profile is per connection, so a broadcast's fan-out is already inside it
 (a connection receives every event addressed to it); multiplying by ``fan_out`` again would
@@ -17,7 +18,7 @@ from selector.rules.model import PROTOCOLS
 if TYPE_CHECKING:
     from selector.engine.recommendation import Bandwidth
 
-__all__ = ["estimate_bandwidth", "message_bytes"]
+__all__ = ["HEARTBEAT_FRAMES", "estimate_bandwidth", "heartbeat_bytes", "message_bytes"]
 
 #: TLS 1.3 record: 5-byte header + 1 content-type byte + 16-byte AEAD tag (RFC 8446 §5.2),
 #: per record of at most 16 KiB.
@@ -35,6 +36,10 @@ SSE_ID_OVERHEAD = 13
 #: Typical request/response header bytes of one POST (cookies and auth make them larger);
 #: HTTP/2 and HTTP/3 compress repeated headers (HPACK/QPACK) and add 9-byte frame headers.
 POST_OVERHEAD = {"1.1": (350, 120), "2": (60, 30), "3": (60, 30)}
+#: Heartbeat on the wire, (downstream, upstream) bytes per beat before TLS: a WebSocket Ping
+#: from the server (2-byte header, empty body) and the client's masked Pong (2 + 4 bytes,
+#: RFC 6455 sections 5.5.2-5.5.3); an SSE comment line ``:\n\n`` (WHATWG SSE), no reply.
+HEARTBEAT_FRAMES = {"websocket": (2, 6), "sse": (3, 0), "webrtc": (2, 6)}
 
 
 def _tls(n: float) -> float:
@@ -63,8 +68,24 @@ def message_bytes(protocol: str, downstream: bool, payload: int, facts: Mapping[
     return _tls(payload + request)
 
 
-def estimate_bandwidth(facts: Mapping[str, Any]) -> list[Bandwidth]:
-    """One :class:`Bandwidth` per protocol for the profile with ``facts``."""
+def heartbeat_bytes(protocol: str, interval_s: float) -> tuple[float, float]:
+    """(downstream, upstream) heartbeat bytes per connection per second at ``interval_s``.
+
+    Counted as if every beat were sent: most servers ping on a timer whatever else flows, so
+    this is the upper bound a busy connection may undercut.
+    """
+    down, up = HEARTBEAT_FRAMES[protocol]
+    return (
+        _tls(down) / interval_s,
+        (_tls(up) / interval_s) if up else 0.0,
+    )
+
+
+def estimate_bandwidth(
+    facts: Mapping[str, Any], heartbeats: Mapping[str, float]
+) -> list[Bandwidth]:
+    """One :class:`Bandwidth` per protocol for the profile with ``facts``; ``heartbeats``
+    holds each protocol's planned heartbeat interval in seconds."""
     from selector.engine.recommendation import Bandwidth, trusted
 
     connections = facts["scale.concurrent_connections"]
@@ -84,6 +105,10 @@ def estimate_bandwidth(facts: Mapping[str, Any]) -> list[Bandwidth]:
     for protocol in PROTOCOLS:
         down = connections * down_rate * message_bytes(protocol, True, down_payload, facts)
         up = connections * up_rate * message_bytes(protocol, False, up_payload, facts)
+        interval = heartbeats[protocol]
+        beat_down, beat_up = heartbeat_bytes(protocol, interval)
+        down += connections * beat_down
+        up += connections * beat_up
         notes = list(notes_all)
         if protocol == "sse":
             if up_rate > 0:
@@ -93,7 +118,10 @@ def estimate_bandwidth(facts: Mapping[str, Any]) -> list[Bandwidth]:
             if facts["traffic.encoding"] == "binary" and down_rate > 0:
                 notes.append("binary events base64-encoded (+33 %)")
         if protocol == "webrtc":
-            notes.append("excludes SCTP SACKs and ICE/TURN keepalives")
+            notes.append(
+                "excludes SCTP SACKs and ICE/TURN keepalives; heartbeat counted on the "
+                "signalling WebSocket"
+            )
         total = down + up
         overhead = (total - raw) / raw * 100 if raw else 0.0
         out.append(
@@ -103,6 +131,8 @@ def estimate_bandwidth(facts: Mapping[str, Any]) -> list[Bandwidth]:
                 downstream_bytes_per_s=round(down, 1),
                 upstream_bytes_per_s=round(up, 1),
                 overhead_percent=round(overhead, 1),
+                heartbeat_interval_s=interval,
+                heartbeat_bytes_per_connection_per_s=round(beat_down + beat_up, 2),
                 notes=notes,
             )
         )

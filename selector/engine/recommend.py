@@ -59,7 +59,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         trusted,
     )
     from selector.engine.tipping import find_tipping_points
-    from selector.planner.solver import plan_lifetime
+    from selector.planner.solver import heartbeat_interval, plan_lifetime
     from selector.rules.facts import profile_facts
     from selector.rules.loading import resolve_matrix
 
@@ -134,7 +134,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         hits=hits,
         tipping_points=tipping_points,
         companions=companions_for(protocol, facts) if protocol else [],
-        bandwidth=estimate_bandwidth(facts),
+        bandwidth=estimate_bandwidth(facts, {p: heartbeat_interval(profile, p) for p in PROTOCOLS}),
         provenance=trusted(
             Provenance,
             tool_version=__version__,

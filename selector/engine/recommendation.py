@@ -101,6 +101,15 @@ class Bandwidth(_Out):
     downstream_bytes_per_s: float = Field(description="Server to clients, all connections.")
     upstream_bytes_per_s: float = Field(description="Clients to server, all connections.")
     overhead_percent: float = Field(description="Bytes on the wire above the raw payload, %.")
+    heartbeat_interval_s: float = Field(
+        description="The heartbeat the lifetime planner would choose for this protocol "
+        "(for WebRTC, the signalling WebSocket's ping)."
+    )
+    heartbeat_bytes_per_connection_per_s: float = Field(
+        description="Heartbeat bytes on the wire per connection per second, both directions "
+        "(WebSocket Ping + Pong frames, or an SSE comment line, each in a TLS record); "
+        "included in the totals above."
+    )
     notes: list[str] = Field(default_factory=list)
 
 

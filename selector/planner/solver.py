@@ -216,6 +216,17 @@ def plan_lifetime(profile: Profile, protocol: str) -> LifetimePlan:
 # --- heartbeat --------------------------------------------------------------------------------
 
 
+def heartbeat_interval(profile: Profile, protocol: str) -> float:
+    """The heartbeat :func:`plan_lifetime` would choose for ``protocol``, without the rest of
+    the plan (the bandwidth estimate counts its bytes for every protocol)."""
+    infra = profile.infrastructure
+    hops = [
+        _Hop(i, hop, hop_limits(hop.kind, protocol), infra.hop_controllable(hop))
+        for i, hop in enumerate(infra.path)
+    ]
+    return _choose_heartbeat(profile, protocol, hops)[0]
+
+
 def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tuple[float, str]:
     """The largest readable heartbeat that every constraint allows, and what bound it."""
     if protocol == "sse":

@@ -62,11 +62,16 @@ def _one(rec: Recommendation, level: int) -> str:
             number(b.downstream_bytes_per_s, whole=True),
             number(b.upstream_bytes_per_s, whole=True),
             f"{b.overhead_percent:g} %",
+            f"{b.heartbeat_bytes_per_connection_per_s:g} B/s every {b.heartbeat_interval_s:g} s",
         ]
         for b in rec.bandwidth
     ]
     out.append(
-        tabulate(rows, headers=["protocol", "down B/s", "up B/s", "overhead"], tablefmt="github")
+        tabulate(
+            rows,
+            headers=["protocol", "down B/s", "up B/s", "overhead", "heartbeat per connection"],
+            tablefmt="github",
+        )
     )
     prov = rec.provenance
     out.extend(

@@ -87,10 +87,15 @@ def _bandwidth(rec: Recommendation) -> str:
             number(b.downstream_bytes_per_s, whole=True),
             number(b.upstream_bytes_per_s, whole=True),
             f"{b.overhead_percent:g} %",
+            f"{b.heartbeat_bytes_per_connection_per_s:g} B/s every {b.heartbeat_interval_s:g} s",
         ]
         for b in rec.bandwidth
     ]
-    return tabulate(rows, headers=["protocol", "down B/s", "up B/s", "overhead"], tablefmt="simple")
+    return tabulate(
+        rows,
+        headers=["protocol", "down B/s", "up B/s", "overhead", "heartbeat per connection"],
+        tablefmt="simple",
+    )
 
 
 def render_table(rec: Recommendation) -> str:
