@@ -22,11 +22,13 @@ from selector.errors import EXIT_BAD_INPUT, EXIT_NEGATIVE, NegativeAnswer, Selec
 
 
 class Command(NamedTuple):
-    """A subcommand: its name, its module under ``selector.commands`` and its one-line help."""
+    """A subcommand: its name, its module under ``selector.commands``, its one-line help and
+    what its exit codes mean (shown by its ``--help``; empty when the module says it)."""
 
     name: str
     module: str
     help: str
+    exits: str = ""
 
 
 #: The subcommands, in the order ``--help`` lists them. Only the module of the command being
@@ -36,24 +38,45 @@ COMMANDS: tuple[Command, ...] = (
         "recommend",
         "recommend",
         "recommend WebSocket, SSE or WebRTC for workload profiles and explain the score",
+        "exit codes: 0 a protocol is recommended for every profile, 1 every protocol is "
+        "vetoed for some profile, 2 bad input (the good files are still reported)",
     ),
     Command(
-        "what-if", "what_if", "re-evaluate a profile with --set overrides and show what changes"
+        "what-if",
+        "what_if",
+        "re-evaluate a profile with --set overrides and show what changes",
+        "exit codes: 0 a protocol is recommended after the overrides, 1 every protocol is "
+        "vetoed after them, 2 bad input or a bad --set",
     ),
     Command(
         "plan",
         "plan",
         "plan the connection lifetime: heartbeat, timeouts on every hop, reconnect policy",
+        "exit codes: 0 a plan (planned rotation through a lifetime limit included), 1 the "
+        "path's constraints contradict each other or every protocol is vetoed, 2 bad input",
     ),
     Command(
         "lint",
         "lint",
         "check current heartbeat, client and proxy timeouts against the path; exit 1 on findings",
+        "exit codes: 0 no findings, 1 findings, 2 bad input or nothing to check",
+    ),
+    Command(
+        "probe",
+        "probe",
+        "measure the live path's idle timeout to a WebSocket URL and whether it drops silently",
+    ),
+    Command(
+        "loadtest",
+        "loadtest",
+        "generate (and --run) a k6 script from the profile's plan: rates, idle gaps, heartbeat",
     ),
     Command(
         "config",
         "config",
         "print proxy configuration (nginx, haproxy, envoy, ingress_nginx, aws_alb) from the plan",
+        "exit codes: 0 configuration printed (a warning on stderr when the profile has no "
+        "such hop), 1 the plan cannot be met, 2 bad input",
     ),
     Command(
         "verify",
@@ -62,37 +85,62 @@ COMMANDS: tuple[Command, ...] = (
         "connections silently, and real WebRTC peers (loopback only)",
     ),
     Command(
-        "validate", "validate", "validate workload profiles (files or folders of *.yaml / *.yml)"
+        "validate",
+        "validate",
+        "validate workload profiles (files or folders of *.yaml / *.yml)",
+        "exit codes: 0 every file is valid, 2 some file is invalid or none was found",
     ),
     Command(
         "migrate",
         "migrate",
         "rewrite a version 1 profile as version 2 (only schema_version changes; comments kept)",
+        "exit codes: 0 migrated or already current, 2 bad input (nothing is written)",
     ),
-    Command("schema", "schema", "print the JSON Schema of the workload profile"),
+    Command(
+        "schema",
+        "schema",
+        "print the JSON Schema of the workload profile",
+        "exit codes: 0 printed",
+    ),
     Command(
         "rules",
         "rules",
         "list the rules of the matrix (or the facts they use, or the matrix JSON Schema)",
+        "exit codes: 0 printed, 2 a bad --matrix overlay",
     ),
     Command(
         "explain",
         "explain",
         "show one rule of the matrix in full: condition, effects, rationale, references",
+        "exit codes: 0 printed, 2 no such rule or a bad --matrix overlay",
     ),
     Command(
-        "docs", "docs", "generate the docs (build) or check the committed docs are current (check)"
+        "docs",
+        "docs",
+        "generate the docs (build) or check the committed docs are current (check)",
+        "exit codes: 0 built, or checked and current; 1 the committed docs are out of date; 2"
+        " bad usage",
     ),
-    Command("adr", "adr", "write an Architecture Decision Record (MADR) for a workload profile"),
+    Command(
+        "adr",
+        "adr",
+        "write an Architecture Decision Record (MADR) for a workload profile",
+        "exit codes: 0 written, 1 every protocol is vetoed (the record is still written) or "
+        "the verification contradicts the choice, 2 bad input",
+    ),
     Command(
         "serve",
         "serve",
         "run the reference WebSocket + SSE runtime (acked mutations, resumable streams, metrics)",
+        "exit codes: 0 stopped cleanly, 1 the hub failed, 2 bad input (the port is taken, a "
+        "bad state file)",
     ),
     Command(
         "client",
         "client",
         "connect to a runtime server over ws or sse, send mutations, print events as JSON lines",
+        "exit codes: 0 every mutation acknowledged, 1 the connection failed or a mutation was"
+        " not acknowledged or was rejected, 2 bad input",
     ),
 )
 
@@ -107,7 +155,34 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse exits with 2 already; this keeps the message on one documented format.
         self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}{_did_you_mean(self, message)}\n")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option of ``parser`` and of the subcommand parsers it holds."""
+    found = list(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += list(sub._option_string_actions)
+    return found
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
+    """``; did you mean 'X'?`` for a misspelt command, choice or option, else ''."""
+    import difflib
+    import re
+
+    choice = re.match(r"argument [^:]+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if choice:
+        typed, options = choice[1], re.findall(r"'([^']*)'", choice[2])
+    else:
+        unknown = re.match(r"unrecognized arguments: (\S+)", message)
+        if not unknown or not unknown[1].startswith("--"):
+            return ""
+        typed, options = unknown[1].partition("=")[0], _option_strings(parser)
+    close = difflib.get_close_matches(typed, options, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -124,7 +199,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"selector {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
-        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        command_parser = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.help,
+            epilog=command.exits or None,
+        )
         if only is None or command.name == only:
             module: _CommandModule = importlib.import_module(f"selector.commands.{command.module}")
             module.add_arguments(command_parser)

@@ -25,7 +25,7 @@ traffic:
   server_to_client: {rate_hz: 0.3, payload_bytes: 150}
   client_to_server: {rate_hz: 0.3, payload_bytes: 150}
 clients: [browser, mobile]
-infrastructure: {timeout_control: none, path: [{kind: heroku}]}
+infrastructure: {timeout_control: none}
 """
 CLEAR = """
 schema_version: 1

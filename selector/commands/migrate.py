@@ -15,10 +15,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the migrated profile to FILE (atomically; may be PROFILE itself) "
         "instead of stdout",
     )
-    parser.epilog = (
-        "The file is validated first; only the schema_version value changes. "
-        "exit codes: 0 migrated (or already current), 2 bad input"
-    )
 
 
 def run(args: argparse.Namespace) -> int:
