@@ -114,6 +114,8 @@ def _profile_value(profile: Profile, name: str) -> Any:
     infra = profile.infrastructure
     if name == "infrastructure.hop_kinds":
         return frozenset(h.kind for h in infra.path)
+    if name == "infrastructure.hosting":
+        return infra.effective_hosting  # derived from `serverless` when not given
     if name == "infrastructure.uncontrollable_hop_kinds":
         return frozenset(h.kind for h in infra.path if not infra.hop_controllable(h))
     node: Any = profile

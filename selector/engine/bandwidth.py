@@ -42,6 +42,10 @@ POST_OVERHEAD = {"1.1": (350, 120), "2": (60, 30), "3": (60, 30)}
 HEARTBEAT_FRAMES = {"websocket": (2, 6), "sse": (3, 0), "webrtc": (2, 6)}
 
 
+#: The largest overhead reported, in percent (a ratio past this says nothing more).
+MAX_OVERHEAD_PERCENT = 1e12
+
+
 def _tls(n: float) -> float:
     return n + TLS_RECORD_OVERHEAD * max(1, math.ceil(n / TLS_MAX_RECORD))
 
@@ -123,7 +127,9 @@ def estimate_bandwidth(
                 "signalling WebSocket"
             )
         total = down + up
-        overhead = (total - raw) / raw * 100 if raw else 0.0
+        # Capped: heartbeats over a vanishing payload rate (5e-324 msg/s) would overflow to
+        # infinity, which JSON cannot carry.
+        overhead = min((total - raw) / raw * 100, MAX_OVERHEAD_PERCENT) if raw else 0.0
         out.append(
             trusted(
                 Bandwidth,
