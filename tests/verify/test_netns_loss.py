@@ -17,8 +17,10 @@ from tests.conftest import ROOT
 from tests.runtime.conftest import UNIT
 
 LOSS = 0.05
-#: Loopback p99s are a millisecond or two: below this, doubling is scheduling noise.
-FLOOR_MS = 5.0
+#: Loopback p99s are a millisecond or two, and the p99 of ~90 messages is nearly their maximum:
+#: one scheduling stall on a busy 2-core machine adds ~15 ms. Below this, growth is noise; TCP's
+#: retransmission timeout (at least 200 ms) stays an order of magnitude above it.
+FLOOR_MS = 25.0
 
 
 def _missing() -> str | None:
