@@ -16,8 +16,8 @@ from selector.render.table import render_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Browser and mobile clients, 0.3 messages/s both ways, no timeout control: sse and websocket
-# collect the same score from different rules.
+# Browser and mobile clients, 0.3 messages/s both ways, an nginx hop whose timeouts nobody
+# controls: sse and websocket collect the same score from different rules.
 TIED = """
 schema_version: 1
 name: tied
@@ -25,7 +25,7 @@ traffic:
   server_to_client: {rate_hz: 0.3, payload_bytes: 150}
   client_to_server: {rate_hz: 0.3, payload_bytes: 150}
 clients: [browser, mobile]
-infrastructure: {timeout_control: none}
+infrastructure: {timeout_control: none, path: [{kind: nginx}]}
 """
 CLEAR = """
 schema_version: 1
