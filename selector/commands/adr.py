@@ -32,11 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import datetime
-    from pathlib import Path
 
-    from selector.docs_gen import write_atomically
+    from selector.commands._output import write_output
     from selector.engine.recommend import recommend
-    from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK
     from selector.loading import load_profile
     from selector.render.adr import render_adr
     from selector.rules.loading import load_matrix
@@ -57,17 +56,7 @@ def run(args: argparse.Namespace) -> int:
         evidence=evidence,
         profile_file=args.profile,
     )
-    if args.out is None:
-        sys.stdout.write(text)
-    else:
-        out = Path(args.out)
-        if out.is_dir():
-            raise UsageError.single("is a folder; give a file name", file=str(out))
-        try:
-            write_atomically(out, text)
-        except OSError as exc:
-            raise UsageError.single(f"cannot write: {exc.strerror}", file=str(out)) from None
-        print(f"wrote {out}", file=sys.stderr)
+    write_output(text, args.out)
     if rec.protocol is None:
         from selector.commands.recommend import vetoed_summary
 

@@ -18,10 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from selector.docs_gen import write_atomically
-    from selector.errors import EXIT_OK, UsageError
+    from selector.commands._output import write_output
+    from selector.errors import EXIT_OK
     from selector.loading import load_profile_source, load_profile_text
     from selector.migration import MIGRATION_NOTE, upgrade_text
     from selector.profile import SCHEMA_VERSION
@@ -40,15 +39,5 @@ def run(args: argparse.Namespace) -> int:
         # be written: check it like any profile.
         load_profile_text(migrated, args.profile)
         print(f"{args.profile}: {MIGRATION_NOTE}", file=sys.stderr)
-    if args.out is None:
-        sys.stdout.write(migrated)
-        return EXIT_OK
-    out = Path(args.out)
-    if out.is_dir():
-        raise UsageError.single("is a folder; give a file name", file=str(out))
-    try:
-        write_atomically(out, migrated)
-    except OSError as exc:
-        raise UsageError.single(f"cannot write: {exc.strerror}", file=str(out)) from None
-    print(f"wrote {out}", file=sys.stderr)
+    write_output(migrated, args.out)
     return EXIT_OK
