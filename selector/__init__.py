@@ -37,9 +37,9 @@ _EXPORTS: dict[str, str] = {
     "load_matrix": "selector.rules.loading",
     "Matrix": "selector.rules.model",
     "render_adr": "selector.render.adr",
-    "Heartbeat": "selector.runtime.settings",
-    "ServerSettings": "selector.runtime.settings",
-    "running_server": "selector.runtime.server",
+    "Heartbeat": "selector.runtime.server.settings",
+    "ServerSettings": "selector.runtime.server.settings",
+    "running_server": "selector.runtime.server.app",
 }
 
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
@@ -92,8 +92,8 @@ if TYPE_CHECKING:
     from selector.rules.loading import load_matrix
     from selector.rules.model import Matrix
     from selector.runtime.client import ClientStoppedError, SseClient, WsClient
-    from selector.runtime.server import running_server
-    from selector.runtime.settings import Heartbeat, ServerSettings
+    from selector.runtime.server.app import running_server
+    from selector.runtime.server.settings import Heartbeat, ServerSettings
     from selector.schemas import profile_json_schema
     from selector.verify.runner import run_verification
     from selector.verify.traffic import VerifyOptions

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from selector.commands._argtypes import port, positive_float, positive_int
 
 if TYPE_CHECKING:
-    from selector.runtime.settings import ServerSettings
+    from selector.runtime.server.settings import ServerSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
-    from selector.runtime.settings import (
+    from selector.runtime.server.settings import (
         NO_HEARTBEAT,
         PlannedSettings,
         ServerSettings,
@@ -199,8 +199,8 @@ def run(args: argparse.Namespace) -> int:
         sse_retry_ms=planned.sse_retry_ms or defaults.sse_retry_ms,
         close_timeout_s=planned.close_timeout_s or defaults.close_timeout_s,
     )
-    from selector.runtime.edge import EdgeConfigError
-    from selector.runtime.server import edge_policy
+    from selector.runtime.server.app import edge_policy
+    from selector.runtime.server.edge import EdgeConfigError
 
     try:
         edge_policy(settings)
@@ -235,7 +235,7 @@ async def _serve(settings: ServerSettings, signal_numbers: tuple[int, ...]) -> b
     """Serve until a signal (graceful shutdown) or a store failure; True on failure."""
     import asyncio
 
-    from selector.runtime.server import running_server
+    from selector.runtime.server.app import running_server
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

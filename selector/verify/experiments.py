@@ -24,8 +24,8 @@ from typing import Any
 from selector.engine.bandwidth import TLS_MAX_RECORD, TLS_RECORD_OVERHEAD, message_bytes
 from selector.runtime.client import ClientStoppedError, SseClient, WsClient
 from selector.runtime.protocol.envelope import Publish
-from selector.runtime.server import running_server
-from selector.runtime.settings import NO_HEARTBEAT, ServerSettings
+from selector.runtime.server.app import running_server
+from selector.runtime.server.settings import NO_HEARTBEAT, ServerSettings
 from selector.verify.evidence import percentile
 from selector.verify.network import CLIENT_NETWORKS, Network
 from selector.verify.proxy import FaultPolicy, FaultProxy

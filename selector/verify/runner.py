@@ -40,8 +40,8 @@ from selector.runtime.client import SseClient, WsClient
 from selector.runtime.protocol.backoff import Backoff
 from selector.runtime.protocol.client_wire import ServerEvent
 from selector.runtime.protocol.envelope import Publish
-from selector.runtime.server import running_server
-from selector.runtime.settings import NO_HEARTBEAT, Heartbeat, ServerSettings
+from selector.runtime.server.app import running_server
+from selector.runtime.server.settings import NO_HEARTBEAT, Heartbeat, ServerSettings
 from selector.verify.evidence import (
     RunEvidence,
     distribution,

@@ -306,8 +306,8 @@ async def _run_rtc(
     outage: ConsentTimers | None,
 ) -> RtcRun:
     """:func:`run_rtc` with the consent timers in place."""
-    from selector.runtime.server import running_server
-    from selector.runtime.settings import ServerSettings
+    from selector.runtime.server.app import running_server
+    from selector.runtime.server.settings import ServerSettings
 
     loop = asyncio.get_running_loop()
     started = loop.time()

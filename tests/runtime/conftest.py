@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from selector.runtime.hub import Hub
-from selector.runtime.server import running_server
-from selector.runtime.settings import ServerSettings
+from selector.runtime.server.app import running_server
+from selector.runtime.server.hub import Hub
+from selector.runtime.server.settings import ServerSettings
 
 T = TypeVar("T")
 

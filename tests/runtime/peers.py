@@ -1,6 +1,6 @@
 """A TEST PEER: the smallest aiohttp server that speaks the runtime's wire contract.
 
-The client tests run against the real server (``selector.runtime.server``) and the fault
+The client tests run against the real server (``selector.runtime.server.app``) and the fault
 proxy; this peer only serves the faults the real server does not make. It is deliberately
 naive (no limits, no metrics, no coalescing, state in plain lists, no ``position`` notice)
 and carries fault switches the tests flip:

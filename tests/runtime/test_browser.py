@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from selector.runtime.settings import Heartbeat
+from selector.runtime.server.settings import Heartbeat
 from selector.verify.experiments import CHROMIUM_ARGS
 from tests.runtime.conftest import arun, eventually, serving
 

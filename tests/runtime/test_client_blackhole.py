@@ -12,10 +12,10 @@ import asyncio
 import pytest
 
 from selector.runtime.client import SseClient, WsClient
-from selector.runtime.hub import Hub
 from selector.runtime.protocol.backoff import Backoff
 from selector.runtime.protocol.envelope import Publish
-from selector.runtime.settings import Heartbeat
+from selector.runtime.server.hub import Hub
+from selector.runtime.server.settings import Heartbeat
 from selector.verify.proxy import FaultProxy
 from tests.runtime.conftest import UNIT, serving
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from selector.cli import main
-from selector.runtime.hub import Hub
 from selector.runtime.protocol.envelope import Publish
-from selector.runtime.settings import Heartbeat
+from selector.runtime.server.hub import Hub
+from selector.runtime.server.settings import Heartbeat
 from tests.runtime.conftest import UNIT, eventually, serving
 
 FAST_BEAT = Heartbeat(ping_interval_s=0.1, pong_timeout_s=5 * UNIT, sse_comment_s=0.1)

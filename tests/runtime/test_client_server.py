@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from selector.runtime.protocol.envelope import Publish
-from selector.runtime.server import running_server
-from selector.runtime.settings import ServerSettings
+from selector.runtime.server.app import running_server
+from selector.runtime.server.settings import ServerSettings
 from tests.runtime.conftest import UNIT, arun, eventually, serving
 
 client_module = pytest.importorskip(

@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 
 from selector.runtime.client import ClientStoppedError, SseClient
-from selector.runtime.hub import Hub
 from selector.runtime.protocol.envelope import Publish
-from selector.runtime.settings import Heartbeat
+from selector.runtime.server.hub import Hub
+from selector.runtime.server.settings import Heartbeat
 from selector.verify.proxy import FaultProxy
 
 from .conftest import UNIT, client_options, eventually, serving

@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from selector.runtime.client import ClientStoppedError, WsClient
-from selector.runtime.hub import Hub, Subscriber
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.protocol.outbox import OutboxFullError
-from selector.runtime.settings import Heartbeat
+from selector.runtime.server.hub import Hub
+from selector.runtime.server.settings import Heartbeat
+from selector.runtime.server.subscriber import Subscriber
 from selector.verify.proxy import FaultProxy
 
 from .conftest import UNIT, StreamOpens, client_options, eventually, serving

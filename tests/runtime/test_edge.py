@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from selector.runtime.edge import EdgeConfigError, EdgePolicy
+from selector.runtime.server.edge import EdgeConfigError, EdgePolicy
 
 POLICY = EdgePolicy.build(
     bind_host="127.0.0.1",

@@ -195,7 +195,10 @@ def test_cut_connections_leave_no_leak_and_resume_fills_the_gap() -> None:
             ws.transport.abort()
             sse.connection.transport.abort()  # type: ignore[union-attr]
             await eventually(lambda: not hub.subscribers)
-            assert not hub.connections_by_ip and hub._gauges()["connections_leaked"] == 0
+            assert (
+                not hub.registry.connections_by_ip
+                and hub.registry.gauges()["connections_leaked"] == 0
+            )
             missed = [await publish(n) for n in (2, 3)]
             async with subscribe(f"ws://{address}/ws?client_id=cut&last_event_id={first}") as again:
                 got = [json.loads(await again.recv())["id"] for _ in missed]

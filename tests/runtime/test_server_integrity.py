@@ -22,7 +22,7 @@ import pytest
 
 from selector.runtime.protocol.commit import MAX_SEQ_GAP
 from selector.runtime.protocol.envelope import Mutation
-from selector.runtime.store import SqliteStore, StateFileError
+from selector.runtime.server.store import SqliteStore, StateFileError
 from tests.runtime.conftest import UNIT, arun, serving, subscribe
 
 

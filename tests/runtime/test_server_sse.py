@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from selector.runtime.hub import Hub
 from selector.runtime.protocol.envelope import Publish
+from selector.runtime.server.hub import Hub
 from tests.runtime.conftest import UNIT, arun, eventually, serving
 from tests.runtime.test_server_ws import publish
 
@@ -109,7 +109,7 @@ def test_resync_is_an_event_without_id() -> None:
 
 
 def test_comment_heartbeats_and_shutdown_retry_hint() -> None:
-    from selector.runtime.settings import Heartbeat
+    from selector.runtime.server.settings import Heartbeat
 
     beat = Heartbeat(ping_interval_s=5, pong_timeout_s=5, sse_comment_s=0.1)
     settings = {"heartbeat": beat, "shutdown_retry_after_ms": 700, "shutdown_retry_spread_ms": 0}
@@ -233,7 +233,7 @@ def test_a_stalled_consumer_never_grows_memory(mode: str, protocol: str) -> None
 def test_a_stalled_websocket_is_reaped_without_stalling_the_heartbeat_of_others() -> None:
     from websockets.asyncio.client import connect
 
-    from selector.runtime.settings import Heartbeat
+    from selector.runtime.server.settings import Heartbeat
 
     beat = Heartbeat(ping_interval_s=0.2, pong_timeout_s=0.4, sse_comment_s=5)
 

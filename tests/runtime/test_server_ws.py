@@ -202,7 +202,7 @@ def test_per_ip_connection_limit() -> None:
                     async with subscribe(url("c")):
                         pass
                 assert refused.value.response.status_code == 429
-            await eventually(lambda: not hub.connections_by_ip)
+            await eventually(lambda: not hub.registry.connections_by_ip)
             async with subscribe(url("a")) as ws:
                 assert await mutate(ws, 1)
 
@@ -239,7 +239,7 @@ def test_a_peer_that_never_answers_pings_is_reaped() -> None:
 
 
 def _fast_heartbeat():  # type: ignore[no-untyped-def]
-    from selector.runtime.settings import Heartbeat
+    from selector.runtime.server.settings import Heartbeat
 
     return Heartbeat(ping_interval_s=0.2, pong_timeout_s=0.3, sse_comment_s=0.2)
 
@@ -307,7 +307,7 @@ def test_events_of_one_tick_arrive_in_order_at_every_subscriber() -> None:
 
 
 def test_without_heartbeat_a_silent_peer_stays_and_nothing_is_sent() -> None:
-    from selector.runtime.settings import NO_HEARTBEAT
+    from selector.runtime.server.settings import NO_HEARTBEAT
 
     async def scenario() -> None:
         async with (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from selector.runtime.settings import (
+from selector.runtime.server.settings import (
     DEFAULT_HEARTBEAT,
     Heartbeat,
     PlannedSettings,

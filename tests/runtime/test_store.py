@@ -9,7 +9,7 @@ import pytest
 
 from selector.runtime.protocol.envelope import Mutation
 from selector.runtime.protocol.identity import Claim
-from selector.runtime.store import MemoryStore, OpRejected, SqliteStore
+from selector.runtime.server.store import MemoryStore, OpRejected, SqliteStore
 
 
 def m(seq: int, op: str, data: object = None, client: str = "c") -> Mutation:

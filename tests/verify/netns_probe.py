@@ -19,8 +19,8 @@ import aiohttp
 
 from selector.runtime.rtc.channels import channel_for
 from selector.runtime.rtc.peer import open_peer
-from selector.runtime.server import running_server
-from selector.runtime.settings import ServerSettings
+from selector.runtime.server.app import running_server
+from selector.runtime.server.settings import ServerSettings
 from selector.verify.evidence import percentile
 
 RATE_HZ = 30

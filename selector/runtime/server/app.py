@@ -4,8 +4,8 @@ Routes: ``/ws`` (mutations in, events out), ``/sse`` (events out), ``POST /mutat
 upstream path), ``POST /publish``, ``GET /state``, ``/echo`` (plain WebSocket echo for
 conformance suites, only when enabled), ``/metrics``, ``/healthz`` and ``/rtc`` (WebRTC
 signalling, see :mod:`selector.runtime.rtc.route`). Handlers only translate between HTTP and
-the :class:`~selector.runtime.hub.Hub`; the decisions are in the sans-I/O protocol core, and
-who may ask (Host, Origin, proxies) in :mod:`selector.runtime.edge`. Every refusal is a JSON
+the :class:`~selector.runtime.server.hub.Hub`; the decisions are in the sans-I/O protocol core, and
+who may ask (Host, Origin, proxies) in :mod:`selector.runtime.server.edge`. Every refusal is a JSON
 error with a stable code, logged as one ``http.refused`` line.
 
 Use :func:`build_app` to embed it, or :func:`running_server` / ``selector serve`` to run it.
@@ -22,9 +22,6 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from selector.runtime.edge import EdgePolicy
-from selector.runtime.hub import OWNER_KEY, Hub, Subscriber, log_transition
-from selector.runtime.metrics import CONTENT_TYPE
 from selector.runtime.protocol.commit import Rejected
 from selector.runtime.protocol.envelope import (
     MAX_NAME_CHARS,
@@ -39,8 +36,13 @@ from selector.runtime.protocol.envelope import (
 from selector.runtime.protocol.identity import token_owner
 from selector.runtime.protocol.sse import encode_retry
 from selector.runtime.rtc.route import add_rtc_routes
-from selector.runtime.settings import ServerSettings
-from selector.runtime.store import open_store
+from selector.runtime.server.edge import EdgePolicy
+from selector.runtime.server.hub import Hub
+from selector.runtime.server.logs import log_transition
+from selector.runtime.server.metrics import CONTENT_TYPE
+from selector.runtime.server.settings import ServerSettings
+from selector.runtime.server.store import open_store
+from selector.runtime.server.subscriber import OWNER_KEY, Subscriber
 
 __all__ = ["HUB_KEY", "build_app", "edge_policy", "running_server"]
 
@@ -239,13 +241,13 @@ async def _per_ip(request: web.Request) -> AsyncIterator[bool]:
     """Hold one of the client's per-IP connection slots; yields False when none is free."""
     hub = _hub(request)
     ip = client_address(request)
-    if not hub.try_acquire_ip(ip):
+    if not hub.registry.try_acquire_ip(ip):
         yield False
         return
     try:
         yield True
     finally:
-        hub.release_ip(ip)
+        hub.registry.release_ip(ip)
 
 
 def _too_many(request: web.Request) -> web.Response:
@@ -294,7 +296,7 @@ async def _serve_ws(
     )
     await ws.prepare(request)
     sub = Subscriber(
-        conn_id=hub.new_conn_id(),
+        conn_id=hub.registry.new_conn_id(),
         protocol="ws",
         client_id=client_id,
         request=request,
@@ -375,7 +377,7 @@ async def _serve_sse(
         response.enable_chunked_encoding()  # the hub writes whole chunks (Subscriber.chunked)
     await response.prepare(request)
     sub = Subscriber(
-        conn_id=hub.new_conn_id(),
+        conn_id=hub.registry.new_conn_id(),
         protocol="sse",
         client_id=client_id,
         request=request,

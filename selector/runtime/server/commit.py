@@ -1,0 +1,95 @@
+"""The commit group of a loop tick: everything staged during one tick (applied mutations,
+claims, events, evictions) is committed together at the end of the tick, so a burst costs one
+commit; with a durable store an ack waits for that commit (:meth:`GroupCommit.group`).
+
+The decisions (what is staged, what FAILED refuses) are in
+:class:`~selector.runtime.protocol.commit.CommitSession`; this module owns the asyncio side:
+the end-of-tick callback and the future acks wait on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from selector.runtime.protocol.commit import CommitSession
+from selector.runtime.server.logs import log_transition
+from selector.runtime.server.store import MemoryStore
+
+__all__ = ["GroupCommit"]
+
+
+class GroupCommit:
+    """Schedules the end-of-tick flush and commits the tick's group when it runs.
+
+    ``on_flush`` is the hub's end-of-tick pump; it calls :meth:`commit` first.
+    """
+
+    __slots__ = ("_group", "_handle", "_on_flush", "durable", "loop", "session", "store")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        store: MemoryStore,
+        session: CommitSession,
+        on_flush: Callable[[], None],
+    ) -> None:
+        self.loop = loop
+        self.store = store
+        self.session = session
+        self.durable = store.durable
+        self._on_flush = on_flush
+        self._group: asyncio.Future[None] | None = None
+        self._handle: asyncio.Handle | None = None
+
+    def schedule(self) -> None:
+        """Run the flush at the end of this tick (once, however often it is asked)."""
+        if self._handle is None:
+            self._handle = self.loop.call_soon(self._run)
+
+    def staged(self) -> None:
+        """Something was staged: with a durable store it joins the open group."""
+        if self.durable:
+            self.group()
+        else:
+            self.schedule()
+
+    def group(self) -> asyncio.Future[None]:
+        """The open group's future: resolved once everything staged so far is committed."""
+        if self._group is None:
+            self._group = self.loop.create_future()
+        self.schedule()
+        return self._group
+
+    def _run(self) -> None:
+        self._handle = None
+        self._on_flush()
+
+    def commit(self) -> BaseException | None:
+        """Commit the group (called by the flush); the store's error when it failed.
+
+        On failure nothing of the group is acked and no mark of it is raised: a re-sent copy
+        is applied again once the state is rebuilt from the store.
+        """
+        group, self._group = self._group, None
+        try:
+            self.store.commit()
+        except Exception as exc:
+            self.session.commit_failed()
+            log_transition("store.failed", error=f"{type(exc).__name__}: {exc}")
+            if group is not None:
+                group.set_exception(exc)
+                group.exception()  # retrieved: waiters get it, nobody else must log it
+            return exc
+        if not self.session.failed:
+            self.session.committed()
+        if group is not None:
+            group.set_result(None)
+        return None
+
+    def stop(self) -> None:
+        """Run a pending flush now (shutdown): what was staged is committed."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+            self._on_flush()

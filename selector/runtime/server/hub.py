@@ -1,0 +1,428 @@
+"""The hub: the pump every request handler shares, between the event loop and the sans-I/O core.
+
+The decisions live in :mod:`selector.runtime.protocol`; the hub wires them to the loop:
+
+- a mutation is classified by the :class:`Ledger`, applied by the store, and acked; with a
+  durable store the ack waits for the group commit at the end of the loop tick
+  (:mod:`.commit`);
+- a published event gets the next id, is committed (durable store), then appended to the
+  :class:`ReplayBuffer` and offered to every subscriber's :class:`FanoutQueue`, all at the end
+  of the tick, so a burst of events costs one commit and one write per subscriber
+  (:mod:`.writer`);
+- who is connected is in :mod:`.registry`; pings, pong deadlines and SSE comments in
+  :mod:`.heartbeat`; graceful close in :mod:`.shutdown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from selector.runtime.protocol.activity import ClientActivity
+from selector.runtime.protocol.commit import (
+    STORE_FAILED,
+    Acked,
+    CommitSession,
+    Duplicate,
+    Rejected,
+    SubmitResult,
+)
+from selector.runtime.protocol.envelope import (
+    EncodedEvent,
+    Mutation,
+    Publish,
+    encode_event,
+    encode_position,
+    encode_resync,
+)
+from selector.runtime.protocol.fanout import FanoutQueue, Offer
+from selector.runtime.protocol.identity import Claim, Identities, Proof
+from selector.runtime.protocol.ledger import Ledger
+from selector.runtime.protocol.liveness import Liveness
+from selector.runtime.protocol.replay import ReplayBuffer, Resync
+from selector.runtime.server.commit import GroupCommit
+from selector.runtime.server.heartbeat import Heartbeat
+from selector.runtime.server.logs import log_transition
+from selector.runtime.server.metrics import Counters, MetricsExporter
+from selector.runtime.server.registry import Registry, refusal
+from selector.runtime.server.settings import ServerSettings
+from selector.runtime.server.shutdown import close_streams
+from selector.runtime.server.store import MemoryStore, OpRejected
+from selector.runtime.server.subscriber import Subscriber
+from selector.runtime.server.writer import write_replies, write_stream
+
+__all__ = ["Hub"]
+
+
+class Hub:
+    """Everything the request handlers share. Create it inside the running loop."""
+
+    def __init__(self, settings: ServerSettings, store: MemoryStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.loop = asyncio.get_running_loop()
+        self.session = CommitSession(Ledger())
+        self.activity = ClientActivity(settings.max_client_ids, settings.client_idle_s)
+        self.replay: ReplayBuffer[EncodedEvent] = ReplayBuffer(
+            settings.replay_max_events, settings.replay_max_bytes
+        )
+        self._last_event_id = 0
+        self._load()
+        hb = settings.heartbeat
+        self.liveness: Liveness[int] = Liveness(
+            ping_interval=hb.ping_interval_s,
+            pong_timeout=hb.pong_timeout_s,
+            sse_comment_interval=hb.sse_comment_s,
+            now=self.loop.time(),
+        )
+        self.registry = Registry(settings.max_connections_per_ip)
+        self.counters = Counters()
+        self.metrics = MetricsExporter(self.counters, self.registry.gauges)
+        self.heartbeat = Heartbeat(self, self.liveness, self.metrics, self.loop)
+        self.commits = GroupCommit(self.loop, store, self.session, self._flush)
+        self.closing = False
+        #: Set when the store failed to commit: the server must stop (fail-stop keeps the
+        #: durable state and what was acked consistent).
+        self.failed = asyncio.Event()
+        self._reply_subs: list[Subscriber] = []
+        self._pending_events: list[tuple[EncodedEvent, str, bytes]] = []
+        self._dirty: dict[int, Subscriber] = {}
+        self._in_flush = False
+        #: When a list, every applied mutation is appended as ``(client_id, seq)`` in apply
+        #: order: set by a verification harness that judges exactly-once and ordering.
+        self.applied_log: list[tuple[str, int]] | None = None
+
+    def _load(self) -> tuple[Ledger, Identities]:
+        """Load marks, secrets and the event log tail from the store."""
+        recovered = self.store.recover()
+        ledger = Ledger(recovered.marks)
+        identities = Identities(recovered.claims)
+        self.activity = ClientActivity(self.settings.max_client_ids, self.settings.client_idle_s)
+        self.activity.seed_ids({*recovered.marks, *recovered.claims}, self.loop.time())
+        first = recovered.events[0][0] - 1 if recovered.events else recovered.latest_event_id
+        self.replay = ReplayBuffer(
+            self.settings.replay_max_events, self.settings.replay_max_bytes, latest=first
+        )
+        for event_id, name, data_json in recovered.events:
+            encoded = encode_event(event_id, name, data_json)
+            self.replay.append(event_id, encoded, encoded.size)
+        self._last_event_id = self.replay.latest
+        self.session.ledger = ledger
+        self.session.identities = identities
+        return ledger, identities
+
+    @property
+    def ledger(self) -> Ledger:
+        """The committed per-client high-water marks."""
+        return self.session.ledger
+
+    @property
+    def subscribers(self) -> dict[int, Subscriber]:
+        """The live subscribers by connection id (:attr:`Registry.subscribers`)."""
+        return self.registry.subscribers
+
+    def rebuild(self) -> None:
+        """Leave FAILED: reload everything from what the store holds, then accept mutations
+        again. Raises the store's error (and stays FAILED) when it cannot be read."""
+        self.session.rebuilt(*self._load())
+        self.failed.clear()
+        log_transition("store.rebuilt", latest=self.replay.latest, clients=len(self.ledger))
+
+    # -- connections ---------------------------------------------------------------------
+
+    def new_queue(self) -> FanoutQueue:
+        """An outbound queue with the configured bounds and delivery mode."""
+        s = self.settings
+        return FanoutQueue(s.queue_max_frames, s.queue_max_bytes, s.delivery)
+
+    def subscribe(self, sub: Subscriber, last_event_id: int | None) -> None:
+        """Register ``sub`` and queue what it missed (or a resync notice) before live events.
+
+        Runs without awaiting, so no event can slip between the replay and the registration.
+        """
+        plan = self.replay.resume(last_event_id)
+        if isinstance(plan, Resync):
+            ws_frame, sse_frame = encode_resync(plan.after, plan.oldest, plan.latest)
+            sub.queue.force(ws_frame if sub.protocol == "ws" else sse_frame)
+            self.counters.resumes_resync[sub.protocol] += 1
+            outcome: dict[str, Any] = {"resync": True, "oldest": plan.oldest}
+        elif last_event_id is None:
+            # A fresh subscriber learns where the stream stands, so it can resume from there
+            # even if it drops before its first event.
+            ws_frame, sse_frame = encode_position(self.replay.latest)
+            sub.queue.force(ws_frame if sub.protocol == "ws" else sse_frame)
+            outcome = {"position": self.replay.latest}
+        else:
+            for encoded in plan.items:
+                sub.queue.force(encoded.ws_frame if sub.protocol == "ws" else encoded.sse_frame)
+            self.counters.resumes_replayed[sub.protocol] += 1
+            outcome = {"replayed": len(plan.items)}
+        previous = self.registry.stream_of_client.get(sub.client_id)
+        # Only a client that proved the id is its own gives the old stream up; an unclaimed
+        # id proves nothing, so a stranger opening it must not end someone else's stream.
+        proof = self.session.identities.prove(sub.client_id, sub.secret, sub.owner)
+        if previous is not None and proof is Proof.OWNER:
+            # A client that reconnects has given its old stream up. Behind a load balancer
+            # that dropped the old connection silently, nothing else would ever end it on an
+            # SSE stream (no pong to miss), so it is ended here.
+            self.drop(previous, "superseded")
+        self.registry.add(sub)
+        if sub.protocol == "ws":
+            self.liveness.add(sub.conn_id)
+        log_transition(
+            f"{sub.protocol}.open",
+            conn=sub.conn_id,
+            client_id=sub.client_id,
+            peer=sub.peer,
+            last_event_id=last_event_id,
+            latest=self.replay.latest,
+            **outcome,
+        )
+        self._notify(sub)
+
+    def unsubscribe(self, sub: Subscriber, reason: str, **fields: Any) -> None:
+        """Forget ``sub`` (idempotent) and log why it ended."""
+        if not self.registry.remove(sub):
+            return
+        self.liveness.remove(sub.conn_id)
+        sub.queue.closed = True
+        sub.signal()
+        log_transition(
+            f"{sub.protocol}.closed",
+            conn=sub.conn_id,
+            client_id=sub.client_id,
+            peer=sub.peer,
+            reason=reason,
+            **fields,
+        )
+
+    def drop(self, sub: Subscriber, reason: str) -> None:
+        """Terminate ``sub``'s connection now (slow consumer, missed pong)."""
+        self.unsubscribe(sub, reason)
+        sub.abort()
+
+    # -- client ids ----------------------------------------------------------------------
+
+    def open_stream_claim(
+        self, client_id: str, offered: str | None, owner: str, *, claim: bool = True
+    ) -> Rejected | None:
+        """Whether a stream may be opened as ``client_id`` with the ``offered`` secret under
+        ``owner``'s token; None admits it. A claimed id needs its secret (and its token), so
+        no one else can end (supersede) its stream; an unclaimed id opened with a secret is
+        claimed now, so it cannot be taken over before its first mutation."""
+        proof = self.session.identities.prove(client_id, offered, owner)
+        refused = refusal(proof, None)
+        if refused is not None:
+            return refused
+        self._touch(client_id)
+        if claim and proof is Proof.UNCLAIMED and offered is not None and not self.session.failed:
+            self._claim(client_id, Claim(offered, owner))
+        return None
+
+    def _claim(self, client_id: str, claim: Claim) -> None:
+        """Claim ``client_id``, committed with the open group."""
+        self.session.claim(client_id, claim)
+        self.store.record_claim(client_id, claim)
+        self.commits.staged()
+
+    def _touch(self, client_id: str) -> None:
+        """Record activity of ``client_id``; forget ids past the ledger's bounds."""
+        activity = self.activity
+        known = client_id in activity
+        activity.touch(client_id, self.loop.time())
+        if not known and len(activity) > activity.max_ids:
+            self.evict_idle()
+
+    def evict_idle(self) -> list[str]:
+        """Forget the marks and claims of ids past the bounds (idle ones first); an id with
+        a live stream or a mutation in the open group stays. Returns the ids forgotten."""
+        session = self.session
+        staged = session.staged_marks()
+        streams = self.registry.stream_of_client
+        evicted = self.activity.evict(self.loop.time(), lambda c: c in streams or c in staged)
+        for client_id in evicted:
+            session.ledger.forget(client_id)
+            session.identities.forget(client_id)
+            self.store.forget_client(client_id)
+        if evicted:
+            self.counters.evicted_clients += len(evicted)
+            self.commits.staged()
+        return evicted
+
+    # -- mutations -----------------------------------------------------------------------
+
+    def submit_ws(self, sub: Subscriber, mutation: Mutation) -> bytes:
+        """:meth:`submit` for a WebSocket; the connection keeps a secret issued to it."""
+        result = self.submit(mutation, "ws", sub.secret, sub.owner)
+        if not isinstance(result, Rejected) and result.secret is not None:
+            sub.secret = result.secret
+        return result.encode()
+
+    def submit(
+        self, mutation: Mutation, protocol: str, offered: str | None, owner: str = ""
+    ) -> SubmitResult:
+        """Apply ``mutation`` unless it is a duplicate or refused; ``offered`` is the secret
+        the sender presented for its client id, ``owner`` the digest of its token.
+
+        Send an ``Acked`` or ``Duplicate`` with :meth:`reply` (WS) or after
+        :meth:`commit_barrier` (HTTP): with a durable store it may only leave once committed.
+        """
+        counters = self.counters
+        session = self.session
+        client_id = mutation.client_id
+        proof = session.identities.prove(client_id, offered, owner)
+        refused = refusal(proof, mutation.seq)
+        if refused is not None:
+            counters.invalid[protocol] += 1
+            return refused
+        self._touch(client_id)
+        result = session.admit(client_id, mutation.seq)
+        if result is None:
+            try:
+                self.store.apply(mutation)
+            except OpRejected as exc:
+                counters.invalid[protocol] += 1
+                return Rejected(exc.code, str(exc), mutation.seq)
+            result = session.stage(mutation.client_id, mutation.seq)
+            self.store.record_mark(mutation.client_id, mutation.seq)
+            if self.applied_log is not None:
+                self.applied_log.append((mutation.client_id, mutation.seq))
+            self.commits.staged()
+        elif isinstance(result, Rejected):
+            counters.invalid[protocol] += 1
+            return result
+        else:
+            counters.duplicates[protocol] += 1
+        counters.acks[protocol] += 1
+        if proof is Proof.UNCLAIMED:
+            # First contact claims the id, committed with the mutation's group. A client that
+            # chose its own secret keeps it (an ack lost on the way cannot lock it out of its
+            # id); one that sent none gets a secret in this ack.
+            issued = None if offered else secrets.token_urlsafe(24)
+            self._claim(client_id, Claim(offered or issued or "", owner))
+            if issued is None:
+                return result
+            if isinstance(result, Duplicate):
+                return Duplicate(result.seq, issued)
+            return Acked(result.seq, issued)
+        return result
+
+    async def commit_barrier(self) -> None:
+        """Wait until everything applied so far is committed (no-op for a memory store)."""
+        if self.store.durable:
+            await asyncio.shield(self.commits.group())
+
+    def reply(self, sub: Subscriber, reply: bytes) -> None:
+        """Queue an ack or error for ``sub``'s WebSocket. All replies a connection earns in one
+        loop tick go out in one write at the end of the tick, after the group commit of a
+        durable store, so the connection keeps reading (pipelined mutations share a commit)."""
+        if not sub.replies:
+            self._reply_subs.append(sub)
+        sub.replies.append(reply)
+        self.commits.staged()
+
+    def _write_replies(self, sub: Subscriber) -> None:
+        if sub.conn_id not in self.registry.subscribers:
+            sub.replies = []
+            return
+        if not write_replies(sub, self.counters, self.settings.queue_max_bytes):
+            # The client sends mutations but reads none of its acks.
+            self.counters.slow_disconnects["ws"] += 1
+            self.drop(sub, "slow_consumer")
+
+    # -- events --------------------------------------------------------------------------
+
+    def publish(self, publish: Publish) -> int | Rejected:
+        """Give the event the next id; it reaches subscribers at the end of this tick, after
+        the commit. Returns its id, or ``STORE_FAILED`` while the store is failed."""
+        if self.session.failed:
+            return STORE_FAILED
+        self.session.stage_event()
+        self._last_event_id += 1
+        data_json = orjson.dumps(publish.data)
+        encoded = encode_event(self._last_event_id, publish.event, data_json)
+        self.store.append_event(self._last_event_id, publish.event, data_json)
+        self._pending_events.append((encoded, publish.event, data_json))
+        self.counters.events_published += 1
+        self.commits.staged()
+        return self._last_event_id
+
+    # -- end of tick ---------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """End of tick: commit the group, release its replies, fan out its events, then write
+        every subscriber that has frames: one write per subscriber per tick."""
+        self._in_flush = True
+        try:
+            self._commit_and_fan_out()
+            dirty, self._dirty = self._dirty, {}
+            subscribers = self.registry.subscribers
+            cap, counters, loop = self.settings.sse_batch_max_bytes, self.counters, self.loop
+            for sub in dirty.values():
+                if sub.conn_id in subscribers:
+                    write_stream(sub, cap, counters, loop)
+        finally:
+            self._in_flush = False
+
+    def _commit_and_fan_out(self) -> None:
+        reply_subs, self._reply_subs = self._reply_subs, []
+        events, self._pending_events = self._pending_events, []
+        if self.commits.commit() is not None:
+            refusal_frame = STORE_FAILED.encode()
+            for sub in reply_subs:
+                sub.replies = [refusal_frame]
+                self._write_replies(sub)
+            self.failed.set()
+            return
+        for sub in reply_subs:
+            self._write_replies(sub)
+        for encoded, _, _ in events:
+            self.replay.append(encoded.event_id, encoded, encoded.size)
+            for sub in list(self.registry.subscribers.values()):
+                self.offer(sub, encoded.ws_frame if sub.protocol == "ws" else encoded.sse_frame)
+
+    def offer(self, sub: Subscriber, frame: bytes) -> None:
+        """Queue ``frame`` for ``sub``, written at the end of the tick; a subscriber that
+        cannot take it is skipped (lossy delivery) or dropped (slow consumer)."""
+        outcome = sub.queue.offer(frame)
+        if outcome is Offer.QUEUED:
+            self._notify(sub)
+        elif outcome is Offer.SKIPPED:
+            self.counters.slow_skips[sub.protocol] += 1
+        else:
+            self.counters.slow_disconnects[sub.protocol] += 1
+            self.drop(sub, "slow_consumer")
+
+    def _notify(self, sub: Subscriber) -> None:
+        self._dirty[sub.conn_id] = sub
+        if not self._in_flush:
+            self.commits.schedule()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the heartbeat task (call once the server is listening)."""
+        self.heartbeat.start()
+
+    def on_pong(self, sub: Subscriber) -> None:
+        """Record a pong and its round-trip time."""
+        self.heartbeat.on_pong(sub)
+
+    async def shutdown(self, random_ms: Callable[[int], int] | None = None) -> None:
+        """Graceful shutdown: refuse new connections, close every WebSocket with 1001 and
+        ``retry_after_ms=N``, end every SSE stream after a ``retry: N`` hint. Each client gets
+        its own N, spread over ``shutdown_retry_spread_ms``, so they do not return at once."""
+        if self.closing:
+            return
+        self.closing = True
+        await close_streams(self.registry.subscribers.values(), self.settings, random_ms)
+        await self.stop_tasks()
+
+    async def stop_tasks(self) -> None:
+        """Cancel the heartbeat task and commit what is pending."""
+        await self.heartbeat.stop()
+        self.commits.stop()

@@ -1,0 +1,23 @@
+"""Structured log lines of the server: one JSON object per connection or server transition."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+
+__all__ = ["connection_log", "log", "log_transition"]
+
+log = logging.getLogger("selector.runtime")
+#: Per-connection transitions have their own logger so ``serve --quiet`` can silence them
+#: while keeping server-level lines (listening, stopped, store failures).
+connection_log = logging.getLogger("selector.runtime.connection")
+
+
+def log_transition(event: str, **fields: Any) -> None:
+    """One structured JSON log line for a connection or server state transition."""
+    logger = connection_log if event.startswith(("ws.", "sse.")) else log
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(orjson.dumps({"ts": round(time.time(), 3), "event": event, **fields}).decode())

@@ -1,0 +1,94 @@
+"""One WebSocket connection or SSE stream receiving the event stream, and what it holds."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from aiohttp import web
+
+from selector.runtime.protocol.fanout import FanoutQueue
+
+__all__ = ["OWNER_KEY", "Protocol", "Subscriber"]
+
+Protocol = Literal["ws", "sse"]
+
+#: Request key under which admission leaves the token owner a stream acts for.
+OWNER_KEY = web.RequestKey("owner", str)
+
+
+class Subscriber:
+    """One WebSocket connection or SSE stream receiving the event stream."""
+
+    __slots__ = (
+        "chunked",
+        "client_id",
+        "conn_id",
+        "draining",
+        "ending",
+        "owner",
+        "peer",
+        "protocol",
+        "queue",
+        "replies",
+        "request",
+        "secret",
+        "wake",
+        "writer",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        *,
+        conn_id: int,
+        protocol: Protocol,
+        client_id: str,
+        request: web.Request,
+        queue: FanoutQueue,
+        ws: web.WebSocketResponse | None = None,
+    ) -> None:
+        self.conn_id = conn_id
+        self.protocol: Protocol = protocol
+        self.client_id = client_id
+        self.request = request
+        self.peer = request.remote or ""
+        self.queue = queue
+        self.ws = ws
+        #: The client id's resume secret as this connection proved it (``secret=`` query), or
+        #: as the server issued it on this connection's first ack.
+        self.secret: str | None = request.query.get("secret") or None
+        #: Digest of the token the stream was admitted with ("" without tokens).
+        self.owner: str = request.get(OWNER_KEY, "")
+        #: SSE only (an idle WebSocket should not pay for an Event): set when the handler
+        #: must drain a backlog or end.
+        self.wake: asyncio.Event | None = asyncio.Event() if protocol == "sse" else None
+        #: SSE: whether the response uses chunked transfer coding (HTTP/1.1).
+        self.chunked = request.version >= (1, 1)
+        #: The peer is slow: its SSE handler or WS writer task owns writing until the queue
+        #: is empty.
+        self.draining = False
+        #: WS: the task draining a backlog, if any (none while the peer keeps up).
+        self.writer: asyncio.Task[None] | None = None
+        #: Set on graceful shutdown: write what is queued, then end.
+        self.ending = False
+        #: WS: acks and errors earned this tick, written together at the end of the tick.
+        self.replies: list[bytes] = []
+
+    @property
+    def transport_open(self) -> bool:
+        """Whether the underlying TCP transport is still open."""
+        transport = self.request.transport
+        return transport is not None and not transport.is_closing()
+
+    def abort(self) -> None:
+        """Drop the connection now, without a closing handshake (the peer may be gone)."""
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+        self.signal()
+
+    def signal(self) -> None:
+        """Wake the SSE handler (no-op for a WebSocket)."""
+        if self.wake is not None:
+            self.wake.set()
