@@ -25,13 +25,15 @@ from typing import Literal
 
 from selector.verify.network import Network
 
-__all__ = ["FaultPolicy", "FaultProxy", "ProxyStats", "strip_upgrade"]
+__all__ = ["FaultPolicy", "FaultProxy", "ProxyStats", "request_head", "strip_upgrade"]
 
 FaultAction = Literal["silent_drop", "rst", "fin"]
 
 _READ_SIZE = 64 * 1024
 #: Chunks queued per direction before the proxy stops reading (at most 4 MiB).
 _QUEUED_CHUNKS = 64
+#: Request heads kept in :attr:`ProxyStats.request_heads`.
+_MAX_HEADS = 256
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,10 @@ class ProxyStats:
     faults: dict[str, int] = field(default_factory=dict)
     #: Bytes that arrived after a silent drop and were swallowed.
     bytes_swallowed: int = 0
+    #: The head (request line and headers) of each HTTP request clients sent, in order, as
+    #: far as a read starts with one (see :func:`request_head`): what a test checks a client
+    #: asked for. The first ``_MAX_HEADS`` only.
+    request_heads: list[bytes] = field(default_factory=list)
 
     def count_fault(self, reason: str, action: str) -> None:
         key = f"{reason}:{action}"
@@ -107,6 +113,16 @@ class ProxyStats:
     def drops(self) -> int:
         """All faults applied."""
         return sum(self.faults.values())
+
+
+def request_head(chunk: bytes) -> bytes | None:
+    """The HTTP request head ``chunk`` starts with (without the blank line), or None (pure).
+    A head is small and sent in one write, so on loopback it arrives in one read."""
+    method, space, _ = chunk[:16].partition(b" ")
+    if not space or not method.isalpha() or not method.isupper():
+        return None
+    head, sep, _ = chunk.partition(b"\r\n\r\n")
+    return head if sep else None
 
 
 def strip_upgrade(chunk: bytes) -> bytes:
@@ -208,6 +224,10 @@ class _Link:
                 if self.dropped:
                     stats.bytes_swallowed += len(chunk)
                     continue
+                if upstream and len(stats.request_heads) < _MAX_HEADS:
+                    head = request_head(chunk)
+                    if head is not None:
+                        stats.request_heads.append(head)
                 if upstream and self.policy.strip_upgrade:
                     chunk = strip_upgrade(chunk)
                 if buffering and self.policy.buffer_bytes is not None:

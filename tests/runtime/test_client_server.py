@@ -6,6 +6,7 @@ The client half is developed on its own branch; these tests skip until both halv
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import pytest
 
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.server.app import running_server
-from selector.runtime.server.settings import ServerSettings
+from selector.runtime.server.settings import Heartbeat, ServerSettings
+from selector.verify.proxy import FaultProxy
 from tests.runtime.conftest import UNIT, arun, eventually, serving
 
 client_module = pytest.importorskip(
@@ -164,3 +166,45 @@ def test_an_event_over_the_sse_client_limit_stops_it_instead_of_looping() -> Non
 
     failure, reconnects = arun(scenario())
     assert "1000" in failure and reconnects == 0
+
+
+@pytest.mark.parametrize("kind", ["ws", "sse"])
+def test_a_silent_server_is_declared_dead_and_the_client_comes_back(kind: str) -> None:
+    """Heartbeats (WS pings and events, SSE comments) keep a quiet link alive; a link that
+    goes dark (no FIN, no RST) is declared dead after the silence timeout and reopened, and
+    what was dropped on the way comes back on resume."""
+    beat = 0.05 * UNIT
+    timeout = 0.4 * UNIT
+    heartbeat = Heartbeat(ping_interval_s=beat, pong_timeout_s=2 * UNIT, sse_comment_s=beat)
+
+    async def scenario() -> Any:
+        async with serving(heartbeat=heartbeat) as (hub, address):
+            host, port = address.rsplit(":", 1)
+            async with FaultProxy((host, int(port))) as proxy:
+                url = f"{'ws' if kind == 'ws' else 'http'}://127.0.0.1:{proxy.port}"
+                client_class = client_module.WsClient if kind == "ws" else client_module.SseClient
+                opts = {**options("quiet"), "silence_timeout": timeout}
+                async with client_class(url, **opts) as client:
+                    await client.wait_connected(5 * UNIT)
+                    hub.publish(Publish("before", 0))
+                    await client.wait_events(1, 5 * UNIT)
+                    # A stream that outlives several silence timeouts without a verdict.
+                    alive_since = asyncio.get_running_loop().time()
+                    await client.wait_until(
+                        lambda: asyncio.get_running_loop().time() - alive_since > 3 * timeout,
+                        10 * UNIT,
+                    )
+                    assert client.stats.dead_peers == []
+                    proxy.blackhole = True  # the "load balancer" drops everything silently
+                    hub.publish(Publish("lost in the black hole", 1))
+                    await client.wait_until(lambda: client.stats.dead_peers != [], 5 * UNIT)
+                    verdict = client.stats.dead_peers[0]
+                    assert timeout <= verdict.silent_for < timeout + 2 * UNIT
+                    proxy.blackhole = False
+                    hub.publish(Publish("after", 2))
+                    await client.wait_events(3, 5 * UNIT)
+                return client
+
+    client = arun(scenario())
+    assert [e.id for e in client.events] == [1, 2, 3]  # the dropped one came back on resume
+    assert client.stats.reconnects >= 1

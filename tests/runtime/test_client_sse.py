@@ -1,6 +1,6 @@
-"""SseClient against the real server on 127.0.0.1 (behind the fault proxy for a silent link);
-the faults the server does not make (ending streams on demand, losing a response after the
-apply) and the exact request headers still come from the test peer (tests/runtime/peers.py)."""
+"""SseClient against the real server on 127.0.0.1, behind the fault proxy where the request
+heads matter; a response lost after the apply comes from the hub's fault hooks. The silence
+timeout is tested for both clients in tests/runtime/test_client_server.py."""
 
 from __future__ import annotations
 
@@ -13,15 +13,10 @@ from aiohttp import web
 from selector.runtime.client import ClientStoppedError, SseClient
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.server.hub import Hub
-from selector.runtime.server.settings import Heartbeat
+from selector.runtime.server.shutdown import close_streams
 from selector.verify.proxy import FaultProxy
 
-from .conftest import UNIT, client_options, eventually, serving
-from .peers import TestPeer, run_with_peer
-
-
-def _client(peer: TestPeer, **options: object) -> SseClient:
-    return SseClient(peer.base_url, **client_options(**options))  # type: ignore[arg-type]
+from .conftest import UNIT, StreamOpens, client_options, eventually, serving
 
 
 def _sse(address: str, **options: object) -> SseClient:
@@ -61,36 +56,6 @@ def test_events_stream_in_and_mutations_go_up_by_post() -> None:
     run_with_server(scenario, sse_retry_ms=50)
 
 
-def test_a_silent_stream_is_declared_dead_and_reopened() -> None:
-    beat = 0.05 * UNIT
-
-    async def scenario(hub: Hub, address: str) -> None:
-        host, port = address.rsplit(":", 1)
-        timeout = 0.4 * UNIT
-        async with FaultProxy((host, int(port))) as proxy:  # noqa: SIM117 (its port)
-            async with _sse(f"127.0.0.1:{proxy.port}", silence_timeout=timeout) as client:
-                await client.wait_connected(5 * UNIT)
-                hub.publish(Publish("tick", 0))
-                await client.wait_events(1, 5 * UNIT)
-                # Comment heartbeats keep it alive past several silence timeouts.
-                alive_since = asyncio.get_running_loop().time()
-                await client.wait_until(
-                    lambda: asyncio.get_running_loop().time() - alive_since > 3 * timeout,
-                    10 * UNIT,
-                )
-                assert client.stats.dead_peers == []
-                proxy.blackhole = True
-                hub.publish(Publish("tick", 1))  # dropped on the way
-                await client.wait_until(lambda: client.stats.dead_peers != [], 5 * UNIT)
-                assert client.stats.dead_peers[0].silent_for >= timeout
-                proxy.blackhole = False
-                await client.wait_events(2, 5 * UNIT)  # recovered on resume
-        assert [e.id for e in client.events] == [1, 2]
-
-    heartbeat = Heartbeat(ping_interval_s=beat, pong_timeout_s=2 * UNIT, sse_comment_s=beat)
-    run_with_server(scenario, heartbeat=heartbeat)
-
-
 def test_a_refused_mutation_is_dropped_not_retried_forever() -> None:
     async def scenario(hub: Hub, address: str) -> None:
         async with _sse(address) as client:
@@ -117,40 +82,40 @@ def test_close_leaves_no_task_and_no_stream_behind() -> None:
 
 
 def test_ended_stream_reconnects_after_retry_and_resumes_with_last_event_id() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer) as client:
-            await client.wait_connected(5 * UNIT)
-            await peer.publish("tick", 0)
-            await peer.publish("tick", 1)
-            await client.wait_events(2, 5 * UNIT)
-            peer.end_sse_streams(retry_ms=150)
-            ended_at = asyncio.get_running_loop().time()
-            await eventually(lambda: not client.connected)
-            await peer.publish("tick", 2)
-            await client.wait_events(3, 5 * UNIT)
+    async def scenario(hub: Hub, address: str) -> None:
+        with StreamOpens() as log:
+            async with _sse(address) as client:
+                await client.wait_connected(5 * UNIT)
+                hub.publish(Publish("tick", 0))
+                hub.publish(Publish("tick", 1))
+                await client.wait_events(2, 5 * UNIT)
+                # The server's graceful end of one stream: ``retry: 150``, then the end.
+                ended_at = asyncio.get_running_loop().time()
+                await close_streams(list(hub.subscribers.values()), hub.settings)
+                await eventually(lambda: not client.connected)
+                hub.publish(Publish("tick", 2))
+                await client.wait_events(3, 5 * UNIT)
         assert [e.id for e in client.events] == [1, 2, 3]
-        assert [c.last_event_id for c in peer.connections] == [None, "2"]
-        assert peer.connections[1].at - ended_at >= 0.15  # retry: 150 is the floor
+        assert [line["last_event_id"] for _, line in log.opens] == [None, 2]
+        assert log.opens[1][0] - ended_at >= 0.15  # retry: 150 is the floor
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(
+        scenario, sse_retry_ms=50, shutdown_retry_after_ms=150, shutdown_retry_spread_ms=0
+    )
 
 
 def test_post_whose_response_was_lost_is_retried_in_order_and_applied_once() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        peer.lose_acks = 2
-        async with _client(peer, client_id="s2") as client:
+    async def scenario(hub: Hub, address: str) -> None:
+        hub.faults.cut_after_apply = 2  # two responses lost after the apply
+        async with _sse(address, client_id="s2") as client:
             for i in range(4):
-                await client.send("set", {"key": "k", "value": i})
+                await client.send("incr", {"key": "k", "by": 2**i})
             await client.wait_acked(10 * UNIT)
-        assert [(seq, data["value"]) for _, seq, _, data in peer.applied] == [
-            (1, 0),
-            (2, 1),
-            (3, 2),
-            (4, 3),
-        ]
+        assert hub.applied_log == [("s2", seq) for seq in range(1, 5)]
+        assert hub.store.view()["kv"] == {"k": 15}  # each power of two added exactly once
         assert client.stats.duplicate_acks >= 1
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario)
 
 
 @pytest.mark.parametrize(
@@ -186,12 +151,18 @@ def test_responses_that_are_not_streams_stop_the_client(
 
 
 def test_the_token_goes_in_the_query_for_the_stream_and_as_a_header_for_posts() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer, token="s3cret") as client:
-            await client.wait_connected(5 * UNIT)
-            await client.send("set", {"key": "a"})
-            await client.wait_acked(5 * UNIT)
-        assert peer.connections[0].query_token == "s3cret"  # what EventSource can send
-        assert peer.post_authorizations == ["Bearer s3cret"]
+    async def scenario(hub: Hub, address: str) -> None:
+        host, port = address.rsplit(":", 1)
+        async with FaultProxy((host, int(port))) as proxy:  # noqa: SIM117 (its port)
+            async with _sse(f"127.0.0.1:{proxy.port}", token="s3cret") as client:
+                await client.wait_connected(5 * UNIT)
+                await client.send("set", {"key": "a"})
+                await client.wait_acked(5 * UNIT)
+        heads = [head.split(b"\r\n") for head in proxy.stats.request_heads]
+        (stream,) = [lines for lines in heads if lines[0].startswith(b"GET /sse?")]
+        (post,) = [lines for lines in heads if lines[0].startswith(b"POST /mutations")]
+        assert b"token=s3cret" in stream[0]  # what EventSource can send
+        assert b"Authorization: Bearer s3cret" in post[1:]
+        assert b"s3cret" not in post[0]
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario, tokens=("s3cret",))

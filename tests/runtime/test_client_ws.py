@@ -1,11 +1,12 @@
 """WsClient against the real server on 127.0.0.1, behind the fault proxy where the network
-misbehaves; the faults the server itself does not make (an ack lost after the apply, refused
-handshakes) still come from the test peer (tests/runtime/peers.py)."""
+misbehaves; the faults a healthy server does not make (an ack lost after the apply, refused
+handshakes, pings without heartbeat events) are switched on with the hub's fault hooks."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 import pytest
 
@@ -18,13 +19,6 @@ from selector.runtime.server.subscriber import Subscriber
 from selector.verify.proxy import FaultProxy
 
 from .conftest import UNIT, StreamOpens, client_options, eventually, serving
-from .peers import TestPeer, run_with_peer
-
-Scenario = Callable[[TestPeer], Awaitable[None]]
-
-
-def _client(peer: TestPeer, **options: object) -> WsClient:
-    return WsClient(peer.base_url.replace("http", "ws"), **client_options(**options))  # type: ignore[arg-type]
 
 
 def _ws(address: str, **options: object) -> WsClient:
@@ -133,40 +127,6 @@ def test_a_close_code_that_a_retry_cannot_fix_stops_the_client() -> None:
     run_with_server(scenario)
 
 
-def test_a_silent_server_is_declared_dead_and_the_client_comes_back() -> None:
-    beat = 0.05 * UNIT
-
-    async def scenario(hub: Hub, address: str) -> None:
-        host, port = address.rsplit(":", 1)
-        timeout = 0.4 * UNIT
-        async with FaultProxy((host, int(port))) as proxy:  # noqa: SIM117 (its port)
-            async with _ws(f"127.0.0.1:{proxy.port}", silence_timeout=timeout) as client:
-                await client.wait_connected(5 * UNIT)
-                hub.publish(Publish("before", 0))
-                await client.wait_events(1, 5 * UNIT)
-                # Heartbeats keep a quiet link alive: a stream that outlives several silence
-                # timeouts without a verdict.
-                alive_since = asyncio.get_running_loop().time()
-                await client.wait_until(
-                    lambda: asyncio.get_running_loop().time() - alive_since > 3 * timeout,
-                    10 * UNIT,
-                )
-                assert client.stats.dead_peers == []
-                proxy.blackhole = True  # the "load balancer" drops everything, no FIN, no RST
-                hub.publish(Publish("lost in the black hole", 1))
-                await client.wait_until(lambda: len(client.stats.dead_peers) >= 1, 5 * UNIT)
-                verdict = client.stats.dead_peers[0]
-                assert timeout <= verdict.silent_for < timeout + 2 * UNIT
-                proxy.blackhole = False
-                hub.publish(Publish("after", 2))
-                await client.wait_events(3, 5 * UNIT)
-        assert [e.id for e in client.events] == [1, 2, 3]  # the dropped one came back on resume
-        assert client.stats.reconnects >= 1
-
-    heartbeat = Heartbeat(ping_interval_s=beat, pong_timeout_s=2 * UNIT, sse_comment_s=beat)
-    run_with_server(scenario, heartbeat=heartbeat)
-
-
 def test_resuming_from_an_id_older_than_the_buffer_reports_a_resync() -> None:
     async def scenario(hub: Hub, address: str) -> None:
         async with _ws(address) as client:
@@ -221,117 +181,138 @@ def test_an_oversized_server_frame_closes_with_1009_and_stops() -> None:
 
 
 def test_a_mutation_whose_ack_was_lost_is_replayed_in_order_and_applied_once() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        peer.lose_acks = 2  # the first two mutations are applied, then the link is cut
-        async with _client(peer, client_id="c2") as client:
+    async def scenario(hub: Hub, address: str) -> None:
+        hub.faults.cut_after_apply = 2  # the first two mutations are applied, then the link is cut
+        async with _ws(address, client_id="c2") as client:
             await client.wait_connected(5 * UNIT)
             for i in range(5):
-                await client.send("set", {"key": "k", "value": i})
+                await client.send("incr", {"key": "k", "by": 2**i})
             await client.wait_acked(10 * UNIT)
-        assert [seq for _, seq, _, _ in peer.applied] == [1, 2, 3, 4, 5]
-        assert [data["value"] for *_, data in peer.applied] == [0, 1, 2, 3, 4]
+        assert hub.applied_log == [("c2", seq) for seq in range(1, 6)]
+        assert hub.store.view()["kv"] == {"k": 31}  # each power of two added exactly once
         assert client.stats.reconnects >= 2
         assert client.stats.duplicate_acks >= 1  # the server recognised a replay
         assert client.pending == ()
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario)
 
 
 def test_mutations_sent_while_disconnected_wait_in_the_outbox() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        peer.refuse_status = 503  # retryable: the client keeps trying
-        async with _client(peer, client_id="c3") as client:
+    async def scenario(hub: Hub, address: str) -> None:
+        hub.faults.refuse_streams = HTTPStatus.SERVICE_UNAVAILABLE  # retryable: it keeps trying
+        async with _ws(address, client_id="c3") as client:
             await client.send("set", {"key": "a", "value": 1})
             await client.send("set", {"key": "b", "value": 2})
             await eventually(lambda: client.state.backoff.attempt >= 2)
             assert [m.seq for m in client.pending] == [1, 2]
-            peer.refuse_status = None
+            assert hub.applied_log == []
+            hub.faults.refuse_streams = None
             await client.wait_acked(5 * UNIT)
-        assert [seq for _, seq, _, _ in peer.applied] == [1, 2]
+        assert hub.applied_log == [("c3", 1), ("c3", 2)]
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario)
 
 
 def test_a_4xx_handshake_stops_the_client_with_the_status() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        peer.refuse_status = 403
-        async with _client(peer) as client:
-            with pytest.raises(ClientStoppedError):
-                await client.wait_connected(5 * UNIT)
-            assert client.failure == "handshake refused: HTTP 403"
+    async def scenario(hub: Hub, address: str) -> None:
+        hub.faults.refuse_streams = HTTPStatus.FORBIDDEN
+        with StreamOpens() as log:
+            async with _ws(address) as client:
+                with pytest.raises(ClientStoppedError):
+                    await client.wait_connected(5 * UNIT)
+                assert client.failure == "handshake refused: HTTP 403"
+        assert log.opens == []
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario)
 
 
 def test_max_consecutive_failures_bounds_the_retries() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        peer.refuse_status = 503
-        async with _client(peer, max_consecutive_failures=3) as client:
+    async def scenario(hub: Hub, address: str) -> None:
+        hub.faults.refuse_streams = HTTPStatus.SERVICE_UNAVAILABLE
+        async with _ws(address, max_consecutive_failures=3) as client:
             with pytest.raises(ClientStoppedError):
                 await client.wait_connected(5 * UNIT)
             assert client.failure is not None and "gave up after 3" in client.failure
             assert len(client.stats.disconnects) == 4
+        assert hub.counters.rejected_connections["fault_injected"] == 4
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario)
 
 
 def test_sends_interleaved_with_connection_cuts_keep_seq_order_on_every_connection() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer, client_id="race") as client:
-            await client.wait_connected(5 * UNIT)
-            peer.lose_acks = 3
+    async def scenario(hub: Hub, address: str) -> None:
+        with StreamOpens() as log:
+            async with _ws(address, client_id="race") as client:
+                await client.wait_connected(5 * UNIT)
+                hub.faults.cut_after_apply = 3
 
-            async def burst(start: int) -> None:
-                for i in range(start, start + 10):
-                    await client.send("set", {"key": "k", "value": i})
-                    await asyncio.sleep(0)
+                async def burst(start: int) -> None:
+                    for i in range(start, start + 10):
+                        await client.send("set", {"key": "k", "value": i})
+                        await asyncio.sleep(0)  # let the sends interleave with the cuts
 
-            await asyncio.gather(*(burst(n * 10) for n in range(4)))
-            await client.wait_acked(10 * UNIT)
-        assert [seq for _, seq, _, _ in peer.applied] == list(range(1, 41))
-        assert len(peer.seqs_per_connection) >= 4  # three cuts happened
-        for carried in peer.seqs_per_connection:
-            assert carried == sorted(carried)  # replay first, then new ones, never reordered
+                await asyncio.gather(*(burst(n * 10) for n in range(4)))
+                await client.wait_acked(10 * UNIT)
+        # The server applies a client's seqs only in order (a later seq first would turn the
+        # earlier one into a "duplicate" never applied): every seq applied, once, in order,
+        # means every connection carried replays first, then new ones, never reordered.
+        assert hub.applied_log == [("race", seq) for seq in range(1, 41)]
+        assert len(log.opens) >= 4  # three cuts happened
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario)
 
 
 def test_a_full_outbox_refuses_new_mutations_while_the_server_is_away() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        peer.refuse_status = 503
-        async with _client(peer, outbox_capacity=2) as client:
+    async def scenario(hub: Hub, address: str) -> None:
+        hub.faults.refuse_streams = HTTPStatus.SERVICE_UNAVAILABLE
+        async with _ws(address, client_id="full", outbox_capacity=2) as client:
             await client.send("a")
             await client.send("b")
             with pytest.raises(OutboxFullError):
                 await client.send("c")
-            peer.refuse_status = None
+            hub.faults.refuse_streams = None
             await client.wait_acked(5 * UNIT)
             await client.send("c")  # room again once acked
             await client.wait_acked(5 * UNIT)
-        assert [op for _, _, op, _ in peer.applied] == ["a", "b", "c"]
+        assert hub.applied_log == [("full", 1), ("full", 2), ("full", 3)]
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario)
 
 
 def test_the_token_travels_as_a_bearer_header() -> None:
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer, token="s3cret") as client:
-            await client.wait_connected(5 * UNIT)
-        assert peer.connections[0].authorization == "Bearer s3cret"
-        assert peer.connections[0].query_token is None  # not leaked into URLs and logs
+    async def scenario(hub: Hub, address: str) -> None:
+        host, port = address.rsplit(":", 1)
+        async with FaultProxy((host, int(port))) as proxy:  # noqa: SIM117 (its port)
+            async with _ws(f"127.0.0.1:{proxy.port}", token="s3cret") as client:
+                await client.wait_connected(5 * UNIT)
+        (head,) = proxy.stats.request_heads
+        request_line, *headers = head.split(b"\r\n")
+        assert request_line.startswith(b"GET /ws?")
+        assert b"Authorization: Bearer s3cret" in headers
+        assert b"s3cret" not in request_line  # not leaked into URLs and logs
 
-    run_with_peer(TestPeer(), scenario)
+    run_with_server(scenario, tokens=("s3cret",))
 
 
 def test_protocol_pings_count_as_proof_of_life() -> None:
-    """Protocol pings alone (no heartbeat events, which the real server always adds) keep a
-    quiet link alive: the peer sends only those."""
+    """Protocol pings alone (no heartbeat events, which the server normally adds to each)
+    keep a quiet link alive."""
+    beat = 0.05 * UNIT
 
-    async def scenario(peer: TestPeer) -> None:
-        async with _client(peer, silence_timeout=0.4 * UNIT) as client:
+    async def scenario(hub: Hub, address: str) -> None:
+        hub.faults.pings_only = True
+        timeout = 0.4 * UNIT
+        async with _ws(address, silence_timeout=timeout) as client:
             await client.wait_connected(5 * UNIT)
-            await asyncio.sleep(1.2 * UNIT)  # three silence timeouts of only pings
+            loop = asyncio.get_running_loop()
+            alive_since = loop.time()
+            # Three silence timeouts of only pings (a ping wakes no waiter of the client, so
+            # this polls): a dead-peer verdict, if any, would have come by then.
+            await eventually(lambda: loop.time() - alive_since > 3 * timeout, 10)
             assert client.stats.dead_peers == []
             assert client.stats.reconnects == 0
+            # No heartbeat event arrived: the pings alone kept it alive.
+            assert client.stats.heartbeats == 0 and client.stats.events == 0
 
-    run_with_peer(TestPeer(protocol_ping_interval=0.05 * UNIT), scenario)
+    heartbeat = Heartbeat(ping_interval_s=beat, pong_timeout_s=2 * UNIT, sse_comment_s=None)
+    run_with_server(scenario, heartbeat=heartbeat)

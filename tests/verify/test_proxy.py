@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from selector.verify.proxy import FaultPolicy, FaultProxy
+from selector.verify.proxy import FaultPolicy, FaultProxy, request_head
 
 # One unit for every wait, so a slow CI machine can be given more room in one place.
 UNIT = 0.2
@@ -227,3 +227,20 @@ async def test_closing_the_proxy_also_ends_connections_ignored_in_a_blackhole() 
     writer.close()
     server.close()
     await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("chunk", "head"),
+    [
+        (b"GET /ws?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", b"GET /ws?x=1 HTTP/1.1\r\nHost: a"),
+        (b"POST /m HTTP/1.1\r\nA: b\r\n\r\n{}", b"POST /m HTTP/1.1\r\nA: b"),
+        (b"GET /ws HTTP/1.1\r\nHost: a\r\n", None),  # the head is not complete
+        (b'{"seq": 1} GET / HTTP/1.1\r\n\r\n', None),  # a body, not a request line
+        (b"\x81\x85abcd\r\n\r\n", None),  # a WebSocket frame
+        (b"get / HTTP/1.1\r\n\r\n", None),  # methods are upper case
+    ],
+)
+def test_request_head_finds_only_a_complete_head_at_the_start(
+    chunk: bytes, head: bytes | None
+) -> None:
+    assert request_head(chunk) == head

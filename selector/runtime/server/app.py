@@ -208,6 +208,8 @@ def _admission(request: web.Request, *, check_origin: bool) -> web.Response | No
     hub = _hub(request)
     if hub.closing:
         return _refuse(request, 503, "shutting_down", "the server is shutting down")
+    if hub.faults.refuse_streams is not None:
+        return _refuse(request, hub.faults.refuse_streams, "fault_injected", "refused by a test")
     refused = _ws_version_refusal(request)
     if refused is None and check_origin:
         refused = _origin_refusal(request)
@@ -322,7 +324,12 @@ async def _serve_ws(
                     counters.invalid["ws"] += 1
                     hub.reply(sub, encode_error(exc.detail, exc.seq, code=exc.code))
                     continue
-                hub.reply(sub, hub.submit_ws(sub, mutation))
+                reply = hub.submit_ws(sub, mutation)
+                if hub.faults.cut_after_apply and hub.faults.take_cut():
+                    reason = "fault_cut"
+                    sub.abort()  # applied, but the ack never leaves
+                    break
+                hub.reply(sub, reply)
             elif kind is WSMsgType.BINARY:
                 # The contract is JSON text (RFC 6455 7.4.1: 1003 for data it cannot accept).
                 reason = "binary_frame"
@@ -467,6 +474,8 @@ async def mutations_handler(request: web.Request) -> web.Response:
         return web.Response(status=result.status, body=result.encode(), content_type=_JSON)
     if not await _committed(hub):
         return _json_error(503, "the state store failed; the server is stopping", "STORE_FAILED")
+    if hub.faults.cut_after_apply and hub.faults.take_cut() and request.transport is not None:
+        request.transport.abort()  # applied and committed, but the response never leaves
     return web.Response(status=200, body=result.encode(), content_type=_JSON)
 
 

@@ -13,6 +13,7 @@ from typing import Protocol
 from selector.runtime.protocol.envelope import encode_heartbeat
 from selector.runtime.protocol.liveness import Liveness
 from selector.runtime.protocol.sse import encode_comment
+from selector.runtime.server.faults import FaultHooks
 from selector.runtime.server.logs import log_transition
 from selector.runtime.server.metrics import Counters, MetricsExporter
 from selector.runtime.server.registry import Registry
@@ -36,6 +37,8 @@ class HeartbeatHost(Protocol):
     def registry(self) -> Registry: ...
     @property
     def counters(self) -> Counters: ...
+    @property
+    def faults(self) -> FaultHooks: ...
     def offer(self, sub: Subscriber, frame: bytes) -> None: ...
     def drop(self, sub: Subscriber, reason: str) -> None: ...
     def unsubscribe(self, sub: Subscriber, reason: str) -> None: ...
@@ -118,4 +121,5 @@ class Heartbeat:
         assert sub.ws is not None
         with contextlib.suppress(ConnectionError, RuntimeError):
             await sub.ws.ping()
-        self.host.offer(sub, beat)
+        if not self.host.faults.pings_only:
+            self.host.offer(sub, beat)

@@ -45,6 +45,7 @@ from selector.runtime.protocol.ledger import Ledger
 from selector.runtime.protocol.liveness import Liveness
 from selector.runtime.protocol.replay import ReplayBuffer, Resync
 from selector.runtime.server.commit import GroupCommit
+from selector.runtime.server.faults import FaultHooks
 from selector.runtime.server.heartbeat import Heartbeat
 from selector.runtime.server.logs import log_transition
 from selector.runtime.server.metrics import Counters, MetricsExporter
@@ -85,6 +86,8 @@ class Hub:
         self.heartbeat = Heartbeat(self, self.liveness, self.metrics, self.loop)
         self.commits = GroupCommit(self.loop, store, self.session, self._flush)
         self.closing = False
+        #: Test-only faults (:mod:`.faults`), all off unless a test turns them on.
+        self.faults = FaultHooks()
         #: Set when the store failed to commit: the server must stop (fail-stop keeps the
         #: durable state and what was acked consistent).
         self.failed = asyncio.Event()
