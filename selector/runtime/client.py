@@ -29,6 +29,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.runtime.protocol.backoff import Backoff
 from selector.runtime.protocol.client_state import ClientState, ClientStats, Reconnect
 from selector.runtime.protocol.client_wire import (
@@ -98,8 +99,12 @@ class _ReconnectingClient:
         on_event: EventCallback | None = None,
         http: aiohttp.ClientSession | None = None,
         keepalive_timeout: float | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.url = _endpoint(url, self._default_path)
+        #: Silence verdicts, reconnect delays and ack times follow this clock; socket
+        #: timeouts (connect, close) stay on the event loop's.
+        self.clock = clock
         self.client_id = client_id if client_id is not None else secrets.token_hex(8)
         if not is_valid_client_id(self.client_id):
             raise ValueError("client_id must be 1-128 characters of [A-Za-z0-9._:-]")
@@ -247,7 +252,7 @@ class _ReconnectingClient:
                 if limit is not None and self.state.backoff.attempt > limit:
                     self.failure = f"gave up after {limit} failed attempts: {decision.reason}"
                     break
-                await asyncio.sleep(decision.delay)
+                await self.clock.sleep(decision.delay)
         finally:
             self._stopped = True
             self.state.connected = False
@@ -268,7 +273,7 @@ class _ReconnectingClient:
     # -- helpers --------------------------------------------------------------------------
 
     def _now(self) -> float:
-        return asyncio.get_running_loop().time()
+        return self.clock.monotonic()
 
     def _notify(self) -> None:
         waiters, self._waiters = self._waiters, []
@@ -372,7 +377,8 @@ class WsClient(_ReconnectingClient):
                     self._now(), reason=f"dead peer: silent for {verdict.silent_for:.3f}s"
                 )
             try:
-                msg = await ws.receive(timeout=max(state.silence_remaining(now), _MIN_WAIT))
+                async with self.clock.timeout(max(state.silence_remaining(now), _MIN_WAIT)):
+                    msg = await ws.receive()
             except TimeoutError:
                 continue  # the deadline check above gives the verdict
             kind = msg.type
@@ -523,7 +529,7 @@ class SseClient(_ReconnectingClient):
                     self._now(), reason=f"dead peer: silent for {verdict.silent_for:.3f}s"
                 )
             try:
-                async with asyncio.timeout(max(state.silence_remaining(now), _MIN_WAIT)):
+                async with self.clock.timeout(max(state.silence_remaining(now), _MIN_WAIT)):
                     chunk = await response.content.readany()
             except TimeoutError:
                 continue
@@ -557,7 +563,7 @@ class SseClient(_ReconnectingClient):
                 if not await self._post(mutation):
                     # Everything unacknowledged goes again, in order, after a pause.
                     self.state.outbox.connection_lost()
-                    await asyncio.sleep(self._post_backoff.next_delay())
+                    await self.clock.sleep(self._post_backoff.next_delay())
                     self._post_wake.set()
                     break
                 self._post_backoff.reset()

@@ -23,6 +23,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
+from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.verify.network import Network
 
 __all__ = ["FaultPolicy", "FaultProxy", "ProxyStats", "request_head", "strip_upgrade"]
@@ -38,7 +39,8 @@ _MAX_HEADS = 256
 
 @dataclass(frozen=True)
 class FaultPolicy:
-    """How the proxy misbehaves. Times are in seconds of wall clock (already time-scaled)."""
+    """How the proxy misbehaves. Times are in seconds of the proxy's clock (already
+    time-scaled)."""
 
     idle_timeout_s: float | None = None
     idle_action: FaultAction = "silent_drop"
@@ -165,9 +167,8 @@ class _Link:
         self.policy = proxy.policy
         self.client_reader, self.client_writer = client
         self.upstream_reader, self.upstream_writer = upstream
-        loop = asyncio.get_running_loop()
-        self.loop = loop
-        self.opened_at = loop.time()
+        self.clock = proxy.clock
+        self.opened_at = self.clock.monotonic()
         self.last_activity = self.opened_at
         self.forwarded = 0
         self.dropped = False  # silently dropped: swallow everything from now on
@@ -179,7 +180,7 @@ class _Link:
         """When a chunk read now may leave: TCP delivers in order, so never before the
         chunk ahead of it (a delayed or retransmitted chunk holds up what follows)."""
         delay = self.policy.latency_s + self.policy.network.chunk_delay(rng)
-        return max(last_due, self.loop.time() + delay)
+        return max(last_due, self.clock.monotonic() + delay)
 
     async def run(self) -> None:
         tasks = [
@@ -238,7 +239,7 @@ class _Link:
                         if len(held) < self.policy.buffer_bytes:
                             continue
                         chunk, held = held, b""
-                self.last_activity = self.loop.time()
+                self.last_activity = self.clock.monotonic()
                 if self.policy.cut_after_bytes is not None:
                     room = self.policy.cut_after_bytes - self.forwarded
                     if len(chunk) >= room:
@@ -264,7 +265,7 @@ class _Link:
         self, pending: asyncio.Queue[tuple[float, bytes] | None], writer: asyncio.StreamWriter
     ) -> None:
         """Deliver chunks in order after the added latency, at most at the bandwidth cap."""
-        link_free = self.loop.time()
+        link_free = self.clock.monotonic()
         while True:
             item = await pending.get()
             try:
@@ -278,9 +279,9 @@ class _Link:
                     # A chunk leaves once the link has had time to serialise it.
                     link_free = max(link_free, due) + len(chunk) / self.policy.bandwidth_bytes_per_s
                     due = link_free
-                delay = due - self.loop.time()
+                delay = due - self.clock.monotonic()
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await self.clock.sleep(delay)
                 if self.dropped:
                     continue
                 writer.write(chunk)
@@ -316,11 +317,13 @@ class _Link:
             )
             if wake is None:
                 return
-            await asyncio.sleep(max(0.0, wake - self.loop.time()))
+            await self.clock.sleep(max(0.0, wake - self.clock.monotonic()))
             if self.dropped:
                 return  # dropped meanwhile (a forced blackhole): one fault per link
             fault = self.policy.due_fault(
-                now=self.loop.time(), opened_at=self.opened_at, last_activity=self.last_activity
+                now=self.clock.monotonic(),
+                opened_at=self.opened_at,
+                last_activity=self.last_activity,
             )
             if fault is not None:
                 action, reason = fault
@@ -360,8 +363,11 @@ class FaultProxy:
         host: str = "127.0.0.1",
         port: int = 0,
         sock: socket.socket | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.target = target
+        #: Idle windows, lifetimes, latency and bandwidth delays follow this clock.
+        self.clock = clock
         #: A listening socket made elsewhere (inside a network namespace), used instead of
         #: ``host:port``.
         self.sock = sock

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.runtime.server.app import running_server
 from selector.runtime.server.hub import Hub
 from selector.runtime.server.settings import ServerSettings
@@ -31,10 +32,10 @@ def arun(coro: Coroutine[Any, Any, T], timeout: float = 20) -> T:
 
 
 @asynccontextmanager
-async def serving(**overrides: Any) -> AsyncIterator[tuple[Hub, str]]:
+async def serving(clock: Clock = SYSTEM_CLOCK, **overrides: Any) -> AsyncIterator[tuple[Hub, str]]:
     """A server on 127.0.0.1 with a free port; yields its hub and ``host:port``."""
     settings = ServerSettings(port=0, **overrides)
-    async with running_server(settings) as (hub, port):
+    async with running_server(settings, clock) as (hub, port):
         yield hub, f"127.0.0.1:{port}"
 
 

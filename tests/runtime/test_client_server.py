@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from selector.runtime.clock import ManualClock
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.server.app import running_server
-from selector.runtime.server.settings import Heartbeat, ServerSettings
+from selector.runtime.server.settings import NO_HEARTBEAT, Heartbeat, ServerSettings
 from selector.verify.proxy import FaultProxy
 from tests.runtime.conftest import UNIT, arun, eventually, serving
 
@@ -208,3 +209,35 @@ def test_a_silent_server_is_declared_dead_and_the_client_comes_back(kind: str) -
     client = arun(scenario())
     assert [e.id for e in client.events] == [1, 2, 3]  # the dropped one came back on resume
     assert client.stats.reconnects >= 1
+
+
+@pytest.mark.parametrize("kind", ["ws", "sse"])
+def test_the_silence_verdict_and_the_reconnect_delay_follow_the_client_clock(kind: str) -> None:
+    """A 30 s silence timeout on a clock the test moves: no verdict at 29.5 s, one at 30.5 s
+    saying exactly that, and no reconnect until the backoff delay has passed on that clock."""
+    clock = ManualClock()
+
+    async def scenario() -> Any:
+        async with serving(heartbeat=NO_HEARTBEAT) as (_, address):  # a quiet link
+            url = f"{'ws' if kind == 'ws' else 'http'}://{address}"
+            client_class = client_module.WsClient if kind == "ws" else client_module.SseClient
+            opts = {**options("clocked"), "silence_timeout": 30, "clock": clock}
+            async with client_class(url, **opts) as client:
+                await client.wait_connected(5 * UNIT)
+                await eventually(lambda: clock.sleepers == 1)  # the read's silence deadline
+                clock.advance(29.5)
+                await eventually(lambda: clock.sleepers == 1)
+                assert client.stats.dead_peers == [] and client.connected
+                clock.advance(1)
+                await eventually(lambda: client.stats.dead_peers != [])
+                assert client.stats.dead_peers[0].silent_for == 30.5
+                await eventually(lambda: clock.sleepers == 1)  # the backoff delay
+                assert not client.connected
+                # Past the test backoff (at most 0.2 units) and, for SSE, the server's
+                # ``retry: 2000`` floor.
+                clock.advance(2.5)
+                await client.wait_connected(5 * UNIT)
+                return client
+
+    client = arun(scenario())
+    assert client.stats.reconnects == 1

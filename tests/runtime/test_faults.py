@@ -8,6 +8,7 @@ import asyncio
 import json
 import signal
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -130,11 +131,18 @@ def test_sigkill_and_restart_with_state_loses_nothing_and_applies_nothing_twice(
     def base_of() -> str:
         return f"http://127.0.0.1:{port}"
 
+    def committed_mark() -> int:
+        with urllib.request.urlopen(f"{base_of()}/state?client_id=writer", timeout=UNIT) as r:
+            return int(json.load(r)["high_water"])
+
     def crash() -> None:
-        # Blocks this client's loop, so the server applies and commits the burst while its
-        # acks stay unread: after the restart those re-sent mutations must come back as
-        # duplicates, the others (if any) get applied once.
-        time.sleep(0.2 * UNIT)
+        # Blocks this client's loop until the server has applied and committed the burst,
+        # while its acks stay unread: after the restart those re-sent mutations must come
+        # back as duplicates. (Blocking, not ``eventually``: the loop must not read acks.)
+        deadline = time.monotonic() + 10 * UNIT
+        while committed_mark() < KILL_AT_SEQ:
+            assert time.monotonic() < deadline, "the server did not commit the burst"
+            time.sleep(0.01)
         assert server.stop(signal.SIGKILL) == -signal.SIGKILL  # mid-stream, no goodbye
         server.start()  # same port, same state file
 
@@ -145,7 +153,8 @@ def test_sigkill_and_restart_with_state_loses_nothing_and_applies_nothing_twice(
         read_task = asyncio.create_task(reader.run(url_of, all_done))
         publish_task = asyncio.create_task(publisher(base_of, published, all_done))
         await writer.run(url_of)
-        await asyncio.sleep(0.3)  # a few more events after the writer finished
+        after_writer = len(published)
+        await eventually(lambda: len(published) >= after_writer + 5)  # a few more events
         all_done.set()
         await publish_task
         last_published = published[-1]

@@ -210,38 +210,54 @@ def test_per_ip_connection_limit() -> None:
 
 
 def test_a_peer_that_never_answers_pings_is_reaped() -> None:
+    """The default 20 s ping interval and 10 s pong timeout, on a clock the test moves."""
+    from selector.runtime.clock import ManualClock
+    from selector.runtime.server.settings import Heartbeat
+
+    clock = ManualClock()
+    heartbeat = Heartbeat(ping_interval_s=20, pong_timeout_s=10, sse_comment_s=None)
+
     async def scenario() -> None:
         async with (
-            serving(heartbeat=_fast_heartbeat()) as (hub, address),
+            serving(clock, heartbeat=heartbeat) as (hub, address),
             # websockets answers pings itself: it must survive several rounds
             subscribe(f"ws://{address}/ws?client_id=alive") as alive,
+            aiohttp.ClientSession() as session,
         ):
+
+            def rtt_count() -> float:
+                samples = hub.metrics.heartbeat_rtt.collect()[0].samples
+                return next(s.value for s in samples if s.name.endswith("_count"))
+
+            async def advance(seconds: float) -> None:
+                # The heartbeat task sleeps in steps of at most 5 s: move once it is asleep.
+                await eventually(lambda: clock.sleepers == 1)
+                clock.advance(seconds)
+
             # aiohttp's client with autoping=False ignores pings: a silent peer
-            async with aiohttp.ClientSession() as session:
-                dead = await session.ws_connect(
-                    f"http://{address}/ws?client_id=dead", autoping=False
-                )
-                await eventually(lambda: hub.counters.reaped == 1, timeout=5)
-                ended = (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR)
-                for _ in range(100):  # buffered pings and heartbeats, then the end
-                    if (await dead.receive()).type in ended:
-                        break
-                else:
-                    pytest.fail("the reaped connection was not closed")
-                await dead.close()
+            dead = await session.ws_connect(f"http://{address}/ws?client_id=dead", autoping=False)
+            await eventually(lambda: len(hub.subscribers) == 2)
+            await advance(20)  # the first ping round
+            await eventually(lambda: rtt_count() == 1)  # the live peer answered
+            assert hub.counters.reaped == 0
+            await advance(11)  # past the pong deadline
+            await eventually(lambda: hub.counters.reaped == 1)
+            ended = (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR)
+            for _ in range(100):  # buffered pings and heartbeats, then the end
+                if (await dead.receive()).type in ended:
+                    break
+            else:
+                pytest.fail("the reaped connection was not closed")
+            await dead.close()
+            await advance(9)  # the second ping round
             beats = [await recv_json(alive) for _ in range(2)]
             assert all(b["event"] == "heartbeat" and "id" not in b for b in beats)
-            rtt = hub.metrics.heartbeat_rtt.collect()[0].samples
-            assert next(s.value for s in rtt if s.name.endswith("_count")) >= 1
+            # stamped with the hub's clock: 20 s apart
+            assert beats[1]["data"]["t"] - beats[0]["data"]["t"] == 20_000
+            await eventually(lambda: rtt_count() == 2)
             assert len(hub.subscribers) == 1
 
     arun(scenario())
-
-
-def _fast_heartbeat():  # type: ignore[no-untyped-def]
-    from selector.runtime.server.settings import Heartbeat
-
-    return Heartbeat(ping_interval_s=0.2, pong_timeout_s=0.3, sse_comment_s=0.2)
 
 
 def test_graceful_shutdown_closes_with_1001_and_a_retry_hint() -> None:

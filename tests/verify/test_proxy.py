@@ -9,10 +9,9 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from selector.runtime.clock import SYSTEM_CLOCK, Clock, ManualClock
 from selector.verify.proxy import FaultPolicy, FaultProxy, request_head
-
-# One unit for every wait, so a slow CI machine can be given more room in one place.
-UNIT = 0.2
+from tests.runtime.conftest import UNIT, eventually
 
 
 class EchoServer:
@@ -36,11 +35,13 @@ class EchoServer:
 
 
 @asynccontextmanager
-async def echo_through(policy: FaultPolicy) -> AsyncIterator[tuple[EchoServer, FaultProxy]]:
+async def echo_through(
+    policy: FaultPolicy, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[tuple[EchoServer, FaultProxy]]:
     echo = EchoServer()
     server = await asyncio.start_server(echo.handle, "127.0.0.1", 0)
     echo.port = server.sockets[0].getsockname()[1]
-    proxy = FaultProxy(("127.0.0.1", echo.port), policy)
+    proxy = FaultProxy(("127.0.0.1", echo.port), policy, clock=clock)
     try:
         async with proxy:
             yield echo, proxy
@@ -68,11 +69,11 @@ def test_policy_is_pure_and_validated() -> None:
 
 
 async def test_forwards_both_ways_and_counts_bytes() -> None:
-    async with echo_through(FaultPolicy()) as (_, proxy):
+    async with echo_through(FaultPolicy()) as (echo, proxy):
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         assert await roundtrip(reader, writer, b"hello") == b"hello"
         writer.close()
-        await asyncio.sleep(UNIT)
+        await eventually(lambda: echo.ended == ["eof"])  # the close passed through as FIN
         assert proxy.stats.bytes_upstream == 5
         assert proxy.stats.bytes_downstream == 5
         assert proxy.stats.connections == 1
@@ -80,68 +81,86 @@ async def test_forwards_both_ways_and_counts_bytes() -> None:
 
 
 async def test_silent_drop_keeps_both_sockets_open_and_swallows_bytes() -> None:
-    async with echo_through(FaultPolicy(idle_timeout_s=UNIT)) as (echo, proxy):
+    clock = ManualClock()
+    async with echo_through(FaultPolicy(idle_timeout_s=10), clock) as (echo, proxy):
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         assert await roundtrip(reader, writer, b"ping") == b"ping"
-        await asyncio.sleep(2 * UNIT)  # idle past the window
+        await eventually(lambda: clock.sleepers == 1)  # the link's watchdog
+        clock.advance(9.5)
+        assert await roundtrip(reader, writer, b"ping") == b"ping"  # not yet idle long enough
+        clock.advance(10)  # idle past the window
+        await eventually(lambda: proxy.stats.faults == {"idle_timeout:silent_drop": 1})
         writer.write(b"lost")
         await writer.drain()  # the write "succeeds": nothing tells the sender
+        await eventually(lambda: proxy.stats.bytes_swallowed == 4)
         with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(reader.read(1), 3 * UNIT)  # no data, no EOF, no error
+            await asyncio.wait_for(reader.read(1), UNIT)  # no data, no EOF, no error
         assert not reader.at_eof()
         assert echo.ended == []  # the server was told nothing either
-        assert proxy.stats.faults == {"idle_timeout:silent_drop": 1}
-        assert proxy.stats.bytes_swallowed == 4
-        # The client gives up; the server's side must still stay open.
+        # The client gives up: the proxy releases its side and the server's stays open.
         writer.close()
-        await asyncio.sleep(2 * UNIT)
-        assert echo.ended == []
+        link = next(iter(proxy._links))
+        await eventually(lambda: link.sides_gone == 1)
+        assert echo.ended == [] and proxy.stats.active == 1
 
 
 async def test_traffic_keeps_a_connection_alive_past_the_idle_window() -> None:
-    async with echo_through(FaultPolicy(idle_timeout_s=3 * UNIT)) as (_, proxy):
+    clock = ManualClock()
+    async with echo_through(FaultPolicy(idle_timeout_s=3), clock) as (_, proxy):
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-        deadline = time.monotonic() + 8 * UNIT
-        while time.monotonic() < deadline:
+        for _ in range(8):  # eight seconds, never three of them idle
             assert await roundtrip(reader, writer, b"beat") == b"beat"
-            await asyncio.sleep(UNIT)
+            await eventually(lambda: clock.sleepers == 1)
+            clock.advance(1)
+        assert await roundtrip(reader, writer, b"beat") == b"beat"
         assert proxy.stats.drops == 0
         writer.close()
 
 
 async def test_idle_rst_resets_the_client() -> None:
-    async with echo_through(FaultPolicy(idle_timeout_s=UNIT, idle_action="rst")) as (echo, proxy):
+    clock = ManualClock()
+    policy = FaultPolicy(idle_timeout_s=10, idle_action="rst")
+    async with echo_through(policy, clock) as (echo, proxy):
         reader, _writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        await eventually(lambda: clock.sleepers == 1)
+        clock.advance(10)
         with pytest.raises(ConnectionResetError):
             await asyncio.wait_for(reader.read(1), 5 * UNIT)
-        await asyncio.sleep(UNIT)
+        await eventually(lambda: echo.ended == ["error"])
         assert proxy.stats.faults == {"idle_timeout:rst": 1}
-        assert echo.ended == ["error"]
         _writer.close()
 
 
 async def test_max_lifetime_ends_a_busy_connection() -> None:
-    async with echo_through(FaultPolicy(max_lifetime_s=3 * UNIT, lifetime_action="fin")) as (
-        _,
-        proxy,
-    ):
+    clock = ManualClock()
+    policy = FaultPolicy(max_lifetime_s=60, lifetime_action="fin")
+    async with echo_through(policy, clock) as (_, proxy):
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-        start = time.monotonic()
         with pytest.raises((asyncio.IncompleteReadError, ConnectionError)):
             for _ in range(100):
                 await roundtrip(reader, writer, b"busy")
-                await asyncio.sleep(UNIT / 4)
-        assert time.monotonic() - start >= 2.5 * UNIT
+                await eventually(lambda: clock.sleepers == 1)
+                clock.advance(1)
+        assert clock.monotonic() == 60  # busy all along: ended by its age, not idleness
         assert proxy.stats.faults == {"max_lifetime:fin": 1}
         writer.close()
 
 
 async def test_latency_is_added_each_way() -> None:
-    async with echo_through(FaultPolicy(latency_s=UNIT)) as (_, proxy):
+    clock = ManualClock()
+    async with echo_through(FaultPolicy(latency_s=5), clock) as (_, proxy):
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-        start = time.monotonic()
-        await asyncio.wait_for(roundtrip(reader, writer, b"x"), 10 * UNIT)
-        assert time.monotonic() - start >= 2 * UNIT * 0.95
+        echoed = asyncio.create_task(roundtrip(reader, writer, b"x"))
+        await eventually(lambda: clock.sleepers == 1)  # on its way up
+        clock.advance(4.5)
+        await eventually(lambda: proxy.stats.bytes_upstream == 1)
+        assert clock.sleepers == 1 and proxy.stats.bytes_downstream == 0
+        clock.advance(0.5)
+        await eventually(lambda: proxy.stats.bytes_downstream == 1)  # echoed, on its way down
+        await eventually(lambda: clock.sleepers == 1)
+        assert not echoed.done()
+        clock.advance(5)
+        assert await asyncio.wait_for(echoed, 5 * UNIT) == b"x"
         writer.close()
 
 
@@ -179,9 +198,13 @@ async def test_closing_the_proxy_ends_dropped_links() -> None:
     echo = EchoServer()
     server = await asyncio.start_server(echo.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    proxy = await FaultProxy(("127.0.0.1", port), FaultPolicy(idle_timeout_s=UNIT)).start()
+    clock = ManualClock()
+    policy = FaultPolicy(idle_timeout_s=10)
+    proxy = await FaultProxy(("127.0.0.1", port), policy, clock=clock).start()
     reader, _writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-    await asyncio.sleep(2 * UNIT)
+    await eventually(lambda: clock.sleepers == 1)
+    clock.advance(10)
+    await eventually(lambda: proxy.stats.faults == {"idle_timeout:silent_drop": 1})
     await proxy.close()
     assert await asyncio.wait_for(reader.read(1), 5 * UNIT) == b""
     _writer.close()
@@ -191,7 +214,8 @@ async def test_closing_the_proxy_ends_dropped_links() -> None:
 
 
 async def test_blackhole_drops_open_links_once_and_ignores_new_ones() -> None:
-    async with echo_through(FaultPolicy(idle_timeout_s=2 * UNIT)) as (echo, proxy):
+    clock = ManualClock()
+    async with echo_through(FaultPolicy(idle_timeout_s=10), clock) as (echo, proxy):
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         assert await roundtrip(reader, writer, b"up") == b"up"
         proxy.blackhole = True
@@ -200,11 +224,12 @@ async def test_blackhole_drops_open_links_once_and_ignores_new_ones() -> None:
         late_reader, late_writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         late_writer.write(b"hello?")
         await late_writer.drain()
+        await eventually(lambda: proxy.stats.bytes_swallowed == len(b"gone" + b"hello?"))
+        clock.advance(20)  # past the idle window: the dropped link is not counted again
         with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(reader.read(1), 3 * UNIT)
+            await asyncio.wait_for(reader.read(1), UNIT)
         with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(late_reader.read(1), UNIT)
-        # past the idle window: the dropped link is not counted a second time as idle
+            await asyncio.wait_for(late_reader.read(1), UNIT / 10)
         assert proxy.stats.faults == {"forced:silent_drop": 1, "forced:ignored_connect": 1}
         assert echo.ended == []
         proxy.blackhole = False
@@ -221,7 +246,7 @@ async def test_closing_the_proxy_also_ends_connections_ignored_in_a_blackhole() 
     proxy = await FaultProxy(("127.0.0.1", port)).start()
     proxy.blackhole = True
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-    await asyncio.sleep(UNIT)
+    await eventually(lambda: proxy.stats.faults == {"forced:ignored_connect": 1})
     await asyncio.wait_for(proxy.close(), 5 * UNIT)
     assert await asyncio.wait_for(reader.read(1), 5 * UNIT) == b""
     writer.close()

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.runtime.protocol.commit import Rejected
 from selector.runtime.protocol.envelope import (
     MAX_NAME_CHARS,
@@ -564,8 +565,8 @@ async def healthz_handler(request: web.Request) -> web.Response:
     return web.Response(body=b'{"status":"ok"}', content_type=_JSON)
 
 
-def build_app(settings: ServerSettings) -> web.Application:
-    """The aiohttp application; its hub (and store) are created when it starts.
+def build_app(settings: ServerSettings, clock: Clock = SYSTEM_CLOCK) -> web.Application:
+    """The aiohttp application; its hub (and store) are created when it starts, on ``clock``.
 
     Raises ValueError for a malformed origin, host or proxy entry."""
     app = web.Application(client_max_size=settings.max_message_bytes, middlewares=[edge_middleware])
@@ -587,7 +588,7 @@ def build_app(settings: ServerSettings) -> web.Application:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = open_store(settings.state_path, keep_events=settings.replay_max_events)
         try:
-            hub = Hub(settings, store)
+            hub = Hub(settings, store, clock)
         except BaseException:
             store.close()
             raise
@@ -657,10 +658,14 @@ class _CappedSite(web.BaseSite):
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: ServerSettings) -> AsyncIterator[tuple[Hub, int]]:
+async def running_server(
+    settings: ServerSettings, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[tuple[Hub, int]]:
     """Run the server on ``settings.host``/``port`` (0 picks a free port) until the block
-    exits, then shut it down gracefully. Yields the hub and the bound port."""
-    app = build_app(settings)
+    exits, then shut it down gracefully. Yields the hub and the bound port. ``clock`` drives
+    the hub's deadlines and heartbeats (a test may pass a
+    :class:`~selector.runtime.clock.ManualClock`)."""
+    app = build_app(settings, clock)
     # handler_cancellation: an SSE handler waiting for events learns at once that its client
     # went away, instead of at its next write. aiohttp's keep-alive timer runs from accept and
     # from each response and is not reset by partial data, so it is also the header timeout.

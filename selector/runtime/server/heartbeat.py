@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import traceback
 from typing import Protocol
 
+from selector.runtime.clock import Clock
 from selector.runtime.protocol.envelope import encode_heartbeat
 from selector.runtime.protocol.liveness import Liveness
 from selector.runtime.protocol.sse import encode_comment
@@ -48,7 +48,7 @@ class HeartbeatHost(Protocol):
 class Heartbeat:
     """Owns the liveness bookkeeping and the task that acts on it."""
 
-    __slots__ = ("_task", "host", "liveness", "loop", "metrics")
+    __slots__ = ("_task", "clock", "host", "liveness", "loop", "metrics")
 
     def __init__(
         self,
@@ -56,8 +56,10 @@ class Heartbeat:
         liveness: Liveness[int],
         metrics: MetricsExporter,
         loop: asyncio.AbstractEventLoop,
+        clock: Clock,
     ) -> None:
         self.host = host
+        self.clock = clock
         self.liveness = liveness
         self.metrics = metrics
         self.loop = loop
@@ -78,7 +80,7 @@ class Heartbeat:
 
     def on_pong(self, sub: Subscriber) -> None:
         """Record a pong and its round-trip time."""
-        rtt = self.liveness.pong(sub.conn_id, self.loop.time())
+        rtt = self.liveness.pong(sub.conn_id, self.clock.monotonic())
         if rtt is not None:
             self.metrics.heartbeat_rtt.observe(rtt)
 
@@ -88,20 +90,20 @@ class Heartbeat:
                 await self._round()
             except Exception as exc:  # a bug here must not silently stop all reaping
                 log_transition("heartbeat.error", error=repr(exc), traceback=traceback.format_exc())
-            wait = self.liveness.next_wakeup() - self.loop.time()
-            await asyncio.sleep(min(max(0.0, wait), _SWEEP_INTERVAL_S))
+            wait = self.liveness.next_wakeup() - self.clock.monotonic()
+            await self.clock.sleep(min(max(0.0, wait), _SWEEP_INTERVAL_S))
 
     async def _round(self) -> None:
         host = self.host
         subscribers = host.registry.subscribers
-        due = self.liveness.due(self.loop.time())
+        due = self.liveness.due(self.clock.monotonic())
         for conn_id in due.reap:
             sub = subscribers.get(conn_id)
             if sub is not None:
                 host.counters.reaped += 1
                 host.drop(sub, "pong_timeout")
         if due.ping_round:
-            beat = encode_heartbeat(int(time.time() * 1000))
+            beat = encode_heartbeat(int(self.clock.wall() * 1000))
             for conn_id in due.ping:
                 sub = subscribers.get(conn_id)
                 if sub is not None and sub.ws is not None:

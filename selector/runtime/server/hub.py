@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.runtime.protocol.activity import ClientActivity
 from selector.runtime.protocol.commit import (
     STORE_FAILED,
@@ -62,10 +63,14 @@ __all__ = ["Hub"]
 class Hub:
     """Everything the request handlers share. Create it inside the running loop."""
 
-    def __init__(self, settings: ServerSettings, store: MemoryStore) -> None:
+    def __init__(
+        self, settings: ServerSettings, store: MemoryStore, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.settings = settings
         self.store = store
         self.loop = asyncio.get_running_loop()
+        #: Deadlines (pongs, idle client ids) and heartbeat sleeps follow this clock.
+        self.clock = clock
         self.session = CommitSession(Ledger())
         self.activity = ClientActivity(settings.max_client_ids, settings.client_idle_s)
         self.replay: ReplayBuffer[EncodedEvent] = ReplayBuffer(
@@ -78,12 +83,12 @@ class Hub:
             ping_interval=hb.ping_interval_s,
             pong_timeout=hb.pong_timeout_s,
             sse_comment_interval=hb.sse_comment_s,
-            now=self.loop.time(),
+            now=self.clock.monotonic(),
         )
         self.registry = Registry(settings.max_connections_per_ip)
         self.counters = Counters()
         self.metrics = MetricsExporter(self.counters, self.registry.gauges)
-        self.heartbeat = Heartbeat(self, self.liveness, self.metrics, self.loop)
+        self.heartbeat = Heartbeat(self, self.liveness, self.metrics, self.loop, clock)
         self.commits = GroupCommit(self.loop, store, self.session, self._flush)
         self.closing = False
         #: Test-only faults (:mod:`.faults`), all off unless a test turns them on.
@@ -105,7 +110,7 @@ class Hub:
         ledger = Ledger(recovered.marks)
         identities = Identities(recovered.claims)
         self.activity = ClientActivity(self.settings.max_client_ids, self.settings.client_idle_s)
-        self.activity.seed_ids({*recovered.marks, *recovered.claims}, self.loop.time())
+        self.activity.seed_ids({*recovered.marks, *recovered.claims}, self.clock.monotonic())
         first = recovered.events[0][0] - 1 if recovered.events else recovered.latest_event_id
         self.replay = ReplayBuffer(
             self.settings.replay_max_events, self.settings.replay_max_bytes, latest=first
@@ -236,7 +241,7 @@ class Hub:
         """Record activity of ``client_id``; forget ids past the ledger's bounds."""
         activity = self.activity
         known = client_id in activity
-        activity.touch(client_id, self.loop.time())
+        activity.touch(client_id, self.clock.monotonic())
         if not known and len(activity) > activity.max_ids:
             self.evict_idle()
 
@@ -246,7 +251,7 @@ class Hub:
         session = self.session
         staged = session.staged_marks()
         streams = self.registry.stream_of_client
-        evicted = self.activity.evict(self.loop.time(), lambda c: c in streams or c in staged)
+        evicted = self.activity.evict(self.clock.monotonic(), lambda c: c in streams or c in staged)
         for client_id in evicted:
             session.ledger.forget(client_id)
             session.identities.forget(client_id)
