@@ -147,6 +147,56 @@ def test_rtc_is_admitted_like_ws() -> None:
     arun(scenario())
 
 
+@needs_aiortc
+def test_rtc_shares_the_per_ip_limit_of_ws_and_a_flood_is_refused() -> None:
+    """A hostile client opening signalling sockets it never offers on cannot take more than
+    its per-IP share: /rtc and /ws draw on one budget, the refusal is the JSON 429 of /ws,
+    and the slot comes back when the socket closes."""
+
+    async def scenario() -> None:
+        async with (
+            serving(max_connections_per_ip=3) as (hub, address),
+            aiohttp.ClientSession() as session,
+        ):
+            held = [await session.ws_connect(f"http://{address}/ws?client_id=w")]
+            for n in range(2):  # no offer: each just holds its socket open
+                held.append(await session.ws_connect(f"http://{address}/rtc?client_id=r{n}"))
+            assert hub.registry.connections_by_ip == {"127.0.0.1": 3}
+            for path in ("/rtc?client_id=flood", "/ws?client_id=flood"):
+                async with session.get(f"http://{address}{path}") as response:
+                    assert response.status == 429
+                    assert (await response.json())["error"] == "TOO_MANY_CONNECTIONS"
+            assert hub.counters.rejected_connections["too_many_connections"] == 2
+            await held.pop().close()
+            await eventually(lambda: hub.registry.connections_by_ip == {"127.0.0.1": 2})
+            again = await session.ws_connect(f"http://{address}/rtc?client_id=r9")
+            assert hub.registry.connections_by_ip == {"127.0.0.1": 3}
+            for ws in [*held, again]:
+                await ws.close()
+            await eventually(lambda: not hub.registry.connections_by_ip)
+
+    arun(scenario())
+
+
+@needs_aiortc
+def test_rtc_is_under_the_global_connection_cap() -> None:
+    async def scenario() -> None:
+        async with (
+            serving(max_connections=2) as (_hub, address),
+            aiohttp.ClientSession() as session,
+        ):
+            held = [
+                await session.ws_connect(f"http://{address}/rtc?client_id=r{n}") for n in range(2)
+            ]
+            async with session.get(f"http://{address}/rtc?client_id=over") as response:
+                assert response.status == 503
+                assert (await response.json())["error"] == "TOO_MANY_CONNECTIONS"
+            for ws in held:
+                await ws.close()
+
+    arun(scenario())
+
+
 def test_rtc_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     from selector.runtime.rtc import route
 

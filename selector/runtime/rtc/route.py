@@ -1,12 +1,12 @@
 """``/rtc``: WebRTC signalling over the runtime's own WebSocket, and the runtime's peer.
 
 A client opens a WebSocket to ``/rtc?client_id=...`` (admitted like ``/ws``: origin, bearer
-token, client id), sends ``{"type": "offer", "sdp": ...}``
-(complete: aiortc gathers every candidate before the offer is made) and gets
-``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the life of the peer
-connection: closing it closes the peer. Over every data channel the client opens, the
-runtime's peer answers each probe (see :mod:`selector.runtime.rtc.channels`) with a reply of
-the size asked, stamped with its arrival time.
+token, client id, and one of the per-IP connection slots /ws and /sse share), sends
+``{"type": "offer", "sdp": ...}`` (complete: aiortc gathers every candidate before the offer
+is made) and gets ``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the
+life of the peer connection: closing it closes the peer. Over every data channel the client
+opens, the runtime's peer answers each probe (see :mod:`selector.runtime.rtc.channels`) with
+a reply of the size asked, stamped with its arrival time.
 
 ``GET /rtc/log`` reports what the runtime's peers received (client, channel, sequence, in
 arrival order) and how many peer connections are still open, for verification runs.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RTC_STATE_KEY", "Admission", "RtcState", "add_rtc_routes"]
 
-#: The server's admission checks (shutdown, origin, token, client id) for a request: a
-#: refusal to send, or None when admitted.
-Admission = Callable[[web.Request], web.Response | None]
+#: The server's admission of a request (shutdown, origin, token, client id, per-IP limit):
+#: entered for the life of the connection, it yields a refusal to send, or None when admitted
+#: (and then holds the connection's per-IP slot until the block exits).
+Admission = Callable[[web.Request], AbstractAsyncContextManager[web.Response | None]]
 
 #: How long the client has to send its offer once the WebSocket is open.
 OFFER_TIMEOUT_S = 10.0
@@ -77,14 +79,18 @@ async def rtc_handler(request: web.Request) -> web.StreamResponse:
     """Answer one offer and keep the peer connection for as long as the WebSocket lives."""
     if not aiortc_available():
         return _unavailable()
+    state = request.app[RTC_STATE_KEY]
+    async with state.admission(request) as refused:
+        if refused is not None:
+            return refused
+        return await _serve_rtc(request, state)
+
+
+async def _serve_rtc(request: web.Request, state: RtcState) -> web.WebSocketResponse:
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
     from selector.runtime.rtc.ice import loopback_configuration, loopback_ice
 
-    state = request.app[RTC_STATE_KEY]
-    refused = state.admission(request)
-    if refused is not None:
-        return refused
     client_id = request.query["client_id"]
     ws = web.WebSocketResponse()
     await ws.prepare(request)

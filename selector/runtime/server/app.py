@@ -257,6 +257,18 @@ def _too_many(request: web.Request) -> web.Response:
     return _refuse(request, 429, "too_many_connections", "per-IP connection limit reached")
 
 
+@contextlib.asynccontextmanager
+async def _rtc_admission(request: web.Request) -> AsyncIterator[web.Response | None]:
+    """/rtc is admitted as /ws is (Origin, token, client id) and holds one of the client's
+    per-IP slots for the life of its signalling WebSocket (and so of its peer connection)."""
+    refused = _admission(request, check_origin=True) or _client_id_refusal(request)
+    if refused is not None:
+        yield refused
+        return
+    async with _per_ip(request) as admitted:
+        yield None if admitted else _too_many(request)
+
+
 StreamServer = Callable[[web.Request, Hub, str, int | None], Awaitable[web.StreamResponse]]
 
 
@@ -580,10 +592,7 @@ def build_app(settings: ServerSettings, clock: Clock = SYSTEM_CLOCK) -> web.Appl
         app.router.add_get("/echo", echo_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
-    add_rtc_routes(
-        app,
-        lambda request: _admission(request, check_origin=True) or _client_id_refusal(request),
-    )
+    add_rtc_routes(app, _rtc_admission)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = open_store(settings.state_path, keep_events=settings.replay_max_events)
