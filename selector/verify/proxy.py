@@ -102,6 +102,9 @@ class ProxyStats:
     faults: dict[str, int] = field(default_factory=dict)
     #: Bytes that arrived after a silent drop and were swallowed.
     bytes_swallowed: int = 0
+    #: Sockets released because their side closed after a silent drop (the other side of
+    #: such a link is never told).
+    sides_released: int = 0
     #: The head (request line and headers) of each HTTP request clients sent, in order, as
     #: far as a read starts with one (see :func:`request_head`): what a test checks a client
     #: asked for. The first ``_MAX_HEADS`` only.
@@ -301,6 +304,7 @@ class _Link:
             # closing side's socket is released; the other stays open until its owner reaps it.
             closing = self.client_writer if upstream else self.upstream_writer
             closing.transport.abort()
+            self.proxy.stats.sides_released += 1
             self.sides_gone += 1
             if self.sides_gone == 2:
                 self.closed.set()

@@ -99,8 +99,7 @@ async def test_silent_drop_keeps_both_sockets_open_and_swallows_bytes() -> None:
         assert echo.ended == []  # the server was told nothing either
         # The client gives up: the proxy releases its side and the server's stays open.
         writer.close()
-        link = next(iter(proxy._links))
-        await eventually(lambda: link.sides_gone == 1)
+        await eventually(lambda: proxy.stats.sides_released == 1)
         assert echo.ended == [] and proxy.stats.active == 1
 
 

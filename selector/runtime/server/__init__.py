@@ -1,4 +1,5 @@
-"""The reference server: an aiohttp pump around the sans-I/O protocol core.
+"""The reference server: an aiohttp pump around the sans-I/O protocol core, on an injectable
+clock (:mod:`selector.runtime.clock`).
 
 Where things live:
 
@@ -11,6 +12,7 @@ Where things live:
 - :mod:`.writer`: raw frame writes to transports (the fast path) and the slow-peer drain;
 - :mod:`.heartbeat`: pings, pong deadlines, SSE comments, leaked-connection sweeps;
 - :mod:`.shutdown`: graceful close of every stream with a spread retry hint;
+- :mod:`.faults`: switches a test flips for faults a healthy server never makes (not settings);
 - :mod:`.store`, :mod:`.metrics`, :mod:`.settings`, :mod:`.logs`: state, counters,
   configuration, structured log lines.
 """
