@@ -86,9 +86,9 @@ DECIDED_BY: Mapping[str, str] = {
 }
 
 #: Which rules carry each reason: the engine "cites" a case's stated reason when one of these
-#: rules fires in favour of the team's choice (a positive delta for it, or a negative delta or
-#: a veto for another protocol). Every reason maps to at least one rule of the default matrix
-#: (checked by tests/test_corpus.py), so a renamed or removed rule shows up there.
+#: rules fires in favour of the team's choice over its rival (the best-ranked other
+#: protocol). Every reason maps to at least one rule of the default matrix (checked by
+#: tests/test_corpus.py), so a renamed or removed rule shows up there.
 REASON_RULES: Mapping[str, tuple[str, ...]] = {
     # Push with only rare client requests on the side is the same reason: the engine carries
     # it as occasional-upstream-over-post when the client sends anything at all.
@@ -106,7 +106,11 @@ REASON_RULES: Mapping[str, tuple[str, ...]] = {
     "low-latency": ("interactive-acked-commands", "best-effort-tight-latency"),
     "high-rate-upstream": ("steady-upstream", "high-rate-small-mutations"),
     "binary": ("binary-over-sse",),
-    "media": ("media-needs-rtp", "media-to-browser-or-mobile", "server-to-server-audio"),
+    "media": (
+        "media-needs-rtp",
+        "media-to-browser-or-mobile",
+        "server-to-server-audio",
+    ),
     "peer-to-peer": ("peer-to-peer-clients", "peer-data-server-relay"),
     "best-effort/unordered": (
         "best-effort-delivery",
@@ -304,12 +308,6 @@ class Support:
     delta: float
     veto: bool = False
 
-    def favours(self, protocol: str) -> bool:
-        """The effect argues for ``protocol``: a gain for it, or a loss or veto for another."""
-        if self.protocol == protocol:
-            return not self.veto and self.delta > 0
-        return self.veto or self.delta < 0
-
 
 @dataclass(frozen=True, slots=True)
 class CaseResult:
@@ -326,10 +324,30 @@ class CaseResult:
         return self.got == self.case.expected
 
     @property
+    def rival(self) -> str | None:
+        """The best-ranked protocol other than the team's choice."""
+        return next((p for p, _ in self.scores if p != self.case.expected), None)
+
+    def favouring_rules(self) -> set[str]:
+        """Rules whose effects rank the team's choice above its rival (a larger delta, or a
+        veto of the rival only), the same test as the two-rule bar of the examples."""
+        rival = self.rival
+        effects: dict[str, dict[str, float]] = {}
+        for s in self.support:
+            effects.setdefault(s.rule, {})[s.protocol] = float("-inf") if s.veto else s.delta
+        return {
+            rule
+            for rule, by_protocol in effects.items()
+            if rival is not None
+            and by_protocol.get(self.case.expected, 0.0) > by_protocol.get(rival, 0.0)
+        }
+
+    @property
     def reasons_cited(self) -> tuple[str, ...]:
         """The case's stated reasons (``decided-by``) that the engine's explanation cites: a
-        rule carrying the reason (:data:`REASON_RULES`) fired in favour of the team's choice."""
-        favouring = {s.rule for s in self.support if s.favours(self.case.expected)}
+        rule carrying the reason (:data:`REASON_RULES`) ranks the team's choice above its
+        rival."""
+        favouring = self.favouring_rules()
         return tuple(
             reason
             for reason in self.case.decided_by

@@ -42,7 +42,7 @@ MIN_REAL_WORLD_AGREEMENT = 0.80
 MIN_CASES = 132
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of
 #: them in favour of the team's choice: floors at the current figures, per set.
-MIN_REASON_CITED = {"original": 1.0, "real-world": 0.88}
+MIN_REASON_CITED = {"original": 0.89, "real-world": 0.83}
 
 
 @pytest.fixture(scope="module")
@@ -127,12 +127,19 @@ def test_the_engine_cites_the_reasons_teams_state(agreement: Agreement, case_set
 def test_a_reason_counts_only_when_its_rule_favours_the_team_choice(tmp_path: Path) -> None:
     # expected sse, decided-by push-only and http-simplicity: push-only-stream carries both
     case = load_case(_write(tmp_path, _GOOD))
-    against = CaseResult(case, "websocket", (), (Support("push-only-stream", "websocket", 3),))
-    veto_other = CaseResult(case, "sse", (), (Support("push-only-stream", "webrtc", 0, True),))
-    gain = CaseResult(case, "sse", (), (Support("push-only-stream", "sse", 3),))
-    other_rule = CaseResult(case, "sse", (), (Support("binary-over-sse", "websocket", -2),))
+    ranking = (("websocket", 1.0), ("sse", 0.0), ("webrtc", -3.0))  # rival: websocket
+    against = CaseResult(case, "websocket", ranking, (Support("push-only-stream", "websocket", 3),))
+    veto_rival = CaseResult(
+        case, "sse", ranking, (Support("push-only-stream", "websocket", 0, True),)
+    )
+    veto_third = CaseResult(case, "sse", ranking, (Support("push-only-stream", "webrtc", 0, True),))
+    gain = CaseResult(case, "sse", ranking, (Support("push-only-stream", "sse", 3),))
+    other_rule = CaseResult(case, "sse", ranking, (Support("binary-over-sse", "websocket", -2),))
     assert not against.reason_cited
-    assert veto_other.reasons_cited == ("push-only", "http-simplicity")
+    assert veto_rival.reasons_cited == ("push-only", "http-simplicity")
+    assert not veto_third.reason_cited, (
+        "a veto of a third protocol does not argue against the rival"
+    )
     assert gain.reasons_cited == ("push-only", "http-simplicity")
     assert not other_rule.reason_cited
 
