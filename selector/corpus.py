@@ -110,6 +110,7 @@ REASON_RULES: Mapping[str, tuple[str, ...]] = {
         "media-needs-rtp",
         "media-to-browser-or-mobile",
         "server-to-server-audio",
+        "audio-to-a-recogniser",
     ),
     "peer-to-peer": ("peer-to-peer-clients", "peer-data-server-relay"),
     "best-effort/unordered": (
