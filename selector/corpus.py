@@ -86,8 +86,8 @@ DECIDED_BY: Mapping[str, str] = {
 }
 
 #: Which rules carry each reason: the engine "cites" a case's stated reason when one of these
-#: rules fires in favour of the team's choice over its rival (the best-ranked other
-#: protocol). Every reason maps to at least one rule of the default matrix (checked by
+#: rules fires in favour of the team's choice over its rival (the other protocol with the
+#: highest score). Every reason maps to at least one rule of the default matrix (checked by
 #: tests/test_corpus.py), so a renamed or removed rule shows up there.
 REASON_RULES: Mapping[str, tuple[str, ...]] = {
     # Push with only rare client requests on the side is the same reason: the engine carries
@@ -326,8 +326,11 @@ class CaseResult:
 
     @property
     def rival(self) -> str | None:
-        """The best-ranked protocol other than the team's choice."""
-        return next((p for p, _ in self.scores if p != self.case.expected), None)
+        """The other protocol with the highest score, vetoed or not: a rule that vetoes the
+        strongest alternative (SSE at six streams over HTTP/1.1) argues for the team's choice."""
+        others = [(score, -rank, p) for rank, (p, score) in enumerate(self.scores)]
+        others = [entry for entry in others if entry[2] != self.case.expected]
+        return max(others)[2] if others else None
 
     def favouring_rules(self) -> set[str]:
         """Rules whose effects rank the team's choice above its rival (a larger delta, or a

@@ -66,7 +66,8 @@ def render_agreement(agreement: Agreement) -> str:
         "",
         "Agreement is the share of cases where the engine's answer is the team's choice. "
         "Reason cited is the share of cases stating a reason where the engine's explanation "
-        "cites a rule carrying one of them in favour of the team's choice (see "
+        "cites a rule carrying one of them that ranks the team's choice above the "
+        "highest-scoring alternative (see "
         "[Reason categories](#reason-categories) for which rules carry which reason), then "
         "the same over every stated reason.",
         "",
@@ -124,7 +125,8 @@ def render_agreement(agreement: Agreement) -> str:
     out.append(
         "Each case lists the reasons its source gives (`# decided-by:` in the file), from "
         "this vocabulary, each with the rules that carry it (a reason is cited when one of "
-        "its rules fires in favour of the team's choice; the mapping is "
+        "its rules ranks the team's choice above the highest-scoring alternative; the "
+        "mapping is "
         "`REASON_RULES` in `selector/corpus.py`):"
     )
     out.append("")
