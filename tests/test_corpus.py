@@ -34,11 +34,12 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written
-#: for. A floor, not a target: the current engine agrees on 87 of 104 (84 %), 16 of them on
-#: the last 20 cases, added before any rule saw them; the floor sits about three cases below
-#: (84 of 104), so that a matrix change losing real-world cases fails here while a few new,
-#: harder cases can still be added. Raise it as the engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.80
+#: for. A floor, not a target: the current engine agrees on 91 of 104 (88 %); 20 of those
+#: cases were added as a held-out set before the rules last changed (16 of 20 agreed then).
+#: The floor sits three cases below (88 of 104), so that a matrix change losing real-world
+#: cases fails here while a few new, harder cases can still be added. Raise it as the
+#: engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.84
 MIN_CASES = 132
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of
 #: them that ranks the team's choice above its highest-scoring alternative: floors at the
