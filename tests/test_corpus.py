@@ -146,6 +146,16 @@ def test_a_reason_counts_only_when_its_rule_favours_the_team_choice(tmp_path: Pa
     assert not other_rule.reason_cited
 
 
+def test_the_team_choice_is_always_in_the_top_two(agreement: Agreement) -> None:
+    # The bar for hidden sets: a miss may rank the team's choice second, never third.
+    third = [
+        f"{r.case.name} ({r.scores_text()})"
+        for r in agreement.results
+        if r.case.expected not in [protocol for protocol, _ in r.scores[:2]]
+    ]
+    assert third == [], "the team's choice ranks third: " + "; ".join(third)
+
+
 def test_every_real_world_miss_says_why(agreement: Agreement) -> None:
     silent = [m.case.name for m in agreement.only("real-world").misses if not m.case.miss_note]
     assert silent == [], "add a '# miss-note:' explaining the disagreement to: " + ", ".join(silent)
