@@ -36,11 +36,13 @@ __all__ = [
     "CORPUS_DIR",
     "DECIDED_BY",
     "PROTOCOLS",
+    "REASON_RULES",
     "SETS",
     "Agreement",
     "CaseResult",
     "CorpusCase",
     "CorpusError",
+    "Support",
     "evaluate",
     "load_case",
     "load_corpus",
@@ -81,6 +83,64 @@ DECIDED_BY: Mapping[str, str] = {
     "scale/fan-out": "many receivers of the same events, or many connections per server",
     "resume/replay": "clients catch up on what they missed after a reconnect",
     "browser-support": "what browsers (or their APIs) support natively",
+}
+
+#: Which rules carry each reason: the engine "cites" a case's stated reason when one of these
+#: rules fires in favour of the team's choice over its rival (the other protocol with the
+#: highest score). Every reason maps to at least one rule of the default matrix (checked by
+#: tests/test_corpus.py), so a renamed or removed rule shows up there.
+REASON_RULES: Mapping[str, tuple[str, ...]] = {
+    # Push with only rare client requests on the side is the same reason: the engine carries
+    # it as occasional-upstream-over-post when the client sends anything at all.
+    "push-only": ("push-only-stream", "occasional-upstream-over-post"),
+    "bidirectional": (
+        "steady-two-way",
+        "steady-upstream",
+        "high-rate-small-mutations",
+        "interactive-acked-commands",
+        "client-acked-server-messages",
+        "in-band-control",
+    ),
+    "client-acks": ("client-acked-server-messages",),
+    "in-band-control": ("in-band-control", "high-rate-feed-with-control"),
+    "low-latency": ("interactive-acked-commands", "best-effort-tight-latency"),
+    "high-rate-upstream": ("steady-upstream", "high-rate-small-mutations"),
+    "binary": ("binary-over-sse",),
+    "media": (
+        "media-needs-rtp",
+        "media-to-browser-or-mobile",
+        "server-to-server-audio",
+        "audio-to-a-recogniser",
+    ),
+    "peer-to-peer": ("peer-to-peer-clients", "peer-data-server-relay"),
+    "best-effort/unordered": (
+        "best-effort-delivery",
+        "best-effort-tight-latency",
+        "reliable-unordered",
+    ),
+    "proxy-compat": (
+        "restrictive-networks",
+        "azure-front-door-no-sse",
+        "gcp-lb-lifetime-cap",
+        "timeout-control-none",
+    ),
+    "http-simplicity": ("push-only-stream", "occasional-upstream-over-post", "http2-multiplexing"),
+    "serverless/managed-sockets": ("serverless-backend", "managed-websocket-gateway"),
+    "connection-limit": (
+        "sse-http1-connection-limit",
+        "sse-http1-connection-exhaustion",
+        "http2-multiplexing",
+    ),
+    "mobile-background": ("mobile-native-websocket",),
+    "scale/fan-out": ("large-fan-out",),
+    "resume/replay": ("resume-built-into-sse",),
+    "browser-support": (
+        "browser-header-auth",
+        "mobile-native-websocket",
+        "media-to-browser-or-mobile",
+        "peer-to-peer-clients",
+        "device-clients",
+    ),
 }
 
 #: Longest quote, in words: a quote is evidence, not a copy of the source.
@@ -241,17 +301,67 @@ def load_corpus(folder: Path = CORPUS_DIR) -> list[CorpusCase]:
 
 
 @dataclass(frozen=True, slots=True)
+class Support:
+    """One fired rule's effect on one protocol: a score delta, or a veto."""
+
+    rule: str
+    protocol: str
+    delta: float
+    veto: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CaseResult:
     """What the engine answered for one case. ``got`` is ``"none"`` when it vetoed all."""
 
     case: CorpusCase
     got: str
     scores: tuple[tuple[str, float], ...]
+    support: tuple[Support, ...] = ()
 
     @property
     def agrees(self) -> bool:
         """The engine's answer is the team's choice."""
         return self.got == self.case.expected
+
+    @property
+    def rival(self) -> str | None:
+        """The other protocol with the highest score, vetoed or not: a rule that vetoes the
+        strongest alternative (SSE at six streams over HTTP/1.1) argues for the team's choice."""
+        others = [(score, -rank, p) for rank, (p, score) in enumerate(self.scores)]
+        others = [entry for entry in others if entry[2] != self.case.expected]
+        return max(others)[2] if others else None
+
+    def favouring_rules(self) -> set[str]:
+        """Rules whose effects rank the team's choice above its rival (a larger delta, or a
+        veto of the rival only), the same test as the two-rule bar of the examples."""
+        rival = self.rival
+        effects: dict[str, dict[str, float]] = {}
+        for s in self.support:
+            effects.setdefault(s.rule, {})[s.protocol] = float("-inf") if s.veto else s.delta
+        return {
+            rule
+            for rule, by_protocol in effects.items()
+            if rival is not None
+            and by_protocol.get(self.case.expected, 0.0) > by_protocol.get(rival, 0.0)
+        }
+
+    @property
+    def reasons_cited(self) -> tuple[str, ...]:
+        """The case's stated reasons (``decided-by``) that the engine's explanation cites: a
+        rule carrying the reason (:data:`REASON_RULES`) ranks the team's choice above its
+        rival."""
+        favouring = self.favouring_rules()
+        return tuple(
+            reason
+            for reason in self.case.decided_by
+            if favouring.intersection(REASON_RULES.get(reason, ()))
+        )
+
+    @property
+    def reason_cited(self) -> bool:
+        """At least one stated reason is cited (false for a case that states none)."""
+        return bool(self.reasons_cited)
 
     def scores_text(self) -> str:
         """The ranking as ``websocket 3, sse 1, webrtc -2``."""
@@ -291,6 +401,30 @@ class Agreement:
         """``82% (41/50)``."""
         return f"{self.ratio:.0%} ({self.hits}/{len(self.results)})"
 
+    @property
+    def with_reasons(self) -> tuple[CaseResult, ...]:
+        """The cases whose source states at least one reason."""
+        return tuple(result for result in self.results if result.case.decided_by)
+
+    @property
+    def reason_cited_ratio(self) -> float:
+        """Share of the cases stating a reason where the engine cites one of them (1.0 when
+        none states a reason)."""
+        stated = self.with_reasons
+        return sum(r.reason_cited for r in stated) / len(stated) if stated else 1.0
+
+    def reason_summary(self) -> str:
+        """``61% (40/66) of cases, 45% (60/133) of stated reasons``."""
+        stated = self.with_reasons
+        cases = sum(r.reason_cited for r in stated)
+        reasons = sum(len(r.case.decided_by) for r in stated)
+        cited = sum(len(r.reasons_cited) for r in stated)
+        share = cited / reasons if reasons else 1.0
+        return (
+            f"{self.reason_cited_ratio:.0%} ({cases}/{len(stated)}) of cases, "
+            f"{share:.0%} ({cited}/{reasons}) of stated reasons"
+        )
+
     def confusion_rows(self) -> list[list[str]]:
         """The confusion matrix as table rows: a header, then one row per expected label;
         columns are the engine's answers (``none`` only when some case got it)."""
@@ -304,21 +438,26 @@ class Agreement:
         return rows
 
 
-Answer = Callable[[Path], tuple[str | None, Sequence[tuple[str, float]]]]
+#: An engine's answer for one profile file: the winner (None when all are vetoed), the
+#: ranking as (protocol, score), and every fired rule's effect.
+Answer = Callable[[Path], tuple[str | None, Sequence[tuple[str, float]], Sequence[Support]]]
 
 
-def _engine_answer(path: Path) -> tuple[str | None, Sequence[tuple[str, float]]]:
+def _engine_answer(
+    path: Path,
+) -> tuple[str | None, Sequence[tuple[str, float]], Sequence[Support]]:
     from selector import recommend
     from selector.loading import load_profile
 
     rec = recommend(load_profile(path))
-    return rec.protocol, [(ranked.protocol, ranked.score) for ranked in rec.ranking]
+    support = [Support(h.rule, h.protocol, h.delta, h.effect == "veto") for h in rec.hits]
+    return rec.protocol, [(ranked.protocol, ranked.score) for ranked in rec.ranking], support
 
 
 def evaluate(cases: Iterable[CorpusCase], answer: Answer = _engine_answer) -> Agreement:
     """Run every case's profile through the engine (the built-in matrix by default)."""
     results = []
     for case in cases:
-        got, scores = answer(case.path)
-        results.append(CaseResult(case, got or "none", tuple(scores)))
+        got, scores, support = answer(case.path)
+        results.append(CaseResult(case, got or "none", tuple(scores), tuple(support)))
     return Agreement(tuple(results))

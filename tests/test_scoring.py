@@ -222,3 +222,42 @@ def test_matrix_argument_takes_overlay_paths(tmp_path: Path) -> None:
         recommend(profile, matrix=[overlay, overlay])  # already disabled by the first
     assert "push-only-stream" not in {h.rule for h in by_str.hits}
     assert by_str.ranked("sse").score == recommend(profile).ranked("sse").score - 3
+
+
+# Audio to a recogniser versus audio for a listener (rule audio-to-a-recogniser): the chunk
+# sizes below are the ones speech APIs document (20 ms to 1 s of 16 kHz 16-bit PCM).
+_SPEECH_UP = {
+    "20 ms chunks": "{rate_hz: 50, payload_bytes: 640}",
+    "250 ms chunks": "{rate_hz: 4, payload_bytes: 8000}",
+    "1 s chunks": "{rate_hz: 1, payload_bytes: 32000}",
+}
+
+
+@pytest.mark.parametrize("chunks", sorted(_SPEECH_UP))
+def test_speech_streamed_to_a_recogniser_from_a_browser_goes_over_websocket(chunks: str) -> None:
+    rec = recommend(
+        _profile(
+            "traffic:\n"
+            "  server_to_client: {rate_hz: 4, payload_bytes: 400}\n"
+            f"  client_to_server: {_SPEECH_UP[chunks]}\n"
+            "media: audio\nclients: [browser]\ndelivery: {latency_p99_ms: 500}\n"
+        )
+    )
+    assert rec.protocol == "websocket"
+    assert "audio-to-a-recogniser" in {h.rule for h in rec.hits}
+    assert "media-to-browser-or-mobile" not in {h.rule for h in rec.hits}
+
+
+def test_audio_coming_back_to_a_listener_keeps_the_media_rules() -> None:
+    # A voice conversation: speech up and synthesised speech back at the same rate.
+    rec = recommend(
+        _profile(
+            "traffic:\n"
+            "  server_to_client: {rate_hz: 50, payload_bytes: 640}\n"
+            "  client_to_server: {rate_hz: 50, payload_bytes: 640}\n"
+            "media: audio\nclients: [browser]\ndelivery: {latency_p99_ms: 300}\n"
+        )
+    )
+    assert rec.protocol == "webrtc"
+    assert "audio-to-a-recogniser" not in {h.rule for h in rec.hits}
+    assert "media-to-browser-or-mobile" in {h.rule for h in rec.hits}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from selector.corpus import DECIDED_BY, SETS, Agreement, CaseResult
+from selector.corpus import DECIDED_BY, REASON_RULES, SETS, Agreement, CaseResult
 
 __all__ = ["render_agreement"]
 
@@ -22,6 +22,14 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     return out
 
 
+def _reasons_cell(result: CaseResult) -> str:
+    """The stated reasons, the cited ones in bold."""
+    cited = set(result.reasons_cited)
+    return ", ".join(
+        f"**{reason}**" if reason in cited else reason for reason in result.case.decided_by
+    )
+
+
 def _case_row(result: CaseResult) -> list[str]:
     case = result.case
     sources = " ".join(f"[{n}]({url})" for n, url in enumerate(case.sources, start=1))
@@ -31,6 +39,7 @@ def _case_row(result: CaseResult) -> list[str]:
         case.expected,
         result.got,
         "yes" if result.agrees else "**no**",
+        _reasons_cell(result),
         case.confidence,
         sources,
         quote,
@@ -55,13 +64,26 @@ def render_agreement(agreement: Agreement) -> str:
         "",
         "## Agreement",
         "",
-        "| set | cases | agreement |",
-        "|---|---|---|",
+        "Agreement is the share of cases where the engine's answer is the team's choice. "
+        "Reason cited is the share of cases stating a reason where the engine's explanation "
+        "cites a rule carrying one of them that ranks the team's choice above the "
+        "highest-scoring alternative (see "
+        "[Reason categories](#reason-categories) for which rules carry which reason), then "
+        "the same over every stated reason.",
+        "",
+        "| set | cases | agreement | reason cited |",
+        "|---|---|---|---|",
     ]
     for case_set in SETS:
         part = agreement.only(case_set)
-        out.append(f"| {case_set} | {len(part.results)} | {part.summary()} |")
-    out += [f"| all | {len(agreement.results)} | {agreement.summary()} |", ""]
+        out.append(
+            f"| {case_set} | {len(part.results)} | {part.summary()} | {part.reason_summary()} |"
+        )
+    out += [
+        f"| all | {len(agreement.results)} | {agreement.summary()} | "
+        f"{agreement.reason_summary()} |",
+        "",
+    ]
     for title, part in [("all cases", agreement)] + [
         (f"the {case_set} set", agreement.only(case_set)) for case_set in SETS
     ]:
@@ -76,7 +98,18 @@ def render_agreement(agreement: Agreement) -> str:
         "the workload is inferred, `low` when the case rests on a related statement.",
         "",
     ]
-    rows = [["system", "team chose", "engine", "match", "confidence", "source", "stated reason"]]
+    rows = [
+        [
+            "system",
+            "team chose",
+            "engine",
+            "match",
+            "reasons (cited in bold)",
+            "confidence",
+            "source",
+            "stated reason",
+        ]
+    ]
     rows += [_case_row(result) for result in agreement.results]
     out += _table(rows)
     misses = agreement.misses
@@ -91,10 +124,17 @@ def render_agreement(agreement: Agreement) -> str:
     out += ["", "## Reason categories", ""]
     out.append(
         "Each case lists the reasons its source gives (`# decided-by:` in the file), from "
-        "this vocabulary:"
+        "this vocabulary, each with the rules that carry it (a reason is cited when one of "
+        "its rules ranks the team's choice above the highest-scoring alternative; the "
+        "mapping is "
+        "`REASON_RULES` in `selector/corpus.py`):"
     )
     out.append("")
-    out += [f"- `{key}`: {meaning}" for key, meaning in DECIDED_BY.items()]
+    out += [
+        f"- `{key}`: {meaning}. Rules: "
+        + ", ".join(f"`{rule}`" for rule in REASON_RULES.get(key, ()))
+        for key, meaning in DECIDED_BY.items()
+    ]
     out += [
         "",
         "Add a case: write the profile with its header (see `selector/corpus.py`), run "
