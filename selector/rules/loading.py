@@ -28,8 +28,8 @@ from typing import Any
 
 from selector.errors import MatrixError, Problem
 from selector.loading import YamlDocument, parse_yaml, read_yaml
-from selector.rules.conditions import AllOf, compile_condition
-from selector.rules.model import PROTOCOLS, Effect, Matrix, Rule, parse_template
+from selector.rules.conditions import AllOf, compile_condition, unknown_measure
+from selector.rules.model import PROTOCOLS, Effect, Grade, Matrix, Rule, parse_template
 from selector.rules.schema import matrix_schema, overlay_schema
 
 __all__ = [
@@ -87,8 +87,11 @@ def _schema_problems(document: YamlDocument, kind: str, found: _Collector) -> No
 
     for error in _validator(kind).iter_errors(document.data):
         loc = tuple(error.absolute_path)
-        if len(loc) >= 2 and loc[-2] == "effects":
-            found.add(loc, f"expected a non-zero number or 'veto', got {error.instance!r}")
+        if len(loc) >= 2 and loc[-2] == "effects" and not isinstance(error.instance, dict):
+            found.add(
+                loc,
+                f"expected a non-zero number, 'veto' or {{measure, bands}}, got {error.instance!r}",
+            )
             continue
         if error.context:
             error = best_match(error.context)
@@ -143,22 +146,26 @@ def _compile_rule(
         found.add(
             (*loc, "evidence"), f"unknown experiment '{evidence}'; allowed: " + ", ".join(EVIDENCE)
         )
+    effects: list[Effect] = []
     for name, value in data["effects"].items():
-        if value != "veto" and not math.isfinite(value):
+        if isinstance(value, dict):
+            grade = _compile_grade(value, (*loc, "effects", name), template, found)
+            if grade is not None:
+                largest = max(grade.deltas, key=abs)
+                effects.append(Effect(protocol=_protocol(name), delta=largest, grade=grade))
+        elif value == "veto":
+            effects.append(Effect(protocol=_protocol(name), veto=True))
+        elif not math.isfinite(value):
             found.add((*loc, "effects", name), f"score delta must be finite, got {value}")
+        else:
+            effects.append(Effect(protocol=_protocol(name), delta=float(value)))
     if condition is None or len(found.problems) > before:
         return None
-    effects = tuple(
-        Effect(protocol=_protocol(name), veto=True)
-        if value == "veto"
-        else Effect(protocol=_protocol(name), delta=float(value))
-        for name, value in data["effects"].items()
-    )
     return Rule(
         id=data["id"],
         title=data["title"],
         condition=condition,
-        effects=effects,
+        effects=tuple(effects),
         rationale=data["rationale"],
         refs=tuple(data["refs"]),
         origin=origin,
@@ -166,6 +173,53 @@ def _compile_rule(
         evidence=evidence,
         template=template,
     )
+
+
+def _compile_grade(
+    data: dict[str, Any],
+    loc: Loc,
+    template: tuple[tuple[str, str | None], ...],
+    found: _Collector,
+) -> Grade | None:
+    """A graded effect: a known measure the rationale quotes (so the derivation is printed),
+    a first band without ``from``, then bands whose ``from`` strictly rises, finite deltas."""
+    from selector.rules.measures import MEASURES
+
+    before = len(found.problems)
+    measure = data["measure"]
+    if measure not in MEASURES:
+        found.add((*loc, "measure"), unknown_measure(measure))
+    elif measure not in {name for _, name in template}:
+        found.add(
+            (*loc, "measure"),
+            f"a graded effect must quote its measure: add {{{measure}}} to the rationale",
+        )
+    bounds: list[float] = []
+    deltas: list[float] = []
+    for i, band in enumerate(data["bands"]):
+        if i == 0 and "from" in band:
+            found.add(
+                (*loc, "bands", 0, "from"),
+                "the first band has no 'from': it covers everything below the second band's 'from'",
+            )
+        elif i > 0 and "from" not in band:
+            found.add((*loc, "bands", i), "every band after the first needs 'from'")
+        elif i > 0:
+            bound = band["from"]
+            if not math.isfinite(bound):
+                found.add((*loc, "bands", i, "from"), f"'from' must be finite, got {bound}")
+            elif bounds and bound <= bounds[-1]:
+                found.add(
+                    (*loc, "bands", i, "from"),
+                    f"'from' must rise from band to band: {bound:g} follows {bounds[-1]:g}",
+                )
+            bounds.append(float(bound))
+        if not math.isfinite(band["delta"]):
+            found.add((*loc, "bands", i, "delta"), f"delta must be finite, got {band['delta']}")
+        deltas.append(float(band["delta"]))
+    if len(found.problems) > before:
+        return None
+    return Grade(measure=measure, bounds=tuple(bounds), deltas=tuple(deltas))
 
 
 def _condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc, str] | None:
@@ -184,8 +238,11 @@ def _condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc
             if found:
                 return found
         return None
-    if "fact" not in data or len(data) != 2:
-        return loc, "a comparison is {fact: NAME, OPERATOR: VALUE}, with exactly one operator"
+    if ("fact" in data) == ("measure" in data) or len(data) != 2:
+        return loc, (
+            "a comparison is {fact: NAME, OPERATOR: VALUE} or {measure: NAME, OPERATOR: VALUE}, "
+            "with exactly one operator"
+        )
     return None
 
 
