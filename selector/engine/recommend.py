@@ -149,7 +149,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
             overlays=list(compiled.sources),
         ),
         close=close,
-        plan=plan_lifetime(profile, protocol) if protocol else None,
+        plan=plan_lifetime(profile, protocol, facts=facts) if protocol else None,
     )
 
 

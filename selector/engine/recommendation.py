@@ -97,6 +97,10 @@ class Companion(_Out):
 
     component: str
     reason: str
+    id: str = Field(
+        default="", description="Stable id of the companion row (selector/engine/companions.yaml)."
+    )
+    source: str = Field(default="", description="Where the advice comes from.")
 
 
 class Bandwidth(_Out):

@@ -47,7 +47,7 @@ PathArg = str | PathLike[str]
 Loc = tuple[str | int, ...]
 
 
-class _Collector:
+class Collector:
     """Gathers located problems for one document."""
 
     def __init__(self, document: YamlDocument) -> None:
@@ -82,10 +82,16 @@ def _validator(kind: str) -> Any:
     return Draft202012Validator(schema)
 
 
-def _schema_problems(document: YamlDocument, kind: str, found: _Collector) -> None:
+def _schema_problems(document: YamlDocument, kind: str, found: Collector) -> None:
+    schema_problems(document, _validator(kind), found)
+
+
+def schema_problems(document: YamlDocument, validator: Any, found: Collector) -> None:
+    """Report every JSON Schema violation of ``document`` at its location (unknown keys with
+    the nearest allowed one), then raise if there were any."""
     from jsonschema.exceptions import best_match
 
-    for error in _validator(kind).iter_errors(document.data):
+    for error in validator.iter_errors(document.data):
         loc = tuple(error.absolute_path)
         if len(loc) >= 2 and loc[-2] == "effects" and not isinstance(error.instance, dict):
             found.add(
@@ -112,10 +118,10 @@ def _schema_problems(document: YamlDocument, kind: str, found: _Collector) -> No
 
 
 def _compile_rule(
-    data: dict[str, Any], loc: tuple[str | int, ...], origin: str, found: _Collector
+    data: dict[str, Any], loc: tuple[str | int, ...], origin: str, found: Collector
 ) -> Rule | None:
     before = len(found.problems)
-    shape = _condition_shape_problem(data["when"], (*loc, "when"))
+    shape = condition_shape_problem(data["when"], (*loc, "when"))
     if shape:
         found.add(*shape)
         condition = None
@@ -179,7 +185,7 @@ def _compile_grade(
     data: dict[str, Any],
     loc: Loc,
     template: tuple[tuple[str, str | None], ...],
-    found: _Collector,
+    found: Collector,
 ) -> Grade | None:
     """A graded effect: a known measure the rationale quotes (so the derivation is printed),
     a first band without ``from``, then bands whose ``from`` strictly rises, finite deltas."""
@@ -222,7 +228,7 @@ def _compile_grade(
     return Grade(measure=measure, bounds=tuple(bounds), deltas=tuple(deltas))
 
 
-def _condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc, str] | None:
+def condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc, str] | None:
     """The JSON Schema allows 1-2 keys per condition; check the exact shapes, with where."""
     if not isinstance(data, dict):
         return None
@@ -232,9 +238,9 @@ def _condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc
         if len(data) != 1:
             return loc, f"'{key}' cannot be combined with other keys in one condition"
         if key == "not":
-            return _condition_shape_problem(data[key], (*loc, key))
+            return condition_shape_problem(data[key], (*loc, key))
         for i, item in enumerate(data[key]):
-            found = _condition_shape_problem(item, (*loc, key, i))
+            found = condition_shape_problem(item, (*loc, key, i))
             if found:
                 return found
         return None
@@ -255,7 +261,7 @@ def _compile_rules(
     items: Iterable[dict[str, Any]],
     loc: tuple[str | int, ...],
     origin: str,
-    found: _Collector,
+    found: Collector,
     taken: set[str],
 ) -> list[Rule]:
     rules = []
@@ -272,7 +278,7 @@ def _compile_rules(
 
 
 def _compile_matrix_document(document: YamlDocument) -> list[Rule]:
-    found = _Collector(document)
+    found = Collector(document)
     _schema_problems(document, "matrix", found)
     rules = _compile_rules(document.data["rules"], ("rules",), "default", found, set())
     found.raise_if_any()
@@ -286,7 +292,7 @@ def _unknown_rule(rule_id: str, known: Iterable[str]) -> str:
 
 
 def _apply_overlay(rules: list[Rule], document: YamlDocument) -> list[Rule]:
-    found = _Collector(document)
+    found = Collector(document)
     _schema_problems(document, "overlay", found)
     data = document.data
     known = {r.id: r for r in rules}
