@@ -70,6 +70,13 @@ def test_rules_reference_documents_every_rule() -> None:
         assert all(f"`{fact}`" in section for fact in facts_of(rule.condition))
         assert "\n".join(condition_in_words(rule.condition)) in section
         for effect in rule.effects:
+            if effect.grade is not None:
+                # A graded effect lists every band with its delta.
+                grade = effect.grade
+                assert f"- {effect.protocol} by {grade.measure}: {grade.label()}" in section
+                for index, delta in enumerate(grade.deltas):
+                    assert f"{delta:+g} {grade.band_label(index)}" in section
+                continue
             label = "veto" if effect.veto else f"{effect.delta:+g}"
             assert f"{effect.protocol} {label}" in section
 

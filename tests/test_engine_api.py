@@ -52,6 +52,7 @@ def test_public_api_exports_the_engine() -> None:
                 "delta": 0.0,
                 "reason": "x",
                 "refs": ["https://example.com"],
+                "grade": None,
             },
         ),
         (

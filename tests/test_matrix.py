@@ -273,5 +273,6 @@ def test_overlay_numbers_must_be_finite_and_effects_well_formed() -> None:
             "org.yaml",
         )
     assert _problems(exc) == [
-        "org.yaml:3:70: rules[0].effects.sse: expected a non-zero number or 'veto', got 'vetoo'"
+        "org.yaml:3:70: rules[0].effects.sse: expected a non-zero number, 'veto' or "
+        "{measure, bands}, got 'vetoo'"
     ]

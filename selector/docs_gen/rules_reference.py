@@ -20,5 +20,14 @@ def render_rules_reference() -> str:
         "adds its effects. How scoring works, and how to add a rule or an org overlay: "
         "[scoring.md](../scoring.md). From the command line: `selector rules`, "
         "`selector explain RULE`; facts a condition may name: `selector rules --facts`.\n\n"
+        "A condition may also compare a **measure** (a quantity derived from several facts, "
+        "such as `measure.post_requests_per_s`, upstream rate times connections) with a "
+        "constant: `{measure: NAME, ge: 1000}`. An effect may be **graded**: instead of a "
+        "constant it declares bands over one measure (`{measure: NAME, bands: [{delta: -1}, "
+        "{from: 1000, delta: -2}]}`), and the rule adds the delta of the band the profile's "
+        "measure falls in. The delta is always one of the declared ones, so a graded effect "
+        "stays within its bands' smallest and largest delta whatever the profile, and the "
+        "rationale prints the measure's derivation and the band. Tipping points solve a "
+        "measure's constants back to the profile fields it is computed from.\n\n"
         + rules_reference_markdown(matrix)
     )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     )
     from selector.profile import Profile
     from selector.rules.loading import MatrixArg
+    from selector.rules.model import Grade
 
 __all__ = ["CLOSE_MARGIN", "SENSITIVE_FACTOR", "TIE_BREAK", "recommend"]
 
@@ -76,10 +77,15 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
             continue
         rule = compiled.rules[index]
         reason = rule.reason(facts)
+        graded = outcome.graded.get(index)
         for effect in rule.effects:
             slot = PROTOCOLS.index(effect.protocol)
             if effect.veto:
                 veto_reasons[slot].append(f"{reason} [{rule.id}]")
+            delta = graded[slot] if graded is not None else rule.scaled(effect)
+            grade = None
+            if effect.grade is not None:
+                grade = _grade_text(effect.grade, facts[effect.grade.measure], delta, rule.weight)
             hits.append(
                 trusted(
                     RuleHit,
@@ -87,9 +93,10 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
                     title=rule.title,
                     protocol=effect.protocol,
                     effect="veto" if effect.veto else "score",
-                    delta=rule.scaled(effect),
-                    reason=reason,
+                    delta=delta,
+                    reason=f"{reason} {grade}" if grade else reason,
                     refs=list(rule.refs),
+                    grade=grade,
                 )
             )
     # Group by protocol (winner first): vetoes, then gains from the largest, then losses from
@@ -142,7 +149,19 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
             overlays=list(compiled.sources),
         ),
         close=close,
-        plan=plan_lifetime(profile, protocol) if protocol else None,
+        plan=plan_lifetime(profile, protocol, facts=facts) if protocol else None,
+    )
+
+
+def _grade_text(grade: Grade, value: float, delta: float, weight: float) -> str:
+    """How a graded effect got its size: the measure's value, its band and every band."""
+    from selector.rules.measures import MEASURES
+
+    unit = MEASURES[grade.measure].unit
+    shown = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+    return (
+        f"Graded by {grade.measure} = {shown} {unit}: band {grade.band_label(grade.band(value))}"
+        f" gives {delta:+g} (bands: {grade.label(weight)})."
     )
 
 

@@ -74,6 +74,11 @@ class RuleHit(_Out):
     delta: float = Field(description="Score delta applied (0 for a veto).")
     reason: str = Field(description="The rule's rationale, quoting the profile's values.")
     refs: list[str] = Field(default_factory=list, description="Specs or vendor docs.")
+    grade: str | None = Field(
+        default=None,
+        description="For a graded effect: the measure's value, the band it falls in and "
+        "every declared band (the delta is always one of theirs).",
+    )
 
 
 class TippingPoint(_Out):
@@ -92,6 +97,10 @@ class Companion(_Out):
 
     component: str
     reason: str
+    id: str = Field(
+        default="", description="Stable id of the companion row (selector/engine/companions.yaml)."
+    )
+    source: str = Field(default="", description="Where the advice comes from.")
 
 
 class Bandwidth(_Out):

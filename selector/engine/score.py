@@ -19,14 +19,24 @@ EPSILON = 1e-9
 
 
 class Outcome:
-    """Which rules fired on a set of facts, and the resulting score and veto vectors."""
+    """Which rules fired on a set of facts, and the resulting score and veto vectors.
 
-    __slots__ = ("fired", "scores", "vetoes")
+    ``graded`` holds, for each fired rule with a graded effect, the deltas it applied.
+    """
 
-    def __init__(self, fired: list[bool], scores: list[float], vetoes: list[int]) -> None:
+    __slots__ = ("fired", "graded", "scores", "vetoes")
+
+    def __init__(
+        self,
+        fired: list[bool],
+        scores: list[float],
+        vetoes: list[int],
+        graded: dict[int, tuple[float, float, float]] | None = None,
+    ) -> None:
         self.fired = fired
         self.scores = scores
         self.vetoes = vetoes
+        self.graded = graded if graded is not None else {}
 
 
 def score(matrix: Matrix, facts: Mapping[str, Any]) -> Outcome:
@@ -34,9 +44,15 @@ def score(matrix: Matrix, facts: Mapping[str, Any]) -> Outcome:
     fired = [test(facts) for test in matrix.tests]
     scores = [0.0, 0.0, 0.0]
     vetoes = [0, 0, 0]
+    graders = matrix.graders
+    graded: dict[int, tuple[float, float, float]] = {}
     for index, hit in enumerate(fired):
         if hit:
-            d = matrix.deltas[index]
+            grader = graders.get(index)
+            if grader is None:
+                d = matrix.deltas[index]
+            else:
+                d = graded[index] = grader(facts)
             v = matrix.vetoes[index]
             scores[0] += d[0]
             scores[1] += d[1]
@@ -44,7 +60,7 @@ def score(matrix: Matrix, facts: Mapping[str, Any]) -> Outcome:
             vetoes[0] += v[0]
             vetoes[1] += v[1]
             vetoes[2] += v[2]
-    return Outcome(fired, scores, vetoes)
+    return Outcome(fired, scores, vetoes, graded)
 
 
 def winner(scores: Sequence[float], vetoes: Sequence[int]) -> int | None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from selector.engine.score import Outcome, winner
 from selector.rules.facts import FACTS, derive_uncontrollable, format_fact
+from selector.rules.measures import DEPENDENT_MEASURES, MEASURES
 from selector.rules.model import PROTOCOLS, Matrix
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PATH_FIELD", "find_tipping_points"]
 
+_ZERO = (0.0, 0.0, 0.0)
 _UP_RATE = "traffic.client_to_server.rate_hz"
 _DOWN_RATE = "traffic.server_to_client.rate_hz"
 _PAYLOAD_RATE = {
@@ -69,11 +71,29 @@ class _Rescorer:
             indexes = tuple(sorted({i for name, _ in changes for i in by_fact.get(name, ())}))
             for name, value in changes:
                 trial[name] = value
+        # Measures computed from a changed fact follow it (``rules_by_fact`` already lists
+        # the rules that read them under the fact).
+        moved = [m for name, _ in changes for m in DEPENDENT_MEASURES.get(name, ())]
+        for measure in moved:
+            trial[measure] = MEASURES[measure].value(trial)
         s0, s1, s2 = self.outcome.scores
         v0, v1, v2 = self.outcome.vetoes
         tests, deltas, vetoed = matrix.tests, matrix.deltas, matrix.vetoes
+        graders, graded = matrix.graders, self.outcome.graded
         for index in indexes:
             now = tests[index](trial)
+            grader = graders.get(index)
+            if grader is not None:
+                # A graded rule can change its delta without changing whether it fires.
+                old = graded.get(index, _ZERO)
+                new = grader(trial) if now else _ZERO
+                s0, s1, s2 = s0 - old[0] + new[0], s1 - old[1] + new[1], s2 - old[2] + new[2]
+                if now == fired[index]:
+                    continue
+                v = vetoed[index]
+                sign = 1 if now else -1
+                v0, v1, v2 = v0 + sign * v[0], v1 + sign * v[1], v2 + sign * v[2]
+                continue
             if now == fired[index]:
                 continue
             d, v = deltas[index], vetoed[index]
@@ -85,6 +105,8 @@ class _Rescorer:
                 v0, v1, v2 = v0 - v[0], v1 - v[1], v2 - v[2]
         for name, _ in changes:
             trial[name] = self.facts[name]
+        for measure in moved:
+            trial[measure] = self.facts[measure]
         return winner((s0, s1, s2), (v0, v1, v2))
 
     def can_flip(self, base: int | None, names: tuple[str, ...]) -> bool:
@@ -123,7 +145,7 @@ def _reach(
         moves = [0.0, 0.0, 0.0]  # per fact first: the sums the bound has always added up
         for index in matrix.rules_by_fact.get(name, ()):
             for slot in range(3):
-                moves[slot] += abs(matrix.deltas[index][slot])
+                moves[slot] += matrix.swings[index][slot]
                 vetoing[slot] = vetoing[slot] or bool(matrix.vetoes[index][slot])
         for slot in range(3):
             swing[slot] += moves[slot]
@@ -288,17 +310,121 @@ def _walk(
     return None
 
 
+_FLIPPED = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+
+
+@functools.lru_cache(maxsize=16)
+def _number_plan(matrix: Matrix) -> tuple[tuple[str, tuple[tuple[str, bool, Any], ...]], ...]:
+    """The number facts whose value can change a score: each with the levers (measure,
+    increasing, solve) through which a constant on a measure cuts it. Depends only on the
+    matrix, so it is worked out once per matrix."""
+    levers: dict[str, list[tuple[str, bool, Any]]] = {}
+    for name in matrix.thresholds:
+        if name in MEASURES:
+            for lever in MEASURES[name].levers:
+                levers.setdefault(lever.fact, []).append((name, lever.increasing, lever.solve))
+    names = [n for n in FACTS if n in matrix.thresholds or n in levers]
+    return tuple((name, tuple(levers.get(name, ()))) for name in names)
+
+
+#: Solved constants beyond this are dropped: no profile holds a trillion of anything, and past
+#: 2**53 a float no longer tells consecutive integers apart.
+_LARGEST_SOLVED = 1e12
+
+
+def _thresholds_of(
+    matrix: Matrix, name: str, levers: tuple[tuple[str, bool, Any], ...], facts: Mapping[str, Any]
+) -> tuple[tuple[float, frozenset[str]], ...]:
+    """Fact ``name``'s constants: the matrix's own, plus each measure constant solved for
+    ``name`` with the profile's other facts held (a decreasing lever flips the operator)."""
+    own = matrix.thresholds.get(name, ())
+    if not levers:
+        return own
+    merged: dict[float, set[str]] = {value: set(ops) for value, ops in own}
+    integer = FACTS[name].integer
+    for measure, increasing, solve in levers:
+        for constant, operators in matrix.thresholds[measure]:
+            solved = solve(facts, constant)
+            if solved is None or not math.isfinite(solved) or abs(solved) > _LARGEST_SOLVED:
+                continue  # the measure cannot reach the constant by moving this fact
+            cut = _Cut(facts, name, measure, increasing, constant)
+            for op in operators:
+                value = cut.integer(solved, op) if integer else cut.real(solved, op)
+                flipped = op if increasing else _FLIPPED[op]
+                merged.setdefault(value, set()).add(flipped)
+    return tuple((v, frozenset(ops)) for v, ops in sorted(merged.items()))
+
+
+class _Cut:
+    """Where a measure constant cuts one lever fact, exactly as the conditions will judge it.
+
+    The solved value ``t / c`` can miss by an ulp once multiplied back, and an integer fact
+    needs the integer where the condition's truth changes, so both are checked against the
+    measure itself rather than trusted.
+    """
+
+    __slots__ = ("compute", "constant", "increasing", "name", "trial")
+
+    def __init__(
+        self, facts: Mapping[str, Any], name: str, measure: str, increasing: bool, constant: float
+    ) -> None:
+        self.trial = dict(facts)
+        self.name, self.increasing, self.constant = name, increasing, constant
+        self.compute = MEASURES[measure].value
+
+    def _far(self, value: float, op: str) -> bool:
+        """Whether the measure at ``value`` is on the constant's far side: at or past it for
+        ``ge``/``lt`` (the constant belongs to the upper side), past it for ``gt``/``le``."""
+        self.trial[self.name] = value
+        got = self.compute(self.trial)
+        return bool(got >= self.constant if op in _BELONGS_RIGHT else got > self.constant)
+
+    def real(self, value: float, op: str) -> float:
+        """The solved value nudged by a few ulps so that it sits where the truth changes: the
+        first far value for ``ge``/``lt``, the last near one for ``gt``/``le``."""
+        up = math.inf if self.increasing else -math.inf
+        down = -up
+        right = op in _BELONGS_RIGHT
+        for _ in range(8):
+            if right and not self._far(value, op):
+                value = math.nextafter(value, up)
+            elif not right and self._far(value, op):
+                value = math.nextafter(value, down)
+            else:
+                break
+        return value
+
+    def integer(self, value: float, op: str) -> float:
+        """For an integer fact: the integer constant on the fact that splits its integers as
+        the measure constant does."""
+        step = 1 if self.increasing else -1
+        first = math.ceil(value) if self.increasing else math.floor(value)
+        # The first integer on the far side, walking the way the measure grows.
+        for _ in range(4):
+            if self._far(first - step, op):
+                first -= step
+            else:
+                break
+        for _ in range(4):
+            if self._far(first, op):
+                break
+            first += step
+        if op in _BELONGS_RIGHT:
+            return float(first)  # the constant itself scores like the far side
+        return float(first - step)  # the constant itself scores like the near side
+
+
 def _number_changes(
     rescore: _Rescorer, base: int | None
 ) -> Iterator[tuple[str, str, Any, int | None]]:
     facts = rescore.facts
-    for name, thresholds in rescore.matrix.thresholds.items():
+    for name, levers in _number_plan(rescore.matrix):
         rate = _PAYLOAD_RATE.get(name)
         if rate is not None and facts[rate] == 0:
             continue  # no messages in that direction: their size means nothing
         if not rescore.can_flip(base, (name,)):
             continue
-        regions = _regions(thresholds)
+        regions = _regions(_thresholds_of(rescore.matrix, name, levers, facts))
         start = _locate(regions, float(facts[name]))
         for step in (1, -1):
             found = _walk(rescore, name, regions, start, step, base)

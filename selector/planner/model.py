@@ -278,6 +278,11 @@ class LifetimePlan(_Model):
         description="Constraints that cannot be met; empty when the plan is usable."
     )
     notes: tuple[str, ...] = Field(description="Advice that goes with the numbers.")
+    note_ids: tuple[str, ...] = Field(
+        default=(),
+        description="Stable id of each note, in the order of notes: a row of "
+        "selector/planner/notes.yaml, or one of the solver's computed notes (COMPUTED_NOTE_IDS).",
+    )
 
     @property
     def feasible(self) -> bool:

@@ -13,8 +13,9 @@ Pure and fast: no I/O, no clock, no randomness. The laws it keeps, checked by pr
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from selector.errors import UsageError
 from selector.planner.facts import HOP_FACTS, HopLimits, hop_limits
@@ -35,6 +36,7 @@ from selector.profile import Hop, Profile
 
 __all__ = [
     "CLIENT_TIMEOUT_FACTOR",
+    "COMPUTED_NOTE_IDS",
     "HOP_MARGIN",
     "MIN_SENSIBLE_HEARTBEAT_S",
     "MIN_SENSIBLE_LIFETIME_S",
@@ -42,6 +44,17 @@ __all__ = [
     "plan_lifetime",
     "required_hop_timeout",
 ]
+
+#: One note of the plan: its stable id and its text.
+Note = tuple[str, str]
+#: Ids of the notes the solver writes itself because they quote numbers it computes; every
+#: other note is a row of ``selector/planner/notes.yaml``.
+COMPUTED_NOTE_IDS: tuple[str, ...] = (
+    "hop-lifetime-rotation",
+    "reconnect-storm-assumed-rate",
+    "reconnect-window-assumed-rate",
+    "sse-planned-reconnect",
+)
 
 #: A hop's idle timeout must be at least this multiple of the heartbeat, so one late heartbeat
 #: does not lose the connection.
@@ -154,13 +167,17 @@ class _Hop:
         return idle_assumed or life_assumed
 
 
-def plan_lifetime(profile: Profile, protocol: str) -> LifetimePlan:
+def plan_lifetime(
+    profile: Profile, protocol: str, *, facts: Mapping[str, Any] | None = None
+) -> LifetimePlan:
     """Plan heartbeats, hop timeouts, reconnects and replay for ``protocol`` over the path.
 
     ``protocol`` is ``"websocket"``, ``"sse"`` or ``"webrtc"`` (the plan then covers the
     signalling WebSocket, TURN and ICE consent). Raises :class:`UsageError` for any other
     protocol. The caller must check ``plan.problems``: a non-empty list means the constraints
-    contradict each other and the plan cannot be applied as it stands.
+    contradict each other and the plan cannot be applied as it stands. ``facts`` are the
+    profile's facts when the caller has them already (``recommend()`` does): the note table's
+    conditions read them.
     """
     if protocol not in PLANNED_PROTOCOLS:
         raise UsageError.single(
@@ -173,7 +190,11 @@ def plan_lifetime(profile: Profile, protocol: str) -> LifetimePlan:
         for i, hop in enumerate(infra.path)
     ]
     problems: list[PlanProblem] = []
-    notes = _notes(profile, protocol, hops)
+    if facts is None:
+        from selector.rules.facts import profile_facts
+
+        facts = profile_facts(profile)
+    notes = _notes(protocol, facts)
 
     heartbeat, bound_by = _choose_heartbeat(profile, protocol, hops)
     if heartbeat < MIN_SENSIBLE_HEARTBEAT_S:
@@ -189,8 +210,11 @@ def plan_lifetime(profile: Profile, protocol: str) -> LifetimePlan:
     planned = _planned_reconnect(profile, hops, hop_plans, reconnect, problems)
     if planned is not None and protocol == "sse":
         notes.append(
-            "for SSE the server can end each stream at the planned reconnect time: EventSource "
-            "reconnects after 'retry' and sends Last-Event-ID, so nothing is lost"
+            (
+                "sse-planned-reconnect",
+                "for SSE the server can end each stream at the planned reconnect time: "
+                "EventSource reconnects after 'retry' and sends Last-Event-ID, so nothing is lost",
+            )
         )
     _check_message_sizes(profile, hops, problems)
     detection = sse.client_detection_bound_s if sse else websocket.client_detection_bound_s
@@ -209,7 +233,8 @@ def plan_lifetime(profile: Profile, protocol: str) -> LifetimePlan:
         replay=replay,
         assumptions=assumptions,
         problems=tuple(problems),
-        notes=tuple(notes),
+        notes=tuple(text for _, text in notes),
+        note_ids=tuple(note_id for note_id, _ in notes),
     )
 
 
@@ -300,7 +325,7 @@ def _declared_fixed(h: _Hop) -> str:
 
 
 def _plan_hop(
-    h: _Hop, heartbeat: float, protocol: str, problems: list[PlanProblem], notes: list[str]
+    h: _Hop, heartbeat: float, protocol: str, problems: list[PlanProblem], notes: list[Note]
 ) -> HopPlan:
     facts = HOP_FACTS[h.kind]
     if h.hop.idle_timeout_s is not None or h.hop.max_lifetime_s is not None:
@@ -342,10 +367,13 @@ def _plan_hop(
             # A short cap churns connections, but clients that reconnect on purpose before it
             # (the planned reconnect) lose nothing: that is a plan to follow, not a failure.
             notes.append(
-                f"{h.kind} (path[{h.index}]) ends every connection after {_seconds(lifetime)} "
-                "whatever flows; clients rotate through it with the planned reconnect below. "
-                f"To rotate less often raise its {facts.setting} to {_seconds(TARGET_LIFETIME_S)}: "
-                f"it is {_declared_fixed(h)}"
+                (
+                    "hop-lifetime-rotation",
+                    f"{h.kind} (path[{h.index}]) ends every connection after "
+                    f"{_seconds(lifetime)} whatever flows; clients rotate through it with the "
+                    f"planned reconnect below. To rotate less often raise its {facts.setting} "
+                    f"to {_seconds(TARGET_LIFETIME_S)}: it is {_declared_fixed(h)}",
+                )
             )
         return HopPlan(
             **common,  # type: ignore[arg-type]
@@ -461,7 +489,7 @@ def _connection_limit(hops: list[_Hop]) -> tuple[float, _Hop] | None:
 
 
 def _reconnect_policy(
-    profile: Profile, hops: list[_Hop], problems: list[PlanProblem], notes: list[str]
+    profile: Profile, hops: list[_Hop], problems: list[PlanProblem], notes: list[Note]
 ) -> ReconnectPolicy:
     connections = profile.scale.concurrent_connections
     limit = _connection_limit(hops)
@@ -494,8 +522,11 @@ def _reconnect_policy(
         if rate_from == "assumed":
             # An assumed rate is not grounds to fail the plan: say what to measure instead.
             notes.append(
-                f"{storm} (the rate is an assumption: measure the servers' accept rate and set "
-                "scale.accept_rate_per_s)"
+                (
+                    "reconnect-storm-assumed-rate",
+                    f"{storm} (the rate is an assumption: measure the servers' accept rate and "
+                    "set scale.accept_rate_per_s)",
+                )
             )
         else:
             problems.append(
@@ -512,9 +543,12 @@ def _reconnect_policy(
             )
     if rate_from == "assumed" and base > RECONNECT_BASE_S:
         notes.append(
-            f"the first reconnect window ({_seconds(base)}) is sized for an assumed "
-            f"{rate:g} new connections/s the servers accept (about one core of TLS handshakes): "
-            "measure yours and set scale.accept_rate_per_s"
+            (
+                "reconnect-window-assumed-rate",
+                f"the first reconnect window ({_seconds(base)}) is sized for an assumed "
+                f"{rate:g} new connections/s the servers accept (about one core of TLS "
+                "handshakes): measure yours and set scale.accept_rate_per_s",
+            )
         )
     return ReconnectPolicy(
         base_s=base,
@@ -615,41 +649,12 @@ def _replay_buffer(
 # --- advice -----------------------------------------------------------------------------------
 
 
-def _notes(profile: Profile, protocol: str, hops: list[_Hop]) -> list[str]:
-    kinds = {h.kind for h in hops}
-    notes = [
-        "reconnect after every close the client did not ask for, clean or not: a server "
-        "restart closes cleanly and must not strand clients",
-        "reset the backoff attempt counter only after a connection has stayed up as long as "
-        "the largest reconnect delay (the backoff cap)",
+def _notes(protocol: str, facts: Mapping[str, Any]) -> list[Note]:
+    """The rows of the note table (``notes.yaml``) for ``protocol`` whose condition holds."""
+    from selector.rules.advice import planner_note_table
+
+    return [
+        (row.id, row.text(facts))
+        for row in planner_note_table()
+        if protocol in row.protocols and row.test(facts)
     ]
-    if protocol == "webrtc":
-        notes.append(
-            "only the signalling WebSocket crosses the proxy path; media and data channels "
-            "flow peer to peer or through TURN, kept alive by ICE consent checks"
-        )
-    if protocol != "sse" and "browser" in profile.clients:
-        notes.append(
-            "browser JavaScript never sees Ping frames: have the server also send a small "
-            "application heartbeat message every ping interval and let the client give up "
-            "after the client timeout above (two ping intervals without a byte)"
-        )
-    if protocol == "sse":
-        notes.append("send 'id:' on every event so EventSource sends Last-Event-ID on reconnect")
-        if kinds & {"nginx", "ingress_nginx"}:
-            notes.append(
-                "turn proxy buffering off for the SSE location (proxy_buffering off, or the "
-                "X-Accel-Buffering: no response header), or events arrive in bursts"
-            )
-    if "aws_alb" in kinds:
-        notes.append(
-            "HTTP/2 PING frames do not reset the ALB idle timer: the heartbeat must be data "
-            "(a WebSocket Ping frame or an SSE comment)"
-        )
-    upstream = profile.traffic.client_to_server
-    if upstream is not None and upstream.needs_ack:
-        notes.append(
-            "keep each mutation queued until its ack arrives (not until it is sent) and resend "
-            "the queue in its original order after a reconnect; the server dedupes by id"
-        )
-    return notes

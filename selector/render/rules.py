@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from selector.rules.conditions import OPERATORS, AllOf, Compare, Condition, Not, describe
 from selector.rules.facts import FACTS, format_fact
-from selector.rules.model import Matrix, Rule
+from selector.rules.model import Effect, Matrix, Rule
 
 __all__ = [
     "condition_in_words",
@@ -23,9 +23,40 @@ __all__ = [
 
 
 def _effects(rule: Rule) -> str:
-    return ", ".join(
-        f"{e.protocol} {'veto' if e.veto else f'{rule.scaled(e):+g}'}" for e in rule.effects
-    )
+    return ", ".join(f"{e.protocol} {_effect_label(rule, e)}" for e in rule.effects)
+
+
+def _effect_label(rule: Rule, effect: Effect) -> str:
+    if effect.veto:
+        return "veto"
+    if effect.grade is not None:
+        # From the lowest band of the measure to the highest (Effect.label, weighted).
+        first, last = effect.grade.deltas[0], effect.grade.deltas[-1]
+        return f"{first * rule.weight:+g}..{last * rule.weight:+g} by {effect.grade.measure}"
+    return f"{rule.scaled(effect):+g}"
+
+
+def _effect_data(rule: Rule, effect: Effect) -> Any:
+    if effect.veto:
+        return "veto"
+    if effect.grade is not None:
+        grade = effect.grade
+        bands: list[dict[str, float]] = [{"delta": grade.deltas[0] * rule.weight}]
+        bands += [
+            {"from": bound, "delta": delta * rule.weight}
+            for bound, delta in zip(grade.bounds, grade.deltas[1:], strict=True)
+        ]
+        return {"measure": grade.measure, "bands": bands}
+    return rule.scaled(effect)
+
+
+def _grades(rule: Rule) -> list[str]:
+    """One line per graded effect: every band with its delta."""
+    return [
+        f"{e.protocol} by {e.grade.measure}: {e.grade.label(rule.weight)}"
+        for e in rule.effects
+        if e.grade is not None
+    ]
 
 
 def rule_data(rule: Rule) -> dict[str, Any]:
@@ -36,7 +67,7 @@ def rule_data(rule: Rule) -> dict[str, Any]:
         "when": describe(rule.condition),
         "applies_to": list(rule.applies_to),
         "evidence": rule.evidence,
-        "effects": {e.protocol: "veto" if e.veto else rule.scaled(e) for e in rule.effects},
+        "effects": {e.protocol: _effect_data(rule, e) for e in rule.effects},
         "weight": rule.weight,
         "origin": rule.origin,
         "rationale": rule.rationale,
@@ -71,6 +102,7 @@ def explain_text(rule: Rule) -> str:
         f"when:      {describe(rule.condition)}",
         f"effects:   {_effects(rule)}",
     ]
+    lines += [f"graded:    {line}" for line in _grades(rule)]
     if rule.evidence:
         lines.append(f"evidence:  {rule.evidence} (a `selector verify` experiment)")
     if rule.weight != 1.0:
@@ -112,11 +144,13 @@ def facts_table() -> str:
         ]
         for name, fact in FACTS.items()
     ]
-    from selector.rules.measures import MEASURES
+    # Measures: rationales quote them (with their derivation), conditions compare them with
+    # {measure: NAME, OP: VALUE}, graded effects take their size from them.
+    from selector.rules.measures import MEASURE_OPERATORS, MEASURES
 
-    # Measures are quoted by rationales (with their derivation); conditions do not compare them.
     rows += [
-        [name, "measure", "(rationale only)", m.unit, m.description] for name, m in MEASURES.items()
+        [name, "measure", ", ".join(MEASURE_OPERATORS), m.unit, m.description]
+        for name, m in MEASURES.items()
     ]
     return tabulate(
         rows,
@@ -170,6 +204,10 @@ def _rule_section(rule: Rule) -> list[str]:
     lines += ["", f"Effects: {_effects(rule)}"]
     if rule.weight != 1.0:
         lines[-1] += f" (weight {rule.weight:g}, set by an overlay)"
+    grades = _grades(rule)
+    if grades:
+        lines += ["", "Graded (the delta is the band the measure falls in):", ""]
+        lines += [f"- {line}" for line in grades]
     if rule.origin != "default":
         lines += ["", f"Added by: `{rule.origin}`"]
     # Placeholders stay visible: the reader sees which profile values a reason will quote.

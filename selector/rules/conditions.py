@@ -3,12 +3,17 @@
 A condition is data, never code (no ``eval``)::
 
     {fact: traffic.client_to_server.rate_hz, gt: 10}      # compare one fact with a constant
+    {measure: measure.post_requests_per_s, ge: 1000}      # compare one measure with a constant
     {all: [COND, ...]}  {any: [COND, ...]}  {not: COND}    # combine
 
 The law of this module: **a comparison names one fact and one constant**. No arithmetic, no
 fact-to-fact comparison. That keeps every score a step function of each numeric fact whose
 steps sit exactly at the constants written in the matrix, which is what makes tipping points
-exact (see :mod:`selector.engine.tipping`). Operators by fact kind:
+exact (see :mod:`selector.engine.tipping`). A measure (:mod:`selector.rules.measures`) is a
+product or ratio of facts, monotonic in each number fact it reads, so a constant on a measure
+still cuts each of those facts at one value for a given profile: tipping-point search solves
+for it (:class:`selector.rules.measures.Lever`). A measure compares with ``gt ge lt le``
+only. Operators by fact kind:
 
 ========  ==========================================================
 number    ``eq ne gt ge lt le`` (a number), ``in not_in`` (numbers)
@@ -23,11 +28,13 @@ set       ``contains`` (a member), ``contains_any`` ``only`` (members)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from selector.rules.facts import FACTS, format_fact
+from selector.rules.measures import MEASURE_OPERATORS, MEASURES
 
 __all__ = [
     "COMBINATORS",
@@ -44,6 +51,7 @@ __all__ = [
     "facts_of",
     "numeric_thresholds",
     "predicate",
+    "unknown_measure",
 ]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -114,9 +122,45 @@ def compile_condition(
     return _compile_compare(data, loc, report)
 
 
+def _compile_measure_compare(
+    data: Mapping[str, Any], loc: tuple[str | int, ...], report: ReportProblem
+) -> Compare | None:
+    name = data["measure"]
+    if name not in MEASURES:
+        report((*loc, "measure"), unknown_measure(name))
+        return None
+    op = next(k for k in data if k != "measure")
+    if op not in MEASURE_OPERATORS:
+        report(
+            (*loc, op),
+            f"operator '{op}' does not apply to measure '{name}'; use one of: "
+            + ", ".join(MEASURE_OPERATORS),
+        )
+        return None
+    value = data[op]
+    problem = _value_problem("number", (), value)
+    if not problem and not math.isfinite(value):
+        problem = f"expected a finite number, got {value!r}"
+    if problem:
+        report((*loc, op), f"{problem} (measure '{name}')")
+        return None
+    return Compare(name, op, value)
+
+
+def unknown_measure(name: str) -> str:
+    """The message for a measure name outside :data:`MEASURES`, with the nearest one."""
+    import difflib
+
+    close = difflib.get_close_matches(name, MEASURES, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else "; known: " + ", ".join(MEASURES)
+    return f"unknown measure '{name}'{hint}"
+
+
 def _compile_compare(
     data: Mapping[str, Any], loc: tuple[str | int, ...], report: ReportProblem
 ) -> Compare | None:
+    if "measure" in data:
+        return _compile_measure_compare(data, loc, report)
     name = data["fact"]
     fact = FACTS.get(name)
     if fact is None:
@@ -252,16 +296,17 @@ def _compares(condition: Condition) -> list[Compare]:
 
 
 def facts_of(condition: Condition) -> frozenset[str]:
-    """Names of the facts ``condition`` reads."""
+    """Names of the facts (and measures) ``condition`` reads."""
     return frozenset(c.fact for c in _compares(condition))
 
 
 def numeric_thresholds(condition: Condition) -> dict[str, dict[float, frozenset[str]]]:
-    """For each number fact, the constants it is compared with (where its truth can change)
-    and the operators used with each constant (which side the constant itself falls on)."""
+    """For each number fact or measure, the constants it is compared with (where its truth
+    can change) and the operators used with each constant (which side the constant itself
+    falls on)."""
     found: dict[str, dict[float, set[str]]] = {}
     for c in _compares(condition):
-        if FACTS[c.fact].kind != "number":
+        if c.fact not in MEASURES and FACTS[c.fact].kind != "number":
             continue
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         for value in values:

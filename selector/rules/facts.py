@@ -25,6 +25,7 @@ from selector.profile import (
     Traffic,
     Upstream,
 )
+from selector.rules.measures import MEASURES
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -148,11 +149,13 @@ def derive_uncontrollable(infrastructure: Infrastructure, timeout_control: str) 
 
 
 def profile_facts(profile: Profile) -> dict[str, Any]:
-    """The facts of ``profile``: one entry per name in :data:`FACTS`."""
+    """The facts of ``profile``: one entry per name in :data:`FACTS`, then the value of each
+    measure (:data:`selector.rules.measures.MEASURES`) by its name, computed once here so that
+    conditions and graded effects read it like any other fact."""
     down = profile.traffic.server_to_client
     up = profile.traffic.client_to_server
     infra = profile.infrastructure
-    return {
+    facts: dict[str, Any] = {
         "traffic.server_to_client.rate_hz": down.rate_hz if down else 0.0,
         "traffic.server_to_client.payload_bytes": down.payload_bytes if down else 0,
         "traffic.server_to_client.client_acks": down.client_acks if down else False,
@@ -182,6 +185,9 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
             infra, infra.timeout_control
         ),
     }
+    for name, measure in MEASURES.items():
+        facts[name] = measure.value(facts)
+    return facts
 
 
 def format_fact(value: Any) -> str:

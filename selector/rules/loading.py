@@ -28,8 +28,8 @@ from typing import Any
 
 from selector.errors import MatrixError, Problem
 from selector.loading import YamlDocument, parse_yaml, read_yaml
-from selector.rules.conditions import AllOf, compile_condition
-from selector.rules.model import PROTOCOLS, Effect, Matrix, Rule, parse_template
+from selector.rules.conditions import AllOf, compile_condition, unknown_measure
+from selector.rules.model import PROTOCOLS, Effect, Grade, Matrix, Rule, parse_template
 from selector.rules.schema import matrix_schema, overlay_schema
 
 __all__ = [
@@ -47,7 +47,7 @@ PathArg = str | PathLike[str]
 Loc = tuple[str | int, ...]
 
 
-class _Collector:
+class Collector:
     """Gathers located problems for one document."""
 
     def __init__(self, document: YamlDocument) -> None:
@@ -82,13 +82,22 @@ def _validator(kind: str) -> Any:
     return Draft202012Validator(schema)
 
 
-def _schema_problems(document: YamlDocument, kind: str, found: _Collector) -> None:
+def _schema_problems(document: YamlDocument, kind: str, found: Collector) -> None:
+    schema_problems(document, _validator(kind), found)
+
+
+def schema_problems(document: YamlDocument, validator: Any, found: Collector) -> None:
+    """Report every JSON Schema violation of ``document`` at its location (unknown keys with
+    the nearest allowed one), then raise if there were any."""
     from jsonschema.exceptions import best_match
 
-    for error in _validator(kind).iter_errors(document.data):
+    for error in validator.iter_errors(document.data):
         loc = tuple(error.absolute_path)
-        if len(loc) >= 2 and loc[-2] == "effects":
-            found.add(loc, f"expected a non-zero number or 'veto', got {error.instance!r}")
+        if len(loc) >= 2 and loc[-2] == "effects" and not isinstance(error.instance, dict):
+            found.add(
+                loc,
+                f"expected a non-zero number, 'veto' or {{measure, bands}}, got {error.instance!r}",
+            )
             continue
         if error.context:
             error = best_match(error.context)
@@ -109,10 +118,10 @@ def _schema_problems(document: YamlDocument, kind: str, found: _Collector) -> No
 
 
 def _compile_rule(
-    data: dict[str, Any], loc: tuple[str | int, ...], origin: str, found: _Collector
+    data: dict[str, Any], loc: tuple[str | int, ...], origin: str, found: Collector
 ) -> Rule | None:
     before = len(found.problems)
-    shape = _condition_shape_problem(data["when"], (*loc, "when"))
+    shape = condition_shape_problem(data["when"], (*loc, "when"))
     if shape:
         found.add(*shape)
         condition = None
@@ -143,22 +152,26 @@ def _compile_rule(
         found.add(
             (*loc, "evidence"), f"unknown experiment '{evidence}'; allowed: " + ", ".join(EVIDENCE)
         )
+    effects: list[Effect] = []
     for name, value in data["effects"].items():
-        if value != "veto" and not math.isfinite(value):
+        if isinstance(value, dict):
+            grade = _compile_grade(value, (*loc, "effects", name), template, found)
+            if grade is not None:
+                largest = max(grade.deltas, key=abs)
+                effects.append(Effect(protocol=_protocol(name), delta=largest, grade=grade))
+        elif value == "veto":
+            effects.append(Effect(protocol=_protocol(name), veto=True))
+        elif not math.isfinite(value):
             found.add((*loc, "effects", name), f"score delta must be finite, got {value}")
+        else:
+            effects.append(Effect(protocol=_protocol(name), delta=float(value)))
     if condition is None or len(found.problems) > before:
         return None
-    effects = tuple(
-        Effect(protocol=_protocol(name), veto=True)
-        if value == "veto"
-        else Effect(protocol=_protocol(name), delta=float(value))
-        for name, value in data["effects"].items()
-    )
     return Rule(
         id=data["id"],
         title=data["title"],
         condition=condition,
-        effects=effects,
+        effects=tuple(effects),
         rationale=data["rationale"],
         refs=tuple(data["refs"]),
         origin=origin,
@@ -168,7 +181,54 @@ def _compile_rule(
     )
 
 
-def _condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc, str] | None:
+def _compile_grade(
+    data: dict[str, Any],
+    loc: Loc,
+    template: tuple[tuple[str, str | None], ...],
+    found: Collector,
+) -> Grade | None:
+    """A graded effect: a known measure the rationale quotes (so the derivation is printed),
+    a first band without ``from``, then bands whose ``from`` strictly rises, finite deltas."""
+    from selector.rules.measures import MEASURES
+
+    before = len(found.problems)
+    measure = data["measure"]
+    if measure not in MEASURES:
+        found.add((*loc, "measure"), unknown_measure(measure))
+    elif measure not in {name for _, name in template}:
+        found.add(
+            (*loc, "measure"),
+            f"a graded effect must quote its measure: add {{{measure}}} to the rationale",
+        )
+    bounds: list[float] = []
+    deltas: list[float] = []
+    for i, band in enumerate(data["bands"]):
+        if i == 0 and "from" in band:
+            found.add(
+                (*loc, "bands", 0, "from"),
+                "the first band has no 'from': it covers everything below the second band's 'from'",
+            )
+        elif i > 0 and "from" not in band:
+            found.add((*loc, "bands", i), "every band after the first needs 'from'")
+        elif i > 0:
+            bound = band["from"]
+            if not math.isfinite(bound):
+                found.add((*loc, "bands", i, "from"), f"'from' must be finite, got {bound}")
+            elif bounds and bound <= bounds[-1]:
+                found.add(
+                    (*loc, "bands", i, "from"),
+                    f"'from' must rise from band to band: {bound:g} follows {bounds[-1]:g}",
+                )
+            bounds.append(float(bound))
+        if not math.isfinite(band["delta"]):
+            found.add((*loc, "bands", i, "delta"), f"delta must be finite, got {band['delta']}")
+        deltas.append(float(band["delta"]))
+    if len(found.problems) > before:
+        return None
+    return Grade(measure=measure, bounds=tuple(bounds), deltas=tuple(deltas))
+
+
+def condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc, str] | None:
     """The JSON Schema allows 1-2 keys per condition; check the exact shapes, with where."""
     if not isinstance(data, dict):
         return None
@@ -178,14 +238,17 @@ def _condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc
         if len(data) != 1:
             return loc, f"'{key}' cannot be combined with other keys in one condition"
         if key == "not":
-            return _condition_shape_problem(data[key], (*loc, key))
+            return condition_shape_problem(data[key], (*loc, key))
         for i, item in enumerate(data[key]):
-            found = _condition_shape_problem(item, (*loc, key, i))
+            found = condition_shape_problem(item, (*loc, key, i))
             if found:
                 return found
         return None
-    if "fact" not in data or len(data) != 2:
-        return loc, "a comparison is {fact: NAME, OPERATOR: VALUE}, with exactly one operator"
+    if ("fact" in data) == ("measure" in data) or len(data) != 2:
+        return loc, (
+            "a comparison is {fact: NAME, OPERATOR: VALUE} or {measure: NAME, OPERATOR: VALUE}, "
+            "with exactly one operator"
+        )
     return None
 
 
@@ -198,7 +261,7 @@ def _compile_rules(
     items: Iterable[dict[str, Any]],
     loc: tuple[str | int, ...],
     origin: str,
-    found: _Collector,
+    found: Collector,
     taken: set[str],
 ) -> list[Rule]:
     rules = []
@@ -215,7 +278,7 @@ def _compile_rules(
 
 
 def _compile_matrix_document(document: YamlDocument) -> list[Rule]:
-    found = _Collector(document)
+    found = Collector(document)
     _schema_problems(document, "matrix", found)
     rules = _compile_rules(document.data["rules"], ("rules",), "default", found, set())
     found.raise_if_any()
@@ -229,7 +292,7 @@ def _unknown_rule(rule_id: str, known: Iterable[str]) -> str:
 
 
 def _apply_overlay(rules: list[Rule], document: YamlDocument) -> list[Rule]:
-    found = _Collector(document)
+    found = Collector(document)
     _schema_problems(document, "overlay", found)
     data = document.data
     known = {r.id: r for r in rules}

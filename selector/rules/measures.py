@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DEPENDENT_MEASURES",
     "MEASURES",
+    "MEASURE_OPERATORS",
     "POST_HEADERS_H1_BYTES",
     "POST_HEADERS_H2_BYTES",
     "RECONNECT_SPREAD_S",
+    "Lever",
     "Measure",
     "measure_text",
+    "measure_values",
 ]
 
 #: Request plus response headers of a small authenticated POST over HTTP/1.1 (request line,
@@ -93,36 +97,139 @@ def _reconnects(facts: Mapping[str, Any]) -> tuple[float, str]:
     )
 
 
+def _ratio_value(facts: Mapping[str, Any]) -> float:
+    payload = facts["traffic.client_to_server.payload_bytes"]
+    return _post_headers(facts) / payload if payload else 0.0
+
+
+def _requests_value(facts: Mapping[str, Any]) -> float:
+    return float(facts["traffic.client_to_server.rate_hz"] * facts["scale.concurrent_connections"])
+
+
+def _fan_out_value(facts: Mapping[str, Any]) -> float:
+    return float(
+        facts["traffic.server_to_client.rate_hz"]
+        * facts["traffic.server_to_client.payload_bytes"]
+        * facts["scale.concurrent_connections"]
+    )
+
+
+def _reconnects_value(facts: Mapping[str, Any]) -> float:
+    return float(facts["scale.concurrent_connections"] / RECONNECT_SPREAD_S)
+
+
+def _solve_product(name: str, *others: str) -> Callable[[Mapping[str, Any], float], float | None]:
+    """For a measure that is ``name`` times ``others``: the value of ``name`` at which the
+    measure equals a threshold, the others held; ``None`` when they are 0 (no value will)."""
+
+    def solve(facts: Mapping[str, Any], threshold: float) -> float | None:
+        rest = 1.0
+        for other in others:
+            rest *= facts[other]
+        return threshold / rest if rest else None
+
+    return solve
+
+
+def _solve_payload_for_ratio(facts: Mapping[str, Any], threshold: float) -> float | None:
+    return _post_headers(facts) / threshold if threshold > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Lever:
+    """A number fact a measure grows or shrinks with, the other facts held.
+
+    Tipping-point search uses it to turn a threshold on the measure into a threshold on the
+    fact a user can edit: ``solve(facts, t)`` is the fact's value at which the measure equals
+    ``t``; ``increasing`` says on which side the measure exceeds ``t``.
+    """
+
+    fact: str
+    increasing: bool
+    solve: Callable[[Mapping[str, Any], float], float | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Measure:
-    """One derived quantity: its unit, meaning and how to compute it with its derivation."""
+    """One derived quantity: its unit, meaning and how to compute it with its derivation.
+
+    ``value`` is the number alone (what conditions and graded effects read, computed once per
+    profile); ``compute`` adds the derivation a rationale prints. ``inputs`` are every fact
+    ``value`` reads; ``levers`` the number facts among them, each monotonic.
+    """
 
     unit: str
     description: str
     compute: Callable[[Mapping[str, Any]], tuple[float, str]]
+    value: Callable[[Mapping[str, Any]], float]
+    inputs: tuple[str, ...]
+    levers: tuple[Lever, ...]
 
 
-#: The closed set of measures a rationale may quote as ``{measure.NAME}``.
+_UP_RATE = "traffic.client_to_server.rate_hz"
+_UP_PAYLOAD = "traffic.client_to_server.payload_bytes"
+_DOWN_RATE = "traffic.server_to_client.rate_hz"
+_DOWN_PAYLOAD = "traffic.server_to_client.payload_bytes"
+_CONNECTIONS = "scale.concurrent_connections"
+
+#: The closed set of measures a rationale may quote as ``{measure.NAME}``, a condition may
+#: compare (``{measure: NAME, gt: 2}``) and a graded effect may read.
 MEASURES: dict[str, Measure] = {
     "measure.post_overhead_ratio": Measure(
         "ratio",
         "HTTP POST header bytes per upstream message over its payload (SSE + POST design).",
         _post_overhead,
+        _ratio_value,
+        (_UP_PAYLOAD, "infrastructure.http_version"),
+        (Lever(_UP_PAYLOAD, False, _solve_payload_for_ratio),),
     ),
     "measure.post_requests_per_s": Measure(
         "requests/s",
         "HTTP requests per second an SSE + POST design costs at full scale.",
         _post_requests,
+        _requests_value,
+        (_UP_RATE, _CONNECTIONS),
+        (
+            Lever(_UP_RATE, True, _solve_product(_UP_RATE, _CONNECTIONS)),
+            Lever(_CONNECTIONS, True, _solve_product(_CONNECTIONS, _UP_RATE)),
+        ),
     ),
     "measure.fan_out_bytes_per_s": Measure(
-        "bytes/s", "Server-to-client payload bytes per second at full scale.", _fan_out_bytes
+        "bytes/s",
+        "Server-to-client payload bytes per second at full scale.",
+        _fan_out_bytes,
+        _fan_out_value,
+        (_DOWN_RATE, _DOWN_PAYLOAD, _CONNECTIONS),
+        (
+            Lever(_DOWN_RATE, True, _solve_product(_DOWN_RATE, _DOWN_PAYLOAD, _CONNECTIONS)),
+            Lever(_DOWN_PAYLOAD, True, _solve_product(_DOWN_PAYLOAD, _DOWN_RATE, _CONNECTIONS)),
+            Lever(_CONNECTIONS, True, _solve_product(_CONNECTIONS, _DOWN_RATE, _DOWN_PAYLOAD)),
+        ),
     ),
     "measure.reconnects_per_s": Measure(
         "handshakes/s",
         "Reconnections per second after every connection drops at once.",
         _reconnects,
+        _reconnects_value,
+        (_CONNECTIONS,),
+        (Lever(_CONNECTIONS, True, lambda facts, t: t * RECONNECT_SPREAD_S),),
     ),
 }
+
+#: Operators a condition may compare a measure with: a measure is a continuous quantity, so
+#: only thresholds (an ``eq`` on a product of floats would be an accident).
+MEASURE_OPERATORS: tuple[str, ...] = ("gt", "ge", "lt", "le")
+
+#: Measure names by the fact they read: what to recompute when a what-if changes that fact.
+DEPENDENT_MEASURES: dict[str, tuple[str, ...]] = {}
+for _name, _measure in MEASURES.items():
+    for _input in _measure.inputs:
+        DEPENDENT_MEASURES[_input] = (*DEPENDENT_MEASURES.get(_input, ()), _name)
+
+
+def measure_values(facts: Mapping[str, Any]) -> dict[str, float]:
+    """The value of every measure on ``facts``, keyed by measure name."""
+    return {name: measure.value(facts) for name, measure in MEASURES.items()}
 
 
 def measure_text(name: str, facts: Mapping[str, Any]) -> str:

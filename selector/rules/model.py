@@ -6,8 +6,9 @@ never validates anything: it calls one predicate per rule and adds precomputed d
 
 from __future__ import annotations
 
+import bisect
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,13 +21,14 @@ from selector.rules.conditions import (
     predicate,
 )
 from selector.rules.facts import format_fact
-from selector.rules.measures import measure_text
+from selector.rules.measures import MEASURES, measure_text
 from selector.rules.subjects import subject_condition
 
 __all__ = [
     "PROTOCOLS",
     "TIE_ORDER",
     "Effect",
+    "Grade",
     "Matrix",
     "ProtocolName",
     "Rule",
@@ -41,17 +43,71 @@ PROTOCOLS: tuple[ProtocolName, ...] = ("websocket", "sse", "webrtc")
 TIE_ORDER: tuple[int, ...] = tuple(PROTOCOLS.index(p) for p in ("sse", "websocket", "webrtc"))
 
 
+def _num(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.4g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """A graded effect size: a step function of one measure, declared as bands.
+
+    ``deltas[0]`` applies below ``bounds[0]``, ``deltas[i]`` from ``bounds[i - 1]`` (inclusive)
+    up to ``bounds[i]``; the last delta has no upper end. The delta is always one of the
+    declared ones, so a graded effect stays within ``[min(deltas), max(deltas)]`` whatever the
+    measure (a property test checks it), and its steps sit at the declared bounds, which keeps
+    tipping points exact.
+    """
+
+    measure: str
+    bounds: tuple[float, ...]
+    deltas: tuple[float, ...]
+
+    def band(self, value: float) -> int:
+        """Index of the band ``value`` falls in."""
+        return bisect.bisect_right(self.bounds, value)
+
+    def delta(self, value: float) -> float:
+        """The delta the band of ``value`` declares (before the rule's weight)."""
+        return self.deltas[bisect.bisect_right(self.bounds, value)]
+
+    def band_label(self, index: int) -> str:
+        """``below 1,000``, ``1,000 to 10,000`` or ``from 10,000`` (with the unit)."""
+        unit = MEASURES[self.measure].unit
+        if index == 0:
+            return f"below {_num(self.bounds[0])} {unit}"
+        if index == len(self.bounds):
+            return f"from {_num(self.bounds[-1])} {unit}"
+        return f"{_num(self.bounds[index - 1])} to {_num(self.bounds[index])} {unit}"
+
+    def label(self, weight: float = 1.0) -> str:
+        """Every band with its delta: ``-1 below 1,000 requests/s, -2 from 1,000 ...``."""
+        return ", ".join(f"{d * weight:+g} {self.band_label(i)}" for i, d in enumerate(self.deltas))
+
+
 @dataclass(frozen=True, slots=True)
 class Effect:
-    """What a fired rule does to one protocol: add ``delta`` to its score, or veto it."""
+    """What a fired rule does to one protocol: add ``delta`` to its score, or veto it.
+
+    A graded effect (``grade`` set) takes its delta from a measure of the profile instead;
+    ``delta`` then holds the declared delta of largest size, for listings and bounds.
+    """
 
     protocol: ProtocolName
     delta: float = 0.0
     veto: bool = False
+    grade: Grade | None = None
 
     def label(self) -> str:
-        """``+2``, ``-1.5`` or ``veto``."""
-        return "veto" if self.veto else f"{self.delta:+g}"
+        """``+2``, ``-1.5``, ``veto`` or ``-1..-3 by measure.NAME``."""
+        if self.veto:
+            return "veto"
+        if self.grade is not None:
+            # From the lowest band of the measure to the highest.
+            first, last = self.grade.deltas[0], self.grade.deltas[-1]
+            return f"{first:+g}..{last:+g} by {self.grade.measure}"
+        return f"{self.delta:+g}"
 
 
 def parse_template(template: str) -> tuple[tuple[str, str | None], ...]:
@@ -108,8 +164,27 @@ class Rule:
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
     def scaled(self, effect: Effect) -> float:
-        """The score delta ``effect`` applies once this rule's weight is taken into account."""
+        """The score delta ``effect`` applies once this rule's weight is taken into account
+        (for a graded effect, the declared delta of largest size: see :meth:`delta_on`)."""
         return 0.0 if effect.veto else effect.delta * self.weight
+
+    def delta_on(self, effect: Effect, facts: Mapping[str, Any]) -> float:
+        """The score delta ``effect`` applies on ``facts``, graded effects included."""
+        if effect.veto:
+            return 0.0
+        if effect.grade is not None:
+            return effect.grade.delta(facts[effect.grade.measure]) * self.weight
+        return effect.delta * self.weight
+
+    @property
+    def graded(self) -> bool:
+        """Whether an effect of this rule takes its size from a measure."""
+        return any(e.grade is not None for e in self.effects)
+
+    def reads(self) -> frozenset[str]:
+        """Every fact and measure scoring this rule reads: its gated condition's and the
+        measures its graded effects take their size from."""
+        return facts_of(self.gated) | {e.grade.measure for e in self.effects if e.grade}
 
 
 def _quote(name: str | None, facts: Mapping[str, Any]) -> str:
@@ -129,10 +204,12 @@ class Matrix:
     __slots__ = (
         "by_id",
         "deltas",
+        "graders",
         "rules",
         "rules_by_fact",
         "sha256",
         "sources",
+        "swings",
         "tests",
         "thresholds",
         "vetoes",
@@ -147,18 +224,38 @@ class Matrix:
         self.tests: tuple[Predicate, ...] = tuple(predicate(c) for c in gated)
         self.deltas: tuple[tuple[float, float, float], ...] = tuple(_deltas(r) for r in rules)
         self.vetoes: tuple[tuple[int, int, int], ...] = tuple(_vetoes(r) for r in rules)
+        #: For each rule with a graded effect, by index: ``facts -> deltas`` (the static
+        #: ``deltas`` entry of such a rule is unused).
+        self.graders: dict[int, Callable[[Mapping[str, Any]], tuple[float, float, float]]] = {
+            i: _grader(r) for i, r in enumerate(rules) if r.graded
+        }
+        #: The most each rule can move each protocol's score (largest band of a graded one).
+        self.swings: tuple[tuple[float, float, float], ...] = tuple(_swings(r) for r in rules)
         by_fact: dict[str, list[int]] = {}
         thresholds: dict[str, dict[float, set[str]]] = {}
-        for index, condition in enumerate(gated):
-            for name in facts_of(condition):
+        for index, (rule, condition) in enumerate(zip(rules, gated, strict=True)):
+            for name in rule.reads():
                 by_fact.setdefault(name, []).append(index)
             for name, values in numeric_thresholds(condition).items():
                 for value, operators in values.items():
                     thresholds.setdefault(name, {}).setdefault(value, set()).update(operators)
-        #: Indexes of the rules whose condition reads each fact.
+            for effect in rule.effects:
+                if effect.grade is not None:
+                    # A band starts at its bound: ``measure >= bound`` is where it steps.
+                    for bound in effect.grade.bounds:
+                        thresholds.setdefault(effect.grade.measure, {}).setdefault(
+                            bound, set()
+                        ).add("ge")
+        # A rule reading a measure reads every fact the measure is computed from.
+        for name in [n for n in by_fact if n in MEASURES]:
+            for source in MEASURES[name].inputs:
+                merged = {*by_fact.get(source, ()), *by_fact[name]}
+                by_fact[source] = sorted(merged)
+        #: Indexes of the rules whose condition or graded effect reads each fact or measure
+        #: (a fact also lists the rules reading a measure computed from it).
         self.rules_by_fact: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in by_fact.items()}
-        #: Each number fact's constants, sorted, with the operators used with each: the only
-        #: places its scores can change, and on which side of the constant.
+        #: Each number fact's and measure's constants, sorted, with the operators used with
+        #: each: the only places its scores can change, and on which side of the constant.
         self.thresholds: dict[str, tuple[tuple[float, frozenset[str]], ...]] = {
             name: tuple((v, frozenset(ops)) for v, ops in sorted(values.items()))
             for name, values in thresholds.items()
@@ -172,8 +269,38 @@ class Matrix:
 def _deltas(rule: Rule) -> tuple[float, float, float]:
     out = [0.0, 0.0, 0.0]
     for effect in rule.effects:
-        out[PROTOCOLS.index(effect.protocol)] = rule.scaled(effect)
+        if effect.grade is None:
+            out[PROTOCOLS.index(effect.protocol)] = rule.scaled(effect)
     return out[0], out[1], out[2]
+
+
+def _swings(rule: Rule) -> tuple[float, float, float]:
+    out = [0.0, 0.0, 0.0]
+    for effect in rule.effects:
+        if effect.grade is not None:
+            largest = max(abs(d) for d in effect.grade.deltas) * rule.weight
+        else:
+            largest = abs(rule.scaled(effect))
+        out[PROTOCOLS.index(effect.protocol)] = largest
+    return out[0], out[1], out[2]
+
+
+def _grader(rule: Rule) -> Callable[[Mapping[str, Any]], tuple[float, float, float]]:
+    """``facts -> deltas`` for a rule with a graded effect, its static effects folded in."""
+    static = list(_deltas(rule))
+    graded = [
+        (PROTOCOLS.index(e.protocol), e.grade, rule.weight)
+        for e in rule.effects
+        if e.grade is not None
+    ]
+
+    def deltas(facts: Mapping[str, Any]) -> tuple[float, float, float]:
+        out = static.copy()
+        for slot, grade, weight in graded:
+            out[slot] = grade.delta(facts[grade.measure]) * weight
+        return out[0], out[1], out[2]
+
+    return deltas
 
 
 def _vetoes(rule: Rule) -> tuple[int, int, int]:

@@ -19,11 +19,17 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MATRIX_SCHEMA_ID = "https://selector.dev/schemas/matrix-v1.json"
 OVERLAY_SCHEMA_ID = "https://selector.dev/schemas/matrix-overlay-v1.json"
 RULE_ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+#: Most bands a graded effect may declare: a handful of steps a reader can check, not a curve.
+MAX_BANDS = 6
 
 
 def _defs() -> dict[str, Any]:
     condition_properties: dict[str, Any] = {
         "fact": {"type": "string", "description": "A fact name (`selector rules --facts`)."},
+        "measure": {
+            "type": "string",
+            "description": "A measure name (`selector rules --facts`), compared with gt/ge/lt/le.",
+        },
         "all": {"type": "array", "items": {"$ref": "#/$defs/condition"}},
         "any": {"type": "array", "items": {"$ref": "#/$defs/condition"}},
         "not": {"$ref": "#/$defs/condition"},
@@ -75,15 +81,45 @@ def _defs() -> dict[str, Any]:
             },
         },
         "effect": {
-            "description": "A non-zero score delta, or 'veto' (the protocol cannot win).",
+            "description": (
+                "A non-zero score delta, 'veto' (the protocol cannot win), or a graded delta: "
+                "{measure: NAME, bands: [{delta: D}, {from: X, delta: D}, ...]}."
+            ),
             "anyOf": [
                 {"type": "number", "not": {"const": 0}},
                 {"const": "veto"},
+                {"$ref": "#/$defs/graded"},
             ],
+        },
+        "graded": {
+            "description": (
+                "An effect size read from a measure: the first band applies below the second "
+                "band's `from`, each later band from its `from` (inclusive) on; `from` rises."
+            ),
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["measure", "bands"],
+            "properties": {
+                "measure": {"type": "string", "description": "A measure name."},
+                "bands": {
+                    "type": "array",
+                    "minItems": 2,
+                    "maxItems": MAX_BANDS,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["delta"],
+                        "properties": {
+                            "from": {"type": "number"},
+                            "delta": {"type": "number", "not": {"const": 0}},
+                        },
+                    },
+                },
+            },
         },
         "condition": {
             "description": (
-                "{fact: NAME, OP: VALUE} with OP one of "
+                "{fact: NAME, OP: VALUE} or {measure: NAME, OP: VALUE} with OP one of "
                 + ", ".join(ALL_OPERATORS)
                 + "; or {all: [...]}, {any: [...]}, {not: {...}}."
             ),

@@ -1,0 +1,182 @@
+"""Read, validate and compile the advice tables: companions and planner notes.
+
+Both are data rows next to the code that lists them (``selector/engine/companions.yaml``,
+``selector/planner/notes.yaml``), each with a stable id, the protocols it is for, a condition
+in the rules matrix's vocabulary (:mod:`selector.rules.conditions`), its text (which may quote
+the profile with ``{fact.name}`` placeholders) and its source. They go through the project's
+one YAML reader, a JSON Schema (an unknown key in a row is a located error) and the condition
+compiler, once per process; the engine and the planner then only call compiled predicates.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from selector.errors import MatrixError
+from selector.loading import YamlDocument, parse_yaml
+from selector.rules.conditions import Predicate, compile_condition, predicate
+from selector.rules.facts import FACTS, format_fact
+from selector.rules.loading import Collector, condition_shape_problem, schema_problems
+from selector.rules.model import PROTOCOLS, parse_template
+from selector.rules.schema import RULE_ID_PATTERN
+
+__all__ = [
+    "Advice",
+    "companion_table",
+    "compile_companions_text",
+    "compile_notes_text",
+    "planner_note_table",
+]
+
+
+@dataclass(frozen=True)
+class Advice:
+    """One compiled row: a companion (``component`` set) or a planner note."""
+
+    id: str
+    protocols: frozenset[str]
+    test: Predicate
+    template: tuple[tuple[str, str | None], ...]
+    source: str
+    component: str = ""
+
+    def text(self, facts: Any) -> str:
+        """The row's text with the profile's values quoted in place of the placeholders."""
+        return "".join(
+            literal + (format_fact(facts[name]) if name is not None else "")
+            for literal, name in self.template
+        )
+
+
+def _row_schema(kind: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "id": {"type": "string", "pattern": RULE_ID_PATTERN},
+        "when": {"$ref": "https://selector.dev/schemas/matrix-v1.json#/$defs/condition"},
+        "source": {"type": "string", "pattern": "^https?://"},
+    }
+    if kind == "companions":
+        properties |= {
+            "protocol": {"enum": list(PROTOCOLS)},
+            "component": {"type": "string", "minLength": 1},
+            "reason": {"type": "string", "minLength": 1},
+        }
+        required = ["id", "protocol", "when", "component", "reason", "source"]
+    else:
+        properties |= {
+            "protocols": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"enum": list(PROTOCOLS)},
+            },
+            "text": {"type": "string", "minLength": 1},
+        }
+        required = ["id", "protocols", "when", "text", "source"]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f"{kind}_version", kind],
+        "properties": {
+            f"{kind}_version": {"const": 1},
+            kind: {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": required,
+                    "properties": properties,
+                },
+            },
+        },
+    }
+
+
+@functools.cache
+def _validator(kind: str) -> Any:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    from selector.rules.schema import matrix_schema
+
+    # Conditions are the matrix's own: the schema refers to its definition.
+    registry: Registry[Any] = Registry().with_resource(
+        matrix_schema()["$id"], Resource.from_contents(matrix_schema())
+    )
+    return Draft202012Validator(_row_schema(kind), registry=registry)
+
+
+def _compile(document: YamlDocument, kind: str) -> tuple[Advice, ...]:
+    found = Collector(document)
+    schema_problems(document, _validator(kind), found)
+    rows: list[Advice] = []
+    seen: set[str] = set()
+    text_key = "reason" if kind == "companions" else "text"
+    for i, data in enumerate(document.data[kind]):
+        loc: tuple[str | int, ...] = (kind, i)
+        before = len(found.problems)
+        if data["id"] in seen:
+            found.add((*loc, "id"), f"id '{data['id']}' is already defined")
+        seen.add(data["id"])
+        shape = condition_shape_problem(data["when"], (*loc, "when"))
+        if shape:
+            found.add(*shape)
+            condition = None
+        else:
+            condition = compile_condition(data["when"], (*loc, "when"), found.add)
+        try:
+            template = parse_template(data[text_key])
+        except ValueError as exc:
+            found.add((*loc, text_key), str(exc))
+            template = ()
+        for _, name in template:
+            if name is not None and name not in FACTS:
+                close = difflib.get_close_matches(name, list(FACTS), n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                found.add((*loc, text_key), f"placeholder {{{name}}} is not a fact{hint}")
+        if condition is None or len(found.problems) > before:
+            continue
+        protocols = [data["protocol"]] if kind == "companions" else data["protocols"]
+        rows.append(
+            Advice(
+                id=data["id"],
+                protocols=frozenset(protocols),
+                test=predicate(condition),
+                template=template,
+                source=data["source"],
+                component=data.get("component", ""),
+            )
+        )
+    found.raise_if_any()
+    return tuple(rows)
+
+
+def _packaged(package: str, name: str, kind: str) -> tuple[Advice, ...]:
+    resource = resources.files(package).joinpath(name)
+    return _compile(parse_yaml(resource.read_bytes(), str(resource), error=MatrixError), kind)
+
+
+@functools.cache
+def companion_table() -> tuple[Advice, ...]:
+    """The built-in companion rows (``selector/engine/companions.yaml``), compiled once."""
+    return _packaged("selector.engine", "companions.yaml", "companions")
+
+
+@functools.cache
+def planner_note_table() -> tuple[Advice, ...]:
+    """The built-in planner-note rows (``selector/planner/notes.yaml``), compiled once."""
+    return _packaged("selector.planner", "notes.yaml", "notes")
+
+
+def compile_companions_text(text: str, file: str = "<companions>") -> tuple[Advice, ...]:
+    """Compile a companion table given as YAML text (tests); :class:`MatrixError` if bad."""
+    return _compile(parse_yaml(text.encode("utf-8"), file, error=MatrixError), "companions")
+
+
+def compile_notes_text(text: str, file: str = "<notes>") -> tuple[Advice, ...]:
+    """Compile a planner-note table given as YAML text (tests); :class:`MatrixError` if bad."""
+    return _compile(parse_yaml(text.encode("utf-8"), file, error=MatrixError), "notes")
