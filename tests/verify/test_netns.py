@@ -31,7 +31,7 @@ async def _round_trips(loss_pct: float) -> list[float]:
         namespaces = subprocess.run(
             ["ip", "netns", "list"], capture_output=True, text=True, check=True
         ).stdout
-        assert path.namespace in namespaces
+        assert path.namespace.name in namespaces
         async with FaultProxy(("127.0.0.1", port), sock=path.listen()) as proxy:
             assert proxy.host == path.address
             reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
@@ -45,7 +45,7 @@ async def _round_trips(loss_pct: float) -> list[float]:
     server.close()
     await server.wait_closed()
     after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert path.namespace not in after  # removed on exit
+    assert path.namespace.name not in after  # removed on exit
     return times
 
 
