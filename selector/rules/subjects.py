@@ -109,6 +109,7 @@ EVIDENCE: tuple[str, ...] = (
     "cpu-per-delivery",
     "heartbeat-survival",
     "loss-latency",
+    "media-over-rtp",
 )
 
 

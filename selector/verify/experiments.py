@@ -60,10 +60,14 @@ EXPERIMENTS: dict[str, str] = {
     "heartbeat-survival": "the heartbeat keeping connections alive through idle windows",
     "loss-latency": "delivery latency under packet loss",
     "ack-event-order": "the order between an ack and the events it caused",
+    "media-over-rtp": "media frames over RTP against the same frames over a WebSocket, "
+    "under the same loss and round trip",
 }
 
 #: Experiments this version runs; the others are listed with why not.
-MEASURED_HERE = frozenset({"ack-rtt", "wire-bytes", "heartbeat-survival", "connections-per-origin"})
+MEASURED_HERE = frozenset(
+    {"ack-rtt", "wire-bytes", "heartbeat-survival", "connections-per-origin", "media-over-rtp"}
+)
 
 _WHY_NOT: dict[str, str] = {
     "cpu-per-delivery": "server CPU per delivery is not sampled by this version",

@@ -48,6 +48,7 @@ from selector.verify.evidence import (
     downstream_evidence,
     upstream_evidence,
 )
+from selector.verify.media import MediaResult
 from selector.verify.netns import KernelPath, kernel_loss, kernel_loss_unavailable
 from selector.verify.proxy import FaultPolicy, FaultProxy
 from selector.verify.traffic import (
@@ -714,6 +715,7 @@ async def _factors(
         network=options.network if options.network.emulated else DEFAULT_PROBE_NETWORK,
     )
     probes: dict[str, Probe] = {}
+    media: list[MediaResult] = []  # run once, judged for every protocol and rule naming it
     reports = {c.protocol: c for c in candidates}
     factors: list[Factor] = []
     seen: set[str] = set()
@@ -741,6 +743,10 @@ async def _factors(
                 factors.append(_rotation_factor(rule_id, protocol, report))
             elif evidence == "loss-latency":
                 factors.append(_loss_factor(rule_id, protocol, report, options))
+            elif evidence == "media-over-rtp":
+                factors.append(
+                    await _media_factor(rule_id, protocol, profile, options, media, progress)
+                )
             elif protocol not in RUNNABLE:
                 why = NOT_RUNNABLE_REASON.get(protocol, PROXY_EXPERIMENTS_ONLY)
                 factors.append(not_measurable(rule_id, evidence, protocol, why))
@@ -769,6 +775,46 @@ async def _factors(
                     )
                 factors.append(factor_for(rule_id, evidence, probes[protocol], context))
     return tuple(factors)
+
+
+async def _media_factor(
+    rule: str,
+    protocol: str,
+    profile: Profile,
+    options: VerifyOptions,
+    cache: list[MediaResult],
+    progress: Progress,
+) -> Factor:
+    """media-over-rtp: the runtime's media over RTP against the same frames over a
+    WebSocket, measured once per verification (needs the webrtc extra)."""
+    from selector.runtime.rtc import RtcUnavailableError
+    from selector.runtime.rtc.ice import check_versions
+    from selector.verify.experiments import DEFAULT_PROBE_NETWORK, not_measurable
+    from selector.verify.media import DEFAULT_LOSS_PCT, measure_media, media_factor, media_kinds
+
+    if protocol not in ("webrtc", "websocket"):
+        why = f"{protocol} carries UTF-8 text events one way: no media frames to compare"
+        return not_measurable(rule, "media-over-rtp", protocol, why)
+    if not cache:
+        try:
+            check_versions()
+        except RtcUnavailableError as exc:
+            return not_measurable(rule, "media-over-rtp", protocol, str(exc))
+        network = options.network
+        rtt = network.rtt_ms if network.emulated else DEFAULT_PROBE_NETWORK.rtt_ms
+        loss = network.loss_pct or DEFAULT_LOSS_PCT
+        kinds = media_kinds(profile.media) or ("audio",)
+        progress(f"media: {'+'.join(kinds)} over RTP and over a WebSocket, {loss:g} % loss")
+        cache.append(
+            await measure_media(
+                kinds,
+                rtt_ms=rtt,
+                loss_pct=loss,
+                deadline_ms=profile.delivery.latency_p99_ms,
+                seed=options.seed,
+            )
+        )
+    return media_factor(rule, protocol, cache[0])
 
 
 def _survival_factor(rule: str, protocol: str, report: CandidateReport | None) -> Factor:

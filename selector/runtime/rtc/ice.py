@@ -11,6 +11,7 @@ packets actually went.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import random
@@ -22,19 +23,21 @@ from typing import TYPE_CHECKING
 from selector.runtime.rtc import RtcUnavailableError, require_aiortc
 
 if TYPE_CHECKING:
-    from aiortc import RTCConfiguration, RTCPeerConnection
+    from aiortc import RTCConfiguration, RTCIceTransport, RTCPeerConnection
 
     from selector.runtime.rtc.turn import TurnRelay
 
 __all__ = [
     "PINNED",
     "ConsentTimers",
+    "Impairment",
     "SelectedPair",
     "check_versions",
     "consent_timers",
     "default_consent_timers",
     "drop_datagrams",
     "go_dark",
+    "impair_path",
     "loopback_configuration",
     "loopback_ice",
     "selected_pair",
@@ -155,6 +158,85 @@ def drop_datagrams(pc: RTCPeerConnection, rate: float, rng: random.Random) -> No
 
     ice._send = lossy_send
     ice._recv = lossy_recv
+
+
+class Impairment:
+    """A round trip and loss added in user space to one peer connection (see
+    :func:`impair_path`); :attr:`loss_rate` may change while it runs."""
+
+    def __init__(self, one_way_delay_s: float, rng: random.Random) -> None:
+        self.one_way_delay_s = one_way_delay_s
+        self.loss_rate = 0.0
+        self.rng = rng
+
+    def lost(self) -> bool:
+        """Draw whether the next datagram is lost."""
+        return bool(self.loss_rate) and self.rng.random() < self.loss_rate
+
+
+def impair_path(pc: RTCPeerConnection, one_way_delay_s: float, rng: random.Random) -> Impairment:
+    """From now on delay every datagram ``pc`` sends, and every one it receives, by
+    ``one_way_delay_s``, and drop each with the returned impairment's ``loss_rate`` (0 until
+    set), on every ICE transport of the connection (data channels and media alike).
+
+    A round trip and loss in user space, below DTLS, SRTP and SCTP, for a path the run cannot
+    degrade from outside (no ``tc netem`` on the machine): delaying both ways by half the
+    round trip gives the connection that round trip whatever the other peer does. Order is
+    kept (a constant delay). Wraps the ICE transports' send and receive (the pinned
+    versions' internals)."""
+    impairment = Impairment(one_way_delay_s, rng)
+    transports = {id(t): t for t in _ice_transports(pc)}
+    if not transports:
+        raise ValueError("the peer connection has no transport yet")
+    loop = asyncio.get_running_loop()
+    for ice in transports.values():
+        send: Callable[[bytes], Awaitable[None]] = ice._send
+        recv: Callable[[], Awaitable[bytes]] = ice._recv
+        arrived: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
+
+        def later(data: bytes, send: Callable[[bytes], Awaitable[None]] = send) -> None:
+            task = asyncio.ensure_future(send(data))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+        async def impaired_send(
+            data: bytes, send: Callable[[bytes], Awaitable[None]] = send
+        ) -> None:
+            if not impairment.lost():
+                loop.call_later(impairment.one_way_delay_s, later, data)
+
+        async def reader(
+            recv: Callable[[], Awaitable[bytes]] = recv,
+            arrived: asyncio.Queue[bytes | BaseException] = arrived,
+        ) -> None:
+            while True:
+                try:
+                    data = await recv()
+                except Exception as exc:  # the transport closed: handed to the receiver
+                    arrived.put_nowait(exc)
+                    return
+                if not impairment.lost():
+                    loop.call_later(impairment.one_way_delay_s, arrived.put_nowait, data)
+
+        async def impaired_recv(
+            arrived: asyncio.Queue[bytes | BaseException] = arrived,
+        ) -> bytes:
+            data = await arrived.get()
+            if isinstance(data, BaseException):
+                raise data
+            return data
+
+        task = asyncio.ensure_future(reader())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        ice._send = impaired_send
+        ice._recv = impaired_recv
+    return impairment
+
+
+def _ice_transports(pc: RTCPeerConnection) -> list[RTCIceTransport]:
+    found = [t.receiver.transport.transport for t in pc.getTransceivers() if t.receiver.transport]
+    if pc.sctp is not None:
+        found.append(pc.sctp.transport.transport)
+    return found
 
 
 @dataclass(frozen=True)

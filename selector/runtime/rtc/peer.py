@@ -129,10 +129,13 @@ async def open_peer(
     *,
     timeout: float = 10.0,
     relay: TurnRelay | None = None,
+    media: tuple[str, ...] = (),
 ) -> RtcPeer:
     """Connect to the runtime at ``base_url`` (``http://host:port``) and open ``specs``'s
-    channels; returns once every channel is open. With ``relay`` this peer uses relayed
-    candidates through that TURN server only. Raises :class:`SignallingError`."""
+    channels; returns once every channel is open and ICE has connected. With ``relay`` this
+    peer uses relayed candidates through that TURN server only. ``media`` ("audio",
+    "video") adds a receive-only m-line of each kind: the runtime answers with a synthetic
+    track of it. Raises :class:`SignallingError`."""
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
     loop = asyncio.get_running_loop()
@@ -149,9 +152,18 @@ async def open_peer(
                 )
                 for s in specs
             }
+            for kind in media:
+                pc.addTransceiver(kind, direction="recvonly")
             opened = [asyncio.Event() for _ in specs]
             for channel, event in zip(channels.values(), opened, strict=True):
                 channel.on("open", event.set)
+            connected = asyncio.Event()
+
+            @pc.on("connectionstatechange")
+            def on_state() -> None:
+                if pc is not None and pc.connectionState == "connected":
+                    connected.set()
+
             await pc.setLocalDescription(await pc.createOffer())
             await ws.send_json({"type": "offer", "sdp": pc.localDescription.sdp})
             async with asyncio.timeout(timeout):
@@ -159,7 +171,7 @@ async def open_peer(
                 if not isinstance(answer, dict) or answer.get("type") != "answer":
                     raise SignallingError(f"expected an answer, got {answer!r}")
                 await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-                await asyncio.gather(*(e.wait() for e in opened))
+                await asyncio.gather(connected.wait(), *(e.wait() for e in opened))
     except (TimeoutError, aiohttp.ClientError, ValueError, TypeError) as exc:
         if pc is not None:
             await close_peer(pc)

@@ -6,7 +6,9 @@ token, client id, and one of the per-IP connection slots /ws and /sse share), se
 is made) and gets ``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the
 life of the peer connection: closing it closes the peer. Over every data channel the client
 opens, the runtime's peer answers each probe (see :mod:`selector.runtime.rtc.channels`) with
-a reply of the size asked, stamped with its arrival time.
+a reply of the size asked, stamped with its arrival time. For each audio or video m-line of
+the offer the runtime sends a synthetic track of real Opus or VP8 frames
+(:mod:`selector.runtime.rtc.media`).
 
 ``GET /rtc/log`` reports what the runtime's peers received (client, channel, sequence, in
 arrival order) and how many peer connections are still open, for verification runs.
@@ -75,6 +77,18 @@ def _serve_channel(state: RtcState, client_id: str, channel: RTCDataChannel) -> 
             channel.send(encode_probe(reply, probe.reply_bytes))
 
 
+def _add_media(pc: RTCPeerConnection) -> None:
+    """A synthetic track for each audio or video m-line of the offer (see
+    :mod:`selector.runtime.rtc.media`): a client that offers to receive media gets it."""
+    kinds = [t.kind for t in pc.getTransceivers() if t.kind in ("audio", "video")]
+    if not kinds:
+        return
+    from selector.runtime.rtc.media import MEDIA, SyntheticTrack
+
+    for kind in kinds:
+        pc.addTrack(SyntheticTrack(MEDIA[kind]))
+
+
 async def rtc_handler(request: web.Request) -> web.StreamResponse:
     """Answer one offer and keep the peer connection for as long as the WebSocket lives."""
     if not aiortc_available():
@@ -112,6 +126,7 @@ async def _serve_rtc(request: web.Request, state: RtcState) -> web.WebSocketResp
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+            _add_media(pc)
             await pc.setLocalDescription(await pc.createAnswer())
             local = pc.localDescription
             await ws.send_json({"type": "answer", "sdp": local.sdp})
