@@ -489,10 +489,13 @@ async def _runs(
     run = functools.partial(
         run_rtc, profile, peers=load.peers, load=load, seed=seed, relay=relay, timers=timers
     )
-    # The planned run ends with the path going dark: ICE consent freshness must notice.
-    # (Not through the relay: its TCP stream is not what consent checks ride on here.)
-    progress("webrtc: planned channel, then the path goes dark")
-    planned = await run(planned_channel, mode="planned", outage=relay is None)
+    # The planned run ends with the path going dark (through the relay too): ICE consent
+    # freshness must notice.
+    progress(
+        "webrtc: planned channel, then the path goes dark"
+        + (" (through the TURN relay)" if relay is not None else "")
+    )
+    planned = await run(planned_channel, mode="planned", outage=True)
     progress("webrtc: control on the default channel")
     control = await run(DEFAULT_CHANNEL, mode="naive")
     if planned_channel.reliable:

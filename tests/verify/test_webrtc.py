@@ -138,6 +138,9 @@ def test_without_udp_the_run_goes_through_coturn_and_says_so() -> None:
     assert checks["no-loss-client-to-server"].passed
     assert any("coturn" in line for line in lines)
     assert any("TURN relay (coturn on 127.0.0.1, TCP)" in note for note in report.notes)
+    # The relayed path went dark too: consent freshness noticed it with the compressed timers.
+    assert report.planned is not None and report.planned.undetected == 0
+    assert checks["dead-connection-detected"].passed, checks["dead-connection-detected"]
 
 
 def test_turn_config_stays_on_loopback(tmp_path: Path) -> None:

@@ -301,7 +301,9 @@ def _discard_send(data: object, addr: object = None) -> None:
 def go_dark(pc: RTCPeerConnection) -> None:
     """Silently drop everything ``pc``'s ICE sockets send or receive from now on, STUN
     consent checks included: the path went dark (no ICMP, no close), as when a NAT binding
-    expires. Host candidates only (a TURN relay's TCP stream is not covered)."""
+    expires. A relayed candidate's datagrams are dropped the same way, where ICE hands them
+    to the TURN client: the TCP stream to the relay stays up (its allocation refreshes go on),
+    but nothing crosses the relay any more."""
     sctp = pc.sctp
     if sctp is None:
         raise ValueError("the peer connection has no data transport yet")
