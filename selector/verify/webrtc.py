@@ -148,6 +148,9 @@ class RtcRun:
     max_message_size: int | None
     #: Probe size -> delivered intact (and its reply too) on a reliable channel.
     limits: dict[int, bool] = field(default_factory=dict)
+    #: After the dark path: seconds from the path coming back to the first reply on the new
+    #: session each client negotiated over ``/rtc``.
+    recovery_s: list[float] = field(default_factory=list)
 
     @property
     def round_trip_p99_ms(self) -> float | None:
@@ -274,8 +277,9 @@ async def run_rtc(
         )
 
 
-async def _outage(clients: list[RtcPeer], timers: ConsentTimers) -> list[float]:
-    """Take every client's path dark; how long each took to declare its connection dead."""
+async def _outage(clients: list[RtcPeer], timers: ConsentTimers) -> dict[str, float]:
+    """Take every client's path dark; how long each took to declare its connection dead,
+    by client id (those that never noticed are absent)."""
     loop = asyncio.get_running_loop()
     dark_at = loop.time()
     noticed: dict[str, float] = {}
@@ -290,7 +294,53 @@ async def _outage(clients: list[RtcPeer], timers: ConsentTimers) -> list[float]:
     deadline = dark_at + timers.worst_detection_s * 1.5 + 0.5
     while len(noticed) < len(clients) and loop.time() < deadline:
         await asyncio.sleep(0.02)
-    return list(noticed.values())
+    return noticed
+
+
+#: The channel a client opens on the session it negotiates after a dark path: a label of its
+#: own, so its probes stay out of the run's delivery figures.
+RECOVERY_LABEL = "recovered"
+#: Probes sent on the new session until one is answered (a best-effort channel may lose one).
+RECOVERY_PROBES = 5
+RECOVERY_ANSWER_S = 0.2
+
+
+async def _recover(
+    url: str,
+    channel: ChannelSpec,
+    failed: list[RtcPeer],
+    relay: TurnRelay | None,
+    load: RtcLoad,
+) -> tuple[list[float], list[RtcPeer]]:
+    """Once the path is back, each client whose connection failed negotiates a new session
+    over ``/rtc`` (aiortc has no ICE restart): seconds from the path coming back to the first
+    reply on the new session's channel, and the new peers (the caller closes them)."""
+    loop = asyncio.get_running_loop()
+    spec = ChannelSpec(RECOVERY_LABEL, channel.ordered, channel.max_retransmits)
+
+    async def one(peer: RtcPeer) -> tuple[float | None, RtcPeer | None]:
+        back = loop.time()
+        await peer.close()  # the failed session: its connection and signalling WebSocket
+        try:
+            new = await open_peer(
+                url, peer.client_id, [spec], timeout=CONNECT_TIMEOUT_S, relay=relay
+            )
+        except SignallingError:
+            return None, None
+        for seq in range(RECOVERY_PROBES):
+            with contextlib.suppress(ChannelClosedError):
+                new.send(RECOVERY_LABEL, seq, load.up_bytes, reply_bytes=load.down_bytes)
+            answer_by = loop.time() + RECOVERY_ANSWER_S
+            while loop.time() < answer_by and not new.replies.get(RECOVERY_LABEL):
+                await asyncio.sleep(0.005)
+            if new.replies.get(RECOVERY_LABEL):
+                return new.replies[RECOVERY_LABEL][0].received_at - back, new
+        return None, new
+
+    results = await asyncio.gather(*(one(p) for p in failed))
+    times = [t for t, _ in results if t is not None]
+    peers = [p for _, p in results if p is not None]
+    return times, peers
 
 
 async def _run_rtc(
@@ -331,7 +381,17 @@ async def _run_rtc(
             replies = {p.client_id: list(p.replies.get(channel.label, [])) for p in clients}
             setup_ms = [p.setup_s * 1000 for p in clients]
             max_size = clients[0].max_message_size
-            detections = await _outage(clients, outage) if outage is not None else []
+            detections: list[float] = []
+            recoveries: list[float] = []
+            if outage is not None:
+                noticed = await _outage(clients, outage)
+                detections = list(noticed.values())
+                # The path comes back once every client noticed (or gave up waiting): each
+                # that noticed negotiates a new session.
+                failed = [p for p in clients if p.client_id in noticed]
+                clients = [p for p in clients if p.client_id not in noticed]
+                recoveries, recovered = await _recover(url, channel, failed, relay, load)
+                clients += recovered
         finally:
             closing = clients
             clients = []
@@ -368,7 +428,7 @@ async def _run_rtc(
         detection_s=distribution(detections),
         detection_bound_s=outage.worst_detection_s if outage is not None else None,
         undetected=peers - len(detections) if outage is not None else 0,
-        reconnects=0,
+        reconnects=len(recoveries),
         resumes=0,
         resyncs=0,
         wire_bytes_per_message=None,
@@ -385,6 +445,7 @@ async def _run_rtc(
         setup_ms=setup_ms,
         max_message_size=max_size,
         limits=limits,
+        recovery_s=recoveries,
     )
 
 
@@ -407,6 +468,18 @@ def _rtc_checks(
                 expected="every peer relayed: udp_allowed is false",
             )
         )
+    noticed = peers - planned.evidence.undetected
+    checks.append(
+        Check(
+            requirement="new-session-after-dark-path",
+            passed=len(planned.recovery_s) == noticed,
+            hard=False,
+            measured=f"{len(planned.recovery_s)} of {noticed} clients that noticed the dark "
+            "path answered on a new session",
+            expected="every client back on a new session negotiated over /rtc (aiortc has no "
+            "ICE restart)",
+        )
+    )
     checks += [
         Check(
             requirement="ice-loopback",
@@ -458,6 +531,31 @@ def _rtc_checks(
     return checks
 
 
+#: What recovery after a dark path is here, and what it would be in a browser.
+NOT_ICE_RESTART = (
+    "WebRTC: recovery is a new session, not an ICE restart: aiortc has no restartIce(), so "
+    "each client makes a new peer connection over /rtc (new ICE, DTLS handshake, SCTP "
+    "association and data channels; what was in flight on the old channels is lost). A "
+    "browser would call RTCPeerConnection.restartIce() "
+    "(https://developer.mozilla.org/en-US/docs/Web/API/RTCPeerConnection/restartIce, RFC 8445 "
+    "section 9): new candidates are gathered and checked while the DTLS session, the SCTP "
+    "association and the open channels are kept"
+)
+
+
+def _recovery_note(run: RtcRun, peers: int, relayed: bool) -> str:
+    back = run.recovery_s
+    where = " through the TURN relay" if relayed else ""
+    if not back:
+        return f"WebRTC after the dark path{where}: no client got a new session to answer"
+    p50 = percentile(back, 50) or 0.0  # back is not empty
+    return (
+        f"WebRTC after the dark path{where}: {len(back)} of {peers} clients back on a new "
+        f"session negotiated over /rtc, first reply p50 {_ms(p50 * 1000)} "
+        f"(max {_ms(max(back) * 1000)}) after the path came back"
+    )
+
+
 def _loss_note(run: RtcRun) -> str:
     lost = sum(
         d.lost
@@ -489,11 +587,12 @@ async def _runs(
     run = functools.partial(
         run_rtc, profile, peers=load.peers, load=load, seed=seed, relay=relay, timers=timers
     )
-    # The planned run ends with the path going dark (through the relay too): ICE consent
-    # freshness must notice.
+    # The planned run ends with the path going dark: ICE consent freshness must notice, and
+    # each client comes back on a new session.
     progress(
         "webrtc: planned channel, then the path goes dark"
         + (" (through the TURN relay)" if relay is not None else "")
+        + " and each client negotiates a new session"
     )
     planned = await run(planned_channel, mode="planned", outage=True)
     progress("webrtc: control on the default channel")
@@ -576,8 +675,10 @@ async def webrtc_candidate(
         "(reliable, ordered)",
         f"WebRTC setup (signalling, ICE, DTLS, SCTP) p50 {_ms(setup)}",
         *extra,
-        "WebRTC: not exercised yet: media over RTP, ICE restart after an outage (aiortc has "
-        "none: a new session over signalling is the way back)",
+        _recovery_note(planned, peers, not profile.infrastructure.udp_allowed),
+        NOT_ICE_RESTART,
+        "WebRTC: media over RTP is measured by the media-over-rtp experiment of the "
+        "media-needs-rtp rule (a factor), where the profile has media",
     ]
     control_failed = shows_failure(control.evidence)
     if lossy is not None:

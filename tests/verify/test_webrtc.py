@@ -98,6 +98,10 @@ def test_verify_runs_webrtc_and_says_so_in_json() -> None:
     assert webrtc.planned.detection_bound_s is not None
     assert checks["dead-connection-detected"].passed, checks["dead-connection-detected"]
     assert webrtc.planned.undetected == 0
+    # ... and every client came back on a new session over /rtc (not an ICE restart).
+    assert checks["new-session-after-dark-path"].passed, checks["new-session-after-dark-path"]
+    assert webrtc.planned.reconnects == webrtc.planned.detection_s.count
+    assert any("not an ICE restart" in note and "restartIce" in note for note in webrtc.notes)
     # best effort may lose: no no-loss check for it
     assert not any(r.startswith("no-loss") for r in checks)
     assert report.verdict.outcome != "not_verified"
@@ -138,9 +142,13 @@ def test_without_udp_the_run_goes_through_coturn_and_says_so() -> None:
     assert checks["no-loss-client-to-server"].passed
     assert any("coturn" in line for line in lines)
     assert any("TURN relay (coturn on 127.0.0.1, TCP)" in note for note in report.notes)
-    # The relayed path went dark too: consent freshness noticed it with the compressed timers.
+    # The relayed path went dark too: consent freshness noticed it with the compressed
+    # timers, and each client came back on a new session through the relay.
     assert report.planned is not None and report.planned.undetected == 0
     assert checks["dead-connection-detected"].passed, checks["dead-connection-detected"]
+    assert checks["new-session-after-dark-path"].passed, checks["new-session-after-dark-path"]
+    assert report.planned.reconnects == 2
+    assert any("dark path through the TURN relay: 2 of 2" in note for note in report.notes)
 
 
 def test_turn_config_stays_on_loopback(tmp_path: Path) -> None:
