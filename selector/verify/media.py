@@ -435,9 +435,11 @@ def _kind_text(result: MediaResult, kind: str, phase: str) -> str:
     return f"{kind}: " + "; ".join(parts)
 
 
-def media_factor(rule: str, protocol: str, result: MediaResult) -> Factor:
-    """``media-over-rtp`` for ``protocol``: fewer frames miss their deadline over RTP than
-    over a WebSocket under the same loss (the claim behind ``media-needs-rtp``)."""
+def media_factor(rule: str, protocol: str, result: MediaResult, *, favours_rtp: bool) -> Factor:
+    """``media-over-rtp`` for ``protocol``, judged against the rule's side: a rule favouring
+    RTP (``media-needs-rtp``) predicts fewer frames missing their deadline over RTP than over
+    a WebSocket under the same loss; a rule favouring the WebSocket
+    (``server-to-server-audio``) predicts no more over the WebSocket than over RTP."""
     from selector.verify.verdict import Claim, Factor
 
     rtp, ws = result.total("rtp", "lossy"), result.total("websocket", "lossy")
@@ -446,17 +448,19 @@ def media_factor(rule: str, protocol: str, result: MediaResult) -> Factor:
         f"{result.loss_pct:g} % loss, {result.rtt_ms:g} ms round trip, deadline "
         f"{result.deadline_ms:g} ms (the profile's latency budget)"
     )
-    if protocol == "webrtc":
+    if favours_rtp:
         text = (
             f"under {conditions}: fewer frames miss the deadline over RTP than over a "
-            "WebSocket; a lost packet costs its own frame, not the frames behind it"
+            "WebSocket; a lost packet costs its own frame, while TCP holds the frames behind "
+            "a lost segment until it is retransmitted"
         )
+        held = rtp.unusable < ws.unusable
     else:
         text = (
-            f"under {conditions}: more frames miss the deadline over a WebSocket than over "
-            "RTP; TCP loses nothing but holds the frames behind a lost segment until it is "
-            "retransmitted"
+            f"under {conditions}: no more frames miss the deadline over a WebSocket than over "
+            "RTP; TCP's retransmissions fit in the budget, and RTP loses the frames it drops"
         )
+        held = ws.unusable <= rtp.unusable
     measured = Claim(
         text="; ".join(_kind_text(result, kind, "lossy") for kind in result.kinds)
         + f" (without loss: RTP {rtp0.unusable}, WebSocket {ws0.unusable} of "
@@ -472,9 +476,8 @@ def media_factor(rule: str, protocol: str, result: MediaResult) -> Factor:
             "loss_in_kernel": 1.0 if result.in_kernel else 0.0,
         },
     )
-    held = rtp.unusable < ws.unusable
     why = f"{rtp.unusable} frames missed over RTP against {ws.unusable} over the WebSocket"
-    if not held and result.in_kernel:
+    if ws.unusable <= rtp.unusable and result.in_kernel:
         why += (
             " (the round trip is added above TCP, as there is no netem here, so the kernel "
             "sees a loopback round trip and recovers a lost segment within milliseconds "

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from selector.engine.recommendation import Recommendation
 from selector.planner.solver import plan_lifetime
 from selector.profile import Profile
+from selector.rules.model import Rule
 from selector.runtime.client import SseClient, WsClient
 from selector.runtime.protocol.backoff import Backoff
 from selector.runtime.protocol.client_wire import ServerEvent
@@ -744,8 +745,9 @@ async def _factors(
             elif evidence == "loss-latency":
                 factors.append(_loss_factor(rule_id, protocol, report, options))
             elif evidence == "media-over-rtp":
+                assert rule is not None  # it names an experiment
                 factors.append(
-                    await _media_factor(rule_id, protocol, profile, options, media, progress)
+                    await _media_factor(rule, protocol, profile, options, media, progress)
                 )
             elif protocol not in RUNNABLE:
                 why = NOT_RUNNABLE_REASON.get(protocol, PROXY_EXPERIMENTS_ONLY)
@@ -778,7 +780,7 @@ async def _factors(
 
 
 async def _media_factor(
-    rule: str,
+    rule: Rule,
     protocol: str,
     profile: Profile,
     options: VerifyOptions,
@@ -794,12 +796,12 @@ async def _media_factor(
 
     if protocol not in ("webrtc", "websocket"):
         why = f"{protocol} carries UTF-8 text events one way: no media frames to compare"
-        return not_measurable(rule, "media-over-rtp", protocol, why)
+        return not_measurable(rule.id, "media-over-rtp", protocol, why)
     if not cache:
         try:
             check_versions()
         except RtcUnavailableError as exc:
-            return not_measurable(rule, "media-over-rtp", protocol, str(exc))
+            return not_measurable(rule.id, "media-over-rtp", protocol, str(exc))
         network = options.network
         rtt = network.rtt_ms if network.emulated else DEFAULT_PROBE_NETWORK.rtt_ms
         loss = network.loss_pct or DEFAULT_LOSS_PCT
@@ -814,7 +816,9 @@ async def _media_factor(
                 seed=options.seed,
             )
         )
-    return media_factor(rule, protocol, cache[0])
+    side = {e.protocol: e.delta for e in rule.effects if not e.veto}
+    favours_rtp = side.get("webrtc", 0.0) > side.get("websocket", 0.0)
+    return media_factor(rule.id, protocol, cache[0], favours_rtp=favours_rtp)
 
 
 def _survival_factor(rule: str, protocol: str, report: CandidateReport | None) -> Factor:

@@ -43,17 +43,21 @@ def _result(rtp: tuple[int, int], ws: tuple[int, int], in_kernel: bool) -> Media
     return MediaResult(("audio",), 40.0, 5.0, 150.0, "how", in_kernel, stats)
 
 
-def test_factor_judges_frames_that_miss_the_deadline_on_both_transports() -> None:
+def test_factor_judges_frames_that_miss_the_deadline_against_the_rules_side() -> None:
     fewer_over_rtp = _result(rtp=(5, 0), ws=(0, 30), in_kernel=False)
     for protocol in ("webrtc", "websocket"):
-        factor = media_factor("media-needs-rtp", protocol, fewer_over_rtp)
+        factor = media_factor("media-needs-rtp", protocol, fewer_over_rtp, favours_rtp=True)
         assert factor.outcome == "supported", factor
         assert factor.measured is not None and factor.measured.values["websocket_late"] == 30
+    ws_rule = media_factor("server-to-server-audio", "websocket", fewer_over_rtp, favours_rtp=False)
+    assert ws_rule.outcome == "contradicted"
     more_over_rtp = _result(rtp=(5, 0), ws=(0, 0), in_kernel=True)
-    factor = media_factor("media-needs-rtp", "webrtc", more_over_rtp)
+    factor = media_factor("media-needs-rtp", "webrtc", more_over_rtp, favours_rtp=True)
     assert factor.outcome == "contradicted"
     assert "5 frames missed over RTP against 0" in factor.why
     assert "netem" in factor.why  # the kernel path's round trip is said to be above TCP
+    ws_rule = media_factor("server-to-server-audio", "websocket", more_over_rtp, favours_rtp=False)
+    assert ws_rule.outcome == "supported"
 
 
 def _measure(kernel: bool, kinds: tuple[str, ...]) -> MediaResult:
@@ -94,14 +98,16 @@ def test_kernel_loss_drops_rtp_frames_and_tcp_recovers_them() -> None:
 
 def test_sse_has_no_media_frames_to_compare() -> None:
     from selector.loading import load_profile
+    from selector.rules.loading import default_matrix
     from selector.verify.runner import _media_factor
     from selector.verify.traffic import VerifyOptions
     from tests.conftest import ROOT
 
     profile = load_profile(ROOT / "profiles" / "video-call.yaml")
     cache: list[MediaResult] = []
+    rule = next(r for r in default_matrix().rules if r.id == "media-needs-rtp")
     factor = asyncio.run(
-        _media_factor("media-needs-rtp", "sse", profile, VerifyOptions(), cache, lambda _: None)
+        _media_factor(rule, "sse", profile, VerifyOptions(), cache, lambda _: None)
     )
     assert factor.outcome == "not_measurable" and "text" in factor.why
     assert cache == []  # nothing was run for it
