@@ -12,11 +12,15 @@ frame, retransmissions included; codecs are out of it on both sides), frames tha
 past the profile's latency budget (*late*: missed their playout deadline) and frames that
 never arrived (*lost*).
 
-Loss is real where the run may make a network namespace (root, ``ip``, ``iptables``): the
-whole experiment runs inside one and ``iptables -m statistic`` drops UDP between the peers
-and TCP on the WebSocket's leg. Otherwise it is a model, and the result says so: datagrams
-are dropped in user space below SRTP, and the fault proxy models TCP's retransmission
-timeout. The round trip is added in user space either way (no ``tc netem``).
+Loss is real where the run may make network namespaces (root, ``ip``, ``iptables``, a TUN
+device): the peers run on the loopback of one namespace, and the WebSocket crosses a
+point-to-point link into a second one, carried by this process with half the round trip of
+delay each way, so the kernels' TCP sees the round trip (there is no ``tc netem``);
+``iptables -m statistic`` drops UDP between the peers and packets on the link. Otherwise it is
+a model, and the result says so: datagrams are dropped in user space below SRTP, and the
+fault proxy holds a lost TCP chunk for a retransmission timeout. The peers' round trip is
+added in user space either way, below SRTP (RTP does not wait for acknowledgements, so where
+the delay is added does not change what it does).
 
 What is *not* measured: aiortc's own jitter buffer, which holds a frame until four more have
 arrived and stalls on a gap until 16 packets have passed, is not what a browser's adaptive
@@ -29,9 +33,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import queue
 import random
 import re
 import struct
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,7 +46,7 @@ import aiohttp
 from aiohttp import web
 
 from selector.verify.evidence import percentile
-from selector.verify.netns import Namespace, kernel_loss_unavailable, namespace
+from selector.verify.netns import DelayedLink, delayed_link, kernel_loss_unavailable
 from selector.verify.network import Network
 from selector.verify.proxy import FaultPolicy, FaultProxy
 
@@ -265,13 +271,15 @@ _SENT_KEY: web.AppKey[dict[tuple[str, int], float]] = web.AppKey("media_sent", d
 
 
 @contextlib.asynccontextmanager
-async def _frame_server() -> AsyncIterator[tuple[int, dict[tuple[str, int], float]]]:
+async def _frame_server(
+    host: str = "127.0.0.1",
+) -> AsyncIterator[tuple[int, dict[tuple[str, int], float]]]:
     app = web.Application()
     app[_SENT_KEY] = {}
     app.router.add_get("/frames", _ws_sender)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, host, 0)
     await site.start()
     try:
         yield int(runner.addresses[0][1]), app[_SENT_KEY]
@@ -282,6 +290,37 @@ async def _frame_server() -> AsyncIterator[tuple[int, dict[tuple[str, int], floa
 # --- one phase ---------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _far_frame_server(link: DelayedLink) -> Iterator[tuple[int, dict[tuple[str, int], float]]]:
+    """The frame server in ``link``'s far namespace, on an event loop of its own in a thread
+    that entered it; stopped on exit. Both loops read the same monotonic clock."""
+    started: queue.Queue[tuple[int, dict[tuple[str, int], float]] | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    async def serve() -> None:
+        async with _frame_server(host="0.0.0.0") as ready:
+            started.put(ready)
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+
+    def run() -> None:
+        try:
+            link.far.call(lambda: asyncio.run(serve()))
+        except BaseException as exc:  # handed to the caller's thread
+            started.put(exc)
+
+    thread = threading.Thread(target=run, name="media-far", daemon=True)
+    thread.start()
+    try:
+        ready = started.get(timeout=CONNECT_TIMEOUT_S)
+        if isinstance(ready, BaseException):
+            raise ready
+        yield ready
+    finally:
+        stop.set()
+        thread.join(CONNECT_TIMEOUT_S)
+
+
 async def _phase(
     kinds: tuple[str, ...],
     *,
@@ -289,9 +328,14 @@ async def _phase(
     loss_pct: float,
     deadline_ms: float,
     seed: int,
-    kernel: Namespace | None,
+    kernel: DelayedLink | None,
 ) -> dict[tuple[str, str], FrameStats]:
-    """One phase: both transports at once, loss (if any) switched on once both are up."""
+    """One phase: both transports at once, loss (if any) switched on once both are up.
+
+    With ``kernel``, this runs in its near namespace: the peers on its loopback, the
+    WebSocket across the link from the far namespace (the kernels see the round trip), and
+    iptables drops packets of both. Without, the round trip and the loss are added in user
+    space: below SRTP for RTP, in the fault proxy for the WebSocket."""
     from selector.runtime.rtc.ice import impair_path
     from selector.runtime.rtc.peer import open_peer
     from selector.runtime.server.app import running_server
@@ -300,55 +344,57 @@ async def _phase(
     loop = asyncio.get_running_loop()
     log = _RtpLog()
     arrived_ws: dict[tuple[str, int], float] = {}
-    modelled = loss_pct if kernel is None else 0.0
-    network = Network(rtt_ms=rtt_ms, loss_pct=modelled, source="media experiment")
+    network = Network(rtt_ms=rtt_ms, loss_pct=loss_pct, source="media experiment")
     with _recording_sends(log), contextlib.ExitStack() as loss:
-        async with (
-            running_server(ServerSettings(host="127.0.0.1", port=0)) as (_hub, port),
-            _frame_server() as (ws_port, sent_ws),
-            FaultProxy(("127.0.0.1", ws_port), FaultPolicy(network=network, seed=seed)) as proxy,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            _hub, port = await stack.enter_async_context(
+                running_server(ServerSettings(host="127.0.0.1", port=0))
+            )
+            if kernel is not None:
+                ws_port, sent_ws = stack.enter_context(_far_frame_server(kernel))
+                ws_url = f"http://{kernel.far_address}:{ws_port}"
+            else:
+                ws_port, sent_ws = await stack.enter_async_context(_frame_server())
+                policy = FaultPolicy(network=network, seed=seed)
+                proxy = await stack.enter_async_context(FaultProxy(("127.0.0.1", ws_port), policy))
+                ws_url = f"http://127.0.0.1:{proxy.port}"
             peer = await open_peer(
                 f"http://127.0.0.1:{port}", "media", [], timeout=CONNECT_TIMEOUT_S, media=kinds
             )
-            try:
-                ssrc_kinds = _record_arrivals(peer.pc, log)
-                rng = random.Random(f"{seed}:media:{loss_pct}")
-                impairment = impair_path(peer.pc, rtt_ms / 2000, rng)
-                async with aiohttp.ClientSession() as session:
-                    url = f"http://127.0.0.1:{proxy.port}/frames?kinds={','.join(kinds)}"
-                    async with session.ws_connect(url) as ws:
+            stack.push_async_callback(peer.close)
+            ssrc_kinds = _record_arrivals(peer.pc, log)
+            rng = random.Random(f"{seed}:media:{loss_pct}")
+            impairment = impair_path(peer.pc, rtt_ms / 2000, rng)
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            ws = await stack.enter_async_context(
+                session.ws_connect(f"{ws_url}/frames?kinds={','.join(kinds)}")
+            )
 
-                        async def read() -> None:
-                            async for message in ws:
-                                if message.type == aiohttp.WSMsgType.BINARY:
-                                    kind, n = _HEADER.unpack_from(message.data)
-                                    arrived_ws[(_KINDS[kind], n)] = loop.time()
+            async def read() -> None:
+                async for message in ws:
+                    if message.type == aiohttp.WSMsgType.BINARY:
+                        kind, n = _HEADER.unpack_from(message.data)
+                        arrived_ws[(_KINDS[kind], n)] = loop.time()
 
-                        reader = asyncio.create_task(read())
-                        await asyncio.sleep(rtt_ms / 1000 + 0.2)  # both streams flowing
-                        if loss_pct:
-                            if kernel is not None:
-                                match = ("-p", "tcp", "--sport", str(proxy.port))
-                                loss.enter_context(kernel.drop(loss_pct, match=("-p", "udp")))
-                                loss.enter_context(kernel.drop(loss_pct, match=match))
-                                dport = ("-p", "tcp", "--dport", str(proxy.port))
-                                loss.enter_context(kernel.drop(loss_pct, match=dport))
-                            else:
-                                impairment.loss_rate = loss_pct / 100
-                        window = (loop.time(), loop.time() + ACTIVE_S)
-                        await asyncio.sleep(ACTIVE_S + DRAIN_S)
-                        reader.cancel()
-                        await asyncio.gather(reader, return_exceptions=True)
-            finally:
-                await peer.close()
+            reader = asyncio.create_task(read())
+            await asyncio.sleep(rtt_ms / 1000 + 0.2)  # both streams flowing
+            if loss_pct and kernel is not None:
+                udp = ("-p", "udp")
+                loss.enter_context(kernel.near.drop(loss_pct, match=udp))
+                loss.enter_context(kernel.near.drop(loss_pct, interface=kernel.near_interface))
+            elif loss_pct:
+                impairment.loss_rate = loss_pct / 100
+            window = (loop.time(), loop.time() + ACTIVE_S)
+            await asyncio.sleep(ACTIVE_S + DRAIN_S)
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
     rtp = _rtp_frames(log, ssrc_kinds, window)
     result: dict[tuple[str, str], FrameStats] = {}
     for kind in kinds:
         result[("rtp", kind)] = _stats(rtp.get(kind, []), deadline_ms)
         ws_times = [
             (sent, arrived_ws.get(key))
-            for key, sent in sent_ws.items()
+            for key, sent in dict(sent_ws).items()
             if key[0] == kind and window[0] <= sent < window[1]
         ]
         result[("websocket", kind)] = _stats(ws_times, deadline_ms)
@@ -362,7 +408,7 @@ async def _both_phases(
     loss_pct: float,
     deadline_ms: float,
     seed: int,
-    kernel: Namespace | None,
+    kernel: DelayedLink | None,
 ) -> dict[tuple[str, str, str], FrameStats]:
     stats: dict[tuple[str, str, str], FrameStats] = {}
     for phase, loss in (("clean", 0.0), ("lossy", loss_pct)):
@@ -393,13 +439,18 @@ async def measure_media(
         _both_phases, kinds, rtt_ms=rtt_ms, loss_pct=loss_pct, deadline_ms=deadline_ms, seed=seed
     )
     if why is None:
-        with namespace("selector-media") as ns:
-            # The whole experiment, servers and peers, in a thread inside the namespace.
-            stats = await asyncio.to_thread(ns.call, lambda: asyncio.run(phases(kernel=ns)))
+        with delayed_link(rtt_ms / 2000) as link:
+            # The experiment runs in a thread inside the near namespace (the frame server in
+            # one inside the far one).
+            stats = await asyncio.to_thread(
+                link.near.call, lambda: asyncio.run(phases(kernel=link))
+            )
         how = (
             f"real packet loss in the kernel: iptables drops {loss_pct:g} % of the UDP "
-            "packets between the peers and of the TCP packets on the WebSocket's leg, inside "
-            f"network namespace {ns.name}"
+            "packets between the peers and of the packets on the WebSocket's link, between "
+            f"network namespaces {link.near.name} and {link.far.name}; the link delays each "
+            "packet by half the round trip, so TCP sees it (the peers' round trip is added "
+            "in user space, below SRTP)"
         )
     else:
         stats = await phases(kernel=None)
@@ -477,11 +528,17 @@ def media_factor(rule: str, protocol: str, result: MediaResult, *, favours_rtp: 
         },
     )
     why = f"{rtp.unusable} frames missed over RTP against {ws.unusable} over the WebSocket"
-    if ws.unusable <= rtp.unusable and result.in_kernel:
+    if result.in_kernel:
         why += (
-            " (the round trip is added above TCP, as there is no netem here, so the kernel "
-            "sees a loopback round trip and recovers a lost segment within milliseconds "
-            "(RACK-TLP, RFC 8985); at a real round trip each recovery takes one or more)"
+            "; TCP here is Linux's own, over a link that delays every packet by half the "
+            "round trip: RACK-TLP (RFC 8985) recovers most losses within about a round trip, "
+            "so whether a WebSocket misses the deadline depends on the round trip and budget"
+        )
+    else:
+        why += (
+            "; the model holds each lost TCP chunk for a full retransmission timeout (200 ms "
+            "at least), which Linux's RACK-TLP (RFC 8985) mostly avoids: pessimistic for the "
+            "WebSocket"
         )
     return Factor(
         rule=rule,

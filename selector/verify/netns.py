@@ -17,19 +17,26 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
+import heapq
 import itertools
 import os
+import select
 import shutil
 import socket
+import struct
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 __all__ = [
+    "DelayedLink",
     "KernelPath",
     "Namespace",
+    "delayed_link",
     "kernel_loss",
     "kernel_loss_unavailable",
     "namespace",
@@ -204,3 +211,97 @@ def kernel_loss(loss_pct: float) -> Iterator[KernelPath]:
             if made_if:
                 with contextlib.suppress(subprocess.SubprocessError, OSError):
                     _run("ip", "link", "del", host_if)  # removes its peer too
+
+
+#: ioctl and flags of /dev/net/tun (<linux/if_tun.h>): a TUN device without packet info.
+_TUNSETIFF = 0x400454CA
+_IFF_TUN = 0x0001
+_IFF_NO_PI = 0x1000
+
+
+def _open_tun(name: str) -> int:
+    """A TUN device ``name`` in the calling thread's namespace; its file descriptor."""
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
+    try:
+        fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", name.encode(), _IFF_TUN | _IFF_NO_PI))
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+@dataclass(frozen=True)
+class DelayedLink:
+    """Two namespaces joined by a point-to-point link this process carries (see
+    :func:`delayed_link`): listen in :attr:`far` on :attr:`far_address`, connect from
+    :attr:`near`. :attr:`near_interface` is the near end, where loss can be added."""
+
+    near: Namespace
+    far: Namespace
+    near_interface: str
+    far_address: str
+    one_way_delay_s: float
+
+
+def _carry(fds: tuple[int, int], delay_s: float, stop: int) -> None:
+    """Copy each packet read from one TUN device to the other ``delay_s`` later, until
+    ``stop`` is readable. One thread, a heap of packets due."""
+    due: list[tuple[float, int, int, bytes]] = []
+    order = itertools.count()
+    other = {fds[0]: fds[1], fds[1]: fds[0]}
+    while True:
+        now = time.monotonic()
+        while due and due[0][0] <= now:
+            _, _, fd, packet = heapq.heappop(due)
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(fd, packet)
+        timeout = max(0.0, due[0][0] - now) if due else None
+        readable, _, _ = select.select([*fds, stop], [], [], timeout)
+        if stop in readable:
+            return
+        for fd in readable:
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    packet = os.read(fd, 65535)
+                    heapq.heappush(
+                        due, (time.monotonic() + delay_s, next(order), other[fd], packet)
+                    )
+
+
+@contextlib.contextmanager
+def delayed_link(one_way_delay_s: float) -> Iterator[DelayedLink]:
+    """Two fresh namespaces joined by a TUN device in each, with a thread of this process
+    carrying every packet between them ``one_way_delay_s`` late: a round trip the kernels'
+    TCP stacks see (their RTT estimate, retransmission timeout and loss recovery run on
+    it), where ``tc netem`` is not available. Everything is removed on exit.
+
+    Raises :class:`OSError` or :class:`subprocess.CalledProcessError` when it cannot be made.
+    """
+    n = next(_counter)
+    subnet = 16 + (os.getpid() + n) % 200
+    near_ip, far_ip = f"10.214.{subnet}.1", f"10.214.{subnet}.2"
+    tun = f"slt{os.getpid() % 100000}x{n}"
+    with namespace("selector-near") as near, namespace("selector-far") as far:
+        fds = (near.call(lambda: _open_tun(tun)), far.call(lambda: _open_tun(tun)))
+        stop_r, stop_w = os.pipe()
+        carrier = threading.Thread(
+            target=_carry, args=(fds, one_way_delay_s, stop_r), name="delayed-link", daemon=True
+        )
+        try:
+            for ns, mine, theirs in ((near, near_ip, far_ip), (far, far_ip, near_ip)):
+                ns.run("ip", "addr", "add", mine, "peer", theirs, "dev", tun)
+                ns.run("ip", "link", "set", tun, "up")
+            carrier.start()
+            yield DelayedLink(
+                near=near,
+                far=far,
+                near_interface=tun,
+                far_address=far_ip,
+                one_way_delay_s=one_way_delay_s,
+            )
+        finally:
+            os.write(stop_w, b"x")
+            if carrier.is_alive():
+                carrier.join()
+            for fd in (*fds, stop_r, stop_w):
+                os.close(fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import time
 
@@ -60,3 +61,61 @@ def test_kernel_loss_makes_tcp_retransmit_and_is_cleaned_up() -> None:
     # retransmission timeout (at least 200 ms on Linux); loopback alone takes well under it.
     assert sum(t >= 0.2 for t in times) >= 3
     assert min(times) < 0.05
+
+
+def test_delayed_link_gives_tcp_a_round_trip_and_is_cleaned_up() -> None:
+    import threading
+
+    from selector.verify.netns import delayed_link
+
+    delay_s = 0.02
+    with delayed_link(delay_s) as link:
+        ready: list[int] = []
+        stop = threading.Event()
+
+        async def serve() -> None:
+            writers: list[asyncio.StreamWriter] = []
+
+            async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                writers.append(writer)
+                await _echo(reader, writer)
+
+            server = await asyncio.start_server(echo, link.far_address, 0)
+            ready.append(server.sockets[0].getsockname()[1])
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+            server.close()
+            for writer in writers:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+
+        far = threading.Thread(target=link.far.call, args=(lambda: asyncio.run(serve()),))
+        far.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not ready and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert ready, "the far side never listened"
+
+            async def rounds() -> list[float]:
+                reader, writer = await asyncio.open_connection(link.far_address, ready[0])
+                times = []
+                for _ in range(5):
+                    started = time.monotonic()
+                    writer.write(b"x")
+                    await asyncio.wait_for(reader.readexactly(1), 10)
+                    times.append(time.monotonic() - started)
+                writer.close()
+                await writer.wait_closed()
+                return times
+
+            times = link.near.call(lambda: asyncio.run(rounds()))
+        finally:
+            stop.set()
+            far.join(10)
+        names = (link.near.name, link.far.name)
+    # Every round trip crossed the link twice: at least twice the delay.
+    assert min(times) >= 2 * delay_s, times
+    after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not any(name in after for name in names)  # both removed on exit
