@@ -677,8 +677,8 @@ async def webrtc_candidate(
         *extra,
         _recovery_note(planned, peers, not profile.infrastructure.udp_allowed),
         NOT_ICE_RESTART,
-        "WebRTC: media over RTP is measured by the media-over-rtp experiment of the "
-        "media-needs-rtp rule (a factor), where the profile has media",
+        "WebRTC: media over RTP is measured by the media-over-rtp experiment of the media "
+        "rules (a factor), where the profile has media",
     ]
     control_failed = shows_failure(control.evidence)
     if lossy is not None:
