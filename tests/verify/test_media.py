@@ -121,3 +121,27 @@ def test_sse_has_no_media_frames_to_compare() -> None:
     )
     assert factor.outcome == "not_measurable" and "text" in factor.why
     assert cache == []  # nothing was run for it
+
+
+def test_each_media_rule_is_judged_on_its_own_side_from_one_measurement() -> None:
+    from selector.loading import load_profile
+    from selector.rules.loading import default_matrix
+    from selector.verify.runner import _media_factor
+    from selector.verify.traffic import VerifyOptions
+    from tests.conftest import ROOT
+
+    profile = load_profile(ROOT / "profiles" / "server-audio-transcription.yaml")
+    rules = {r.id: r for r in default_matrix().rules}
+    # One measurement (already made): RTP lost 5 frames, the WebSocket none in time.
+    cache = [_result(rtp=(5, 0), ws=(0, 0), in_kernel=True)]
+
+    def judge(rule: str) -> str:
+        factor = asyncio.run(
+            _media_factor(rules[rule], "websocket", profile, VerifyOptions(), cache, print)
+        )
+        return factor.outcome
+
+    assert judge("server-to-server-audio") == "supported"  # websocket +4
+    assert judge("media-needs-rtp") == "contradicted"  # webrtc +3
+    assert judge("media-to-browser-or-mobile") == "contradicted"  # webrtc +4, websocket -3
+    assert len(cache) == 1  # nothing measured again
