@@ -37,6 +37,7 @@ import queue
 import random
 import re
 import struct
+import subprocess
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -438,21 +439,30 @@ async def measure_media(
     phases = functools.partial(
         _both_phases, kinds, rtt_ms=rtt_ms, loss_pct=loss_pct, deadline_ms=deadline_ms, seed=seed
     )
+    stats: dict[tuple[str, str, str], FrameStats] | None = None
+    in_kernel = False
     if why is None:
-        with delayed_link(rtt_ms / 2000) as link:
-            # The experiment runs in a thread inside the near namespace (the frame server in
-            # one inside the far one).
-            stats = await asyncio.to_thread(
-                link.near.call, lambda: asyncio.run(phases(kernel=link))
+        try:
+            with delayed_link(rtt_ms / 2000) as link:
+                # The experiment runs in a thread inside the near namespace (the frame server
+                # in one inside the far one).
+                stats = await asyncio.to_thread(
+                    link.near.call, lambda: asyncio.run(phases(kernel=link))
+                )
+        except (OSError, subprocess.SubprocessError) as exc:
+            if kernel:
+                raise
+            why = f"the network namespaces and their link could not be made: {exc}"
+        else:
+            in_kernel = True
+            how = (
+                f"real packet loss in the kernel: iptables drops {loss_pct:g} % of the UDP "
+                "packets between the peers and of the packets on the WebSocket's link, between "
+                f"network namespaces {link.near.name} and {link.far.name}; the link delays each "
+                "packet by half the round trip, so TCP sees it (the peers' round trip is added "
+                "in user space, below SRTP)"
             )
-        how = (
-            f"real packet loss in the kernel: iptables drops {loss_pct:g} % of the UDP "
-            "packets between the peers and of the packets on the WebSocket's link, between "
-            f"network namespaces {link.near.name} and {link.far.name}; the link delays each "
-            "packet by half the round trip, so TCP sees it (the peers' round trip is added "
-            "in user space, below SRTP)"
-        )
-    else:
+    if stats is None:
         stats = await phases(kernel=None)
         how = (
             f"loss modelled, not in the kernel ({why}): {loss_pct:g} % of datagrams dropped in "
@@ -465,7 +475,7 @@ async def measure_media(
         loss_pct=loss_pct,
         deadline_ms=deadline_ms,
         loss_how=how,
-        in_kernel=why is None,
+        in_kernel=in_kernel,
         stats=stats,
     )
 

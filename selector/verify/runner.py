@@ -791,6 +791,7 @@ async def _media_factor(
     WebSocket, measured once per verification (needs the webrtc extra)."""
     from selector.runtime.rtc import RtcUnavailableError
     from selector.runtime.rtc.ice import check_versions
+    from selector.runtime.rtc.peer import SignallingError
     from selector.verify.experiments import DEFAULT_PROBE_NETWORK, not_measurable
     from selector.verify.media import DEFAULT_LOSS_PCT, measure_media, media_factor, media_kinds
 
@@ -807,15 +808,18 @@ async def _media_factor(
         loss = network.loss_pct or DEFAULT_LOSS_PCT
         kinds = media_kinds(profile.media) or ("audio",)
         progress(f"media: {'+'.join(kinds)} over RTP and over a WebSocket, {loss:g} % loss")
-        cache.append(
-            await measure_media(
+        try:
+            measured = await measure_media(
                 kinds,
                 rtt_ms=rtt,
                 loss_pct=loss,
                 deadline_ms=profile.delivery.latency_p99_ms,
                 seed=options.seed,
             )
-        )
+        except (SignallingError, OSError, TimeoutError) as exc:
+            why = f"the media run could not happen here: {exc}"
+            return not_measurable(rule.id, "media-over-rtp", protocol, why)
+        cache.append(measured)
     side = {e.protocol: e.delta for e in rule.effects if not e.veto}
     favours_rtp = side.get("webrtc", 0.0) > side.get("websocket", 0.0)
     return media_factor(rule.id, protocol, cache[0], favours_rtp=favours_rtp)

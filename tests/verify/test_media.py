@@ -145,3 +145,21 @@ def test_each_media_rule_is_judged_on_its_own_side_from_one_measurement() -> Non
     assert judge("media-needs-rtp") == "contradicted"  # webrtc +3
     assert judge("media-to-browser-or-mobile") == "contradicted"  # webrtc +4, websocket -3
     assert len(cache) == 1  # nothing measured again
+
+
+@needs_aiortc
+@pytest.mark.skipif(KERNEL_WHY is not None, reason=f"kernel loss unavailable: {KERNEL_WHY}")
+def test_a_machine_refusing_the_link_falls_back_to_the_model_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import selector.verify.media as media
+
+    def refused(one_way_delay_s: float) -> None:
+        raise OSError("no TUN device")
+
+    monkeypatch.setattr(media, "delayed_link", refused)
+    result = asyncio.run(
+        measure_media(("audio",), rtt_ms=40.0, loss_pct=LOSS_PCT, deadline_ms=DEADLINE_MS)
+    )
+    assert not result.in_kernel
+    assert "could not be made: no TUN device" in result.loss_how
