@@ -211,6 +211,27 @@ def not_measurable(rule: str, evidence: str | None, protocol: str, why: str) -> 
     )
 
 
+def judged(
+    rule: str,
+    evidence: str,
+    protocol: str,
+    prediction: Claim,
+    measured: Claim,
+    held: bool,
+    why: str,
+) -> Factor:
+    """A measured factor: supported when the measurement ``held`` to the prediction."""
+    return Factor(
+        rule=rule,
+        evidence=evidence,
+        protocol=protocol,
+        prediction=prediction,
+        measured=measured,
+        outcome="supported" if held else "contradicted",
+        why=why,
+    )
+
+
 def why_not(evidence: str) -> str:
     """Why an experiment is not run here."""
     if evidence not in EXPERIMENTS:
@@ -242,14 +263,14 @@ def _ack_factor(rule: str, result: Probe) -> Factor:
     )
     slack_ms = max(ACK_SLACK_ROUND_TRIPS * rtt, ACK_SLACK_MS)
     held = p50 <= predicted * rtt + slack_ms
-    return Factor(
-        rule=rule,
-        evidence="ack-rtt",
-        protocol=result.protocol,
-        prediction=prediction,
-        measured=measured,
-        outcome="supported" if held else "contradicted",
-        why=f"within {slack_ms:.0f} ms of the prediction"
+    return judged(
+        rule,
+        "ack-rtt",
+        result.protocol,
+        prediction,
+        measured,
+        held,
+        f"within {slack_ms:.0f} ms of the prediction"
         if held
         else f"{p50 - predicted * rtt:.0f} ms ({trips - predicted:.2f} round trips) more than "
         f"predicted, over the {slack_ms:.0f} ms allowance",
@@ -282,14 +303,14 @@ def _wire_factor(rule: str, result: Probe, context: ExperimentContext) -> Factor
             continue
         if abs(got - want) > max(WIRE_SLACK_BYTES, WIRE_SLACK_FRACTION * want):
             off.append(f"{name} {got:.0f} B against {want:.0f} B ({(got - want) / want:+.0%})")
-    return Factor(
-        rule=rule,
-        evidence="wire-bytes",
-        protocol=protocol,
-        prediction=prediction,
-        measured=measured,
-        outcome="contradicted" if off else "supported",
-        why="; ".join(off)
+    return judged(
+        rule,
+        "wire-bytes",
+        protocol,
+        prediction,
+        measured,
+        not off,
+        "; ".join(off)
         if off
         else f"within {WIRE_SLACK_FRACTION:.0%} (or {WIRE_SLACK_BYTES} B) of the estimate",
     )
@@ -423,14 +444,14 @@ def origin_factor(rule: str, protocol: str, measured: Mapping[str, float]) -> Fa
         values=dict(measured),
     )
     held = measured["open"] == open_ and answered == (not blocked)
-    return Factor(
-        rule=rule,
-        evidence="connections-per-origin",
-        protocol=protocol,
-        prediction=prediction,
-        measured=got,
-        outcome="supported" if held else "contradicted",
-        why="the browser behaved as predicted" if held else "the browser did otherwise",
+    return judged(
+        rule,
+        "connections-per-origin",
+        protocol,
+        prediction,
+        got,
+        held,
+        "the browser behaved as predicted" if held else "the browser did otherwise",
     )
 
 
@@ -485,14 +506,14 @@ def upgrade_factor(rule: str, protocol: str, measured: Mapping[str, float]) -> F
         values=dict(measured),
     )
     held = connected == works and delivered == works
-    return Factor(
-        rule=rule,
-        evidence="upgrade-stripped",
-        protocol=protocol,
-        prediction=prediction,
-        measured=got,
-        outcome="supported" if held else "contradicted",
-        why="as predicted" if held else "the client did otherwise",
+    return judged(
+        rule,
+        "upgrade-stripped",
+        protocol,
+        prediction,
+        got,
+        held,
+        "as predicted" if held else "the client did otherwise",
     )
 
 
@@ -547,12 +568,12 @@ def buffering_factor(rule: str, protocol: str, measured: Mapping[str, float]) ->
         values=dict(measured),
     )
     held = measured["arrived"] == expected
-    return Factor(
-        rule=rule,
-        evidence="stream-buffered",
-        protocol=protocol,
-        prediction=prediction,
-        measured=got,
-        outcome="supported" if held else "contradicted",
-        why="as predicted" if held else "the stream did otherwise",
+    return judged(
+        rule,
+        "stream-buffered",
+        protocol,
+        prediction,
+        got,
+        held,
+        "as predicted" if held else "the stream did otherwise",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from selector.planner.sources.model import MeasuredHop, SourceError, Timeout, Where
+from selector.planner.sources.model import MeasuredHop, Timeout, Where, proxy_timeout
 from selector.planner.sources.yamllines import Node
 
 __all__ = ["read_ingress_nginx"]
@@ -21,24 +21,23 @@ _WS_NAME = re.compile(r"ws|websocket|socket", re.IGNORECASE)
 _SSE_NAME = re.compile(r"sse|event|stream", re.IGNORECASE)
 
 
-def _timeout(name: str, annotations: Node | None, at: Where, path: str) -> Timeout:
-    protocols = frozenset({"websocket", "sse"} if name == "proxy-read-timeout" else {"websocket"})
-    template = f'{PREFIX}{name}: "{{n}}"'
-    node = annotations.get(PREFIX + name) if annotations is not None else None
-    if node is None or node.scalar is None:
-        return Timeout(
-            PREFIX + name, template, INGRESS_DEFAULTS[name], at, False, "idle", protocols
-        )
+def _seconds(text: str) -> float | None:
     try:
-        seconds = float(node.scalar)
+        return float(text)
     except ValueError:
-        raise SourceError.single(
-            f"{PREFIX}{name} {node.scalar!r}: ingress-nginx expects whole seconds",
-            file=path,
-            line=node.line,
-        ) from None
-    return Timeout(
-        PREFIX + name, template, seconds, Where(path, node.line), True, "idle", protocols
+        return None
+
+
+def _timeout(name: str, annotations: Node | None, at: Where, path: str) -> Timeout:
+    node = annotations.get(PREFIX + name) if annotations is not None else None
+    stated = None if node is None or node.scalar is None else (node.scalar, Where(path, node.line))
+    return proxy_timeout(
+        PREFIX + name,
+        f'{PREFIX}{name}: "{{n}}"',
+        stated,
+        (INGRESS_DEFAULTS[name], at),
+        _seconds,
+        "ingress-nginx expects whole seconds",
     )
 
 

@@ -6,6 +6,7 @@ it). Every value carries the place it was read from, so a finding can name the l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,6 +18,7 @@ __all__ = [
     "SourceError",
     "Timeout",
     "Where",
+    "proxy_timeout",
 ]
 
 #: The protocols whose connections the path must keep open.
@@ -96,3 +98,29 @@ class MeasuredHop:
         if protocol in self.carries:
             return True
         return not self.carries and not tagged_in_file
+
+
+def proxy_timeout(
+    name: str,
+    template: str,
+    stated: tuple[str, Where] | None,
+    default: tuple[float, Where],
+    parse: Callable[[str], float | None],
+    expects: str,
+) -> Timeout:
+    """An nginx-style read or send timeout (nginx itself, ingress-nginx annotations).
+
+    ``stated`` is the value and its place when the file sets it, else ``default`` (the
+    product's default and where it would be added) applies. nginx applies the read timeout
+    to both long-lived protocols and the send timeout to WebSocket only (an SSE stream's
+    writes are the server's own). ``expects`` says what ``parse`` failed to read.
+    """
+    protocols = frozenset(LONG_LIVED_PROTOCOLS if "read" in name else ("websocket",))
+    if stated is None:
+        seconds, at = default
+        return Timeout(name, template, seconds, at, stated=False, protocols=protocols)
+    text, where = stated
+    parsed = parse(text)
+    if parsed is None:
+        raise SourceError.single(f"{name} {text!r}: {expects}", file=where.file, line=where.line)
+    return Timeout(name, template, parsed, where, stated=True, protocols=protocols)

@@ -14,7 +14,7 @@ from typing import Any
 
 from selector.errors import Problem
 from selector.planner.sources.durations import parse_duration
-from selector.planner.sources.model import MeasuredHop, SourceError, Timeout, Where
+from selector.planner.sources.model import MeasuredHop, SourceError, Timeout, Where, proxy_timeout
 
 __all__ = ["NGINX_DEFAULTS", "read_nginx"]
 
@@ -52,17 +52,15 @@ def _enter(scope: _Scope, block: list[dict[str, Any]], base: str) -> _Scope:
     return _Scope(values, own_headers or scope.headers)
 
 
-def _timeout(name: str, scope: _Scope, at: Where, protocols: frozenset[str]) -> Timeout:
-    template = f"{name} {{s}};"
-    if name in scope.values:
-        text, where = scope.values[name]
-        seconds = parse_duration(text)
-        if seconds is None:
-            raise SourceError.single(
-                f"{name} {text!r}: not a duration", file=where.file, line=where.line
-            )
-        return Timeout(name, template, seconds, where, stated=True, protocols=protocols)
-    return Timeout(name, template, NGINX_DEFAULTS[name], at, stated=False, protocols=protocols)
+def _timeout(name: str, scope: _Scope, at: Where) -> Timeout:
+    return proxy_timeout(
+        name,
+        f"{name} {{s}};",
+        scope.values.get(name),
+        (NGINX_DEFAULTS[name], at),
+        parse_duration,
+        "not a duration",
+    )
 
 
 def _route(location: dict[str, Any], scope: _Scope, base: str) -> MeasuredHop:
@@ -85,15 +83,14 @@ def _route(location: dict[str, Any], scope: _Scope, base: str) -> MeasuredHop:
     if _SSE_PATH.search(path) or (buffering_stated is not None and not buffering):
         carries.add("sse")
     version = scope.values.get("proxy_http_version")
-    ws, both = frozenset({"websocket"}), frozenset({"websocket", "sse"})
     return MeasuredHop(
         kind="nginx",
         label=f"location {path}",
         where=where,
         carries=frozenset(carries),
         timeouts=(
-            _timeout("proxy_read_timeout", scope, where, both),
-            _timeout("proxy_send_timeout", scope, where, ws),
+            _timeout("proxy_read_timeout", scope, where),
+            _timeout("proxy_send_timeout", scope, where),
         ),
         buffering=buffering,
         buffering_where=buffering_stated[1] if buffering_stated else where,
