@@ -84,5 +84,18 @@ def render_index(reports: Iterable[tuple[Path, Recommendation]]) -> str:
         "",
         "Regenerate everything marked generated with `selector docs build`; "
         "`selector docs check` (run by `./scripts/test`) fails when a committed file is stale.",
+        "",
+        "## Commands in the guides",
+        "",
+        "Every command a guide or the README shows runs in the tests "
+        "(`tests/test_docs_commands.py`): a ```` ```console ```` block is checked line by line "
+        "against what it shows (a `...` line stands for any lines), a ```` ```sh ```` block "
+        "must run without error. A block that cannot run in a test (it needs root on the "
+        "reader's machine, a cloud account, or minutes of CPU) says so on the line before its "
+        "fence, with the reason, in a marker the tests read:",
+        "",
+        "```markdown",
+        "<!-- not run: writes the system's /etc/nginx and reloads nginx -->",
+        "```",
     ]
     return "\n".join(out) + "\n"

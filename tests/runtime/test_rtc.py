@@ -207,7 +207,7 @@ def test_rtc_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPat
             for path in ("/rtc", "/rtc/log"):
                 response = await session.get(f"http://{address}{path}")
                 assert response.status == 501
-                assert "selector[webrtc]" in (await response.json())["detail"]
+                assert "realtime-protocol-selector[webrtc]" in (await response.json())["detail"]
 
     arun(scenario())
 

@@ -185,29 +185,6 @@ def test_missing_file_and_nothing_to_check(capsys, tmp_path: Path) -> None:  # t
     assert code == 2 and "--from FILE" in err and "PROFILE" in err
 
 
-def test_the_guide_shows_what_the_commands_print(capsys) -> None:  # type: ignore[no-untyped-def]
-    """Every ``$ selector ...`` example in docs/linting-deployed-config.md runs here; its
-    shown output is the output (an example ending in ``...`` shows its first lines)."""
-    import re
-    import shlex
-
-    root = Path(__file__).resolve().parents[2]
-    page = (root / "docs" / "linting-deployed-config.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```console\n\$ selector (.*?)\n(.*?)```", page, re.S)
-    assert len(blocks) >= 5
-    for command, shown in blocks:
-        code = main(shlex.split(command))
-        captured = capsys.readouterr()
-        assert code in (0, 1), command
-        lines = shown.splitlines()
-        if lines and lines[-1] == "...":
-            # stderr notes come first in the shown text, as a terminal interleaves them here.
-            printed = (captured.err + captured.out).splitlines()
-            assert printed[: len(lines) - 1] == lines[:-1], command
-        else:
-            assert (captured.out + captured.err).splitlines() == lines, command
-
-
 def test_pre_commit_hook_lints_the_files_it_matches(capsys) -> None:  # type: ignore[no-untyped-def]
     import re
     import shlex

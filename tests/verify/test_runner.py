@@ -132,7 +132,7 @@ def test_verify_command_json_and_exit_code(tmp_path) -> None:  # type: ignore[no
     # A JSON boolean: true only when the WebRTC run happened (the extra is installed).
     assert protocols["webrtc"]["verified"] is aiortc_available()
     if not aiortc_available():
-        assert "pip install 'selector[webrtc]'" in protocols["webrtc"]["reason"]
+        assert "pip install 'realtime-protocol-selector[webrtc]'" in protocols["webrtc"]["reason"]
     assert protocols["sse"] == {
         **protocols["sse"],
         "verified": False,

@@ -118,7 +118,10 @@ def test_without_aiortc_webrtc_is_not_verified_with_the_install_hint(
     monkeypatch.setattr(ice, "check_versions", missing)
     report = arun(webrtc_candidate(GAME, clients=3, seed=0, progress=quiet))
     assert report.verified is False
-    assert report.reason is not None and "pip install 'selector[webrtc]'" in report.reason
+    assert (
+        report.reason is not None
+        and "pip install 'realtime-protocol-selector[webrtc]'" in report.reason
+    )
 
 
 @needs_aiortc

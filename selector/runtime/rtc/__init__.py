@@ -1,4 +1,4 @@
-"""WebRTC in the reference runtime (optional extra ``selector[webrtc]``, which brings aiortc).
+"""WebRTC in the reference runtime (the ``webrtc`` extra, which brings aiortc).
 
 Only the modules of this package import aiortc, and only when a WebRTC run is asked for:
 :func:`require_aiortc` says how to install the extra when it is missing.
@@ -21,7 +21,9 @@ __all__ = [
     "require_aiortc",
 ]
 
-INSTALL_HINT = "install the WebRTC extra: pip install 'selector[webrtc]' (brings aiortc)"
+INSTALL_HINT = (
+    "install the WebRTC extra: pip install 'realtime-protocol-selector[webrtc]' (brings aiortc)"
+)
 
 
 class RtcUnavailableError(RuntimeError):

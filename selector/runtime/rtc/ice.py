@@ -59,7 +59,7 @@ def check_versions() -> None:
         if installed != version:
             raise RtcUnavailableError(
                 f"{name} {installed} is installed but the loopback ICE adapter is written for "
-                f"{version}: pip install 'selector[webrtc]'"
+                f"{version}: pip install 'realtime-protocol-selector[webrtc]'"
             )
 
 
