@@ -14,14 +14,15 @@ from selector.runtime.rtc import INSTALL_HINT
 from tests.conftest import ROOT
 from tests.doc_sessions import Reader, blocks, install_problems, matches, pages
 
-#: Pages whose commands take minutes (each `selector verify` runs the workload for ~30 s).
-SLOW = {"verify.md"}
+#: Pages whose commands take minutes (each `selector verify` runs the workload for ~30 s),
+#: with the time they get.
+SLOW = {"verify.md": 900}
 #: Where the not-run marker is explained to the people writing docs.
 MARKER_DOC = ROOT / "docs" / "README.md"
 
 
 def _param(page: Path) -> object:
-    marks = [pytest.mark.slow] if page.name in SLOW else []
+    marks = [pytest.mark.slow, pytest.mark.timeout(SLOW[page.name])] if page.name in SLOW else []
     return pytest.param(page, id=page.name, marks=marks)
 
 
