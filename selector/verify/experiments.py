@@ -255,6 +255,11 @@ def _ack_factor(rule: str, result: Probe) -> Factor:
     )
     if p50 is None:
         return not_measurable(rule, "ack-rtt", result.protocol, "no ack came back")
+    if rtt <= 0:
+        # --loss alone emulates no round trip: there is nothing to count acks in.
+        return not_measurable(
+            rule, "ack-rtt", result.protocol, "no round-trip time emulated (pass --rtt)"
+        )
     trips = p50 / rtt
     measured = Claim(
         text=f"ack p50 {p50:.1f} ms = {trips:.2f} round trips of {rtt:g} ms "

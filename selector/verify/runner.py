@@ -181,9 +181,12 @@ class _Run:
                 pong_timeout_s=s.pong_timeout_s or s.heartbeat_s / 2,
                 sse_comment_s=s.heartbeat_s,
             )
+        kernel = self.tweaks.kernel
         return ServerSettings(
             host="127.0.0.1",
             port=0,
+            # Behind the namespace's veth link clients name the proxy's address in Host.
+            allowed_hosts=(kernel.address,) if kernel is not None else (),
             heartbeat=heartbeat,
             # The whole run stays replayable: with raised rates and a compressed timeline the
             # plan's buffer size would not mean what it means in production (see the notes).

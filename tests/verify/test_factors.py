@@ -68,6 +68,14 @@ def test_one_round_trip_per_ack_is_supported_by_measurement() -> None:
     assert factor.measured.values["ack_rtt_ms_p50"] >= 60
 
 
+def test_acks_are_not_counted_in_round_trips_when_no_round_trip_is_emulated() -> None:
+    # --loss without --rtt: a network is emulated, but with no round trip to divide by.
+    context = context_for(BINARY.replace("binary", "text"), Network(loss_pct=1, source="test"))
+    result = asyncio.run(probe("websocket", context))
+    factor = factor_for("acked", "ack-rtt", result, context)
+    assert factor.outcome == "not_measurable" and "--rtt" in factor.why
+
+
 def test_binary_frames_claim_is_contradicted_by_base64_on_the_wire() -> None:
     # The engine counts binary WebSocket frames; the reference runtime carries binary
     # payloads base64-encoded inside JSON, so the wire shows a third more and the envelope.
