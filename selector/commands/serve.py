@@ -197,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         replay_max_events=replay_events,
         replay_max_bytes=planned.replay_max_bytes or defaults.replay_max_bytes,
         sse_retry_ms=planned.sse_retry_ms or defaults.sse_retry_ms,
+        sse_retry_min_ms=planned.sse_retry_min_ms,
         close_timeout_s=planned.close_timeout_s or defaults.close_timeout_s,
     )
     from selector.runtime.server.app import edge_policy

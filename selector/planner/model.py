@@ -83,9 +83,19 @@ class SsePlan(_Model):
         "swallow the next POST until the request times out."
     )
     retry_ms: int = Field(
-        description="Value for the stream's 'retry:' field, in milliseconds: the reconnect "
-        "policy's base delay. EventSource waits exactly this long (no jitter), so randomise it "
-        "per connection within [0, base] or use a fetch-based client with full jitter."
+        description="The top of the window the stream's 'retry:' field is drawn from, in "
+        "milliseconds: the reconnect policy's base delay."
+    )
+    retry_min_ms: int = Field(
+        description="The bottom of that window. EventSource waits exactly the 'retry:' it was "
+        "sent, with no jitter of its own (WHATWG HTML, server-sent events, 'reconnection "
+        "time'), so the server sends each stream its own value drawn uniformly from "
+        "[retry_min_ms, retry_ms]: after a mass drop the clients come back spread over the "
+        "window, as the reconnect policy's full jitter spreads other clients."
+    )
+    peak_reconnect_rate_per_s: float = Field(
+        description="New streams per second at the peak after every stream drops at once, "
+        "with the retry drawn per stream: the connections over the window's width."
     )
 
 

@@ -203,10 +203,8 @@ def plan_lifetime(
     hop_plans = [_plan_hop(h, heartbeat, protocol, problems, notes) for h in hops]
     assumptions = _assumptions(hops)
     websocket = _websocket_plan(profile, heartbeat)
-    sse = _sse_plan(heartbeat) if protocol == "sse" else None
     reconnect = _reconnect_policy(profile, hops, problems, notes)
-    if sse is not None:
-        sse = sse.model_copy(update={"retry_ms": round(reconnect.base_s * 1000)})
+    sse = _sse_plan(heartbeat, reconnect) if protocol == "sse" else None
     planned = _planned_reconnect(profile, hops, hop_plans, reconnect, problems)
     if planned is not None and protocol == "sse":
         notes.append(
@@ -449,13 +447,19 @@ def _websocket_plan(profile: Profile, ping_interval: float) -> WebSocketPlan:
     )
 
 
-def _sse_plan(heartbeat: float) -> SsePlan:
+def _sse_plan(heartbeat: float, reconnect: ReconnectPolicy) -> SsePlan:
     client_timeout = CLIENT_TIMEOUT_FACTOR * heartbeat
+    # The reconnect policy's full-jitter window, [0, base], drawn per stream by the server:
+    # EventSource adds no jitter of its own, so the server is the one place that can spread
+    # its clients (WHATWG HTML, server-sent events, "reconnection time").
+    window_ms = round(reconnect.base_s * 1000)
     return SsePlan(
         heartbeat_interval_s=heartbeat,
         client_timeout_s=client_timeout,
         client_detection_bound_s=client_timeout,
-        retry_ms=round(RECONNECT_BASE_S * 1000),
+        retry_ms=window_ms,
+        retry_min_ms=0,
+        peak_reconnect_rate_per_s=reconnect.mass_disconnect_connections / reconnect.base_s,
         upstream_keepalive_s=heartbeat,
     )
 

@@ -45,7 +45,9 @@ def _liveness_lines(plan: LifetimePlan) -> list[str]:
         sse = plan.sse
         lines += [
             f"SSE: server writes a ':' comment every {_s(sse.heartbeat_interval_s)}; "
-            f"'retry: {sse.retry_ms}'",
+            f"'retry:' drawn per stream from {sse.retry_min_ms}-{sse.retry_ms} ms "
+            "(EventSource adds no jitter: the server spreads the reconnects, peak about "
+            f"{sse.peak_reconnect_rate_per_s:.0f} streams/s after a mass drop)",
             f"client times out after {_s(sse.client_timeout_s)} without bytes and notices a "
             f"dead stream within {_s(sse.client_detection_bound_s)}",
             f"upstream POST connections: close after {_s(sse.upstream_keepalive_s)} idle, "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -368,6 +369,20 @@ async def _serve_ws(
     return ws
 
 
+def stream_retry_ms(settings: ServerSettings) -> int:
+    """The ``retry:`` a new SSE stream is sent: its own draw from the planned window.
+
+    EventSource waits exactly the reconnection time it was given, with no jitter (WHATWG
+    HTML, server-sent events: https://html.spec.whatwg.org/multipage/server-sent-events.html
+    #concept-event-stream-reconnection-time), so a fixed ``retry:`` brings every client of
+    a mass drop back on the same tick; the server is the only place that can spread them.
+    """
+    low, high = settings.sse_retry_min_ms, settings.sse_retry_ms
+    if low is None or low >= high:
+        return high
+    return random.randint(low, high)
+
+
 async def sse_handler(request: web.Request) -> web.StreamResponse:
     """``GET /sse?client_id=ID``: the event stream as text/event-stream."""
     # The header (what EventSource sends on reconnect) wins over the query parameter.
@@ -403,7 +418,7 @@ async def _serve_sse(
         request=request,
         queue=hub.new_queue(),
     )
-    sub.queue.force(encode_retry(settings.sse_retry_ms))
+    sub.queue.force(encode_retry(stream_retry_ms(settings)))
     hub.subscribe(sub, last_event_id)
     reason = "client_gone"
     counters = hub.counters.messages_out
@@ -704,6 +719,7 @@ async def running_server(
             pong_timeout_s=hb.pong_timeout_s,
             sse_comment_s=hb.sse_comment_s,
             sse_retry_ms=settings.sse_retry_ms,
+            sse_retry_min_ms=settings.sse_retry_min_ms,
             replay_max_events=settings.replay_max_events,
             header_timeout_s=settings.header_timeout_s,
             max_connections=settings.max_connections,

@@ -51,8 +51,10 @@ class PlannedSettings:
     """What the lifetime planner says the server should use; None where it says nothing."""
 
     heartbeat: Heartbeat = DEFAULT_HEARTBEAT
-    #: The SSE ``retry:`` hint (``plan.sse.retry_ms``).
+    #: The SSE ``retry:`` window each stream's hint is drawn from (``plan.sse.retry_min_ms``
+    #: to ``plan.sse.retry_ms``).
     sse_retry_ms: int | None = None
+    sse_retry_min_ms: int | None = None
     #: How long a WebSocket closing handshake may take (``plan.websocket.close_timeout_s``).
     close_timeout_s: float | None = None
     #: Replay buffer bounds for ``delivery.resume`` (``plan.replay.*_per_connection``: the
@@ -93,11 +95,15 @@ def settings_from_plans(ws_plan: Any, sse_plan: Any) -> PlannedSettings:
         sse_comment_s=_positive(getattr(sse, "heartbeat_interval_s", None)) or d.sse_comment_s,
     )
     retry = _positive(getattr(sse, "retry_ms", None))
+    retry_min = getattr(sse, "retry_min_ms", None)
     events = _positive(getattr(replay, "events_per_connection", None))
     size = _positive(getattr(replay, "bytes_per_connection", None))
     return PlannedSettings(
         heartbeat=heartbeat,
         sse_retry_ms=int(retry) if retry else None,
+        sse_retry_min_ms=retry_min
+        if retry and isinstance(retry_min, int) and 0 <= retry_min <= retry
+        else None,
         close_timeout_s=_positive(getattr(ws, "close_timeout_s", None)),
         replay_max_events=int(events) if events else None,
         # The buffer holds each event twice (WS and SSE encodings) plus ~64 bytes of framing
@@ -158,8 +164,10 @@ class ServerSettings:
     delivery: DeliveryMode = "reliable"
     #: Largest single SSE write: coalescing must not buy throughput with latency.
     sse_batch_max_bytes: int = 16 * 1024
-    #: ``retry:`` hint sent at the start of every SSE stream.
+    #: ``retry:`` hint sent at the start of every SSE stream; with ``sse_retry_min_ms`` the
+    #: top of a window each stream's own hint is drawn from, uniformly.
     sse_retry_ms: int = 2000
+    sse_retry_min_ms: int | None = None
     #: On graceful shutdown clients are told to come back after this long, spread by up to
     #: ``shutdown_retry_spread_ms`` more per client so they do not all return at once.
     shutdown_retry_after_ms: int = 1000
