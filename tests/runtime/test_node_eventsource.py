@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,48 +28,59 @@ pytestmark = [
 ]
 
 
+@asynccontextmanager
+async def node_peer(
+    script: str, *args: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, list[dict[str, Any]]]]:
+    """Run ``tests/node/SCRIPT ARGS...``; yields the process and the JSON lines it printed,
+    filled in as they arrive. A process still running on the way out is killed."""
+    assert NODE is not None
+    peer = await asyncio.create_subprocess_exec(
+        NODE, str(NODE_DIR / script), *args, stdout=asyncio.subprocess.PIPE, cwd=NODE_DIR
+    )
+    lines: list[dict[str, Any]] = []
+
+    async def read_lines() -> None:
+        assert peer.stdout is not None
+        async for line in peer.stdout:
+            lines.append(json.loads(line))
+
+    reader = asyncio.create_task(read_lines())
+    try:
+        yield peer, lines
+        await reader
+    finally:
+        if peer.returncode is None:
+            peer.kill()  # our own child, by its handle
+            await peer.wait()
+        reader.cancel()
+
+
 def test_eventsource_resumes_with_last_event_id_after_a_cut() -> None:
     async def scenario() -> tuple[list[dict[str, Any]], list[int], int]:
-        async with serving(sse_retry_ms=100) as (hub, address):
-            assert NODE is not None
-            client = await asyncio.create_subprocess_exec(
-                NODE,
-                str(NODE_DIR / "sse_client.mjs"),
-                f"http://{address}/sse?client_id=node",
-                "9",
-                stdout=asyncio.subprocess.PIPE,
-                cwd=NODE_DIR,
-            )
-            lines: list[dict[str, Any]] = []
+        async with (
+            serving(sse_retry_ms=100) as (hub, address),
+            node_peer("sse_client.mjs", f"http://{address}/sse?client_id=node", "9") as (
+                client,
+                lines,
+            ),
+        ):
+            await eventually(lambda: any("open" in line for line in lines), timeout=10)
 
-            async def read_lines() -> None:
-                assert client.stdout is not None
-                async for line in client.stdout:
-                    lines.append(json.loads(line))
+            def publish(n: int) -> int:
+                return hub.publish(Publish(event="tick", data=n))
 
-            reader = asyncio.create_task(read_lines())
-            try:
-                await eventually(lambda: any("open" in line for line in lines), timeout=10)
-
-                def publish(n: int) -> int:
-                    return hub.publish(Publish(event="tick", data=n))
-
-                expected = [publish(n) for n in range(3)]
-                await eventually(lambda: sum("id" in line for line in lines) == 3)
-                (sse,) = [s for s in hub.subscribers.values() if s.protocol == "sse"]
-                hub.drop(sse, "test_cut")
-                await eventually(lambda: not hub.subscribers)
-                expected += [publish(n) for n in range(3, 6)]  # while it is away
-                # no last_event_id in the URL: a replay proves the Last-Event-ID header
-                await eventually(lambda: hub.counters.resumes_replayed["sse"] == 1)
-                expected += [publish(n) for n in range(6, 9)]
-                async with asyncio.timeout(10 * UNIT):
-                    code = await client.wait()
-                await reader
-            finally:
-                if client.returncode is None:
-                    client.kill()  # our own child, by its handle
-                    await client.wait()
+            expected = [publish(n) for n in range(3)]
+            await eventually(lambda: sum("id" in line for line in lines) == 3)
+            (sse,) = [s for s in hub.subscribers.values() if s.protocol == "sse"]
+            hub.drop(sse, "test_cut")
+            await eventually(lambda: not hub.subscribers)
+            expected += [publish(n) for n in range(3, 6)]  # while it is away
+            # no last_event_id in the URL: a replay proves the Last-Event-ID header
+            await eventually(lambda: hub.counters.resumes_replayed["sse"] == 1)
+            expected += [publish(n) for n in range(6, 9)]
+            async with asyncio.timeout(10 * UNIT):
+                code = await client.wait()
             return lines, expected, code
 
     lines, expected, code = arun(scenario(), timeout=40)

@@ -4,9 +4,6 @@ bring every EventSource back on the same tick (EventSource adds no jitter of its
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,10 +12,9 @@ import pytest
 from selector.planner import plan_lifetime
 from selector.runtime.settings import settings_from_plans
 from tests.runtime.conftest import UNIT, arun, eventually, serving
+from tests.runtime.test_node_eventsource import NODE, NODE_DIR, node_peer
 from tests.runtime.test_server_sse import RawSse
 
-NODE_DIR = Path(__file__).resolve().parents[1] / "node"
-NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(
     NODE is None or not (NODE_DIR / "node_modules" / "eventsource").exists(),
     reason="needs node and `npm ci` in tests/node (scripts/system-deps does it)",
@@ -65,38 +61,18 @@ def _waits_after_a_mass_drop(**settings: Any) -> list[float]:
     server cut every stream at once."""
 
     async def scenario() -> list[float]:
-        async with serving(**settings) as (hub, address):
-            assert NODE is not None
-            fleet = await asyncio.create_subprocess_exec(
-                NODE,
-                str(NODE_DIR / "sse_fleet.mjs"),
-                f"http://{address}/sse",
-                str(FLEET),
-                stdout=asyncio.subprocess.PIPE,
-                cwd=NODE_DIR,
-            )
-            lines: list[dict[str, Any]] = []
-
-            async def read_lines() -> None:
-                assert fleet.stdout is not None
-                async for line in fleet.stdout:
-                    lines.append(json.loads(line))
-
-            reader = asyncio.create_task(read_lines())
-            try:
-                await eventually(lambda: len(hub.subscribers) == FLEET, timeout=15)
-                await eventually(lambda: sum("open" in line for line in lines) == FLEET)
-                for sub in list(hub.subscribers.values()):
-                    hub.drop(sub, "test_mass_drop")
-                async with asyncio.timeout(20 * UNIT):
-                    code = await fleet.wait()
-                await reader
-            finally:
-                if fleet.returncode is None:
-                    fleet.kill()  # our own child, by its handle
-                    await fleet.wait()
-            assert code == 0, lines
-            return [line["waited_ms"] / 1000 for line in lines if "waited_ms" in line]
+        async with (
+            serving(**settings) as (hub, address),
+            node_peer("sse_fleet.mjs", f"http://{address}/sse", str(FLEET)) as (fleet, lines),
+        ):
+            await eventually(lambda: len(hub.subscribers) == FLEET, timeout=15)
+            await eventually(lambda: sum("open" in line for line in lines) == FLEET)
+            for sub in list(hub.subscribers.values()):
+                hub.drop(sub, "test_mass_drop")
+            async with asyncio.timeout(20 * UNIT):
+                code = await fleet.wait()
+        assert code == 0, lines
+        return [line["waited_ms"] / 1000 for line in lines if "waited_ms" in line]
 
     return arun(scenario(), timeout=60)
 
