@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from selector.planner import plan_lifetime
-from selector.runtime.settings import settings_from_plans
+from selector.runtime.server.settings import settings_from_plans
 from tests.runtime.conftest import UNIT, arun, eventually, serving
 from tests.runtime.test_node_eventsource import NODE, NODE_DIR, node_peer
 from tests.runtime.test_server_sse import RawSse
