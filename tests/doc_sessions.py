@@ -168,6 +168,24 @@ def install_problems(command: str) -> list[str]:
     return problems
 
 
+def client_problem(words: list[str], output: str) -> str | None:
+    """What a ``selector client`` run failed to do: its summary (the last JSON line with
+    ``connects``) must show no failure, ``--count N`` events and an ack per ``--send``."""
+    summaries = [json.loads(line) for line in output.splitlines() if line.startswith('{"connects"')]
+    if not summaries:
+        return "no summary line"
+    summary = summaries[-1]
+    count = int(words[words.index("--count") + 1]) if "--count" in words else 0
+    sends = words.count("--send")
+    if summary["failure"] is not None:
+        return f"failed: {summary['failure']}"
+    if summary["events"] < count:
+        return f"{summary['events']} events, {count} shown"
+    if summary["acks"] < sends:
+        return f"{summary['acks']} acks for {sends} mutations"
+    return None
+
+
 class Reader:
     """Runs one page's blocks in one folder, keeping the server a page starts."""
 
@@ -263,11 +281,17 @@ class Reader:
             result = self._bash(command)
         finally:
             publishing.set()
-        allowed = (0, 1) if Path(words[0]).name == "selector" else (0,)
+        client = words[:2] == ["selector", "client"]
+        # 1 is a selector command's negative answer (lint findings...), but a client that
+        # never connected or lost a mutation.
+        allowed = (0, 1) if Path(words[0]).name == "selector" and not client else (0,)
+        problem = None
         if result.returncode not in allowed or "Traceback" in result.stdout:
-            self.failures.append(
-                f"{block}: {command}\nexit {result.returncode}\n{result.stdout[-3000:]}"
-            )
+            problem = f"exit {result.returncode}"
+        elif client:
+            problem = client_problem(words, result.stdout)
+        if problem is not None:
+            self.failures.append(f"{block}: {command}\n{problem}\n{result.stdout[-3000:]}")
 
     def _bash(self, command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

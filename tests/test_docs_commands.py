@@ -12,7 +12,7 @@ import pytest
 
 from selector.runtime.rtc import INSTALL_HINT
 from tests.conftest import ROOT
-from tests.doc_sessions import Reader, blocks, install_problems, matches, pages
+from tests.doc_sessions import Reader, blocks, client_problem, install_problems, matches, pages
 
 #: Pages whose commands take minutes (each `selector verify` runs the workload for ~30 s),
 #: with the time they get.
@@ -82,3 +82,39 @@ def test_not_run_marker_is_read_from_the_line_before_the_fence(tmp_path: Path) -
     first, second = blocks(page)
     assert first.not_run == "needs an account at a cloud provider" and first.kind == "sh"
     assert second.not_run is None and second.steps[0].command == "selector rules"
+
+
+def test_the_runner_fails_on_wrong_output_a_failing_command_and_a_starved_client(
+    tmp_path: Path,
+) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```console\n$ selector --version\nselector 0.0.0-not-this\n```\n\n"
+        "```sh\nselector validate nosuch.yaml\n```\n\n"
+        "```sh\nselector serve\nselector client sse http://127.0.0.1:8765 --count 3\n"
+        "selector client ws ws://127.0.0.1:8765 --count 0 --send "
+        '\'{"op": "set", "data": {"key": "a", "value": 1}}\'\n```\n',
+        encoding="utf-8",
+    )
+    folder = tmp_path / "run"
+    folder.mkdir()
+    reader = Reader(folder)
+    try:
+        for block in blocks(page):
+            reader.run(block)
+    finally:
+        reader.close()
+    # The wrong version and the missing file fail; the clients, fed by the publisher, pass.
+    assert [failure.split(":")[0] for failure in reader.failures] == ["page.md"] * 2
+    assert "selector --version" in reader.failures[0]
+    assert "exit 2" in reader.failures[1]
+
+
+def test_a_client_summary_must_show_the_events_and_acks_the_command_asks_for() -> None:
+    words = ["selector", "client", "sse", "http://x", "--count", "5", "--send", "{}"]
+    summary = '{"connects": 1, "events": %d, "acks": %d, "failure": %s}'
+    assert client_problem(words, summary % (5, 1, "null")) is None
+    assert client_problem(words, summary % (2, 1, "null")) == "2 events, 5 shown"
+    assert client_problem(words, summary % (5, 0, "null")) == "0 acks for 1 mutations"
+    assert client_problem(words, summary % (5, 1, '"stopped"')) == "failed: stopped"
+    assert client_problem(words, "") == "no summary line"
