@@ -459,7 +459,7 @@ def _sse_plan(heartbeat: float, reconnect: ReconnectPolicy) -> SsePlan:
         client_detection_bound_s=client_timeout,
         retry_ms=window_ms,
         retry_min_ms=0,
-        peak_reconnect_rate_per_s=reconnect.mass_disconnect_connections / reconnect.base_s,
+        peak_reconnect_rate_per_s=reconnect.mass_disconnect_connections / (window_ms / 1000),
         upstream_keepalive_s=heartbeat,
     )
 
