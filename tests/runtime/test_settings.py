@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from pathlib import Path
 
+from selector.loading import load_profile
+from selector.planner import plan_lifetime
+from selector.planner.model import LifetimePlan, PlanProblem
 from selector.runtime.server.settings import (
     DEFAULT_HEARTBEAT,
     Heartbeat,
@@ -11,36 +14,54 @@ from selector.runtime.server.settings import (
     settings_from_plans,
 )
 
+PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 
-def plan(**fields: object) -> SimpleNamespace:
-    return SimpleNamespace(**fields)
+
+def plans(name: str) -> tuple[LifetimePlan, LifetimePlan]:
+    profile = load_profile(PROFILES / f"{name}.yaml")
+    return plan_lifetime(profile, "websocket"), plan_lifetime(profile, "sse")
 
 
 def test_values_come_from_the_websocket_and_sse_plans() -> None:
-    ws = plan(
-        protocol="websocket",
-        websocket=plan(ping_interval_s=25.0, pong_timeout_s=5, close_timeout_s=3.0),
-        replay=plan(events_per_connection=5000, bytes_per_connection=2_000_000),
-        problems=(),
+    ws, sse = plans("chat")  # resume: true, so the plan sizes a replay buffer
+    assert ws.websocket is not None and ws.replay is not None and sse.sse is not None
+    planned = settings_from_plans(ws, sse)
+    assert planned.heartbeat == Heartbeat(
+        ws.websocket.ping_interval_s, ws.websocket.pong_timeout_s, sse.sse.heartbeat_interval_s
     )
-    sse = plan(protocol="sse", sse=plan(heartbeat_interval_s=12.5, retry_ms=1500), problems=())
-    assert settings_from_plans(ws, sse) == PlannedSettings(
-        heartbeat=Heartbeat(25.0, 5.0, 12.5),
-        sse_retry_ms=1500,
-        close_timeout_s=3.0,
-        replay_max_events=5000,
-        replay_max_bytes=2 * 2_000_000 + 64 * 5000,  # two encodings plus framing
+    assert planned.close_timeout_s == ws.websocket.close_timeout_s
+    assert planned.sse_retry_ms == sse.sse.retry_ms
+    assert planned.replay_max_events == ws.replay.events_per_connection
+    # Two encodings of each event plus framing.
+    assert planned.replay_max_bytes == (
+        2 * ws.replay.bytes_per_connection + 64 * ws.replay.events_per_connection
     )
+    assert planned.heartbeat != DEFAULT_HEARTBEAT  # the plan, not the defaults, decided
 
 
-def test_missing_or_nonsense_values_keep_the_defaults() -> None:
-    ws = plan(websocket=plan(ping_interval_s=0, pong_timeout_s=True), replay=None)
-    planned = settings_from_plans(ws, plan(sse=None))
+def test_values_the_plans_leave_out_or_zero_keep_the_defaults() -> None:
+    ws, sse = plans("chat")
+    assert ws.websocket is not None and sse.sse is not None
+    zeroed_ws = ws.model_copy(
+        update={
+            "websocket": ws.websocket.model_copy(
+                update={"ping_interval_s": 0.0, "pong_timeout_s": 0.0, "close_timeout_s": 0.0}
+            ),
+            "replay": None,
+        }
+    )
+    zeroed_sse = sse.model_copy(update={"sse": None})
+    planned = settings_from_plans(zeroed_ws, zeroed_sse)
     assert planned == PlannedSettings()
     assert planned.heartbeat == DEFAULT_HEARTBEAT
 
 
 def test_problems_are_reported_with_their_protocol() -> None:
-    ws = plan(protocol="websocket", problems=(plan(message="gcp_lb caps the lifetime at 30 s"),))
-    planned = settings_from_plans(ws, plan(protocol="sse", problems=()))
+    ws, sse = plans("chat")
+    problem = PlanProblem(
+        code="lifetime-cap", message="gcp_lb caps the lifetime at 30 s", fix="-", hop_index=0
+    )
+    planned = settings_from_plans(
+        ws.model_copy(update={"problems": (problem,)}), sse.model_copy(update={"problems": ()})
+    )
     assert planned.problems == ("websocket: gcp_lb caps the lifetime at 30 s",)

@@ -6,11 +6,12 @@ Kept free of aiohttp so ``selector serve --help`` and the planner lookup stay li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from selector.runtime.protocol.fanout import DeliveryMode
 
 if TYPE_CHECKING:
+    from selector.planner.model import LifetimePlan
     from selector.profile import Profile
 
 __all__ = [
@@ -73,46 +74,41 @@ def plan_for_profile(profile: Profile) -> PlannedSettings:
     return settings_from_plans(plan_lifetime(profile, "websocket"), plan_lifetime(profile, "sse"))
 
 
-def _positive(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    return None
+def _positive(value: float | None) -> float | None:
+    return float(value) if value is not None and value > 0 else None
 
 
-def settings_from_plans(ws_plan: Any, sse_plan: Any) -> PlannedSettings:
-    """Read two lifetime plans (the planner's ``LifetimePlan`` for websocket and sse):
-    ``websocket.ping_interval_s``, ``pong_timeout_s``, ``close_timeout_s``,
-    ``sse.heartbeat_interval_s``, ``retry_ms`` and ``replay.events_per_connection``/
-    ``bytes_per_connection``.
-    A value that is missing or not positive is left to the defaults."""
-    ws = getattr(ws_plan, "websocket", None)
-    sse = getattr(sse_plan, "sse", None)
-    replay = getattr(ws_plan, "replay", None)
+def settings_from_plans(ws_plan: LifetimePlan, sse_plan: LifetimePlan) -> PlannedSettings:
+    """The server's settings from the planner's WebSocket and SSE lifetime plans: the ping
+    interval, pong and close timeouts, the SSE comment interval and ``retry:`` window, and the
+    replay bounds. A value the plans leave out or set to zero keeps its default."""
+    ws = ws_plan.websocket
+    sse = sse_plan.sse
+    replay = ws_plan.replay
     d = DEFAULT_HEARTBEAT
     heartbeat = Heartbeat(
-        ping_interval_s=_positive(getattr(ws, "ping_interval_s", None)) or d.ping_interval_s,
-        pong_timeout_s=_positive(getattr(ws, "pong_timeout_s", None)) or d.pong_timeout_s,
-        sse_comment_s=_positive(getattr(sse, "heartbeat_interval_s", None)) or d.sse_comment_s,
+        ping_interval_s=_positive(ws.ping_interval_s if ws else None) or d.ping_interval_s,
+        pong_timeout_s=_positive(ws.pong_timeout_s if ws else None) or d.pong_timeout_s,
+        sse_comment_s=_positive(sse.heartbeat_interval_s if sse else None) or d.sse_comment_s,
     )
-    retry = _positive(getattr(sse, "retry_ms", None))
-    retry_min = getattr(sse, "retry_min_ms", None)
-    events = _positive(getattr(replay, "events_per_connection", None))
-    size = _positive(getattr(replay, "bytes_per_connection", None))
+    retry = sse.retry_ms if sse and sse.retry_ms > 0 else None
+    events = replay.events_per_connection if replay and replay.events_per_connection > 0 else None
+    size = replay.bytes_per_connection if replay and replay.bytes_per_connection > 0 else None
     return PlannedSettings(
         heartbeat=heartbeat,
-        sse_retry_ms=int(retry) if retry else None,
-        sse_retry_min_ms=retry_min
-        if retry and isinstance(retry_min, int) and 0 <= retry_min <= retry
+        sse_retry_ms=retry,
+        sse_retry_min_ms=sse.retry_min_ms
+        if sse and retry and 0 <= sse.retry_min_ms <= retry
         else None,
-        close_timeout_s=_positive(getattr(ws, "close_timeout_s", None)),
-        replay_max_events=int(events) if events else None,
+        close_timeout_s=_positive(ws.close_timeout_s if ws else None),
+        replay_max_events=events,
         # The buffer holds each event twice (WS and SSE encodings) plus ~64 bytes of framing
         # and envelope, while the plan counts payload bytes.
-        replay_max_bytes=int(2 * size + 64 * (events or 0)) if size else None,
+        replay_max_bytes=2 * size + 64 * (events or 0) if size else None,
         problems=tuple(
-            f"{getattr(plan, 'protocol', '?')}: {getattr(problem, 'message', problem)}"
+            f"{plan.protocol}: {problem.message}"
             for plan in (ws_plan, sse_plan)
-            for problem in getattr(plan, "problems", ())
+            for problem in plan.problems
         ),
     )
 
