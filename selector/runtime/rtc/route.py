@@ -11,8 +11,9 @@ the offer the runtime sends a synthetic track of real Opus or VP8 frames
 (:mod:`selector.runtime.rtc.media`).
 
 ``GET /rtc/log`` reports what the runtime's peers received (client, channel, sequence, in
-arrival order) and how many peer connections are still open, for verification runs.
-Without the ``webrtc`` extra both routes answer 501 with the install hint.
+arrival order) and how many peer connections are still open, for verification runs; it is
+under the same token rule as ``/state``. Without the ``webrtc`` extra both routes answer 501
+with the install hint.
 """
 
 from __future__ import annotations
@@ -31,22 +32,32 @@ from selector.runtime.rtc.channels import Probe, decode_probe, encode_probe
 if TYPE_CHECKING:
     from aiortc import RTCDataChannel, RTCPeerConnection
 
-__all__ = ["RTC_STATE_KEY", "Admission", "RtcState", "add_rtc_routes"]
+__all__ = ["RTC_STATE_KEY", "Admission", "Authorize", "RtcPolicy", "RtcState", "add_rtc_routes"]
 
 #: The server's admission of a request (shutdown, origin, token, client id, per-IP limit):
 #: entered for the life of the connection, it yields a refusal to send, or None when admitted
 #: (and then holds the connection's per-IP slot until the block exits).
 Admission = Callable[[web.Request], AbstractAsyncContextManager[web.Response | None]]
+#: The server's token check for a read-only route: a refusal to send, or None.
+Authorize = Callable[[web.Request], web.Response | None]
 
 #: How long the client has to send its offer once the WebSocket is open.
 OFFER_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class RtcPolicy:
+    """What the server decides for its WebRTC routes."""
+
+    admission: Admission
+    authorize: Authorize
 
 
 @dataclass
 class RtcState:
     """The runtime's open peer connections and what they received."""
 
-    admission: Admission
+    policy: RtcPolicy
     peers: set[RTCPeerConnection] = field(default_factory=set)
     #: (client id, channel label, sequence number), in arrival order.
     received: list[tuple[str, str, int]] = field(default_factory=list)
@@ -94,7 +105,7 @@ async def rtc_handler(request: web.Request) -> web.StreamResponse:
     if not aiortc_available():
         return _unavailable()
     state = request.app[RTC_STATE_KEY]
-    async with state.admission(request) as refused:
+    async with state.policy.admission(request) as refused:
         if refused is not None:
             return refused
         return await _serve_rtc(request, state)
@@ -143,19 +154,22 @@ async def _serve_rtc(request: web.Request, state: RtcState) -> web.WebSocketResp
 
 
 async def rtc_log_handler(request: web.Request) -> web.Response:
-    """What the runtime's peers received and how many are still open."""
+    """What the runtime's peers received and how many are still open (token as /state)."""
+    state = request.app[RTC_STATE_KEY]
+    refused = state.policy.authorize(request)
+    if refused is not None:
+        return refused
     if not aiortc_available():
         return _unavailable()
-    state = request.app[RTC_STATE_KEY]
     return web.json_response(
         {"open_peers": len(state.peers), "received": [list(r) for r in state.received]}
     )
 
 
-def add_rtc_routes(app: web.Application, admission: Admission) -> None:
-    """Register ``/rtc`` (behind the same ``admission`` as ``/ws``) and ``/rtc/log`` on
-    ``app``; peers still open are closed at shutdown."""
-    app[RTC_STATE_KEY] = RtcState(admission)
+def add_rtc_routes(app: web.Application, policy: RtcPolicy) -> None:
+    """Register ``/rtc`` (behind the same admission as ``/ws``) and ``/rtc/log`` (behind the
+    token check of ``/state``) on ``app``; peers still open are closed at shutdown."""
+    app[RTC_STATE_KEY] = RtcState(policy)
     app.router.add_get("/rtc", rtc_handler)
     app.router.add_get("/rtc/log", rtc_log_handler)
 

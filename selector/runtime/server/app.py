@@ -37,7 +37,7 @@ from selector.runtime.protocol.envelope import (
 )
 from selector.runtime.protocol.identity import token_owner
 from selector.runtime.protocol.sse import encode_retry
-from selector.runtime.rtc.route import add_rtc_routes
+from selector.runtime.rtc.route import RtcPolicy, add_rtc_routes
 from selector.runtime.server.edge import EdgePolicy
 from selector.runtime.server.hub import Hub
 from selector.runtime.server.logs import log_transition
@@ -607,7 +607,13 @@ def build_app(settings: ServerSettings, clock: Clock = SYSTEM_CLOCK) -> web.Appl
         app.router.add_get("/echo", echo_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
-    add_rtc_routes(app, _rtc_admission)
+    add_rtc_routes(
+        app,
+        RtcPolicy(
+            admission=_rtc_admission,
+            authorize=_token_refusal,
+        ),
+    )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = open_store(settings.state_path, keep_events=settings.replay_max_events)
