@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from selector.runtime.rtc import aiortc_available
-from tests.runtime.conftest import UNIT, arun, serving, subscribe
+from tests.runtime.conftest import UNIT, arun, eventually, serving, subscribe
 
 needs_aiortc = pytest.mark.skipif(
     not aiortc_available(), reason="aiortc missing: pip install '.[webrtc]'"
@@ -150,7 +150,43 @@ BROWSER_ROUTES = [
 # -- oversized, malformed, out of range ----------------------------------------------------
 
 
+@needs_aiortc
+def test_an_oversized_signalling_message_closes_rtc_with_1009() -> None:
+    async def scenario() -> None:
+        async with (
+            serving(max_message_bytes=1024) as (hub, address),
+            aiohttp.ClientSession() as session,
+        ):
+            ws = await session.ws_connect(f"http://{address}/rtc?client_id=big")
+            await ws.send_json({"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 400})
+            message = await asyncio.wait_for(ws.receive(), 5 * UNIT)
+            assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1009)
+            await ws.close()
+            await eventually(lambda: not hub.registry.connections_by_ip)
+            await healthy(address)
+
+    arun(scenario())
+
+
 # -- slow ----------------------------------------------------------------------------------
+
+
+@needs_aiortc
+def test_an_rtc_client_that_never_offers_is_closed_at_the_header_timeout() -> None:
+    async def scenario() -> None:
+        async with (
+            serving(header_timeout_s=0.3 * UNIT) as (hub, address),
+            aiohttp.ClientSession() as session,
+        ):
+            ws = await session.ws_connect(f"http://{address}/rtc?client_id=slow")
+            assert hub.registry.connections_by_ip == {"127.0.0.1": 1}
+            message = await asyncio.wait_for(ws.receive(), 5 * UNIT)  # sent nothing
+            assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1008)
+            await ws.close()
+            await eventually(lambda: not hub.registry.connections_by_ip)
+            await healthy(address)
+
+    arun(scenario())
 
 
 # -- never reading -------------------------------------------------------------------------

@@ -3,11 +3,12 @@
 A client opens a WebSocket to ``/rtc?client_id=...`` (admitted like ``/ws``: origin, bearer
 token, client id, and one of the per-IP connection slots /ws and /sse share), sends
 ``{"type": "offer", "sdp": ...}`` (complete: aiortc gathers every candidate before the offer
-is made) and gets ``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the
-life of the peer connection: closing it closes the peer. Over every data channel the client
-opens, the runtime's peer answers each probe (see :mod:`selector.runtime.rtc.channels`) with
-a reply of the size asked, stamped with its arrival time. For each audio or video m-line of
-the offer the runtime sends a synthetic track of real Opus or VP8 frames
+is made; within the offer timeout and the message size limit, else close 1008 / 1009) and
+gets ``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the life of the
+peer connection: closing it closes the peer. Over every data channel the client opens, the
+runtime's peer answers each probe (see :mod:`selector.runtime.rtc.channels`) with a reply of
+the size asked, stamped with its arrival time. For each audio or video m-line of the offer
+the runtime sends a synthetic track of real Opus or VP8 frames
 (:mod:`selector.runtime.rtc.media`).
 
 ``GET /rtc/log`` reports what the runtime's peers received (client, channel, sequence, in
@@ -41,9 +42,6 @@ Admission = Callable[[web.Request], AbstractAsyncContextManager[web.Response | N
 #: The server's token check for a read-only route: a refusal to send, or None.
 Authorize = Callable[[web.Request], web.Response | None]
 
-#: How long the client has to send its offer once the WebSocket is open.
-OFFER_TIMEOUT_S = 10.0
-
 
 @dataclass(frozen=True)
 class RtcPolicy:
@@ -51,6 +49,10 @@ class RtcPolicy:
 
     admission: Admission
     authorize: Authorize
+    #: Largest signalling message (the server's ``max_message_bytes``, inclusive).
+    max_message_bytes: int
+    #: How long the client has to send its offer once the WebSocket is open.
+    offer_timeout_s: float
 
 
 @dataclass
@@ -117,13 +119,18 @@ async def _serve_rtc(request: web.Request, state: RtcState) -> web.WebSocketResp
     from selector.runtime.rtc.ice import loopback_configuration, loopback_ice
 
     client_id = request.query["client_id"]
-    ws = web.WebSocketResponse()
+    policy = state.policy
+    # aiohttp refuses a message of max_msg_size (close 1009); the limit is inclusive.
+    ws = web.WebSocketResponse(max_msg_size=policy.max_message_bytes + 1)
     await ws.prepare(request)
     with loopback_ice():
         try:
-            offer = await asyncio.wait_for(ws.receive_json(), OFFER_TIMEOUT_S)
+            # The offer is bounded in time like request headers: a slow client holds a
+            # per-IP slot and a task only this long. Real I/O: the loop's clock.
+            offer = await asyncio.wait_for(ws.receive_json(), policy.offer_timeout_s)
         except (TimeoutError, ValueError, TypeError):
-            await ws.close(code=1008, message=b"expected an offer")
+            if not ws.closed:  # a message over the limit was closed with 1009 already
+                await ws.close(code=1008, message=b"expected an offer")
             return ws
         if not isinstance(offer, dict) or offer.get("type") != "offer" or "sdp" not in offer:
             await ws.close(code=1008, message=b"expected an offer")
