@@ -11,6 +11,7 @@ stamped with the time it arrived there.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ __all__ = [
     "channel_for",
     "decode_probe",
     "encode_probe",
+    "max_message_size",
+    "reply_limit",
 ]
 
 _HEADER = struct.Struct("!IdI")
@@ -32,6 +35,7 @@ HEADER_BYTES = _HEADER.size
 PORTABLE_MESSAGE_BYTES = 16 * 1024
 #: The size peers assume when the SDP carries no ``a=max-message-size`` (RFC 8841 section 6).
 SCTP_DEFAULT_MESSAGE_BYTES = 64 * 1024
+_MAX_MESSAGE_SIZE = re.compile(r"^a=max-message-size:(\d+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -82,3 +86,20 @@ def decode_probe(data: bytes) -> Probe:
         raise ValueError(f"a probe needs {HEADER_BYTES} bytes, got {len(data)}")
     seq, at, reply = _HEADER.unpack_from(data)
     return Probe(seq=seq, at=at, reply_bytes=reply)
+
+
+def max_message_size(sdp: str) -> int | None:
+    """The ``a=max-message-size`` of a session description (None when absent)."""
+    found = _MAX_MESSAGE_SIZE.search(sdp)
+    return int(found.group(1)) if found else None
+
+
+def reply_limit(remote_sdp: str, local_sdp: str) -> int:
+    """The largest reply a peer may send: what the remote end said it receives (RFC 8841
+    section 6: absent means 64 KiB, 0 means no limit of its own), and never more than the
+    local end accepts itself. A probe may ask for up to 4 GiB; this bounds what is built."""
+    own = max_message_size(local_sdp) or SCTP_DEFAULT_MESSAGE_BYTES
+    theirs = max_message_size(remote_sdp)
+    if theirs is None:
+        theirs = SCTP_DEFAULT_MESSAGE_BYTES
+    return min(own, theirs) if theirs > 0 else own

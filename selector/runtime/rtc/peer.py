@@ -8,14 +8,19 @@ peers run in the same process, on the same event loop).
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import aiohttp
 
 from selector.runtime.rtc import close_peer
-from selector.runtime.rtc.channels import ChannelSpec, Probe, decode_probe, encode_probe
+from selector.runtime.rtc.channels import (
+    ChannelSpec,
+    Probe,
+    decode_probe,
+    encode_probe,
+    max_message_size,
+)
 from selector.runtime.rtc.ice import (
     SelectedPair,
     loopback_configuration,
@@ -36,8 +41,6 @@ __all__ = [
     "max_message_size",
     "open_peer",
 ]
-
-_MAX_MESSAGE_SIZE = re.compile(r"^a=max-message-size:(\d+)\s*$", re.MULTILINE)
 
 
 class SignallingError(RuntimeError):
@@ -114,12 +117,6 @@ class RtcPeer:
             await self._ws.close()
         if self._session is not None:
             await self._session.close()
-
-
-def max_message_size(sdp: str) -> int | None:
-    """The ``a=max-message-size`` of a session description (None when absent)."""
-    found = _MAX_MESSAGE_SIZE.search(sdp)
-    return int(found.group(1)) if found else None
 
 
 async def open_peer(

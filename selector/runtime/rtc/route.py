@@ -7,8 +7,9 @@ is made; within the offer timeout and the message size limit, else close 1008 / 
 gets ``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the life of the
 peer connection: closing it closes the peer. Over every data channel the client opens, the
 runtime's peer answers each probe (see :mod:`selector.runtime.rtc.channels`) with a reply of
-the size asked, stamped with its arrival time. For each audio or video m-line of the offer
-the runtime sends a synthetic track of real Opus or VP8 frames
+the size asked, stamped with its arrival time; a probe asking for more than the client said
+it receives (``a=max-message-size``) gets no reply. For each audio or video m-line of the
+offer the runtime sends a synthetic track of real Opus or VP8 frames
 (:mod:`selector.runtime.rtc.media`).
 
 ``GET /rtc/log`` reports what the runtime's peers received (client, channel, sequence, in
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 from aiohttp import WSMsgType, web
 
 from selector.runtime.rtc import INSTALL_HINT, aiortc_available, close_peer
-from selector.runtime.rtc.channels import Probe, decode_probe, encode_probe
+from selector.runtime.rtc.channels import Probe, decode_probe, encode_probe, reply_limit
 
 if TYPE_CHECKING:
     from aiortc import RTCDataChannel, RTCPeerConnection
@@ -72,7 +73,7 @@ def _unavailable() -> web.Response:
     return web.json_response({"error": "NOT_AVAILABLE", "detail": INSTALL_HINT}, status=501)
 
 
-def _serve_channel(state: RtcState, client_id: str, channel: RTCDataChannel) -> None:
+def _serve_channel(state: RtcState, client_id: str, channel: RTCDataChannel, limit: int) -> None:
     loop = asyncio.get_running_loop()
 
     @channel.on("message")
@@ -85,7 +86,8 @@ def _serve_channel(state: RtcState, client_id: str, channel: RTCDataChannel) -> 
         except ValueError:
             return
         state.received.append((client_id, channel.label, probe.seq))
-        if probe.reply_bytes and channel.readyState == "open":
+        # A probe may ask for up to 4 GiB: a reply over ``limit`` is never built.
+        if 0 < probe.reply_bytes <= limit and channel.readyState == "open":
             reply = Probe(seq=probe.seq, at=arrived, reply_bytes=0)
             channel.send(encode_probe(reply, probe.reply_bytes))
 
@@ -140,7 +142,8 @@ async def _serve_rtc(request: web.Request, state: RtcState) -> web.WebSocketResp
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
-            _serve_channel(state, client_id, channel)
+            limit = reply_limit(pc.remoteDescription.sdp, pc.localDescription.sdp)
+            _serve_channel(state, client_id, channel, limit)
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
