@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from selector.runtime.clock import ManualClock
 from selector.runtime.rtc import aiortc_available
 from selector.runtime.rtc.channels import SCTP_DEFAULT_MESSAGE_BYTES, reply_limit
 from tests.runtime.conftest import UNIT, arun, eventually, serving, subscribe
@@ -180,6 +181,38 @@ def test_reply_limit_follows_both_ends_max_message_size() -> None:
     assert reply_limit(sdp(1000), sdp(None)) == 1000
 
 
+@needs_aiortc
+def test_a_probe_asking_for_a_huge_reply_gets_none_and_stamps_follow_the_servers_clock() -> None:
+    """A probe may ask for a reply of up to 4 GiB; the runtime's peer never builds one over
+    what the client said it receives. Arrival stamps come from the clock the server was built
+    with (here a manual one that stands still), as the client's do."""
+    from selector.runtime.rtc.channels import channel_for
+    from selector.runtime.rtc.peer import open_peer
+
+    clock = ManualClock(start=500.0)
+
+    async def scenario() -> None:
+        async with serving(clock) as (_hub, address):
+            url = f"http://{address}"
+            spec = channel_for("reliable_ordered")
+            peer = await open_peer(url, "c1", [spec], clock=clock)
+            try:
+                peer.send(spec.label, 0, 64, reply_bytes=2**32 - 1)
+                peer.send(spec.label, 1, 64, reply_bytes=100)
+                await eventually(lambda: len(peer.replies.get(spec.label, [])) == 1)
+                (reply,) = peer.replies[spec.label]
+                assert (reply.seq, reply.size) == (1, 100)
+                assert reply.sent_at == reply.server_at == reply.received_at == 500.0
+                async with aiohttp.ClientSession() as session:
+                    log = await (await session.get(f"{url}/rtc/log")).json()
+                assert log["received"] == [["c1", spec.label, 0], ["c1", spec.label, 1]]
+            finally:
+                await peer.close()
+            await healthy(address)
+
+    arun(scenario())
+
+
 # -- slow ----------------------------------------------------------------------------------
 
 
@@ -205,31 +238,3 @@ def test_an_rtc_client_that_never_offers_is_closed_at_the_header_timeout() -> No
 
 
 # -- a failed write to disk ----------------------------------------------------------------
-
-
-@needs_aiortc
-def test_a_probe_asking_for_a_huge_reply_gets_none() -> None:
-    """A probe may ask for a reply of up to 4 GiB; the runtime's peer never builds one over
-    what the client said it receives."""
-    from selector.runtime.rtc.channels import channel_for
-    from selector.runtime.rtc.peer import open_peer
-
-    async def scenario() -> None:
-        async with serving() as (_hub, address):
-            url = f"http://{address}"
-            spec = channel_for("reliable_ordered")
-            peer = await open_peer(url, "c1", [spec])
-            try:
-                peer.send(spec.label, 0, 64, reply_bytes=2**32 - 1)
-                peer.send(spec.label, 1, 64, reply_bytes=100)
-                await eventually(lambda: len(peer.replies.get(spec.label, [])) == 1)
-                (reply,) = peer.replies[spec.label]
-                assert (reply.seq, reply.size) == (1, 100)
-                async with aiohttp.ClientSession() as session:
-                    log = await (await session.get(f"{url}/rtc/log")).json()
-                assert log["received"] == [["c1", spec.label, 0], ["c1", spec.label, 1]]
-            finally:
-                await peer.close()
-            await healthy(address)
-
-    arun(scenario())

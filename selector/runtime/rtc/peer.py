@@ -1,8 +1,9 @@
 """A client peer: signals over the runtime's ``/rtc`` WebSocket and opens data channels.
 
 The peer sends probes (see :mod:`selector.runtime.rtc.channels`) and records each reply with
-its arrival time, so a run reads one-way latencies in both directions off one clock (both
-peers run in the same process, on the same event loop).
+its arrival time, so a run reads one-way latencies in both directions off one clock: both
+peers run in the same process and stamp with the same :class:`~selector.runtime.clock.Clock`
+(the event loop's by default; the server's is the one given to ``build_app``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.runtime.rtc import close_peer
 from selector.runtime.rtc.channels import (
     ChannelSpec,
@@ -70,6 +72,8 @@ class RtcPeer:
     pc: RTCPeerConnection
     channels: dict[str, RTCDataChannel]
     setup_s: float
+    #: Stamps sends and replies; the runtime's peer must stamp on the same clock.
+    clock: Clock = SYSTEM_CLOCK
     replies: dict[str, list[Reply]] = field(default_factory=dict)
     _sent_at: dict[tuple[str, int], float] = field(default_factory=dict)
     _session: aiohttp.ClientSession | None = None
@@ -93,7 +97,7 @@ class RtcPeer:
         channel = self.channels[label]
         if channel.readyState != "open":
             raise ChannelClosedError(f"data channel {label!r} is {channel.readyState}")
-        now = asyncio.get_running_loop().time()
+        now = self.clock.monotonic()
         channel.send(encode_probe(Probe(seq, now, reply_bytes), size))
         self._sent_at[(label, seq)] = now
 
@@ -104,7 +108,7 @@ class RtcPeer:
             probe = decode_probe(message)
         except ValueError:
             return
-        now = asyncio.get_running_loop().time()
+        now = self.clock.monotonic()
         sent = self._sent_at.get((label, probe.seq), probe.at)
         self.replies.setdefault(label, []).append(
             Reply(probe.seq, sent, probe.at, now, len(message))
@@ -127,16 +131,17 @@ async def open_peer(
     timeout: float = 10.0,
     relay: TurnRelay | None = None,
     media: tuple[str, ...] = (),
+    clock: Clock = SYSTEM_CLOCK,
 ) -> RtcPeer:
     """Connect to the runtime at ``base_url`` (``http://host:port``) and open ``specs``'s
     channels; returns once every channel is open and ICE has connected. With ``relay`` this
     peer uses relayed candidates through that TURN server only. ``media`` ("audio",
     "video") adds a receive-only m-line of each kind: the runtime answers with a synthetic
-    track of it. Raises :class:`SignallingError`."""
+    track of it. ``clock`` stamps probes and replies (pass the server's, so both ends read
+    one). Raises :class:`SignallingError`."""
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    started = clock.monotonic()
     session = aiohttp.ClientSession()
     pc: RTCPeerConnection | None = None
     try:
@@ -179,7 +184,8 @@ async def open_peer(
             await close_peer(pc)
         await session.close()
         raise
-    peer = RtcPeer(client_id, pc, channels, loop.time() - started, _session=session, _ws=ws)
+    setup_s = clock.monotonic() - started
+    peer = RtcPeer(client_id, pc, channels, setup_s, clock, _session=session, _ws=ws)
     for label, channel in channels.items():
         channel.on("message", lambda message, label=label: peer._on_reply(label, message))
     return peer

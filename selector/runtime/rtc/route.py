@@ -7,9 +7,9 @@ is made; within the offer timeout and the message size limit, else close 1008 / 
 gets ``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the life of the
 peer connection: closing it closes the peer. Over every data channel the client opens, the
 runtime's peer answers each probe (see :mod:`selector.runtime.rtc.channels`) with a reply of
-the size asked, stamped with its arrival time; a probe asking for more than the client said
-it receives (``a=max-message-size``) gets no reply. For each audio or video m-line of the
-offer the runtime sends a synthetic track of real Opus or VP8 frames
+the size asked, stamped with its arrival time on the server's clock; a probe asking for more
+than the client said it receives (``a=max-message-size``) gets no reply. For each audio or
+video m-line of the offer the runtime sends a synthetic track of real Opus or VP8 frames
 (:mod:`selector.runtime.rtc.media`).
 
 ``GET /rtc/log`` reports what the runtime's peers received (client, channel, sequence, in
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
+from selector.runtime.clock import Clock
 from selector.runtime.rtc import INSTALL_HINT, aiortc_available, close_peer
 from selector.runtime.rtc.channels import Probe, decode_probe, encode_probe, reply_limit
 
@@ -50,6 +51,8 @@ class RtcPolicy:
 
     admission: Admission
     authorize: Authorize
+    #: Stamps probe arrivals (the clock the server was built with).
+    clock: Clock
     #: Largest signalling message (the server's ``max_message_bytes``, inclusive).
     max_message_bytes: int
     #: How long the client has to send its offer once the WebSocket is open.
@@ -74,11 +77,11 @@ def _unavailable() -> web.Response:
 
 
 def _serve_channel(state: RtcState, client_id: str, channel: RTCDataChannel, limit: int) -> None:
-    loop = asyncio.get_running_loop()
+    clock = state.policy.clock
 
     @channel.on("message")
     def on_message(message: bytes | str) -> None:
-        arrived = loop.time()
+        arrived = clock.monotonic()
         if not isinstance(message, bytes):
             return
         try:

@@ -612,6 +612,7 @@ def build_app(settings: ServerSettings, clock: Clock = SYSTEM_CLOCK) -> web.Appl
         RtcPolicy(
             admission=_rtc_admission,
             authorize=_token_refusal,
+            clock=clock,
             max_message_bytes=settings.max_message_bytes,
             offer_timeout_s=settings.header_timeout_s,
         ),

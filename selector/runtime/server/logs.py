@@ -1,4 +1,12 @@
-"""Structured log lines of the server: one JSON object per connection or server transition."""
+"""Structured log lines of the server: one JSON object per connection or server transition.
+
+``ts`` is the system's wall clock on purpose, not the hub's injected
+:class:`~selector.runtime.clock.Clock`: it says when this process wrote the line, so that it
+lines up with the logs of everything else on the host (nginx, journald, the client) that read
+the same clock. The injected clock decides the runtime's deadlines and what it sends to peers;
+under a test's ``ManualClock`` it stands still, and log lines stamped with it would all carry
+one made-up instant. Lines are also written where no hub exists (before it starts, by the
+connection cap's refusal)."""
 
 from __future__ import annotations
 
