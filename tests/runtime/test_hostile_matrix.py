@@ -149,6 +149,48 @@ BROWSER_ROUTES = [
 ]
 
 
+@pytest.mark.parametrize("route", BROWSER_ROUTES, ids=_route_id)
+def test_a_page_of_another_site_is_refused_on_every_route_a_browser_can_open(
+    route: tuple[str, str],
+) -> None:
+    """The server's own Host, a foreign Origin: what a visitor's browser sends for a page of
+    another site. /sse included: the server sends no CORS headers, so such a page could not
+    read the stream, but without the check its request would still open one and claim an
+    unclaimed id with the attacker's secret."""
+    method, path = route
+    body = _BODIES.get(path.split("?")[0])
+    if path == "/mutations":
+        body = {"client_id": "victim", "seq": 1, "op": "noop", "secret": "attacker-secret"}
+
+    async def scenario() -> None:
+        async with serving(echo=True) as (hub, address):
+            evil = {"Origin": "https://evil.example", **_JSON}
+            status, error = await ask(address, method, path, evil, body)
+            assert (status, error) == (403, "FORBIDDEN_ORIGIN" if method != "HEAD" else None)
+            assert "victim" not in hub.session.identities and not hub.subscribers
+            assert hub.replay.latest == 0
+            await healthy(address)
+            # The id is still free for its real owner, from the server's own origin.
+            own = {"Origin": f"http://{address}"}
+            url = f"ws://{address}/ws?client_id=victim&secret=own-secret"
+            async with subscribe(url, additional_headers=own) as ws:
+                await ws.send(json.dumps({"seq": 1, "op": "noop"}))
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5 * UNIT))["ack"] == 1
+
+    arun(scenario())
+
+
+def test_same_origin_event_source_still_opens() -> None:
+    async def scenario() -> None:
+        async with serving() as (hub, address), aiohttp.ClientSession() as session:
+            own = {"Origin": f"http://{address}"}
+            async with session.get(f"http://{address}/sse?client_id=es", headers=own) as stream:
+                assert stream.status == 200
+                await eventually(lambda: len(hub.subscribers) == 1)
+
+    arun(scenario())
+
+
 # -- oversized, malformed, out of range ----------------------------------------------------
 
 

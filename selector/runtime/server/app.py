@@ -205,17 +205,14 @@ async def edge_middleware(
         return _refuse(request, exc.status, code.lower(), exc.reason, headers=headers)
 
 
-def _admission(request: web.Request, *, check_origin: bool) -> web.Response | None:
-    """Checks shared by /ws, /sse and /echo, before any upgrade. None means admitted."""
+def _admission(request: web.Request) -> web.Response | None:
+    """Checks shared by /ws, /sse, /echo and /rtc, before any upgrade. None means admitted."""
     hub = _hub(request)
     if hub.closing:
         return _refuse(request, 503, "shutting_down", "the server is shutting down")
     if hub.faults.refuse_streams is not None:
         return _refuse(request, hub.faults.refuse_streams, "fault_injected", "refused by a test")
-    refused = _ws_version_refusal(request)
-    if refused is None and check_origin:
-        refused = _origin_refusal(request)
-    return refused or _token_refusal(request)
+    return _ws_version_refusal(request) or _origin_refusal(request) or _token_refusal(request)
 
 
 def _client_id_refusal(request: web.Request, *, claim: bool = True) -> web.Response | None:
@@ -262,7 +259,7 @@ def _too_many(request: web.Request) -> web.Response:
 async def _rtc_admission(request: web.Request) -> AsyncIterator[web.Response | None]:
     """/rtc is admitted as /ws is (Origin, token, client id) and holds one of the client's
     per-IP slots for the life of its signalling WebSocket (and so of its peer connection)."""
-    refused = _admission(request, check_origin=True) or _client_id_refusal(request)
+    refused = _admission(request) or _client_id_refusal(request)
     if refused is not None:
         yield refused
         return
@@ -274,10 +271,10 @@ StreamServer = Callable[[web.Request, Hub, str, int | None], Awaitable[web.Strea
 
 
 async def _admit_stream(
-    request: web.Request, serve: StreamServer, *, check_origin: bool, last_event_id: str | None
+    request: web.Request, serve: StreamServer, *, last_event_id: str | None
 ) -> web.StreamResponse:
     """What /ws and /sse share: admission checks, the resume id, the per-IP limit."""
-    refused = _admission(request, check_origin=check_origin) or _client_id_refusal(request)
+    refused = _admission(request) or _client_id_refusal(request)
     if refused is not None:
         return refused
     try:
@@ -292,9 +289,7 @@ async def _admit_stream(
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:
     """``GET /ws?client_id=ID[&last_event_id=N]``: mutations in, acks and events out."""
-    return await _admit_stream(
-        request, _serve_ws, check_origin=True, last_event_id=request.query.get("last_event_id")
-    )
+    return await _admit_stream(request, _serve_ws, last_event_id=request.query.get("last_event_id"))
 
 
 async def _serve_ws(
@@ -390,15 +385,16 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     if request.method == "HEAD":
         # Headers only: no subscription (it would replace the client's live stream) and no
         # body, so a request pipelined behind it is answered.
-        refused = _admission(request, check_origin=False) or _client_id_refusal(
-            request, claim=False
-        )
+        refused = _admission(request) or _client_id_refusal(request, claim=False)
         if refused is not None:
             return refused
         head = web.Response(headers=_SSE_HEADERS, content_type="text/event-stream")
         head.charset = "utf-8"
         return head
-    return await _admit_stream(request, _serve_sse, check_origin=False, last_event_id=resume)
+    # The Origin too: the server sends no CORS headers, so a page of another site cannot
+    # read the stream, but without this check its request would still open one (claiming an
+    # unclaimed id given a secret, holding a per-IP slot) on a server its visitor can reach.
+    return await _admit_stream(request, _serve_sse, last_event_id=resume)
 
 
 async def _serve_sse(
@@ -544,7 +540,7 @@ async def state_handler(request: web.Request) -> web.Response:
 async def echo_handler(request: web.Request) -> web.StreamResponse:
     """``GET /echo`` (only with ``echo`` on): echo every message back, for Autobahn-style
     conformance suites, under the same token, Origin, size and per-IP rules as /ws."""
-    refused = _admission(request, check_origin=True)
+    refused = _admission(request)
     if refused is not None:
         return refused
     async with _per_ip(request) as admitted:
