@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import aiohttp
@@ -277,6 +278,48 @@ def test_an_rtc_client_that_never_offers_is_closed_at_the_header_timeout() -> No
 
 
 # -- never reading -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/state", "/healthz", "/metrics"])
+def test_a_client_that_pipelines_requests_and_never_reads_is_dropped(path: str) -> None:
+    """A slow-read attack on the plain routes: requests go in, no answer is ever read. The
+    server stops reading (aiohttp bounds what it queues) and, past the header timeout, drops
+    the connection instead of holding it (and a slot of the global cap) forever."""
+
+    async def scenario() -> None:
+        async with serving(header_timeout_s=0.5 * UNIT) as (hub, address):
+            host, port = address.rsplit(":", 1)
+            loop = asyncio.get_running_loop()
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, (host, int(port)))
+                burst = f"GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n".encode() * 100
+                for _ in range(2000):  # until the server stops reading (bounded: ~8 MB)
+                    try:
+                        await asyncio.wait_for(loop.sock_sendall(sock, burst), 0.5 * UNIT)
+                    except TimeoutError:
+                        break
+                    except OSError:
+                        break  # already dropped
+                else:
+                    pytest.fail("the server kept reading requests it could not answer")
+                await eventually(
+                    lambda: hub.counters.rejected_connections.get("slow_reader") == 1, timeout=10
+                )
+                async with asyncio.timeout(5 * UNIT):
+                    while True:  # what was in flight, then the end (EOF or reset)
+                        try:
+                            if not await loop.sock_recv(sock, 65536):
+                                break
+                        except ConnectionResetError:
+                            break
+            finally:
+                sock.close()
+            await healthy(address)
+
+    arun(scenario(), timeout=60)
 
 
 # -- a failed write to disk ----------------------------------------------------------------

@@ -192,17 +192,55 @@ def _ws_version_refusal(request: web.Request) -> web.Response | None:
 async def edge_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Every route: the Host allow-list, and aiohttp's own refusals as JSON errors."""
+    """Every route: the Host allow-list, aiohttp's own refusals as JSON errors, and a
+    deadline for the client to take its answer."""
     if not request.app[EDGE_KEY].host_ok(request.headers.get("Host")):
-        return _refuse(request, 403, "forbidden_host", "Host is not one this server answers to")
+        response: web.StreamResponse = _refuse(
+            request, 403, "forbidden_host", "Host is not one this server answers to"
+        )
+        return await _send_within_deadline(request, response)
     try:
-        return await handler(request)
+        response = await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _STATUS_CODES.get(exc.status, f"HTTP_{exc.status}")
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return _refuse(request, exc.status, code.lower(), exc.reason, headers=headers)
+        response = _refuse(request, exc.status, code.lower(), exc.reason, headers=headers)
+    return await _send_within_deadline(request, response)
+
+
+async def _send_within_deadline(
+    request: web.Request, response: web.StreamResponse
+) -> web.StreamResponse:
+    """Write a plain (not streamed) answer here, within the header timeout. A client that
+    pipelines requests and never reads the answers (a slow-read attack) would otherwise
+    hold its connection, and a slot of the global cap, forever: aiohttp waits for the
+    socket to drain without a deadline, and its keep-alive timer does not run meanwhile.
+    Past the deadline the connection is aborted; aiohttp then finds the answer sent."""
+    if response.prepared:
+        return response  # a stream (WebSocket, SSE) that its handler wrote and ended
+    try:
+        async with asyncio.timeout(_hub(request).settings.header_timeout_s):
+            await response.prepare(request)
+            await response.write_eof()
+    except TimeoutError:
+        hub = _hub(request)
+        counts = hub.counters.rejected_connections
+        counts["slow_reader"] = counts.get("slow_reader", 0) + 1
+        log_transition(
+            "http.dropped",
+            reason="slow_reader",
+            method=request.method,
+            path=request.path,
+            peer=request.remote or "",
+            client=client_address(request),
+        )
+        if request.transport is not None:
+            request.transport.abort()
+    except ConnectionError:
+        pass  # the client went away; aiohttp sees the same when it finishes the request
+    return response
 
 
 def _admission(request: web.Request) -> web.Response | None:
