@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -323,3 +325,29 @@ def test_a_client_that_pipelines_requests_and_never_reads_is_dropped(path: str) 
 
 
 # -- a failed write to disk ----------------------------------------------------------------
+
+
+def test_a_failed_commit_on_the_websocket_path_acks_nothing_and_health_says_so(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with serving(state_path=str(tmp_path / "s.db")) as (hub, address):
+            async with subscribe(f"ws://{address}/ws?client_id=w") as ws:
+                hub.store.fail_commit = sqlite3.OperationalError("disk I/O error")  # type: ignore[attr-defined]
+                await ws.send(json.dumps({"seq": 1, "op": "incr", "data": {"key": "n"}}))
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 5 * UNIT))
+                assert reply["error"] == "STORE_FAILED" and "ack" not in reply
+            assert hub.failed.is_set()
+            assert await ask(address, "GET", "/healthz") == (503, None)
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://{address}/healthz") as answer,
+            ):
+                assert await answer.json() == {"status": "store_failed"}
+            hub.store.fail_commit = None  # type: ignore[attr-defined]
+            hub.rebuild()
+            view = (await ask(address, "GET", "/state"))[0]
+            assert view == 200
+            await healthy(address)
+
+    arun(scenario())

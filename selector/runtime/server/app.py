@@ -619,10 +619,13 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 
 async def healthz_handler(request: web.Request) -> web.Response:
-    """``GET /healthz``: 200 while serving, 503 once shutting down."""
+    """``GET /healthz``: 200 while serving, 503 once shutting down or once the state store
+    failed to commit (nothing is acked then until it is rebuilt)."""
     hub = _hub(request)
     if hub.closing:
         return web.Response(status=503, body=b'{"status":"shutting_down"}', content_type=_JSON)
+    if hub.failed.is_set():
+        return web.Response(status=503, body=b'{"status":"store_failed"}', content_type=_JSON)
     return web.Response(body=b'{"status":"ok"}', content_type=_JSON)
 
 
