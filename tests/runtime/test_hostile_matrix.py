@@ -197,6 +197,16 @@ def test_same_origin_event_source_still_opens() -> None:
 # -- oversized, malformed, out of range ----------------------------------------------------
 
 
+def test_state_refuses_a_malformed_client_id() -> None:
+    async def scenario() -> None:
+        async with serving() as (_hub, address):
+            for query in ("client_id=" + "a" * 129, "client_id=a%20b", "client_id="):
+                assert await ask(address, "GET", f"/state?{query}") == (400, "INVALID_PAYLOAD")
+            assert (await ask(address, "GET", "/state?client_id=a"))[0] == 200
+
+    arun(scenario())
+
+
 @needs_aiortc
 def test_an_oversized_signalling_message_closes_rtc_with_1009() -> None:
     async def scenario() -> None:

@@ -565,11 +565,16 @@ async def state_handler(request: web.Request) -> web.Response:
     refused = _token_refusal(request)
     if refused is not None:
         return refused
+    client_id = request.query.get("client_id")
+    if client_id is not None and not is_valid_client_id(client_id):
+        # No such id can exist: say so rather than answer a high-water mark of 0.
+        return _refuse(
+            request, 400, "invalid_payload", "client_id must be 1-128 characters of [A-Za-z0-9._:-]"
+        )
     view: dict[str, Any] = hub.store.view()
     view["latest_event_id"] = hub.replay.latest
     view["oldest_event_id"] = hub.replay.oldest
     view["clients"] = len(hub.ledger)
-    client_id = request.query.get("client_id")
     if client_id is not None:
         view["high_water"] = hub.ledger.high_water(client_id)
     return web.Response(body=orjson.dumps(view), content_type=_JSON)
