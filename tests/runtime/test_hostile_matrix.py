@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import sqlite3
 from pathlib import Path
@@ -205,6 +206,31 @@ def test_state_refuses_a_malformed_client_id() -> None:
             assert (await ask(address, "GET", "/state?client_id=a"))[0] == 200
 
     arun(scenario())
+
+
+@pytest.mark.parametrize("path", ["/sse?client_id=", "/ws?client_id=", "/state?client_id="])
+def test_a_request_line_over_8_kib_is_one_log_line_not_a_traceback(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with serving() as (hub, address):
+            host, port = address.rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(port))
+            try:
+                writer.write(f"GET {path}{'a' * 9000} HTTP/1.1\r\nHost: {address}\r\n\r\n".encode())
+                async with asyncio.timeout(5 * UNIT):
+                    answer = await reader.read()
+            finally:
+                writer.close()
+            assert answer.startswith(b"HTTP/1.0 400")  # aiohttp's own (see Refusals)
+            assert not hub.subscribers and len(hub.ledger) == 0
+            await healthy(address)
+
+    with caplog.at_level(logging.INFO):
+        arun(scenario())
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    lines = [json.loads(r.getMessage()) for r in caplog.records if "http.refused" in r.getMessage()]
+    assert [(line["status"], line["error"]) for line in lines] == [(400, "BAD_REQUEST")]
 
 
 @needs_aiortc

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.runtime.protocol.commit import Rejected
@@ -683,6 +685,32 @@ def build_app(settings: ServerSettings, clock: Clock = SYSTEM_CLOCK) -> web.Appl
     return app
 
 
+class _ParseErrorLines(logging.Filter):
+    """aiohttp logs every request it cannot parse (a request line or header over 8 KiB, bad
+    syntax) as an ERROR with a traceback, so any client could write a dozen log lines per
+    request. Such a record becomes one ``http.refused`` line; any other (a fault in a
+    handler) keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        peer = record.args[0] if isinstance(record.args, tuple) and record.args else ""
+        log_transition(
+            "http.refused",
+            status=exc.code or 400,
+            error="BAD_REQUEST",
+            detail=exc.message[:200],
+            peer=str(peer or ""),
+        )
+        return False
+
+
+#: What aiohttp's request handler logs to (see :class:`_ParseErrorLines`).
+_http_log = logging.getLogger("selector.runtime.http")
+_http_log.addFilter(_ParseErrorLines())
+
+
 class _Refusal(asyncio.Protocol):
     """A connection over the global cap: one 503 JSON answer, then close, without parsing."""
 
@@ -749,6 +777,7 @@ async def running_server(
         handle_signals=False,
         handler_cancellation=True,
         access_log=None,
+        logger=_http_log,
         shutdown_timeout=5.0,
         keepalive_timeout=settings.header_timeout_s,
         # After a refusal aiohttp drains an unread body before closing; no longer than this.
