@@ -24,6 +24,7 @@ from selector.runtime.clock import ManualClock
 from selector.runtime.rtc import aiortc_available
 from selector.runtime.rtc.channels import SCTP_DEFAULT_MESSAGE_BYTES, reply_limit
 from tests.runtime.conftest import UNIT, arun, eventually, serving, subscribe
+from tests.runtime.test_server_edge import upgraded
 
 needs_aiortc = pytest.mark.skipif(
     not aiortc_available(), reason="aiortc missing: pip install '.[webrtc]'"
@@ -82,6 +83,26 @@ def _route_id(route: tuple[str, str]) -> str:
 
 
 # -- impersonating: Host, token, Origin, client id -----------------------------------------
+
+
+@pytest.mark.parametrize("route", EVERY_ROUTE, ids=_route_id)
+def test_a_forged_host_is_refused_on_every_route(route: tuple[str, str]) -> None:
+    method, path = route
+
+    async def scenario() -> None:
+        async with serving(echo=True) as (hub, address):
+            port = address.rsplit(":", 1)[1]
+            forged = {"Host": f"evil.example:{port}", **_JSON}
+            status, error = await ask(
+                address, method, path, forged, _BODIES.get(path.split("?")[0])
+            )
+            assert status == 403
+            assert error == ("FORBIDDEN_HOST" if method != "HEAD" else None)  # HEAD: no body
+            assert hub.counters.rejected_connections == {"forbidden_host": 1}
+            assert not hub.subscribers and hub.store.view()["kv"] == {} and hub.replay.latest == 0
+            await healthy(address)
+
+    arun(scenario())
 
 
 GUARDED = [r for r in EVERY_ROUTE if r[1].split("?")[0] not in ("/metrics", "/healthz", "/nowhere")]
@@ -195,7 +216,130 @@ def test_same_origin_event_source_still_opens() -> None:
     arun(scenario())
 
 
+@needs_aiortc
+def test_head_sse_and_rtc_cannot_act_as_a_claimed_client() -> None:
+    async def scenario() -> None:
+        async with serving() as (hub, address):
+            owner = f"ws://{address}/ws?client_id=victim&secret=victim-secret"
+            async with subscribe(owner) as ws:
+                await eventually(lambda: "victim" in hub.session.identities)
+                for method, path in (
+                    ("HEAD", "/sse?client_id=victim"),
+                    ("HEAD", "/sse?client_id=victim&secret=guess"),
+                    ("GET", "/sse?client_id=victim&secret=guess"),
+                    ("GET", "/rtc?client_id=victim"),
+                    ("GET", "/rtc?client_id=victim&secret=guess"),
+                ):
+                    status, error = await ask(address, method, path)
+                    expected = None if method == "HEAD" else "CLIENT_ID_TAKEN"
+                    assert (status, error) == (403, expected), path
+                # the owner's stream lives on and is served
+                assert [s.client_id for s in hub.subscribers.values()] == ["victim"]
+                await ws.send(json.dumps({"seq": 1, "op": "noop"}))
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5 * UNIT))["ack"] == 1
+
+    arun(scenario())
+
+
 # -- oversized, malformed, out of range ----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/mutations", "/publish"])
+def test_an_oversized_chunked_post_without_a_length_is_413(path: str) -> None:
+    async def scenario() -> None:
+        async with serving(max_message_bytes=1024) as (hub, address):
+
+            async def chunks() -> Any:
+                for _ in range(4):  # 2 KiB in all, no Content-Length
+                    yield b" " * 512
+
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(f"http://{address}{path}", data=chunks(), headers=_JSON) as answer,
+            ):
+                assert answer.status == 413
+                assert (await answer.json())["error"] == "TOO_LARGE"
+            assert hub.replay.latest == 0 and len(hub.ledger) == 0
+            await healthy(address)
+
+    arun(scenario())
+
+
+def test_a_mutation_body_over_the_limit_is_413() -> None:
+    async def scenario() -> None:
+        async with serving(max_message_bytes=1024) as (hub, address):
+            body = {
+                "client_id": "c",
+                "seq": 1,
+                "op": "set",
+                "data": {"key": "k", "value": "x" * 2000},
+            }
+            assert await ask(address, "POST", "/mutations", _JSON, body) == (413, "TOO_LARGE")
+            assert hub.store.view()["kv"] == {} and len(hub.ledger) == 0
+            await healthy(address)
+
+    arun(scenario())
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "code"),
+    [
+        ("/mutations", b"{not json", "INVALID_PAYLOAD"),
+        ("/mutations", b"[1, 2]", "INVALID_PAYLOAD"),
+        ("/mutations", b'{"client_id": "c", "seq": "1", "op": "noop"}', "INVALID_PAYLOAD"),
+        ("/mutations", b'{"client_id": "c", "seq": 1, "op": ""}', "INVALID_PAYLOAD"),
+        ("/mutations", b'{"client_id": "a b", "seq": 1, "op": "noop"}', "INVALID_PAYLOAD"),
+        ("/mutations", b'{"client_id": "c", "seq": 0, "op": "noop"}', "INVALID_PAYLOAD"),
+        ("/publish", b"{not json", "INVALID_PAYLOAD"),
+        ("/publish", b'{"event": "heartbeat", "data": 1}', "INVALID_PAYLOAD"),
+        ("/publish", b'{"event": "", "data": 1}', "INVALID_PAYLOAD"),
+        ("/publish", b'{"data": 1}', "INVALID_PAYLOAD"),
+    ],
+)
+def test_a_malformed_post_body_is_a_400_with_its_code(path: str, raw: bytes, code: str) -> None:
+    async def scenario() -> None:
+        async with serving() as (hub, address):
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(f"http://{address}{path}", data=raw, headers=_JSON) as answer,
+            ):
+                assert answer.status == 400
+                assert (await answer.json())["error"] == code
+            assert hub.replay.latest == 0 and len(hub.ledger) == 0
+            await healthy(address)
+
+    arun(scenario())
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ("client_id=" + "a" * 129, {}),
+        ("client_id=a&secret=" + "s" * 129, {}),
+        ("client_id=a", {"Last-Event-ID": "abc"}),
+        ("client_id=a", {"Last-Event-ID": "-1"}),
+        ("client_id=a", {"Last-Event-ID": "1" * 17}),  # past 2**53: out of range
+        ("client_id=a&last_event_id=1e3", {}),
+    ],
+    ids=["long-id", "long-secret", "id-not-a-number", "negative-id", "huge-id", "exponent"],
+)
+def test_malformed_or_out_of_range_sse_requests_are_400(
+    method: str, query: str, headers: dict[str, str]
+) -> None:
+    async def scenario() -> None:
+        async with serving() as (hub, address):
+            status, error = await ask(address, method, f"/sse?{query}", headers)
+            if method == "GET":
+                assert (status, error) == (400, "INVALID_PAYLOAD")
+            elif "Last-Event-ID" in headers or "last_event_id" in query:
+                assert status == 200  # HEAD resumes nothing: the id is never read
+            else:
+                assert status == 400
+            assert not hub.subscribers and len(hub.ledger) == 0
+            await healthy(address)
+
+    arun(scenario())
 
 
 def test_state_refuses_a_malformed_client_id() -> None:
@@ -297,6 +441,60 @@ def test_a_probe_asking_for_a_huge_reply_gets_none_and_stamps_follow_the_servers
 # -- slow ----------------------------------------------------------------------------------
 
 
+def test_a_mutation_body_that_never_arrives_times_out() -> None:
+    async def scenario() -> None:
+        async with serving(header_timeout_s=0.3 * UNIT) as (hub, address):
+            host, port = address.rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(port))
+            try:
+                writer.write(
+                    f"POST /mutations HTTP/1.1\r\nHost: {address}\r\nContent-Type: "
+                    'application/json\r\nContent-Length: 100\r\n\r\n{"client_id":'.encode()
+                )
+                async with asyncio.timeout(5 * UNIT):
+                    answer = await reader.read()
+            finally:
+                writer.close()
+            assert answer.startswith(b"HTTP/1.1 408") and b'"REQUEST_TIMEOUT"' in answer
+            assert len(hub.ledger) == 0
+            await healthy(address)
+
+    arun(scenario())
+
+
+def test_a_websocket_frame_dribbled_and_stalled_is_reaped_at_the_pong_deadline() -> None:
+    """Half a frame, then nothing: no pong can follow (control frames go between frames,
+    never inside one), so the heartbeat reaps it. On a clock the test moves."""
+    from selector.runtime.server.settings import Heartbeat
+
+    clock = ManualClock()
+    beat = Heartbeat(ping_interval_s=20, pong_timeout_s=10, sse_comment_s=None)
+
+    async def scenario() -> None:
+        async with serving(clock, heartbeat=beat) as (hub, address):
+            reader, writer = await upgraded(address, "/ws?client_id=dribbler")
+            try:
+                writer.write(bytes([0x81, 0x80 | 100]) + b"\0\0\0\0" + b'{"seq":1,')
+                await eventually(lambda: len(hub.subscribers) == 1)
+
+                async def advance(seconds: float) -> None:
+                    await eventually(lambda: clock.sleepers == 1)
+                    clock.advance(seconds)
+
+                await advance(20)  # a ping round
+                await advance(11)  # past the pong deadline
+                await eventually(lambda: hub.counters.reaped == 1)
+                async with asyncio.timeout(5 * UNIT):
+                    while await reader.read(65536):  # the ping, then the end
+                        pass
+            finally:
+                writer.close()
+            await eventually(lambda: not hub.subscribers)
+            await healthy(address)
+
+    arun(scenario())
+
+
 @needs_aiortc
 def test_an_rtc_client_that_never_offers_is_closed_at_the_header_timeout() -> None:
     async def scenario() -> None:
@@ -384,6 +582,50 @@ def test_a_failed_commit_on_the_websocket_path_acks_nothing_and_health_says_so(
             hub.rebuild()
             view = (await ask(address, "GET", "/state"))[0]
             assert view == 200
+            await healthy(address)
+
+    arun(scenario())
+
+
+def test_an_event_whose_commit_fails_is_answered_503_and_reaches_no_subscriber(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with serving(state_path=str(tmp_path / "s.db")) as (hub, address):
+            async with subscribe(f"ws://{address}/ws?client_id=w") as ws:
+                hub.store.fail_commit = sqlite3.OperationalError("disk I/O error")  # type: ignore[attr-defined]
+                body = {"event": "e", "data": 1}
+                assert await ask(address, "POST", "/publish", _JSON, body) == (503, "STORE_FAILED")
+                hub.store.fail_commit = None  # type: ignore[attr-defined]
+                hub.rebuild()
+                # The next event committed is the first any subscriber sees, under the id
+                # the disk gave it.
+                status, _ = await ask(address, "POST", "/publish", _JSON, {"event": "f", "data": 2})
+                assert status == 200
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 5 * UNIT))
+                assert (frame["event"], frame["data"]) == ("f", 2)
+            await healthy(address)
+        async with serving(state_path=str(tmp_path / "s.db")) as (hub, address):
+            assert hub.replay.latest == 1
+
+    arun(scenario())
+
+
+def test_a_claim_by_a_stream_open_is_not_kept_when_its_commit_fails(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with serving(state_path=str(tmp_path / "s.db")) as (hub, address):
+            hub.store.fail_commit = sqlite3.OperationalError("disk I/O error")  # type: ignore[attr-defined]
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://{address}/sse?client_id=s&secret=chosen") as stream,
+            ):
+                assert stream.status == 200  # a read stream: nothing was acked
+                await eventually(hub.failed.is_set)
+                assert "s" not in hub.session.identities  # what the disk does not hold
+            hub.store.fail_commit = None  # type: ignore[attr-defined]
+            hub.rebuild()
+        async with serving(state_path=str(tmp_path / "s.db")) as (hub, address):
+            assert "s" not in hub.session.identities
             await healthy(address)
 
     arun(scenario())
