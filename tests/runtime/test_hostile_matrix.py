@@ -156,7 +156,7 @@ def test_rtc_log_needs_the_token_like_state() -> None:
                 aiohttp.ClientSession(cookies={"selector_token": "right"}) as session,
                 session.get(f"http://{address}/rtc/log") as response,
             ):
-                assert await response.json() == {"open_peers": 0, "received": []}
+                assert await response.json() == {"open_peers": 0, "received": [], "forgotten": 0}
         async with serving() as (_hub, address):  # without --token, open as /state is
             assert (await ask(address, "GET", "/rtc/log"))[0] == 200
 
@@ -556,6 +556,31 @@ def test_a_client_that_pipelines_requests_and_never_reads_is_dropped(path: str) 
             await healthy(address)
 
     arun(scenario(), timeout=60)
+
+
+@needs_aiortc
+def test_a_peer_flooding_probes_cannot_grow_the_rtc_log_past_its_bound() -> None:
+    from selector.runtime.rtc.channels import channel_for
+    from selector.runtime.rtc.peer import open_peer
+
+    async def scenario() -> None:
+        async with serving(rtc_log_max_entries=3) as (_hub, address):
+            url = f"http://{address}"
+            spec = channel_for("reliable_ordered")
+            peer = await open_peer(url, "flood", [spec])
+            try:
+                for seq in range(5):
+                    peer.send(spec.label, seq, 64, reply_bytes=16)
+                await eventually(lambda: len(peer.replies.get(spec.label, [])) == 5)
+                async with aiohttp.ClientSession() as session:
+                    log = await (await session.get(f"{url}/rtc/log")).json()
+                assert log["received"] == [["flood", spec.label, n] for n in (2, 3, 4)]
+                assert log["forgotten"] == 2
+            finally:
+                await peer.close()
+            await healthy(address)
+
+    arun(scenario())
 
 
 # -- a failed write to disk ----------------------------------------------------------------

@@ -13,14 +13,16 @@ video m-line of the offer the runtime sends a synthetic track of real Opus or VP
 (:mod:`selector.runtime.rtc.media`).
 
 ``GET /rtc/log`` reports what the runtime's peers received (client, channel, sequence, in
-arrival order) and how many peer connections are still open, for verification runs; it is
-under the same token rule as ``/state``. Without the ``webrtc`` extra both routes answer 501
+arrival order; the newest ``log_max_entries``, with a count of those forgotten) and how many
+peer connections are still open, for verification runs; it is under the same token rule as
+``/state``. Without the ``webrtc`` extra both routes answer 501
 with the install hint.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -57,6 +59,8 @@ class RtcPolicy:
     max_message_bytes: int
     #: How long the client has to send its offer once the WebSocket is open.
     offer_timeout_s: float
+    #: How many arrivals ``/rtc/log`` keeps (the newest); older ones are counted only.
+    log_max_entries: int
 
 
 @dataclass
@@ -65,8 +69,20 @@ class RtcState:
 
     policy: RtcPolicy
     peers: set[RTCPeerConnection] = field(default_factory=set)
-    #: (client id, channel label, sequence number), in arrival order.
-    received: list[tuple[str, str, int]] = field(default_factory=list)
+    #: (client id, channel label, sequence number), in arrival order, the newest
+    #: ``policy.log_max_entries``: a peer that floods probes cannot grow the server's memory.
+    received: deque[tuple[str, str, int]] = field(init=False)
+    #: Arrivals dropped from the front of ``received``.
+    forgotten: int = 0
+
+    def __post_init__(self) -> None:
+        self.received = deque(maxlen=self.policy.log_max_entries)
+
+    def record(self, entry: tuple[str, str, int]) -> None:
+        """Log one arrival, forgetting the oldest past the bound."""
+        if len(self.received) == self.received.maxlen:
+            self.forgotten += 1
+        self.received.append(entry)
 
 
 RTC_STATE_KEY: web.AppKey[RtcState] = web.AppKey("rtc_state", RtcState)
@@ -88,7 +104,7 @@ def _serve_channel(state: RtcState, client_id: str, channel: RTCDataChannel, lim
             probe = decode_probe(message)
         except ValueError:
             return
-        state.received.append((client_id, channel.label, probe.seq))
+        state.record((client_id, channel.label, probe.seq))
         # A probe may ask for up to 4 GiB: a reply over ``limit`` is never built.
         if 0 < probe.reply_bytes <= limit and channel.readyState == "open":
             reply = Probe(seq=probe.seq, at=arrived, reply_bytes=0)
@@ -175,7 +191,11 @@ async def rtc_log_handler(request: web.Request) -> web.Response:
     if not aiortc_available():
         return _unavailable()
     return web.json_response(
-        {"open_peers": len(state.peers), "received": [list(r) for r in state.received]}
+        {
+            "open_peers": len(state.peers),
+            "received": [list(r) for r in state.received],
+            "forgotten": state.forgotten,
+        }
     )
 
 

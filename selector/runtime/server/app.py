@@ -659,6 +659,7 @@ def build_app(settings: ServerSettings, clock: Clock = SYSTEM_CLOCK) -> web.Appl
             clock=clock,
             max_message_bytes=settings.max_message_bytes,
             offer_timeout_s=settings.header_timeout_s,
+            log_max_entries=settings.rtc_log_max_entries,
         ),
     )
 

@@ -154,6 +154,9 @@ class ServerSettings:
     #: Replay buffer bounds.
     replay_max_events: int = 1000
     replay_max_bytes: int = 4 * 1024 * 1024
+    #: Probe arrivals ``/rtc/log`` keeps (the newest): a verification run sends a few
+    #: thousand, and a peer that floods probes cannot grow the server's memory past this.
+    rtc_log_max_entries: int = 100_000
     #: Per-subscriber outbound queue bounds, and what happens when a consumer exceeds them.
     queue_max_frames: int = 1000
     queue_max_bytes: int = 1024 * 1024
