@@ -438,6 +438,34 @@ def test_a_probe_asking_for_a_huge_reply_gets_none_and_stamps_follow_the_servers
     arun(scenario())
 
 
+@needs_aiortc
+def test_an_offer_with_many_media_lines_gets_one_track_of_each_kind() -> None:
+    """Every track costs the server packetising and encryption at its frame rate: an offer
+    may carry hundreds of m-lines, the runtime sends one track per kind."""
+    from selector.runtime.rtc.channels import channel_for
+    from selector.runtime.rtc.peer import open_peer
+
+    async def scenario() -> None:
+        async with serving() as (_hub, address):
+            media = ("video",) * 4 + ("audio",) * 3
+            peer = await open_peer(
+                f"http://{address}", "m", [channel_for("best_effort")], media=media
+            )
+            try:
+                answer = peer.pc.remoteDescription.sdp
+                sending = [
+                    m.splitlines()[0].split()[0]
+                    for m in answer.split("m=")[1:]
+                    if "a=sendonly" in m
+                ]
+                assert sorted(sending) == ["audio", "video"]
+            finally:
+                await peer.close()
+            await healthy(address)
+
+    arun(scenario())
+
+
 # -- slow ----------------------------------------------------------------------------------
 
 

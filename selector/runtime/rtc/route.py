@@ -8,9 +8,9 @@ gets ``{"type": "answer", "sdp": ...}``. The WebSocket then stays open for the l
 peer connection: closing it closes the peer. Over every data channel the client opens, the
 runtime's peer answers each probe (see :mod:`selector.runtime.rtc.channels`) with a reply of
 the size asked, stamped with its arrival time on the server's clock; a probe asking for more
-than the client said it receives (``a=max-message-size``) gets no reply. For each audio or
-video m-line of the offer the runtime sends a synthetic track of real Opus or VP8 frames
-(:mod:`selector.runtime.rtc.media`).
+than the client said it receives (``a=max-message-size``) gets no reply. For each kind of media
+(audio, video) the offer has an m-line for, the runtime sends one synthetic track of real
+Opus or VP8 frames (:mod:`selector.runtime.rtc.media`).
 
 ``GET /rtc/log`` reports what the runtime's peers received (client, channel, sequence, in
 arrival order; the newest ``log_max_entries``, with a count of those forgotten) and how many
@@ -112,9 +112,11 @@ def _serve_channel(state: RtcState, client_id: str, channel: RTCDataChannel, lim
 
 
 def _add_media(pc: RTCPeerConnection) -> None:
-    """A synthetic track for each audio or video m-line of the offer (see
-    :mod:`selector.runtime.rtc.media`): a client that offers to receive media gets it."""
-    kinds = [t.kind for t in pc.getTransceivers() if t.kind in ("audio", "video")]
+    """A synthetic track of each kind (audio, video) the offer has an m-line for (see
+    :mod:`selector.runtime.rtc.media`): a client that offers to receive media gets it. One
+    per kind, whatever the number of m-lines: every track costs the server packetising and
+    encryption in Python at its frame rate, and an offer can carry hundreds of m-lines."""
+    kinds = sorted({t.kind for t in pc.getTransceivers() if t.kind in ("audio", "video")})
     if not kinds:
         return
     from selector.runtime.rtc.media import MEDIA, SyntheticTrack
