@@ -106,6 +106,53 @@ CASES = [
         "managed-websocket-gateway",
         False,
     ),
+    # HTTP/2 credited once: POSTs on the stream's connection, or the handshake and limit
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 0.05, payload_bytes: 80}}\n"
+        "infrastructure: {http_version: '2'}\n",
+        "http2-posts-share-the-stream",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 0.05, payload_bytes: 80}}\n"
+        "infrastructure: {http_version: '2'}\n",
+        "http2-multiplexing",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}}\n"
+        "infrastructure: {http_version: '3'}\n",
+        "http2-multiplexing",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}}\n"
+        "infrastructure: {http_version: '2'}\n",
+        "http2-posts-share-the-stream",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 0.05, payload_bytes: 80}}\n",
+        "http2-posts-share-the-stream",
+        False,
+    ),  # HTTP/1.1: the POSTs need a connection of their own
+    # an interactive acknowledged command is judged once, by interactive-acked-commands
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 0.5, payload_bytes: 80, needs_ack: true}}\n",
+        "occasional-upstream-over-post",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 0.5, payload_bytes: 80, needs_ack: true}}\n"
+        "delivery: {latency_p99_ms: 3000}\n",
+        "occasional-upstream-over-post",
+        True,
+    ),
     # peer-to-peer data through a server relay
     (
         "traffic: {server_to_client: {rate_hz: 5, payload_bytes: 800}}\n"
@@ -138,3 +185,29 @@ def test_whiteboard_with_cursors_both_ways_is_not_a_zero_score_win() -> None:
     assert rec.ranked("websocket").score > 0
     winner_rules = {h.rule for h in rec.hits if h.protocol == "websocket" and h.delta > 0}
     assert "steady-two-way" in winner_rules
+
+
+def test_restrictive_networks_charge_websocket_and_give_sse_nothing() -> None:
+    # One cost, charged once: the fallback WebSocket needs behind inspecting proxies.
+    rec = recommend(
+        load_profile_text(
+            BASE + "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}}\n"
+            "infrastructure: {restrictive_networks: true}\n"
+        )
+    )
+    effects = {h.protocol: h.delta for h in rec.hits if h.rule == "restrictive-networks"}
+    assert effects == {"websocket": -1, "webrtc": -2}
+
+
+def test_in_band_control_messages_are_not_posts_sharing_the_stream() -> None:
+    rec = recommend(
+        load_profile_text(
+            "schema_version: 2\nname: case\n"
+            "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+            "client_to_server: {rate_hz: 0.05, payload_bytes: 80, channel: in_band}}\n"
+            "infrastructure: {http_version: '2'}\n"
+        )
+    )
+    fired = {h.rule for h in rec.hits}
+    assert "http2-posts-share-the-stream" not in fired
+    assert {"in-band-control", "http2-multiplexing"} <= fired
