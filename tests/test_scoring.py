@@ -261,3 +261,19 @@ def test_audio_coming_back_to_a_listener_keeps_the_media_rules() -> None:
     assert rec.protocol == "webrtc"
     assert "audio-to-a-recogniser" not in {h.rule for h in rec.hits}
     assert "media-to-browser-or-mobile" in {h.rule for h in rec.hits}
+
+
+def test_audio_between_peers_has_a_listener_whatever_its_rate() -> None:
+    # Peer-to-peer audio at speech rates with little coming back is still heard by a person:
+    # the recogniser rule stands aside and declaring the media only strengthens WebRTC.
+    body = (
+        "traffic:\n"
+        "  server_to_client: {rate_hz: 2, payload_bytes: 100}\n"
+        "  client_to_server: {rate_hz: 20, payload_bytes: 800}\n"
+        "clients: [browser]\ntopology: peer_to_peer\ndelivery: {latency_p99_ms: 300}\n"
+    )
+    data_only = recommend(_profile(body))
+    with_audio = recommend(_profile(body + "media: audio\n"))
+    assert "audio-to-a-recogniser" not in {h.rule for h in with_audio.hits}
+    assert "media-needs-rtp" in {h.rule for h in with_audio.hits}
+    assert with_audio.ranked("webrtc").score > data_only.ranked("webrtc").score

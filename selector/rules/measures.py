@@ -88,6 +88,21 @@ def _fan_out_bytes(facts: Mapping[str, Any]) -> tuple[float, str]:
     )
 
 
+def _client_bytes(direction: str) -> Callable[[Mapping[str, Any]], tuple[float, str]]:
+    def compute(facts: Mapping[str, Any]) -> tuple[float, str]:
+        rate = facts[f"traffic.{direction}.rate_hz"]
+        payload = facts[f"traffic.{direction}.payload_bytes"]
+        total = float(rate * payload)
+        return total, f"{_num(rate)}/s x {_num(payload)} B = {_num(total)} B/s per client"
+
+    return compute
+
+
+def _client_bytes_value(direction: str) -> Callable[[Mapping[str, Any]], float]:
+    rate, payload = f"traffic.{direction}.rate_hz", f"traffic.{direction}.payload_bytes"
+    return lambda facts: float(facts[rate] * facts[payload])
+
+
 def _reconnects(facts: Mapping[str, Any]) -> tuple[float, str]:
     connections = facts["scale.concurrent_connections"]
     per_s = connections / RECONNECT_SPREAD_S
@@ -204,6 +219,28 @@ MEASURES: dict[str, Measure] = {
             Lever(_DOWN_RATE, True, _solve_product(_DOWN_RATE, _DOWN_PAYLOAD, _CONNECTIONS)),
             Lever(_DOWN_PAYLOAD, True, _solve_product(_DOWN_PAYLOAD, _DOWN_RATE, _CONNECTIONS)),
             Lever(_CONNECTIONS, True, _solve_product(_CONNECTIONS, _DOWN_RATE, _DOWN_PAYLOAD)),
+        ),
+    ),
+    "measure.client_upload_bytes_per_s": Measure(
+        "bytes/s",
+        "Client-to-server payload bytes per second from one client.",
+        _client_bytes("client_to_server"),
+        _client_bytes_value("client_to_server"),
+        (_UP_RATE, _UP_PAYLOAD),
+        (
+            Lever(_UP_RATE, True, _solve_product(_UP_RATE, _UP_PAYLOAD)),
+            Lever(_UP_PAYLOAD, True, _solve_product(_UP_PAYLOAD, _UP_RATE)),
+        ),
+    ),
+    "measure.client_download_bytes_per_s": Measure(
+        "bytes/s",
+        "Server-to-client payload bytes per second to one client.",
+        _client_bytes("server_to_client"),
+        _client_bytes_value("server_to_client"),
+        (_DOWN_RATE, _DOWN_PAYLOAD),
+        (
+            Lever(_DOWN_RATE, True, _solve_product(_DOWN_RATE, _DOWN_PAYLOAD)),
+            Lever(_DOWN_PAYLOAD, True, _solve_product(_DOWN_PAYLOAD, _DOWN_RATE)),
         ),
     ),
     "measure.reconnects_per_s": Measure(
