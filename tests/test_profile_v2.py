@@ -59,15 +59,21 @@ def test_v2_field_decides_the_real_case(case: str, edits: tuple[tuple[str, str],
     assert recommend(load_profile_text(_as_v2(text, edits))).protocol == _label(text)
 
 
-@pytest.mark.parametrize(
-    "path",
-    sorted(PROFILES.glob("*.yaml")) + sorted(CORPUS.glob("*.yaml")),
-    ids=lambda p: p.stem,
-)
+V1_FILES = [
+    path
+    for path in sorted(PROFILES.glob("*.yaml")) + sorted(CORPUS.glob("*.yaml"))
+    if "schema_version: 1\n" in path.read_text()
+]
+
+
+def test_most_files_are_v1() -> None:
+    # The relabelling check below only means something over a broad set of v1 files.
+    assert len(V1_FILES) >= 100
+
+
+@pytest.mark.parametrize("path", V1_FILES, ids=lambda p: p.stem)
 def test_v1_file_means_the_same_as_v2(path: Path) -> None:
     text = path.read_text()
-    if "schema_version: 1\n" not in text:
-        pytest.skip("not a v1 file")
     v1 = recommend(load_profile_text(text))
     v2 = recommend(load_profile_text(_as_v2(text, ())))
     assert [(r.protocol, r.score, r.vetoed) for r in v1.ranking] == [
