@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from selector.engine.score import Outcome, winner
 from selector.rules.facts import FACTS, derive_uncontrollable, format_fact
 from selector.rules.measures import DEPENDENT_MEASURES, MEASURES
-from selector.rules.model import PROTOCOLS, Matrix
+from selector.rules.model import PROTOCOLS, Matrix, Split
 
 if TYPE_CHECKING:
     from selector.engine.recommendation import TippingPoint
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["PATH_FIELD", "find_tipping_points"]
 
 _ZERO = (0.0, 0.0, 0.0)
+
 _UP_RATE = "traffic.client_to_server.rate_hz"
 _DOWN_RATE = "traffic.server_to_client.rate_hz"
 _PAYLOAD_RATE = {
@@ -58,9 +59,27 @@ class _Rescorer:
         self.facts = facts
         self.trial = dict(facts)
         self.outcome = outcome
+        self._live: dict[str, tuple[Split, ...]] = {}
+
+    def live(self, name: str) -> tuple[Split, ...]:
+        """The rules a change of fact ``name`` alone can move on this profile: those whose
+        conjuncts that do not read it hold (the others cannot fire whatever its value), each
+        with the predicate of the conjuncts that do, its deltas, vetoes and grader.
+
+        Filtering once per fact and profile, then testing only the conjuncts that read the
+        fact, made the search about 2x cheaper over the corpus (bench/engine.py)."""
+        found = self._live.get(name)
+        if found is None:
+            facts = self.facts
+            found = self._live[name] = tuple(
+                split for split in self.matrix.splits(name) if split[2](facts)
+            )
+        return found
 
     def winner_with(self, *changes: tuple[str, Any]) -> int | None:
         """Index of the winner once each ``(fact, value)`` in ``changes`` is applied."""
+        if len(changes) == 1:
+            return self._winner_with_one(*changes[0])
         matrix, fired, trial = self.matrix, self.outcome.fired, self.trial
         by_fact = matrix.rules_by_fact
         if len(changes) == 1:
@@ -109,11 +128,64 @@ class _Rescorer:
             trial[measure] = self.facts[measure]
         return winner((s0, s1, s2), (v0, v1, v2))
 
+    def _winner_with_one(self, name: str, value: Any) -> int | None:
+        """:meth:`winner_with` for one change: only the live rules of ``name``, and only the
+        conjuncts of theirs that read it."""
+        fired, trial, graded = self.outcome.fired, self.trial, self.outcome.graded
+        trial[name] = value
+        moved = DEPENDENT_MEASURES.get(name, ())
+        for measure in moved:
+            trial[measure] = MEASURES[measure].value(trial)
+        s0, s1, s2 = self.outcome.scores
+        v0, v1, v2 = self.outcome.vetoes
+        for index, own, _, d, v, grader in self.live(name):
+            now = own(trial)
+            if grader is not None:
+                # A graded rule can change its delta without changing whether it fires.
+                old = graded.get(index, _ZERO)
+                new = grader(trial) if now else _ZERO
+                s0, s1, s2 = s0 - old[0] + new[0], s1 - old[1] + new[1], s2 - old[2] + new[2]
+                if now == fired[index]:
+                    continue
+                sign = 1 if now else -1
+                v0, v1, v2 = v0 + sign * v[0], v1 + sign * v[1], v2 + sign * v[2]
+            elif now != fired[index]:
+                if now:
+                    s0, s1, s2 = s0 + d[0], s1 + d[1], s2 + d[2]
+                    v0, v1, v2 = v0 + v[0], v1 + v[1], v2 + v[2]
+                else:
+                    s0, s1, s2 = s0 - d[0], s1 - d[1], s2 - d[2]
+                    v0, v1, v2 = v0 - v[0], v1 - v[1], v2 - v[2]
+        trial[name] = self.facts[name]
+        for measure in moved:
+            trial[measure] = self.facts[measure]
+        return winner((s0, s1, s2), (v0, v1, v2))
+
+    def _reach_one(self, name: str) -> tuple[tuple[float, ...], tuple[bool, ...]]:
+        """:func:`_reach` for one fact, over its live rules only (a tighter, still safe bound:
+        the other rules cannot fire whatever the fact's value)."""
+        swing = [0.0, 0.0, 0.0]
+        vetoing = [False, False, False]
+        swings = self.matrix.swings
+        for index, _, _, _, v, _ in self.live(name):
+            w = swings[index]
+            for slot in range(3):
+                swing[slot] += w[slot]
+                vetoing[slot] = vetoing[slot] or bool(v[slot])
+        return tuple(swing), tuple(vetoing)
+
     def can_flip(self, base: int | None, names: tuple[str, ...]) -> bool:
         """False when no value of the facts ``names`` could change the winner. A safe bound:
         no rule reading them can veto the winner or lift a rival's veto, and the winner's lead
         over every viable rival exceeds what those rules can move."""
-        swing, vetoing = _reach(self.matrix, names)
+        if not self._may_flip(base, *_reach(self.matrix, names)):
+            return False  # the matrix-wide bound (cached per matrix) is enough
+        if len(names) > 1:
+            return True
+        # The tighter bound over the rules live on this profile (the search needs them next).
+        return self._may_flip(base, *self._reach_one(names[0]))
+
+    def _may_flip(self, base: int | None, swing: Sequence[float], vetoing: Sequence[bool]) -> bool:
         vetoes = self.outcome.vetoes
         # Plain loops: this runs for every fact of every profile, and any() over a generator
         # costs more than the comparisons it makes.
@@ -332,12 +404,24 @@ def _number_plan(matrix: Matrix) -> tuple[tuple[str, tuple[tuple[str, bool, Any]
 _LARGEST_SOLVED = 1e12
 
 
+def _live_constants(rescore: _Rescorer, name: str) -> tuple[tuple[float, frozenset[str]], ...]:
+    """Fact ``name``'s own constants that a rule live on this profile compares it with: a
+    constant only the other rules use cuts a region in which nothing can change, so walking
+    it would re-score for nothing. Dropping those constants made the number-fact search
+    about 2x cheaper over profiles/ and tests/corpus (fewer regions, same tipping points)."""
+    every = rescore.matrix.thresholds.get(name, ())
+    at = rescore.matrix.rules_at.get(name, {})
+    live = {split[0] for split in rescore.live(name)}
+    return tuple((value, ops) for value, ops in every if any(i in live for i in at.get(value, ())))
+
+
 def _thresholds_of(
-    matrix: Matrix, name: str, levers: tuple[tuple[str, bool, Any], ...], facts: Mapping[str, Any]
+    rescore: _Rescorer, name: str, levers: tuple[tuple[str, bool, Any], ...]
 ) -> tuple[tuple[float, frozenset[str]], ...]:
     """Fact ``name``'s constants: the matrix's own, plus each measure constant solved for
     ``name`` with the profile's other facts held (a decreasing lever flips the operator)."""
-    own = matrix.thresholds.get(name, ())
+    matrix, facts = rescore.matrix, rescore.facts
+    own = _live_constants(rescore, name)
     if not levers:
         return own
     merged: dict[float, set[str]] = {value: set(ops) for value, ops in own}
@@ -424,7 +508,7 @@ def _number_changes(
             continue  # no messages in that direction: their size means nothing
         if not rescore.can_flip(base, (name,)):
             continue
-        regions = _regions(_thresholds_of(rescore.matrix, name, levers, facts))
+        regions = _regions(_thresholds_of(rescore, name, levers))
         start = _locate(regions, float(facts[name]))
         for step in (1, -1):
             found = _walk(rescore, name, regions, start, step, base)

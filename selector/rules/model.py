@@ -202,10 +202,13 @@ class Matrix:
     """
 
     __slots__ = (
+        "_splits",
         "by_id",
         "deltas",
+        "gated",
         "graders",
         "rules",
+        "rules_at",
         "rules_by_fact",
         "sha256",
         "sources",
@@ -221,6 +224,9 @@ class Matrix:
         self.sources = sources
         self.by_id: dict[str, Rule] = {r.id: r for r in rules}
         gated = tuple(r.gated for r in rules)
+        #: Each rule's condition with its subjects, as scoring evaluates it.
+        self.gated: tuple[Condition, ...] = gated
+        self._splits: dict[str, tuple[Split, ...]] = {}
         self.tests: tuple[Predicate, ...] = tuple(predicate(c) for c in gated)
         self.deltas: tuple[tuple[float, float, float], ...] = tuple(_deltas(r) for r in rules)
         self.vetoes: tuple[tuple[int, int, int], ...] = tuple(_vetoes(r) for r in rules)
@@ -233,12 +239,14 @@ class Matrix:
         self.swings: tuple[tuple[float, float, float], ...] = tuple(_swings(r) for r in rules)
         by_fact: dict[str, list[int]] = {}
         thresholds: dict[str, dict[float, set[str]]] = {}
+        rules_at: dict[str, dict[float, list[int]]] = {}
         for index, (rule, condition) in enumerate(zip(rules, gated, strict=True)):
             for name in rule.reads():
                 by_fact.setdefault(name, []).append(index)
             for name, values in numeric_thresholds(condition).items():
                 for value, operators in values.items():
                     thresholds.setdefault(name, {}).setdefault(value, set()).update(operators)
+                    rules_at.setdefault(name, {}).setdefault(value, []).append(index)
             for effect in rule.effects:
                 if effect.grade is not None:
                     # A band starts at its bound: ``measure >= bound`` is where it steps.
@@ -251,6 +259,12 @@ class Matrix:
             for source in MEASURES[name].inputs:
                 merged = {*by_fact.get(source, ()), *by_fact[name]}
                 by_fact[source] = sorted(merged)
+        #: For each number fact, the rules comparing it with each constant: the only rules whose
+        #: truth can change where its value crosses that constant.
+        self.rules_at: dict[str, dict[float, tuple[int, ...]]] = {
+            name: {value: tuple(indexes) for value, indexes in values.items()}
+            for name, values in rules_at.items()
+        }
         #: Indexes of the rules whose condition or graded effect reads each fact or measure
         #: (a fact also lists the rules reading a measure computed from it).
         self.rules_by_fact: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in by_fact.items()}
@@ -260,6 +274,29 @@ class Matrix:
             name: tuple((v, frozenset(ops)) for v, ops in sorted(values.items()))
             for name, values in thresholds.items()
         }
+
+    def splits(self, name: str) -> tuple[Split, ...]:
+        """For each rule reading fact ``name``: its index, the conjuncts of its condition that
+        read ``name`` (directly or through a measure) and the ones that do not, compiled.
+
+        Tipping-point search changes one fact at a time: a rule whose other conjuncts are
+        false on the profile cannot fire whatever the fact's value, so the search drops it
+        once per profile and then evaluates only the conjuncts that read the fact. Worked out
+        once per fact per matrix.
+        """
+        found = self._splits.get(name)
+        if found is None:
+            found = self._splits[name] = tuple(
+                (
+                    index,
+                    *_split(self.gated[index], name),
+                    self.deltas[index],
+                    self.vetoes[index],
+                    self.graders.get(index),
+                )
+                for index in self.rules_by_fact.get(name, ())
+            )
+        return found
 
     def reordered(self, order: list[int]) -> Matrix:
         """The same rules in another order (scores must not depend on it; tests check)."""
@@ -272,6 +309,35 @@ def _deltas(rule: Rule) -> tuple[float, float, float]:
         if effect.grade is None:
             out[PROTOCOLS.index(effect.protocol)] = rule.scaled(effect)
     return out[0], out[1], out[2]
+
+
+#: One rule's condition cut along one fact: its index, the predicate of the conjuncts that
+#: read the fact, that of those that do not, then the rule's deltas, vetoes and grader.
+Split = tuple[
+    int,
+    Predicate,
+    Predicate,
+    tuple[float, float, float],
+    tuple[int, int, int],
+    Callable[[Mapping[str, Any]], tuple[float, float, float]] | None,
+]
+
+
+def _reads(condition: Condition) -> frozenset[str]:
+    """Facts ``condition`` reads, a measure standing for the facts it is computed from."""
+    names = facts_of(condition)
+    out = set(names)
+    for name in names:
+        if name in MEASURES:
+            out.update(MEASURES[name].inputs)
+    return frozenset(out)
+
+
+def _split(condition: Condition, name: str) -> tuple[Predicate, Predicate]:
+    parts = condition.parts if isinstance(condition, AllOf) else (condition,)
+    own = tuple(p for p in parts if name in _reads(p))
+    rest = tuple(p for p in parts if name not in _reads(p))
+    return predicate(AllOf(own)), predicate(AllOf(rest))
 
 
 def _swings(rule: Rule) -> tuple[float, float, float]:
