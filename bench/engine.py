@@ -74,7 +74,7 @@ class Version:
         with self.active():
             sys.path.insert(0, str(root))
             try:
-                import selector  # noqa: F401
+                import selector
                 from selector.engine.recommend import recommend
                 from selector.loading import load_profile
                 from selector.profile import Profile
