@@ -1,12 +1,29 @@
 """Benchmarks of the reference runtime against Node peers, as ratios from the same run.
 
-    .venv/bin/python bench/run.py [--rounds 3] [--seconds 5]
+    .venv/bin/python bench/run.py                 # every section, 6 interleaved rounds
+    .venv/bin/python bench/run.py --quick         # a smoke run: 2 short rounds
+    .venv/bin/python bench/run.py --only ws --rounds 6
+
+Sections (``--only`` / ``--skip``):
+
+- ``ws``: one mutation in flight per connection (send, wait for the ack: what a UI does).
+  50 connections, 100 warm-up then 1,500 acks each, ``{"seq": n, "op": "noop", "data": null}``
+  on a fresh ``client_id`` (no handshake) against ``selector serve --quiet`` with its defaults
+  and a bare Node ``ws`` server (parse, reply ``{"ack": seq}``). CPU per ack, acks/s, p99.
+- ``windowed``: 16 mutations in flight per connection for ``--seconds`` (hides per-read costs).
+- ``sse``: 100 streams, 4 closed-loop publishers; deliveries/s and CPU per delivery against
+  a Node ``http`` server that coalesces frames per loop turn and one that writes per event.
+- ``memory``: server RSS growth per idle WebSocket at 2,000 connections.
+- ``state``: ``serve --state`` with the one-in-flight load: acks/s and store commits (one WAL
+  fsync each with ``synchronous=FULL``) per ack, read from ``/metrics``.
 
 Needs Node 20, ``npm ci`` in bench/node and ``taskset``. Every server runs pinned to one core
-(``--server-core``), every load client (the same Node client for all servers) to the other.
-Server CPU is read from /proc/PID/stat over the measured window, memory from VmRSS. Rounds
-are interleaved (A, B, A, B...) and the medians of the per-round ratios are printed, because
-the same configuration varies between rounds on a shared machine. Never run by the tests.
+(``--server-core``), the load client (the same Node client for all servers) to the other.
+Server CPU is read from /proc over the measured window (the process, its threads, its live
+descendants and its reaped children), memory from VmRSS. Rounds are interleaved (the order of
+the servers alternates between rounds) and the medians of the per-round ratios are printed,
+because the same configuration varies between rounds on a shared machine. Only loopback, only
+processes this script started are ended, every wait is bounded. Never run by the tests.
 """
 
 from __future__ import annotations
@@ -18,14 +35,19 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "bench" / "node"
 TICKS = os.sysconf("SC_CLK_TCK")
+SECTIONS = ("ws", "windowed", "sse", "memory", "state")
+Row = dict[str, float]
 
 
 def free_port() -> int:
@@ -34,9 +56,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                found.append(child)
+                todo.append(child)
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    """CPU time of ``pid`` (all threads), its reaped children and its live descendants."""
+    total = 0.0
+    for i, p in enumerate([pid, *_descendants(pid)]):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        if i == 0:
+            ticks += int(fields[13]) + int(fields[14])  # cutime + cstime (reaped children)
+        total += ticks / TICKS
+    return total
 
 
 def rss_bytes(pid: int) -> int:
@@ -47,22 +95,30 @@ def rss_bytes(pid: int) -> int:
 
 
 @contextmanager
-def server(kind: str, core: int, state_dir: Path) -> Iterator[tuple[int, int]]:
-    """Start a server pinned to ``core``; yields (pid, port). Ends only its own process."""
+def server(
+    kind: str, core: int, state_dir: Path, baseline: Path | None = None
+) -> Iterator[tuple[int, int]]:
+    """Start a server pinned to ``core``; yields (pid, port). Ends only its own process.
+    ``selector-base`` is ``selector serve`` from the checkout at ``baseline``."""
     port = free_port()
     pin = ["taskset", "-c", str(core)]
+    cwd, env = ROOT, None
+    if kind == "selector-base":
+        assert baseline is not None
+        cwd, env = baseline, {**os.environ, "PYTHONPATH": str(baseline)}
     if kind.startswith("selector"):
-        cmd = [sys.executable, "-m", "selector", "serve", "--port", str(port), "--quiet"]
+        cmd = [sys.executable, "-m", "selector", "serve", "--host", "127.0.0.1"]
+        cmd += ["--port", str(port), "--quiet"]
         if kind == "selector-state":
-            db = state_dir / f"bench-{port}.db"
-            cmd += ["--state", str(db)]
-    elif kind == "node-ws":
-        cmd = ["node", str(NODE_DIR / "ws_server.mjs"), str(port)]
+            cmd += ["--state", str(state_dir / f"bench-{port}.db")]
+    elif kind.startswith("node-ws"):
+        mode = kind.removeprefix("node-ws").lstrip("-") or "bare"
+        cmd = ["node", str(NODE_DIR / "ws_server.mjs"), str(port), mode]
     else:
         mode = kind.removeprefix("node-sse-")
         cmd = ["node", str(NODE_DIR / "sse_server.mjs"), str(port), mode]
     process = subprocess.Popen(
-        pin + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+        pin + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env
     )
     try:
         deadline = time.monotonic() + 20
@@ -84,187 +140,262 @@ def server(kind: str, core: int, state_dir: Path) -> Iterator[tuple[int, int]]:
             process.wait(5)
 
 
-def run_load(args: list[str], core: int, server_pid: int) -> dict[str, float]:
+def run_load(args: list[str], core: int, server_pid: int, timeout_s: float = 150) -> Row:
     """Run a Node load client; measure the server's CPU between its start and end lines."""
     process = subprocess.Popen(
-        ["taskset", "-c", str(core), "node", *args],
+        ["timeout", str(timeout_s), "taskset", "-c", str(core), "node", *args],
         stdout=subprocess.PIPE,
         text=True,
         cwd=NODE_DIR,
     )
     assert process.stdout is not None
     cpu_start = 0.0
-    result: dict[str, float] = {}
+    result: Row = {}
     for line in process.stdout:
         message = json.loads(line)
         if "error" in message:
+            process.kill()
             raise RuntimeError(f"load client: {message}")
         if message.get("phase") == "start":
             cpu_start = cpu_seconds(server_pid)
         elif message.get("phase") == "end":
             result = {**message, "server_cpu_s": cpu_seconds(server_pid) - cpu_start}
+            result.pop("phase")
     process.wait(30)
+    if not result:
+        raise RuntimeError(f"load client ended without a result: {args}")
     return result
+
+
+def store_commits(port: int) -> float | None:
+    """``store_commits_total`` from /metrics, None when the server has no such metric."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith("store_commits_total"):
+            return float(line.split()[-1])
+    return None
 
 
 def idle_memory(server_pid: int, port: int, connections: int, core: int) -> float:
     """Server RSS growth per idle WebSocket connection."""
     before = rss_bytes(server_pid)
+    cmd = ["load_ws.mjs", f"ws://127.0.0.1:{port}/ws", str(connections), "0", "0", "idle"]
     process = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            str(core),
-            "node",
-            "load_ws.mjs",
-            f"ws://127.0.0.1:{port}/ws",
-            str(connections),
-            "0",
-            "0",
-            "idle",
-        ],
+        ["timeout", "120", "taskset", "-c", str(core), "node", *cmd],
         stdout=subprocess.PIPE,
         text=True,
         cwd=NODE_DIR,
     )
     assert process.stdout is not None
     try:
-        message = json.loads(process.stdout.readline())
+        message = json.loads(process.stdout.readline() or '{"error": "no output"}')
         if message.get("phase") != "open":
             raise RuntimeError(f"load client: {message}")
-        time.sleep(2)  # let the server settle
+        time.sleep(2)  # let the server settle (no assertion: a measurement)
         return (rss_bytes(server_pid) - before) / connections
     finally:
         process.terminate()
         process.wait(10)
 
 
+@dataclass(frozen=True)
+class Ratio:
+    """One line of the summary: ``a`` over ``b`` for ``key``, and the bar it must meet."""
+
+    label: str
+    a: str
+    b: str
+    key: str
+    bar: str = ""
+
+
+RATIOS = [
+    Ratio(
+        "WS 1-in-flight CPU per ack vs node ws", "ws selector", "ws node-ws", "cpu_per", "<=0.95"
+    ),
+    Ratio("WS 1-in-flight acks/s vs node ws", "ws selector", "ws node-ws", "rate", ">=1.05"),
+    Ratio("WS 1-in-flight p99 vs node ws", "ws selector", "ws node-ws", "p99_ms", "<=1.2"),
+    Ratio("WS 1-in-flight p50 vs node ws", "ws selector", "ws node-ws", "p50_ms"),
+    Ratio("WS windowed CPU per ack vs node ws", "windowed selector", "windowed node-ws", "cpu_per"),
+    Ratio("WS windowed acks/s vs node ws", "windowed selector", "windowed node-ws", "rate"),
+    Ratio(
+        "SSE deliveries/s vs node coalescing",
+        "sse selector",
+        "sse node-sse-coalesce",
+        "drate",
+        ">=1.0",
+    ),
+    Ratio(
+        "SSE CPU per delivery vs node coalescing",
+        "sse selector",
+        "sse node-sse-coalesce",
+        "dcpu",
+        "<=1.0",
+    ),
+    Ratio("SSE deliveries/s vs node per-event", "sse selector", "sse node-sse-per-event", "drate"),
+    Ratio(
+        "SSE CPU per delivery vs node per-event", "sse selector", "sse node-sse-per-event", "dcpu"
+    ),
+    Ratio(
+        "idle memory per WS at N vs node ws", "memory selector", "memory node-ws", "mem", "<=1.0"
+    ),
+    Ratio("--state acks/s vs in memory", "state selector-state", "state selector", "rate"),
+    Ratio("--state CPU per ack vs in memory", "state selector-state", "state selector", "cpu_per"),
+]
+
+
+def derive(v: Row) -> Row:
+    """Add rates and per-unit figures to a raw measurement."""
+    d = dict(v)
+    if "acks" in v:
+        d["rate"] = v["acks"] / v["seconds"]
+        d["cpu_per"] = v["server_cpu_s"] / max(v["acks"], 1)
+        if "commits" in v:
+            d["commits_per_ack"] = v["commits"] / max(v["acks"], 1)
+    if "deliveries" in v:
+        d["drate"] = v["deliveries"] / v["seconds"]
+        d["dcpu"] = v["server_cpu_s"] / max(v["deliveries"], 1)
+    if "bytes_per_connection" in v:
+        d["mem"] = v["bytes_per_connection"]
+    return d
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--quick", action="store_true", help="2 short rounds (smoke run)")
+    parser.add_argument("--only", action="append", default=[], choices=SECTIONS)
+    parser.add_argument("--skip", action="append", default=[], choices=SECTIONS)
     parser.add_argument("--ws-connections", type=int, default=50)
-    parser.add_argument("--ws-window", type=int, default=16, help="mutations in flight per conn")
+    parser.add_argument("--ws-warmup", type=int, default=100, help="warm-up acks per connection")
+    parser.add_argument("--ws-acks", type=int, default=1500, help="measured acks per connection")
+    parser.add_argument("--seconds", type=float, default=5, help="windowed and SSE loads")
+    parser.add_argument("--ws-window", type=int, default=16, help="windowed: in flight per conn")
     parser.add_argument("--sse-clients", type=int, default=100)
     parser.add_argument("--publishers", type=int, default=4)
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--server-core", type=int, default=1)
     parser.add_argument("--load-core", type=int, default=0)
-    parser.add_argument("--state-dir", type=Path, default=Path("/tmp"))
-    parser.add_argument("--skip", action="append", default=[], choices=("ws", "sse", "memory"))
+    parser.add_argument("--state-dir", type=Path, default=None, help="default: a temp dir")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. a git worktree of main): its selector serve is measured "
+        "too, as selector-base, for before/after ratios from the same run",
+    )
     args = parser.parse_args()
-    secs = str(args.seconds)
-    rows: dict[str, list[dict[str, float]]] = {}
-
-    def record(name: str, value: dict[str, float]) -> None:
-        rows.setdefault(name, []).append(value)
-        print(name, json.dumps(value), flush=True)
-
-    for round_number in range(args.rounds):
-        print(f"-- round {round_number + 1}", flush=True)
-        if "ws" not in args.skip:
-            for kind in ("node-ws", "selector", "selector-state"):
-                with server(kind, args.server_core, args.state_dir) as (pid, port):
-                    load = [
-                        "load_ws.mjs",
-                        f"ws://127.0.0.1:{port}/ws",
-                        str(args.ws_connections),
-                        secs,
-                        str(args.ws_window),
-                        "acks",
-                    ]
-                    result = run_load(load, args.load_core, pid)
-                record(f"ws-acks {kind}", result)
-        if "sse" not in args.skip:
-            for kind in ("node-sse-per-event", "node-sse-coalesce", "selector"):
-                with server(kind, args.server_core, args.state_dir) as (pid, port):
-                    load = [
-                        "load_sse.mjs",
-                        f"http://127.0.0.1:{port}",
-                        str(args.sse_clients),
-                        secs,
-                        str(args.publishers),
-                    ]
-                    result = run_load(load, args.load_core, pid)
-                record(f"sse-fanout {kind}", result)
-        if "memory" not in args.skip:
-            for kind in ("node-ws", "selector"):
-                with server(kind, args.server_core, args.state_dir) as (pid, port):
-                    per_conn = idle_memory(pid, port, args.idle_connections, args.load_core)
-                record(f"idle-memory {kind}", {"bytes_per_connection": per_conn})
-
+    if args.quick:
+        args.rounds = min(args.rounds, 2)
+        args.ws_warmup, args.ws_acks, args.seconds = 20, 300, 2.0
+        args.idle_connections = min(args.idle_connections, 500)
+    sections = [s for s in (args.only or SECTIONS) if s not in args.skip]
+    with tempfile.TemporaryDirectory(dir=args.state_dir) as tmp:
+        rows = run_rounds(args, sections, Path(tmp))
     summarize(rows)
 
 
-def _median_ratio(
-    rows: dict[str, list[dict[str, float]]], a: str, b: str, key: str, per: str | None = None
-) -> float | None:
-    if a not in rows or b not in rows:
-        return None
-    ratios = []
-    for ra, rb in zip(rows[a], rows[b], strict=False):
-        va = ra[key] / ra[per] if per else ra[key]
-        vb = rb[key] / rb[per] if per else rb[key]
-        if vb:
-            ratios.append(va / vb)
-    return statistics.median(ratios) if ratios else None
+def run_rounds(
+    args: argparse.Namespace, sections: list[str], state_dir: Path
+) -> dict[str, list[Row]]:
+    rows: dict[str, list[Row]] = {}
+    inflight1 = [str(args.ws_connections), str(args.ws_warmup), str(args.ws_acks), "inflight1"]
+    base = ["selector-base"] if args.baseline else []
+
+    def measure(section: str, kinds: list[str], round_number: int, load: list[str]) -> None:
+        # Alternate the order between rounds so a drifting machine favours no server.
+        for kind in kinds if round_number % 2 == 0 else kinds[::-1]:
+            with server(kind, args.server_core, state_dir, args.baseline) as (pid, port):
+                url = f"{'http' if section == 'sse' else 'ws'}://127.0.0.1:{port}"
+                path = "" if section == "sse" else "/ws"
+                commits_before = store_commits(port) if kind.startswith("selector") else None
+                result = run_load([load[0], url + path, *load[1:]], args.load_core, pid)
+                if commits_before is not None:
+                    after = store_commits(port)
+                    if after is not None:
+                        result["commits"] = after - commits_before
+            rows.setdefault(f"{section} {kind}", []).append(derive(result))
+            print(f"{section} {kind}", json.dumps(result), flush=True)
+
+    for round_number in range(args.rounds):
+        print(f"-- round {round_number + 1}/{args.rounds}", flush=True)
+        if "ws" in sections:
+            measure("ws", ["node-ws", "selector", *base], round_number, ["load_ws.mjs", *inflight1])
+        if "windowed" in sections:
+            load = ["load_ws.mjs", str(args.ws_connections), str(args.seconds)]
+            load += [str(args.ws_window), "windowed"]
+            measure("windowed", ["node-ws", "selector", *base], round_number, load)
+        if "sse" in sections:
+            load = ["load_sse.mjs", str(args.sse_clients), str(args.seconds), str(args.publishers)]
+            kinds = ["node-sse-coalesce", "selector", "node-sse-per-event", *base]
+            measure("sse", kinds, round_number, load)
+        if "memory" in sections:
+            kinds = ["node-ws", "selector", *base]
+            for kind in kinds if round_number % 2 == 0 else kinds[::-1]:
+                with server(kind, args.server_core, state_dir, args.baseline) as (pid, port):
+                    per_conn = idle_memory(pid, port, args.idle_connections, args.load_core)
+                rows.setdefault(f"memory {kind}", []).append(
+                    derive({"bytes_per_connection": per_conn})
+                )
+                print(f"memory {kind}", json.dumps({"bytes_per_connection": per_conn}), flush=True)
+        if "state" in sections:
+            kinds = ["selector-state", "selector"]
+            measure("state", kinds, round_number, ["load_ws.mjs", *inflight1])
+        print_round(rows, round_number)
+    return rows
 
 
-def summarize(rows: dict[str, list[dict[str, float]]]) -> None:
-    print("\n== medians of per-round ratios (selector / peer)")
-    lines = [
-        ("WS CPU per ack vs node ws", "ws-acks selector", "ws-acks node-ws", "cpu_per"),
-        ("WS throughput vs node ws", "ws-acks selector", "ws-acks node-ws", "rate"),
-        (
-            "WS --state CPU per ack vs memory",
-            "ws-acks selector-state",
-            "ws-acks selector",
-            "cpu_per",
-        ),
-        ("WS --state throughput vs memory", "ws-acks selector-state", "ws-acks selector", "rate"),
-    ]
-    for peer in ("node-sse-per-event", "node-sse-coalesce"):
-        lines += [
-            (f"SSE deliveries/s vs {peer}", "sse-fanout selector", f"sse-fanout {peer}", "drate"),
-            (
-                f"SSE CPU per delivery vs {peer}",
-                "sse-fanout selector",
-                f"sse-fanout {peer}",
-                "dcpu",
-            ),
-        ]
-    lines.append(
-        (
-            "idle WS memory per connection vs node ws",
-            "idle-memory selector",
-            "idle-memory node-ws",
-            "mem",
+def ratios(rows: dict[str, list[Row]]) -> list[Ratio]:
+    """:data:`RATIOS`, and the same for the baseline checkout when one was measured."""
+    extra = [
+        Ratio(
+            r.label.replace("vs", "(before) vs", 1),
+            r.a.replace("selector", "selector-base"),
+            r.b,
+            r.key,
+            r.bar,
         )
+        for r in RATIOS
+        if r.a.endswith(" selector") and r.a.replace("selector", "selector-base") in rows
+    ]
+    return RATIOS + extra
+
+
+def print_round(rows: dict[str, list[Row]], round_number: int) -> None:
+    for ratio in ratios(rows):
+        if ratio.a in rows and ratio.b in rows and len(rows[ratio.a]) > round_number:
+            va = rows[ratio.a][round_number].get(ratio.key)
+            vb = rows[ratio.b][round_number].get(ratio.key)
+            if va is not None and vb:
+                print(f"   {ratio.label:54s} {va / vb:6.2f}x", flush=True)
+
+
+def summarize(rows: dict[str, list[Row]]) -> None:
+    print(
+        f"\n== medians of per-round ratios (selector / peer), {max(map(len, rows.values()))} rounds"
     )
-    derived: dict[str, list[dict[str, float]]] = {}
+    for ratio in ratios(rows):
+        if ratio.a not in rows or ratio.b not in rows:
+            continue
+        per_round = [
+            ra[ratio.key] / rb[ratio.key]
+            for ra, rb in zip(rows[ratio.a], rows[ratio.b], strict=False)
+            if ra.get(ratio.key) is not None and rb.get(ratio.key)
+        ]
+        if per_round:
+            median = statistics.median(per_round)
+            spread = " ".join(f"{r:.2f}" for r in per_round)
+            bar = f"(bar {ratio.bar})" if ratio.bar else ""
+            print(f"{ratio.label:54s} {median:6.2f}x {bar:12s} rounds: {spread}")
+    print("\n== medians of absolute figures (rate /s, cpu_per s, latency ms, mem bytes)")
+    keys = ("rate", "cpu_per", "p50_ms", "p99_ms", "drate", "dcpu", "mem", "commits_per_ack")
     for name, values in rows.items():
-        out = []
-        for v in values:
-            d = dict(v)
-            if "acks" in v:
-                d["rate"] = v["acks"] / v["seconds"]
-                d["cpu_per"] = v["server_cpu_s"] / max(v["acks"], 1)
-            if "deliveries" in v:
-                d["drate"] = v["deliveries"] / v["seconds"]
-                d["dcpu"] = v["server_cpu_s"] / max(v["deliveries"], 1)
-            if "bytes_per_connection" in v:
-                d["mem"] = v["bytes_per_connection"]
-            out.append(d)
-        derived[name] = out
-    for label, a, b, key in lines:
-        ratio = _median_ratio(derived, a, b, key)
-        if ratio is not None:
-            print(f"{label:48s} {ratio:6.2f}x")
-    print("\n== medians of absolute figures")
-    for name, values in derived.items():
-        keys = [k for k in ("rate", "cpu_per", "drate", "dcpu", "p50_ms", "mem") if k in values[0]]
-        figures = {k: statistics.median(v[k] for v in values if v.get(k) is not None) for k in keys}
-        print(f"{name:32s} " + "  ".join(f"{k}={figures[k]:.6g}" for k in keys))
+        present = [k for k in keys if any(v.get(k) is not None for v in values)]
+        figures = {
+            k: statistics.median(v[k] for v in values if v.get(k) is not None) for k in present
+        }
+        print(f"{name:28s} " + "  ".join(f"{k}={figures[k]:.4g}" for k in present))
 
 
 if __name__ == "__main__":
