@@ -97,7 +97,7 @@ def test_clean_server_close_reconnects_and_resumes_after_the_last_event(code: in
                 ws = _only_stream(hub).ws
                 assert ws is not None
                 closing_at = asyncio.get_running_loop().time()  # the client's close is later
-                await ws.close(code=code, message=b"retry_after_ms=150")
+                ws.close(code, b"retry_after_ms=150")
                 await eventually(lambda: not client.connected)
                 hub.publish(Publish("tick", 3))  # missed while away
                 hub.publish(Publish("tick", 4))
@@ -118,7 +118,7 @@ def test_a_close_code_that_a_retry_cannot_fix_stops_the_client() -> None:
                 await client.wait_connected(5 * UNIT)
                 ws = _only_stream(hub).ws
                 assert ws is not None
-                await ws.close(code=1008, message=b"policy")
+                ws.close(1008, b"policy")
                 with pytest.raises(ClientStoppedError):
                     await client.wait_until(lambda: False, 5 * UNIT)
                 assert client.failure is not None and "1008" in client.failure
@@ -135,7 +135,7 @@ def test_resuming_from_an_id_older_than_the_buffer_reports_a_resync() -> None:
             await client.wait_events(1, 5 * UNIT)
             ws = _only_stream(hub).ws
             assert ws is not None
-            await ws.close(code=1001, message=b"retry_after_ms=200")
+            ws.close(1001, b"retry_after_ms=200")
             await eventually(lambda: not client.connected)
             for i in range(5):
                 hub.publish(Publish("tick", i + 1))  # ids 2..6; only 5 and 6 are retained

@@ -386,8 +386,11 @@ def test_a_message_of_exactly_the_limit_is_accepted_and_one_more_byte_is_1009() 
     [
         (masked_frame(0x1, b'{"seq":1,"op":"\xff\xfe","data":null}'), 1007),
         (masked_frame(0x2, b'{"seq":1,"op":"noop","data":null}'), 1003),
+        # RFC 6455 5.1: a server must close on a frame the client did not mask.
+        (masked_frame(0x1, b'{"seq":1,"op":"noop","data":null}', mask=False), 1002),
+        (bytes([0xC1, 0x80, 1, 2, 3, 4]), 1002),  # RSV1 without a negotiated extension
     ],
-    ids=["invalid-utf8", "binary"],
+    ids=["invalid-utf8", "binary", "unmasked", "reserved-bit"],
 )
 def test_frames_the_contract_refuses_close_the_connection(frame: bytes, code: int) -> None:
     async def scenario() -> None:

@@ -39,12 +39,15 @@ class ClientActivity:
         for client_id in client_ids:
             self.touch(client_id, now)
 
-    def touch(self, client_id: str, now: float) -> None:
-        """``client_id`` was active at ``now``."""
+    def touch(self, client_id: str, now: float) -> bool:
+        """``client_id`` was active at ``now``; True when it was not known before."""
         last = self._last
         if client_id in last:
             last.move_to_end(client_id)
+            last[client_id] = now
+            return False
         last[client_id] = now
+        return True
 
     def evict(self, now: float, keep: Callable[[str], bool] = lambda _: False) -> list[str]:
         """Forget the ids over the count bound or idle past the age bound; return them.

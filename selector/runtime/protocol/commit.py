@@ -52,6 +52,11 @@ class CommitState(Enum):
     #: A commit failed: nothing is acked until the state is rebuilt from the store.
     FAILED = "failed"
 
+    # Members are singletons compared by identity: hash them by identity too, in C. Enum's
+    # own __hash__ is Python code, run twice per transition-table lookup, i.e. per mutation
+    # (~0.3 µs each: 2 of ~8 µs of Python per ack in a profile of the one-in-flight load).
+    __hash__ = object.__hash__
+
 
 class CommitEvent(Enum):
     """What moves the session."""
@@ -60,6 +65,8 @@ class CommitEvent(Enum):
     COMMITTED = "committed"
     COMMIT_FAILED = "commit_failed"
     REBUILT = "rebuilt"
+
+    __hash__ = object.__hash__  # see CommitState
 
 
 #: The whole machine. A pair that is missing is a bug in the caller.

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from selector.runtime.clock import SYSTEM_CLOCK, Clock
@@ -39,6 +39,7 @@ from selector.runtime.protocol.envelope import (
 )
 from selector.runtime.protocol.identity import token_owner
 from selector.runtime.protocol.sse import encode_retry
+from selector.runtime.protocol.wsframe import OP_BINARY, OP_TEXT
 from selector.runtime.rtc.route import RtcPolicy, add_rtc_routes
 from selector.runtime.server.edge import EdgePolicy
 from selector.runtime.server.hub import Hub
@@ -47,6 +48,7 @@ from selector.runtime.server.metrics import CONTENT_TYPE
 from selector.runtime.server.settings import ServerSettings
 from selector.runtime.server.store import open_store
 from selector.runtime.server.subscriber import OWNER_KEY, Subscriber
+from selector.runtime.server.websocket import WsConnection, WsHandlers, accept, upgraded_response
 
 __all__ = ["HUB_KEY", "build_app", "edge_policy", "running_server"]
 
@@ -81,11 +83,6 @@ def _is_utf8(data: bytes | str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _is_valid_close_code(code: int) -> bool:
-    """Close codes a peer may send (RFC 6455 section 7.4 and the IANA registry)."""
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 def _json_error(
@@ -171,7 +168,8 @@ def _token_refusal(request: web.Request) -> web.Response | None:
     owner = _token_owner(request, _hub(request).settings.tokens)
     if owner is None:
         return _refuse(request, 401, "unauthorized", "a valid bearer token is required")
-    request[OWNER_KEY] = owner
+    if owner:  # readers default to "": no entry (~160 bytes) per idle stream without tokens
+        request[OWNER_KEY] = owner
     return None
 
 
@@ -307,13 +305,14 @@ async def _rtc_admission(request: web.Request) -> AsyncIterator[web.Response | N
         yield None if admitted else _too_many(request)
 
 
-StreamServer = Callable[[web.Request, Hub, str, int | None], Awaitable[web.StreamResponse]]
-
-
-async def _admit_stream(
-    request: web.Request, serve: StreamServer, *, last_event_id: str | None
-) -> web.StreamResponse:
-    """What /ws and /sse share: admission checks, the resume id, the per-IP limit."""
+def _admit_stream(
+    request: web.Request, *, last_event_id: str | None
+) -> web.Response | tuple[int | None, str]:
+    """What /ws and /sse share: admission checks, the resume id and a per-IP slot. Returns a
+    refusal, or the resume id and the IP whose slot the caller must release
+    (``registry.release_ip``). Not a context manager: an idle stream's handler holds its
+    frames for the connection's life, and each nested coroutine or context manager costs
+    memory per idle connection (bench/run.py memory)."""
     refused = _admission(request) or _client_id_refusal(request)
     if refused is not None:
         return refused
@@ -321,87 +320,90 @@ async def _admit_stream(
         resume_after = parse_last_event_id(last_event_id)
     except EnvelopeError as exc:
         return _refuse(request, 400, "invalid_payload", exc.detail)
-    async with _per_ip(request) as admitted:
-        if not admitted:
-            return _too_many(request)
-        return await serve(request, _hub(request), request.query["client_id"], resume_after)
+    ip = client_address(request)
+    if not _hub(request).registry.try_acquire_ip(ip):
+        return _too_many(request)
+    return resume_after, ip
+
+
+class _MutationReader(WsHandlers):
+    """``/ws`` messages: each text message is a mutation, submitted as it is parsed."""
+
+    __slots__ = ("hub", "sub")
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.sub: Subscriber | None = None
+
+    def on_text(self, conn: WsConnection, payload: bytes) -> None:
+        sub = self.sub
+        assert sub is not None
+        hub = self.hub
+        hub.counters.messages_in["ws"] += 1
+        try:
+            mutation = parse_ws_mutation(payload, sub.client_id)
+        except EnvelopeError as exc:
+            if not _is_utf8(payload):
+                conn.fail(WSCloseCode.INVALID_TEXT, "invalid UTF-8")
+                return
+            hub.counters.invalid["ws"] += 1
+            hub.reply(sub, encode_error(exc.detail, exc.seq, code=exc.code))
+            return
+        reply = hub.submit_ws(sub, mutation)
+        if hub.faults.cut_after_apply and hub.faults.take_cut():
+            conn.reason = "fault_cut"
+            conn.abort()  # applied, but the ack never leaves (nor does anything after it)
+            return
+        hub.reply(sub, reply)
+
+    def on_binary(self, conn: WsConnection, payload: bytes) -> None:
+        # The contract is JSON text (RFC 6455 7.4.1: 1003 for data it cannot accept).
+        conn.reason = "binary_frame"
+        conn.close(WSCloseCode.UNSUPPORTED_DATA, b"text frames only")
+
+    def on_pong(self, conn: WsConnection) -> None:
+        if self.sub is not None:
+            self.hub.on_pong(self.sub)
+
+    def on_read_end(self, conn: WsConnection) -> None:
+        if self.sub is not None:
+            self.hub.replies_ready(self.sub)
 
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:
     """``GET /ws?client_id=ID[&last_event_id=N]``: mutations in, acks and events out."""
-    return await _admit_stream(request, _serve_ws, last_event_id=request.query.get("last_event_id"))
-
-
-async def _serve_ws(
-    request: web.Request, hub: Hub, client_id: str, last_event_id: int | None
-) -> web.WebSocketResponse:
-    settings = hub.settings
-    ws = web.WebSocketResponse(
-        autoping=False,  # pongs feed the shared heartbeat task, pings are answered below
-        autoclose=False,  # close codes are checked below (RFC 6455 7.4)
-        compress=False,
-        # aiohttp refuses a message of max_msg_size; the documented limit is inclusive.
-        max_msg_size=settings.max_message_bytes + 1,
-        timeout=settings.close_timeout_s,
-        decode_text=False,  # orjson parses the bytes; no str round trip
-    )
-    await ws.prepare(request)
-    sub = Subscriber(
-        conn_id=hub.registry.new_conn_id(),
-        protocol="ws",
-        client_id=client_id,
-        request=request,
-        queue=hub.new_queue(),
-        ws=ws,
-    )
-    hub.subscribe(sub, last_event_id)
-    counters = hub.counters
-    reason = "closed"
+    admitted = _admit_stream(request, last_event_id=request.query.get("last_event_id"))
+    if isinstance(admitted, web.Response):
+        return admitted
+    last_event_id, ip = admitted
+    hub = _hub(request)
     try:
-        while True:
-            msg = await ws.receive()
-            kind = msg.type
-            if kind is WSMsgType.TEXT:
-                counters.messages_in["ws"] += 1
-                try:
-                    mutation = parse_ws_mutation(msg.data, client_id)
-                except EnvelopeError as exc:
-                    if not _is_utf8(msg.data):
-                        reason = "invalid_utf8"
-                        await ws.close(code=WSCloseCode.INVALID_TEXT, message=b"invalid UTF-8")
-                        break
-                    counters.invalid["ws"] += 1
-                    hub.reply(sub, encode_error(exc.detail, exc.seq, code=exc.code))
-                    continue
-                reply = hub.submit_ws(sub, mutation)
-                if hub.faults.cut_after_apply and hub.faults.take_cut():
-                    reason = "fault_cut"
-                    sub.abort()  # applied, but the ack never leaves
-                    break
-                hub.reply(sub, reply)
-            elif kind is WSMsgType.BINARY:
-                # The contract is JSON text (RFC 6455 7.4.1: 1003 for data it cannot accept).
-                reason = "binary_frame"
-                await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"text frames only")
-                break
-            elif kind is WSMsgType.PING:
-                # The peer may be gone already; its close arrives as the next message.
-                with contextlib.suppress(ConnectionError):
-                    await ws.pong(msg.data)
-            elif kind is WSMsgType.PONG:
-                hub.on_pong(sub)
-            elif kind is WSMsgType.CLOSE:
-                code = int(msg.data or 1000)
-                reason = f"peer_close_{code}"
-                ok = _is_valid_close_code(code)
-                await ws.close(code=code if ok else WSCloseCode.PROTOCOL_ERROR)
-                break
-            else:  # CLOSING / CLOSED / ERROR (e.g. too big: aiohttp closed with 1009)
-                reason = "error" if kind is WSMsgType.ERROR else "closed"
-                break
+        settings = hub.settings
+        reader = _MutationReader(hub)
+        conn = await accept(
+            request,
+            reader,
+            max_message_bytes=settings.max_message_bytes,
+            close_timeout_s=settings.close_timeout_s,
+        )
+        sub = Subscriber(
+            conn_id=hub.registry.new_conn_id(),
+            protocol="ws",
+            client_id=request.query["client_id"],
+            request=request,
+            queue=hub.new_queue(),
+            ws=conn,
+        )
+        reader.sub = sub
+        hub.subscribe(sub, last_event_id)
+        conn.start()
+        try:
+            await conn.done
+        finally:
+            hub.unsubscribe(sub, "shutdown" if sub.ending else conn.reason, code=conn.close_code)
+        return upgraded_response()
     finally:
-        hub.unsubscribe(sub, "shutdown" if sub.ending else reason, code=ws.close_code)
-    return ws
+        hub.registry.release_ip(ip)
 
 
 def stream_retry_ms(settings: ServerSettings) -> int:
@@ -434,7 +436,14 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     # The Origin too: the server sends no CORS headers, so a page of another site cannot
     # read the stream, but without this check its request would still open one (claiming an
     # unclaimed id given a secret, holding a per-IP slot) on a server its visitor can reach.
-    return await _admit_stream(request, _serve_sse, last_event_id=resume)
+    admitted = _admit_stream(request, last_event_id=resume)
+    if isinstance(admitted, web.Response):
+        return admitted
+    last_event_id, ip = admitted
+    try:
+        return await _serve_sse(request, _hub(request), request.query["client_id"], last_event_id)
+    finally:
+        _hub(request).registry.release_ip(ip)
 
 
 async def _serve_sse(
@@ -490,6 +499,8 @@ async def _serve_sse(
 
 async def _committed(hub: Hub) -> bool:
     """Wait for the group commit; False when the store failed (the hub is then stopping)."""
+    if not hub.store.durable:
+        return True
     try:
         await hub.commit_barrier()
     except Exception:
@@ -512,6 +523,10 @@ async def _post_body(request: web.Request) -> bytes | web.Response:
     if request.content_length is not None and request.content_length > limit:
         return _refuse(request, 413, "too_large", f"the body exceeds {limit} bytes")
     try:
+        if request.content.is_eof():
+            # The whole body came with the head (the usual small POST): nothing to wait for,
+            # so no timer (a timeout scope cost ~10 % of a /publish in bench/run.py's SSE run).
+            return await request.read()
         async with asyncio.timeout(_hub(request).settings.header_timeout_s):
             return await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -594,29 +609,33 @@ async def echo_handler(request: web.Request) -> web.StreamResponse:
         return await _serve_echo(request, _hub(request).settings)
 
 
-async def _serve_echo(request: web.Request, settings: ServerSettings) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(
-        autoclose=False,
-        compress=False,
-        max_msg_size=settings.max_message_bytes + 1,
-        timeout=settings.close_timeout_s,
+class _Echo(WsHandlers):
+    """``/echo``: every message back as it came (text checked for UTF-8 first, RFC 6455 8.1)."""
+
+    __slots__ = ()
+
+    def on_text(self, conn: WsConnection, payload: bytes) -> None:
+        if not _is_utf8(payload):
+            conn.fail(WSCloseCode.INVALID_TEXT, "invalid UTF-8")
+            return
+        conn.send(OP_TEXT, payload)
+        conn.hold_reads_while_backed_up()
+
+    def on_binary(self, conn: WsConnection, payload: bytes) -> None:
+        conn.send(OP_BINARY, payload)
+        conn.hold_reads_while_backed_up()
+
+
+async def _serve_echo(request: web.Request, settings: ServerSettings) -> web.StreamResponse:
+    conn = await accept(
+        request,
+        _Echo(),
+        max_message_bytes=settings.max_message_bytes,
+        close_timeout_s=settings.close_timeout_s,
     )
-    await ws.prepare(request)
-    while True:
-        msg = await ws.receive()
-        if msg.type is WSMsgType.TEXT:
-            await ws.send_str(msg.data)
-        elif msg.type is WSMsgType.BINARY:
-            await ws.send_bytes(msg.data)
-        elif msg.type is WSMsgType.CLOSE:
-            code = int(msg.data or 1000)
-            # aiohttp echoes any code; 1004-1006, 1015 and unassigned codes are a protocol
-            # error when received (Autobahn 7.9.x), so answer them with 1002.
-            await ws.close(code=code if _is_valid_close_code(code) else 1002)
-            break
-        else:
-            break
-    return ws
+    conn.start()
+    await conn.done
+    return upgraded_response()
 
 
 async def metrics_handler(request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from selector.runtime.protocol.commit import CommitSession
 from selector.runtime.server.logs import log_transition
+from selector.runtime.server.metrics import Counters
 from selector.runtime.server.store import MemoryStore
 
 __all__ = ["GroupCommit"]
@@ -25,7 +26,16 @@ class GroupCommit:
     ``on_flush`` is the hub's end-of-tick pump; it calls :meth:`commit` first.
     """
 
-    __slots__ = ("_group", "_handle", "_on_flush", "durable", "loop", "session", "store")
+    __slots__ = (
+        "_group",
+        "_handle",
+        "_on_flush",
+        "counters",
+        "durable",
+        "loop",
+        "session",
+        "store",
+    )
 
     def __init__(
         self,
@@ -33,6 +43,7 @@ class GroupCommit:
         store: MemoryStore,
         session: CommitSession,
         on_flush: Callable[[], None],
+        counters: Counters,
     ) -> None:
         self.loop = loop
         self.store = store
@@ -41,6 +52,9 @@ class GroupCommit:
         self._on_flush = on_flush
         self._group: asyncio.Future[None] | None = None
         self._handle: asyncio.Handle | None = None
+        #: ``store_commits`` counts the transactions the store wrote (with ``--state`` one
+        #: WAL fsync each: bench/run.py reads how many acks share one).
+        self.counters = counters
 
     def schedule(self) -> None:
         """Run the flush at the end of this tick (once, however often it is asked)."""
@@ -73,7 +87,8 @@ class GroupCommit:
         """
         group, self._group = self._group, None
         try:
-            self.store.commit()
+            if self.store.commit():
+                self.counters.store_commits += 1
         except Exception as exc:
             self.session.commit_failed()
             log_transition("store.failed", error=f"{type(exc).__name__}: {exc}")

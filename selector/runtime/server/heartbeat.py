@@ -21,8 +21,8 @@ from selector.runtime.server.subscriber import Subscriber
 
 __all__ = ["Heartbeat", "HeartbeatHost"]
 
-#: A WebSocket whose transport holds this much unsent data is not pinged: awaiting the ping
-#: could block the heartbeat task behind one stalled peer. It misses its pong and is reaped.
+#: A WebSocket whose transport holds this much unsent data is not pinged: the ping would only
+#: add to a stalled peer's backlog. It misses its pong and is reaped.
 _PING_SKIP_BUFFERED = 16 * 1024
 _SSE_HEARTBEAT = encode_comment("hb")
 #: The heartbeat task also sweeps leaked connections; it wakes at least this often for it,
@@ -107,7 +107,7 @@ class Heartbeat:
             for conn_id in due.ping:
                 sub = subscribers.get(conn_id)
                 if sub is not None and sub.ws is not None:
-                    await self._ping(sub, beat)
+                    self._ping(sub, beat)
         if due.sse_comment:
             for sub in list(subscribers.values()):
                 if sub.protocol == "sse":
@@ -116,12 +116,11 @@ class Heartbeat:
             host.unsubscribe(sub, "transport_closed")
         host.evict_idle()
 
-    async def _ping(self, sub: Subscriber, beat: bytes) -> None:
-        transport = sub.request.transport
-        if transport is None or transport.get_write_buffer_size() >= _PING_SKIP_BUFFERED:
+    def _ping(self, sub: Subscriber, beat: bytes) -> None:
+        ws = sub.ws
+        assert ws is not None
+        if ws.buffered >= _PING_SKIP_BUFFERED:
             return
-        assert sub.ws is not None
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await sub.ws.ping()
+        ws.ping()
         if not self.host.faults.pings_only:
             self.host.offer(sub, beat)

@@ -44,6 +44,8 @@ class Counters:
     reaped: int = 0
     #: Client ids whose mark and claim were forgotten (ledger bounds).
     evicted_clients: int = 0
+    #: Transactions the durable store committed (each one fsync of its WAL).
+    store_commits: int = 0
 
 
 class _CountersCollector(Collector):
@@ -75,6 +77,11 @@ class _CountersCollector(Collector):
         )
         yield CounterMetricFamily(
             "events_published", "Events published to the stream.", value=c.events_published
+        )
+        yield CounterMetricFamily(
+            "store_commits",
+            "Group commits of the durable store (--state): one WAL fsync each.",
+            value=c.store_commits,
         )
         messages = CounterMetricFamily(
             "messages", "Messages by protocol and direction.", labels=["protocol", "direction"]

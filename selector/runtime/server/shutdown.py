@@ -25,13 +25,13 @@ async def close_streams(
     once the closing handshakes are done or ``close_timeout_s`` (+1 s) has passed."""
     spread = random_ms or (lambda top: random.randint(0, top))
     s = settings
-    closes = []
+    closes: list[asyncio.Future[None]] = []
     for sub in list(subscribers):
         retry_ms = s.shutdown_retry_after_ms + spread(s.shutdown_retry_spread_ms)
         sub.ending = True
         if sub.ws is not None:
-            message = f"retry_after_ms={retry_ms}".encode()
-            closes.append(sub.ws.close(code=1001, message=message))
+            sub.ws.close(1001, f"retry_after_ms={retry_ms}".encode())
+            closes.append(sub.ws.done)
         else:
             sub.queue.force(encode_retry(retry_ms))
             sub.draining = True  # its handler writes what is left, then ends the stream

@@ -153,8 +153,10 @@ class MemoryStore:
     def append_event(self, event_id: int, event: str, data_json: bytes) -> None:
         """Persist a published event (in memory: the replay buffer is enough)."""
 
-    def commit(self) -> None:
-        """Make everything since the last commit durable (nothing to do in memory)."""
+    def commit(self) -> bool:
+        """Make everything since the last commit durable; True when a transaction was
+        written (never in memory)."""
+        return False
 
     def close(self) -> None:
         """Release resources."""
@@ -302,11 +304,12 @@ class SqliteStore(MemoryStore):
             or self._events
         )
 
-    def commit(self) -> None:
-        """Write the group in one transaction. On failure nothing of the group is written and
+    def commit(self) -> bool:
+        """Write the group in one transaction (one fsync of the WAL with ``synchronous=FULL``);
+        False when there was nothing to write. On failure nothing of the group is written and
         the error propagates: the server must not ack any mutation of the group."""
         if not self.dirty:
-            return
+            return False
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -359,6 +362,7 @@ class SqliteStore(MemoryStore):
                 (("applied_total", self.applied_total), ("opaque_total", self.opaque_total)),
             )
             db.execute("COMMIT")
+            return True
         except BaseException:
             # SQLite rolls back on its own after some errors (SQLITE_FULL, SQLITE_IOERR); a
             # second ROLLBACK would replace the real error with "no transaction is active".

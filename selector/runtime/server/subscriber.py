@@ -8,6 +8,7 @@ from typing import Literal
 from aiohttp import web
 
 from selector.runtime.protocol.fanout import FanoutQueue
+from selector.runtime.server.websocket import WsConnection
 
 __all__ = ["OWNER_KEY", "Protocol", "Subscriber"]
 
@@ -33,6 +34,7 @@ class Subscriber:
         "replies",
         "request",
         "secret",
+        "transport",
         "wake",
         "writer",
         "ws",
@@ -46,13 +48,16 @@ class Subscriber:
         client_id: str,
         request: web.Request,
         queue: FanoutQueue,
-        ws: web.WebSocketResponse | None = None,
+        ws: WsConnection | None = None,
     ) -> None:
         self.conn_id = conn_id
         self.protocol: Protocol = protocol
         self.client_id = client_id
         self.request = request
         self.peer = request.remote or ""
+        #: The connection's transport (aiohttp's ``request.transport`` is a property chain,
+        #: read per subscriber per tick by the fan-out).
+        self.transport = request.transport
         self.queue = queue
         self.ws = ws
         #: The client id's resume secret as this connection proved it (``secret=`` query), or

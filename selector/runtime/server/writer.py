@@ -1,36 +1,35 @@
-"""Raw frame writes: the one place the server writes WebSocket frames and SSE chunks straight
-to a transport, bypassing aiohttp's writer (one write per subscriber per loop tick), and the
-slow path that hands a peer which fell behind back to aiohttp's flow control."""
+"""Straight-to-transport writes, one write per subscriber per loop tick, bypassing aiohttp's
+writer: SSE chunks here, WebSocket frames through the connection's
+:class:`~selector.runtime.server.websocket.WsConnection` (the one module that frames them);
+and the slow path that hands a peer which fell behind back to flow control."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
-from aiohttp import WSMsgType, web
-
-from selector.runtime.protocol.wsframe import text_frame
+from selector.runtime.protocol.envelope import EncodedEvent
+from selector.runtime.protocol.wsframe import text_frames
 from selector.runtime.server.metrics import Counters
 from selector.runtime.server.subscriber import Subscriber
+from selector.runtime.server.websocket import WsConnection
 
-__all__ = ["drain_ws", "write_replies", "write_stream"]
+__all__ = ["drain_ws", "write_caught_up", "write_replies", "write_stream"]
 
-#: Largest run of WebSocket frames a writer sends before yielding to the loop.
+#: Largest run of WebSocket frames a writer sends before waiting for the transport to drain.
 WS_BATCH_BYTES = 64 * 1024
 
 
 def write_replies(sub: Subscriber, counters: Counters, max_buffered: int) -> bool:
-    """Write the acks and errors ``sub`` earned this tick in one write. Returns False when
-    the peer does not read them (more than ``max_buffered`` bytes unsent): drop it."""
+    """Write the acks and errors ``sub`` earned in one write. Returns False when the peer
+    does not read them (more than ``max_buffered`` bytes unsent): drop it."""
     replies, sub.replies = sub.replies, []
-    transport = sub.request.transport
-    if transport is None or transport.is_closing():
+    ws = sub.ws
+    if ws is None or not ws.send_texts(replies):
         return True
-    if sub.ws is None or sub.ws.closed:
-        return True
-    transport.write(b"".join([text_frame(reply) for reply in replies]))
     counters.messages_out["ws"] += len(replies)
     # False: the client sends mutations but reads none of its acks.
-    return transport.get_write_buffer_size() <= max_buffered
+    return ws.buffered <= max_buffered
 
 
 def write_stream(
@@ -38,11 +37,11 @@ def write_stream(
 ) -> None:
     """Write ``sub``'s queued frames straight to its transport: one write per subscriber
     per tick, capped in bytes (WS frames, or HTTP chunks of SSE blocks). A peer that does
-    not keep up (data left in its transport buffer) is drained with aiohttp's flow control
-    instead, by its SSE handler or a WS writer task, until its queue is empty."""
+    not keep up (data left in its transport buffer) is drained with flow control instead,
+    by its SSE handler or a WS writer task, until its queue is empty."""
     if sub.draining:
         return
-    transport = sub.request.transport
+    transport = sub.transport
     if transport is None or transport.is_closing():
         return
     ws = sub.ws
@@ -59,7 +58,7 @@ def write_stream(
             return
         frames = queue.take(cap)
         if ws is not None:
-            transport.write(b"".join([text_frame(frame) for frame in frames]))
+            ws.send_texts(frames)
         else:
             data = b"".join(frames)
             # aiohttp prepared the response with chunked transfer coding (HTTP/1.1);
@@ -70,14 +69,55 @@ def write_stream(
         sub.signal()
 
 
-async def drain_ws(sub: Subscriber, ws: web.WebSocketResponse, counters: Counters) -> None:
-    """The slow path of a WebSocket that fell behind: aiohttp's writer waits for drain."""
+def write_caught_up(
+    subscribers: Iterable[Subscriber], events: list[EncodedEvent], cap: int, counters: Counters
+) -> list[Subscriber]:
+    """Write this tick's ``events`` to every caught-up subscriber (nothing queued, not
+    draining or ending, its transport buffer below ``cap``) and return the others, whose
+    queues must take them.
+
+    A caught-up subscriber would queue the events and write them at once in one write: it
+    gets the same bytes as every other caught-up subscriber, so they are built once per tick
+    (SSE blocks, as one HTTP chunk or raw for HTTP/1.0; WebSocket text frames). On
+    bench/run.py's SSE fan-out (100 streams) the per-subscriber, per-event queue work was most
+    of the server's Python time. The caller checks that the batch fits the queue bounds and
+    ``cap``, so the bytes written are exactly those the queue path would write."""
+    sse_block = b"".join([e.sse_frame for e in events])
+    sse_chunk = b"%x\r\n%b\r\n" % (len(sse_block), sse_block)
+    ws_block = text_frames([e.ws_frame for e in events])
+    count = len(events)
+    out = counters.messages_out
+    behind: list[Subscriber] = []
+    for sub in subscribers:
+        transport = sub.transport
+        if (
+            sub.queue
+            or sub.draining
+            or sub.ending
+            or transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size() >= cap
+        ):
+            behind.append(sub)
+            continue
+        ws = sub.ws
+        if ws is None:
+            transport.write(sse_chunk if sub.chunked else sse_block)
+            out["sse"] += count
+        elif ws.send_framed(ws_block):
+            out["ws"] += count
+    return behind
+
+
+async def drain_ws(sub: Subscriber, ws: WsConnection, counters: Counters) -> None:
+    """The slow path of a WebSocket that fell behind: write as the transport drains."""
     out = counters.messages_out
     try:
         while sub.queue and not ws.closed:
-            for frame in sub.queue.take(WS_BATCH_BYTES):
-                await ws.send_frame(frame, WSMsgType.TEXT)
-                out["ws"] += 1
+            await ws.drain()
+            frames = sub.queue.take(WS_BATCH_BYTES)
+            ws.send_texts(frames)
+            out["ws"] += len(frames)
     except (ConnectionError, RuntimeError):
         pass  # the connection went away; its handler cleans up
     finally:
