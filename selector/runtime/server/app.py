@@ -455,7 +455,10 @@ async def _serve_sse(
     response.charset = "utf-8"
     if request.version >= (1, 1):
         response.enable_chunked_encoding()  # the hub writes whole chunks (Subscriber.chunked)
-    await response.prepare(request)
+    try:
+        await response.prepare(request)
+    except ConnectionError:
+        return response  # the client left before its headers went out: nothing to serve
     sub = Subscriber(
         conn_id=hub.registry.new_conn_id(),
         protocol="sse",
