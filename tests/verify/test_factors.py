@@ -193,17 +193,28 @@ def test_rotation_and_loss_factors_read_the_runs_evidence() -> None:
     assert none.outcome == "not_measurable" and "--loss" in none.why
 
 
-def test_the_default_matrix_names_measured_experiments_for_chats_deciding_rules() -> None:
-    """On a plain install, verifying chat measures at least two factors of the winner: its
+@pytest.mark.parametrize(
+    ("example", "least"),
+    # chat is decided by interactive-acked-commands (measured: ack-rtt), mobile clients and
+    # resume (no experiment in this version); collaborative-editor adds steady traffic both
+    # ways and the cost of a POST per mutation (wire-bytes).
+    [("chat", 1), ("collaborative-editor", 2)],
+)
+def test_the_default_matrix_names_measured_experiments_for_deciding_rules(
+    example: str, least: int
+) -> None:
+    """On a plain install, verifying a WebSocket example measures factors of its decision: its
     deciding rules name experiments this version runs."""
     from selector.rules.loading import default_matrix
     from selector.verify.experiments import MEASURED_HERE
     from selector.verify.runner import deciding_rules
 
-    rec = recommend(load_profile(PROFILES / "chat.yaml"))
+    rec = recommend(load_profile(PROFILES / f"{example}.yaml"))
+    assert rec.protocol == "websocket"
     runner_up = next(r.protocol for r in rec.ranking[1:] if not r.vetoed)
     evidence = {rule.id: rule.evidence for rule in default_matrix().rules}
     measured = {
         rule for rule, _ in deciding_rules(rec, runner_up) if evidence.get(rule) in MEASURED_HERE
     }
-    assert len(measured) >= 2, measured
+    assert "interactive-acked-commands" in measured
+    assert len(measured) >= least, measured
