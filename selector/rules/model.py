@@ -202,6 +202,7 @@ class Matrix:
     """
 
     __slots__ = (
+        "_conjuncts",
         "_splits",
         "by_id",
         "deltas",
@@ -212,6 +213,7 @@ class Matrix:
         "rules_by_fact",
         "sha256",
         "sources",
+        "spans",
         "swings",
         "tests",
         "thresholds",
@@ -227,6 +229,7 @@ class Matrix:
         #: Each rule's condition with its subjects, as scoring evaluates it.
         self.gated: tuple[Condition, ...] = gated
         self._splits: dict[str, tuple[Split, ...]] = {}
+        self._conjuncts: tuple[tuple[tuple[Predicate, frozenset[str]], ...], ...] | None = None
         self.tests: tuple[Predicate, ...] = tuple(predicate(c) for c in gated)
         self.deltas: tuple[tuple[float, float, float], ...] = tuple(_deltas(r) for r in rules)
         self.vetoes: tuple[tuple[int, int, int], ...] = tuple(_vetoes(r) for r in rules)
@@ -237,6 +240,9 @@ class Matrix:
         }
         #: The most each rule can move each protocol's score (largest band of a graded one).
         self.swings: tuple[tuple[float, float, float], ...] = tuple(_swings(r) for r in rules)
+        #: For each rule and protocol, the least and the most the rule can add to that score:
+        #: 0 (not firing) and every delta it declares (each band of a graded effect).
+        self.spans: tuple[tuple[tuple[float, float], ...], ...] = tuple(_spans(r) for r in rules)
         by_fact: dict[str, list[int]] = {}
         thresholds: dict[str, dict[float, set[str]]] = {}
         rules_at: dict[str, dict[float, list[int]]] = {}
@@ -298,6 +304,17 @@ class Matrix:
             )
         return found
 
+    def conjuncts(self) -> tuple[tuple[tuple[Predicate, frozenset[str]], ...], ...]:
+        """For each rule, the conjuncts of its condition (as :meth:`splits` cuts them), each
+        compiled, with the facts it reads (a measure standing for the facts it is computed
+        from). Worked out once per matrix."""
+        if self._conjuncts is None:
+            self._conjuncts = tuple(
+                tuple((predicate(part), _reads(part)) for part in _parts(condition))
+                for condition in self.gated
+            )
+        return self._conjuncts
+
     def reordered(self, order: list[int]) -> Matrix:
         """The same rules in another order (scores must not depend on it; tests check)."""
         return Matrix(tuple(self.rules[i] for i in order), sha256=self.sha256, sources=self.sources)
@@ -333,8 +350,12 @@ def _reads(condition: Condition) -> frozenset[str]:
     return frozenset(out)
 
 
+def _parts(condition: Condition) -> tuple[Condition, ...]:
+    return condition.parts if isinstance(condition, AllOf) else (condition,)
+
+
 def _split(condition: Condition, name: str) -> tuple[Predicate, Predicate]:
-    parts = condition.parts if isinstance(condition, AllOf) else (condition,)
+    parts = _parts(condition)
     own = tuple(p for p in parts if name in _reads(p))
     rest = tuple(p for p in parts if name not in _reads(p))
     return predicate(AllOf(own)), predicate(AllOf(rest))
@@ -349,6 +370,17 @@ def _swings(rule: Rule) -> tuple[float, float, float]:
             largest = abs(rule.scaled(effect))
         out[PROTOCOLS.index(effect.protocol)] = largest
     return out[0], out[1], out[2]
+
+
+def _spans(rule: Rule) -> tuple[tuple[float, float], ...]:
+    values: list[set[float]] = [{0.0}, {0.0}, {0.0}]
+    for effect in rule.effects:
+        slot = PROTOCOLS.index(effect.protocol)
+        if effect.grade is not None:
+            values[slot].update(d * rule.weight for d in effect.grade.deltas)
+        else:
+            values[slot].add(rule.scaled(effect))
+    return tuple((min(v), max(v)) for v in values)
 
 
 def _grader(rule: Rule) -> Callable[[Mapping[str, Any]], tuple[float, float, float]]:
