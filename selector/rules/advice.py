@@ -10,7 +10,6 @@ compiler, once per process; the engine and the planner then only call compiled p
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass
 from importlib import resources
@@ -18,10 +17,10 @@ from typing import Any
 
 from selector.errors import MatrixError
 from selector.loading import YamlDocument, parse_yaml
-from selector.rules.conditions import Predicate, compile_condition, predicate
+from selector.rules.conditions import Predicate, predicate
 from selector.rules.facts import FACTS, format_fact
-from selector.rules.loading import Collector, condition_shape_problem, schema_problems
-from selector.rules.model import PROTOCOLS, parse_template
+from selector.rules.loading import Collector, compile_row_text, schema_problems
+from selector.rules.model import PROTOCOLS
 from selector.rules.schema import RULE_ID_PATTERN
 
 __all__ = [
@@ -122,22 +121,7 @@ def _compile(document: YamlDocument, kind: str) -> tuple[Advice, ...]:
         if data["id"] in seen:
             found.add((*loc, "id"), f"id '{data['id']}' is already defined")
         seen.add(data["id"])
-        shape = condition_shape_problem(data["when"], (*loc, "when"))
-        if shape:
-            found.add(*shape)
-            condition = None
-        else:
-            condition = compile_condition(data["when"], (*loc, "when"), found.add)
-        try:
-            template = parse_template(data[text_key])
-        except ValueError as exc:
-            found.add((*loc, text_key), str(exc))
-            template = ()
-        for _, name in template:
-            if name is not None and name not in FACTS:
-                close = difflib.get_close_matches(name, list(FACTS), n=1, cutoff=0.6)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                found.add((*loc, text_key), f"placeholder {{{name}}} is not a fact{hint}")
+        condition, template = compile_row_text(data, loc, text_key, list(FACTS), found)
         if condition is None or len(found.problems) > before:
             continue
         protocols = [data["protocol"]] if kind == "companions" else data["protocols"]

@@ -28,7 +28,7 @@ from typing import Any
 
 from selector.errors import MatrixError, Problem
 from selector.loading import YamlDocument, parse_yaml, read_yaml
-from selector.rules.conditions import AllOf, compile_condition, unknown_measure
+from selector.rules.conditions import AllOf, Condition, compile_condition, unknown_measure
 from selector.rules.model import PROTOCOLS, Effect, Grade, Matrix, Rule, parse_template
 from selector.rules.schema import matrix_schema, overlay_schema
 
@@ -121,25 +121,10 @@ def _compile_rule(
     data: dict[str, Any], loc: tuple[str | int, ...], origin: str, found: Collector
 ) -> Rule | None:
     before = len(found.problems)
-    shape = condition_shape_problem(data["when"], (*loc, "when"))
-    if shape:
-        found.add(*shape)
-        condition = None
-    else:
-        condition = compile_condition(data["when"], (*loc, "when"), found.add)
-    try:
-        template = parse_template(data["rationale"])
-    except ValueError as exc:
-        found.add((*loc, "rationale"), str(exc))
-        template = ()
     from selector.rules.facts import FACTS
     from selector.rules.measures import MEASURES
 
-    for _, name in template:
-        if name is not None and name not in FACTS and name not in MEASURES:
-            close = difflib.get_close_matches(name, [*FACTS, *MEASURES], n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            found.add((*loc, "rationale"), f"placeholder {{{name}}} is not a fact{hint}")
+    condition, template = compile_row_text(data, loc, "rationale", [*FACTS, *MEASURES], found)
     from selector.rules.subjects import EVIDENCE, SUBJECTS
 
     for i, subject in enumerate(data.get("applies_to", ())):
@@ -226,6 +211,35 @@ def _compile_grade(
     if len(found.problems) > before:
         return None
     return Grade(measure=measure, bounds=tuple(bounds), deltas=tuple(deltas))
+
+
+def compile_row_text(
+    data: dict[str, Any],
+    loc: tuple[str | int, ...],
+    text_key: str,
+    placeholders: Sequence[str],
+    found: Collector,
+) -> tuple[Condition | None, tuple[tuple[str, str | None], ...]]:
+    """A data row's ``when`` compiled and its ``text_key`` template parsed (rules, companions
+    and planner notes alike), each problem reported at its field; a placeholder must be one of
+    ``placeholders``. The condition is ``None`` when it has a problem."""
+    shape = condition_shape_problem(data["when"], (*loc, "when"))
+    if shape:
+        found.add(*shape)
+        condition = None
+    else:
+        condition = compile_condition(data["when"], (*loc, "when"), found.add)
+    try:
+        template = parse_template(data[text_key])
+    except ValueError as exc:
+        found.add((*loc, text_key), str(exc))
+        template = ()
+    for _, name in template:
+        if name is not None and name not in placeholders:
+            close = difflib.get_close_matches(name, placeholders, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            found.add((*loc, text_key), f"placeholder {{{name}}} is not a fact{hint}")
+    return condition, template
 
 
 def condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc, str] | None:
