@@ -15,6 +15,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from selector.runtime.protocol.activity import ClientActivity
+from selector.runtime.protocol.identity import Claim
 from tests.runtime.conftest import UNIT, arun, eventually, serving, subscribe
 
 ALICE = {"Authorization": "Bearer alice-token"}
@@ -176,5 +177,28 @@ def test_an_idle_client_id_is_evicted_after_the_idle_age_unless_it_streams() -> 
                     assert evicted == ["idle"]
                     assert "streaming" in hub.session.identities
                     assert hub.ledger.high_water("streaming") == 1
+
+    arun(scenario())
+
+
+def test_a_websocket_proves_again_once_the_claim_on_record_changes() -> None:
+    """A connection skips the secret comparison only while the claim it proved is the one
+    on record: a claim made anew (here under another secret) refuses its next mutation."""
+
+    async def scenario() -> None:
+        async with serving() as (hub, address):
+            url = f"ws://{address}/ws?client_id=c1&secret=first-secret"
+            async with subscribe(url) as ws:
+                for seq in (1, 2):
+                    await ws.send(json.dumps({"seq": seq, "op": "noop"}))
+                    assert json.loads(await ws.recv()) == {"ack": seq, "status": "ok"}
+                hub.session.identities.claim("c1", Claim("another-secret"))
+                await ws.send(json.dumps({"seq": 3, "op": "noop"}))
+                refused = json.loads(await ws.recv())
+                assert refused["error"] == "CLIENT_ID_TAKEN" and refused["seq"] == 3
+                assert hub.ledger.high_water("c1") == 2
+                hub.session.identities.claim("c1", Claim("first-secret"))
+                await ws.send(json.dumps({"seq": 3, "op": "noop"}))
+                assert json.loads(await ws.recv()) == {"ack": 3, "status": "ok"}
 
     arun(scenario())

@@ -15,7 +15,7 @@ from selector.runtime.protocol.commit import (
     InvalidTransition,
     Rejected,
 )
-from selector.runtime.protocol.identity import Identities
+from selector.runtime.protocol.identity import Claim, Identities
 from selector.runtime.protocol.ledger import Ledger
 
 
@@ -59,3 +59,16 @@ def test_the_table_is_the_machine() -> None:
         session.stage("c", 1)  # the hub admits nothing in FAILED; staging is a bug
     assert (CommitState.FAILED, CommitEvent.STAGE) not in TRANSITIONS
     assert {state for state, _ in TRANSITIONS} == set(CommitState)
+
+
+def test_an_immediate_session_raises_marks_and_claims_at_once_and_stages_no_group() -> None:
+    session = CommitSession(Ledger(), immediate=True)
+    assert session.stage("c", 1) == Acked(1)
+    assert session.ledger.high_water("c") == 1  # no commit to wait for
+    assert session.admit("c", 1) == Duplicate(1)
+    session.claim("c", Claim("secret"))
+    assert session.state is CommitState.IDLE and session.staged_marks() == {}
+    session.committed()  # an end-of-tick flush for events keeps everything
+    assert session.ledger.high_water("c") == 1 and "c" in session.identities
+    session.stage_event()  # events still wait for the end of the tick
+    assert session.state is CommitState.STAGED

@@ -11,6 +11,11 @@ ack what a restart forgets.
 
 One state enum and one transition table (:data:`TRANSITIONS`), the h11 way: every change of
 state goes through :meth:`CommitSession._to`, which refuses a transition the table lacks.
+
+A session over a store that commits as it applies (the in-memory store: nothing to write, so
+nothing can fail) is ``immediate``: marks and claims are raised at once and a mutation stages
+no group, so a mutation costs no end-of-tick commit. Events still stage a group (their
+fan-out waits for the end of the tick).
 """
 
 from __future__ import annotations
@@ -138,10 +143,14 @@ class InvalidTransition(RuntimeError):
 class CommitSession:
     """High-water marks plus the group being built; the single owner of FAILED."""
 
-    __slots__ = ("_staged_claims", "_staged_marks", "identities", "ledger", "state")
+    __slots__ = ("_staged_claims", "_staged_marks", "identities", "immediate", "ledger", "state")
 
-    def __init__(self, ledger: Ledger, identities: Identities | None = None) -> None:
+    def __init__(
+        self, ledger: Ledger, identities: Identities | None = None, *, immediate: bool = False
+    ) -> None:
         self.ledger = ledger
+        #: Marks and claims count as committed once made (a store that cannot fail to commit).
+        self.immediate = immediate
         self.identities = identities if identities is not None else Identities()
         self.state = CommitState.IDLE
         #: Client ids claimed in the open group: unclaimed again if its commit fails.
@@ -182,16 +191,21 @@ class CommitSession:
         return None
 
     def stage(self, client_id: str, seq: int) -> Acked:
-        """Record that ``seq`` was applied; its mark waits for the commit."""
-        self._staged_marks[client_id] = seq
-        self._to(CommitEvent.STAGE)
+        """Record that ``seq`` was applied; its mark waits for the commit (or, ``immediate``,
+        is raised now)."""
+        if self.immediate:
+            self.ledger.record(client_id, seq)
+        else:
+            self._staged_marks[client_id] = seq
+            self._to(CommitEvent.STAGE)
         return Acked(seq)
 
     def claim(self, client_id: str, claim: Claim) -> None:
-        """Record ``claim`` for ``client_id`` with the open group."""
+        """Record ``claim`` for ``client_id`` with the open group (``immediate``: for good)."""
         self.identities.claim(client_id, claim)
-        self._staged_claims.append(client_id)
-        self._to(CommitEvent.STAGE)
+        if not self.immediate:
+            self._staged_claims.append(client_id)
+            self._to(CommitEvent.STAGE)
 
     def stage_event(self) -> None:
         """An event joined the group (it has no mark, only a commit to wait for)."""

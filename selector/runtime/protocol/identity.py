@@ -70,6 +70,12 @@ class Identities:
             return Proof.OWNER
         return Proof.STRANGER
 
+    def claim_of(self, client_id: str) -> Claim | None:
+        """The claim on record for ``client_id``, if any. A connection that proved a claim
+        keeps the object: while the same object is on record, the proof still holds (a
+        forgotten, re-made or reloaded claim is a new object)."""
+        return self._claims.get(client_id)
+
     def claim(self, client_id: str, claim: Claim) -> None:
         """Record ``claim`` as ``client_id``'s."""
         self._claims[client_id] = claim

@@ -8,6 +8,7 @@ from typing import Literal
 from aiohttp import web
 
 from selector.runtime.protocol.fanout import FanoutQueue
+from selector.runtime.protocol.identity import Claim
 from selector.runtime.server.websocket import WsConnection
 
 __all__ = ["OWNER_KEY", "Protocol", "Subscriber"]
@@ -30,6 +31,7 @@ class Subscriber:
         "owner",
         "peer",
         "protocol",
+        "proven",
         "queue",
         "replies",
         "request",
@@ -63,6 +65,9 @@ class Subscriber:
         #: The client id's resume secret as this connection proved it (``secret=`` query), or
         #: as the server issued it on this connection's first ack.
         self.secret: str | None = request.query.get("secret") or None
+        #: WS: the claim this connection last proved its secret against; while that same
+        #: object is on record its mutations need no new comparison (:meth:`Hub.submit_ws`).
+        self.proven: Claim | None = None
         #: Digest of the token the stream was admitted with ("" without tokens).
         self.owner: str = request.get(OWNER_KEY, "")
         #: SSE only (an idle WebSocket should not pay for an Event): set when the handler
