@@ -193,7 +193,9 @@ def _mutation(body: dict[str, Any], client_id: str) -> Mutation:
         and 0 < seq <= _MAX_SAFE_INT
         and type(op) is str
         and 0 < len(op) <= MAX_NAME_CHARS
-        and _FORBIDDEN_IN_NAME.search(op) is None
+        # CR, LF and NUL are not printable: the C test clears the usual name without the
+        # regular expression.
+        and (op.isprintable() or _FORBIDDEN_IN_NAME.search(op) is None)
     ):
         return Mutation(client_id, seq, op, data)
     seq = _positive_int(body, "seq")

@@ -24,6 +24,7 @@ __all__ = [
     "OP_PING",
     "OP_PONG",
     "OP_TEXT",
+    "SHORT_TEXT_HEADS",
     "FrameParser",
     "close_frame",
     "control_frame",
@@ -60,11 +61,16 @@ def frame(opcode: int, payload: bytes) -> bytes:
     return _LONG.pack(first, 127, length) + payload
 
 
+#: The two-byte head of a final, unmasked text frame, by payload length (under 126): one
+#: list index instead of a ``struct.pack`` per ack.
+SHORT_TEXT_HEADS = [bytes((_FIN_TEXT, length)) for length in range(126)]
+
+
 def text_frame(payload: bytes) -> bytes:
     """One final, unmasked text frame carrying ``payload`` (which must be UTF-8)."""
     length = len(payload)
     if length < 126:
-        return _SHORT.pack(_FIN_TEXT, length) + payload
+        return SHORT_TEXT_HEADS[length] + payload
     return frame(OP_TEXT, payload)
 
 

@@ -55,7 +55,7 @@ from selector.runtime.server.settings import ServerSettings
 from selector.runtime.server.shutdown import close_streams
 from selector.runtime.server.store import MemoryStore, OpRejected
 from selector.runtime.server.subscriber import Subscriber
-from selector.runtime.server.writer import write_caught_up, write_replies, write_stream
+from selector.runtime.server.writer import write_caught_up, write_stream
 
 __all__ = ["Hub"]
 
@@ -199,6 +199,9 @@ class Hub:
         """Forget ``sub`` (idempotent) and log why it ended."""
         if not self.registry.remove(sub):
             return
+        # A WebSocket's own mutations do not touch its id (a streaming id is never evicted):
+        # its idle age starts when the stream ends.
+        self._touch(sub.client_id)
         self.liveness.remove(sub.conn_id)
         sub.queue.closed = True
         sub.signal()
@@ -275,7 +278,7 @@ class Hub:
             proof = identities.prove(mutation.client_id, sub.secret, sub.owner)
             if proof is Proof.OWNER:
                 sub.proven = claim
-        result = self._submit_proven(mutation, "ws", proof, sub.secret, sub.owner)
+        result = self._submit_proven(mutation, "ws", proof, sub.secret, sub.owner, streaming=True)
         if not isinstance(result, Rejected) and result.secret is not None:
             sub.secret = result.secret
         return result.encode()
@@ -290,11 +293,21 @@ class Hub:
         :meth:`commit_barrier` (HTTP): with a durable store it may only leave once committed.
         """
         proof = self.session.identities.prove(mutation.client_id, offered, owner)
-        return self._submit_proven(mutation, protocol, proof, offered, owner)
+        return self._submit_proven(mutation, protocol, proof, offered, owner, streaming=False)
 
     def _submit_proven(
-        self, mutation: Mutation, protocol: str, proof: Proof, offered: str | None, owner: str
+        self,
+        mutation: Mutation,
+        protocol: str,
+        proof: Proof,
+        offered: str | None,
+        owner: str,
+        *,
+        streaming: bool,
     ) -> SubmitResult:
+        """:meth:`submit` once the sender's proof is known. ``streaming``: sent on the id's
+        own live stream, which keeps the id from eviction, so its activity is recorded when
+        the stream ends instead of per mutation."""
         counters = self.counters
         client_id, seq = mutation.client_id, mutation.seq
         refused = refusal(proof, seq)
@@ -302,7 +315,8 @@ class Hub:
             counters.invalid[protocol] += 1
             return refused
         session = self.session
-        self._touch(client_id)
+        if not streaming:
+            self._touch(client_id)
         result = session.admit(client_id, seq)
         if result is None:
             store = self.store
@@ -363,11 +377,16 @@ class Hub:
             self._write_replies(sub)
 
     def _write_replies(self, sub: Subscriber) -> None:
-        if sub.conn_id not in self.registry.subscribers:
-            sub.replies = []
+        """Write the acks and errors ``sub`` earned, in one write; drop a client that sends
+        mutations but reads none of its acks (more than the queue bound left unsent)."""
+        replies, sub.replies = sub.replies, []
+        ws = sub.ws
+        if ws is None or sub.conn_id not in self.registry.subscribers:
             return
-        if not write_replies(sub, self.counters, self.settings.queue_max_bytes):
-            # The client sends mutations but reads none of its acks.
+        if not ws.send_texts(replies):
+            return
+        self.counters.messages_out["ws"] += len(replies)
+        if ws.transport.get_write_buffer_size() > self.settings.queue_max_bytes:
             self.counters.slow_disconnects["ws"] += 1
             self.drop(sub, "slow_consumer")
 

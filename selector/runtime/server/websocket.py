@@ -33,6 +33,7 @@ from selector.runtime.protocol.wsframe import (
     OP_PING,
     OP_PONG,
     OP_TEXT,
+    SHORT_TEXT_HEADS,
     FrameParser,
     close_frame,
     control_frame,
@@ -309,7 +310,13 @@ class WsConnection(asyncio.Protocol):
         transport = self.transport
         if self.state is not WsState.OPEN or transport.is_closing():
             return False
-        transport.write(text_frame(payloads[0]) if len(payloads) == 1 else text_frames(payloads))
+        if len(payloads) == 1:
+            payload = payloads[0]
+            # The one short ack of a one-in-flight read, framed here rather than by a call.
+            size = len(payload)
+            transport.write(SHORT_TEXT_HEADS[size] + payload if size < 126 else text_frame(payload))
+        else:
+            transport.write(text_frames(payloads))
         return True
 
     def send_framed(self, data: bytes) -> bool:

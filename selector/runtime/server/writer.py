@@ -14,22 +14,10 @@ from selector.runtime.server.metrics import Counters
 from selector.runtime.server.subscriber import Subscriber
 from selector.runtime.server.websocket import WsConnection
 
-__all__ = ["drain_ws", "write_caught_up", "write_replies", "write_stream"]
+__all__ = ["drain_ws", "write_caught_up", "write_stream"]
 
 #: Largest run of WebSocket frames a writer sends before waiting for the transport to drain.
 WS_BATCH_BYTES = 64 * 1024
-
-
-def write_replies(sub: Subscriber, counters: Counters, max_buffered: int) -> bool:
-    """Write the acks and errors ``sub`` earned in one write. Returns False when the peer
-    does not read them (more than ``max_buffered`` bytes unsent): drop it."""
-    replies, sub.replies = sub.replies, []
-    ws = sub.ws
-    if ws is None or not ws.send_texts(replies):
-        return True
-    counters.messages_out["ws"] += len(replies)
-    # False: the client sends mutations but reads none of its acks.
-    return ws.buffered <= max_buffered
 
 
 def write_stream(
