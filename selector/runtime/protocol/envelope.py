@@ -207,7 +207,13 @@ def parse_ws_mutation(raw: bytes | str, client_id: str) -> Mutation:
     """A WebSocket mutation ``{"seq": N, "op": NAME, "data": ...}`` from ``client_id``'s
     connection. Unknown keys are ignored (tolerant reader); a ``client_id`` key is ignored too,
     because the connection's identity is fixed at the upgrade."""
-    return _mutation(_load_object(raw), client_id)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError(f"invalid JSON: {exc}") from None
+    if type(body) is not dict:
+        raise EnvelopeError("expected a JSON object")
+    return _mutation(body, client_id)
 
 
 def parse_http_mutation(raw: bytes | str) -> Mutation:

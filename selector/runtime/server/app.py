@@ -366,8 +366,9 @@ class _MutationReader(WsHandlers):
             self.hub.on_pong(self.sub)
 
     def on_read_end(self, conn: WsConnection) -> None:
-        if self.sub is not None:
-            self.hub.replies_ready(self.sub)
+        sub = self.sub
+        if sub is not None and sub.replies:
+            self.hub.replies_ready(sub)
 
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:

@@ -310,10 +310,11 @@ class Hub:
         the stream ends instead of per mutation."""
         counters = self.counters
         client_id, seq = mutation.client_id, mutation.seq
-        refused = refusal(proof, seq)
-        if refused is not None:
-            counters.invalid[protocol] += 1
-            return refused
+        if proof is not Proof.OWNER:
+            refused = refusal(proof, seq)
+            if refused is not None:
+                counters.invalid[protocol] += 1
+                return refused
         session = self.session
         if not streaming:
             self._touch(client_id)
