@@ -88,7 +88,9 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.kv: dict[str, Any] = {}
-        self.opaque: deque[dict[str, Any]] = deque(maxlen=OPAQUE_SHOWN)
+        #: The latest opaque mutations, kept as they arrived: ``GET /state`` turns them into
+        #: objects when it is read, not each apply.
+        self.opaque: deque[Mutation] = deque(maxlen=OPAQUE_SHOWN)
         self.opaque_total = 0
         self.applied_total = 0
 
@@ -122,15 +124,9 @@ class MemoryStore:
                 raise OpRejected("set needs data.value")
             self._put(key, data["value"])
         else:
-            entry = {
-                "client_id": mutation.client_id,
-                "seq": mutation.seq,
-                "op": op,
-                "data": data,
-            }
-            self.opaque.append(entry)
+            self.opaque.append(mutation)
             self.opaque_total += 1
-            self._add_opaque(entry)
+            self._add_opaque(mutation)
         self.applied_total += 1
 
     def _put(self, key: str, value: Any) -> None:
@@ -138,7 +134,7 @@ class MemoryStore:
             raise OpRejected(f"the demo store holds {MAX_KEYS} keys at most", "STORE_FULL")
         self.kv[key] = value
 
-    def _add_opaque(self, entry: dict[str, Any]) -> None:
+    def _add_opaque(self, mutation: Mutation) -> None:
         """Hook for durable stores."""
 
     def record_mark(self, client_id: str, seq: int) -> None:
@@ -168,7 +164,7 @@ class MemoryStore:
             "kv": self.kv,
             "applied_total": self.applied_total,
             "opaque_total": self.opaque_total,
-            "opaque_recent": list(self.opaque),
+            "opaque_recent": [mutation._asdict() for mutation in self.opaque],
         }
 
 
@@ -246,9 +242,7 @@ class SqliteStore(MemoryStore):
             "SELECT client_id, seq, op, data FROM opaque ORDER BY n DESC LIMIT ?", (OPAQUE_SHOWN,)
         ).fetchall()
         for client_id, seq, op, data in reversed(rows):
-            self.opaque.append(
-                {"client_id": client_id, "seq": seq, "op": op, "data": orjson.loads(data)}
-            )
+            self.opaque.append(Mutation(client_id, seq, op, orjson.loads(data)))
         marks = dict(db.execute("SELECT client_id, seq FROM marks"))
         latest = max(int(meta.get("latest_event_id", 0)), 0)
         events = []
@@ -273,10 +267,9 @@ class SqliteStore(MemoryStore):
         super()._put(key, value)
         self._kv[key] = orjson.dumps(value)
 
-    def _add_opaque(self, entry: dict[str, Any]) -> None:
-        self._opaque.append(
-            (entry["client_id"], entry["seq"], entry["op"], orjson.dumps(entry["data"]))
-        )
+    def _add_opaque(self, mutation: Mutation) -> None:
+        client_id, seq, op, data = mutation
+        self._opaque.append((client_id, seq, op, orjson.dumps(data)))
 
     def record_mark(self, client_id: str, seq: int) -> None:
         self._marks[client_id] = seq
