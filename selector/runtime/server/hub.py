@@ -59,6 +59,11 @@ from selector.runtime.server.writer import write_caught_up, write_stream
 
 __all__ = ["Hub"]
 
+# Proofs as module globals for the per-mutation path: on Python 3.11 reading a member from an
+# Enum class goes through EnumType.__getattr__'s slow hook (see websocket._OPEN for figures).
+_OWNER = Proof.OWNER
+_UNCLAIMED = Proof.UNCLAIMED
+
 
 class Hub:
     """Everything the request handlers share. Create it inside the running loop."""
@@ -273,10 +278,10 @@ class Hub:
         identities = self.session.identities
         claim = identities.claim_of(mutation.client_id)
         if claim is not None and claim is sub.proven:
-            proof = Proof.OWNER
+            proof = _OWNER
         else:
             proof = identities.prove(mutation.client_id, sub.secret, sub.owner)
-            if proof is Proof.OWNER:
+            if proof is _OWNER:
                 sub.proven = claim
         result = self._submit_proven(mutation, "ws", proof, sub.secret, sub.owner, streaming=True)
         if not isinstance(result, Rejected) and result.secret is not None:
@@ -310,7 +315,7 @@ class Hub:
         the stream ends instead of per mutation."""
         counters = self.counters
         client_id, seq = mutation.client_id, mutation.seq
-        if proof is not Proof.OWNER:
+        if proof is not _OWNER:
             refused = refusal(proof, seq)
             if refused is not None:
                 counters.invalid[protocol] += 1
@@ -338,7 +343,7 @@ class Hub:
         else:
             counters.duplicates[protocol] += 1
         counters.acks[protocol] += 1
-        if proof is Proof.UNCLAIMED:
+        if proof is _UNCLAIMED:
             # First contact claims the id, committed with the mutation's group. A client that
             # chose its own secret keeps it (an ack lost on the way cannot lock it out of its
             # id); one that sent none gets a secret in this ack.
