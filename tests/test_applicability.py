@@ -103,10 +103,47 @@ def _fired(text: str) -> set[str]:
             "  client_to_server: {rate_hz: 0.005, payload_bytes: 100, needs_ack: true}\n",
             "interactive-acked-commands",
         ),
+        # A position every 5 s: TCP resends a lost one after its retransmission timeout (at
+        # least 1 s, RFC 6298 section 2.4), before the next update, so dropping it gains nothing.
+        (
+            "traffic: {server_to_client: {rate_hz: 0.2, payload_bytes: 200}}\n"
+            "delivery: {guarantee: best_effort}\nclients: [browser, mobile]\n",
+            "best-effort-delivery",
+        ),
+        # Mobile apps that only send have no stream for an SSE client to read.
+        (
+            "traffic: {client_to_server: {rate_hz: 1, payload_bytes: 300}}\nclients: [mobile]\n",
+            "mobile-native-websocket",
+        ),
+        # A media-only call carries no server-to-client messages either.
+        ("media: audio\nclients: [mobile]\n", "mobile-native-websocket"),
     ],
 )
 def test_named_faults_stay_fixed(profile: str, absent_rule: str) -> None:
     assert absent_rule not in _fired(profile)
+
+
+@pytest.mark.parametrize(
+    ("profile", "rule"),
+    [
+        (
+            "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 200}}\n"
+            "delivery: {guarantee: best_effort}\n",
+            "best-effort-delivery",
+        ),
+        (
+            "traffic: {client_to_server: {rate_hz: 30, payload_bytes: 60}}\n"
+            "delivery: {guarantee: best_effort}\n",
+            "best-effort-delivery",
+        ),
+        (
+            "traffic: {server_to_client: {rate_hz: 0.1, payload_bytes: 300}}\nclients: [mobile]\n",
+            "mobile-native-websocket",
+        ),
+    ],
+)
+def test_fixed_rules_still_fire_where_their_subject_is(profile: str, rule: str) -> None:
+    assert rule in _fired(profile)
 
 
 def test_upload_only_fleet_gets_no_point_for_sse() -> None:
