@@ -197,7 +197,9 @@ def _mutation(body: dict[str, Any], client_id: str) -> Mutation:
         # regular expression.
         and (op.isprintable() or _FORBIDDEN_IN_NAME.search(op) is None)
     ):
-        return Mutation(client_id, seq, op, data)
+        # tuple.__new__ directly: the named tuple's generated __new__ is a Python function,
+        # ~2,000 instructions per WebSocket message (callgrind, bench/run.py's ack load).
+        return tuple.__new__(Mutation, (client_id, seq, op, data))
     seq = _positive_int(body, "seq")
     op = _name(body, "op", seq)
     return Mutation(client_id=client_id, seq=seq, op=op, data=data)

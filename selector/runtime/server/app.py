@@ -335,9 +335,8 @@ class _MutationReader(WsHandlers):
         self.hub = hub
         self.sub: Subscriber | None = None
 
-    def on_text(self, conn: WsConnection, payload: bytes) -> None:
-        sub = self.sub
-        assert sub is not None
+    def _answer(self, conn: WsConnection, sub: Subscriber, payload: bytes) -> bytes | None:
+        """The ack or error a message earns, or None when the connection ended over it."""
         hub = self.hub
         hub.counters.messages_in["ws"] += 1
         try:
@@ -345,16 +344,31 @@ class _MutationReader(WsHandlers):
         except EnvelopeError as exc:
             if not _is_utf8(payload):
                 conn.fail(WSCloseCode.INVALID_TEXT, "invalid UTF-8")
-                return
+                return None
             hub.counters.invalid["ws"] += 1
-            hub.reply(sub, encode_error(exc.detail, exc.seq, code=exc.code))
-            return
+            return encode_error(exc.detail, exc.seq, code=exc.code)
         reply = hub.submit_ws(sub, mutation)
         if hub.faults.cut_after_apply and hub.faults.take_cut():
             conn.reason = "fault_cut"
             conn.abort()  # applied, but the ack never leaves (nor does anything after it)
-            return
-        hub.reply(sub, reply)
+            return None
+        return reply
+
+    def on_text(self, conn: WsConnection, payload: bytes) -> None:
+        sub = self.sub
+        assert sub is not None
+        reply = self._answer(conn, sub, payload)
+        if reply is not None:
+            self.hub.reply(sub, reply)
+
+    def on_single_text(self, conn: WsConnection, payload: bytes) -> None:
+        # The one message of its read (a UI waiting for each ack): with nothing to wait for,
+        # its ack is written now, without the list and calls of the end-of-read path.
+        sub = self.sub
+        assert sub is not None
+        reply = self._answer(conn, sub, payload)
+        if reply is not None:
+            self.hub.reply_now(sub, reply)
 
     def on_binary(self, conn: WsConnection, payload: bytes) -> None:
         # The contract is JSON text (RFC 6455 7.4.1: 1003 for data it cannot accept).

@@ -374,6 +374,24 @@ class Hub:
         sub.replies.append(reply)
         self.commits.staged()
 
+    def reply_now(self, sub: Subscriber, reply: bytes) -> None:
+        """:meth:`reply` for the only message of a read: in memory it is written at once
+        (nothing else of that read can share its write); with a durable store it waits
+        for the commit like any other."""
+        if self.store.durable or sub.replies:
+            self.reply(sub, reply)
+            self.replies_ready(sub)
+            return
+        ws = sub.ws
+        if ws is None or sub.conn_id not in self.registry.subscribers:
+            return
+        if not ws.send_text(reply):
+            return
+        self.counters.messages_out["ws"] += 1
+        if ws.transport.get_write_buffer_size() > self.settings.queue_max_bytes:
+            self.counters.slow_disconnects["ws"] += 1
+            self.drop(sub, "slow_consumer")
+
     def replies_ready(self, sub: Subscriber) -> None:
         """A read of ``sub``'s WebSocket was handled: in memory nothing waits for a commit, so
         its replies go out now, in one write, instead of through the end-of-tick list (the

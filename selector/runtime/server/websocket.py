@@ -104,6 +104,12 @@ class WsHandlers:
     def on_read_end(self, conn: WsConnection) -> None:
         """Every message of one read was handed over (write what they earned in one go)."""
 
+    def on_single_text(self, conn: WsConnection, payload: bytes) -> None:
+        """A text message that was the whole of its read: :meth:`on_text` then
+        :meth:`on_read_end` unless a route answers it at once in one step."""
+        self.on_text(conn, payload)
+        self.on_read_end(conn)
+
 
 class _Upgraded(web.StreamResponse):
     """What a WebSocket route returns to aiohttp once the connection is over: :func:`accept`
@@ -247,9 +253,7 @@ class WsConnection(asyncio.Protocol):
             # One small text frame per read is the common case (a UI waits for each ack).
             payload = self._parser.single_text(data)
             if payload is not None:
-                handlers = self._handlers
-                handlers.on_text(self, payload)
-                handlers.on_read_end(self)
+                self._handlers.on_single_text(self, payload)
                 return
         self.feed_data(data)
 
@@ -310,19 +314,25 @@ class WsConnection(asyncio.Protocol):
         if not self.transport.is_closing():
             self.transport.write(data)
 
-    def send_texts(self, payloads: list[bytes]) -> bool:
-        """Text frames, one write (one system call) for all of them; False (nothing sent)
-        once closing."""
+    def send_text(self, payload: bytes) -> bool:
+        """One text frame; False (nothing sent) once closing."""
         transport = self.transport
         if self.state is not _OPEN or transport.is_closing():
             return False
+        # A short ack (the common reply) is framed here rather than by a call.
+        size = len(payload)
+        transport.write(SHORT_TEXT_HEADS[size] + payload if size < 126 else text_frame(payload))
+        return True
+
+    def send_texts(self, payloads: list[bytes]) -> bool:
+        """Text frames, one write (one system call) for all of them; False (nothing sent)
+        once closing."""
         if len(payloads) == 1:
-            payload = payloads[0]
-            # The one short ack of a one-in-flight read, framed here rather than by a call.
-            size = len(payload)
-            transport.write(SHORT_TEXT_HEADS[size] + payload if size < 126 else text_frame(payload))
-        else:
-            transport.write(text_frames(payloads))
+            return self.send_text(payloads[0])
+        transport = self.transport
+        if self.state is not _OPEN or transport.is_closing():
+            return False
+        transport.write(text_frames(payloads))
         return True
 
     def send_framed(self, data: bytes) -> bool:
