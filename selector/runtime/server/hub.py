@@ -55,6 +55,7 @@ from selector.runtime.server.settings import ServerSettings
 from selector.runtime.server.shutdown import close_streams
 from selector.runtime.server.store import MemoryStore, OpRejected
 from selector.runtime.server.subscriber import Subscriber
+from selector.runtime.server.websocket import WsConnection
 from selector.runtime.server.writer import write_caught_up, write_stream
 
 __all__ = ["Hub"]
@@ -385,12 +386,8 @@ class Hub:
         ws = sub.ws
         if ws is None or sub.conn_id not in self.registry.subscribers:
             return
-        if not ws.send_text(reply):
-            return
-        self.counters.messages_out["ws"] += 1
-        if ws.transport.get_write_buffer_size() > self.settings.queue_max_bytes:
-            self.counters.slow_disconnects["ws"] += 1
-            self.drop(sub, "slow_consumer")
+        if ws.send_text(reply):
+            self._replies_written(sub, ws, 1)
 
     def replies_ready(self, sub: Subscriber) -> None:
         """A read of ``sub``'s WebSocket was handled: in memory nothing waits for a commit, so
@@ -401,15 +398,18 @@ class Hub:
             self._write_replies(sub)
 
     def _write_replies(self, sub: Subscriber) -> None:
-        """Write the acks and errors ``sub`` earned, in one write; drop a client that sends
-        mutations but reads none of its acks (more than the queue bound left unsent)."""
+        """Write the acks and errors ``sub`` earned, in one write."""
         replies, sub.replies = sub.replies, []
         ws = sub.ws
         if ws is None or sub.conn_id not in self.registry.subscribers:
             return
-        if not ws.send_texts(replies):
-            return
-        self.counters.messages_out["ws"] += len(replies)
+        if ws.send_texts(replies):
+            self._replies_written(sub, ws, len(replies))
+
+    def _replies_written(self, sub: Subscriber, ws: WsConnection, count: int) -> None:
+        """Count ``count`` replies out; drop a client that sends mutations but reads none of
+        its acks (more than the queue bound left unsent)."""
+        self.counters.messages_out["ws"] += count
         if ws.transport.get_write_buffer_size() > self.settings.queue_max_bytes:
             self.counters.slow_disconnects["ws"] += 1
             self.drop(sub, "slow_consumer")
