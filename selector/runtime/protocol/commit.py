@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from selector.runtime.protocol.envelope import encode_ack, encode_error
+from selector.runtime.protocol.envelope import ACK_FORMAT, encode_ack, encode_error
 from selector.runtime.protocol.identity import Claim, Identities
 from selector.runtime.protocol.ledger import Ledger
 
@@ -101,7 +101,7 @@ class Acked:
     def encode(self) -> bytes:
         """The wire reply."""
         if self.secret is None:
-            return encode_ack(self.seq)
+            return ACK_FORMAT % self.seq
         return encode_ack(self.seq, secret=self.secret)
 
 

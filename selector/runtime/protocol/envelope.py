@@ -247,6 +247,11 @@ def parse_publish(raw: bytes | str) -> Publish:
     return Publish(event=event, data=data)
 
 
+#: ``{"ack": N, "status": "ok"}`` for ``% seq``: the common ack, formatted by
+#: :meth:`~selector.runtime.protocol.commit.Acked.encode` without a call to :func:`encode_ack`.
+ACK_FORMAT = b'{"ack":%d,"status":"ok"}'
+
+
 def encode_ack(seq: int, *, duplicate: bool = False, secret: str | None = None) -> bytes:
     """``{"ack": N, "status": "ok"}``, with ``"duplicate": true`` for a re-sent mutation and
     ``"secret"`` when this ack is the client id's first contact (the secret it must present
@@ -258,7 +263,7 @@ def encode_ack(seq: int, *, duplicate: bool = False, secret: str | None = None) 
         return orjson.dumps(body)
     if duplicate:
         return b'{"ack":%d,"status":"ok","duplicate":true}' % seq
-    return b'{"ack":%d,"status":"ok"}' % seq
+    return ACK_FORMAT % seq
 
 
 def encode_error(detail: str, seq: int | None = None, *, code: str = "INVALID_PAYLOAD") -> bytes:
