@@ -126,7 +126,8 @@ class MemoryStore:
         else:
             self.opaque.append(mutation)
             self.opaque_total += 1
-            self._add_opaque(mutation)
+            if self.durable:  # no call to an empty hook per mutation in memory
+                self._add_opaque(mutation)
         self.applied_total += 1
 
     def _put(self, key: str, value: Any) -> None:
@@ -135,7 +136,7 @@ class MemoryStore:
         self.kv[key] = value
 
     def _add_opaque(self, mutation: Mutation) -> None:
-        """Hook for durable stores."""
+        """Hook for durable stores (called only when ``durable``)."""
 
     def record_mark(self, client_id: str, seq: int) -> None:
         """Persist a client's new high-water mark (in memory: the ledger is enough)."""
