@@ -86,29 +86,59 @@ def run(args: argparse.Namespace) -> int:
     files = list(expand_paths(args.paths))
     if not files:
         raise UsageError.single("no profile files found", file=" ".join(args.paths))
-    # A batch holds every recommendation until it renders them: tens of thousands of live
-    # objects that the cyclic collector would scan again and again (about a sixth of a
-    # 1,000-file run) although loading, scoring and rendering create no reference cycles
-    # (reference counting frees all of it). So the collector rests for the batch.
+    as_list = len(files) > 1 or len(args.paths) > 1
+    # JSON is rendered as each recommendation is ready, which then goes: a batch of 1,000
+    # profiles kept every object until the end (peak RSS 94 MB, 170 ms system time; 69 MB
+    # and 135 ms rendered as it goes, with the faster loading). Written once, at the end,
+    # so a failure half-way leaves stdout empty, as before.
+    streamed = args.format == "json"
+    rendered: list[bytes] = []
+    negative: list[str] = []
+    # A batch makes tens of thousands of objects per profile, and keeps the tables and
+    # markdown ones until the end: the cyclic collector would scan them and the start-up's
+    # modules and matrix again and again (about a sixth of a 1,000-file run) although
+    # loading, scoring and rendering create no reference cycles (reference counting frees
+    # all of it). So the collector rests for the batch.
     collecting = gc.isenabled()
     gc.disable()
     try:
+        if streamed:
+            from selector.render.jsonfmt import join_json_items, json_item
         for path in files:
             try:
-                recs.append(recommend(load_profile(path), matrix=matrix))
+                rec = recommend(load_profile(path), matrix=matrix)
             except ProfileError as exc:
                 problems.extend(_in_file(p, str(path)) for p in exc.problems)
+                continue
+            if rec.protocol is None:
+                negative.append(vetoed_summary(rec))
+            if streamed:
+                rendered.append(json_item(rec, as_list=as_list))
+            else:
+                recs.append(rec)
         for problem in problems:
             print(problem.format(), file=sys.stderr)
         # One bad file in a folder does not hide the answers for the good ones.
-        if recs:
-            print(render(recs, args.format, as_list=len(files) > 1 or len(args.paths) > 1))
+        if rendered:
+            _write_bytes(join_json_items(rendered, as_list=as_list) + b"\n")
+        elif recs:
+            print(render(recs, args.format, as_list=as_list))
     finally:
         if collecting:
             gc.enable()
-    negative = [r for r in recs if getattr(r, "protocol", None) is None]
-    for rec in negative:
-        print(vetoed_summary(rec), file=sys.stderr)
+    for summary in negative:
+        print(summary, file=sys.stderr)
     if problems:
         return EXIT_BAD_INPUT
     return EXIT_NEGATIVE if negative else EXIT_OK
+
+
+def _write_bytes(data: bytes) -> None:
+    """Write UTF-8 ``data`` to stdout as ``print`` would write its text."""
+    out = sys.stdout
+    buffer = getattr(out, "buffer", None)
+    if buffer is None or out.encoding.lower().replace("-", "") != "utf8":
+        out.write(data.decode())
+        return
+    out.flush()
+    buffer.write(data)
