@@ -9,8 +9,8 @@
 # calls recommend() once on each (imports, matrix compilation and caches warmed, uncounted),
 # then makes PASSES passes inside sys.call_tracing(): callgrind counts only while that C
 # function runs (--toggle-collect), so start-up is left out of the count. The count divided
-# by PASSES x profiles is the mean per call. PYTHONHASHSEED is fixed so that runs hash (and
-# so iterate sets) alike: the count repeats to within a few hundred instructions.
+# by PASSES x profiles is the mean per call; it repeats to within about 0.1 % from run to run
+# (string hashing, and so the order of sets, changes between runs).
 # Takes a minute or two: valgrind runs Python ~50x slower.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +21,9 @@ python=${PYTHON:-$here/.venv/bin/python}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-PYTHONHASHSEED=0 PYTHONPATH=$root valgrind --tool=callgrind --collect-atstart=no \
+# From CHECKOUT itself: ``python -c`` puts the current directory first on sys.path.
+cd "$root"
+PYTHONPATH=$root valgrind --tool=callgrind --collect-atstart=no \
     --toggle-collect=sys_call_tracing --callgrind-out-file="$out/callgrind.out" \
     "$python" -c '
 import sys

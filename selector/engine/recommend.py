@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 # Imported at module level, not inside recommend(): every caller imports this module lazily
-# already, and a function-level ``from ... import`` costs ~3 us per statement on Python 3.11
-# (with companions.py and tipping.py doing the same: 2,916,436 -> 2,819,971 instructions per
-# recommend() over profiles/ and tests/corpus, counted with callgrind).
+# already, and a function-level ``from ... import`` of a loaded module costs ~7,900
+# instructions on Python 3.11 (callgrind). recommend() ran ~14 of them per call; with
+# companions, tipping and bandwidth importing at module level too, its count over profiles/
+# and tests/corpus went from 2,797,598 to 2,685,504 (bench/engine_instructions.sh).
 from selector import __version__
 from selector.engine.bandwidth import estimate_bandwidth
 from selector.engine.companions import companions_for
