@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from selector.engine.recommendation import Bandwidth, trusted
 from selector.rules.model import PROTOCOLS
-
-if TYPE_CHECKING:
-    from selector.engine.recommendation import Bandwidth
 
 __all__ = ["HEARTBEAT_FRAMES", "estimate_bandwidth", "heartbeat_bytes", "message_bytes"]
 
@@ -90,8 +88,6 @@ def estimate_bandwidth(
 ) -> list[Bandwidth]:
     """One :class:`Bandwidth` per protocol for the profile with ``facts``; ``heartbeats``
     holds each protocol's planned heartbeat interval in seconds."""
-    from selector.engine.recommendation import Bandwidth, trusted
-
     connections = facts["scale.concurrent_connections"]
     down_rate = facts["traffic.server_to_client.rate_hz"]
     down_payload = facts["traffic.server_to_client.payload_bytes"]

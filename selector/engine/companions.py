@@ -8,19 +8,16 @@ The rows are data (``companions.yaml`` beside this module, compiled once by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from selector.engine.recommendation import Companion
+from selector.engine.recommendation import Companion, trusted
+from selector.rules.advice import companion_table
 
 __all__ = ["companions_for"]
 
 
 def companions_for(protocol: str, facts: Mapping[str, Any]) -> list[Companion]:
     """The companion pieces ``protocol`` needs for a profile with ``facts``, in table order."""
-    from selector.engine.recommendation import Companion, trusted
-    from selector.rules.advice import companion_table
-
     return [
         trusted(
             Companion,

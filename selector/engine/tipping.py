@@ -25,13 +25,13 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from selector.engine.recommendation import TippingPoint, trusted
 from selector.engine.score import Outcome, winner
 from selector.rules.facts import FACTS, derive_uncontrollable, format_fact
 from selector.rules.measures import DEPENDENT_MEASURES, MEASURES
 from selector.rules.model import PROTOCOLS, Matrix, Split
 
 if TYPE_CHECKING:
-    from selector.engine.recommendation import TippingPoint
     from selector.profile import Profile
 
 __all__ = ["PATH_FIELD", "find_tipping_points"]
@@ -691,8 +691,6 @@ def find_tipping_points(
     profile: Profile,
 ) -> list[TippingPoint]:
     """Every nearest winner-changing change of one field, numbers first, in fact order."""
-    from selector.engine.recommendation import TippingPoint, trusted
-
     rescore = _Rescorer(matrix, facts, outcome)
     found = [
         *_number_changes(rescore, base),
