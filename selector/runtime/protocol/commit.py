@@ -141,9 +141,9 @@ STORE_FAILED = Rejected(
 )
 
 
-# FAILED and STAGE as module globals for admit() and stage(), which run per mutation: on Python 3.11 reading a
-# member from an Enum class goes through EnumType.__getattr__'s slow hook (~0.6 us against
-# ~0.05 us for a global, timeit).
+# FAILED and STAGE as module globals for admit() and stage(), which run per mutation: on
+# Python 3.11 reading a member from an Enum class goes through EnumType.__getattr__'s slow
+# hook (~0.6 us against ~0.05 us for a global, timeit).
 _FAILED = CommitState.FAILED
 _STAGE = CommitEvent.STAGE
 
