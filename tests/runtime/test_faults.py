@@ -87,9 +87,10 @@ class Reader:
 
     async def run(self, url_of: Any, done: asyncio.Event) -> None:
         while not done.is_set():
-            url = url_of("reader")
-            if self.ids:
-                url += f"&last_event_id={self.ids[-1]}"
+            # From event 0 on the first connection too: the publisher starts at the same
+            # time, and an event published before this stream subscribed is only replayed
+            # to a stream that asks for it.
+            url = url_of("reader") + f"&last_event_id={self.ids[-1] if self.ids else 0}"
             try:
                 async with subscribe(url) as ws:
                     while True:
