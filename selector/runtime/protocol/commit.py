@@ -211,7 +211,7 @@ class CommitSession:
         else:
             self._staged_marks[client_id] = seq
             self._to(_STAGE)
-        # Acked(seq) without the dataclass's generated __init__ (a Python frame): ~1,300 of
+        # Acked(seq) without the dataclass's generated __init__ (a Python frame): ~650 of
         # the ~40,000 instructions of a one-in-flight ack (bench/ws_ack_instructions.sh).
         acked = object.__new__(Acked)
         acked.seq = seq
