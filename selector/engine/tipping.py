@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from selector.engine.recommendation import TippingPoint, trusted
 from selector.engine.score import Outcome, winner
+from selector.rules.conditions import Predicate
 from selector.rules.facts import FACTS, derive_uncontrollable, format_fact
 from selector.rules.measures import DEPENDENT_MEASURES, MEASURES
 from selector.rules.model import PROTOCOLS, Matrix, Split
@@ -59,45 +60,41 @@ class _Rescorer:
         self.facts = facts
         self.trial = dict(facts)
         self.outcome = outcome
-        self._live: dict[str, tuple[Split, ...]] = {}
-        self._opened: list[frozenset[str]] | None = None
+        self._live: dict[str, list[Split]] | None = None
 
-    def live(self, name: str) -> tuple[Split, ...]:
+    def live(self, name: str) -> Sequence[Split]:
         """The rules a change of fact ``name`` alone can move on this profile: those whose
         conjuncts that do not read it hold (the others cannot fire whatever its value), each
         with the predicate of the conjuncts that do, its deltas, vetoes and grader.
 
-        Filtering once per fact and profile, then testing only the conjuncts that read the
-        fact (with the live-constant walk of :func:`_live_constants`): over 5 passes of
-        profiles/ and tests/corpus the search went from 37,970 re-scorings and 2.17 M
-        function calls to 18,575 and 0.98 M (cProfile), and ``recommend()`` to 0.82x main's
-        CPU time in the same run (bench/engine.py --against)."""
-        found = self._live.get(name)
+        Filtering once per profile, then testing only the conjuncts that read the fact (with
+        the live-constant walk of :func:`_live_constants`): over 5 passes of profiles/ and
+        tests/corpus the search went from 37,970 re-scorings and 2.17 M function calls to
+        18,575 and 0.98 M (cProfile), and ``recommend()`` to 0.82x main's CPU time in the
+        same run (bench/engine.py --against)."""
+        found = self._live
         if found is None:
-            opened = self._opened
-            if opened is None:
-                opened = self._opened = self._open_facts()
-            fired = self.outcome.fired
-            found = self._live[name] = tuple(
-                split
-                for split in self.matrix.splits(name)
-                if fired[split[0]] or name in opened[split[0]]
-            )
-        return found
+            found = self._live = self._live_rules()
+        return found.get(name, ())
 
-    def _open_facts(self) -> list[frozenset[str]]:
-        """For each rule that did not fire, the facts a change of which alone could make it
-        fire: those read by every one of its conjuncts that is false (none if two false
-        conjuncts read different facts). A rule's conjuncts are tested once per profile,
-        rather than the conjuncts other than a fact's once per fact reading it: the facts
-        read to find the live rules of every fact over profiles/ and tests/corpus went from
-        21,664 to 16,970."""
+    def _live_rules(self) -> dict[str, list[Split]]:
+        """For every fact, its live rules (see :meth:`live`), found in one pass over the
+        rules. A rule that fired is live for every fact it reads; one that did not is live
+        for the facts read by every one of its conjuncts that is false (none if two false
+        conjuncts read different facts), so each conjunct is tested once per profile. One
+        pass for every fact, rather than filtering each fact's rules when it is first asked
+        about: 2,630,314 -> 2,494,347 instructions per ``recommend()`` over profiles/ and
+        tests/corpus (bench/engine_instructions.sh)."""
         facts, fired = self.facts, self.outcome.fired
-        none: frozenset[str] = frozenset()
-        opened: list[frozenset[str]] = []
-        for index, parts in enumerate(self.matrix.conjuncts()):
+        live: dict[str, list[Split]] = {}
+        for index, (parts, pairs) in enumerate(_rule_splits(self.matrix)):
             if fired[index]:
-                opened.append(none)  # live for every fact it reads: live() checks fired first
+                for name, split in pairs:
+                    found = live.get(name)
+                    if found is None:
+                        live[name] = [split]
+                    else:
+                        found.append(split)
                 continue
             common: frozenset[str] | None = None
             for test, reads in parts:
@@ -105,8 +102,16 @@ class _Rescorer:
                     common = reads if common is None else common & reads
                     if not common:
                         break
-            opened.append(common or none)
-        return opened
+            if not common:
+                continue
+            for name, split in pairs:
+                if name in common:
+                    found = live.get(name)
+                    if found is None:
+                        live[name] = [split]
+                    else:
+                        found.append(split)
+        return live
 
     def winner_with(self, *changes: tuple[str, Any]) -> int | None:
         """Index of the winner once each ``(fact, value)`` in ``changes`` is applied."""
@@ -196,25 +201,26 @@ class _Rescorer:
     def can_flip(self, base: int | None, names: tuple[str, ...]) -> bool:
         """False when no value of the facts ``names`` could change the winner. A safe bound:
         no rule reading them can veto the winner or lift a rival's veto, and the winner's lead
-        over every viable rival exceeds what those rules can move."""
-        if not self._may_flip(base, *_reach(self.matrix, names)):
-            return False  # the matrix-wide bound (cached per matrix) is enough
+        over every viable rival exceeds what those rules can move.
+
+        First the matrix-wide bound (cached per matrix), then for one fact the tighter bound
+        over the rules live on this profile, signed: a rule that fired can only take back what
+        it gave or move to another of its declared deltas, one that did not can only add one
+        of them. So the winner can fall by at most the sum of the live rules' largest cuts to
+        it and a rival rise by the sum of their largest gains to it, rather than both by every
+        rule's largest size. Over profiles/ and tests/corpus this leaves 1,033 facts to search
+        instead of 1,511. One method with plain loops: it runs for every fact of every
+        profile, and a call or an ``any()`` costs more than the comparisons it makes."""
+        outcome = self.outcome
+        vetoes, scores = outcome.vetoes, outcome.scores
+        if not _may_flip(outcome, base, *_reach(self.matrix, names)):
+            return False  # the matrix-wide bound is enough
         if len(names) > 1:
             return True
-        return self._may_flip_live(base, names[0])
-
-    def _may_flip_live(self, base: int | None, name: str) -> bool:
-        """The tighter bound over the rules live on this profile (the search needs them next),
-        signed: a rule that fired can only take back what it gave or move to another of its
-        declared deltas, one that did not can only add one of them. So the winner can fall by
-        at most the sum of the live rules' largest cuts to it and a rival rise by the sum of
-        their largest gains to it, rather than both by every rule's largest size. Over
-        profiles/ and tests/corpus this leaves 1,033 facts to search instead of 1,511."""
-        outcome = self.outcome
         fired, graded, spans = outcome.fired, outcome.graded, self.matrix.spans
         lo0 = lo1 = lo2 = hi0 = hi1 = hi2 = 0.0
         veto0 = veto1 = veto2 = 0
-        for index, _, _, d, v, _ in self.live(name):
+        for index, _, _, d, v, _ in self.live(names[0]):
             (a0, b0), (a1, b1), (a2, b2) = spans[index]
             if fired[index]:
                 c0, c1, c2 = graded.get(index, d)
@@ -222,7 +228,6 @@ class _Rescorer:
             lo0, lo1, lo2 = lo0 + a0, lo1 + a1, lo2 + a2
             hi0, hi1, hi2 = hi0 + b0, hi1 + b1, hi2 + b2
             veto0, veto1, veto2 = veto0 | v[0], veto1 | v[1], veto2 | v[2]
-        vetoes, scores = outcome.vetoes, outcome.scores
         if (veto0 and vetoes[0]) or (veto1 and vetoes[1]) or (veto2 and vetoes[2]):
             return True  # a veto might be lifted
         if base is None:
@@ -236,23 +241,43 @@ class _Rescorer:
                 return True
         return False
 
-    def _may_flip(self, base: int | None, swing: Sequence[float], vetoing: Sequence[bool]) -> bool:
-        vetoes = self.outcome.vetoes
-        # Plain loops: this runs for every fact of every profile, and any() over a generator
-        # costs more than the comparisons it makes.
-        for slot in range(3):
-            if vetoing[slot] and vetoes[slot]:
-                return True  # a veto might be lifted
-        if base is None:
-            return False  # every protocol stays vetoed
-        if vetoing[base]:
-            return True  # the winner might be vetoed
-        scores = self.outcome.scores
-        lead = scores[base] - swing[base] - 1e-9
-        for other in range(3):
-            if other != base and not vetoes[other] and lead <= scores[other] + swing[other]:
-                return True
-        return False
+
+def _may_flip(
+    outcome: Outcome, base: int | None, swing: Sequence[float], vetoing: Sequence[bool]
+) -> bool:
+    """The matrix-wide bound of :meth:`_Rescorer.can_flip`: whether rules moving each score
+    by ``swing`` and able to veto the protocols of ``vetoing`` might change the winner."""
+    vetoes = outcome.vetoes
+    if (vetoing[0] and vetoes[0]) or (vetoing[1] and vetoes[1]) or (vetoing[2] and vetoes[2]):
+        return True  # a veto might be lifted
+    if base is None:
+        return False  # every protocol stays vetoed
+    if vetoing[base]:
+        return True  # the winner might be vetoed
+    scores = outcome.scores
+    lead = scores[base] - swing[base] - 1e-9
+    for other in range(3):
+        if other != base and not vetoes[other] and lead <= scores[other] + swing[other]:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=16)
+def _rule_splits(
+    matrix: Matrix,
+) -> tuple[tuple[tuple[tuple[Predicate, frozenset[str]], ...], tuple[tuple[str, Split], ...]], ...]:
+    """For each rule: its conjuncts with the facts each reads, and for each fact the search
+    changes alone that it reads, the rule cut along that fact (:meth:`Matrix.splits`).
+    Depends only on the matrix."""
+    pairs: list[list[tuple[str, Split]]] = [[] for _ in matrix.rules]
+    searched = [name for name, _ in _number_plan(matrix)]
+    searched += [name for name, _, _, moved in _choice_plan(matrix) if len(moved) == 1]
+    for name in searched:
+        for split in matrix.splits(name):
+            pairs[split[0]].append((name, split))
+    return tuple(
+        (parts, tuple(found)) for parts, found in zip(matrix.conjuncts(), pairs, strict=True)
+    )
 
 
 @functools.lru_cache(maxsize=256)
