@@ -485,10 +485,26 @@ def _live_constants(rescore: _Rescorer, name: str) -> tuple[tuple[float, frozens
     constant only the other rules use cuts a region in which nothing can change, so walking
     it would re-score for nothing. Dropping those constants took the single-fact re-scorings
     over 5 passes of profiles/ and tests/corpus from 25,850 to 17,925 (same tipping points)."""
-    every = rescore.matrix.thresholds.get(name, ())
-    at = rescore.matrix.rules_at.get(name, {})
     live = {split[0] for split in rescore.live(name)}
-    return tuple((value, ops) for value, ops in every if any(i in live for i in at.get(value, ())))
+    return tuple(
+        (value, ops)
+        for value, ops, users in _constants(rescore.matrix).get(name, ())
+        if not live.isdisjoint(users)
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _constants(
+    matrix: Matrix,
+) -> dict[str, tuple[tuple[float, frozenset[str], tuple[int, ...]], ...]]:
+    """Each number fact's constants with their operators and the rules comparing the fact
+    with each (:attr:`Matrix.rules_at`), joined once per matrix."""
+    return {
+        name: tuple(
+            (value, ops, matrix.rules_at.get(name, {}).get(value, ())) for value, ops in every
+        )
+        for name, every in matrix.thresholds.items()
+    }
 
 
 def _thresholds_of(
@@ -507,11 +523,12 @@ def _thresholds_of(
             solved = solve(facts, constant)
             if solved is None or not math.isfinite(solved) or abs(solved) > _LARGEST_SOLVED:
                 continue  # the measure cannot reach the constant by moving this fact
-            cut = _Cut(facts, name, measure, increasing, constant)
+            cut = _Cut(rescore.trial, name, measure, increasing, constant)
             for op in operators:
                 value = cut.integer(solved, op) if integer else cut.real(solved, op)
                 flipped = op if increasing else _FLIPPED[op]
                 merged.setdefault(value, set()).add(flipped)
+    rescore.trial[name] = facts[name]  # the cuts tried values on the shared trial facts
     return tuple((v, frozenset(ops)) for v, ops in sorted(merged.items()))
 
 
@@ -526,9 +543,11 @@ class _Cut:
     __slots__ = ("compute", "constant", "increasing", "name", "trial")
 
     def __init__(
-        self, facts: Mapping[str, Any], name: str, measure: str, increasing: bool, constant: float
+        self, trial: dict[str, Any], name: str, measure: str, increasing: bool, constant: float
     ) -> None:
-        self.trial = dict(facts)
+        # The rescorer's trial facts, not a copy: the caller restores ``name`` (a copy of the
+        # facts per measure constant cost more than the cut).
+        self.trial = trial
         self.name, self.increasing, self.constant = name, increasing, constant
         self.compute = MEASURES[measure].value
 
