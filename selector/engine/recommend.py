@@ -69,7 +69,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
     compiled = resolve_matrix(matrix)
     facts = profile_facts(profile)
     _require_finite(facts, profile.name)
-    outcome = score(compiled, facts)
+    outcome = score(compiled, facts, opened=True)
     best = winner(outcome.scores, outcome.vetoes)
 
     hits: list[RuleHit] = []

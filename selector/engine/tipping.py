@@ -26,8 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from selector.engine.recommendation import TippingPoint, trusted
-from selector.engine.score import Outcome, winner
-from selector.rules.conditions import Predicate
+from selector.engine.score import Outcome, score, winner
 from selector.rules.facts import FACTS, derive_uncontrollable, format_fact
 from selector.rules.measures import DEPENDENT_MEASURES, MEASURES
 from selector.rules.model import PROTOCOLS, Matrix, Split
@@ -85,9 +84,11 @@ class _Rescorer:
         pass for every fact, rather than filtering each fact's rules when it is first asked
         about: 2,630,314 -> 2,494,347 instructions per ``recommend()`` over profiles/ and
         tests/corpus (bench/engine_instructions.sh)."""
-        facts, fired = self.facts, self.outcome.fired
+        fired, opened = self.outcome.fired, self.outcome.opened
+        if opened is None:
+            opened = score(self.matrix, self.facts, opened=True).opened or []
         live: dict[str, list[Split]] = {}
-        for index, (parts, pairs) in enumerate(_rule_splits(self.matrix)):
+        for index, pairs in enumerate(_rule_splits(self.matrix)):
             if fired[index]:
                 for name, split in pairs:
                     found = live.get(name)
@@ -96,12 +97,7 @@ class _Rescorer:
                     else:
                         found.append(split)
                 continue
-            common: frozenset[str] | None = None
-            for test, reads in parts:
-                if not test(facts):
-                    common = reads if common is None else common & reads
-                    if not common:
-                        break
+            common = opened[index]
             if not common:
                 continue
             for name, split in pairs:
@@ -263,21 +259,16 @@ def _may_flip(
 
 
 @functools.lru_cache(maxsize=16)
-def _rule_splits(
-    matrix: Matrix,
-) -> tuple[tuple[tuple[tuple[Predicate, frozenset[str]], ...], tuple[tuple[str, Split], ...]], ...]:
-    """For each rule: its conjuncts with the facts each reads, and for each fact the search
-    changes alone that it reads, the rule cut along that fact (:meth:`Matrix.splits`).
-    Depends only on the matrix."""
+def _rule_splits(matrix: Matrix) -> tuple[tuple[tuple[str, Split], ...], ...]:
+    """For each rule, for each fact the search changes alone that it reads, the rule cut
+    along that fact (:meth:`Matrix.splits`). Depends only on the matrix."""
     pairs: list[list[tuple[str, Split]]] = [[] for _ in matrix.rules]
     searched = [name for name, _ in _number_plan(matrix)]
     searched += [name for name, _, _, moved in _choice_plan(matrix) if len(moved) == 1]
     for name in searched:
         for split in matrix.splits(name):
             pairs[split[0]].append((name, split))
-    return tuple(
-        (parts, tuple(found)) for parts, found in zip(matrix.conjuncts(), pairs, strict=True)
-    )
+    return tuple(tuple(found) for found in pairs)
 
 
 @functools.lru_cache(maxsize=256)
