@@ -161,7 +161,11 @@ class Rule:
         parts: list[Condition] = []
         for part in (subject_condition(self.applies_to), self.condition):
             parts.extend(part.parts if isinstance(part, AllOf) else (part,))
-        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+        # A subject's test is often repeated by the rule's own condition (``rate_hz > 0``):
+        # each is kept once, in first-seen order (133 -> 109 conjuncts in the default
+        # matrix; recommend() 2,323,021 -> 2,271,464 instructions, bench/engine_instructions.sh).
+        unique = tuple(dict.fromkeys(parts))
+        return unique[0] if len(unique) == 1 else AllOf(unique)
 
     def scaled(self, effect: Effect) -> float:
         """The score delta ``effect`` applies once this rule's weight is taken into account
