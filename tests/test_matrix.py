@@ -9,18 +9,25 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
 from jsonschema import Draft202012Validator
 
 from selector.engine.recommend import recommend
 from selector.errors import MatrixError
 from selector.loading import load_profile_text
+from selector.profile import Profile
+from selector.rules.conditions import AllOf, Compare, Condition, predicate
+from selector.rules.facts import profile_facts
 from selector.rules.loading import (
     compile_matrix_text,
     default_matrix,
     load_matrix,
     load_overlay_text,
 )
+from selector.rules.model import _implied
 from selector.rules.schema import matrix_schema, overlay_schema
+from selector.rules.subjects import subject_condition
+from tests.engine_helpers import profiles
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -276,3 +283,35 @@ def test_overlay_numbers_must_be_finite_and_effects_well_formed() -> None:
         "org.yaml:3:70: rules[0].effects.sse: expected a non-zero number, 'veto' or "
         "{measure, bands}, got 'vetoo'"
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(profiles)
+def test_a_gated_condition_is_true_exactly_when_all_of_its_parts_are(profile: Profile) -> None:
+    """Scoring tests each rule's gated condition, from which repeated conjuncts and bounds
+    implied by a tighter one (``rate_hz > 0`` beside ``rate_hz > 1``) are dropped; every
+    subject test and every part of the rule's own condition must still hold when it fires."""
+    facts = profile_facts(profile)
+    for rule, test in zip(default_matrix().rules, default_matrix().tests, strict=True):
+        parts = [*_conjuncts(subject_condition(rule.applies_to)), *_conjuncts(rule.condition)]
+        assert test(facts) == all(predicate(p)(facts) for p in parts), rule.id
+
+
+def test_implied_bounds_are_dropped_from_a_gated_condition() -> None:
+    rule = default_matrix().by_id["steady-upstream"]
+    gated = rule.gated
+    assert isinstance(gated, AllOf)
+    rate = "traffic.client_to_server.rate_hz"
+    assert Compare(rate, "gt", 0) not in gated.parts  # implied by rate_hz > 1
+    assert Compare(rate, "gt", 1) in gated.parts
+    # At equal constants a strict bound implies the loose one, never the reverse.
+    assert _implied(Compare(rate, "ge", 1), by=Compare(rate, "gt", 1))
+    assert not _implied(Compare(rate, "gt", 1), by=Compare(rate, "ge", 1))
+    assert _implied(Compare(rate, "le", 5), by=Compare(rate, "lt", 5))
+    assert not _implied(Compare(rate, "lt", 5), by=Compare(rate, "le", 5))
+    assert not _implied(Compare(rate, "gt", 1), by=Compare(rate, "lt", 5))
+    assert not _implied(Compare(rate, "gt", 1), by=Compare("scale.fan_out", "gt", 9))
+
+
+def _conjuncts(condition: Condition) -> tuple[Condition, ...]:
+    return condition.parts if isinstance(condition, AllOf) else (condition,)
