@@ -17,7 +17,7 @@ from typing import Any
 
 from selector.errors import MatrixError
 from selector.loading import YamlDocument, parse_yaml
-from selector.rules.conditions import Predicate, predicate
+from selector.rules.conditions import Condition, Predicate, predicates
 from selector.rules.facts import FACTS, format_fact
 from selector.rules.loading import Collector, compile_row_text, schema_problems
 from selector.rules.model import PROTOCOLS
@@ -112,7 +112,7 @@ def _validator(kind: str) -> Any:
 def _compile(document: YamlDocument, kind: str) -> tuple[Advice, ...]:
     found = Collector(document)
     schema_problems(document, _validator(kind), found)
-    rows: list[Advice] = []
+    rows: list[tuple[dict[str, Any], Condition, tuple[tuple[str, str | None], ...]]] = []
     seen: set[str] = set()
     text_key = "reason" if kind == "companions" else "text"
     for i, data in enumerate(document.data[kind]):
@@ -124,19 +124,20 @@ def _compile(document: YamlDocument, kind: str) -> tuple[Advice, ...]:
         condition, template = compile_row_text(data, loc, text_key, list(FACTS), found)
         if condition is None or len(found.problems) > before:
             continue
-        protocols = [data["protocol"]] if kind == "companions" else data["protocols"]
-        rows.append(
-            Advice(
-                id=data["id"],
-                protocols=frozenset(protocols),
-                test=predicate(condition),
-                template=template,
-                source=data["source"],
-                component=data.get("component", ""),
-            )
-        )
+        rows.append((data, condition, template))
     found.raise_if_any()
-    return tuple(rows)
+    tests = predicates([condition for _, condition, _ in rows])  # one compile for the table
+    return tuple(
+        Advice(
+            id=data["id"],
+            protocols=frozenset([data["protocol"]] if kind == "companions" else data["protocols"]),
+            test=test,
+            template=template,
+            source=data["source"],
+            component=data.get("component", ""),
+        )
+        for (data, _, template), test in zip(rows, tests, strict=True)
+    )
 
 
 def _packaged(package: str, name: str, kind: str) -> tuple[Advice, ...]:

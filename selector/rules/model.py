@@ -19,7 +19,7 @@ from selector.rules.conditions import (
     Predicate,
     facts_of,
     numeric_thresholds,
-    predicate,
+    predicates,
 )
 from selector.rules.facts import format_fact
 from selector.rules.measures import MEASURES, measure_text
@@ -267,7 +267,7 @@ class Matrix:
         self.gated: tuple[Condition, ...] = gated
         self._splits: dict[str, tuple[Split, ...]] = {}
         self._conjuncts: tuple[tuple[tuple[Predicate, frozenset[str]], ...], ...] | None = None
-        self.tests: tuple[Predicate, ...] = tuple(predicate(c) for c in gated)
+        self.tests: tuple[Predicate, ...] = predicates(gated)
         self.deltas: tuple[tuple[float, float, float], ...] = tuple(_deltas(r) for r in rules)
         self.vetoes: tuple[tuple[int, int, int], ...] = tuple(_vetoes(r) for r in rules)
         #: For each rule with a graded effect, by index: ``facts -> deltas`` (the static
@@ -327,28 +327,41 @@ class Matrix:
         once per profile and then evaluates only the conjuncts that read the fact. Worked out
         once per fact per matrix.
         """
-        found = self._splits.get(name)
-        if found is None:
-            found = self._splits[name] = tuple(
+        if not self._splits:
+            self._splits = self._split_all()
+        return self._splits.get(name, ())
+
+    def _split_all(self) -> dict[str, tuple[Split, ...]]:
+        """:meth:`splits` for every fact, compiled in one batch (:func:`predicates`)."""
+        cuts = [
+            (name, index, *_split(self.gated[index], name))
+            for name, indexes in self.rules_by_fact.items()
+            for index in indexes
+        ]
+        compiled = predicates([c for _, _, own, rest in cuts for c in (own, rest)])
+        found: dict[str, list[Split]] = {}
+        for n, (name, index, _, _) in enumerate(cuts):
+            found.setdefault(name, []).append(
                 (
                     index,
-                    *_split(self.gated[index], name),
+                    compiled[2 * n],
+                    compiled[2 * n + 1],
                     self.deltas[index],
                     self.vetoes[index],
                     self.graders.get(index),
                 )
-                for index in self.rules_by_fact.get(name, ())
             )
-        return found
+        return {name: tuple(splits) for name, splits in found.items()}
 
     def conjuncts(self) -> tuple[tuple[tuple[Predicate, frozenset[str]], ...], ...]:
         """For each rule, the conjuncts of its condition (as :meth:`splits` cuts them), each
         compiled, with the facts it reads (a measure standing for the facts it is computed
         from). Worked out once per matrix."""
         if self._conjuncts is None:
+            parts = [_parts(condition) for condition in self.gated]
+            compiled = iter(predicates([part for rule in parts for part in rule]))
             self._conjuncts = tuple(
-                tuple((predicate(part), _reads(part)) for part in _parts(condition))
-                for condition in self.gated
+                tuple((next(compiled), _reads(part)) for part in rule) for rule in parts
             )
         return self._conjuncts
 
@@ -391,11 +404,15 @@ def _parts(condition: Condition) -> tuple[Condition, ...]:
     return condition.parts if isinstance(condition, AllOf) else (condition,)
 
 
-def _split(condition: Condition, name: str) -> tuple[Predicate, Predicate]:
+def _split(condition: Condition, name: str) -> tuple[Condition, Condition]:
     parts = _parts(condition)
     own = tuple(p for p in parts if name in _reads(p))
     rest = tuple(p for p in parts if name not in _reads(p))
-    return predicate(AllOf(own)), predicate(AllOf(rest))
+    return _conjunction(own), _conjunction(rest)
+
+
+def _conjunction(parts: tuple[Condition, ...]) -> Condition:
+    return parts[0] if len(parts) == 1 else AllOf(parts)
 
 
 def _swings(rule: Rule) -> tuple[float, float, float]:
