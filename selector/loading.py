@@ -45,6 +45,9 @@ __all__ = [
 MAX_FILE_BYTES = 1024 * 1024
 #: Upper bound on nodes after alias expansion; a real profile has a few hundred at most.
 MAX_NODES = 20_000
+#: Deepest nesting of mappings and lists read from any file (profiles nest 4 levels, the
+#: rules matrix 9).
+MAX_DEPTH = 64
 
 # The C parser is several times faster; fall back to pure Python where libyaml is missing.
 _BaseParser: Any
@@ -197,6 +200,9 @@ class _Builder:
         return self.error.single(message, file=self.file, line=line, col=col, path=_dotted(loc))
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
+        if len(loc) > MAX_DEPTH:
+            # Building recurses: 600 nested lists ended in a RecursionError traceback.
+            raise self.fail(node, f"nested more than {MAX_DEPTH} levels deep", loc)
         self.visited += 1
         if self.visited > MAX_NODES:
             raise self.fail(

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from selector.errors import ProfileError, SelectorError
-from selector.loading import MAX_FILE_BYTES, load_profile, load_profile_text, parse_yaml
+from selector.loading import MAX_DEPTH, MAX_FILE_BYTES, load_profile, load_profile_text, parse_yaml
 
 VALID = """\
 schema_version: 1
@@ -197,6 +197,26 @@ def test_alias_expansion_bomb_is_refused_quickly() -> None:
         lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
     with pytest.raises(ProfileError, match="alias expansion bomb"):
         parse_yaml("\n".join(lines).encode(), "bomb.yaml")
+
+
+def test_a_file_nested_hundreds_of_levels_deep_is_a_located_error() -> None:
+    """Reading recurses: 600 nested lists ended in a RecursionError traceback."""
+    text = f"schema_version: 1\nname: x\nextra: {'[' * 600}1{']' * 600}\n"
+    with pytest.raises(ProfileError) as exc:
+        parse_yaml(text.encode(), "deep.yaml")
+    (problem,) = exc.value.problems
+    assert (problem.file, problem.line) == ("deep.yaml", 3)
+    assert problem.path.startswith("extra[0][0]")
+    assert f"nested more than {MAX_DEPTH} levels deep" in problem.message
+
+
+def test_a_profile_value_nested_hundreds_of_mappings_deep_is_a_profile_problem() -> None:
+    text = f"schema_version: 1\nname: x\ndescription: {'{a: ' * 600}1{'}' * 600}\n"
+    with pytest.raises(ProfileError) as exc:
+        load_profile_text(text, "deep.yaml")
+    (problem,) = exc.value.problems
+    assert problem.path.startswith("description.a.a")
+    assert f"nested more than {MAX_DEPTH} levels deep" in problem.message
 
 
 def test_recursive_alias_is_refused() -> None:

@@ -252,6 +252,45 @@ def test_overlay_file_that_is_not_yaml_is_a_matrix_error(tmp_path: Path) -> None
         load_matrix([tmp_path / "missing.yaml"])
 
 
+@pytest.mark.parametrize(
+    ("combinator", "levels", "limit"), [("not", 300, 64), ("all", 300, 64), ("not", 40, 32)]
+)
+def test_an_overlay_nested_too_deep_is_a_located_error(
+    tmp_path: Path, combinator: str, levels: int, limit: int
+) -> None:
+    """Reading, schema validation and compilation recurse over conditions: 300 levels ended
+    in a RecursionError traceback before nesting was bounded (64 for any file, 32 for a
+    rules file)."""
+    inner = "{fact: auth, eq: cookie}"
+    for _ in range(levels):
+        inner = f"{{not: {inner}}}" if combinator == "not" else f"{{all: [{inner}]}}"
+    path = tmp_path / "deep.yaml"
+    path.write_text(
+        "overlay_version: 1\nrules:\n  - id: deep\n    title: Deep\n"
+        f"    when: {inner}\n    effects: {{sse: 1}}\n    rationale: r\n"
+        "    refs: [https://example.com]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MatrixError) as exc:
+        load_matrix([path])
+    (problem,) = _problems(exc)
+    assert problem.startswith(f"{path}:5:")
+    assert f"rules[0].when.{combinator}" in problem
+    assert f"nested more than {limit} levels deep" in problem
+
+
+def test_an_overlay_condition_within_the_nesting_bound_compiles() -> None:
+    inner = "{fact: auth, eq: cookie}"
+    for _ in range(10):
+        inner = f"{{not: {{not: {inner}}}}}"
+    overlay = load_overlay_text(
+        "overlay_version: 1\nrules:\n  - id: deep\n    title: Deep\n"
+        f"    when: {inner}\n    effects: {{sse: 1}}\n    rationale: r\n"
+        "    refs: [https://example.com]\n"
+    )
+    assert "deep" in overlay.by_id
+
+
 def test_default_matrix_is_compiled_once() -> None:
     assert default_matrix() is default_matrix()
     assert load_matrix([]) is default_matrix()

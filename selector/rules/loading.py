@@ -73,6 +73,25 @@ def _dotted(loc: Sequence[str | int]) -> str:
     return out
 
 
+#: The deepest nesting of mappings and lists a matrix, overlay or table file may use (the
+#: built-in matrix nests 9 levels; any file stops at :data:`selector.loading.MAX_DEPTH`).
+MAX_NESTING = 32
+
+
+def _too_deep(data: Any) -> tuple[str | int, ...] | None:
+    """Where ``data`` first nests deeper than :data:`MAX_NESTING`, walked without recursion."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        node, loc = stack.pop()
+        if len(loc) > MAX_NESTING:
+            return loc
+        if isinstance(node, dict):
+            stack.extend((value, (*loc, key)) for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend((value, (*loc, i)) for i, value in enumerate(node))
+    return None
+
+
 @functools.cache
 def _validator(kind: str) -> Any:
     from jsonschema import Draft202012Validator
@@ -91,6 +110,12 @@ def schema_problems(document: YamlDocument, validator: Any, found: Collector) ->
     the nearest allowed one), then raise if there were any."""
     from jsonschema.exceptions import best_match
 
+    deep = _too_deep(document.data)
+    if deep is not None:
+        # Validation, compilation and the compiled conditions all recurse over the tree: a
+        # file nested hundreds of levels deep ended in a RecursionError traceback.
+        found.add(deep, f"nested more than {MAX_NESTING} levels deep; conditions need far fewer")
+        found.raise_if_any()
     for error in validator.iter_errors(document.data):
         loc = tuple(error.absolute_path)
         if len(loc) >= 2 and loc[-2] == "effects" and not isinstance(error.instance, dict):
