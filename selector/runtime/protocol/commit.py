@@ -191,7 +191,7 @@ class CommitSession:
         if self.state is _FAILED:
             return Rejected(STORE_FAILED.code, STORE_FAILED.detail, seq, STORE_FAILED.status)
         staged = self._staged_marks.get(client_id) if self._staged_marks else None
-        mark = staged if staged is not None else self.ledger.high_water(client_id)
+        mark = staged if staged is not None else self.ledger.marks.get(client_id, 0)
         if seq <= mark:
             return Duplicate(seq)
         if seq - mark > MAX_SEQ_GAP:
@@ -207,7 +207,10 @@ class CommitSession:
         """Record that ``seq`` was applied; its mark waits for the commit (or, ``immediate``,
         is raised now)."""
         if self.immediate:
-            self.ledger.record(client_id, seq)
+            # Ledger.record inlined (a mark never goes down).
+            marks = self.ledger.marks
+            if seq > marks.get(client_id, 0):
+                marks[client_id] = seq
         else:
             self._staged_marks[client_id] = seq
             self._to(_STAGE)
