@@ -277,7 +277,7 @@ class Hub:
         """:meth:`submit` for a WebSocket; the connection keeps a secret issued to it, and
         the claim it proved, so later mutations of the same claim skip the comparison."""
         identities = self.session.identities
-        claim = identities.claim_of(mutation.client_id)
+        claim = identities.claims.get(mutation.client_id)
         if claim is not None and claim is sub.proven:
             proof = _OWNER
         else:
