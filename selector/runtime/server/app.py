@@ -347,7 +347,7 @@ class _MutationReader(WsHandlers):
                 return None
             hub.counters.invalid["ws"] += 1
             return encode_error(exc.detail, exc.seq, code=exc.code)
-        reply = hub.submit_ws(sub, mutation)
+        reply = hub.submit(mutation, "ws", sub.secret, sub.owner, sub).encode()
         if hub.faults.cut_after_apply and hub.faults.take_cut():
             conn.reason = "fault_cut"
             conn.abort()  # applied, but the ack never leaves (nor does anything after it)
