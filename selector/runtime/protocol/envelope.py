@@ -224,9 +224,14 @@ def parse_ws_mutation(raw: bytes | str, client_id: str) -> Mutation:
     # type() call instead of up to three for data that needs no check (the test is a set
     # lookup): 36,074 -> 35,445 instructions per ack (bench/ws_ack_instructions.sh). What
     # the fast path does not take goes to _mutation, which says what is wrong.
-    seq = body.get("seq")
-    op = body.get("op")
-    data = body.get("data")
+    try:
+        # Subscripts, not three method calls: 33,067 -> 32,792 instructions per ack
+        # (bench/ws_ack_instructions.sh).
+        seq = body["seq"]
+        op = body["op"]
+        data = body["data"]
+    except KeyError:  # "data" may be left out (a missing seq or op is an error)
+        return _mutation(body, client_id)
     if type(data) in _CHECKED:
         check_value(data, seq if type(seq) is int else None)
     if (
