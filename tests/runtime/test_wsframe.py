@@ -173,6 +173,20 @@ def test_server_control_frames_parse_with_an_independent_parser() -> None:
     assert parse(frame_bytes(OP_BINARY, b"\x00\x01")).opcode is Opcode.BINARY
 
 
+@pytest.mark.parametrize("length", range(126))
+def test_single_text_unmasks_every_short_length_as_feed_does(length: int) -> None:
+    # Random masks (websockets draws one per frame), and the zero mask and all-ones one.
+    payload = bytes((i * 37 + 11) % 256 for i in range(length))
+    for wire in [
+        client(Opcode.TEXT, payload),
+        client(Opcode.TEXT, payload),
+        bytes([0x81, 0x80 | length]) + b"\x00\x00\x00\x00" + payload,
+        bytes([0x81, 0x80 | length, 255, 255, 255, 255]) + bytes(b ^ 255 for b in payload),
+    ]:
+        assert FrameParser(limit=200).single_text(wire) == payload
+        assert FrameParser(limit=200).feed(wire) == [(OP_TEXT, payload)]
+
+
 def test_single_text_fast_path_takes_only_what_feed_would_return_alone() -> None:
     parser = FrameParser(limit=100)
     one = client(Opcode.TEXT, b'{"seq":1}')

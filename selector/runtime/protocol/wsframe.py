@@ -126,6 +126,19 @@ def _unmask(payload: bytes, mask: bytes) -> bytes:
     )
 
 
+# Tables for FrameParser.single_text, by payload size (under 126): a 4-byte mask times
+# _REPEAT_MASK[size] is the mask repeated over whole 4-byte words; shifted right by
+# _KEY_SHIFT[size] it keeps the first ``size`` bytes; _PAYLOAD_BITS[size] keeps the low
+# ``size`` bytes of an integer.
+_REPEAT_MASK = [sum(1 << (32 * word) for word in range((size + 3) >> 2)) for size in range(126)]
+_KEY_SHIFT = [8 * (-size % 4) for size in range(126)]
+_PAYLOAD_BITS = [(1 << (8 * size)) - 1 for size in range(126)]
+#: ``int.from_bytes`` bound once: read off ``int`` per call it is a class method lookup and
+#: a new bound method each time: 34,114 -> 33,521 instructions per ack
+#: (bench/ws_ack_instructions.sh).
+_int_from_bytes = int.from_bytes
+
+
 class FrameParser:
     """Client-to-server frames in, ``(opcode, payload)`` out: whole messages (fragments
     joined; ``OP_TEXT`` or ``OP_BINARY``) and control frames (``OP_PING``, ``OP_PONG``,
@@ -178,11 +191,14 @@ class FrameParser:
         ):
             if not size:
                 return b""
-            # _unmask inlined: this runs once per message of a one-in-flight load.
-            key = (data[2:6] * ((size >> 2) + 1))[:size]
-            return (int.from_bytes(data[6:], "little") ^ int.from_bytes(key, "little")).to_bytes(
-                size, "little"
-            )
+            # The frame as one big-endian integer: the payload is its low ``size`` bytes and
+            # the mask the 4 bytes above them, so the key (the mask repeated, cut to ``size``
+            # bytes) is the mask times a table constant, shifted: no slice, no bytes repeat,
+            # one int.from_bytes instead of two. Against _unmask's way inlined, 40,028 ->
+            # 38,471 instructions per one-in-flight ack (bench/ws_ack_instructions.sh).
+            whole = _int_from_bytes(data)
+            key = (whole >> (size << 3) & 0xFFFFFFFF) * _REPEAT_MASK[size] >> _KEY_SHIFT[size]
+            return ((whole ^ key) & _PAYLOAD_BITS[size]).to_bytes(size)
         return None
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:

@@ -74,6 +74,10 @@ class Hub:
     ) -> None:
         self.settings = settings
         self.store = store
+        #: ``store.durable``, read twice per WebSocket ack: a class attribute read through
+        #: the instance is not specialized on Python 3.11 (an instance attribute is), ~460
+        #: instructions per ack (34,572 -> 34,114, bench/ws_ack_instructions.sh).
+        self.durable = store.durable
         self.loop = asyncio.get_running_loop()
         #: Deadlines (pongs, idle client ids) and heartbeat sleeps follow this clock.
         self.clock = clock
@@ -273,56 +277,49 @@ class Hub:
 
     # -- mutations -----------------------------------------------------------------------
 
-    def submit_ws(self, sub: Subscriber, mutation: Mutation) -> bytes:
-        """:meth:`submit` for a WebSocket; the connection keeps a secret issued to it, and
-        the claim it proved, so later mutations of the same claim skip the comparison."""
-        identities = self.session.identities
-        claim = identities.claim_of(mutation.client_id)
-        if claim is not None and claim is sub.proven:
-            proof = _OWNER
-        else:
-            proof = identities.prove(mutation.client_id, sub.secret, sub.owner)
-            if proof is _OWNER:
-                sub.proven = claim
-        result = self._submit_proven(mutation, "ws", proof, sub.secret, sub.owner, streaming=True)
-        if not isinstance(result, Rejected) and result.secret is not None:
-            sub.secret = result.secret
-        return result.encode()
-
     def submit(
-        self, mutation: Mutation, protocol: str, offered: str | None, owner: str = ""
+        self,
+        mutation: Mutation,
+        protocol: str,
+        offered: str | None,
+        owner: str = "",
+        sub: Subscriber | None = None,
     ) -> SubmitResult:
         """Apply ``mutation`` unless it is a duplicate or refused; ``offered`` is the secret
         the sender presented for its client id, ``owner`` the digest of its token.
 
+        ``sub``: the WebSocket it came on (its ``secret`` and ``owner`` are ``offered`` and
+        ``owner``). That is the id's own live stream, which keeps the id from eviction, so
+        its activity is recorded when the stream ends instead of per mutation; it keeps a
+        secret issued to it, and the claim it proved, so later mutations of the same claim
+        skip the comparison.
+
         Send an ``Acked`` or ``Duplicate`` with :meth:`reply` (WS) or after
         :meth:`commit_barrier` (HTTP): with a durable store it may only leave once committed.
         """
-        proof = self.session.identities.prove(mutation.client_id, offered, owner)
-        return self._submit_proven(mutation, protocol, proof, offered, owner, streaming=False)
-
-    def _submit_proven(
-        self,
-        mutation: Mutation,
-        protocol: str,
-        proof: Proof,
-        offered: str | None,
-        owner: str,
-        *,
-        streaming: bool,
-    ) -> SubmitResult:
-        """:meth:`submit` once the sender's proof is known. ``streaming``: sent on the id's
-        own live stream, which keeps the id from eviction, so its activity is recorded when
-        the stream ends instead of per mutation."""
-        counters = self.counters
+        # One method for both protocols: a WebSocket-only entry calling a shared body cost a
+        # frame, a keyword argument and a second look at the result, ~1,360 instructions per
+        # WebSocket ack (37,437 -> 36,074, bench/ws_ack_instructions.sh).
+        session = self.session
         client_id, seq = mutation.client_id, mutation.seq
+        if sub is None:
+            proof = session.identities.prove(client_id, offered, owner)
+        else:
+            identities = session.identities
+            claim = identities.claims.get(client_id)
+            if claim is not None and claim is sub.proven:
+                proof = _OWNER
+            else:
+                proof = identities.prove(client_id, offered, owner)
+                if proof is _OWNER:
+                    sub.proven = claim
+        counters = self.counters
         if proof is not _OWNER:
             refused = refusal(proof, seq)
             if refused is not None:
                 counters.invalid[protocol] += 1
                 return refused
-        session = self.session
-        if not streaming:
+        if sub is None:
             self._touch(client_id)
         result = session.admit(client_id, seq)
         if result is None:
@@ -333,7 +330,7 @@ class Hub:
                 counters.invalid[protocol] += 1
                 return Rejected(exc.code, str(exc), seq)
             result = session.stage(client_id, seq)
-            if store.durable:
+            if self.durable:
                 store.record_mark(client_id, seq)
                 self.commits.staged()
             if self.applied_log is not None:
@@ -347,11 +344,13 @@ class Hub:
         if proof is _UNCLAIMED:
             # First contact claims the id, committed with the mutation's group. A client that
             # chose its own secret keeps it (an ack lost on the way cannot lock it out of its
-            # id); one that sent none gets a secret in this ack.
+            # id); one that sent none gets a secret in this ack (and its WebSocket keeps it).
             issued = None if offered else secrets.token_urlsafe(24)
             self._claim(client_id, Claim(offered or issued or "", owner))
             if issued is None:
                 return result
+            if sub is not None:
+                sub.secret = issued
             if isinstance(result, Duplicate):
                 return Duplicate(result.seq, issued)
             return Acked(result.seq, issued)
@@ -359,7 +358,7 @@ class Hub:
 
     async def commit_barrier(self) -> None:
         """Wait until everything applied so far is committed (no-op for a memory store)."""
-        if self.store.durable:
+        if self.durable:
             await asyncio.shield(self.commits.group())
 
     def reply(self, sub: Subscriber, reply: bytes) -> None:
@@ -367,7 +366,7 @@ class Hub:
         connection earns in one loop tick go out in one write at the end of the tick, after
         the group commit, so the connection keeps reading (pipelined mutations share a
         commit); in memory, at the end of the read that earned them (:meth:`replies_ready`)."""
-        if not self.store.durable:
+        if not self.durable:
             sub.replies.append(reply)
             return
         if not sub.replies:
@@ -379,7 +378,7 @@ class Hub:
         """:meth:`reply` for the only message of a read: in memory it is written at once
         (nothing else of that read can share its write); with a durable store it waits
         for the commit like any other."""
-        if self.store.durable or sub.replies:
+        if self.durable or sub.replies:
             self.reply(sub, reply)
             self.replies_ready(sub)
             return
@@ -387,14 +386,20 @@ class Hub:
         if ws is None or sub.conn_id not in self.registry.subscribers:
             return
         if ws.send_text(reply):
-            self._replies_written(sub, ws, 1)
+            # _replies_written inlined: its frame cost ~420 instructions per ack (35,445 ->
+            # 35,024, bench/ws_ack_instructions.sh).
+            counters = self.counters
+            counters.messages_out["ws"] += 1
+            if ws.transport.get_write_buffer_size() > self.settings.queue_max_bytes:
+                counters.slow_disconnects["ws"] += 1
+                self.drop(sub, "slow_consumer")
 
     def replies_ready(self, sub: Subscriber) -> None:
         """A read of ``sub``'s WebSocket was handled: in memory nothing waits for a commit, so
         its replies go out now, in one write, instead of through the end-of-tick list (the
         ack leaves sooner; on bench/run.py's one-in-flight load no CPU figure beyond the
         noise)."""
-        if sub.replies and not self.store.durable:
+        if sub.replies and not self.durable:
             self._write_replies(sub)
 
     def _write_replies(self, sub: Subscriber) -> None:

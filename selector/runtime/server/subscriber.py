@@ -66,7 +66,7 @@ class Subscriber:
         #: as the server issued it on this connection's first ack.
         self.secret: str | None = request.query.get("secret") or None
         #: WS: the claim this connection last proved its secret against; while that same
-        #: object is on record its mutations need no new comparison (:meth:`Hub.submit_ws`).
+        #: object is on record its mutations need no new comparison (:meth:`Hub.submit`).
         self.proven: Claim | None = None
         #: Digest of the token the stream was admitted with ("" without tokens).
         self.owner: str = request.get(OWNER_KEY, "")
