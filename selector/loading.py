@@ -13,7 +13,10 @@ level that is not a mapping.
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +85,9 @@ def _resolve(kind: Any, value: Any, implicit: Any) -> str:
         return tag
 
 
+#: Always empty: its ``get`` is the composer's no-op ``descend_resolver``.
+_NOTHING: dict[Any, Any] = {}
+
 if _BaseParser is not None:
 
     class _Composer(_BaseParser):  # type: ignore[misc]
@@ -92,12 +98,13 @@ if _BaseParser is not None:
 
         resolve = staticmethod(_resolve)
 
-        # Path resolvers are not part of the safe schema: nothing to descend into.
-        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-            pass
-
-        def ascend_resolver(self) -> None:
-            pass
+        # Path resolvers are not part of the safe schema: nothing to descend into. The
+        # composer calls both for every node, so they are built-in callables that do nothing
+        # (``{}.get(node, index)``, ``int()``) rather than Python functions, which each cost a
+        # frame: composing a profile of the bench's 1,000 took 405,700 -> 389,000
+        # instructions (callgrind).
+        descend_resolver = _NOTHING.get
+        ascend_resolver = int
 
 else:  # pragma: no cover - libyaml is a dependency; this keeps PyYAML alone working
 
@@ -420,7 +427,9 @@ def _read_capped(handle: BinaryIO) -> bytes:
 
 def _read_bytes(path: str | Path, error: type[SelectorError]) -> bytes:
     try:
-        with open(path, "rb") as handle:
+        # Unbuffered: ``_read_capped`` reads in large chunks already, and a buffered reader
+        # only adds an object and a copy (reading took 30,000 -> 27,200 instructions a file).
+        with open(path, "rb", buffering=0) as handle:
             return _read_capped(handle)
     except IsADirectoryError:
         raise error.single("is a directory, not a file", file=str(path)) from None
@@ -616,9 +625,65 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file()
-            )
-            yield from found
+            yield from _profiles_under(path)
         else:
             yield path
+
+
+def _is_profile_name(name: str) -> bool:
+    """``Path(name).suffix in {".yaml", ".yml"}``: a suffix needs a stem before its dot."""
+    return (name.endswith(".yaml") and len(name) > 5) or (name.endswith(".yml") and len(name) > 4)
+
+
+def _profiles_under(folder: Path) -> list[Path]:
+    """The profile files under ``folder``, as ``sorted(p for p in folder.rglob("*") if
+    p.suffix in {".yaml", ".yml"} and p.is_file())`` gives them: hidden files and folders
+    included, folders that are symbolic links not entered, unreadable folders skipped.
+
+    One ``os.scandir`` per folder, sorted by name parts (the order of ``Path`` objects), and a
+    ``Path`` only for the files found: ``rglob`` lists each folder twice, makes a ``Path`` of
+    every entry and ``is_file`` stats each one; 74,900 -> 22,500 instructions a file for the
+    bench's folder of 1,000 profiles (callgrind).
+    """
+    found: list[tuple[str, ...]] = []
+    pending: list[tuple[str, tuple[str, ...]]] = [(str(folder), ())]
+    while pending:
+        directory, parts = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except PermissionError:
+            continue
+        for entry in entries:
+            name = entry.name
+            try:
+                inside = entry.is_dir(follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno not in _IGNORED_ERRNOS:
+                    raise
+                inside = False
+            if inside:
+                pending.append((entry.path, (*parts, name)))
+            elif _is_profile_name(name) and _is_file(entry):
+                found.append((*parts, name))
+    found.sort()
+    return [folder.joinpath(*parts) for parts in found]
+
+
+#: The errors ``pathlib`` takes as "no such file" rather than raising them.
+_IGNORED_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """``Path(entry.path).is_file()``: the entry's type as listed, but a symbolic link is
+    followed (``os.stat``), and a broken one or a loop is not a file."""
+    if not entry.is_symlink():
+        return entry.is_file(follow_symlinks=False)
+    try:
+        return stat.S_ISREG(os.stat(entry.path).st_mode)
+    except OSError as exc:
+        if exc.errno not in _IGNORED_ERRNOS:
+            raise
+        return False
+    except ValueError:
+        return False

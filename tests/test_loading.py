@@ -352,3 +352,42 @@ def test_size_limit_is_exact_for_files_read_in_chunks(tmp_path: Path, extra: int
             read_yaml(path)
     else:
         assert read_yaml(path).data == {"schema_version": 1, "name": "padded"}
+
+
+def _rglob_reference(folder: Path) -> list[Path]:
+    """What ``expand_paths`` gave for a folder before it listed folders itself."""
+    return sorted(p for p in folder.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+
+
+def test_expand_paths_finds_what_rglob_finds_in_the_same_order(tmp_path: Path) -> None:
+    from selector.loading import expand_paths
+
+    for name in (
+        "a/x.yaml", "a-b/x.yaml", "a/sub/y.yml", "b.yaml", "B.yaml", ".hidden/h.yaml",
+        ".dot.yaml", "a/.yaml", "a/.yml", "c.YAML", "d.yaml.bak", "e.tar.yaml", "real/r.yaml",
+        "dir.yaml/inner.yaml", "notes.txt",
+    ):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("name: x\n")
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "broken.yaml").symlink_to(tmp_path / "missing.yaml")
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
+    (tmp_path / "linked-dir").symlink_to(tmp_path / "real")
+    (tmp_path / "dir-link.yaml").symlink_to(tmp_path / "real")
+    (tmp_path / "a" / "up").symlink_to(tmp_path)
+    found = list(expand_paths([tmp_path]))
+    assert found == _rglob_reference(tmp_path)
+    assert [str(p) for p in found] == [str(p) for p in _rglob_reference(tmp_path)]
+    assert tmp_path / "link.yaml" in found and tmp_path / "broken.yaml" not in found
+    assert list(expand_paths([tmp_path / "linked-dir"])) == [tmp_path / "linked-dir" / "r.yaml"]
+    # Files named directly are passed on as given, folders expanded in place.
+    named = list(expand_paths([str(tmp_path / "nope.yaml"), f"{tmp_path}/real/", "b.yaml"]))
+    assert named == [tmp_path / "nope.yaml", tmp_path / "real" / "r.yaml", Path("b.yaml")]
+
+
+def test_expand_paths_of_the_profile_folders_matches_rglob() -> None:
+    from selector.loading import expand_paths
+
+    root = Path(__file__).resolve().parent.parent
+    for folder in (root / "profiles", root / "tests"):
+        assert list(expand_paths([folder])) == _rglob_reference(folder)

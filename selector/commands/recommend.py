@@ -120,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
             print(problem.format(), file=sys.stderr)
         # One bad file in a folder does not hide the answers for the good ones.
         if rendered:
-            _write_bytes(join_json_items(rendered, as_list=as_list) + b"\n")
+            # The newline written on its own: adding it to the output copied all of it.
+            _write_bytes(join_json_items(rendered, as_list=as_list))
+            _write_bytes(b"\n")
         elif recs:
             print(render(recs, args.format, as_list=as_list))
     finally:
