@@ -433,7 +433,7 @@ class Hub:
         self.store.append_event(self._last_event_id, publish.event, data_json)
         self._pending_events.append((encoded, publish.event, data_json))
         self.counters.events_published += 1
-        self.commits.staged()
+        self.commits.staged(defer=True)
         return self._last_event_id
 
     # -- end of tick ---------------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""When the end-of-tick flush runs: once per tick, one turn later for published events (so a
+burst of POSTs shares one write per stream), brought forward by anything that cannot wait."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp.test_utils import make_mocked_request
+
+from selector.runtime.protocol.commit import CommitSession
+from selector.runtime.protocol.envelope import Publish
+from selector.runtime.protocol.ledger import Ledger
+from selector.runtime.server.commit import GroupCommit
+from selector.runtime.server.hub import Hub
+from selector.runtime.server.metrics import Counters
+from selector.runtime.server.settings import ServerSettings
+from selector.runtime.server.store import MemoryStore, SqliteStore
+from selector.runtime.server.subscriber import Subscriber
+from tests.runtime.conftest import arun
+
+
+async def _turn() -> None:
+    """Let the loop run one turn: everything queued before this call runs first."""
+    await asyncio.sleep(0)
+
+
+def _commits(store: MemoryStore, flushes: list[int]) -> GroupCommit:
+    loop = asyncio.get_running_loop()
+    session = CommitSession(Ledger(), immediate=not store.durable)
+    commits: GroupCommit
+
+    def flush() -> None:
+        flushes.append(1)
+        commits.commit()
+
+    commits = GroupCommit(loop, store, session, flush, Counters())
+    return commits
+
+
+def test_a_flush_runs_once_at_the_end_of_the_tick_however_often_asked() -> None:
+    async def scenario() -> list[int]:
+        flushes: list[int] = []
+        commits = _commits(MemoryStore(), flushes)
+        for _ in range(3):
+            commits.schedule()
+        await _turn()
+        seen = [len(flushes)]
+        await _turn()
+        return [*seen, len(flushes)]
+
+    assert arun(scenario()) == [1, 1]
+
+
+def test_a_deferred_flush_waits_one_more_turn() -> None:
+    async def scenario() -> list[int]:
+        flushes: list[int] = []
+        commits = _commits(MemoryStore(), flushes)
+        commits.schedule(defer=True)
+        seen = []
+        for _ in range(3):
+            await _turn()
+            seen.append(len(flushes))
+        return seen
+
+    assert arun(scenario()) == [0, 1, 1]
+
+
+def test_anything_that_cannot_wait_brings_a_deferred_flush_forward() -> None:
+    async def scenario() -> list[int]:
+        flushes: list[int] = []
+        commits = _commits(MemoryStore(), flushes)
+        commits.schedule(defer=True)
+        commits.schedule()
+        commits.schedule(defer=True)  # a later deferral does not push it back again
+        await _turn()
+        seen = [len(flushes)]
+        await _turn()
+        return [*seen, len(flushes)]
+
+    assert arun(scenario()) == [1, 1]
+
+
+def test_a_durable_store_never_defers_what_an_ack_waits_for(tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, bool]:
+        flushes: list[int] = []
+        store = SqliteStore(str(tmp_path / "state.db"), keep_events=100)
+        try:
+            commits = _commits(store, flushes)
+            commits.staged(defer=True)
+            group = commits.group()
+            await _turn()
+            return len(flushes), group.done()
+        finally:
+            store.close()
+
+    assert arun(scenario()) == (1, True)
+
+
+def test_stop_runs_a_pending_deferred_flush_now() -> None:
+    async def scenario() -> list[int]:
+        flushes: list[int] = []
+        commits = _commits(MemoryStore(), flushes)
+        commits.schedule(defer=True)
+        await _turn()  # past the first turn: the flush is queued for the next
+        commits.stop()
+        seen = [len(flushes)]
+        await _turn()
+        await _turn()
+        return [*seen, len(flushes)]
+
+    assert arun(scenario()) == [1, 1]
+
+
+class _Recording(asyncio.Transport):
+    """A transport that keeps every write (one entry per write call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def test_events_published_a_turn_apart_reach_a_stream_in_one_write() -> None:
+    # On Python 3.11 aiohttp starts the handlers of POSTs read together a turn apart: their
+    # events must still share one write per stream.
+    async def scenario() -> list[bytes]:
+        hub = Hub(ServerSettings(), MemoryStore())
+        transport = _Recording()
+        request = make_mocked_request("GET", "/sse?client_id=c", transport=transport)
+        sub = Subscriber(
+            conn_id=hub.registry.new_conn_id(),
+            protocol="sse",
+            client_id="c",
+            request=request,
+            queue=hub.new_queue(),
+        )
+        hub.subscribe(sub, None)
+        await _turn()  # the position notice: a subscriber's frames are not deferred
+        assert len(transport.written) == 1
+        hub.publish(Publish(event="tick", data=1))
+        await _turn()
+        hub.publish(Publish(event="tick", data=2))
+        for _ in range(3):
+            await _turn()
+        return transport.written[1:]
+
+    writes = arun(scenario())
+    assert len(writes) == 1
+    assert b"data: 1\n\n" in writes[0] and b"data: 2\n\n" in writes[0]
