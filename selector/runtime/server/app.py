@@ -61,6 +61,9 @@ _SSE_HEADERS = {
     "X-Accel-Buffering": "no",
 }
 _JSON = "application/json"
+#: Largest answer written without a deadline when nothing is unsent
+#: (:func:`_send_within_deadline`).
+_SMALL_ANSWER = 4096
 #: The only WebSocket version (RFC 6455 section 4.4: others get 426 naming it).
 _WS_VERSION = "13"
 #: Stable codes for what aiohttp itself refuses (router, body size), by status.
@@ -220,6 +223,24 @@ async def _send_within_deadline(
     Past the deadline the connection is aborted; aiohttp then finds the answer sent."""
     if response.prepared:
         return response  # a stream (WebSocket, SSE) that its handler wrote and ended
+    transport = request.transport
+    if (
+        type(response) is web.Response
+        and isinstance(response.body, bytes)
+        and len(response.body) <= _SMALL_ANSWER
+        and transport is not None
+        and not transport.get_write_buffer_size()
+    ):
+        # A small answer on a connection with nothing unsent goes into the socket buffer
+        # without waiting for it to drain (the transport's high-water mark is far above it),
+        # so no deadline is needed, and none is paid for: the timeout scope cost ~10 % of a
+        # POST /publish (server CPU 111 -> 100 µs, bench/sse_writes.sh publish).
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # as below
+        return response
     try:
         async with asyncio.timeout(_hub(request).settings.header_timeout_s):
             await response.prepare(request)
