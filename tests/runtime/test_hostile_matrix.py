@@ -265,6 +265,33 @@ def test_an_oversized_chunked_post_without_a_length_is_413(path: str) -> None:
     arun(scenario())
 
 
+@pytest.mark.parametrize("path", ["/mutations", "/publish"])
+def test_an_oversized_chunked_post_that_arrives_in_one_read_is_413(path: str) -> None:
+    # The whole body is there when the handler starts: it is taken at once, not read in a
+    # loop, and the same bound applies.
+    async def scenario() -> bytes:
+        async with serving(max_message_bytes=1024) as (hub, address):
+            host, port = address.rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(port))
+            chunks = b"200\r\n" + b" " * 512 + b"\r\n"
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n".encode()
+                + chunks * 4
+                + b"0\r\n\r\n"
+            )
+            async with asyncio.timeout(5 * UNIT):
+                answer = await reader.readuntil(b"}")
+            writer.close()
+            assert hub.replay.latest == 0 and len(hub.ledger) == 0
+            await healthy(address)
+            return answer
+
+    head, _, body = arun(scenario()).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert json.loads(body)["error"] == "TOO_LARGE"
+
+
 def test_a_mutation_body_over_the_limit_is_413() -> None:
     async def scenario() -> None:
         async with serving(max_message_bytes=1024) as (hub, address):
