@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from selector.runtime.server.edge import EdgeConfigError, EdgePolicy
+from selector.runtime.server.edge import KNOWN_HOSTS_MAX, EdgeConfigError, EdgePolicy
 
 POLICY = EdgePolicy.build(
     bind_host="127.0.0.1",
@@ -90,3 +90,13 @@ def test_malformed_entries_name_their_flag(kwargs: dict[str, tuple[str, ...]], f
     with pytest.raises(EdgeConfigError) as error:
         EdgePolicy.build(bind_host="127.0.0.1", **kwargs)  # type: ignore[arg-type]
     assert error.value.flag == flag
+
+
+def test_remembered_host_answers_match_fresh_ones_and_stay_bounded() -> None:
+    policy = EdgePolicy.build(bind_host="127.0.0.1")
+    hosts = [f"localhost:{port}" for port in range(1, 200)]
+    assert all(policy.host_ok(host) for host in hosts)
+    assert all(policy.host_ok(host) for host in hosts)  # again, some from memory
+    assert len(policy.known_hosts) == KNOWN_HOSTS_MAX
+    assert not policy.host_ok("evil.example:1") and not policy.host_ok("evil.example:1")
+    assert "evil.example:1" not in policy.known_hosts  # a refusal is never remembered
