@@ -34,7 +34,7 @@ class Offer(Enum):
 class FanoutQueue:
     """Frames waiting for one subscriber's writer."""
 
-    __slots__ = ("_bytes", "_frames", "closed", "max_bytes", "max_frames", "mode")
+    __slots__ = ("_bytes", "closed", "frames", "max_bytes", "max_frames", "mode")
 
     def __init__(self, max_frames: int, max_bytes: int, mode: DeliveryMode = "reliable") -> None:
         if max_frames < 1 or max_bytes < 1:
@@ -44,13 +44,15 @@ class FanoutQueue:
         self.mode: DeliveryMode = mode
         # A list, not a deque: an idle connection's empty deque costs ~600 bytes, a list 56,
         # and batches are taken from the front in one slice anyway.
-        self._frames: list[bytes] = []
+        #: The waiting frames, oldest first. Read only (change them through offer, force and
+        #: take): the fan-out tests it per subscriber per tick without a call to __len__.
+        self.frames: list[bytes] = []
         self._bytes = 0
         #: Set once the subscriber must go; later offers are refused.
         self.closed = False
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self.frames)
 
     @property
     def pending_bytes(self) -> int:
@@ -61,14 +63,14 @@ class FanoutQueue:
         """Queue ``frame`` if it fits within both bounds, else apply the delivery mode."""
         if self.closed:
             return Offer.DISCONNECT
-        if len(self._frames) < self.max_frames and self._bytes + len(frame) <= self.max_bytes:
-            self._frames.append(frame)
+        if len(self.frames) < self.max_frames and self._bytes + len(frame) <= self.max_bytes:
+            self.frames.append(frame)
             self._bytes += len(frame)
             return Offer.QUEUED
         if self.mode == "best_effort":
             return Offer.SKIPPED
         self.closed = True
-        self._frames.clear()
+        self.frames.clear()
         self._bytes = 0
         return Offer.DISCONNECT
 
@@ -76,13 +78,13 @@ class FanoutQueue:
         """Queue ``frame`` regardless of the bounds: the replay on (re)connect, which the
         replay buffer already bounds, and the final frame of a graceful shutdown."""
         if not self.closed:
-            self._frames.append(frame)
+            self.frames.append(frame)
             self._bytes += len(frame)
 
     def take(self, max_bytes: int) -> list[bytes]:
         """Remove and return the oldest frames totalling at most ``max_bytes`` (always at least
         one frame when any is waiting, so one frame larger than the cap still goes out)."""
-        frames = self._frames
+        frames = self.frames
         count = total = 0
         for frame in frames:
             if count and total + len(frame) > max_bytes:

@@ -74,13 +74,15 @@ def write_caught_up(
     sse_block = b"".join([e.sse_frame for e in events])
     sse_chunk = b"%x\r\n%b\r\n" % (len(sse_block), sse_block)
     ws_block = text_frames([e.ws_frame for e in events])
-    count = len(events)
-    out = counters.messages_out
     behind: list[Subscriber] = []
+    # Written streams counted once, after the loop, not per subscriber, and the queue's list
+    # read without a call to its __len__: with the fan-out path itself server CPU per SSE
+    # delivery went 2.20 -> 2.02 µs (bench/sse_writes.sh, two alternating runs).
+    sse_written = ws_written = 0
     for sub in subscribers:
         transport = sub.transport
         if (
-            sub.queue
+            sub.queue.frames
             or sub.draining
             or sub.ending
             or transport is None
@@ -92,9 +94,13 @@ def write_caught_up(
         ws = sub.ws
         if ws is None:
             transport.write(sse_chunk if sub.chunked else sse_block)
-            out["sse"] += count
+            sse_written += 1
         elif ws.send_framed(ws_block):
-            out["ws"] += count
+            ws_written += 1
+    out = counters.messages_out
+    count = len(events)
+    out["sse"] += sse_written * count
+    out["ws"] += ws_written * count
     return behind
 
 
