@@ -21,6 +21,7 @@ from selector.runtime.protocol.envelope import (
     parse_publish,
     parse_ws_mutation,
 )
+from selector.runtime.protocol.sse import encode_event as encode_sse_event
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
@@ -128,6 +129,30 @@ def test_event_encodings_carry_the_same_event(event_id: int, name: str, data: ob
     assert lines[:2] == [f"id: {event_id}", f"event: {name}"]
     assert lines[2].startswith("data: ") and lines[3:] == ["", ""]
     assert json.loads(lines[2][len("data: ") :]) == data
+
+
+@given(
+    event_id=st.integers(1, 2**53 - 1),
+    name=st.text(min_size=1, max_size=20).filter(lambda s: not any(c in s for c in "\r\n")),
+    data=json_values,
+    pretty=st.booleans(),
+)
+def test_sse_block_is_the_general_encoders(
+    event_id: int, name: str, data: object, pretty: bool
+) -> None:
+    """The one-line block encode_event writes out itself is byte for byte what the general
+    SSE encoder makes, and JSON with raw line breaks still becomes one data line per line."""
+    import orjson
+
+    data_json = orjson.dumps(data, option=orjson.OPT_INDENT_2 if pretty else 0)
+    expected = encode_sse_event(data_json.decode(), event_id=event_id, event=name)
+    assert encode_event(event_id, name, data_json).sse_frame == expected
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a\rb"])
+def test_event_name_with_a_line_break_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="event name"):
+        encode_event(1, name, b"null")
 
 
 def test_resync_and_heartbeat_have_no_id() -> None:

@@ -309,7 +309,15 @@ def encode_event(event_id: int, event: str, data_json: bytes) -> EncodedEvent:
     """
     name_json = orjson.dumps(event)
     ws_frame = b'{"id":%d,"event":%b,"data":%b}' % (event_id, name_json, data_json)
-    sse_frame = encode_sse_event(data_json.decode(), event_id=event_id, event=event)
+    name = event.encode()
+    if b"\n" in data_json or b"\r" in data_json or b"\n" in name or b"\r" in name:
+        # Several data lines, or a name the encoder refuses: the general encoder decides.
+        sse_frame = encode_sse_event(data_json.decode(), event_id=event_id, event=event)
+    else:
+        # One data line (what a publish gives): the block written out directly is the same
+        # bytes (a property test compares them) without splitting, joining and re-encoding,
+        # ~3 % of a POST /publish (server CPU 85.8 -> 83.3 µs, bench/sse_writes.sh publish).
+        sse_frame = b"id: %d\nevent: %b\ndata: %b\n\n" % (event_id, name, data_json)
     return EncodedEvent(event_id=event_id, ws_frame=ws_frame, sse_frame=sse_frame)
 
 
