@@ -11,7 +11,7 @@ from aiohttp.test_utils import make_mocked_request
 from selector.runtime.protocol.commit import CommitSession
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.protocol.ledger import Ledger
-from selector.runtime.server.commit import GroupCommit
+from selector.runtime.server.commit import MAX_DEFERRED_TURNS, GroupCommit
 from selector.runtime.server.hub import Hub
 from selector.runtime.server.metrics import Counters
 from selector.runtime.server.settings import ServerSettings
@@ -64,6 +64,26 @@ def test_a_deferred_flush_waits_one_more_turn() -> None:
         return seen
 
     assert arun(scenario()) == [0, 1, 1]
+
+
+def test_a_deferred_flush_waits_while_events_keep_coming_up_to_a_bound() -> None:
+    async def scenario(busy_turns: int) -> int:
+        flushes: list[int] = []
+        commits = _commits(MemoryStore(), flushes)
+        commits.schedule(defer=True)
+        turns = 0
+        while not flushes:
+            await _turn()
+            turns += 1
+            if turns <= busy_turns:
+                commits.schedule(defer=True)  # another event in this turn
+        return turns
+
+    assert arun(scenario(0)) == 2
+    assert arun(scenario(1)) == 3  # one more turn: the event of turn 1 rides along
+    assert arun(scenario(2)) == 4
+    # However many keep coming, it waits at most MAX_DEFERRED_TURNS turns after the first.
+    assert arun(scenario(100)) == MAX_DEFERRED_TURNS + 1
 
 
 def test_anything_that_cannot_wait_brings_a_deferred_flush_forward() -> None:
