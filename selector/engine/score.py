@@ -77,28 +77,10 @@ def score(matrix: Matrix, facts: Mapping[str, Any], *, opened: bool = False) -> 
     return Outcome(fired, scores, vetoes, graded, open_facts)
 
 
-_NONE: frozenset[str] = frozenset()
-
-
 def _open(matrix: Matrix, facts: Mapping[str, Any]) -> tuple[list[bool], list[frozenset[str]]]:
     """Which rules fire, and for each that does not, the facts it is open to (see
     :func:`score`)."""
-    fired: list[bool] = []
-    opened: list[frozenset[str]] = []
-    for parts in matrix.conjuncts():
-        common: frozenset[str] | None = None
-        for test, reads in parts:
-            if not test(facts):
-                common = reads if common is None else common & reads
-                if not common:
-                    break
-        if common is None:
-            fired.append(True)
-            opened.append(_NONE)
-        else:
-            fired.append(False)
-            opened.append(common)
-    return fired, opened
+    return matrix.opener()(facts)
 
 
 def winner(scores: Sequence[float], vetoes: Sequence[int]) -> int | None:
