@@ -165,13 +165,17 @@ def _grade_text(grade: Grade, value: float, delta: float, weight: float) -> str:
     )
 
 
+#: A tuple, not ``int | float``, which is built again on every isinstance() call.
+_NUMBERS = (int, float)
+
+
 def _sensitive(tipping_points: Sequence[TippingPoint]) -> bool:
     """Whether a numeric tipping point lies within :data:`SENSITIVE_FACTOR` of its value now."""
     for tip in tipping_points:
         now, then = tip.current, tip.value
         if isinstance(now, bool) or isinstance(then, bool):
             continue
-        if not isinstance(now, int | float) or not isinstance(then, int | float):
+        if not isinstance(now, _NUMBERS) or not isinstance(then, _NUMBERS):
             continue
         if now > 0 and then > 0 and max(now, then) <= SENSITIVE_FACTOR * min(now, then):
             return True
