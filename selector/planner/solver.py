@@ -12,10 +12,11 @@ Pure and fast: no I/O, no clock, no randomness. The laws it keeps, checked by pr
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from selector.errors import UsageError
 from selector.planner.facts import HOP_FACTS, HopLimits, hop_limits
@@ -33,6 +34,9 @@ from selector.planner.model import (
 )
 from selector.planner.names import PLANNED_PROTOCOLS
 from selector.profile import Hop, Profile
+
+if TYPE_CHECKING:
+    from selector.rules.advice import Advice
 
 __all__ = [
     "CLIENT_TIMEOUT_FACTOR",
@@ -660,10 +664,19 @@ def _replay_buffer(
 
 def _notes(protocol: str, facts: Mapping[str, Any]) -> list[Note]:
     """The rows of the note table (``notes.yaml``) for ``protocol`` whose condition holds."""
-    from selector.rules.advice import planner_note_table
-
     return [
         (row.id, row.text(facts))
-        for row in planner_note_table()
+        for row in _note_table()
         if protocol in row.protocols and row.test(facts)
     ]
+
+
+@functools.cache
+def _note_table() -> tuple[Advice, ...]:
+    """:func:`selector.rules.advice.planner_note_table`, imported on first use (the planner
+    loads without the rules' YAML and schema machinery) and then kept: the import in _notes
+    ran on every plan, ~7,900 instructions each (recommend() 1,818,116 -> 1,808,817,
+    bench/engine_instructions.sh)."""
+    from selector.rules.advice import planner_note_table
+
+    return planner_note_table()
