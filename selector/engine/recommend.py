@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 # Imported at module level, not inside recommend(): every caller imports this module lazily
@@ -80,9 +81,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         position[i] = n
     keyed: list[tuple[tuple[int, bool, bool, float, str], RuleHit]] = []
     veto_reasons: list[list[str]] = [[], [], []]
-    for index, hit in enumerate(outcome.fired):
-        if not hit:
-            continue
+    for index in compress(range(len(outcome.fired)), outcome.fired):
         rule = compiled.rules[index]
         reason = rule.reason(facts)
         graded = outcome.graded.get(index)
@@ -210,12 +209,16 @@ def _close_call(
     )
 
 
+#: The number facts, in :data:`FACTS` order.
+_NUMBER_FACTS = tuple(fact for fact, spec in FACTS.items() if spec.kind == "number")
+
+
 def _require_finite(facts: Mapping[str, Any], name: str) -> None:
     """The profile model admits ``.inf``; no protocol choice or estimate means anything then."""
     problems = [
         Problem(f"must be a finite number, got {facts[fact]}", file=name, path=fact)
-        for fact, spec in FACTS.items()
-        if spec.kind == "number" and not math.isfinite(facts[fact])
+        for fact in _NUMBER_FACTS
+        if not math.isfinite(facts[fact])
     ]
     if problems:
         raise ProfileError(problems)

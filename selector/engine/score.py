@@ -8,6 +8,7 @@ one predicate call per rule, then precomputed deltas. No pydantic validation hap
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import compress
 from typing import Any
 
 from selector.rules.model import TIE_ORDER, Matrix
@@ -60,20 +61,22 @@ def score(matrix: Matrix, facts: Mapping[str, Any], *, opened: bool = False) -> 
     vetoes = [0, 0, 0]
     graders = matrix.graders
     graded: dict[int, tuple[float, float, float]] = {}
-    for index, hit in enumerate(fired):
-        if hit:
-            grader = graders.get(index)
-            if grader is None:
-                d = matrix.deltas[index]
-            else:
-                d = graded[index] = grader(facts)
-            v = matrix.vetoes[index]
-            scores[0] += d[0]
-            scores[1] += d[1]
-            scores[2] += d[2]
-            vetoes[0] += v[0]
-            vetoes[1] += v[1]
-            vetoes[2] += v[2]
+    # Only the rules that fired, picked in C (about 4 of the default matrix's 41 fire on a
+    # profile): 1,791,830 -> 1,772,995 instructions per recommend(), with recommend()'s loop over
+    # the hits and _require_finite's over the number facts (bench/engine_instructions.sh).
+    for index in compress(range(len(fired)), fired):
+        grader = graders.get(index)
+        if grader is None:
+            d = matrix.deltas[index]
+        else:
+            d = graded[index] = grader(facts)
+        v = matrix.vetoes[index]
+        scores[0] += d[0]
+        scores[1] += d[1]
+        scores[2] += d[2]
+        vetoes[0] += v[0]
+        vetoes[1] += v[1]
+        vetoes[2] += v[2]
     return Outcome(fired, scores, vetoes, graded, open_facts)
 
 
