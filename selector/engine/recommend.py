@@ -31,7 +31,7 @@ from selector.engine.recommendation import (
 from selector.engine.score import score, winner
 from selector.engine.tipping import find_tipping_points
 from selector.errors import Problem, ProfileError
-from selector.planner.solver import heartbeat_interval, plan_lifetime
+from selector.planner.solver import heartbeat_intervals, plan_lifetime
 from selector.rules.facts import FACTS, profile_facts
 from selector.rules.loading import resolve_matrix
 from selector.rules.measures import MEASURES
@@ -147,7 +147,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         hits=hits,
         tipping_points=tipping_points,
         companions=companions_for(protocol, facts) if protocol else [],
-        bandwidth=estimate_bandwidth(facts, {p: heartbeat_interval(profile, p) for p in PROTOCOLS}),
+        bandwidth=estimate_bandwidth(facts, heartbeat_intervals(profile)),
         provenance=trusted(
             Provenance,
             tool_version=__version__,
