@@ -756,10 +756,16 @@ _PHRASES = {
 }
 
 
+#: What a tipping point does, by the index of the new winner (``None``: all vetoed).
+_OUTCOMES: dict[int | None, str] = {
+    **{n: f"switches to {protocol}" for n, protocol in enumerate(PROTOCOLS)},
+    None: "every protocol is vetoed",
+}
+
+
 def _describe(name: str, change: str, value: Any, current: Any, new: int | None) -> str:
-    outcome = f"switches to {PROTOCOLS[new]}" if new is not None else "every protocol is vetoed"
     now = f" (now {format_fact(current)})" if change not in ("add", "remove") else ""
-    return f"{outcome} when {name} {_PHRASES[change]} {format_fact(value)}{now}"
+    return f"{_OUTCOMES[new]} when {name} {_PHRASES[change]} {format_fact(value)}{now}"
 
 
 def find_tipping_points(
