@@ -98,20 +98,25 @@ class _Rescorer:
         if opened is None:
             opened = score(self.matrix, self.facts, opened=True).opened or []
         live: dict[str, list[Split]] = {}
-        for index, pairs in enumerate(_rule_splits(self.matrix)):
-            if fired[index]:
-                for name, split in pairs:
+        splits = _rule_splits(self.matrix)
+        # A rule that did not fire looks up the few facts it is open to in its own splits,
+        # rather than testing each of its splits against them: 1,742,761 -> 1,736,471
+        # instructions per recommend() (bench/engine_instructions.sh).
+        named = _rule_splits_by_name(self.matrix)
+        for index, common in enumerate(opened):
+            if common:
+                own = named[index]
+                for name in common:
+                    split = own.get(name)
+                    if split is None:
+                        continue
                     found = live.get(name)
                     if found is None:
                         live[name] = [split]
                     else:
                         found.append(split)
-                continue
-            common = opened[index]
-            if not common:
-                continue
-            for name, split in pairs:
-                if name in common:
+            elif fired[index]:
+                for name, split in splits[index]:
                     found = live.get(name)
                     if found is None:
                         live[name] = [split]
@@ -313,6 +318,12 @@ def _reaches(
     asked += [moved for _, _, _, moved in _choice_plan(matrix)]
     asked.append(_HOP_FACTS)
     return {names: _reach(matrix, names) for names in asked}
+
+
+@functools.lru_cache(maxsize=16)
+def _rule_splits_by_name(matrix: Matrix) -> tuple[dict[str, Split], ...]:
+    """:func:`_rule_splits` with each rule's splits keyed by the fact they cut along."""
+    return tuple(dict(pairs) for pairs in _rule_splits(matrix))
 
 
 @functools.lru_cache(maxsize=256)
