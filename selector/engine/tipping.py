@@ -731,8 +731,7 @@ def _hop_removals(
         return
     infra = profile.infrastructure
     for kind in sorted(kinds):
-        kept = infra.model_copy(update={"path": tuple(h for h in infra.path if h.kind != kind)})
-        uncontrollable = derive_uncontrollable(kept, kept.timeout_control)
+        uncontrollable = derive_uncontrollable(infra, infra.timeout_control, without=kind)
         new = rescore.winner_with((_HOP_FACTS[0], kinds - {kind}), (_HOP_FACTS[1], uncontrollable))
         if new != base:
             yield PATH_FIELD, "remove", kind, new

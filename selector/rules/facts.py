@@ -141,11 +141,22 @@ FACTS: dict[str, Fact] = {
 }
 
 
-def derive_uncontrollable(infrastructure: Infrastructure, timeout_control: str) -> frozenset[str]:
-    """Kinds of the hops the operator cannot reconfigure under ``timeout_control``."""
-    if timeout_control != infrastructure.timeout_control:
-        infrastructure = infrastructure.model_copy(update={"timeout_control": timeout_control})
-    return frozenset(h.kind for h in infrastructure.path if not infrastructure.hop_controllable(h))
+def derive_uncontrollable(
+    infrastructure: Infrastructure, timeout_control: str, *, without: str | None = None
+) -> frozenset[str]:
+    """Kinds of the hops the operator cannot reconfigure under ``timeout_control``, leaving
+    out the hops of kind ``without`` if given (a path with those hops taken off).
+
+    Worked out on ``infrastructure`` itself, not on a ``model_copy`` with the other setting or
+    path: tipping-point search asks this for each other setting and for each hop kind taken
+    off (recommend() 1,736,471 -> 1,724,999 instructions, bench/engine_instructions.sh)."""
+    return frozenset(
+        [
+            h.kind
+            for h in infrastructure.path
+            if h.kind != without and not infrastructure.hop_controllable(h, timeout_control)
+        ]
+    )
 
 
 def profile_facts(profile: Profile) -> dict[str, Any]:
