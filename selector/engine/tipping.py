@@ -443,8 +443,11 @@ def _regions(thresholds: tuple[tuple[float, frozenset[str]], ...]) -> tuple[_Reg
 def _locate(regions: tuple[_Region, ...], value: float) -> int:
     if math.isinf(value):  # the profile model admits .inf; it sits in the outermost interval
         return 0 if value < 0 else len(regions) - 1
-    for index, region in enumerate(regions):
-        if region.contains(value):
+    for index, r in enumerate(regions):
+        # r.contains(value), inlined
+        if (r.low < value or (r.low_closed and value == r.low)) and (
+            value < r.high or (r.high_closed and value == r.high)
+        ):
             return index
     raise AssertionError("regions cover the number line")
 
@@ -473,11 +476,11 @@ def _walk(
     start: int,
     step: int,
     base: int | None,
+    bounds: tuple[float, bool, float],
 ) -> tuple[str, float, int | None] | None:
-    """First region from ``start`` in direction ``step`` whose winner differs from ``base``."""
-    facts = rescore.facts
+    """First region from ``start`` in direction ``step`` whose winner differs from ``base``;
+    ``bounds`` are the fact's (:func:`_bounds`)."""
     fact = FACTS[name]
-    bounds = _bounds(name, facts)
     upward = step > 0
     index = start + step
     while 0 <= index < len(regions):
@@ -651,8 +654,11 @@ def _number_changes(
             continue
         regions = _regions(_thresholds_of(rescore, name, levers))
         start = _locate(regions, float(facts[name]))
+        # The bounds once for both directions, and _locate's test inlined: 1,713,663 -> 1,705,989
+        # instructions per recommend() (bench/engine_instructions.sh).
+        bounds = _bounds(name, facts)
         for step in (1, -1):
-            found = _walk(rescore, name, regions, start, step, base)
+            found = _walk(rescore, name, regions, start, step, base, bounds)
             if found is not None:
                 change, value, new = found
                 yield name, change, value, new
