@@ -86,7 +86,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         reason = rule.reason(facts)
         graded = outcome.graded.get(index)
         for effect in rule.effects:
-            slot = PROTOCOLS.index(effect.protocol)
+            slot = _SLOT[effect.protocol]
             if effect.veto:
                 veto_reasons[slot].append(f"{reason} [{rule.id}]")
             delta = graded[slot] if graded is not None else rule.scaled(effect)
@@ -168,6 +168,9 @@ def _grade_text(grade: Grade, value: float, delta: float, weight: float) -> str:
         f" gives {delta:+g} (bands: {grade.label(weight)})."
     )
 
+
+#: Each protocol's index in :data:`PROTOCOLS` (a dict lookup, not ``PROTOCOLS.index``).
+_SLOT = {protocol: slot for slot, protocol in enumerate(PROTOCOLS)}
 
 #: A tuple, not ``int | float``, which is built again on every isinstance() call.
 _NUMBERS = (int, float)
