@@ -287,13 +287,15 @@ class Infrastructure(_Model):
             return self.hosting
         return "serverless_no_socket" if self.serverless else "long_lived_servers"
 
-    def hop_controllable(self, hop: Hop) -> bool:
-        """Whether the operator can change ``hop``'s timeouts (the hop's override wins)."""
+    def hop_controllable(self, hop: Hop, timeout_control: str | None = None) -> bool:
+        """Whether the operator can change ``hop``'s timeouts (the hop's override wins), under
+        this infrastructure's ``timeout_control`` or the one given."""
         if hop.controllable is not None:
             return hop.controllable
-        if self.timeout_control == "full":
+        control = self.timeout_control if timeout_control is None else timeout_control
+        if control == "full":
             return True
-        if self.timeout_control == "none":
+        if control == "none":
             return False
         return hop.kind in OPERATOR_RUN_HOP_KINDS
 

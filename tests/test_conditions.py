@@ -10,9 +10,19 @@ import pytest
 from hypothesis import given, settings
 
 from selector.profile import Profile
-from selector.rules.conditions import AllOf, AnyOf, Compare, Condition, Not, predicate, predicates
+from selector.rules.conditions import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    Not,
+    lookup,
+    predicate,
+    predicates,
+)
 from selector.rules.facts import profile_facts
 from selector.rules.loading import default_matrix
+from selector.rules.model import _open_table
 from tests.engine_helpers import profiles
 
 
@@ -84,6 +94,56 @@ def test_the_matrix_tables_agree_with_the_tree() -> None:
         for index, own, rest, *_ in matrix.splits(name):
             truth = _truth(matrix.gated[index], facts)
             assert (own(facts) and rest(facts)) is truth, (name, matrix.rules[index].id)
+
+
+@settings(max_examples=100, deadline=None)
+@given(profiles)
+def test_the_opener_agrees_with_testing_each_conjunct(profile: Profile) -> None:
+    """The compiled ``facts -> (fired, opened)`` gives what testing each conjunct in turn
+    gives: whether all hold, and the facts read by every false one (none when two false ones
+    read different facts)."""
+    matrix = default_matrix()
+    facts = profile_facts(profile)
+    fired, opened = matrix.opener()(facts)
+    for index, parts in enumerate(matrix.conjuncts()):
+        common: frozenset[str] | None = None
+        for test, reads in parts:
+            if not test(facts):
+                common = reads if common is None else common & reads
+        assert fired[index] is (common is None) is _truth(matrix.gated[index], facts)
+        assert opened[index] == (common or frozenset()), matrix.rules[index].id
+
+
+def test_lookup_indexes_each_table_by_the_conditions_that_hold() -> None:
+    groups = [
+        (Compare("n", "gt", 1), Compare("m", "eq", "a"), Compare("n", "lt", 5)),
+        (),
+        (AnyOf(()),),
+    ]
+    tables = [tuple(range(8)), ("always",), ("no", "yes")]
+    held, entries = lookup(groups, tables)({"n": 3, "m": "b"})
+    assert held == [False, True, False]
+    assert entries == [0b101, "always", "no"]
+    held, entries = lookup(groups, tables)({"n": 3, "m": "a"})
+    assert held[0] is True and entries[0] == 0b111
+
+
+def test_a_rule_with_many_conjuncts_gets_its_entries_on_look_up() -> None:
+    reads = tuple(frozenset({f"x{j}", "shared"}) for j in range(12))
+    table = _open_table(reads)
+    assert isinstance(table, dict)
+    assert table[(1 << 12) - 1] == frozenset()  # all hold: the rule fires
+    assert table[(1 << 12) - 2] == reads[0]  # only conjunct 0 is false
+    assert table[0] == frozenset({"shared"})
+    assert not table  # nothing kept
+
+
+def test_lookup_runs_no_constant_or_name_as_code() -> None:
+    hostile = "x') or __import__('os').getpid() or ('"
+    odd_name = "a'] or True or f['b"
+    run = lookup([(Compare("auth", "eq", hostile), Compare(odd_name, "eq", 1))], [range(4)])
+    assert run({"auth": "token", odd_name: 2, "a": 1, "b": 1}) == ([False], [0])
+    assert run({"auth": hostile, odd_name: 1}) == ([True], [3])
 
 
 @pytest.mark.parametrize(

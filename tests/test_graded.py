@@ -344,3 +344,20 @@ def test_every_measure_is_a_product_its_levers_solve() -> None:
             assert value is not None
             moved = dict(facts, **{lever.fact: value})
             assert measure.value(moved) == pytest.approx(target), (name, lever.fact)
+
+
+@settings(max_examples=100, deadline=None)
+@given(profiles)
+def test_each_grader_gives_every_effects_delta_on_the_facts(profile: Profile) -> None:
+    """The compiled graders (one effect looked up inline, or several in a loop) give what
+    Rule.delta_on says for each effect, with the rule's other effects fixed."""
+    facts = profile_facts(profile)
+    matrix = default_matrix()
+    for index, grader in matrix.graders.items():
+        rule = matrix.rules[index]
+        expected = [0.0, 0.0, 0.0]
+        for effect in rule.effects:
+            expected[("websocket", "sse", "webrtc").index(effect.protocol)] = rule.delta_on(
+                effect, facts
+            )
+        assert grader(facts) == tuple(expected), rule.id

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from selector.engine.recommend import recommend
 from selector.engine.recommendation import Recommendation
 from selector.profile import Profile
-from selector.rules.facts import format_fact, profile_facts
+from selector.rules.facts import derive_uncontrollable, format_fact, profile_facts
 from selector.rules.loading import compile_matrix_text, default_matrix, load_overlay_text
 from selector.rules.measures import measure_text
 from selector.rules.model import parse_template
@@ -123,6 +123,24 @@ def _profile_value(profile: Profile, name: str) -> Any:
         node = getattr(node, part)
         assert node is not None, f"{name} quotes a field the profile does not have"
     return node
+
+
+@SETTINGS
+@given(profiles)
+def test_uncontrollable_hops_under_another_setting_or_path_are_those_of_that_profile(
+    profile: Profile,
+) -> None:
+    """derive_uncontrollable() works on the infrastructure as it is: the same kinds as on a
+    copy with the other ``timeout_control``, or with the hops of one kind taken off."""
+    infra = profile.infrastructure
+    for control in ("full", "partial", "none"):
+        changed = infra.model_copy(update={"timeout_control": control})
+        expected = frozenset(h.kind for h in changed.path if not changed.hop_controllable(h))
+        assert derive_uncontrollable(infra, control) == expected
+    for kind in {h.kind for h in infra.path}:
+        kept = infra.model_copy(update={"path": tuple(h for h in infra.path if h.kind != kind)})
+        expected = frozenset(h.kind for h in kept.path if not kept.hop_controllable(h))
+        assert derive_uncontrollable(infra, infra.timeout_control, without=kind) == expected
 
 
 @SETTINGS

@@ -7,11 +7,12 @@ The rows are data (``companions.yaml`` beside this module, compiled once by
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from selector.engine.recommendation import Companion, trusted
-from selector.rules.advice import companion_table
+from selector.rules.advice import Advice, companion_table
 
 __all__ = ["companions_for"]
 
@@ -26,6 +27,12 @@ def companions_for(protocol: str, facts: Mapping[str, Any]) -> list[Companion]:
             id=row.id,
             source=row.source,
         )
-        for row in companion_table()
-        if protocol in row.protocols and row.test(facts)
+        for row in _rows_for(protocol)
+        if row.test(facts)
     ]
+
+
+@functools.lru_cache(maxsize=8)  # bounded: companions_for() is public, any string may come
+def _rows_for(protocol: str) -> tuple[Advice, ...]:
+    """The companion rows for ``protocol``, in table order (the table is built once)."""
+    return tuple(row for row in companion_table() if protocol in row.protocols)

@@ -8,6 +8,7 @@ one predicate call per rule, then precomputed deltas. No pydantic validation hap
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import compress
 from typing import Any
 
 from selector.rules.model import TIE_ORDER, Matrix
@@ -60,45 +61,29 @@ def score(matrix: Matrix, facts: Mapping[str, Any], *, opened: bool = False) -> 
     vetoes = [0, 0, 0]
     graders = matrix.graders
     graded: dict[int, tuple[float, float, float]] = {}
-    for index, hit in enumerate(fired):
-        if hit:
-            grader = graders.get(index)
-            if grader is None:
-                d = matrix.deltas[index]
-            else:
-                d = graded[index] = grader(facts)
-            v = matrix.vetoes[index]
-            scores[0] += d[0]
-            scores[1] += d[1]
-            scores[2] += d[2]
-            vetoes[0] += v[0]
-            vetoes[1] += v[1]
-            vetoes[2] += v[2]
+    # Only the rules that fired, picked in C (about 4 of the default matrix's 41 fire on a
+    # profile): 1,791,830 -> 1,772,995 instructions per recommend(), with recommend()'s loop over
+    # the hits and _require_finite's over the number facts (bench/engine_instructions.sh).
+    for index in compress(range(len(fired)), fired):
+        grader = graders.get(index)
+        if grader is None:
+            d = matrix.deltas[index]
+        else:
+            d = graded[index] = grader(facts)
+        v = matrix.vetoes[index]
+        scores[0] += d[0]
+        scores[1] += d[1]
+        scores[2] += d[2]
+        vetoes[0] += v[0]
+        vetoes[1] += v[1]
+        vetoes[2] += v[2]
     return Outcome(fired, scores, vetoes, graded, open_facts)
-
-
-_NONE: frozenset[str] = frozenset()
 
 
 def _open(matrix: Matrix, facts: Mapping[str, Any]) -> tuple[list[bool], list[frozenset[str]]]:
     """Which rules fire, and for each that does not, the facts it is open to (see
     :func:`score`)."""
-    fired: list[bool] = []
-    opened: list[frozenset[str]] = []
-    for parts in matrix.conjuncts():
-        common: frozenset[str] | None = None
-        for test, reads in parts:
-            if not test(facts):
-                common = reads if common is None else common & reads
-                if not common:
-                    break
-        if common is None:
-            fired.append(True)
-            opened.append(_NONE)
-        else:
-            fired.append(False)
-            opened.append(common)
-    return fired, opened
+    return matrix.opener()(facts)
 
 
 def winner(scores: Sequence[float], vetoes: Sequence[int]) -> int | None:

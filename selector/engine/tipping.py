@@ -26,10 +26,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from selector.engine.recommendation import TippingPoint, trusted
-from selector.engine.score import Outcome, score, winner
+from selector.engine.score import EPSILON, Outcome, score, winner
 from selector.rules.facts import FACTS, derive_uncontrollable, format_fact
 from selector.rules.measures import DEPENDENT_MEASURES, MEASURES
-from selector.rules.model import PROTOCOLS, Matrix, Split
+from selector.rules.model import PROTOCOLS, TIE_ORDER, Matrix, Split
 
 if TYPE_CHECKING:
     from selector.profile import Profile
@@ -37,6 +37,15 @@ if TYPE_CHECKING:
 __all__ = ["PATH_FIELD", "find_tipping_points"]
 
 _ZERO = (0.0, 0.0, 0.0)
+
+if TIE_ORDER != (1, 0, 2):  # _Rescorer.winner_with_one unrolls winner() in this order
+    raise AssertionError(f"TIE_ORDER changed to {TIE_ORDER}: update winner_with_one")
+
+#: For each fact, the measures computed from it, each with its function.
+_DEPENDENT_VALUES = {
+    name: tuple((measure, MEASURES[measure].value) for measure in measures)
+    for name, measures in DEPENDENT_MEASURES.items()
+}
 
 _UP_RATE = "traffic.client_to_server.rate_hz"
 _DOWN_RATE = "traffic.server_to_client.rate_hz"
@@ -60,6 +69,7 @@ class _Rescorer:
         self.trial = dict(facts)
         self.outcome = outcome
         self._live: dict[str, list[Split]] | None = None
+        self.reaches = _reaches(matrix)
 
     def live(self, name: str) -> Sequence[Split]:
         """The rules a change of fact ``name`` alone can move on this profile: those whose
@@ -88,20 +98,25 @@ class _Rescorer:
         if opened is None:
             opened = score(self.matrix, self.facts, opened=True).opened or []
         live: dict[str, list[Split]] = {}
-        for index, pairs in enumerate(_rule_splits(self.matrix)):
-            if fired[index]:
-                for name, split in pairs:
+        splits = _rule_splits(self.matrix)
+        # A rule that did not fire looks up the few facts it is open to in its own splits,
+        # rather than testing each of its splits against them: 1,742,761 -> 1,736,471
+        # instructions per recommend() (bench/engine_instructions.sh).
+        named = _rule_splits_by_name(self.matrix)
+        for index, common in enumerate(opened):
+            if common:
+                own = named[index]
+                for name in common:
+                    split = own.get(name)
+                    if split is None:
+                        continue
                     found = live.get(name)
                     if found is None:
                         live[name] = [split]
                     else:
                         found.append(split)
-                continue
-            common = opened[index]
-            if not common:
-                continue
-            for name, split in pairs:
-                if name in common:
+            elif fired[index]:
+                for name, split in splits[index]:
                     found = live.get(name)
                     if found is None:
                         live[name] = [split]
@@ -110,9 +125,10 @@ class _Rescorer:
         return live
 
     def winner_with(self, *changes: tuple[str, Any]) -> int | None:
-        """Index of the winner once each ``(fact, value)`` in ``changes`` is applied."""
+        """Index of the winner once each ``(fact, value)`` in ``changes`` is applied (one
+        change: :meth:`winner_with_one`)."""
         if len(changes) == 1:
-            return self._winner_with_one(*changes[0])
+            return self.winner_with_one(*changes[0])
         matrix, fired, trial = self.matrix, self.outcome.fired, self.trial
         by_fact = matrix.rules_by_fact
         if len(changes) == 1:
@@ -161,17 +177,26 @@ class _Rescorer:
             trial[measure] = self.facts[measure]
         return winner((s0, s1, s2), (v0, v1, v2))
 
-    def _winner_with_one(self, name: str, value: Any) -> int | None:
-        """:meth:`winner_with` for one change: only the live rules of ``name``, and only the
-        conjuncts of theirs that read it."""
+    def winner_with_one(self, name: str, value: Any) -> int | None:
+        """:meth:`winner_with` for the one change ``name = value``: only the live rules of
+        ``name``, and only the conjuncts of theirs that read it.
+
+        The search asks this ~16 times per profile, so the lookups are inlined (the live
+        rules, each moved measure's function) and :func:`winner` is unrolled over the scores
+        (guarded at import: :data:`TIE_ORDER` is sse, websocket, webrtc); with the callers
+        asking here directly rather than through ``winner_with(*changes)``: 2,051,670 ->
+        1,968,311 instructions per ``recommend()`` (bench/engine_instructions.sh)."""
         fired, trial, graded = self.outcome.fired, self.trial, self.outcome.graded
+        live = self._live
+        if live is None:
+            live = self._live = self._live_rules()
         trial[name] = value
-        moved = DEPENDENT_MEASURES.get(name, ())
-        for measure in moved:
-            trial[measure] = MEASURES[measure].value(trial)
+        moved = _DEPENDENT_VALUES.get(name, ())
+        for measure, compute in moved:
+            trial[measure] = compute(trial)
         s0, s1, s2 = self.outcome.scores
         v0, v1, v2 = self.outcome.vetoes
-        for index, own, _, d, v, grader in self.live(name):
+        for index, own, _, d, v, grader in live.get(name, ()):
             now = own(trial)
             if grader is not None:
                 # A graded rule can change its delta without changing whether it fires.
@@ -189,10 +214,17 @@ class _Rescorer:
                 else:
                     s0, s1, s2 = s0 - d[0], s1 - d[1], s2 - d[2]
                     v0, v1, v2 = v0 - v[0], v1 - v[1], v2 - v[2]
-        trial[name] = self.facts[name]
-        for measure in moved:
-            trial[measure] = self.facts[measure]
-        return winner((s0, s1, s2), (v0, v1, v2))
+        facts = self.facts
+        trial[name] = facts[name]
+        for measure, _ in moved:
+            trial[measure] = facts[measure]
+        # winner((s0, s1, s2), (v0, v1, v2)), in TIE_ORDER: sse (1), websocket (0), webrtc (2).
+        best, top = (None, 0.0) if v1 else (1, s1)
+        if not v0 and (best is None or s0 > top + EPSILON):
+            best, top = 0, s0
+        if not v2 and (best is None or s2 > top + EPSILON):
+            best = 2
+        return best
 
     def can_flip(self, base: int | None, names: tuple[str, ...]) -> bool:
         """False when no value of the facts ``names`` could change the winner. A safe bound:
@@ -209,14 +241,35 @@ class _Rescorer:
         profile, and a call or an ``any()`` costs more than the comparisons it makes."""
         outcome = self.outcome
         vetoes, scores = outcome.vetoes, outcome.scores
-        if not _may_flip(outcome, base, *_reach(self.matrix, names)):
-            return False  # the matrix-wide bound is enough
+        # The matrix-wide bound: whether rules moving each score by ``swing`` and able to veto
+        # the protocols of ``vetoing`` might change the winner. Inlined (it was a function),
+        # its figures from a dict built per matrix, and the live lookup inlined too:
+        # 1,968,311 -> 1,877,233 instructions per recommend() (bench/engine_instructions.sh).
+        reach = self.reaches.get(names)
+        if reach is None:
+            reach = _reach(self.matrix, names)
+        swing, vetoing = reach
+        if not (
+            (vetoing[0] and vetoes[0]) or (vetoing[1] and vetoes[1]) or (vetoing[2] and vetoes[2])
+        ):
+            if base is None:
+                return False  # every protocol stays vetoed
+            if not vetoing[base]:
+                lead = scores[base] - swing[base] - 1e-9
+                first, second = _OTHERS[base]
+                if (vetoes[first] or lead > scores[first] + swing[first]) and (
+                    vetoes[second] or lead > scores[second] + swing[second]
+                ):
+                    return False  # the matrix-wide bound is enough
         if len(names) > 1:
             return True
+        live = self._live
+        if live is None:
+            live = self._live = self._live_rules()
         fired, graded, spans = outcome.fired, outcome.graded, self.matrix.spans
         lo0 = lo1 = lo2 = hi0 = hi1 = hi2 = 0.0
         veto0 = veto1 = veto2 = 0
-        for index, _, _, d, v, _ in self.live(names[0]):
+        for index, _, _, d, v, _ in live.get(names[0], ()):
             (a0, b0), (a1, b1), (a2, b2) = spans[index]
             if fired[index]:
                 c0, c1, c2 = graded.get(index, d)
@@ -232,30 +285,14 @@ class _Rescorer:
             return True  # the winner might be vetoed
         lead = scores[base] + (lo0, lo1, lo2)[base] - 1e-9
         rise = (hi0, hi1, hi2)
-        for other in range(3):
-            if other != base and not vetoes[other] and lead <= scores[other] + rise[other]:
+        for other in _OTHERS[base]:
+            if not vetoes[other] and lead <= scores[other] + rise[other]:
                 return True
         return False
 
 
-def _may_flip(
-    outcome: Outcome, base: int | None, swing: Sequence[float], vetoing: Sequence[bool]
-) -> bool:
-    """The matrix-wide bound of :meth:`_Rescorer.can_flip`: whether rules moving each score
-    by ``swing`` and able to veto the protocols of ``vetoing`` might change the winner."""
-    vetoes = outcome.vetoes
-    if (vetoing[0] and vetoes[0]) or (vetoing[1] and vetoes[1]) or (vetoing[2] and vetoes[2]):
-        return True  # a veto might be lifted
-    if base is None:
-        return False  # every protocol stays vetoed
-    if vetoing[base]:
-        return True  # the winner might be vetoed
-    scores = outcome.scores
-    lead = scores[base] - swing[base] - 1e-9
-    for other in range(3):
-        if other != base and not vetoes[other] and lead <= scores[other] + swing[other]:
-            return True
-    return False
+#: The two rivals of each protocol index.
+_OTHERS = ((1, 2), (0, 2), (0, 1))
 
 
 @functools.lru_cache(maxsize=16)
@@ -269,6 +306,24 @@ def _rule_splits(matrix: Matrix) -> tuple[tuple[tuple[str, Split], ...], ...]:
         for split in matrix.splits(name):
             pairs[split[0]].append((name, split))
     return tuple(tuple(found) for found in pairs)
+
+
+@functools.lru_cache(maxsize=16)
+def _reaches(
+    matrix: Matrix,
+) -> dict[tuple[str, ...], tuple[tuple[float, float, float], tuple[bool, bool, bool]]]:
+    """:func:`_reach` for every fact or group of facts the search asks :meth:`can_flip`
+    about, worked out once per matrix."""
+    asked: list[tuple[str, ...]] = [(name,) for name, _ in _number_plan(matrix)]
+    asked += [moved for _, _, _, moved in _choice_plan(matrix)]
+    asked.append(_HOP_FACTS)
+    return {names: _reach(matrix, names) for names in asked}
+
+
+@functools.lru_cache(maxsize=16)
+def _rule_splits_by_name(matrix: Matrix) -> tuple[dict[str, Split], ...]:
+    """:func:`_rule_splits` with each rule's splits keyed by the fact they cut along."""
+    return tuple(dict(pairs) for pairs in _rule_splits(matrix))
 
 
 @functools.lru_cache(maxsize=256)
@@ -388,8 +443,11 @@ def _regions(thresholds: tuple[tuple[float, frozenset[str]], ...]) -> tuple[_Reg
 def _locate(regions: tuple[_Region, ...], value: float) -> int:
     if math.isinf(value):  # the profile model admits .inf; it sits in the outermost interval
         return 0 if value < 0 else len(regions) - 1
-    for index, region in enumerate(regions):
-        if region.contains(value):
+    for index, r in enumerate(regions):
+        # r.contains(value), inlined
+        if (r.low < value or (r.low_closed and value == r.low)) and (
+            value < r.high or (r.high_closed and value == r.high)
+        ):
             return index
     raise AssertionError("regions cover the number line")
 
@@ -418,18 +476,18 @@ def _walk(
     start: int,
     step: int,
     base: int | None,
+    bounds: tuple[float, bool, float],
 ) -> tuple[str, float, int | None] | None:
-    """First region from ``start`` in direction ``step`` whose winner differs from ``base``."""
-    facts = rescore.facts
+    """First region from ``start`` in direction ``step`` whose winner differs from ``base``;
+    ``bounds`` are the fact's (:func:`_bounds`)."""
     fact = FACTS[name]
-    bounds = _bounds(name, facts)
     upward = step > 0
     index = start + step
     while 0 <= index < len(regions):
         region = regions[index]
         value = region.value(fact.integer, bounds, upward)
         if value is not None:
-            new = rescore.winner_with((name, value))
+            new = rescore.winner_with_one(name, value)
             if new != base:
                 if not region.point:
                     # Entering an interval: the change happens at its near edge if the
@@ -441,7 +499,7 @@ def _walk(
                     return change, region.high, new
                 beyond_value = _next_value(regions, index, step, fact.integer, bounds)
                 # No valid value beyond (a bound such as rate 0): "falls to 0" holds as is.
-                stays = beyond_value is None or rescore.winner_with((name, beyond_value)) == new
+                stays = beyond_value is None or rescore.winner_with_one(name, beyond_value) == new
                 if stays:
                     return ("at_or_above" if upward else "at_or_below"), value, new
                 return "at", value, new
@@ -596,8 +654,11 @@ def _number_changes(
             continue
         regions = _regions(_thresholds_of(rescore, name, levers))
         start = _locate(regions, float(facts[name]))
+        # The bounds once for both directions, and _locate's test inlined: 1,713,663 -> 1,705,989
+        # instructions per recommend() (bench/engine_instructions.sh).
+        bounds = _bounds(name, facts)
         for step in (1, -1):
-            found = _walk(rescore, name, regions, start, step, base)
+            found = _walk(rescore, name, regions, start, step, base, bounds)
             if found is not None:
                 change, value, new = found
                 yield name, change, value, new
@@ -641,7 +702,7 @@ def _choice_changes(
                 uncontrollable = derive_uncontrollable(profile.infrastructure, option)
                 new = rescore.winner_with((name, option), (moved[1], uncontrollable))
             else:
-                new = rescore.winner_with((name, option))
+                new = rescore.winner_with_one(name, option)
             if new != base:
                 yield name, "set", option, new
 
@@ -657,7 +718,7 @@ def _set_changes(
             change, trial = "remove", current - {member}
         else:
             change, trial = "add", current | {member}
-        new = rescore.winner_with((name, trial))
+        new = rescore.winner_with_one(name, trial)
         if new != base:
             yield name, change, member, new
 
@@ -676,8 +737,7 @@ def _hop_removals(
         return
     infra = profile.infrastructure
     for kind in sorted(kinds):
-        kept = infra.model_copy(update={"path": tuple(h for h in infra.path if h.kind != kind)})
-        uncontrollable = derive_uncontrollable(kept, kept.timeout_control)
+        uncontrollable = derive_uncontrollable(infra, infra.timeout_control, without=kind)
         new = rescore.winner_with((_HOP_FACTS[0], kinds - {kind}), (_HOP_FACTS[1], uncontrollable))
         if new != base:
             yield PATH_FIELD, "remove", kind, new
@@ -712,10 +772,16 @@ _PHRASES = {
 }
 
 
+#: What a tipping point does, by the index of the new winner (``None``: all vetoed).
+_OUTCOMES: dict[int | None, str] = {
+    **{n: f"switches to {protocol}" for n, protocol in enumerate(PROTOCOLS)},
+    None: "every protocol is vetoed",
+}
+
+
 def _describe(name: str, change: str, value: Any, current: Any, new: int | None) -> str:
-    outcome = f"switches to {PROTOCOLS[new]}" if new is not None else "every protocol is vetoed"
     now = f" (now {format_fact(current)})" if change not in ("add", "remove") else ""
-    return f"{outcome} when {name} {_PHRASES[change]} {format_fact(value)}{now}"
+    return f"{_OUTCOMES[new]} when {name} {_PHRASES[change]} {format_fact(value)}{now}"
 
 
 def find_tipping_points(

@@ -12,10 +12,11 @@ Pure and fast: no I/O, no clock, no randomness. The laws it keeps, checked by pr
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from selector.errors import UsageError
 from selector.planner.facts import HOP_FACTS, HopLimits, hop_limits
@@ -34,6 +35,9 @@ from selector.planner.model import (
 from selector.planner.names import PLANNED_PROTOCOLS
 from selector.profile import Hop, Profile
 
+if TYPE_CHECKING:
+    from selector.rules.advice import Advice
+
 __all__ = [
     "CLIENT_TIMEOUT_FACTOR",
     "COMPUTED_NOTE_IDS",
@@ -41,6 +45,7 @@ __all__ = [
     "MIN_SENSIBLE_HEARTBEAT_S",
     "MIN_SENSIBLE_LIFETIME_S",
     "fitting_heartbeat",
+    "heartbeat_intervals",
     "plan_lifetime",
     "required_hop_timeout",
 ]
@@ -248,6 +253,18 @@ def heartbeat_interval(profile: Profile, protocol: str) -> float:
         for i, hop in enumerate(infra.path)
     ]
     return _choose_heartbeat(profile, protocol, hops)[0]
+
+
+def heartbeat_intervals(profile: Profile) -> dict[str, float]:
+    """:func:`heartbeat_interval` for each of ``websocket``, ``sse`` and ``webrtc``.
+
+    WebRTC's heartbeat is its signalling WebSocket's: :func:`hop_limits` gives it the
+    WebSocket limits and :func:`_choose_heartbeat` tells only SSE apart, so it is worked out
+    once for both (a test checks it against each protocol on its own). recommend() asks for
+    all three: 1,772,995 -> 1,755,874 instructions per call (bench/engine_instructions.sh).
+    """
+    websocket = heartbeat_interval(profile, "websocket")
+    return {"websocket": websocket, "sse": heartbeat_interval(profile, "sse"), "webrtc": websocket}
 
 
 def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tuple[float, str]:
@@ -660,10 +677,15 @@ def _replay_buffer(
 
 def _notes(protocol: str, facts: Mapping[str, Any]) -> list[Note]:
     """The rows of the note table (``notes.yaml``) for ``protocol`` whose condition holds."""
+    return [(row.id, row.text(facts)) for row in _note_rows(protocol) if row.test(facts)]
+
+
+@functools.cache
+def _note_rows(protocol: str) -> tuple[Advice, ...]:
+    """The rows of :func:`selector.rules.advice.planner_note_table` for ``protocol``, in
+    table order: imported on first use (the planner loads without the rules' YAML and schema
+    machinery) and then kept. The import in _notes ran on every plan, ~7,900 instructions
+    each (recommend() 1,818,116 -> 1,808,817, bench/engine_instructions.sh)."""
     from selector.rules.advice import planner_note_table
 
-    return [
-        (row.id, row.text(facts))
-        for row in planner_note_table()
-        if protocol in row.protocols and row.test(facts)
-    ]
+    return tuple(row for row in planner_note_table() if protocol in row.protocols)

@@ -46,8 +46,10 @@ class Advice:
     def text(self, facts: Any) -> str:
         """The row's text with the profile's values quoted in place of the placeholders."""
         return "".join(
-            literal + (format_fact(facts[name]) if name is not None else "")
-            for literal, name in self.template
+            [
+                literal + (format_fact(facts[name]) if name is not None else "")
+                for literal, name in self.template
+            ]
         )
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from selector.rules.facts import FACTS, format_fact
 from selector.rules.measures import MEASURE_OPERATORS, MEASURES
@@ -49,9 +49,11 @@ __all__ = [
     "Not",
     "Predicate",
     "ReportProblem",
+    "Table",
     "compile_condition",
     "describe",
     "facts_of",
+    "lookup",
     "numeric_thresholds",
     "predicate",
     "predicates",
@@ -242,6 +244,9 @@ class _Source:
 
     def __init__(self) -> None:
         self.constants: dict[str, Any] = {}
+        #: When set, each fact's value is read once into a local (``_v0 = f['media']``)
+        #: and the expressions name the local.
+        self.locals: dict[str, str] | None = None
 
     def constant(self, value: Any) -> str:
         name = f"_k{len(self.constants)}"
@@ -252,7 +257,10 @@ class _Source:
         if isinstance(condition, Compare):
             if not isinstance(condition.fact, str) or condition.op not in _EXPRESSIONS:
                 raise AssertionError(f"not a compiled comparison: {condition!r}")
-            value = f"f[{condition.fact!r}]"
+            if self.locals is None:
+                value = f"f[{condition.fact!r}]"
+            else:
+                value = self.locals.setdefault(condition.fact, f"_v{len(self.locals)}")
             return (
                 "("
                 + _EXPRESSIONS[condition.op].format(v=value, k=self.constant(condition.value))
@@ -280,6 +288,56 @@ def predicates(conditions: Sequence[Condition]) -> tuple[Predicate, ...]:
     text = "(" + "".join(f"lambda f: {body}," for body in bodies) + ")"
     namespace: dict[str, Any] = {"__builtins__": {}, **source.constants}
     compiled: tuple[Predicate, ...] = eval(compile(text, "<conditions>", "eval"), namespace)
+    return compiled
+
+
+_Entry = TypeVar("_Entry", covariant=True)
+
+
+class Table(Protocol[_Entry]):
+    """What :func:`lookup` indexes with a mask: a tuple, or a mapping from masks."""
+
+    def __getitem__(self, mask: int, /) -> _Entry: ...
+
+
+def lookup(
+    groups: Sequence[Sequence[Condition]], tables: Sequence[Table[_Entry]]
+) -> Callable[[Mapping[str, Any]], tuple[list[bool], list[_Entry]]]:
+    """One compiled function ``facts -> (held, entries)``: for each group of conditions,
+    whether all of them hold, and its table's entry at the mask of the ones that hold (bit
+    ``j`` set when condition ``j`` does).
+
+    Every condition is tested inline in one function, with no call per condition and no loop:
+    scoring with the facts each false conjunct of a rule reads (``score(opened=True)``) went
+    from 178,809 to 78,753 instructions per profile (callgrind over profiles/ and tests/corpus;
+    each fact read once into a local and ``bit if test else 0`` added: 81,360 -> 52,379 for
+    this function alone). Over the whole of ``recommend()``: 2,152,863 -> 2,051,670
+    (bench/engine_instructions.sh). Every fact a condition names is read up front, so
+    ``facts`` must hold them all (a profile's facts do).
+
+    The source is made as :func:`predicates` makes it: constants and tables bound by
+    reference, fact names as ``repr`` literals, locals, masks and bits from our own integers.
+    """
+    source = _Source()
+    source.locals = {}
+    masks: list[str] = []
+    held: list[str] = []
+    entries: list[str] = []
+    for n, (group, table) in enumerate(zip(groups, tables, strict=True)):
+        # An int built from ``bit if test else 0``: adding exact ints is a specialised
+        # instruction, where ``|`` and ``<<`` on bools take the generic path.
+        bits = [f"({1 << j} if {source.expression(c)} else 0)" for j, c in enumerate(group)]
+        masks.append(f"    _m{n} = {' + '.join(bits) or '0'}\n")
+        held.append(f"_m{n} == {(1 << len(group)) - 1}")
+        entries.append(f"{source.constant(table)}[_m{n}]")
+    reads = "".join(f"    {local} = f[{name!r}]\n" for name, local in source.locals.items())
+    text = (
+        f"def _lookup(f):\n{reads}{''.join(masks)}"
+        f"    return [{', '.join(held)}], [{', '.join(entries)}]\n"
+    )
+    namespace: dict[str, Any] = {"__builtins__": {}, **source.constants}
+    exec(compile(text, "<conditions>", "exec"), namespace)
+    compiled: Callable[[Mapping[str, Any]], tuple[list[bool], list[_Entry]]] = namespace["_lookup"]
     return compiled
 
 

@@ -141,11 +141,22 @@ FACTS: dict[str, Fact] = {
 }
 
 
-def derive_uncontrollable(infrastructure: Infrastructure, timeout_control: str) -> frozenset[str]:
-    """Kinds of the hops the operator cannot reconfigure under ``timeout_control``."""
-    if timeout_control != infrastructure.timeout_control:
-        infrastructure = infrastructure.model_copy(update={"timeout_control": timeout_control})
-    return frozenset(h.kind for h in infrastructure.path if not infrastructure.hop_controllable(h))
+def derive_uncontrollable(
+    infrastructure: Infrastructure, timeout_control: str, *, without: str | None = None
+) -> frozenset[str]:
+    """Kinds of the hops the operator cannot reconfigure under ``timeout_control``, leaving
+    out the hops of kind ``without`` if given (a path with those hops taken off).
+
+    Worked out on ``infrastructure`` itself, not on a ``model_copy`` with the other setting or
+    path: tipping-point search asks this for each other setting and for each hop kind taken
+    off (recommend() 1,736,471 -> 1,724,999 instructions, bench/engine_instructions.sh)."""
+    return frozenset(
+        [
+            h.kind
+            for h in infrastructure.path
+            if h.kind != without and not infrastructure.hop_controllable(h, timeout_control)
+        ]
+    )
 
 
 def profile_facts(profile: Profile) -> dict[str, Any]:
@@ -155,6 +166,11 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
     down = profile.traffic.server_to_client
     up = profile.traffic.client_to_server
     infra = profile.infrastructure
+    # A property, read once, and each model reached once: pydantic's __getattr__ hook makes
+    # every attribute read cost (with recommend()'s protocol slots from a dict:
+    # 1,699,083 and 1,703,788 in two runs -> 1,695,175 instructions per recommend()).
+    hosting = infra.effective_hosting
+    delivery, scale = profile.delivery, profile.scale
     facts: dict[str, Any] = {
         "traffic.server_to_client.rate_hz": down.rate_hz if down else 0.0,
         "traffic.server_to_client.payload_bytes": down.payload_bytes if down else 0,
@@ -164,21 +180,21 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
         "traffic.client_to_server.needs_ack": up.needs_ack if up else False,
         "traffic.client_to_server.channel": up.channel if up else "separate_requests",
         "traffic.encoding": profile.traffic.encoding,
-        "delivery.guarantee": profile.delivery.guarantee,
-        "delivery.latency_p99_ms": profile.delivery.latency_p99_ms,
-        "delivery.resume": profile.delivery.resume,
+        "delivery.guarantee": delivery.guarantee,
+        "delivery.latency_p99_ms": delivery.latency_p99_ms,
+        "delivery.resume": delivery.resume,
         "media": profile.media,
         "topology": profile.topology,
         "clients": frozenset(profile.clients),
         "auth": profile.auth,
-        "scale.concurrent_connections": profile.scale.concurrent_connections,
-        "scale.fan_out": profile.scale.fan_out,
-        "scale.streams_per_client": profile.scale.streams_per_client,
+        "scale.concurrent_connections": scale.concurrent_connections,
+        "scale.fan_out": scale.fan_out,
+        "scale.streams_per_client": scale.streams_per_client,
         "infrastructure.timeout_control": infra.timeout_control,
         "infrastructure.http_version": infra.http_version,
         "infrastructure.udp_allowed": infra.udp_allowed,
-        "infrastructure.serverless": infra.effective_hosting != "long_lived_servers",
-        "infrastructure.hosting": infra.effective_hosting,
+        "infrastructure.serverless": hosting != "long_lived_servers",
+        "infrastructure.hosting": hosting,
         "infrastructure.restrictive_networks": infra.restrictive_networks,
         "infrastructure.hop_kinds": frozenset(h.kind for h in infra.path),
         "infrastructure.uncontrollable_hop_kinds": derive_uncontrollable(
@@ -190,12 +206,18 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
     return facts
 
 
+#: A tuple, not ``frozenset | tuple | list``: that union is built again on every call, and
+#: format_fact runs ~20 times per recommend() (quoted values, tipping points): 4,078 -> 2,608
+#: instructions a call on a string (callgrind).
+_LISTS = (frozenset, tuple, list)
+
+
 def format_fact(value: Any) -> str:
     """How rationales quote a fact: ``30`` not ``30.0``, ``true``, sets as ``a, b``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, frozenset | tuple | list):
+    if isinstance(value, _LISTS):
         return ", ".join(sorted(format_fact(v) for v in value)) or "none"
     return str(value)

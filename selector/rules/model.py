@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import string
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from selector.rules.conditions import (
     Condition,
     Predicate,
     facts_of,
+    lookup,
     numeric_thresholds,
     predicates,
 )
@@ -150,7 +152,10 @@ class Rule:
 
     def reason(self, facts: Mapping[str, Any]) -> str:
         """The rationale with the profile's own values quoted in place of the placeholders."""
-        return "".join(literal + _quote(name, facts) for literal, name in self.template)
+        # A list, not a generator: join() makes one of it anyway, and resuming a generator
+        # per piece costs more (with Advice.text and _describe's fixed phrases: 1,755,874 ->
+        # 1,742,761 instructions per recommend(), bench/engine_instructions.sh).
+        return "".join([literal + _quote(name, facts) for literal, name in self.template])
 
     @property
     def gated(self) -> Condition:
@@ -240,6 +245,7 @@ class Matrix:
 
     __slots__ = (
         "_conjuncts",
+        "_opener",
         "_splits",
         "by_id",
         "deltas",
@@ -267,6 +273,7 @@ class Matrix:
         self.gated: tuple[Condition, ...] = gated
         self._splits: dict[str, tuple[Split, ...]] = {}
         self._conjuncts: tuple[tuple[tuple[Predicate, frozenset[str]], ...], ...] | None = None
+        self._opener: Opener | None = None
         self.tests: tuple[Predicate, ...] = predicates(gated)
         self.deltas: tuple[tuple[float, float, float], ...] = tuple(_deltas(r) for r in rules)
         self.vetoes: tuple[tuple[int, int, int], ...] = tuple(_vetoes(r) for r in rules)
@@ -365,6 +372,18 @@ class Matrix:
             )
         return self._conjuncts
 
+    def opener(self) -> Opener:
+        """``facts -> (fired, opened)``: for each rule, whether it fires, and the facts read by
+        every one of its conjuncts (as :meth:`conjuncts` cuts them) that is false (empty for
+        a rule that fired, or when two false conjuncts read different facts). Compiled once
+        per matrix (:func:`selector.rules.conditions.lookup`): the facts for each set of false
+        conjuncts are worked out here, once, rather than for each profile."""
+        if self._opener is None:
+            parts = [_parts(condition) for condition in self.gated]
+            tables = [_open_table(tuple(_reads(part) for part in rule)) for rule in parts]
+            self._opener = lookup(parts, tables)
+        return self._opener
+
     def reordered(self, order: list[int]) -> Matrix:
         """The same rules in another order (scores must not depend on it; tests check)."""
         return Matrix(tuple(self.rules[i] for i in order), sha256=self.sha256, sources=self.sources)
@@ -388,6 +407,39 @@ Split = tuple[
     tuple[int, int, int],
     Callable[[Mapping[str, Any]], tuple[float, float, float]] | None,
 ]
+
+
+Opener = Callable[[Mapping[str, Any]], tuple[list[bool], list[frozenset[str]]]]
+
+_NONE: frozenset[str] = frozenset()
+#: Rules with more conjuncts than this get their table entries worked out on each look-up
+#: (:class:`_OpenEntries`), not all ``2 ** n`` of them in advance.
+_LARGEST_TABLE = 10
+
+
+def _open_table(reads: tuple[frozenset[str], ...]) -> tuple[frozenset[str], ...] | _OpenEntries:
+    """For each mask of a rule's true conjuncts (bit ``j`` for conjunct ``j``), the facts read
+    by every false one: empty when all hold, or when two false ones read different facts."""
+    entries = _OpenEntries(reads)
+    if len(reads) > _LARGEST_TABLE:
+        return entries
+    return tuple(entries[mask] for mask in range(1 << len(reads)))
+
+
+class _OpenEntries(dict[int, frozenset[str]]):
+    """The entries of :func:`_open_table`, each worked out when it is looked up (and not
+    kept: a rule with many conjuncts would otherwise grow a table per profile seen)."""
+
+    def __init__(self, reads: tuple[frozenset[str], ...]) -> None:
+        super().__init__()
+        self.reads = reads
+
+    def __missing__(self, mask: int) -> frozenset[str]:
+        common: frozenset[str] | None = None
+        for j, read in enumerate(self.reads):
+            if not mask >> j & 1:
+                common = read if common is None else common & read
+        return _NONE if common is None else common
 
 
 def _reads(condition: Condition) -> frozenset[str]:
@@ -445,6 +497,20 @@ def _grader(rule: Rule) -> Callable[[Mapping[str, Any]], tuple[float, float, flo
         for e in rule.effects
         if e.grade is not None
     ]
+
+    if len(graded) == 1:
+        # One graded effect (every rule of the default matrix): its band looked up inline
+        # and the other two deltas fixed, rather than a loop calling Grade.delta on a copy.
+        # Tipping-point search grades ~10 times per profile: 1,724,999 -> 1,713,663 instructions
+        # per recommend() (bench/engine_instructions.sh).
+        ((slot, grade, weight),) = graded
+        bounds, steps, measure = grade.bounds, grade.deltas, grade.measure
+        s0, s1, s2 = static
+        if slot == 0:
+            return lambda facts: (steps[bisect_right(bounds, facts[measure])] * weight, s1, s2)
+        if slot == 1:
+            return lambda facts: (s0, steps[bisect_right(bounds, facts[measure])] * weight, s2)
+        return lambda facts: (s0, s1, steps[bisect_right(bounds, facts[measure])] * weight)
 
     def deltas(facts: Mapping[str, Any]) -> tuple[float, float, float]:
         out = static.copy()

@@ -13,6 +13,8 @@ from selector.planner.solver import (
     ASSUMED_ACCEPT_RATE_PER_S,
     HOP_MARGIN,
     MIN_SENSIBLE_HEARTBEAT_S,
+    heartbeat_interval,
+    heartbeat_intervals,
     plan_lifetime,
 )
 from selector.profile import HOP_KINDS, Profile
@@ -60,6 +62,17 @@ def planned_idle(plan: LifetimePlan) -> list[tuple[bool, float]]:
         assert value is not None, hop
         out.append((hop.controllable, value))
     return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles)
+def test_the_heartbeats_of_all_protocols_are_each_protocols_own(profile: Profile) -> None:
+    """heartbeat_intervals() works WebRTC's out once with the WebSocket's: they are equal."""
+    both = heartbeat_intervals(profile)
+    assert list(both) == ["websocket", "sse", "webrtc"]
+    for protocol, interval in both.items():
+        assert interval == heartbeat_interval(profile, protocol)
+        assert interval == plan_lifetime(profile, protocol).heartbeat_interval_s
 
 
 @settings(max_examples=300, deadline=None)
