@@ -89,6 +89,7 @@ async def _measure(ns: Namespace) -> dict[str, dict[str, float | int | None]]:
                         )
                     result[phase] = {
                         "rtc_p50": percentile(rtc, 50),
+                        "rtc_p90": percentile(rtc, 90),
                         "rtc_p99": percentile(rtc, 99),
                         "rtc_delivered": len(rtc),
                         "ws_p50": percentile(wsr, 50),
@@ -108,7 +109,10 @@ def test_loss_leaves_the_best_effort_channel_fast_and_stalls_the_websocket() -> 
     # The loss is real: the best-effort channel lost messages, the WebSocket none.
     assert lossy["rtc_delivered"] < clean["rtc_delivered"]  # type: ignore[operator]
     assert lossy["ws_delivered"] == clean["ws_delivered"]
-    rtc_clean, rtc_lossy = clean["rtc_p99"], lossy["rtc_p99"]
+    # p90, not p99: of ~80 messages the p99 is the slowest one, which a single scheduling
+    # stall of the Python SCTP stack on a loaded machine sets (161.9 ms once in CI, with no
+    # loss effect on the others); a stall of a tenth of them would still show.
+    rtc_clean, rtc_lossy = clean["rtc_p90"], lossy["rtc_p90"]
     ws_clean, ws_lossy, ws_p50 = clean["ws_p99"], lossy["ws_p99"], clean["ws_p50"]
     assert rtc_clean is not None and rtc_lossy is not None, result
     assert ws_clean is not None and ws_lossy is not None and ws_p50 is not None, result
