@@ -4,15 +4,5 @@
 # imports cancel out. Deterministic, so it compares two checkouts on a busy machine:
 #   bench/ws_ack_instructions.sh                 # this checkout
 #   bench/ws_ack_instructions.sh /path/to/other  # another checkout, same .venv
-set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
-checkout="$(cd "${1:-$here}" && pwd)"
-command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
-count() {
-  PYTHONPATH="$checkout" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-    "$here/.venv/bin/python" "$here/bench/ws_ack_path.py" "$1" 2>&1 >/dev/null \
-    | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
-}
-small=$(count 2000)
-large=$(count 12000)
-echo "$checkout: $(( (large - small) / 10000 )) instructions per ack"
+exec "$(dirname "$0")/count_instructions.sh" ws_ack_path.py 2000 12000 10000 \
+  "instructions per ack" "${1:-}"
