@@ -17,11 +17,14 @@ from selector.runtime.server.logs import log_transition
 from selector.runtime.server.metrics import Counters
 from selector.runtime.server.store import MemoryStore
 
-__all__ = ["MAX_DEFERRED_TURNS", "GroupCommit"]
+__all__ = ["MAX_DEFERRED_TURNS", "QUIET_TURNS", "GroupCommit"]
 
-#: Most loop turns a deferred flush waits after the first (:meth:`GroupCommit.schedule`), so
-#: a steady stream of events cannot hold it back.
-MAX_DEFERRED_TURNS = 4
+#: A deferred flush (:meth:`GroupCommit.schedule`) runs on the loop turn this many turns after
+#: the last deferred work was staged...
+QUIET_TURNS = 4
+#: ...and on this turn after it was first asked for at the latest, so a steady stream of
+#: events cannot hold it back.
+MAX_DEFERRED_TURNS = 8
 
 
 class GroupCommit:
@@ -37,6 +40,7 @@ class GroupCommit:
         "_handle",
         "_more",
         "_on_flush",
+        "_quiet_turns",
         "counters",
         "durable",
         "loop",
@@ -59,10 +63,11 @@ class GroupCommit:
         self._on_flush = on_flush
         self._group: asyncio.Future[None] | None = None
         self._handle: asyncio.Handle | None = None
-        #: The pending flush was deferred (:meth:`schedule`): how many turns it waited, and
-        #: whether more deferred work came since the last.
+        #: The pending flush was deferred (:meth:`schedule`): how many turns it waited, how
+        #: many since the last deferred work, and whether more came since the last turn.
         self._deferred = False
         self._deferred_turns = 0
+        self._quiet_turns = 0
         self._more = False
         #: ``store_commits`` counts the transactions the store wrote (with ``--state`` one
         #: WAL fsync each: bench/run.py reads how many acks share one).
@@ -71,22 +76,27 @@ class GroupCommit:
     def schedule(self, defer: bool = False) -> None:
         """Run the flush at the end of this tick (once, however often it is asked).
 
-        ``defer``: wait one more loop turn, and then as long as each turn brought more
-        deferred work, for at most :data:`MAX_DEFERRED_TURNS` turns; anything that asks
-        without ``defer`` meanwhile (a subscriber's frames, an ack waiting for a commit)
-        brings the flush forward to the end of the tick. A published event is deferred so the
-        events of a burst of POSTs share a flush, and each stream gets them in one write: on
-        Python 3.11 aiohttp starts a handler two loop turns after reading its request, so a
-        flush at the end of the first publish's tick ran between the handlers of one burst.
-        On the SSE fan-out of bench/run.py (100 streams, 4 publishers), counted with
-        bench/sse_writes.sh in alternating runs: waiting one more turn took writes per publish
-        ~63 -> ~44 and server CPU per delivery 3.06 -> 2.43 µs; waiting while events keep
-        coming took them ~47 -> ~39 and 2.53 -> 2.28 µs. An event reaches the streams a few
-        loop turns later.
+        ``defer``: run it :data:`QUIET_TURNS` loop turns after the last deferred work was
+        staged, and :data:`MAX_DEFERRED_TURNS` turns after the first at the latest; anything
+        that asks without ``defer`` meanwhile (a subscriber's frames, an ack waiting for a
+        commit) brings the flush forward to the end of the tick. A published event is
+        deferred so the events of POSTs read close together share a flush, and each stream
+        gets them in one write: on Python 3.11 aiohttp starts a handler two loop turns after
+        reading its request, so a flush at the end of the first publish's tick ran between
+        the handlers of one burst. An event reaches the streams a few loop turns later.
+
+        Measured on the SSE fan-out of bench/run.py (100 streams, 4 publishers): waiting one
+        more turn took writes per publish ~63 -> ~44 and server CPU per delivery 3.06 ->
+        2.43 µs (bench/sse_writes.sh, alternating runs); waiting while events kept coming
+        (at most 4 turns) took them to ~39 and 2.28 µs; waiting for 4 turns without one (at
+        most 8) took deliveries/s against the coalescing Node server 0.91x -> 1.08x and CPU
+        per delivery 1.04x -> 0.88x (bench/run.py --only sse --rounds 4 --baseline, on a
+        quiet machine), with the p50 delivery latency 0.71 -> 0.67 ms.
         """
         if self._handle is None:
             self._deferred = defer
             self._deferred_turns = 0
+            self._quiet_turns = 0
             self._more = False
             self._handle = self.loop.call_soon(self._turn)
         elif not defer:
@@ -110,11 +120,14 @@ class GroupCommit:
         return self._group
 
     def _turn(self) -> None:
-        if self._deferred and (
-            self._deferred_turns == 0 or (self._more and self._deferred_turns < MAX_DEFERRED_TURNS)
+        self._deferred_turns += 1
+        self._quiet_turns = 1 if self._more else self._quiet_turns + 1
+        self._more = False
+        if (
+            self._deferred
+            and self._quiet_turns < QUIET_TURNS
+            and self._deferred_turns < MAX_DEFERRED_TURNS
         ):
-            self._deferred_turns += 1
-            self._more = False
             self._handle = self.loop.call_soon(self._turn)
         else:
             self._run()
