@@ -6,14 +6,20 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.runtime.server.app import running_server
 from selector.runtime.server.hub import Hub
 from selector.runtime.server.settings import ServerSettings
+from selector.runtime.server.subscriber import Protocol as StreamProtocol
+from selector.runtime.server.subscriber import Subscriber
+from selector.runtime.server.websocket import WsConnection
 
 T = TypeVar("T")
 
@@ -44,6 +50,48 @@ async def eventually(predicate: Any, timeout: float = 5) -> None:
     async with asyncio.timeout(timeout * UNIT):
         while not predicate():
             await asyncio.sleep(0.01)
+
+
+class RecordingTransport(asyncio.Transport):
+    """An in-process transport that keeps every write (one entry per write call) and reports
+    ``buffered`` bytes as unsent (``10**6``: a peer that never drains)."""
+
+    def __init__(self, buffered: int = 0) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.aborted = False
+        self.buffered = buffered
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+
+def in_process_subscriber(
+    hub: Hub,
+    protocol: StreamProtocol,
+    transport: RecordingTransport,
+    ws: Callable[[web.Request], WsConnection] | None = None,
+) -> Subscriber:
+    """A subscriber of client ``c`` whose stream writes to ``transport`` (not subscribed yet);
+    ``ws`` makes its WebSocket connection from the stream's request."""
+    request = make_mocked_request("GET", f"/{protocol}?client_id=c", transport=transport)
+    return Subscriber(
+        conn_id=hub.registry.new_conn_id(),
+        protocol=protocol,
+        client_id="c",
+        request=request,
+        queue=hub.new_queue(),
+        ws=None if ws is None else ws(request),
+    )
 
 
 class subscribe:  # lower case: used like the ``connect`` it wraps

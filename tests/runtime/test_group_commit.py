@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from aiohttp.test_utils import make_mocked_request
-
 from selector.runtime.protocol.commit import CommitSession
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.protocol.ledger import Ledger
@@ -17,8 +15,7 @@ from selector.runtime.server.hub import Hub
 from selector.runtime.server.metrics import Counters
 from selector.runtime.server.settings import ServerSettings
 from selector.runtime.server.store import MemoryStore, SqliteStore
-from selector.runtime.server.subscriber import Subscriber
-from tests.runtime.conftest import arun
+from tests.runtime.conftest import RecordingTransport, arun, in_process_subscriber
 
 
 async def _turn() -> None:
@@ -135,38 +132,13 @@ def test_stop_runs_a_pending_deferred_flush_now() -> None:
     assert arun(scenario()) == [1, 1]
 
 
-class _Recording(asyncio.Transport):
-    """A transport that keeps every write (one entry per write call)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.written: list[bytes] = []
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.written.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-
 def test_events_published_a_turn_apart_reach_a_stream_in_one_write() -> None:
     # On Python 3.11 aiohttp starts the handlers of POSTs read together a turn apart: their
     # events must still share one write per stream.
     async def scenario() -> list[bytes]:
         hub = Hub(ServerSettings(), MemoryStore())
-        transport = _Recording()
-        request = make_mocked_request("GET", "/sse?client_id=c", transport=transport)
-        sub = Subscriber(
-            conn_id=hub.registry.new_conn_id(),
-            protocol="sse",
-            client_id="c",
-            request=request,
-            queue=hub.new_queue(),
-        )
-        hub.subscribe(sub, None)
+        transport = RecordingTransport()
+        hub.subscribe(in_process_subscriber(hub, "sse", transport), None)
         await _turn()  # the position notice: a subscriber's frames are not deferred
         assert len(transport.written) == 1
         hub.publish(Publish(event="tick", data=1))

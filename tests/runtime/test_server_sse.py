@@ -9,16 +9,21 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import make_mocked_request
 
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.server.app import _MutationReader
 from selector.runtime.server.hub import Hub
 from selector.runtime.server.settings import ServerSettings
 from selector.runtime.server.store import MemoryStore
-from selector.runtime.server.subscriber import Subscriber
 from selector.runtime.server.websocket import WsConnection
-from tests.runtime.conftest import UNIT, arun, eventually, serving
+from tests.runtime.conftest import (
+    UNIT,
+    RecordingTransport,
+    arun,
+    eventually,
+    in_process_subscriber,
+    serving,
+)
 from tests.runtime.test_server_ws import publish
 
 
@@ -315,39 +320,21 @@ def test_a_lone_message_whose_ack_finds_the_buffer_over_the_bound_disconnects() 
     # The one-message read writes its ack at once (Hub.reply_now), not through the
     # end-of-read list: the same bound applies there. In process, over a transport whose
     # buffer never drains.
-    class Backed(asyncio.Transport):
-        def __init__(self) -> None:
-            super().__init__()
-            self.written: list[bytes] = []
-            self.aborted = False
-
-        def write(self, data: bytes | bytearray | memoryview) -> None:
-            self.written.append(bytes(data))
-
-        def is_closing(self) -> bool:
-            return self.aborted
-
-        def abort(self) -> None:
-            self.aborted = True
-
-        def get_write_buffer_size(self) -> int:
-            return 10**6
-
     async def scenario() -> None:
         hub = Hub(ServerSettings(queue_max_bytes=32 * 1024), MemoryStore())
-        transport = Backed()
-        request = make_mocked_request("GET", "/ws?client_id=c", transport=transport)
+        transport = RecordingTransport(buffered=10**6)  # a peer that never drains
         reader = _MutationReader(hub)
-        conn = WsConnection(request, transport, reader, max_message_bytes=1024, close_timeout_s=1)
-        sub = Subscriber(
-            conn_id=hub.registry.new_conn_id(),
-            protocol="ws",
-            client_id="c",
-            request=request,
-            queue=hub.new_queue(),
-            ws=conn,
+        sub = in_process_subscriber(
+            hub,
+            "ws",
+            transport,
+            ws=lambda request: WsConnection(
+                request, transport, reader, max_message_bytes=1024, close_timeout_s=1
+            ),
         )
         reader.sub = sub
+        conn = sub.ws
+        assert conn is not None
         hub.subscribe(sub, None)
         payload = b'{"seq":1,"op":"incr","data":{"key":"n"}}'
         conn.data_received(bytes([0x81, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
