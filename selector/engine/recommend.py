@@ -7,6 +7,7 @@ trusted values, with no pydantic validation on the way.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from itertools import compress
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from selector.engine.recommendation import TippingPoint
     from selector.profile import Profile
     from selector.rules.loading import MatrixArg
-    from selector.rules.model import Grade
+    from selector.rules.model import Grade, Matrix
 
 __all__ = ["CLOSE_MARGIN", "SENSITIVE_FACTOR", "TIE_BREAK", "recommend"]
 
@@ -148,14 +149,22 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         tipping_points=tipping_points,
         companions=companions_for(protocol, facts) if protocol else [],
         bandwidth=estimate_bandwidth(facts, heartbeat_intervals(profile)),
-        provenance=trusted(
-            Provenance,
-            tool_version=__version__,
-            matrix_sha256=compiled.sha256,
-            overlays=list(compiled.sources),
-        ),
+        provenance=_provenance(compiled),
         close=close,
         plan=plan_lifetime(profile, protocol, facts=facts) if protocol else None,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _provenance(matrix: Matrix) -> Provenance:
+    """The provenance of every answer from ``matrix``: it depends on nothing else, so it is
+    built once per matrix and shared (the model is frozen): 1,690,821 -> 1,680,865
+    instructions per recommend() (bench/engine_instructions.sh)."""
+    return trusted(
+        Provenance,
+        tool_version=__version__,
+        matrix_sha256=matrix.sha256,
+        overlays=list(matrix.sources),
     )
 
 
