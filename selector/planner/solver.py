@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from selector.engine.recommendation import trusted
 from selector.errors import UsageError
 from selector.planner.facts import HOP_FACTS, HopLimits, hop_limits
 from selector.planner.model import (
@@ -223,9 +224,14 @@ def plan_lifetime(
     detection = sse.client_detection_bound_s if sse else websocket.client_detection_bound_s
     replay = _replay_buffer(profile, detection, reconnect) if profile.delivery.resume else None
     webrtc = _webrtc_plan(profile, websocket) if protocol == "webrtc" else None
-    return LifetimePlan(
-        protocol=protocol,  # type: ignore[arg-type]  # checked against PLANNED_PROTOCOLS above
-        heartbeat_interval_s=heartbeat,
+    # Built without validation: every part is a model this module built or a tuple of them,
+    # and ``float()`` does the one conversion validation made (an int heartbeat became 30.0
+    # in the JSON): recommend() 1,680,865 -> 1,664,336 instructions per call
+    # (bench/engine_instructions.sh).
+    return trusted(
+        LifetimePlan,
+        protocol=protocol,
+        heartbeat_interval_s=float(heartbeat),
         heartbeat_bound_by=bound_by,
         websocket=websocket if protocol == "websocket" else None,
         sse=sse,
