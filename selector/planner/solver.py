@@ -361,16 +361,6 @@ def _plan_hop(
     else:
         origin = "default"
     note = h.limits.note if h.limits else ""
-    common = {
-        "index": h.index,
-        "kind": h.kind,
-        "controllable": h.controllable,
-        "idle_timeout_s": h.idle_s,
-        "max_lifetime_s": h.lifetime_s,
-        "origin": origin,
-        "setting": facts.setting,
-        "source": facts.source,
-    }
     if h.limits is None:
         problems.append(
             PlanProblem(
@@ -380,12 +370,8 @@ def _plan_hop(
                 fix=f"route {protocol} around {h.kind}, or choose another protocol",
             )
         )
-        return HopPlan(
-            **common,  # type: ignore[arg-type]
-            set_idle_timeout_s=None,
-            set_max_lifetime_s=None,
-            action="unsupported",
-            note=f"{h.kind} does not support {protocol}",
+        return _hop_plan(
+            h, origin, None, None, "unsupported", f"{h.kind} does not support {protocol}"
         )
     if not h.controllable:
         lifetime = h.lifetime_s
@@ -401,13 +387,7 @@ def _plan_hop(
                     f"to {_seconds(TARGET_LIFETIME_S)}: it is {_declared_fixed(h)}",
                 )
             )
-        return HopPlan(
-            **common,  # type: ignore[arg-type]
-            set_idle_timeout_s=None,
-            set_max_lifetime_s=None,
-            action="fixed",
-            note=note,
-        )
+        return _hop_plan(h, origin, None, None, "fixed", note)
     set_idle = None
     raise_it = False
     if h.idle_s is not None:
@@ -417,13 +397,41 @@ def _plan_hop(
     if h.lifetime_s is not None and h.lifetime_s < TARGET_LIFETIME_S:
         set_lifetime = TARGET_LIFETIME_S
         raise_it = True
-    return HopPlan(
-        **common,  # type: ignore[arg-type]
-        set_idle_timeout_s=set_idle,
-        set_max_lifetime_s=set_lifetime,
-        action="raise" if raise_it else "keep",
+    return _hop_plan(h, origin, set_idle, set_lifetime, "raise" if raise_it else "keep", note)
+
+
+def _hop_plan(
+    h: _Hop,
+    origin: str,
+    set_idle: float | None,
+    set_lifetime: float | None,
+    action: str,
+    note: str,
+) -> HopPlan:
+    """The :class:`HopPlan` of ``h``, built without validation as the plan itself (see
+    plan_lifetime): fields in declared order (the JSON follows it), each number made what
+    validation made it. recommend() 1,641,659 -> 1,635,693 instructions per call
+    (bench/engine_instructions.sh)."""
+    facts = HOP_FACTS[h.kind]
+    return trusted(
+        HopPlan,
+        index=int(h.index),
+        kind=h.kind,
+        controllable=bool(h.controllable),
+        idle_timeout_s=_float_or_none(h.idle_s),
+        max_lifetime_s=_float_or_none(h.lifetime_s),
+        origin=origin,
+        set_idle_timeout_s=_float_or_none(set_idle),
+        set_max_lifetime_s=_float_or_none(set_lifetime),
+        action=action,
+        setting=facts.setting,
+        source=facts.source,
         note=note,
     )
+
+
+def _float_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _assumptions(hops: list[_Hop]) -> tuple[Assumption, ...]:
