@@ -32,7 +32,7 @@ from selector.engine.recommendation import (
 from selector.engine.score import score, winner
 from selector.engine.tipping import find_tipping_points
 from selector.errors import Problem, ProfileError
-from selector.planner.solver import heartbeat_intervals, plan_lifetime
+from selector.planner.solver import heartbeats_and_plan
 from selector.rules.facts import FACTS, profile_facts
 from selector.rules.loading import resolve_matrix
 from selector.rules.measures import MEASURES
@@ -137,6 +137,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
     close = None
     if margin is not None and margin <= CLOSE_MARGIN and len(ranking) > 1:
         close = _close_call(ranking[0], ranking[1], margin, tipping_points)
+    heartbeats, plan = heartbeats_and_plan(profile, protocol, facts)
     return trusted(
         Recommendation,
         recommendation_version=1,
@@ -148,10 +149,10 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         hits=hits,
         tipping_points=tipping_points,
         companions=companions_for(protocol, facts) if protocol else [],
-        bandwidth=estimate_bandwidth(facts, heartbeat_intervals(profile)),
+        bandwidth=estimate_bandwidth(facts, heartbeats),
         provenance=_provenance(compiled),
         close=close,
-        plan=plan_lifetime(profile, protocol, facts=facts) if protocol else None,
+        plan=plan,
     )
 
 
