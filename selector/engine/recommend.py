@@ -75,7 +75,8 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
     best = winner(outcome.scores, outcome.vetoes)
 
     # Rounded once: the ranking's order and its scores both use them.
-    rounded = [round(value, 6) for value in outcome.scores]
+    # Whole scores (most are) kept as they are, as in estimate_bandwidth().
+    rounded = [v if v.is_integer() else round(v, 6) for v in outcome.scores]
     order = _ranking_order(rounded, outcome.vetoes)
     position = [0, 0, 0]
     for n, i in enumerate(order):
