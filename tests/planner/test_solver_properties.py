@@ -15,9 +15,11 @@ from selector.planner.solver import (
     MIN_SENSIBLE_HEARTBEAT_S,
     heartbeat_interval,
     heartbeat_intervals,
+    heartbeats_and_plan,
     plan_lifetime,
 )
 from selector.profile import HOP_KINDS, Profile
+from selector.rules.facts import profile_facts
 
 from .helpers import make_profile
 
@@ -73,6 +75,21 @@ def test_the_heartbeats_of_all_protocols_are_each_protocols_own(profile: Profile
     for protocol, interval in both.items():
         assert interval == heartbeat_interval(profile, protocol)
         assert interval == plan_lifetime(profile, protocol).heartbeat_interval_s
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles, st.sampled_from(["websocket", "sse", "webrtc", None]))
+def test_heartbeats_and_plan_is_both_worked_out_apart(
+    profile: Profile, protocol: str | None
+) -> None:
+    """heartbeats_and_plan() shares the hops and the heartbeat: the same as asking apart."""
+    heartbeats, plan = heartbeats_and_plan(profile, protocol, profile_facts(profile))
+    assert heartbeats == heartbeat_intervals(profile)
+    if protocol is None:
+        assert plan is None
+    else:
+        assert plan is not None
+        assert plan.model_dump_json() == plan_lifetime(profile, protocol).model_dump_json()
 
 
 @settings(max_examples=300, deadline=None)
