@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp._websocket.helpers import websocket_mask
+from hypothesis import given
+from hypothesis import strategies as st
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
@@ -14,12 +17,19 @@ from selector.runtime.protocol.wsframe import (
     OP_PONG,
     OP_TEXT,
     FrameParser,
+    Unmasker,
     close_frame,
     control_frame,
     parse_close,
     text_frame,
+    unmask_in_place,
 )
 from selector.runtime.protocol.wsframe import frame as frame_bytes
+
+#: The parser's pure unmasking and aiohttp's C one, which the server passes it.
+UNMASKERS = pytest.mark.parametrize(
+    "unmask", [unmask_in_place, websocket_mask], ids=["pure", "aiohttp"]
+)
 
 
 def parse(data: bytes) -> Frame:
@@ -65,7 +75,8 @@ def client(opcode: Opcode, data: bytes, *, fin: bool = True, mask: bool = True) 
     return Frame(opcode, data, fin).serialize(mask=mask, extensions=[])
 
 
-def test_masked_messages_parse_in_order_whatever_the_read_boundaries() -> None:
+@UNMASKERS
+def test_masked_messages_parse_in_order_whatever_the_read_boundaries(unmask: Unmasker) -> None:
     wire = (
         client(Opcode.TEXT, b'{"seq":1}')
         + client(Opcode.PING, b"hi")
@@ -79,7 +90,7 @@ def test_masked_messages_parse_in_order_whatever_the_read_boundaries() -> None:
         (OP_TEXT, "é".encode() * 70),
     ]
     for step in (1, 3, 7, 1000, len(wire)):
-        parser = FrameParser(limit=1 << 20)
+        parser = FrameParser(1 << 20, unmask)
         seen = []
         for at in range(0, len(wire), step):
             seen += parser.feed(wire[at : at + step])
@@ -173,8 +184,9 @@ def test_server_control_frames_parse_with_an_independent_parser() -> None:
     assert parse(frame_bytes(OP_BINARY, b"\x00\x01")).opcode is Opcode.BINARY
 
 
+@UNMASKERS
 @pytest.mark.parametrize("length", range(126))
-def test_single_text_unmasks_every_short_length_as_feed_does(length: int) -> None:
+def test_single_text_unmasks_every_short_length_as_feed_does(length: int, unmask: Unmasker) -> None:
     # Random masks (websockets draws one per frame), and the zero mask and all-ones one.
     payload = bytes((i * 37 + 11) % 256 for i in range(length))
     for wire in [
@@ -183,8 +195,8 @@ def test_single_text_unmasks_every_short_length_as_feed_does(length: int) -> Non
         bytes([0x81, 0x80 | length]) + b"\x00\x00\x00\x00" + payload,
         bytes([0x81, 0x80 | length, 255, 255, 255, 255]) + bytes(b ^ 255 for b in payload),
     ]:
-        assert FrameParser(limit=200).single_text(wire) == payload
-        assert FrameParser(limit=200).feed(wire) == [(OP_TEXT, payload)]
+        assert FrameParser(200, unmask).single_text(wire) == payload
+        assert FrameParser(200, unmask).feed(wire) == [(OP_TEXT, payload)]
 
 
 def test_single_text_fast_path_takes_only_what_feed_would_return_alone() -> None:
@@ -198,3 +210,12 @@ def test_single_text_fast_path_takes_only_what_feed_would_return_alone() -> None
     assert FrameParser(limit=3).single_text(client(Opcode.TEXT, b"four")) is None
     parser.feed(client(Opcode.TEXT, b"ab", fin=False))  # a fragmented message in progress
     assert parser.single_text(one) is None
+
+
+@given(st.binary(min_size=4, max_size=4), st.binary(max_size=2000))
+def test_both_unmaskers_xor_with_the_mask_repeated(mask: bytes, data: bytes) -> None:
+    expected = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+    for unmask in (unmask_in_place, websocket_mask):
+        payload = bytearray(data)
+        unmask(mask, payload)
+        assert payload == expected

@@ -210,7 +210,7 @@ def _mutation(body: dict[str, Any], client_id: str) -> Mutation:
     return Mutation(client_id=client_id, seq=seq, op=op, data=data)
 
 
-def parse_ws_mutation(raw: bytes | str, client_id: str) -> Mutation:
+def parse_ws_mutation(raw: bytes | bytearray | str, client_id: str) -> Mutation:
     """A WebSocket mutation ``{"seq": N, "op": NAME, "data": ...}`` from ``client_id``'s
     connection. Unknown keys are ignored (tolerant reader); a ``client_id`` key is ignored too,
     because the connection's identity is fixed at the upgrade."""

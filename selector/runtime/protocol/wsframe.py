@@ -17,6 +17,7 @@ this Python parser costs about what aiohttp's C parser plus its task wake-up did
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 __all__ = [
     "OP_BINARY",
@@ -26,6 +27,8 @@ __all__ = [
     "OP_TEXT",
     "SHORT_TEXT_HEADS",
     "FrameParser",
+    "Payload",
+    "Unmasker",
     "close_frame",
     "control_frame",
     "frame",
@@ -33,7 +36,11 @@ __all__ = [
     "parse_close",
     "text_frame",
     "text_frames",
+    "unmask_in_place",
 ]
+
+#: A message's payload as the parser hands it over: unmasked in place, so a bytearray.
+Payload = bytes | bytearray
 
 OP_CONTINUATION = 0x0
 OP_TEXT = 0x1
@@ -50,7 +57,7 @@ _LONG = struct.Struct("!BBQ")
 _MAX_CONTROL = 125
 
 
-def frame(opcode: int, payload: bytes) -> bytes:
+def frame(opcode: int, payload: Payload) -> bytes:
     """One final, unmasked frame of ``opcode`` carrying ``payload``."""
     length = len(payload)
     first = 0x80 | opcode
@@ -79,7 +86,7 @@ def text_frames(payloads: list[bytes]) -> bytes:
     return b"".join([text_frame(p) for p in payloads])
 
 
-def control_frame(opcode: int, payload: bytes) -> bytes:
+def control_frame(opcode: int, payload: Payload) -> bytes:
     """A ping, pong or close frame; the payload is cut to the 125 bytes a control frame holds."""
     return frame(opcode, payload[:_MAX_CONTROL])
 
@@ -96,7 +103,7 @@ def is_valid_close_code(code: int) -> bool:
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
-def parse_close(payload: bytes) -> tuple[int | None, int | None]:
+def parse_close(payload: Payload) -> tuple[int | None, int | None]:
     """``(code, failure)`` of a close frame's payload: ``code`` None for an empty close;
     ``failure`` the close code to fail the connection with (1002 for a malformed or reserved
     code, 1007 for a reason that is not UTF-8), else None."""
@@ -114,29 +121,20 @@ def parse_close(payload: bytes) -> tuple[int | None, int | None]:
     return code, None
 
 
-def _unmask(payload: bytes, mask: bytes) -> bytes:
-    """XOR ``payload`` with the 4-byte ``mask`` repeated (section 5.3), as one big-integer
-    XOR: no per-byte Python loop (a 40-byte payload ~0.4 µs, 16 MiB ~30 ms)."""
-    length = len(payload)
-    if not length:
-        return b""
-    key = (mask * ((length >> 2) + 1))[:length]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(
-        length, "little"
-    )
+#: Unmasks ``data`` in place with the 4-byte ``mask`` repeated (RFC 6455 section 5.3). The
+#: server passes aiohttp's C function; :func:`unmask_in_place` is the pure one.
+Unmasker = Callable[[bytes, bytearray], None]
 
 
-# Tables for FrameParser.single_text, by payload size (under 126): a 4-byte mask times
-# _REPEAT_MASK[size] is the mask repeated over whole 4-byte words; shifted right by
-# _KEY_SHIFT[size] it keeps the first ``size`` bytes; _PAYLOAD_BITS[size] keeps the low
-# ``size`` bytes of an integer.
-_REPEAT_MASK = [sum(1 << (32 * word) for word in range((size + 3) >> 2)) for size in range(126)]
-_KEY_SHIFT = [8 * (-size % 4) for size in range(126)]
-_PAYLOAD_BITS = [(1 << (8 * size)) - 1 for size in range(126)]
-#: ``int.from_bytes`` bound once: read off ``int`` per call it is a class method lookup and
-#: a new bound method each time: 34,114 -> 33,521 instructions per ack
-#: (bench/ws_ack_instructions.sh).
-_int_from_bytes = int.from_bytes
+def unmask_in_place(mask: bytes, data: bytearray) -> None:
+    """XOR ``data`` with the 4-byte ``mask`` repeated, as one big-integer XOR: no per-byte
+    Python loop (a 40-byte payload ~0.4 µs, 16 MiB ~30 ms)."""
+    length = len(data)
+    if length:
+        key = (mask * ((length >> 2) + 1))[:length]
+        data[:] = (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(
+            length, "little"
+        )
 
 
 class FrameParser:
@@ -154,20 +152,22 @@ class FrameParser:
         "_fragments_size",
         "_message_opcode",
         "_need",
+        "_unmask",
         "failure",
         "limit",
     )
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, unmask: Unmasker = unmask_in_place) -> None:
         #: Largest message (all its fragments together) in bytes, inclusive.
         self.limit = limit
+        self._unmask = unmask
         self.failure: tuple[int, str] | None = None
         self._buffer = bytearray()
         #: Bytes the buffered frame needs before parsing is worth trying again: a large frame
         #: arriving in many reads is copied once, not once per read.
         self._need = 0
         self._message_opcode = 0  # of the fragmented message in progress, 0 when none
-        self._fragments: list[bytes] = []
+        self._fragments: list[Payload] = []
         self._fragments_size = 0
 
     def _fail(self, code: int, reason: str) -> None:
@@ -175,7 +175,7 @@ class FrameParser:
         self._buffer.clear()
         self._fragments.clear()
 
-    def single_text(self, data: bytes) -> bytes | None:
+    def single_text(self, data: bytes) -> Payload | None:
         """The payload when ``data`` is exactly one small, final, masked text frame and
         nothing is buffered (the common read under a one-in-flight load); else None and
         :meth:`feed` must parse ``data``. Saves the list and the loop of :meth:`feed`."""
@@ -191,19 +191,14 @@ class FrameParser:
         ):
             if not size:
                 return b""
-            # The frame as one big-endian integer: the payload is its low ``size`` bytes and
-            # the mask the 4 bytes above them, so the key (the mask repeated, cut to ``size``
-            # bytes) is the mask times a table constant, shifted: no slice, no bytes repeat,
-            # one int.from_bytes instead of two. Against _unmask's way inlined, 40,028 ->
-            # 38,471 instructions per one-in-flight ack (bench/ws_ack_instructions.sh).
-            whole = _int_from_bytes(data)
-            key = (whole >> (size << 3) & 0xFFFFFFFF) * _REPEAT_MASK[size] >> _KEY_SHIFT[size]
-            return ((whole ^ key) & _PAYLOAD_BITS[size]).to_bytes(size)
+            payload = bytearray(data[6:])
+            self._unmask(data[2:6], payload)
+            return payload
         return None
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+    def feed(self, data: bytes) -> list[tuple[int, Payload]]:
         """Parse ``data`` (with whatever an earlier call left incomplete)."""
-        out: list[tuple[int, bytes]] = []
+        out: list[tuple[int, Payload]] = []
         if self.failure is not None:
             return out
         buffer = self._buffer
@@ -258,7 +253,8 @@ class FrameParser:
             if end > size:
                 need = end - pos
                 break
-            payload = _unmask(data[head + 4 : end], data[head : head + 4])
+            payload = bytearray(data[head + 4 : end])
+            self._unmask(data[head : head + 4], payload)
             pos = end
             if opcode in (OP_TEXT, OP_BINARY):
                 if first & 0x80:

@@ -39,7 +39,7 @@ from selector.runtime.protocol.envelope import (
 )
 from selector.runtime.protocol.identity import token_owner
 from selector.runtime.protocol.sse import encode_retry
-from selector.runtime.protocol.wsframe import OP_BINARY, OP_TEXT
+from selector.runtime.protocol.wsframe import OP_BINARY, OP_TEXT, Payload
 from selector.runtime.rtc.route import RtcPolicy, add_rtc_routes
 from selector.runtime.server.edge import EdgePolicy
 from selector.runtime.server.hub import Hub
@@ -77,7 +77,7 @@ _STATUS_CODES = {
 }
 
 
-def _is_utf8(data: bytes | str) -> bool:
+def _is_utf8(data: bytes | bytearray | str) -> bool:
     """Checked only when a frame failed to parse: orjson refuses invalid UTF-8 itself."""
     if isinstance(data, str):
         return True
@@ -356,7 +356,7 @@ class _MutationReader(WsHandlers):
         self.hub = hub
         self.sub: Subscriber | None = None
 
-    def _handle(self, conn: WsConnection, payload: bytes, at_once: bool = True) -> None:
+    def _handle(self, conn: WsConnection, payload: Payload, at_once: bool = True) -> None:
         """Submit the mutation ``payload`` holds and reply with its ack or error: ``at_once``
         when it is the one message of its read (a UI waiting for each ack), which has
         nothing to wait for, so its ack is written now, without the list and calls of the
@@ -389,10 +389,10 @@ class _MutationReader(WsHandlers):
 
     on_single_text = _handle
 
-    def on_text(self, conn: WsConnection, payload: bytes) -> None:
+    def on_text(self, conn: WsConnection, payload: Payload) -> None:
         self._handle(conn, payload, False)
 
-    def on_binary(self, conn: WsConnection, payload: bytes) -> None:
+    def on_binary(self, conn: WsConnection, payload: Payload) -> None:
         # The contract is JSON text (RFC 6455 7.4.1: 1003 for data it cannot accept).
         conn.reason = "binary_frame"
         conn.close(WSCloseCode.UNSUPPORTED_DATA, b"text frames only")
@@ -660,14 +660,14 @@ class _Echo(WsHandlers):
 
     __slots__ = ()
 
-    def on_text(self, conn: WsConnection, payload: bytes) -> None:
+    def on_text(self, conn: WsConnection, payload: Payload) -> None:
         if not _is_utf8(payload):
             conn.fail(WSCloseCode.INVALID_TEXT, "invalid UTF-8")
             return
         conn.send(OP_TEXT, payload)
         conn.hold_reads_while_backed_up()
 
-    def on_binary(self, conn: WsConnection, payload: bytes) -> None:
+    def on_binary(self, conn: WsConnection, payload: Payload) -> None:
         conn.send(OP_BINARY, payload)
         conn.hold_reads_while_backed_up()
 
