@@ -300,6 +300,31 @@ def test_metrics_and_health() -> None:
     arun(scenario())
 
 
+def test_a_connection_s_own_counts_outlive_it_in_metrics() -> None:
+    # A WebSocket counts its messages, acks and replies on itself while it lives: /metrics
+    # adds the live ones, and they are folded into the totals when it ends.
+    async def scenario() -> None:
+        async with serving() as (hub, address):
+            for client_id in ("a", "b"):
+                async with subscribe(f"ws://{address}/ws?client_id={client_id}") as ws:
+                    await mutate(ws, 1)
+                    await mutate(ws, 2)
+                    await ws.send('{"seq": "x", "op": "noop"}')  # answered with an error
+                    assert (await recv_json(ws))["error"] == "INVALID_PAYLOAD"
+                    live = hub.counters_now()
+                    assert live.messages_in["ws"] in (3, 6) and live.acks["ws"] in (2, 4)
+            await eventually(lambda: not hub.subscribers)
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://{address}/metrics") as response:
+                    lines = set((await response.text()).splitlines())
+            assert 'messages_total{direction="in",protocol="ws"} 6.0' in lines
+            assert 'acks_total{protocol="ws"} 4.0' in lines
+            # each connection: its position frame, two acks and the error
+            assert 'messages_total{direction="out",protocol="ws"} 8.0' in lines
+
+    arun(scenario())
+
+
 def test_events_of_one_tick_arrive_in_order_at_every_subscriber() -> None:
     from selector.runtime.protocol.envelope import Publish
 
@@ -317,7 +342,7 @@ def test_events_of_one_tick_arrive_in_order_at_every_subscriber() -> None:
                 assert [e["id"] for e in got] == ids
                 assert [e["data"] for e in got] == list(range(50))
             # 50 events each, plus the position frame each got when it subscribed
-            assert hub.counters.messages_out["ws"] == 102
+            assert hub.counters_now().messages_out["ws"] == 102
 
     arun(scenario())
 

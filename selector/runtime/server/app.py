@@ -367,7 +367,7 @@ class _MutationReader(WsHandlers):
         sub = self.sub
         assert sub is not None
         hub = self.hub
-        hub.counters.messages_in["ws"] += 1
+        sub.messages_in += 1
         try:
             mutation = parse_ws_mutation(payload, sub.client_id)
         except EnvelopeError as exc:
@@ -438,6 +438,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
             await conn.done
         finally:
             hub.unsubscribe(sub, "shutdown" if sub.ending else conn.reason, code=conn.close_code)
+            # Frames read behind a drop in the same read were still counted on ``sub``: the
+            # connection is over now, so nothing more can be.
+            hub.counters.fold(sub)
         return upgraded_response()
     finally:
         hub.registry.release_ip(ip)

@@ -100,7 +100,7 @@ class Hub:
         )
         self.registry = Registry(settings.max_connections_per_ip)
         self.counters = Counters()
-        self.metrics = MetricsExporter(self.counters, self.registry.gauges)
+        self.metrics = MetricsExporter(self.counters_now, self.registry.gauges)
         self.heartbeat = Heartbeat(self, self.liveness, self.metrics, self.loop, clock)
         self.commits = GroupCommit(self.loop, store, self.session, self._flush, self.counters)
         self.closing = False
@@ -205,10 +205,16 @@ class Hub:
         )
         self._notify(sub)
 
+    def counters_now(self) -> Counters:
+        """The totals with the live WebSocket connections' own counts added (what
+        ``/metrics`` shows)."""
+        return self.counters.with_live(self.registry.subscribers.values())
+
     def unsubscribe(self, sub: Subscriber, reason: str, **fields: Any) -> None:
         """Forget ``sub`` (idempotent) and log why it ended."""
         if not self.registry.remove(sub):
             return
+        self.counters.fold(sub)
         # A WebSocket's own mutations do not touch its id (a streaming id is never evicted):
         # its idle age starts when the stream ends.
         self._touch(sub.client_id)
@@ -340,7 +346,10 @@ class Hub:
             return result
         else:
             counters.duplicates[protocol] += 1
-        counters.acks[protocol] += 1
+        if sub is None:
+            counters.acks[protocol] += 1
+        else:
+            sub.acks += 1
         if proof is _UNCLAIMED:
             # First contact claims the id, committed with the mutation's group. A client that
             # chose its own secret keeps it (an ack lost on the way cannot lock it out of its
@@ -388,10 +397,9 @@ class Hub:
         if ws.send_text(reply):
             # _replies_written inlined: its frame cost ~420 instructions per ack (35,445 ->
             # 35,024, bench/ws_ack_instructions.sh).
-            counters = self.counters
-            counters.messages_out["ws"] += 1
+            sub.messages_out += 1
             if ws.transport.get_write_buffer_size() > self.settings.queue_max_bytes:
-                counters.slow_disconnects["ws"] += 1
+                self.counters.slow_disconnects["ws"] += 1
                 self.drop(sub, "slow_consumer")
 
     def replies_ready(self, sub: Subscriber) -> None:
@@ -414,7 +422,7 @@ class Hub:
     def _replies_written(self, sub: Subscriber, ws: WsConnection, count: int) -> None:
         """Count ``count`` replies out; drop a client that sends mutations but reads none of
         its acks (more than the queue bound left unsent)."""
-        self.counters.messages_out["ws"] += count
+        sub.messages_out += count
         if ws.transport.get_write_buffer_size() > self.settings.queue_max_bytes:
             self.counters.slow_disconnects["ws"] += 1
             self.drop(sub, "slow_consumer")

@@ -1,21 +1,23 @@
 """Prometheus metrics of the reference server.
 
-Counters are plain integer attributes the hot path bumps with ``+= 1``; a custom collector
-turns them into metric families at scrape time. ``prometheus_client.Counter.inc()`` per message
+Counters are plain integers the hot path bumps with ``+= 1`` (a WebSocket's own messages,
+acks and replies on the connection itself, :class:`ConnectionTally`); a custom collector turns
+them into metric families at scrape time. ``prometheus_client.Counter.inc()`` per message
 measurably slowed the ack path (tools.md), a scrape every few seconds costs nothing.
 Each server gets its own registry, so several servers (tests) can live in one process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE", "Counters", "MetricsExporter"]
+__all__ = ["CONTENT_TYPE", "ConnectionTally", "Counters", "MetricsExporter"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -24,6 +26,21 @@ PROTOCOLS = ("ws", "sse", "http")
 
 def _by_protocol() -> dict[str, int]:
     return dict.fromkeys(PROTOCOLS, 0)
+
+
+class ConnectionTally(Protocol):
+    """A WebSocket connection's counts of its own traffic, kept on the connection while it
+    lives (a slot increment per message where a ``Counters`` dict increment cost ~540
+    instructions: three of them per one-in-flight ack, 30,592 -> 28,972 instructions,
+    bench/ws_ack_instructions.sh). :meth:`Counters.fold` adds them in when it ends;
+    :meth:`Counters.with_live` adds the live ones to a reading."""
+
+    #: Text messages read.
+    messages_in: int
+    #: Mutations acked (new and duplicate).
+    acks: int
+    #: Acks and errors written back (the event stream's frames are counted per flush).
+    messages_out: int
 
 
 @dataclass(slots=True)
@@ -47,14 +64,37 @@ class Counters:
     #: Transactions the durable store committed (each one fsync of its WAL).
     store_commits: int = 0
 
+    def fold(self, tally: ConnectionTally) -> None:
+        """Add an ended WebSocket connection's tally and zero it (a second fold adds 0)."""
+        self.messages_in["ws"] += tally.messages_in
+        self.acks["ws"] += tally.acks
+        self.messages_out["ws"] += tally.messages_out
+        tally.messages_in = tally.acks = tally.messages_out = 0
+
+    def with_live(self, tallies: Iterable[ConnectionTally]) -> Counters:
+        """A copy of these totals with the live connections' ``tallies`` added."""
+        now = replace(
+            self,
+            messages_in=dict(self.messages_in),
+            acks=dict(self.acks),
+            messages_out=dict(self.messages_out),
+        )
+        for tally in tallies:
+            now.messages_in["ws"] += tally.messages_in
+            now.acks["ws"] += tally.acks
+            now.messages_out["ws"] += tally.messages_out
+        return now
+
 
 class _CountersCollector(Collector):
-    def __init__(self, counters: Counters, gauges: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self, counters: Callable[[], Counters], gauges: Callable[[], dict[str, int]]
+    ) -> None:
         self._counters = counters
         self._gauges = gauges
 
     def collect(self) -> Iterator[Metric]:
-        c = self._counters
+        c = self._counters()
         gauges = self._gauges()
         for name, doc in (
             ("ws_connections_active", "Open WebSocket connections."),
@@ -123,7 +163,9 @@ class _CountersCollector(Collector):
 class MetricsExporter:
     """A registry holding the counters, live gauges and the heartbeat RTT histogram."""
 
-    def __init__(self, counters: Counters, gauges: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self, counters: Callable[[], Counters], gauges: Callable[[], dict[str, int]]
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_CountersCollector(counters, gauges))
         self.heartbeat_rtt = Histogram(

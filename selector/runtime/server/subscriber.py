@@ -23,11 +23,14 @@ class Subscriber:
     """One WebSocket connection or SSE stream receiving the event stream."""
 
     __slots__ = (
+        "acks",
         "chunked",
         "client_id",
         "conn_id",
         "draining",
         "ending",
+        "messages_in",
+        "messages_out",
         "owner",
         "peer",
         "protocol",
@@ -84,6 +87,11 @@ class Subscriber:
         self.ending = False
         #: WS: acks and errors earned this tick, written together at the end of the tick.
         self.replies: list[bytes] = []
+        #: WS: this connection's own traffic (a :class:`~.metrics.ConnectionTally`),
+        #: folded into the hub's counters when it ends.
+        self.messages_in = 0
+        self.acks = 0
+        self.messages_out = 0
 
     @property
     def transport_open(self) -> bool:
