@@ -38,6 +38,18 @@ def test_public_api_exports_the_engine() -> None:
     assert again == rec
 
 
+def test_answers_share_a_provenance_no_caller_can_change() -> None:
+    # Built once per matrix and shared between answers: its overlays must not be mutable.
+    profile = selector.load_profile_text(
+        "schema_version: 1\nname: api\n"
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 9}}\n"
+    )
+    first, second = selector.recommend(profile), selector.recommend(profile)
+    assert first.provenance is second.provenance
+    assert isinstance(first.provenance.overlays, tuple)
+    assert '"overlays":[]' in first.model_dump_json()
+
+
 @pytest.mark.parametrize(
     ("cls", "values"),
     [

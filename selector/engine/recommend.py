@@ -160,13 +160,13 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
 @functools.lru_cache(maxsize=16)
 def _provenance(matrix: Matrix) -> Provenance:
     """The provenance of every answer from ``matrix``: it depends on nothing else, so it is
-    built once per matrix and shared (the model is frozen): 1,690,821 -> 1,680,865
-    instructions per recommend() (bench/engine_instructions.sh)."""
+    built once per matrix and shared (the model is frozen, its overlays a tuple): 1,690,821
+    -> 1,680,865 instructions per recommend() (bench/engine_instructions.sh)."""
     return trusted(
         Provenance,
         tool_version=__version__,
         matrix_sha256=matrix.sha256,
-        overlays=list(matrix.sources),
+        overlays=tuple(matrix.sources),
     )
 
 

@@ -155,7 +155,7 @@ class Provenance(_Out):
 
     tool_version: str
     matrix_sha256: str = Field(description="Hash of the default matrix plus overlays.")
-    overlays: list[str] = Field(default_factory=list, description="Overlay files, in order.")
+    overlays: tuple[str, ...] = Field(default=(), description="Overlay files, in order.")
 
 
 class Recommendation(_Out):

@@ -314,9 +314,11 @@ def test_a_connection_s_own_counts_outlive_it_in_metrics() -> None:
                     live = hub.counters_now()
                     assert live.messages_in["ws"] in (3, 6) and live.acks["ws"] in (2, 4)
             await eventually(lambda: not hub.subscribers)
-            async with aiohttp.ClientSession() as session:
-                async with session.get(f"http://{address}/metrics") as response:
-                    lines = set((await response.text()).splitlines())
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://{address}/metrics") as response,
+            ):
+                lines = set((await response.text()).splitlines())
             assert 'messages_total{direction="in",protocol="ws"} 6.0' in lines
             assert 'acks_total{protocol="ws"} 4.0' in lines
             # each connection: its position frame, two acks and the error
