@@ -179,7 +179,8 @@ forbid: {sse: "the proxy team does not allow long-lived HTTP responses"}
     rec = recommend(profile, matrix=overlay)
     assert rec.protocol == "websocket"
     assert rec.ranked("websocket").score == 2
-    assert rec.ranked("webrtc").score == -1.5  # -3 at half weight
+    # -3 at half weight, and reliable-data-over-datachannel at full weight
+    assert rec.ranked("webrtc").score == -1.5 - 2
     assert rec.ranked("sse").vetoed
     assert rec.ranked("sse").veto_reasons == [
         "the proxy team does not allow long-lived HTTP responses [forbid-sse]"
@@ -187,7 +188,7 @@ forbid: {sse: "the proxy team does not allow long-lived HTTP responses"}
     assert "push-only-stream" not in {h.rule for h in rec.hits}
     added = next(h for h in rec.hits if h.rule == "org-prefers-websocket")
     assert added.reason == "clients are browser: our gateway only terminates WebSocket"
-    assert rec.provenance.overlays == ["org.yaml"]
+    assert rec.provenance.overlays == ("org.yaml",)
     assert rec.provenance.matrix_sha256 != base.provenance.matrix_sha256
 
 

@@ -110,7 +110,7 @@ def test_provenance_names_the_tool_and_the_matrix() -> None:
     rec = recommend(_profile(PUSH))
     assert rec.provenance.tool_version == __version__
     assert len(rec.provenance.matrix_sha256) == 64
-    assert rec.provenance.overlays == []
+    assert rec.provenance.overlays == ()
     assert rec.plan is not None and rec.plan.protocol == rec.protocol
 
 
@@ -216,8 +216,8 @@ def test_matrix_argument_takes_overlay_paths(tmp_path: Path) -> None:
     profile = _profile(PUSH)
     by_str = recommend(profile, matrix=str(overlay))
     by_list = recommend(profile, matrix=[overlay, second])
-    assert by_str.provenance.overlays == [str(overlay)]
-    assert by_list.provenance.overlays == [str(overlay), str(second)]
+    assert by_str.provenance.overlays == (str(overlay),)
+    assert by_list.provenance.overlays == (str(overlay), str(second))
     with pytest.raises(MatrixError, match="no rule with id 'push-only-stream'"):
         recommend(profile, matrix=[overlay, overlay])  # already disabled by the first
     assert "push-only-stream" not in {h.rule for h in by_str.hits}
