@@ -36,23 +36,26 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written
-#: for. A floor, not a target: the current engine agrees on 121 of 135 (90 %). Two held-out
-#: batches were added before the rules changed: 20 cases (16 agreed then), then 31 cases
-#: (29 agreed then; docs/agreement.md, History). The floor sits three cases below (118 of
-#: 135), so that a matrix change losing real-world cases fails here while a few new, harder
-#: cases can still be added. Raise it as the engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.874
-MIN_CASES = 163
+#: for. A floor, not a target: the current engine agrees on 146 of 165 (88 %). Three held-out
+#: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), and
+#: 30 v1 cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP
+#: retransmission timeout for its bound; docs/agreement.md, History). The floor sits three
+#: cases below (143 of 165), so that a matrix change losing real-world cases fails here while
+#: a few new, harder cases can still be added. Raise it as the engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.866
+MIN_CASES = 193
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of
 #: them that ranks the team's choice above its highest-scoring alternative: floors at the
-#: current figures (28 of 28 original, 116 of 135 real-world), per set.
+#: current figures (28 of 28 original, 134 of 156 real-world cases that state a reason), per set.
 MIN_REASON_CITED = {"original": 0.96, "real-world": 0.85}
 #: Exact ties (equal scores of the top two viable protocols) over the example profiles and the
-#: corpus: a ceiling at the current count (delivery-tracking: a rare POST and a path whose
-#: timeouts nobody controls for SSE, native mobile clients for WebSocket). A tie is broken by a
-#: documented principle but says the rules could not decide: fewer ties come from better
-#: rules, never from a bonus point.
-MAX_EXACT_TIES = 1
+#: corpus: a ceiling at the current count, the issue's bar (delivery-tracking: a rare POST and
+#: a path whose timeouts nobody controls for SSE, native mobile clients for WebSocket;
+#: stellar-horizon-streaming: a push-only stream with resume for SSE, against native mobile
+#: clients and several streams per browser over HTTP/1.1). A tie is broken by a documented
+#: principle but says the rules could not decide: fewer ties come from better rules, never
+#: from a bonus point.
+MAX_EXACT_TIES = 2
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +82,9 @@ def test_every_case_is_sourced_and_loads(path: Path) -> None:
     assert all(reason in DECIDED_BY for reason in case.decided_by)
     if case.set == "real-world":
         assert case.figures is not None, "say whether the figures come from the source"
-        assert case.decided_by, "name the reasons the source gives"
+        # A source that says what the team uses but not why gives no reasons: such a case
+        # says so (quote: none stated) and counts for agreement, not for reasons cited.
+        assert case.decided_by or case.quote is None, "name the reasons the source gives"
     assert load_profile(path).name == path.stem, "file name and profile name differ"
 
 
