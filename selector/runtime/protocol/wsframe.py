@@ -128,7 +128,7 @@ Unmasker = Callable[[bytes, bytearray], None]
 
 def unmask_in_place(mask: bytes, data: bytearray) -> None:
     """XOR ``data`` with the 4-byte ``mask`` repeated, as one big-integer XOR: no per-byte
-    Python loop (a 40-byte payload ~0.4 µs, 16 MiB ~30 ms)."""
+    Python loop (a 40-byte payload ~0.7 µs, 16 MiB ~100 ms; aiohttp's C one ~1.4 ms)."""
     length = len(data)
     if length:
         key = (mask * ((length >> 2) + 1))[:length]

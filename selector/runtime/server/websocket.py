@@ -30,7 +30,7 @@ from aiohttp import web
 # aiohttp's own unmasking (C, from its Cython extension; its pure-Python twin where the
 # extension is not built). Against the parser's pure big-integer XOR: 32,350 -> 30,485
 # instructions per one-in-flight ack (bench/ws_ack_instructions.sh), and a 16 MiB message
-# is unmasked in about a millisecond instead of ~30 ms.
+# is unmasked in ~1.4 ms instead of ~100 ms.
 from aiohttp._websocket.helpers import websocket_mask
 
 from selector.runtime.protocol.wsframe import (
