@@ -236,6 +236,16 @@ class Hop(_Model):
         default=None,
         description="Override: can the operator change this hop's timeouts?",
     )
+    buffers_streams: bool = Field(
+        strict=True,
+        default=False,
+        description=(
+            "This hop holds streamed HTTP responses back (response buffering) and it cannot be "
+            "turned off for the stream, neither by the operator nor by a response header such "
+            "as X-Accel-Buffering: no (v2; for example proxies the users of self-hosted software "
+            "run). Decides tests/corpus/n8n-editor-push.yaml."
+        ),
+    )
 
 
 class Infrastructure(_Model):

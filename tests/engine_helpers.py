@@ -50,7 +50,7 @@ def profile_data(draw: st.DrawFn) -> dict[str, Any]:
         st.lists(
             st.fixed_dictionaries(
                 {"kind": st.sampled_from(HOP_KINDS)},
-                optional={"controllable": st.booleans()},
+                optional={"controllable": st.booleans(), "buffers_streams": st.booleans()},
             ),
             max_size=3,
         )

@@ -41,6 +41,7 @@ PRESENT: dict[str, Callable[[Profile], bool]] = {
     "data_only": lambda p: p.media == "none",
     "peer_to_peer": lambda p: p.topology == "peer_to_peer",
     "hops": lambda p: bool(p.infrastructure.path),
+    "buffering_hop": lambda p: any(hop.buffers_streams for hop in p.infrastructure.path),
     "serverless_backend": lambda p: (
         p.infrastructure.hosting in ("serverless_no_socket", "managed_socket_service")
         or (p.infrastructure.hosting is None and p.infrastructure.serverless)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from selector.engine.recommend import recommend
+from selector.errors import SelectorError
 from selector.loading import load_profile_text
 from selector.profile import SCHEMA_VERSION
 
@@ -99,3 +100,33 @@ def test_hosting_wins_over_the_v1_serverless_flag() -> None:
     assert "serverless-backend" in {h.rule for h in legacy.hits}
     assert "managed-websocket-gateway" in {h.rule for h in managed.hits}
     assert "serverless-backend" not in {h.rule for h in managed.hits}
+
+
+def test_a_hop_that_buffers_streams_decides_n8n_and_taking_it_off_tips_back() -> None:
+    # n8n moved its editor push from SSE to WebSocket because buffering proxies it does not
+    # run held the stream back (tests/corpus/n8n-editor-push.yaml).
+    text = (CORPUS / "n8n-editor-push.yaml").read_text()
+    assert ", buffers_streams: true}" in text
+    rec = recommend(load_profile_text(text))
+    assert rec.protocol == _label(text) == "websocket"
+    sse = rec.ranked("sse")
+    assert sse.vetoed and "The path includes other buffering" in sse.veto_reasons[0]
+    assert any(
+        (t.field, t.change, t.value, t.protocol)
+        == ("infrastructure.path", "remove", "other", "sse")
+        for t in rec.tipping_points
+    )
+    assert recommend(load_profile_text(text.replace(", buffers_streams: true", ""))).protocol == (
+        "sse"
+    )
+
+
+def test_buffers_streams_takes_only_a_boolean() -> None:
+    text = (
+        "schema_version: 2\nname: buffered\n"
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 100}}\n"
+        "infrastructure: {path: [{kind: nginx, buffers_streams: 'yes'}]}\n"
+    )
+    with pytest.raises(SelectorError) as raised:
+        load_profile_text(text)
+    assert "buffers_streams" in str(raised.value)

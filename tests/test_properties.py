@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 from selector.engine.recommend import recommend
 from selector.engine.recommendation import Recommendation
 from selector.profile import Profile
-from selector.rules.facts import derive_uncontrollable, format_fact, profile_facts
+from selector.rules.facts import (
+    derive_buffering,
+    derive_uncontrollable,
+    format_fact,
+    profile_facts,
+)
 from selector.rules.loading import compile_matrix_text, default_matrix, load_overlay_text
 from selector.rules.measures import measure_text
 from selector.rules.model import parse_template
@@ -118,6 +123,8 @@ def _profile_value(profile: Profile, name: str) -> Any:
         return infra.effective_hosting  # derived from `serverless` when not given
     if name == "infrastructure.uncontrollable_hop_kinds":
         return frozenset(h.kind for h in infra.path if not infra.hop_controllable(h))
+    if name == "infrastructure.buffering_hop_kinds":
+        return frozenset(h.kind for h in infra.path if h.buffers_streams)
     node: Any = profile
     for part in name.split("."):
         node = getattr(node, part)
@@ -141,6 +148,19 @@ def test_uncontrollable_hops_under_another_setting_or_path_are_those_of_that_pro
         kept = infra.model_copy(update={"path": tuple(h for h in infra.path if h.kind != kind)})
         expected = frozenset(h.kind for h in kept.path if not kept.hop_controllable(h))
         assert derive_uncontrollable(infra, infra.timeout_control, without=kind) == expected
+
+
+@SETTINGS
+@given(profiles)
+def test_buffering_hops_with_a_kind_taken_off_are_those_of_that_path(profile: Profile) -> None:
+    """derive_buffering() on the infrastructure as it is, against a copy with the hops of one
+    kind taken off (what tipping-point search asks when it takes a hop off the path)."""
+    infra = profile.infrastructure
+    assert derive_buffering(infra) == frozenset(h.kind for h in infra.path if h.buffers_streams)
+    for kind in {h.kind for h in infra.path}:
+        kept = tuple(h for h in infra.path if h.kind != kind)
+        expected = frozenset(h.kind for h in kept if h.buffers_streams)
+        assert derive_buffering(infra, without=kind) == expected
 
 
 @SETTINGS

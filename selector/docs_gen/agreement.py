@@ -42,6 +42,19 @@ HISTORY: tuple[str, ...] = (
     "corpus; no earlier case changed its answer. The five misses are systems whose stream "
     "is push-only or whose commands travel as separate REST calls, which a v1 profile "
     "cannot say; each keeps a miss-note.",
+    "30 further real-world systems (12 WebSocket, 12 SSE, 6 WebRTC), written as v2 profiles, "
+    "were collected the same way and scored before any change: 23 of 30 (top-2: 30 of 30, no "
+    "exact ties). One v2 field was added in response: `infrastructure.path[].buffers_streams`"
+    " (a hop that buffers streamed responses beyond anyone's control; rule "
+    "`hop-buffers-streams` vetoes SSE), which `n8n-editor-push` needs to say why n8n moved "
+    "its editor push from SSE to WebSocket. With it set as the source describes: 24 of 30, "
+    "and 198 of 223 over the whole corpus. Weight changes tried against all 223 cases did "
+    "worse (`mobile-native-websocket` only without browsers: 191 of 223; `push-only-stream` "
+    "at +2: 196, with 8 exact ties), so none was made. Of the eleven misses of the last two "
+    "batches, five are systems that mostly push to their clients and whose teams chose "
+    "WebSocket, most without a stated reason; six are SSE systems whose commands travel as "
+    "separate requests, whose users open several streams over HTTP/1.1 from native apps too, "
+    "or whose managed provider speaks SSE. Each keeps a miss-note.",
 )
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from selector.engine.recommendation import TippingPoint, trusted
 from selector.engine.score import EPSILON, Outcome, score, winner
-from selector.rules.facts import FACTS, derive_uncontrollable, format_fact
+from selector.rules.facts import FACTS, derive_buffering, derive_uncontrollable, format_fact
 from selector.rules.measures import DEPENDENT_MEASURES, MEASURES
 from selector.rules.model import PROTOCOLS, TIE_ORDER, Matrix, Split
 
@@ -723,7 +723,11 @@ def _set_changes(
             yield name, change, member, new
 
 
-_HOP_FACTS = ("infrastructure.hop_kinds", "infrastructure.uncontrollable_hop_kinds")
+_HOP_FACTS = (
+    "infrastructure.hop_kinds",
+    "infrastructure.uncontrollable_hop_kinds",
+    "infrastructure.buffering_hop_kinds",
+)
 #: Tipping points that take a hop kind off the path are reported against this field.
 PATH_FIELD = "infrastructure.path"
 
@@ -738,7 +742,11 @@ def _hop_removals(
     infra = profile.infrastructure
     for kind in sorted(kinds):
         uncontrollable = derive_uncontrollable(infra, infra.timeout_control, without=kind)
-        new = rescore.winner_with((_HOP_FACTS[0], kinds - {kind}), (_HOP_FACTS[1], uncontrollable))
+        new = rescore.winner_with(
+            (_HOP_FACTS[0], kinds - {kind}),
+            (_HOP_FACTS[1], uncontrollable),
+            (_HOP_FACTS[2], derive_buffering(infra, without=kind)),
+        )
         if new != base:
             yield PATH_FIELD, "remove", kind, new
 

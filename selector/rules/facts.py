@@ -138,6 +138,12 @@ FACTS: dict[str, Fact] = {
         HOP_KINDS,
         derived=True,
     ),
+    "infrastructure.buffering_hop_kinds": Fact(
+        "set",
+        "Kinds of the hops that buffer streamed responses, beyond anyone's control (derived).",
+        HOP_KINDS,
+        derived=True,
+    ),
 }
 
 
@@ -156,6 +162,16 @@ def derive_uncontrollable(
             for h in infrastructure.path
             if h.kind != without and not infrastructure.hop_controllable(h, timeout_control)
         ]
+    )
+
+
+def derive_buffering(
+    infrastructure: Infrastructure, *, without: str | None = None
+) -> frozenset[str]:
+    """Kinds of the hops that buffer streamed responses (``buffers_streams``), leaving out the
+    hops of kind ``without`` if given (a path with those hops taken off)."""
+    return frozenset(
+        [h.kind for h in infrastructure.path if h.buffers_streams and h.kind != without]
     )
 
 
@@ -200,6 +216,7 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
         "infrastructure.uncontrollable_hop_kinds": derive_uncontrollable(
             infra, infra.timeout_control
         ),
+        "infrastructure.buffering_hop_kinds": derive_buffering(infra),
     }
     for name, measure in MEASURES.items():
         facts[name] = measure.value(facts)

@@ -79,6 +79,11 @@ SUBJECTS: dict[str, Subject] = {
         Compare("infrastructure.hop_kinds", "contains_any", _HOP_KINDS),
         "infrastructure.path is not empty",
     ),
+    "buffering_hop": Subject(
+        "A hop on the path that buffers streamed responses beyond anyone's control.",
+        Compare("infrastructure.buffering_hop_kinds", "contains_any", _HOP_KINDS),
+        "a hop of infrastructure.path has buffers_streams: true",
+    ),
     "serverless_backend": Subject(
         "A backend that cannot hold long-lived connections (functions, with or without a "
         "managed socket service).",
