@@ -64,16 +64,16 @@ EXPERIMENTS: dict[str, str] = {
     "under the same loss and round trip",
 }
 
-#: Experiments this version runs; the others are listed with why not.
-MEASURED_HERE = frozenset(
-    {"ack-rtt", "wire-bytes", "heartbeat-survival", "connections-per-origin", "media-over-rtp"}
-)
-
 _WHY_NOT: dict[str, str] = {
     "cpu-per-delivery": "server CPU per delivery is not sampled by this version",
     "ack-event-order": "the reference runtime's mutations publish no events, so an ack has no "
     "events it caused to order against",
 }
+
+#: Experiments this version runs: every one but those :data:`_WHY_NOT` says why not. (A list
+#: of its own had left out four that are built and tested, lifetime-rotation, loss-latency,
+#: stream-buffered and upgrade-stripped, so verify called them "not run by this version".)
+MEASURED_HERE = frozenset(EXPERIMENTS) - frozenset(_WHY_NOT)
 
 #: Round trips an ack takes, by protocol: a WebSocket ack comes back on the connection the
 #: mutation went up; an SSE mutation is a POST on a pooled keep-alive connection beside the

@@ -218,3 +218,30 @@ def test_the_default_matrix_names_measured_experiments_for_deciding_rules(
     }
     assert "interactive-acked-commands" in measured
     assert len(measured) >= least, measured
+
+
+def test_a_buffering_hop_that_decides_is_measured_by_verify() -> None:
+    # n8n's editor push: a hop that buffers streams vetoes SSE. verify's factors run the
+    # stream-buffered experiment for it (they once said "not run by this version" for every
+    # experiment missing from a hand-kept list, this one included).
+    from selector.verify.runner import _factors
+    from selector.verify.traffic import VerifyOptions
+
+    profile = load_profile(ROOT / "tests" / "corpus" / "n8n-editor-push.yaml")
+    rec = recommend(profile)
+    assert rec.protocol == "websocket" and rec.ranked("sse").vetoed
+    factors = asyncio.run(
+        _factors(
+            profile,
+            rec,
+            "webrtc",
+            VerifyOptions(),
+            [],
+            matrix=None,
+            progress=lambda line: None,
+        )
+    )
+    buffered = {f.protocol: f for f in factors if f.rule == "hop-buffers-streams"}
+    assert buffered["sse"].outcome == buffered["websocket"].outcome == "supported"
+    assert buffered["sse"].measured is not None
+    assert buffered["sse"].measured.values["arrived"] == 0.0
