@@ -324,6 +324,8 @@ class CaseResult:
     got: str
     scores: tuple[tuple[str, float], ...]
     support: tuple[Support, ...] = ()
+    #: The confidence the engine gave its answer (high, medium or low; "" when unknown).
+    engine_confidence: str = ""
 
     @property
     def agrees(self) -> bool:
@@ -431,6 +433,15 @@ class Agreement:
             f"{share:.0%} ({cited}/{reasons}) of stated reasons"
         )
 
+    def by_engine_confidence(self) -> list[list[str]]:
+        """Agreement by the confidence the engine gave its answer, as table rows (a header,
+        then high, medium and low): how far an answer at each level can be trusted."""
+        rows = [["engine confidence", "cases", "agreement"]]
+        for level in ("high", "medium", "low"):
+            part = Agreement(tuple(r for r in self.results if r.engine_confidence == level))
+            rows.append([level, str(len(part.results)), part.summary()])
+        return rows
+
     def confusion_rows(self) -> list[list[str]]:
         """The confusion matrix as table rows: a header, then one row per expected label;
         columns are the engine's answers (``none`` only when some case got it)."""
@@ -445,25 +456,26 @@ class Agreement:
 
 
 #: An engine's answer for one profile file: the winner (None when all are vetoed), the
-#: ranking as (protocol, score), and every fired rule's effect.
-Answer = Callable[[Path], tuple[str | None, Sequence[tuple[str, float]], Sequence[Support]]]
+#: ranking as (protocol, score), every fired rule's effect, and the answer's confidence.
+Answer = Callable[[Path], tuple[str | None, Sequence[tuple[str, float]], Sequence[Support], str]]
 
 
 def _engine_answer(
     path: Path,
-) -> tuple[str | None, Sequence[tuple[str, float]], Sequence[Support]]:
+) -> tuple[str | None, Sequence[tuple[str, float]], Sequence[Support], str]:
     from selector import recommend
     from selector.loading import load_profile
 
     rec = recommend(load_profile(path))
     support = [Support(h.rule, h.protocol, h.delta, h.effect == "veto") for h in rec.hits]
-    return rec.protocol, [(ranked.protocol, ranked.score) for ranked in rec.ranking], support
+    scores = [(ranked.protocol, ranked.score) for ranked in rec.ranking]
+    return rec.protocol, scores, support, rec.confidence
 
 
 def evaluate(cases: Iterable[CorpusCase], answer: Answer = _engine_answer) -> Agreement:
     """Run every case's profile through the engine (the built-in matrix by default)."""
     results = []
     for case in cases:
-        got, scores, support = answer(case.path)
-        results.append(CaseResult(case, got or "none", tuple(scores), tuple(support)))
+        got, scores, support, confidence = answer(case.path)
+        results.append(CaseResult(case, got or "none", tuple(scores), tuple(support), confidence))
     return Agreement(tuple(results))

@@ -131,6 +131,16 @@ def render_agreement(agreement: Agreement) -> str:
         f"{agreement.reason_summary()} |",
         "",
     ]
+    out += [
+        "How far to trust an answer: agreement by the confidence the engine gave it (from "
+        "the margin and from how near the profile sits to a tipping point; "
+        "[scoring](scoring.md#close-calls-the-tie-break-and-confidence) says how). A `low` "
+        "answer is a close call worth checking "
+        "against the tipping points it lists.",
+        "",
+    ]
+    out += _table(agreement.by_engine_confidence())
+    out.append("")
     for title, part in [("all cases", agreement)] + [
         (f"the {case_set} set", agreement.only(case_set)) for case_set in SETS
     ]:
