@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from selector.engine.recommendation import Recommendation
 from selector.planner.solver import plan_lifetime
 from selector.profile import Profile
+from selector.rules.loading import MatrixArg
 from selector.rules.model import Rule
 from selector.runtime.client import SseClient, WsClient
 from selector.runtime.protocol.backoff import Backoff
@@ -497,7 +498,7 @@ async def verify_profile(
     profile: Profile,
     options: VerifyOptions | None = None,
     *,
-    matrix: Any = None,
+    matrix: MatrixArg = None,
     tweaks: RunTweaks | None = None,
     protocols: tuple[str, ...] | None = None,
     progress: Progress | None = None,
@@ -590,7 +591,7 @@ def run_verification(
     profile: Profile,
     options: VerifyOptions | None = None,
     *,
-    matrix: Any = None,
+    matrix: MatrixArg = None,
     tweaks: RunTweaks | None = None,
     protocols: tuple[str, ...] | None = None,
     progress: Progress | None = None,
@@ -636,7 +637,7 @@ def _run_verification(
     profile: Profile,
     options: VerifyOptions,
     *,
-    matrix: Any,
+    matrix: MatrixArg,
     tweaks: RunTweaks,
     protocols: tuple[str, ...] | None,
     progress: Progress | None,
@@ -683,7 +684,7 @@ async def _factors(
     options: VerifyOptions,
     candidates: list[CandidateReport],
     *,
-    matrix: Any,
+    matrix: MatrixArg,
     progress: Progress,
 ) -> tuple[Factor, ...]:
     """Each deciding rule's experiment, on the winner and on the runner-up."""
