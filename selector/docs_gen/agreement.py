@@ -37,8 +37,9 @@ HISTORY: tuple[str, ...] = (
     "200 ms, the minimum TCP retransmission timeout of Linux (TCP_RTO_MIN), where it stopped "
     "at 100 ms (`geckos-io-game-netcode` agrees since), and the new "
     "`reliable-data-over-datachannel` (-2 WebRTC: a reliable, ordered data channel "
-    "behaves like TCP, so WebRTC's cost buys nothing) puts `openhab-rest-event-stream`'s SSE "
-    "back in the top two. After: 25 of 30 (top-2: 30 of 30), and 174 of 193 over the whole "
+    "behaves like TCP, so WebRTC's cost buys nothing) brings WebRTC level with "
+    "`openhab-rest-event-stream`'s SSE, which the tie-break (least infrastructure) then ranks "
+    "second. After: 25 of 30 (top-2: 30 of 30), and 174 of 193 over the whole "
     "corpus; no earlier case changed its answer. The five misses are systems whose stream "
     "is push-only or whose commands travel as separate REST calls, which a v1 profile "
     "cannot say; each keeps a miss-note.",
