@@ -15,6 +15,7 @@ from selector.engine.recommend import recommend
 from selector.errors import MatrixError
 from selector.loading import load_profile_text
 from selector.profile import Profile
+from selector.rules.facts import FACTS
 from selector.rules.loading import compile_matrix_text, default_matrix, load_overlay_text
 from selector.rules.subjects import SUBJECTS
 from tests.engine_helpers import profiles
@@ -145,6 +146,20 @@ def test_named_faults_stay_fixed(profile: str, absent_rule: str) -> None:
 )
 def test_fixed_rules_still_fire_where_their_subject_is(profile: str, rule: str) -> None:
     assert rule in _fired(profile)
+
+
+@pytest.mark.parametrize("kind", sorted(FACTS["infrastructure.hop_kinds"].choices))
+def test_a_buffering_hop_of_any_kind_holds_sse_back(kind: str) -> None:
+    # hop-buffers-streams lists the hop kinds in its condition: a kind added to the profile
+    # model and missed there would let SSE through a buffering hop of that kind.
+    on_path = f"infrastructure: {{path: [{{kind: {kind}, buffers_streams: true}}]}}\n"
+    assert "hop-buffers-streams" in _fired(
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 200}}\n" + on_path
+    )
+    assert "hop-buffers-streams" not in _fired(
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 200}}\n"
+        + on_path.replace(", buffers_streams: true", "")
+    )
 
 
 def test_upload_only_fleet_gets_no_point_for_sse() -> None:
