@@ -57,6 +57,7 @@ def test_rules_reference_documents_every_rule() -> None:
     from selector.render.rules import condition_in_words
     from selector.rules.conditions import facts_of
     from selector.rules.loading import default_matrix
+    from selector.rules.subjects import SUBJECTS
 
     text = docs_gen.generate()["reference/rules.md"]
     matrix = default_matrix()
@@ -68,7 +69,12 @@ def test_rules_reference_documents_every_rule() -> None:
         assert f"> {rule.rationale}" in section
         assert all(f"- <{ref}>" in section for ref in rule.refs)
         assert all(f"`{fact}`" in section for fact in facts_of(rule.condition))
-        assert "\n".join(condition_in_words(rule.condition)) in section
+        # The subjects it needs, each with its meaning, then its own condition.
+        assert all(f"- `{s}`: {SUBJECTS[s].description}" in section for s in rule.applies_to)
+        when = condition_in_words(rule.condition)
+        if when == ["- always"]:
+            when = ["- its subjects are present"]
+        assert "\n".join(when) in section
         for effect in rule.effects:
             if effect.grade is not None:
                 # A graded effect lists every band with its delta.

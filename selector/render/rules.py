@@ -9,6 +9,7 @@ from tabulate import tabulate
 from selector.rules.conditions import OPERATORS, AllOf, Compare, Condition, Not, describe
 from selector.rules.facts import FACTS, format_fact
 from selector.rules.model import Effect, Matrix, Rule
+from selector.rules.subjects import SUBJECTS
 
 __all__ = [
     "condition_in_words",
@@ -99,7 +100,7 @@ def explain_text(rule: Rule) -> str:
         f"{rule.id}: {rule.title}",
         "",
         f"applies:   {_applies(rule)}",
-        f"when:      {describe(rule.condition)}",
+        f"when:      {_when(rule)}",
         f"effects:   {_effects(rule)}",
     ]
     lines += [f"graded:    {line}" for line in _grades(rule)]
@@ -117,14 +118,19 @@ def explain_text(rule: Rule) -> str:
     return "\n".join(lines)
 
 
+def _when(rule: Rule) -> str:
+    # A rule whose subjects say all there is to check has an empty `when`.
+    if isinstance(rule.condition, AllOf) and not rule.condition.parts:
+        return "its subjects are present"
+    return describe(rule.condition)
+
+
 def _applies(rule: Rule) -> str:
     return ", ".join(rule.applies_to) or "every profile"
 
 
 def subjects_table() -> str:
     """The closed vocabulary of ``applies_to`` and what makes each subject present."""
-    from selector.rules.subjects import SUBJECTS
-
     rows = [
         [name, subject.description, subject.shown or describe(subject.condition)]
         for name, subject in SUBJECTS.items()
@@ -199,8 +205,15 @@ def condition_in_words(condition: Condition, indent: int = 0) -> list[str]:
 
 
 def _rule_section(rule: Rule) -> list[str]:
-    lines = [f"### `{rule.id}`", "", f"**{rule.title}**", "", "When:", ""]
-    lines += condition_in_words(rule.condition)
+    lines = [f"### `{rule.id}`", "", f"**{rule.title}**", "", "Applies to (each present):", ""]
+    lines += [f"- `{name}`: {SUBJECTS[name].description}" for name in rule.applies_to] or [
+        "- every profile"
+    ]
+    lines += ["", "When:", ""]
+    if isinstance(rule.condition, AllOf) and not rule.condition.parts:
+        lines.append(f"- {_when(rule)}")
+    else:
+        lines += condition_in_words(rule.condition)
     lines += ["", f"Effects: {_effects(rule)}"]
     if rule.weight != 1.0:
         lines[-1] += f" (weight {rule.weight:g}, set by an overlay)"
