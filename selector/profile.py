@@ -31,6 +31,7 @@ __all__ = [
     "HopKind",
     "Hosting",
     "Infrastructure",
+    "ManagedProtocol",
     "Profile",
     "Scale",
     "Traffic",
@@ -71,6 +72,10 @@ ClientKind = Literal["browser", "mobile", "server", "device"]
 #: that end when their response does), or a managed service in front of the functions.
 Hosting = Literal["long_lived_servers", "serverless_no_socket", "managed_socket_service"]
 AuthStyle = Literal["none", "cookie", "bearer_header", "query_token"]
+#: The protocols a managed socket service can hold for its clients.
+ManagedProtocol = Literal["websocket", "sse"]
+#: What ``managed_socket_service`` meant before a profile could say: a WebSocket gateway.
+DEFAULT_MANAGED_PROTOCOLS: tuple[ManagedProtocol, ...] = ("websocket",)
 
 
 class _Model(BaseModel):
@@ -283,12 +288,53 @@ class Infrastructure(_Model):
         description=(
             "Who holds the real-time connections (v2): long_lived_servers, serverless_no_socket "
             "(functions, nobody holds a socket) or managed_socket_service (a managed service "
-            "such as API Gateway WebSocket APIs, AppSync or Pusher holds them for a serverless "
-            "backend). When given it wins over serverless; absent, it is derived from serverless "
+            "or hub holds them for a serverless backend: API Gateway WebSocket APIs, AppSync, "
+            "Pusher, a Mercure hub; managed_protocols says which protocols it holds). When "
+            "given it wins over serverless; absent, it is derived from serverless "
             "(true = serverless_no_socket, false = long_lived_servers). Decides "
             "tests/corpus/pusher-channels.yaml and aws-appsync-events.yaml."
         ),
     )
+
+    managed_protocols: tuple[ManagedProtocol, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "With hosting: managed_socket_service, the protocols the service holds for "
+            "clients (v2): websocket (API Gateway WebSocket APIs, AppSync, Pusher), sse (a "
+            "Mercure hub) or both (Ably, Pushpin). Absent: websocket, what "
+            "managed_socket_service meant before. Decides "
+            "tests/corpus/split-feature-flag-streaming.yaml: Ably holds Split's SSE streams."
+        ),
+    )
+
+    @field_validator("managed_protocols")
+    @classmethod
+    def _protocols_of_a_managed_service(
+        cls, protocols: tuple[ManagedProtocol, ...] | None, info: ValidationInfo
+    ) -> tuple[ManagedProtocol, ...] | None:
+        if protocols is None:
+            return None
+        if len(set(protocols)) != len(protocols):
+            raise ValueError("managed_protocols lists a protocol more than once")
+        hosting = info.data.get("hosting")
+        if hosting is None:
+            hosting = (
+                "serverless_no_socket" if info.data.get("serverless") else "long_lived_servers"
+            )
+        if hosting != "managed_socket_service":
+            raise ValueError(
+                f"managed_protocols is set but hosting is {hosting}: it names the protocols a "
+                "managed socket service holds, so set hosting: managed_socket_service or drop it"
+            )
+        return protocols
+
+    @property
+    def effective_managed_protocols(self) -> tuple[ManagedProtocol, ...]:
+        """``managed_protocols``, or the WebSocket gateway ``managed_socket_service`` meant
+        before a profile could say (also when nothing is managed: the fact is read only
+        beside ``hosting``)."""
+        return self.managed_protocols or DEFAULT_MANAGED_PROTOCOLS
 
     @property
     def effective_hosting(self) -> Hosting:

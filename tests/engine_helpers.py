@@ -70,6 +70,10 @@ def profile_data(draw: st.DrawFn) -> dict[str, Any]:
     )
     if hosting is not None:
         infrastructure["hosting"] = hosting
+    if hosting == "managed_socket_service" and draw(st.booleans()):
+        infrastructure["managed_protocols"] = draw(
+            st.lists(st.sampled_from(["websocket", "sse"]), min_size=1, max_size=2, unique=True)
+        )
     return {
         "schema_version": draw(st.sampled_from([1, 2])),
         "name": "generated",

@@ -130,3 +130,90 @@ def test_buffers_streams_takes_only_a_boolean() -> None:
     with pytest.raises(SelectorError) as raised:
         load_profile_text(text)
     assert "buffers_streams" in str(raised.value)
+
+
+_PUSH = (
+    "schema_version: 2\nname: hub\ntraffic: {server_to_client: {rate_hz: 1, payload_bytes: 9}}\n"
+)
+
+
+def _managed(protocols: str | None) -> str:
+    listed = "" if protocols is None else f", managed_protocols: {protocols}"
+    return _PUSH + f"infrastructure: {{hosting: managed_socket_service{listed}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("protocols", "rule", "favoured"),
+    [
+        # Absent: what managed_socket_service meant before a profile could say.
+        (None, "managed-websocket-gateway", "websocket"),
+        ("[websocket]", "managed-websocket-gateway", "websocket"),
+        ("[sse]", "managed-sse-hub", "sse"),
+        ("[sse, websocket]", "managed-service-holds-both", None),
+    ],
+)
+def test_the_protocols_a_managed_service_holds_decide_which_rule_speaks(
+    protocols: str | None, rule: str, favoured: str | None
+) -> None:
+    rec = recommend(load_profile_text(_managed(protocols)))
+    managed = {"managed-websocket-gateway", "managed-sse-hub", "managed-service-holds-both"}
+    fired = [h for h in rec.hits if h.rule in managed]
+    assert {h.rule for h in fired} == {rule}
+    gains = {h.protocol for h in fired if h.delta > 0}
+    assert gains == ({favoured} if favoured else set())
+    # WebRTC still needs a long-running peer, whatever the service holds.
+    assert any(h.protocol == "webrtc" and h.delta < 0 for h in fired)
+
+
+def test_a_hub_that_holds_only_sse_tips_on_the_protocols_it_holds() -> None:
+    rec = recommend(load_profile_text(_managed("[sse]")))
+    assert rec.protocol == "sse"
+    gateway = recommend(load_profile_text(_managed("[websocket]")))
+    # The same push-only workload: the hub's protocol moves the scores both ways.
+    assert rec.ranked("sse").score > gateway.ranked("sse").score
+    assert rec.ranked("websocket").score < gateway.ranked("websocket").score
+
+
+@pytest.mark.parametrize(
+    ("infrastructure", "message"),
+    [
+        ("{managed_protocols: [sse]}", "hosting is long_lived_servers"),
+        ("{serverless: true, managed_protocols: [sse]}", "hosting is serverless_no_socket"),
+        (
+            "{hosting: managed_socket_service, managed_protocols: [sse, sse]}",
+            "lists a protocol more than once",
+        ),
+        ("{hosting: managed_socket_service, managed_protocols: []}", "at least 1"),
+        ("{hosting: managed_socket_service, managed_protocols: [mqtt]}", "'websocket' or 'sse'"),
+    ],
+)
+def test_managed_protocols_is_checked_with_a_located_message(
+    infrastructure: str, message: str
+) -> None:
+    with pytest.raises(SelectorError) as raised:
+        load_profile_text(_PUSH + f"infrastructure: {infrastructure}\n", "hub.yaml")
+    text = str(raised.value)
+    assert message in text
+    assert "hub.yaml:4" in text and "managed_protocols" in text
+
+
+MERCURE_CASES = [
+    "concrete-cms-task-feedback-mercure",
+    "shopware-digital-sales-rooms",
+    "pimcore-studio-mercure-job-progress",
+]
+
+
+@pytest.mark.parametrize("case", MERCURE_CASES)
+def test_managed_protocols_decides_the_mercure_hub_cases(case: str) -> None:
+    # A Mercure hub holds these systems' SSE streams for a PHP backend. Read as the WebSocket
+    # gateway managed_socket_service meant before, each is an exact tie that only the
+    # tie-break gives to SSE; saying what the hub holds decides it by the scores.
+    text = (CORPUS / f"{case}.yaml").read_text()
+    assert "  managed_protocols: [sse]\n" in text
+    stated = recommend(load_profile_text(text))
+    unstated = recommend(load_profile_text(text.replace("  managed_protocols: [sse]\n", "")))
+    assert stated.protocol == _label(text) == "sse"
+    assert stated.margin >= 2
+    top, second = unstated.ranking[:2]
+    assert top.score == second.score and {top.protocol, second.protocol} == {"sse", "websocket"}

@@ -26,12 +26,23 @@ def _apply(profile: Profile, tip: TippingPoint, *, near: bool = False) -> Profil
         hops = [h.model_dump() for h in profile.infrastructure.path if near or h.kind != value]
         return with_field(profile, field, hops)
     if change in ("add", "remove"):
-        clients = [c for c in profile.clients if c != value]
+        current = {
+            "clients": profile.clients,
+            "infrastructure.managed_protocols": (
+                profile.infrastructure.effective_managed_protocols
+            ),
+        }[field]
+        members = [c for c in current if c != value]
         if change == "add" and not near:
-            clients.append(str(value))
+            members.append(str(value))
         if change == "remove" and near:
-            clients.append(str(value))
-        return with_field(profile, field, clients)
+            members.append(str(value))
+        return with_field(profile, field, members)
+    if field == "infrastructure.hosting" and value != "managed_socket_service" and not near:
+        # managed_protocols describes a managed service: a profile without one drops it.
+        data = profile.model_dump(mode="json")
+        data["infrastructure"].pop("managed_protocols", None)
+        profile = Profile.model_validate(data)
     if change == "set":
         return with_field(profile, field, tip.current if near else value)
     assert isinstance(value, int | float)

@@ -115,7 +115,8 @@ def _context(profile: Profile) -> list[str]:
     if hosting == "serverless_no_socket":
         network.append("serverless backend")
     elif hosting == "managed_socket_service":
-        network.append("serverless backend behind a managed socket service")
+        protocols = " and ".join(infra.effective_managed_protocols)
+        network.append(f"serverless backend behind a managed service holding {protocols}")
     if infra.restrictive_networks:
         network.append("clients behind restrictive corporate networks")
     lines.append(f"Network: {', '.join(network)}.")

@@ -21,6 +21,7 @@ from selector.profile import (
     Delivery,
     Hosting,
     Infrastructure,
+    ManagedProtocol,
     Profile,
     Traffic,
     Upstream,
@@ -126,6 +127,11 @@ FACTS: dict[str, Fact] = {
         "Who holds the real-time connections (absent: derived from serverless).",
         get_args(Hosting),
     ),
+    "infrastructure.managed_protocols": Fact(
+        "set",
+        "Protocols the managed socket service holds (websocket when not stated).",
+        get_args(ManagedProtocol),
+    ),
     "infrastructure.restrictive_networks": Fact(
         "bool", "Clients sit behind corporate proxies or inspecting middleboxes."
     ),
@@ -211,6 +217,7 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
         "infrastructure.udp_allowed": infra.udp_allowed,
         "infrastructure.serverless": hosting != "long_lived_servers",
         "infrastructure.hosting": hosting,
+        "infrastructure.managed_protocols": frozenset(infra.effective_managed_protocols),
         "infrastructure.restrictive_networks": infra.restrictive_networks,
         "infrastructure.hop_kinds": frozenset(h.kind for h in infra.path),
         "infrastructure.uncontrollable_hop_kinds": derive_uncontrollable(
