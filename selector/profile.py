@@ -109,6 +109,27 @@ class Downstream(Direction):
         ),
     )
 
+    per_request: bool = Field(
+        strict=True,
+        default=False,
+        description=(
+            "Each stream of server messages answers one client message and ends with the "
+            "answer (v2): an LLM completion streamed token by token, streamed search results, "
+            "the progress of a run the message started. The client messages "
+            "(client_to_server) are those requests. false keeps v1 meaning: server messages "
+            "flow on a connection that outlives any one request. Decides "
+            "tests/corpus/langgraph-platform-run-streaming.yaml and "
+            "librechat-resumable-streams.yaml."
+        ),
+    )
+
+    @field_validator("per_request")
+    @classmethod
+    def _streams_carry_messages(cls, per_request: bool, info: ValidationInfo) -> bool:
+        if per_request and info.data.get("rate_hz") == 0:
+            raise ValueError("per_request is true but rate_hz is 0: the streams carry nothing")
+        return per_request
+
 
 class Upstream(Direction):
     """Client-to-server messages ("mutations")."""
@@ -157,6 +178,23 @@ class Traffic(_Model):
     encoding: Literal["text", "binary"] = Field(
         default="text", description="Whether payloads are text or binary."
     )
+
+    @field_validator("client_to_server")
+    @classmethod
+    def _requests_for_per_request_streams(
+        cls, upstream: Upstream | None, info: ValidationInfo
+    ) -> Upstream | None:
+        downstream = info.data.get("server_to_client")
+        if (
+            isinstance(downstream, Downstream)
+            and downstream.per_request
+            and (upstream is None or upstream.rate_hz == 0)
+        ):
+            raise ValueError(
+                "server_to_client.per_request is true but clients send no requests: give "
+                "traffic.client_to_server the rate of the requests each stream answers"
+            )
+        return upstream
 
 
 class Delivery(_Model):

@@ -39,6 +39,8 @@ def profile_data(draw: st.DrawFn) -> dict[str, Any]:
             "needs_ack": rate > 0 and draw(st.booleans()),
             "channel": draw(st.sampled_from(["separate_requests", "in_band"])),
         }
+        if rate > 0 and traffic.get("server_to_client", {}).get("rate_hz", 0) > 0:
+            traffic["server_to_client"]["per_request"] = draw(st.booleans())
     media = draw(st.sampled_from(["none", "none", "audio", "video", "audio_video"]))
     carries = any(
         traffic.get(d, {}).get("rate_hz", 0) > 0 for d in ("server_to_client", "client_to_server")

@@ -50,6 +50,9 @@ PRESENT: dict[str, Callable[[Profile], bool]] = {
     "in_band_control": lambda p: (
         _up(p) and p.traffic.client_to_server.channel == "in_band"  # type: ignore[union-attr]
     ),
+    "request_streams": lambda p: (
+        _down(p) and p.traffic.server_to_client.per_request  # type: ignore[union-attr]
+    ),
     "client_acked_events": lambda p: (
         _down(p) and p.traffic.server_to_client.client_acks  # type: ignore[union-attr]
     ),

@@ -51,6 +51,26 @@ CASES = [
         "aws-appsync-events",
         (("{serverless: true", "{hosting: managed_socket_service"),),
     ),
+    # Each run or message is a request whose response streams its events (v1 reads the
+    # requests as interactive commands beside a feed, which favours WebSocket).
+    (
+        "langgraph-platform-run-streaming",
+        (
+            (
+                "    payload_bytes: 2000\n  client_to_server:",
+                "    payload_bytes: 2000\n    per_request: true\n  client_to_server:",
+            ),
+        ),
+    ),
+    (
+        "librechat-resumable-streams",
+        (
+            (
+                "    payload_bytes: 500\n  client_to_server:",
+                "    payload_bytes: 500\n    per_request: true\n  client_to_server:",
+            ),
+        ),
+    ),
 ]
 
 
@@ -217,3 +237,52 @@ def test_managed_protocols_decides_the_mercure_hub_cases(case: str) -> None:
     assert stated.margin >= 2
     top, second = unstated.ranking[:2]
     assert top.score == second.score and {top.protocol, second.protocol} == {"sse", "websocket"}
+
+
+_STREAMED = (
+    "schema_version: 2\nname: answers\n"
+    "traffic:\n"
+    "  server_to_client: {rate_hz: 30, payload_bytes: 200, per_request: true}\n"
+)
+
+
+def test_a_stream_per_request_needs_the_requests_and_messages() -> None:
+    for text, message in (
+        (_STREAMED, "clients send no requests"),
+        (
+            _STREAMED + "  client_to_server: {rate_hz: 0, payload_bytes: 9}\n",
+            "clients send no requests",
+        ),
+        (
+            _STREAMED.replace("rate_hz: 30", "rate_hz: 0")
+            + "  client_to_server: {rate_hz: 1, payload_bytes: 9}\n",
+            "the streams carry nothing",
+        ),
+    ):
+        with pytest.raises(SelectorError) as raised:
+            load_profile_text(text, "answers.yaml")
+        assert message in str(raised.value) and "answers.yaml:" in str(raised.value)
+
+
+def test_a_stream_per_request_is_not_read_as_commands_beside_a_feed() -> None:
+    # Acknowledged requests inside an interactive budget, beside a shared feed: v1 reads them
+    # as commands steering a feed. Saying that each stream answers its request replaces
+    # both WebSocket arguments with the stream-per-request one.
+    upstream = "  client_to_server: {rate_hz: 0.05, payload_bytes: 900, needs_ack: true}\n"
+    rest = "delivery: {latency_p99_ms: 1000}\nscale: {concurrent_connections: 50, fan_out: 2}\n"
+    text = _STREAMED + upstream + rest
+    feed = recommend(load_profile_text(text.replace(", per_request: true", "")))
+    streamed = recommend(load_profile_text(text))
+    rules = {h.rule for h in feed.hits}
+    assert {"interactive-acked-commands", "high-rate-feed-with-control"} <= rules
+    assert feed.protocol == "websocket"
+    hits = {h.rule for h in streamed.hits}
+    assert "stream-per-request" in hits
+    assert not hits & {"interactive-acked-commands", "high-rate-feed-with-control"}
+    assert streamed.protocol == "sse"
+    # And the answer tips back when the streams outlive the requests.
+    assert any(
+        (t.field, t.value, t.protocol)
+        == ("traffic.server_to_client.per_request", False, "websocket")
+        for t in streamed.tipping_points
+    )

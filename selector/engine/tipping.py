@@ -13,9 +13,10 @@ it or lift a rival's veto) are skipped; a property test checks that this never h
 Re-scoring is incremental: only the rules that read the changed fact are evaluated again, and
 their old contributions are swapped for the new ones.
 
-Candidate changes respect the profile's own rules (bounds, ``needs_ack`` needs upstream
-messages, ``fan_out`` at most ``concurrent_connections``, some traffic or media must remain),
-so every tipping point names a profile that would validate.
+Candidate changes respect the profile's own rules (bounds, ``needs_ack`` and ``per_request``
+need upstream messages, ``per_request`` server messages too, ``fan_out`` at most
+``concurrent_connections``, some traffic or media must remain), so every tipping point names
+a profile that would validate.
 """
 
 from __future__ import annotations
@@ -353,8 +354,12 @@ def _bounds(name: str, facts: Mapping[str, Any]) -> tuple[float, bool, float]:
     """``(minimum, minimum excluded, maximum)`` a valid profile allows for fact ``name``."""
     fact = FACTS[name]
     low, exclusive, high = fact.minimum, fact.exclusive_minimum, math.inf
-    if name == _UP_RATE and facts["traffic.client_to_server.needs_ack"]:
-        exclusive = True  # acknowledged messages need a rate above 0
+    if name == _UP_RATE and (
+        facts["traffic.client_to_server.needs_ack"] or facts["traffic.server_to_client.per_request"]
+    ):
+        exclusive = True  # acknowledged messages, and the requests streams answer, need a rate
+    if name == _DOWN_RATE and facts["traffic.server_to_client.per_request"]:
+        exclusive = True  # streams that answer requests carry messages
     if name in (_UP_RATE, _DOWN_RATE) and facts["media"] == "none":
         other = _DOWN_RATE if name == _UP_RATE else _UP_RATE
         if facts[other] == 0:
@@ -758,6 +763,9 @@ def _valid_choice(name: str, option: Any, facts: Mapping[str, Any]) -> bool:
         return bool(facts[_UP_RATE] > 0)
     if name == "traffic.server_to_client.client_acks" and option:
         return bool(facts[_DOWN_RATE] > 0)
+    if name == "traffic.server_to_client.per_request" and option:
+        # Streams that answer requests need the requests (Traffic checks it).
+        return bool(facts[_DOWN_RATE] > 0 and facts[_UP_RATE] > 0)
     if name == "media" and option == "none":
         return bool(facts[_UP_RATE] > 0 or facts[_DOWN_RATE] > 0)
     return True

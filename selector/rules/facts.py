@@ -74,6 +74,10 @@ FACTS: dict[str, Fact] = {
     "traffic.server_to_client.client_acks": Fact(
         "bool", "The client must acknowledge each server message (false when absent)."
     ),
+    "traffic.server_to_client.per_request": Fact(
+        "bool",
+        "Each server stream answers one client request and ends with it (false when absent).",
+    ),
     "traffic.client_to_server.rate_hz": Fact(
         "number", "Client-to-server messages per second per connection (0 when absent)."
     ),
@@ -197,6 +201,7 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
         "traffic.server_to_client.rate_hz": down.rate_hz if down else 0.0,
         "traffic.server_to_client.payload_bytes": down.payload_bytes if down else 0,
         "traffic.server_to_client.client_acks": down.client_acks if down else False,
+        "traffic.server_to_client.per_request": down.per_request if down else False,
         "traffic.client_to_server.rate_hz": up.rate_hz if up else 0.0,
         "traffic.client_to_server.payload_bytes": up.payload_bytes if up else 0,
         "traffic.client_to_server.needs_ack": up.needs_ack if up else False,

@@ -55,6 +55,10 @@ SUBJECTS: dict[str, Subject] = {
         "Server messages the client must acknowledge.",
         Compare("traffic.server_to_client.client_acks", "eq", True),
     ),
+    "request_streams": Subject(
+        "Server streams that each answer one client request.",
+        Compare("traffic.server_to_client.per_request", "eq", True),
+    ),
     "browser_clients": Subject("Browser clients.", Compare("clients", "contains", "browser")),
     "mobile_clients": Subject(
         "Native mobile app clients.", Compare("clients", "contains", "mobile")
