@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from selector.engine.recommend import CLOSE_MARGIN, recommend
+from selector.engine.recommend import CLOSE_MARGIN, UNSTATED_NOTE, recommend, unstated
 from selector.loading import load_profile_text
 from selector.profile import Profile
 from selector.render.markdown import render_markdown
@@ -40,6 +40,11 @@ def _profile(text: str) -> Profile:
     return load_profile_text(text)
 
 
+def _plain(question: str) -> str:
+    """A deciding question without the note that its field was left to the default."""
+    return question.replace(f", {UNSTATED_NOTE})", ")").replace(f" ({UNSTATED_NOTE})", "")
+
+
 def test_a_tie_is_reported_and_broken_by_least_infrastructure() -> None:
     rec = recommend(_profile(TIED))
     first, second = rec.ranking[0], rec.ranking[1]
@@ -56,7 +61,9 @@ def test_a_tie_is_reported_and_broken_by_least_infrastructure() -> None:
 def test_each_deciding_question_hands_the_answer_to_the_runner_up() -> None:
     rec = recommend(_profile(TIED))
     assert rec.close is not None
-    deciding = [t for t in rec.tipping_points if t.description in rec.close.deciding]
+    asked = {_plain(d) for d in rec.close.deciding}
+    deciding = [t for t in rec.tipping_points if t.description in asked]
+    assert len(deciding) == len(asked)
     assert deciding and all(t.protocol == rec.close.runner_up for t in deciding)
 
 
@@ -110,3 +117,50 @@ def test_json_keeps_its_keys_and_adds_close(tmp_path: Path) -> None:
     assert {"protocol", "score", "vetoed"} <= set(data["ranking"][0])
     assert {"rule", "protocol", "delta", "effect"} <= set(data["hits"][0])
     assert data["close"]["runner_up"] == "websocket"
+
+
+def test_unstated_lists_only_fields_left_to_their_defaults() -> None:
+    profile = _profile(TIED)
+    open_fields = unstated(profile)
+    # Given in the file: not open.
+    assert not open_fields & {"clients", "infrastructure.timeout_control", "infrastructure.path"}
+    assert "traffic.client_to_server.rate_hz" not in open_fields
+    # Left to the default inside a part the file has: open.
+    assert {"traffic.client_to_server.channel", "auth", "infrastructure.http_version"} <= (
+        open_fields
+    )
+    # Nothing is open inside a direction the profile does not have (absent means none).
+    upstream_only = "traffic: {client_to_server: {rate_hz: 1, payload_bytes: 9}}\n"
+    only_up = unstated(_profile("schema_version: 2\nname: up\n" + upstream_only))
+    assert not any(f.startswith("traffic.server_to_client.") for f in only_up)
+
+
+def test_a_close_call_asks_first_what_the_profile_left_open() -> None:
+    # Rare client messages beside a slow feed: SSE by one point, and whether the messages
+    # travel on the stream is not stated, so it is the first question, and says so.
+    text = (
+        "schema_version: 2\nname: open\n"
+        "traffic:\n  server_to_client: {rate_hz: 0.2, payload_bytes: 300}\n"
+        "  client_to_server: {rate_hz: 0.01, payload_bytes: 100}\n"
+        "delivery: {latency_p99_ms: 500}\nclients: [browser]\nauth: cookie\n"
+    )
+    rec = recommend(_profile(text))
+    assert rec.close is not None and rec.protocol == "sse"
+    tips = {t.description: t for t in rec.tipping_points}
+    assert rec.close.deciding, "a close call names its questions"
+    marked = [d for d in rec.close.deciding if d.endswith("the profile does not state it)")]
+    assert marked and rec.close.deciding[: len(marked)] == marked  # open questions first
+    assert any("traffic.client_to_server.channel is set to in_band" in d for d in marked)
+    # Once the profile states the channel, the question is no longer marked open.
+    stated = recommend(
+        _profile(
+            text.replace("payload_bytes: 100}", "payload_bytes: 100, channel: separate_requests}")
+        )
+    )
+    assert stated.close is not None
+    assert not any("channel" in d and "does not state" in d for d in stated.close.deciding)
+    # Each marked question is a tipping point of the profile, and its field is one left open.
+    open_fields = unstated(_profile(text))
+    for question in marked:
+        tip = tips[_plain(question)]
+        assert tip.protocol == "websocket" and tip.field in open_fields

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from itertools import compress
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 # Imported at module level, not inside recommend(): every caller imports this module lazily
 # already, and a function-level ``from ... import`` of a loaded module costs ~7,900
 # instructions on Python 3.11 (callgrind). recommend() ran ~14 of them per call; with
@@ -44,7 +46,14 @@ if TYPE_CHECKING:
     from selector.rules.loading import MatrixArg
     from selector.rules.model import Grade, Matrix
 
-__all__ = ["CLOSE_MARGIN", "SENSITIVE_FACTOR", "TIE_BREAK", "recommend"]
+__all__ = [
+    "CLOSE_MARGIN",
+    "SENSITIVE_FACTOR",
+    "TIE_BREAK",
+    "UNSTATED_NOTE",
+    "recommend",
+    "unstated",
+]
 
 #: A margin at or under this many points is a close call: the smallest weight a rule gives,
 #: so one more secondary cost or convenience could reverse it.
@@ -137,7 +146,7 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
         confidence = "medium" if confidence == "high" else "low"
     close = None
     if margin is not None and margin <= CLOSE_MARGIN and len(ranking) > 1:
-        close = _close_call(ranking[0], ranking[1], margin, tipping_points)
+        close = _close_call(ranking[0], ranking[1], margin, tipping_points, unstated(profile))
     heartbeats, plan = heartbeats_and_plan(profile, protocol, facts)
     return trusted(
         Recommendation,
@@ -204,10 +213,46 @@ def _sensitive(tipping_points: Sequence[TippingPoint]) -> bool:
     return False
 
 
+def unstated(profile: Profile) -> frozenset[str]:
+    """Dotted paths of the fields the profile leaves to their defaults, in the parts it has
+    (an absent traffic direction is a statement, "none"; its fields are not listed)."""
+    found: set[str] = set()
+    pending: list[tuple[str, BaseModel]] = [("", profile)]
+    while pending:
+        prefix, model = pending.pop()
+        given = model.model_fields_set
+        for name in type(model).model_fields:
+            value = model.__dict__[name]
+            if isinstance(value, BaseModel):
+                pending.append((f"{prefix}{name}.", value))
+            elif name not in given:
+                found.add(prefix + name)
+    return frozenset(found)
+
+
+#: How a deciding question marks a field the profile left to its default.
+UNSTATED_NOTE = "the default: the profile does not state it"
+
+
+def _open_question(tip: TippingPoint) -> str:
+    """A tipping point's description, saying that its field is one the profile left open."""
+    text = tip.description
+    if text.endswith(")"):  # "... (now separate_requests)"
+        return f"{text[:-1]}, {UNSTATED_NOTE})"
+    return f"{text} ({UNSTATED_NOTE})"
+
+
 def _close_call(
-    first: RankedProtocol, second: RankedProtocol, margin: float, tips: Sequence[TippingPoint]
+    first: RankedProtocol,
+    second: RankedProtocol,
+    margin: float,
+    tips: Sequence[TippingPoint],
+    defaults: frozenset[str],
 ) -> CloseCall:
-    deciding = [t.description for t in tips if t.protocol == second.protocol][:3]
+    # The questions the profile left open come first: answering them is what decides it.
+    to_second = [t for t in tips if t.protocol == second.protocol]
+    open_first = sorted(to_second, key=lambda t: t.field not in defaults)
+    deciding = [_open_question(t) if t.field in defaults else t.description for t in open_first[:3]]
     if margin == 0:
         decided = (
             f"{first.protocol} and {second.protocol} score {_clean(first.score):g} each; "
