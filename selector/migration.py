@@ -8,9 +8,22 @@ PyYAML's dumper would all lose.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from selector.engine.recommendation import TippingPoint
 from selector.profile import SCHEMA_VERSION
 
-__all__ = ["MIGRATION_NOTE", "upgrade_text"]
+__all__ = ["MIGRATION_NOTE", "V2_FIELDS", "upgrade_text", "v2_questions"]
+
+#: The fields (and, for ``clients``, the member) version 2 adds: what a v1 file cannot say.
+V2_FIELDS: dict[str, object] = {
+    "traffic.server_to_client.client_acks": None,
+    "traffic.server_to_client.per_request": None,
+    "traffic.client_to_server.channel": None,
+    "clients": "device",
+    "infrastructure.hosting": None,
+    "infrastructure.managed_protocols": None,
+}
 
 #: What a migration changes, for the user (stderr of ``selector migrate``).
 MIGRATION_NOTE = (
@@ -36,3 +49,18 @@ def upgrade_text(text: str, line: int, col: int) -> str:
         raise ValueError(f"no schema_version value 1 at line {line}, column {col}")
     lines[line - 1] = current[:start] + str(SCHEMA_VERSION) + current[end:]
     return "".join(lines)
+
+
+def v2_questions(tipping_points: Iterable[TippingPoint], unstated: frozenset[str]) -> list[str]:
+    """The tipping points a migrated profile can now settle: changes of a version 2 field it
+    leaves to the default that would change the answer (a hop's ``buffers_streams`` has no
+    tipping point of its own: taking the hop off is one)."""
+    questions = []
+    for tip in tipping_points:
+        member = V2_FIELDS.get(tip.field, False)
+        if member is False or tip.field not in unstated:
+            continue
+        if member is not None and tip.value != member:
+            continue
+        questions.append(tip.description)
+    return questions

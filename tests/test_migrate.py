@@ -93,3 +93,44 @@ def test_out_to_a_folder_is_a_usage_error(
     path = _write(tmp_path, V1)
     assert main(["migrate", str(path), "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+RARE_MESSAGES = (
+    "schema_version: 1\n"
+    "name: room\n"
+    "traffic:\n"
+    "  server_to_client: {rate_hz: 0.5, payload_bytes: 2000}\n"
+    "  client_to_server: {rate_hz: 0.1, payload_bytes: 200}\n"
+    "delivery: {latency_p99_ms: 500}\n"
+)
+
+
+def test_migrating_names_the_v2_fields_that_would_change_the_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Rare client messages: SSE as v1 reads them, WebSocket if they travel on the stream.
+    path = _write(tmp_path, RARE_MESSAGES)
+    assert main(["migrate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "(answer now: sse)" in err
+    asked = [line for line in err.splitlines() if line.startswith("  - ")]
+    assert "  - switches to websocket when traffic.client_to_server.channel is set to in_band" in (
+        "\n".join(asked)
+    )
+    # Each question is true of the migrated file: setting the field changes the answer.
+    stated = out.replace("payload_bytes: 200}", "payload_bytes: 200, channel: in_band}")
+    assert recommend(load_profile_text(stated)).protocol == "websocket"
+    # Only version 2 fields are asked about: a v1 field's tipping point is not a question here.
+    assert not any("rate_hz" in line or "latency" in line for line in asked)
+
+
+def test_a_v2_field_the_file_already_states_is_not_asked_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stated = RARE_MESSAGES.replace(
+        "payload_bytes: 200}", "payload_bytes: 200, channel: separate_requests}"
+    )
+    assert main(["migrate", str(_write(tmp_path, stated))]) == 0
+    _, err = capsys.readouterr()
+    assert "traffic.client_to_server.channel" not in err
+    assert "nothing else changes" in err

@@ -20,9 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
 
     from selector.commands._output import write_output
+    from selector.engine.recommend import recommend, unstated
     from selector.errors import EXIT_OK
     from selector.loading import load_profile_source, load_profile_text
-    from selector.migration import MIGRATION_NOTE, upgrade_text
+    from selector.migration import MIGRATION_NOTE, upgrade_text, v2_questions
     from selector.profile import SCHEMA_VERSION
 
     text, document, profile = load_profile_source(args.profile)
@@ -37,7 +38,17 @@ def run(args: argparse.Namespace) -> int:
         migrated = upgrade_text(text, line, col)
         # The edit cannot change meaning, but a migrated file that fails to load must never
         # be written: check it like any profile.
-        load_profile_text(migrated, args.profile)
+        upgraded = load_profile_text(migrated, args.profile)
         print(f"{args.profile}: {MIGRATION_NOTE}", file=sys.stderr)
+        rec = recommend(upgraded)
+        questions = v2_questions(rec.tipping_points, unstated(upgraded))
+        if questions:
+            print(
+                f"{args.profile}: version {SCHEMA_VERSION} fields can now say what decides "
+                f"this profile (answer now: {rec.protocol or 'none'}); set them where they hold:",
+                file=sys.stderr,
+            )
+            for question in questions:
+                print(f"  - {question}", file=sys.stderr)
     write_output(migrated, args.out)
     return EXIT_OK
