@@ -15,8 +15,9 @@ from selector.profile import SCHEMA_VERSION
 
 __all__ = ["MIGRATION_NOTE", "V2_FIELDS", "upgrade_text", "v2_questions"]
 
-#: The fields (and, for ``clients``, the member) version 2 adds: what a v1 file cannot say.
-V2_FIELDS: dict[str, object] = {
+#: The fields version 2 adds, each with the one value it added where the field itself is older
+#: (``clients`` gained ``device``): what a v1 file cannot say.
+V2_FIELDS: dict[str, str | None] = {
     "traffic.server_to_client.client_acks": None,
     "traffic.server_to_client.per_request": None,
     "traffic.client_to_server.channel": None,
@@ -57,10 +58,11 @@ def v2_questions(tipping_points: Iterable[TippingPoint], unstated: frozenset[str
     tipping point of its own: taking the hop off is one)."""
     questions = []
     for tip in tipping_points:
-        member = V2_FIELDS.get(tip.field, False)
-        if member is False or tip.field not in unstated:
+        if tip.field not in V2_FIELDS:
             continue
-        if member is not None and tip.value != member:
-            continue
-        questions.append(tip.description)
+        added = V2_FIELDS[tip.field]
+        # A v2 field counts while the file leaves it to its default; a value v2 added to an
+        # older field (clients: device) counts whatever the file lists, since v1 could not.
+        if (added is None and tip.field in unstated) or (added is not None and tip.value == added):
+            questions.append(tip.description)
     return questions

@@ -134,3 +134,17 @@ def test_a_v2_field_the_file_already_states_is_not_asked_again(
     _, err = capsys.readouterr()
     assert "traffic.client_to_server.channel" not in err
     assert "nothing else changes" in err
+
+
+def test_device_clients_are_asked_about_though_the_file_lists_its_clients(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # v1 had no device kind, so gateways were written as servers: whether they are devices is
+    # a question a v2 file can answer, even though this file lists its clients.
+    text = RARE_MESSAGES + "clients: [server]\n"
+    assert main(["migrate", str(_write(tmp_path, text))]) == 0
+    out, err = capsys.readouterr()
+    assert "when clients adds device" in err
+    assert recommend(load_profile_text(out.replace("[server]", "[server, device]"))).protocol == (
+        "websocket"
+    )
