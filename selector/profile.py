@@ -342,7 +342,9 @@ class Infrastructure(_Model):
             "clients (v2): websocket (API Gateway WebSocket APIs, AppSync, Pusher), sse (a "
             "Mercure hub) or both (Ably, Pushpin). Absent: websocket, what "
             "managed_socket_service meant before. Decides "
-            "tests/corpus/split-feature-flag-streaming.yaml: Ably holds Split's SSE streams."
+            "tests/corpus/concrete-cms-task-feedback-mercure.yaml, "
+            "shopware-digital-sales-rooms.yaml and pimcore-studio-mercure-job-progress.yaml "
+            "(a Mercure hub holds their SSE streams; unstated, each is an exact tie)."
         ),
     )
 
