@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, find, settings
 from selector.cli import main
 from selector.engine.companions import companions_for
 from selector.errors import MatrixError
-from selector.loading import load_profile
+from selector.loading import load_profile, load_profile_text
 from selector.planner.solver import COMPUTED_NOTE_IDS, plan_lifetime
 from selector.profile import Profile
 from selector.rules.advice import (
@@ -166,3 +166,17 @@ def test_ids_reach_the_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(plan["note_ids"]) == len(plan["notes"]) > 0
     known = {r.id for r in planner_note_table()} | set(COMPUTED_NOTE_IDS)
     assert set(plan["note_ids"]) <= known
+
+
+def test_an_sse_plan_for_answers_streamed_per_request_says_how_each_ends() -> None:
+    text = (
+        "schema_version: 2\nname: answers\ntraffic:\n"
+        "  server_to_client: {rate_hz: 30, payload_bytes: 200, per_request: true}\n"
+        "  client_to_server: {rate_hz: 0.05, payload_bytes: 900}\n"
+    )
+    streamed = load_profile_text(text)
+    feed = load_profile_text(text.replace(", per_request: true", ""))
+    assert "sse-answer-ends-its-stream" in _note_ids(streamed, "sse")
+    assert "sse-answer-ends-its-stream" not in _note_ids(feed, "sse")
+    # A WebSocket keeps its connection between requests: the note is about SSE responses.
+    assert "sse-answer-ends-its-stream" not in _note_ids(streamed, "websocket")
