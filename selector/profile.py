@@ -197,6 +197,13 @@ class Traffic(_Model):
         return upstream
 
 
+def _hosting(hosting: Hosting | None, serverless: bool) -> Hosting:
+    """``hosting`` as given, or what the v1 ``serverless`` flag meant when it is absent."""
+    if hosting is not None:
+        return hosting
+    return "serverless_no_socket" if serverless else "long_lived_servers"
+
+
 class Delivery(_Model):
     """What the application needs from delivery."""
 
@@ -357,11 +364,7 @@ class Infrastructure(_Model):
             return None
         if len(set(protocols)) != len(protocols):
             raise ValueError("managed_protocols lists a protocol more than once")
-        hosting = info.data.get("hosting")
-        if hosting is None:
-            hosting = (
-                "serverless_no_socket" if info.data.get("serverless") else "long_lived_servers"
-            )
+        hosting = _hosting(info.data.get("hosting"), bool(info.data.get("serverless")))
         if hosting != "managed_socket_service":
             raise ValueError(
                 f"managed_protocols is set but hosting is {hosting}: it names the protocols a "
@@ -379,9 +382,7 @@ class Infrastructure(_Model):
     @property
     def effective_hosting(self) -> Hosting:
         """``hosting``, or what the v1 ``serverless`` flag meant when it is absent."""
-        if self.hosting is not None:
-            return self.hosting
-        return "serverless_no_socket" if self.serverless else "long_lived_servers"
+        return _hosting(self.hosting, self.serverless)
 
     def hop_controllable(self, hop: Hop, timeout_control: str | None = None) -> bool:
         """Whether the operator can change ``hop``'s timeouts (the hop's override wins), under
