@@ -36,21 +36,22 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written
-#: for. A floor, not a target: the current engine agrees on 260 of 307 (85 %). Seven held-out
+#: for. A floor, not a target: the current engine agrees on 289 of 342 (85 %). Eight held-out
 #: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29),
 #: 30 v1 cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP
 #: retransmission timeout for its bound), 30 v2 cases (23, then 24 with the new hop field
 #: buffers_streams), 78 cases in six sets (v2: 11 of 12, 10 of 12, 11 of 11 and 9 of 12;
 #: v1: 7 of 12 and 8 of 12), 7 systems whose connections a hub holds, written with
-#: managed_protocols (7 of 7), and 34 cases in three sets after that field and per_request
-#: (v2: 10 of 11 and 12 of 12; v1: 5 of 11; docs/agreement.md, History). The floor sits
-#: three cases below (257 of 307), so that a matrix change losing real-world cases fails
-#: here while a few new, harder cases can still be added. Raise it as the engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.837
-MIN_CASES = 335
+#: managed_protocols (7 of 7), 34 cases in three sets after that field and per_request
+#: (v2: 10 of 11 and 12 of 12; v1: 5 of 11) and 35 in three more (v2: 10 of 12 and 11 of
+#: 12; v1: 8 of 11; docs/agreement.md, History). The floor sits three cases below (286 of
+#: 342), so that a matrix change losing real-world cases fails here while a few new, harder
+#: cases can still be added. Raise it as the engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.836
+MIN_CASES = 370
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of
 #: them that ranks the team's choice above its highest-scoring alternative: floors at the
-#: current figures (27 of 28 original, 173 of 208 real-world cases that state a reason), per set.
+#: current figures (27 of 28 original, 181 of 216 real-world cases that state a reason), per set.
 MIN_REASON_CITED = {"original": 0.96, "real-world": 0.83}
 #: Exact ties (equal scores of the top two viable protocols) over the example profiles and the
 #: corpus: a ceiling at the current count, the issue's bar (delivery-tracking: a rare POST and
@@ -58,11 +59,12 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.83}
 #: stellar-horizon-streaming: a push-only stream with resume for SSE, against native mobile
 #: clients and several streams per browser over HTTP/1.1; ntfy-web-app-subscriptions: a rare
 #: POST and resume for SSE, against two streams per browser over HTTP/1.1; odoo-bus-websocket:
-#: a rare POST and resume for SSE, against native mobile clients; the last two held-out
-#: cases, added as found). A tie is broken by a documented
+#: a rare POST and resume for SSE, against native mobile clients; redwoodjs-realtime-graphql-
+#: sse: a rare POST for SSE and restrictive networks against WebSocket, against several
+#: streams per browser over HTTP/1.1; the last three held-out cases, added as found). A tie is broken by a documented
 #: principle but says the rules could not decide: fewer ties come from better rules, never
 #: from a bonus point.
-MAX_EXACT_TIES = 4
+MAX_EXACT_TIES = 5
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +170,7 @@ def test_a_reason_counts_only_when_its_rule_favours_the_team_choice(tmp_path: Pa
 
 def test_the_engine_s_confidence_means_something(agreement: Agreement) -> None:
     # High-confidence answers agree at least as often as medium ones, medium at least as often
-    # as low ones, and high ones at 90 % or more (now 180 of 189, 95 %): a floor, not a target.
+    # as low ones, and high ones at 90 % or more (now 201 of 211, 95 %): a floor, not a target.
     rows = {row[0]: row for row in agreement.by_engine_confidence()[1:]}
     ratios = {}
     for level in ("high", "medium", "low"):
