@@ -61,9 +61,9 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.83}
 #: POST and resume for SSE, against two streams per browser over HTTP/1.1; odoo-bus-websocket:
 #: a rare POST and resume for SSE, against native mobile clients; redwoodjs-realtime-graphql-
 #: sse: a rare POST for SSE and restrictive networks against WebSocket, against several
-#: streams per browser over HTTP/1.1; the last three held-out cases, added as found). A tie is broken by a documented
-#: principle but says the rules could not decide: fewer ties come from better rules, never
-#: from a bonus point.
+#: streams per browser over HTTP/1.1; the last three held-out cases, added as found). A tie
+#: is broken by a documented principle but says the rules could not decide: fewer ties come
+#: from better rules, never from a bonus point.
 MAX_EXACT_TIES = 5
 
 
