@@ -16,7 +16,9 @@ their old contributions are swapped for the new ones.
 Candidate changes respect the profile's own rules (bounds, ``needs_ack`` and ``per_request``
 need upstream messages, ``per_request`` server messages too, ``fan_out`` at most
 ``concurrent_connections``, some traffic or media must remain), so every tipping point names
-a profile that would validate.
+a profile that would validate. One change implies a second: setting ``hosting`` away from
+``managed_socket_service`` drops ``managed_protocols``, which describes the managed service
+and means nothing without one (the rules read it only beside that hosting).
 """
 
 from __future__ import annotations
