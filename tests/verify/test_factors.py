@@ -89,6 +89,23 @@ def test_binary_frames_claim_is_contradicted_by_base64_on_the_wire() -> None:
     assert "down" in factor.why
 
 
+def test_post_bytes_are_judged_for_the_http_version_the_run_speaks() -> None:
+    # The runtime speaks HTTP/1.1 on loopback. A profile behind HTTP/2 has its POSTs
+    # estimated with compressed headers; judged against that, the run's plain headers once
+    # read as a contradiction of the matrix. They are judged against the HTTP/1.1 estimate,
+    # and the prediction says the HTTP/2 figure is not measured.
+    text = BINARY.replace("binary", "text") + 'infrastructure: {http_version: "2"}\n'
+    context = context_for(text, Network(source="test"))
+    result = asyncio.run(probe("sse", context))
+    factor = factor_for("framing", "wire-bytes", result, context)
+    assert factor.outcome == "supported", factor
+    assert factor.measured is not None
+    # a POST's headers cost more than the 60 B the HTTP/2 estimate allows them
+    assert factor.measured.values["up_bytes"] > 300 + 150
+    assert factor.prediction.values["up_bytes"] > 300 + 300
+    assert "HTTP/2 estimate" in factor.prediction.text and "not measured" in factor.prediction.text
+
+
 def test_unknown_or_unbuilt_experiments_say_why() -> None:
     assert "no experiment is named 'telepathy'" in why_not("telepathy")
     assert "mutations publish no events" in why_not("ack-event-order")
