@@ -44,11 +44,12 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: v1: 7 of 12 and 8 of 12), 7 systems whose connections a hub holds, written with
 #: managed_protocols (7 of 7), 34 cases in three sets after that field and per_request
 #: (v2: 10 of 11 and 12 of 12; v1: 5 of 11) and 35 in three more (v2: 10 of 12 and 11 of
-#: 12; v1: 8 of 11; docs/agreement.md, History). The floor sits three cases below (286 of
-#: 342), so that a matrix change losing real-world cases fails here while a few new, harder
-#: cases can still be added. Raise it as the engine gains.
+#: 12; v1: 8 of 11) and 30 in three more v2 sets (7 of 10, 8 of 10, 10 of 10;
+#: docs/agreement.md, History). The floor sits three cases below (311 of 372), so that a
+#: matrix change losing real-world cases fails here while a few new, harder cases can still
+#: be added. Raise it as the engine gains.
 MIN_REAL_WORLD_AGREEMENT = 0.836
-MIN_CASES = 370
+MIN_CASES = 400
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of
 #: them that ranks the team's choice above its highest-scoring alternative: floors at the
 #: current figures (27 of 28 original, 181 of 216 real-world cases that state a reason), per set.
@@ -61,10 +62,12 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.83}
 #: POST and resume for SSE, against two streams per browser over HTTP/1.1; odoo-bus-websocket:
 #: a rare POST and resume for SSE, against native mobile clients; redwoodjs-realtime-graphql-
 #: sse: a rare POST for SSE and restrictive networks against WebSocket, against several
-#: streams per browser over HTTP/1.1; the last three held-out cases, added as found). A tie
+#: streams per browser over HTTP/1.1; salesforce-miaw-sse: a rare POST and resume for SSE,
+#: against native mobile clients and a bearer header either way; the last four held-out
+#: cases, added as found). A tie
 #: is broken by a documented principle but says the rules could not decide: fewer ties come
 #: from better rules, never from a bonus point.
-MAX_EXACT_TIES = 5
+MAX_EXACT_TIES = 6
 
 
 @pytest.fixture(scope="module")
