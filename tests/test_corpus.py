@@ -64,9 +64,8 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.83}
 #: sse: a rare POST for SSE and restrictive networks against WebSocket, against several
 #: streams per browser over HTTP/1.1; salesforce-miaw-sse: a rare POST and resume for SSE,
 #: against native mobile clients and a bearer header either way; the last four held-out
-#: cases, added as found). A tie
-#: is broken by a documented principle but says the rules could not decide: fewer ties come
-#: from better rules, never from a bonus point.
+#: cases, added as found). A tie is broken by a documented principle but says the rules
+#: could not decide: fewer ties come from better rules, never from a bonus point.
 MAX_EXACT_TIES = 6
 
 
