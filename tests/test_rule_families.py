@@ -211,3 +211,24 @@ def test_in_band_control_messages_are_not_posts_sharing_the_stream() -> None:
     fired = {h.rule for h in rec.hits}
     assert "http2-posts-share-the-stream" not in fired
     assert {"in-band-control", "http2-multiplexing"} <= fired
+
+
+def test_a_feed_steered_in_band_pays_the_steering_cost_once() -> None:
+    # The same high-rate shared feed, its rare control messages beside the stream or on it:
+    # high-rate-feed-with-control judges the first, in-band-control the second, never both.
+    feed = (
+        "schema_version: 2\nname: case\n"
+        "traffic: {server_to_client: {rate_hz: 50, payload_bytes: 200}, "
+        "client_to_server: {rate_hz: 0.01, payload_bytes: 80, channel: %s}}\n"
+        "scale: {fan_out: 500}\n"
+    )
+    beside = recommend(load_profile_text(feed % "separate_requests"))
+    on_it = recommend(load_profile_text(feed % "in_band"))
+    sse_costs = {
+        name: {h.rule: h.delta for h in rec.hits if h.protocol == "sse" and h.delta < 0}
+        for name, rec in (("beside", beside), ("on_it", on_it))
+    }
+    assert sse_costs == {
+        "beside": {"high-rate-feed-with-control": -2},
+        "on_it": {"in-band-control": -2},
+    }
