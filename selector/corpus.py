@@ -42,11 +42,13 @@ __all__ = [
     "CaseResult",
     "CorpusCase",
     "CorpusError",
+    "FieldEffect",
     "Support",
     "evaluate",
     "load_case",
     "load_corpus",
     "parse_header",
+    "v2_field_effects",
 ]
 
 #: The corpus shipped next to the package in the repository.
@@ -479,3 +481,65 @@ def evaluate(cases: Iterable[CorpusCase], answer: Answer = _engine_answer) -> Ag
         got, scores, support, confidence = answer(case.path)
         results.append(CaseResult(case, got or "none", tuple(scores), tuple(support), confidence))
     return Agreement(tuple(results))
+
+
+#: The label of the row that takes every version 2 field back at once.
+EVERY_V2_FIELD = "every v2 field at once"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldEffect:
+    """What version 2 fields decide over a set of cases: the engine's answer for each case's
+    profile as written, against the same profile with ``field`` taken back (see
+    :func:`selector.migration.without_v2_fields`). Each tuple holds case names."""
+
+    field: str
+    #: Cases whose profile states a value of the field that v1 could not say (taking it back
+    #: changes a fact the rules read).
+    stated: tuple[str, ...]
+    #: Answers the field moves onto the team's choice (without it the engine disagrees).
+    toward: tuple[str, ...]
+    #: Answers the field moves off the team's choice.
+    away: tuple[str, ...]
+    #: Answers the field changes where neither answer is the team's choice.
+    neither: tuple[str, ...]
+
+
+def v2_field_effects(cases: Iterable[CorpusCase]) -> tuple[FieldEffect, ...]:
+    """One :class:`FieldEffect` per version 2 field, then one for every field at once (the
+    profiles as a version 1 file would have to state them), with the built-in matrix."""
+    from selector import recommend
+    from selector.loading import load_profile
+    from selector.migration import V2_FIELD_NAMES, without_v2_fields
+    from selector.rules.facts import profile_facts
+
+    loaded = [(case, load_profile(case.path)) for case in cases]
+    answers = {case.name: recommend(profile).protocol for case, profile in loaded}
+    effects = []
+    for label, fields in [(name, (name,)) for name in V2_FIELD_NAMES] + [
+        (EVERY_V2_FIELD, V2_FIELD_NAMES)
+    ]:
+        stated: list[str] = []
+        toward: list[str] = []
+        away: list[str] = []
+        neither: list[str] = []
+        for case, profile in loaded:
+            without = without_v2_fields(profile, fields)
+            # Stating a field's default (hosting: long_lived_servers) changes nothing the
+            # rules read: only a value v1 could not say counts as stating the field.
+            if profile_facts(without) == profile_facts(profile):
+                continue
+            stated.append(case.name)
+            got, got_without = answers[case.name], recommend(without).protocol
+            if got == got_without:
+                continue
+            if got == case.expected:
+                toward.append(case.name)
+            elif got_without == case.expected:
+                away.append(case.name)
+            else:
+                neither.append(case.name)
+        effects.append(
+            FieldEffect(label, tuple(stated), tuple(toward), tuple(away), tuple(neither))
+        )
+    return tuple(effects)

@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from selector.engine.recommendation import TippingPoint
-from selector.profile import SCHEMA_VERSION
+from selector.profile import SCHEMA_VERSION, Profile
 
-__all__ = ["MIGRATION_NOTE", "V2_FIELDS", "upgrade_text", "v2_questions"]
+__all__ = [
+    "MIGRATION_NOTE",
+    "V2_FIELDS",
+    "V2_FIELD_NAMES",
+    "upgrade_text",
+    "v2_questions",
+    "without_v2_fields",
+]
 
 #: The fields version 2 adds, each with the one value it added where the field itself is older
 #: (``clients`` gained ``device``): what a v1 file cannot say.
@@ -25,6 +32,10 @@ V2_FIELDS: dict[str, str | None] = {
     "infrastructure.hosting": None,
     "infrastructure.managed_protocols": None,
 }
+
+#: Every field version 2 adds, as :func:`without_v2_fields` names them: those above, and the
+#: hop field ``buffers_streams`` (not above: it has no tipping point of its own).
+V2_FIELD_NAMES: tuple[str, ...] = (*V2_FIELDS, "infrastructure.path[].buffers_streams")
 
 #: What a migration changes, for the user (stderr of ``selector migrate``).
 MIGRATION_NOTE = (
@@ -66,3 +77,43 @@ def v2_questions(tipping_points: Iterable[TippingPoint], unstated: frozenset[str
         if (added is None and tip.field in unstated) or (added is not None and tip.value == added):
             questions.append(tip.description)
     return questions
+
+
+def without_v2_fields(profile: Profile, fields: Iterable[str] = V2_FIELD_NAMES) -> Profile:
+    """``profile`` as a version 1 file would have to state it without ``fields`` (names from
+    :data:`V2_FIELD_NAMES`; all of them by default): each at its default, device clients
+    written as ``server`` (as v1 files wrote IoT gateways), and a hosting other than
+    ``long_lived_servers`` as v1's ``serverless: true``. What the v2 fields decide is the
+    difference between the answers for the two.
+
+    ``ValueError`` for a name that is not a v2 field.
+    """
+    names = frozenset(fields)
+    unknown = sorted(names.difference(V2_FIELD_NAMES))
+    if unknown:
+        raise ValueError(f"not a version 2 field: {', '.join(unknown)}")
+    data = profile.model_dump()
+    down = data["traffic"]["server_to_client"]
+    up = data["traffic"]["client_to_server"]
+    infrastructure = data["infrastructure"]
+    if down is not None:
+        if "traffic.server_to_client.client_acks" in names:
+            down["client_acks"] = False
+        if "traffic.server_to_client.per_request" in names:
+            down["per_request"] = False
+    if up is not None and "traffic.client_to_server.channel" in names:
+        up["channel"] = "separate_requests"
+    if "clients" in names:
+        kinds = ("server" if kind == "device" else kind for kind in profile.clients)
+        data["clients"] = tuple(dict.fromkeys(kinds))
+    if "infrastructure.hosting" in names:
+        hosting = profile.infrastructure.effective_hosting
+        infrastructure["serverless"] = hosting != "long_lived_servers"
+        infrastructure["hosting"] = None
+        infrastructure["managed_protocols"] = None
+    if "infrastructure.managed_protocols" in names:
+        infrastructure["managed_protocols"] = None
+    if "infrastructure.path[].buffers_streams" in names:
+        for hop in infrastructure["path"]:
+            hop["buffers_streams"] = False
+    return Profile.model_validate(data)

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from selector.corpus import EVERY_V2_FIELD, load_corpus, v2_field_effects
 from selector.engine.recommend import recommend
 from selector.errors import SelectorError
 from selector.loading import load_profile_text
+from selector.migration import V2_FIELD_NAMES, without_v2_fields
 from selector.profile import SCHEMA_VERSION
+from selector.rules.facts import profile_facts
 
 CORPUS = Path(__file__).parent / "corpus"
 PROFILES = Path(__file__).parent.parent / "profiles"
@@ -286,3 +289,77 @@ def test_a_stream_per_request_is_not_read_as_commands_beside_a_feed() -> None:
         == ("traffic.server_to_client.per_request", False, "websocket")
         for t in streamed.tipping_points
     )
+
+
+@pytest.mark.parametrize("path", V1_FILES, ids=lambda p: p.stem)
+def test_taking_the_v2_fields_back_from_a_v1_file_changes_nothing(path: Path) -> None:
+    profile = load_profile_text(path.read_text())
+    assert profile_facts(without_v2_fields(profile)) == profile_facts(profile)
+
+
+EVERY_FIELD = """schema_version: 2
+name: every-field
+traffic:
+  server_to_client: {rate_hz: 5, payload_bytes: 300, client_acks: true, per_request: true}
+  client_to_server: {rate_hz: 1, payload_bytes: 200, channel: in_band}
+clients: [device, server, browser]
+infrastructure:
+  path: [{kind: nginx, buffers_streams: true}]
+  hosting: managed_socket_service
+  managed_protocols: [sse]
+"""
+
+
+def test_taking_every_v2_field_back_leaves_what_v1_could_say() -> None:
+    profile = load_profile_text(EVERY_FIELD)
+    v1 = without_v2_fields(profile)
+    down, up = v1.traffic.server_to_client, v1.traffic.client_to_server
+    assert down is not None and up is not None
+    assert (down.client_acks, down.per_request, up.channel) == (False, False, "separate_requests")
+    # IoT gateways were written as servers in v1, and a kind is listed once.
+    assert v1.clients == ("server", "browser")
+    infra = v1.infrastructure
+    assert (infra.hosting, infra.managed_protocols, infra.serverless) == (None, None, True)
+    assert [hop.buffers_streams for hop in infra.path] == [False]
+    assert v1.schema_version == profile.schema_version
+
+
+def test_taking_one_v2_field_back_keeps_the_others() -> None:
+    profile = load_profile_text(EVERY_FIELD)
+    without_channel = without_v2_fields(profile, ["traffic.client_to_server.channel"])
+    down, up = without_channel.traffic.server_to_client, without_channel.traffic.client_to_server
+    assert down is not None and up is not None
+    assert (up.channel, down.client_acks, down.per_request) == ("separate_requests", True, True)
+    assert without_channel.clients == profile.clients
+    assert without_channel.infrastructure == profile.infrastructure
+    # The protocols a managed service holds go back to v1's WebSocket gateway on their own.
+    managed = without_v2_fields(profile, ["infrastructure.managed_protocols"]).infrastructure
+    assert (managed.hosting, managed.effective_managed_protocols) == (
+        "managed_socket_service",
+        ("websocket",),
+    )
+
+
+def test_a_name_that_is_no_v2_field_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"not a version 2 field: traffic\.encoding"):
+        without_v2_fields(load_profile_text(EVERY_FIELD), ["traffic.encoding"])
+
+
+#: What the v2 fields decide over tests/corpus with every one taken back at once (the table
+#: "What the version 2 fields decide" of docs/agreement.md): a floor at the answers they move
+#: onto the team's choice today (42) and a ceiling at those they move off it (1,
+#: split-feature-flag-streaming, whose managed hosting v1 would write as serverless: true).
+MIN_V2_DECIDES_FOR_THE_TEAM = 42
+MAX_V2_DECIDES_AGAINST = 1
+
+
+def test_the_v2_fields_decide_real_cases_for_the_team() -> None:
+    effects = {effect.field: effect for effect in v2_field_effects(load_corpus())}
+    assert list(effects) == [*V2_FIELD_NAMES, EVERY_V2_FIELD]
+    every = effects[EVERY_V2_FIELD]
+    assert len(every.toward) >= MIN_V2_DECIDES_FOR_THE_TEAM, every.toward
+    assert len(every.away) <= MAX_V2_DECIDES_AGAINST, every.away
+    # Control messages on the socket: what most real WebSocket choices v1 missed turn on.
+    assert effects["traffic.client_to_server.channel"].toward
+    for effect in effects.values():
+        assert set(effect.toward) | set(effect.away) | set(effect.neither) <= set(effect.stated)

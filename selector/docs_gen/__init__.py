@@ -96,10 +96,11 @@ def _index(examples: Examples) -> Generator:
 
 
 def _agreement() -> str:
-    from selector.corpus import evaluate, load_corpus
+    from selector.corpus import evaluate, load_corpus, v2_field_effects
     from selector.docs_gen.agreement import render_agreement
 
-    return render_agreement(evaluate(load_corpus()))
+    cases = load_corpus()
+    return render_agreement(evaluate(cases), v2_field_effects(cases))
 
 
 def generators() -> dict[str, Generator]:

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from selector.corpus import DECIDED_BY, REASON_RULES, SETS, Agreement, CaseResult
+from selector.corpus import (
+    DECIDED_BY,
+    EVERY_V2_FIELD,
+    REASON_RULES,
+    SETS,
+    Agreement,
+    CaseResult,
+    FieldEffect,
+)
 
 __all__ = ["HISTORY", "render_agreement"]
 
@@ -160,8 +168,59 @@ def _case_row(result: CaseResult) -> list[str]:
     ]
 
 
-def render_agreement(agreement: Agreement) -> str:
-    """The page, from the engine's answers on every corpus case."""
+#: How the table names a field where its dotted name alone would mislead.
+_FIELD_LABELS = {"clients": "`clients: [device]`", EVERY_V2_FIELD: EVERY_V2_FIELD}
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def _field_effects_section(effects: Sequence[FieldEffect]) -> list[str]:
+    out = [
+        "## What the version 2 fields decide",
+        "",
+        "Each row takes one field of `schema_version: 2` back, as a version 1 file would "
+        "have to state the profile (the field at its default; device clients written as "
+        "`server`; a managed or serverless hosting as v1's `serverless: true`), and runs the "
+        "engine again on every case that states the field; the last row takes them all back "
+        "at once. *Decides* counts the answers that change: onto the team's choice (the "
+        "field is why the engine agrees), or off it. A field can be stated without deciding "
+        "on its own: client acknowledgements, for one, come with control messages on the "
+        "socket, which decide already (all nine cases that state them put their control "
+        "messages on the socket). `tests/test_profile_v2.py` also rewrites v1 cases with the "
+        "field their miss-note asks for (`slack-socket-mode` with `client_acks`, "
+        "`telemetry-ingest` with device clients, `langgraph-platform-run-streaming` with "
+        "`per_request`, `aws-appsync-events` with a managed hosting), each of which the field "
+        "then decides.",
+        "",
+    ]
+    rows = [["field", "cases stating it", "decides for the team", "decides against", "cases"]]
+    for effect in effects:
+        field = _FIELD_LABELS.get(effect.field, f"`{effect.field}`")
+        parts = [_names(effect.toward)] if effect.toward else []
+        if effect.away:
+            parts.append(f"against: {_names(effect.away)}")
+        if effect.neither:
+            parts.append(f"from one other protocol to another: {_names(effect.neither)}")
+        cases = "; ".join(parts) or "-"
+        rows.append(
+            [
+                field,
+                str(len(effect.stated)),
+                str(len(effect.toward)),
+                str(len(effect.away)),
+                cases,
+            ]
+        )
+    out += _table(rows)
+    out.append("")
+    return out
+
+
+def render_agreement(agreement: Agreement, field_effects: Sequence[FieldEffect] = ()) -> str:
+    """The page, from the engine's answers on every corpus case, and from what the version 2
+    fields decide in them (the section is left out without ``field_effects``)."""
     out = [
         "# Agreement with real systems",
         "",
@@ -214,6 +273,8 @@ def render_agreement(agreement: Agreement) -> str:
         out += [f"Confusion matrix, {title} (rows: the team's choice; columns: the engine's):", ""]
         out += _table(part.confusion_rows())
         out.append("")
+    if field_effects:
+        out += _field_effects_section(field_effects)
     out += [
         "## Cases",
         "",
