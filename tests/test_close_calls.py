@@ -164,3 +164,45 @@ def test_a_close_call_asks_first_what_the_profile_left_open() -> None:
     for question in marked:
         tip = tips[_plain(question)]
         assert tip.protocol == "websocket" and tip.field in open_fields
+
+
+# A shared feed of 20 messages/s with rare client messages beside it, four streams per browser
+# over HTTP/1.1: no rule scores websocket, which wins on what the rules cost sse.
+WON_ON_COSTS = """
+schema_version: 2
+name: won-on-costs
+traffic:
+  server_to_client: {rate_hz: 20, payload_bytes: 1000}
+  client_to_server: {rate_hz: 0.01, payload_bytes: 300, channel: separate_requests}
+scale: {concurrent_connections: 200, fan_out: 5, streams_per_client: 4}
+"""
+
+
+def test_a_winner_no_rule_scores_says_why_it_ranks_first() -> None:
+    rec = recommend(_profile(WON_ON_COSTS))
+    assert rec.protocol == "websocket"
+    assert not [h for h in rec.hits if h.protocol == "websocket"]
+    why = "no rule fired: it ranks first on what the rules below cost the others"
+    table = " ".join(render_table(rec).split())  # the reasons column wraps
+    assert why in table
+    assert f"- {why}" in render_markdown([rec])
+
+
+def test_a_tied_winner_no_rule_scores_points_at_the_tie_break() -> None:
+    # Uploads only, from browsers: no rule scores sse or websocket, and the tie-break ranks.
+    rec = recommend(
+        _profile(
+            "schema_version: 2\nname: uploads\n"
+            "traffic: {client_to_server: {rate_hz: 0.5, payload_bytes: 100}}\n"
+        )
+    )
+    assert rec.close is not None and rec.close.margin == 0
+    assert not [h for h in rec.hits if h.protocol in ("sse", "websocket")]
+    rows = render_table(rec).splitlines()
+    assert any(
+        row.split()[:1] == [rec.protocol] and "ranks first by the tie-break" in row for row in rows
+    )
+    assert any(
+        row.split()[:1] == [rec.close.runner_up] and row.rstrip().endswith("no rule fired")
+        for row in rows
+    )

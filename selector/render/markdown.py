@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from tabulate import tabulate
 
 from selector.engine.recommendation import Recommendation
-from selector.render.table import close_lines, number
+from selector.render.table import close_lines, no_rule_text, number
 
 __all__ = ["render_markdown"]
 
@@ -37,7 +37,7 @@ def _one(rec: Recommendation, level: int) -> str:
         out.append(f"**{ranked.protocol}**")
         out.append("")
         if not hits:
-            out.append("- no rule fired")
+            out.append(f"- {no_rule_text(rec, ranked.protocol)}")
         for h in hits:
             effect = "veto" if h.effect == "veto" else f"{h.delta:+g}"
             refs = " ".join(f"[{n}]({url})" for n, url in enumerate(h.refs, 1))

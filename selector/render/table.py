@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from selector.engine.recommendation import Recommendation
 
-__all__ = ["close_lines", "number", "render_table", "render_tables"]
+__all__ = ["close_lines", "no_rule_text", "number", "render_table", "render_tables"]
 
 _REASON_WIDTH = 64
 
@@ -37,6 +37,16 @@ def _headline(rec: Recommendation) -> str:
     if not head:
         return line
     return "\n".join([line, head, *(f"  {item}" for item in items)])
+
+
+def no_rule_text(rec: Recommendation, protocol: str) -> str:
+    """The reasons row of a protocol no rule scored. For the winner it says why it still
+    ranks first, so a winner of score 0 does not read as a winner without a reason."""
+    if protocol != rec.protocol:
+        return "no rule fired"
+    if rec.close is not None and rec.close.margin == 0:
+        return "no rule fired: it ties on score and ranks first by the tie-break"
+    return "no rule fired: it ranks first on what the rules below cost the others"
 
 
 def close_lines(rec: Recommendation) -> tuple[str, list[str]]:
@@ -67,7 +77,7 @@ def _reasons(rec: Recommendation) -> list[str]:
     for ranked in rec.ranking:
         hits = [h for h in rec.hits if h.protocol == ranked.protocol]
         if not hits:
-            rows.append([ranked.protocol, "", "", "no rule fired"])
+            rows.append([ranked.protocol, "", "", no_rule_text(rec, ranked.protocol)])
         for n, h in enumerate(hits):
             effect = "veto" if h.effect == "veto" else f"{h.delta:+g}"
             rows.append([ranked.protocol if n == 0 else "", effect, h.rule, h.reason])
