@@ -515,6 +515,7 @@ def v2_field_effects(cases: Iterable[CorpusCase]) -> tuple[FieldEffect, ...]:
 
     loaded = [(case, load_profile(case.path)) for case in cases]
     answers = {case.name: recommend(profile).protocol for case, profile in loaded}
+    facts = {case.name: profile_facts(profile) for case, profile in loaded}
     effects = []
     for label, fields in [(name, (name,)) for name in V2_FIELD_NAMES] + [
         (EVERY_V2_FIELD, V2_FIELD_NAMES)
@@ -527,7 +528,7 @@ def v2_field_effects(cases: Iterable[CorpusCase]) -> tuple[FieldEffect, ...]:
             without = without_v2_fields(profile, fields)
             # Stating a field's default (hosting: long_lived_servers) changes nothing the
             # rules read: only a value v1 could not say counts as stating the field.
-            if profile_facts(without) == profile_facts(profile):
+            if profile_facts(without) == facts[case.name]:
                 continue
             stated.append(case.name)
             got, got_without = answers[case.name], recommend(without).protocol
