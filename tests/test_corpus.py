@@ -36,7 +36,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written
-#: for. A floor, not a target: the current engine agrees on 340 of 402 (85 %). Eight held-out
+#: for. A floor, not a target: the current engine agrees on 342 of 402 (85 %). Eight held-out
 #: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29),
 #: 30 v1 cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP
 #: retransmission timeout for its bound), 30 v2 cases (23, then 24 with the new hop field
@@ -57,18 +57,15 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.83}
 #: Exact ties (equal scores of the top two viable protocols) over the example profiles and the
 #: corpus: a ceiling at the current count, the issue's bar (delivery-tracking: a rare POST and
 #: a path whose timeouts nobody controls for SSE, native mobile clients for WebSocket;
-#: stellar-horizon-streaming: a push-only stream with resume for SSE, against native mobile
-#: clients and several streams per browser over HTTP/1.1; ntfy-web-app-subscriptions: a rare
-#: POST and resume for SSE, against two streams per browser over HTTP/1.1; odoo-bus-websocket:
-#: a rare POST and resume for SSE, against native mobile clients; redwoodjs-realtime-graphql-
-#: sse: a rare POST for SSE and restrictive networks against WebSocket, against several
-#: streams per browser over HTTP/1.1; salesforce-miaw-sse: a rare POST and resume for SSE,
-#: against native mobile clients and a bearer header either way; galaxy-sse-history-
-#: notifications: a rare POST and resume for SSE, against two streams per browser over
-#: HTTP/1.1; the last five held-out cases, added as found). A tie is broken by a documented
-#: principle but says the rules could not decide: fewer ties come from better rules, never
-#: from a bonus point.
-MAX_EXACT_TIES = 7
+#: odoo-bus-websocket and salesforce-miaw-sse: a rare POST and resume for SSE, against native
+#: mobile clients (and a bearer header either way); argo-cd-application-stream and
+#: taiga-events-websocket: a rare POST for SSE, against two streams per browser over HTTP/1.1;
+#: front9-golf-leaderboard-stream: a push-only stream for SSE, against native mobile clients
+#: and two streams per browser). Grading sse-http1-connection-limit by the connections the
+#: streams leave took it from 7 to 6: four ties became answers, three answers became ties.
+#: A tie is broken by a documented principle but says the rules could not decide: fewer ties
+#: come from better rules, never from a bonus point.
+MAX_EXACT_TIES = 6
 
 
 @pytest.fixture(scope="module")

@@ -155,11 +155,46 @@ def test_default_matrix_grades_the_post_cost_rules_by_request_load() -> None:
     assert graded == {
         "steady-upstream": "measure.post_requests_per_s",
         "high-rate-small-mutations": "measure.post_requests_per_s",
+        "sse-http1-connection-limit": "measure.origin_connections_held",
     }
     small = recommend(_profile(3, 200))  # 600 requests/s
     large = recommend(_profile(3, 2000))  # 6,000 requests/s
     assert [h.delta for h in small.hits if h.rule == "steady-upstream"] == [-1]
     assert [h.delta for h in large.hits if h.rule == "steady-upstream"] == [-2]
+
+
+def _streams(streams: int, version: str = "1.1") -> Profile:
+    return load_profile_text(
+        "schema_version: 1\nname: m\n"
+        "traffic:\n  server_to_client: {rate_hz: 1, payload_bytes: 500}\n"
+        f"scale: {{streams_per_client: {streams}}}\n"
+        f"infrastructure: {{http_version: '{version}'}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("streams", "delta", "left"), [(2, -1, 4), (3, -1, 3), (4, -2, 2), (5, -3, 1)]
+)
+def test_sse_streams_over_http1_cost_more_as_they_leave_fewer_connections(
+    streams: int, delta: float, left: int
+) -> None:
+    rec = recommend(_streams(streams))
+    (hit,) = [h for h in rec.hits if h.rule == "sse-http1-connection-limit"]
+    assert hit.protocol == "sse" and hit.delta == delta
+    assert f"leaving {left} for page loads" in hit.reason
+    assert not any(h.rule == "sse-http1-connection-exhaustion" for h in rec.hits)
+
+
+def test_six_sse_streams_over_http1_veto_sse_and_http2_lifts_the_cost() -> None:
+    vetoed = recommend(_streams(6))
+    # The veto carries the cost alone there: the graded rule stops at five streams.
+    assert [h.rule for h in vetoed.hits if h.rule.startswith("sse-http1-")] == [
+        "sse-http1-connection-exhaustion"
+    ]
+    assert [r.vetoed for r in vetoed.ranking if r.protocol == "sse"] == [True]
+    for streams in (2, 5, 6):
+        hits = recommend(_streams(streams, version="2")).hits
+        assert not any(h.rule.startswith("sse-http1-") for h in hits)
 
 
 @settings(max_examples=200, deadline=None)

@@ -7,6 +7,7 @@ import pytest
 from selector.loading import load_profile_text
 from selector.rules.facts import profile_facts
 from selector.rules.measures import (
+    BROWSER_CONNECTIONS_PER_ORIGIN,
     MEASURES,
     POST_HEADERS_H1_BYTES,
     POST_HEADERS_H2_BYTES,
@@ -43,6 +44,15 @@ def test_requests_and_fan_out_scale_with_connections() -> None:
     assert fan_out == 4 * 500 * 5000 and "= 10 MB/s" in text
     reconnects, _ = MEASURES["measure.reconnects_per_s"].compute(facts)
     assert reconnects == pytest.approx(5000 / RECONNECT_SPREAD_S)
+
+
+@pytest.mark.parametrize(("streams", "left"), [(1, 5), (4, 2), (6, 0), (9, 0)])
+def test_origin_connections_held_counts_what_the_streams_leave(streams: int, left: int) -> None:
+    facts = _facts(f"scale: {{streams_per_client: {streams}}}\n")
+    held, text = MEASURES["measure.origin_connections_held"].compute(facts)
+    assert held == streams
+    assert f"{streams} streams hold {streams} of the {BROWSER_CONNECTIONS_PER_ORIGIN}" in text
+    assert f"leaving {left} for page loads" in text
 
 
 def test_rationale_prints_the_derivation() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "BROWSER_CONNECTIONS_PER_ORIGIN",
     "DEPENDENT_MEASURES",
     "MEASURES",
     "MEASURE_OPERATORS",
@@ -35,6 +36,9 @@ POST_HEADERS_H2_BYTES = 60
 #: WebSocket frame header of a small client frame: 2 bytes plus the 4-byte masking key
 #: (RFC 6455, section 5.2).
 WS_CLIENT_FRAME_BYTES = 6
+#: Connections a browser opens to one origin over HTTP/1.1 (Chromium, Firefox and Safari alike;
+#: MDN's EventSource page warns that SSE streams count against it across all tabs).
+BROWSER_CONNECTIONS_PER_ORIGIN = 6
 #: Window over which reconnecting clients are assumed to spread after a mass drop (jittered
 #: exponential backoff, as the lifetime planner recommends).
 RECONNECT_SPREAD_S = 30.0
@@ -109,6 +113,16 @@ def _reconnects(facts: Mapping[str, Any]) -> tuple[float, str]:
     return per_s, (
         f"{_num(connections)} connections reconnecting over ~{_num(RECONNECT_SPREAD_S)} s after "
         f"a mass drop = {_num(round(per_s))} handshakes/s"
+    )
+
+
+def _origin_connections(facts: Mapping[str, Any]) -> tuple[float, str]:
+    streams = facts["scale.streams_per_client"]
+    left = max(BROWSER_CONNECTIONS_PER_ORIGIN - streams, 0)
+    return float(streams), (
+        f"{_num(streams)} streams hold {_num(streams)} of the {BROWSER_CONNECTIONS_PER_ORIGIN} "
+        f"HTTP/1.1 connections a browser opens to one origin, leaving {_num(left)} for page "
+        f"loads, API requests and other tabs"
     )
 
 
@@ -242,6 +256,15 @@ MEASURES: dict[str, Measure] = {
             Lever(_DOWN_RATE, True, _solve_product(_DOWN_RATE, _DOWN_PAYLOAD)),
             Lever(_DOWN_PAYLOAD, True, _solve_product(_DOWN_PAYLOAD, _DOWN_RATE)),
         ),
+    ),
+    "measure.origin_connections_held": Measure(
+        "connections",
+        "Connections to the origin one user's SSE streams hold, of the "
+        f"{BROWSER_CONNECTIONS_PER_ORIGIN} a browser opens per origin over HTTP/1.1.",
+        _origin_connections,
+        lambda facts: float(facts["scale.streams_per_client"]),
+        ("scale.streams_per_client",),
+        (Lever("scale.streams_per_client", True, lambda facts, t: t),),
     ),
     "measure.reconnects_per_s": Measure(
         "handshakes/s",
