@@ -30,6 +30,38 @@ CASES = [
         "steady-two-way",
         False,
     ),
+    # one message a second each way is steady, not occasional: the two never both fire
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 1, payload_bytes: 80}}\n",
+        "steady-two-way",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 1, payload_bytes: 80}}\n",
+        "occasional-upstream-over-post",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
+        "client_to_server: {rate_hz: 0.99, payload_bytes: 80}}\n",
+        "occasional-upstream-over-post",
+        True,
+    ),
+    # resumption is built into SSE where an EventSource reconnects, not in native apps
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}}\n"
+        "delivery: {resume: true}\nclients: [browser, server]\n",
+        "resume-built-into-sse",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}}\n"
+        "delivery: {resume: true}\nclients: [browser, mobile]\n",
+        "resume-built-into-sse",
+        False,
+    ),
     # upstream cost, counted once
     (
         "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
