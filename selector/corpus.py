@@ -111,6 +111,8 @@ REASON_RULES: Mapping[str, tuple[str, ...]] = {
     "media": (
         "media-needs-rtp",
         "media-to-browser-or-mobile",
+        "media-over-sse",
+        "buffered-media-playback",
         "server-to-server-audio",
         "audio-to-a-recogniser",
     ),

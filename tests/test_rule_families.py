@@ -62,6 +62,49 @@ CASES = [
         "resume-built-into-sse",
         False,
     ),
+    # media: conversed over within an interactive budget, or played back within seconds
+    (
+        "traffic: {server_to_client: {rate_hz: 25, payload_bytes: 4000}}\n"
+        "media: video\ndelivery: {latency_p99_ms: 500}\n",
+        "media-to-browser-or-mobile",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 25, payload_bytes: 4000}}\n"
+        "media: video\ndelivery: {latency_p99_ms: 2000}\n",
+        "media-to-browser-or-mobile",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 25, payload_bytes: 4000}}\n"
+        "media: video\ndelivery: {latency_p99_ms: 2000}\n",
+        "media-needs-rtp",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 25, payload_bytes: 4000}}\n"
+        "media: video\ndelivery: {latency_p99_ms: 2000}\n",
+        "buffered-media-playback",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 25, payload_bytes: 4000}}\n"
+        "media: video\ndelivery: {latency_p99_ms: 1999}\n",
+        "buffered-media-playback",
+        False,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 25, payload_bytes: 4000}}\n"
+        "media: video\ndelivery: {latency_p99_ms: 2000}\n",
+        "media-over-sse",
+        True,
+    ),
+    (
+        "traffic: {server_to_client: {rate_hz: 25, payload_bytes: 4000}}\n"
+        "media: audio_video\ntopology: peer_to_peer\ndelivery: {latency_p99_ms: 5000}\n",
+        "buffered-media-playback",
+        False,
+    ),
     # upstream cost, counted once
     (
         "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "

@@ -77,9 +77,15 @@ def test_ties_go_to_the_protocol_with_fewer_moving_parts() -> None:
 def test_confidence_follows_the_margin() -> None:
     push = recommend(_profile(PUSH))  # sse +3 against websocket 0
     assert (push.protocol, push.margin, push.confidence) == ("sse", 3, "medium")
-    call = recommend(_profile("media: video\nclients: [browser]\n"))
+    call = recommend(
+        _profile("media: video\nclients: [browser]\ndelivery: {latency_p99_ms: 300}\n")
+    )
     assert call.protocol == "webrtc" and call.confidence == "high" and call.margin is not None
     assert call.margin >= 4
+    # Left at the default 1 s budget, the call sits within a factor of 2 of the 2 s from
+    # which media counts as played back (buffered-media-playback): one level lower.
+    unstated = recommend(_profile("media: video\nclients: [browser]\n"))
+    assert (unstated.protocol, unstated.confidence) == ("webrtc", "medium")
 
 
 def test_hits_explain_every_point_of_every_score() -> None:
