@@ -29,6 +29,20 @@ def _up(p: Profile) -> bool:
     return p.traffic.client_to_server is not None and p.traffic.client_to_server.rate_hz > 0
 
 
+def _audio_to_a_recogniser(p: Profile) -> bool:
+    up, down = p.traffic.client_to_server, p.traffic.server_to_client
+    up_rate = up.rate_hz if up else 0.0
+    up_bytes = up_rate * up.payload_bytes if up else 0.0
+    down_bytes = down.rate_hz * down.payload_bytes if down else 0.0
+    return (
+        p.media == "audio"
+        and p.topology != "peer_to_peer"
+        and up_rate >= 1
+        and up_bytes >= 16000
+        and down_bytes < 16000
+    )
+
+
 PRESENT: dict[str, Callable[[Profile], bool]] = {
     "connections": lambda p: True,
     "server_to_client": _down,
@@ -39,6 +53,8 @@ PRESENT: dict[str, Callable[[Profile], bool]] = {
     "app_clients": lambda p: "browser" in p.clients or "mobile" in p.clients,
     "server_clients_only": lambda p: set(p.clients) == {"server"},
     "media": lambda p: p.media != "none",
+    "media_to_a_listener": lambda p: p.media != "none" and not _audio_to_a_recogniser(p),
+    "audio_to_a_recogniser": _audio_to_a_recogniser,
     "data_only": lambda p: p.media == "none",
     "peer_to_peer": lambda p: p.topology == "peer_to_peer",
     "hops": lambda p: bool(p.infrastructure.path),

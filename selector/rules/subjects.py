@@ -32,6 +32,23 @@ class Subject:
 
 _HOP_KINDS = frozenset(FACTS["infrastructure.hop_kinds"].choices)
 
+#: Audio that clients send as messages to a recogniser, with little coming back: chunks of at
+#: most a second, at least 16,000 B/s up (8 kHz 16-bit PCM, the lowest raw speech rate), less
+#: than that down (text), and no peer (a peer is a person: audio between peers has a listener).
+_AUDIO_TO_A_RECOGNISER = AllOf(
+    (
+        Compare("media", "eq", "audio"),
+        Compare("topology", "ne", "peer_to_peer"),
+        Compare("traffic.client_to_server.rate_hz", "ge", 1),
+        Compare("measure.client_upload_bytes_per_s", "ge", 16000),
+        Compare("measure.client_download_bytes_per_s", "lt", 16000),
+    )
+)
+_RECOGNISER_SHOWN = (
+    "media is audio, not peer to peer, client messages at least 1/s carrying at least "
+    "16,000 B/s, under 16,000 B/s to each client"
+)
+
 #: The closed vocabulary of ``applies_to``.
 SUBJECTS: dict[str, Subject] = {
     "connections": Subject("Any profile: every profile opens real-time connections.", AllOf(())),
@@ -74,6 +91,16 @@ SUBJECTS: dict[str, Subject] = {
         "Every client is a server.", Compare("clients", "only", frozenset({"server"}))
     ),
     "media": Subject("Real-time audio or video.", Compare("media", "ne", "none")),
+    "media_to_a_listener": Subject(
+        "Real-time audio or video that a person hears or watches: not audio sent to a recogniser.",
+        AllOf((Compare("media", "ne", "none"), Not(_AUDIO_TO_A_RECOGNISER))),
+        f"media is not none, and not ({_RECOGNISER_SHOWN})",
+    ),
+    "audio_to_a_recogniser": Subject(
+        "Audio clients send as messages to a recogniser, with little coming back.",
+        _AUDIO_TO_A_RECOGNISER,
+        _RECOGNISER_SHOWN,
+    ),
     "data_only": Subject("No real-time media: messages only.", Compare("media", "eq", "none")),
     "peer_to_peer": Subject(
         "Clients exchange messages with each other.", Compare("topology", "eq", "peer_to_peer")
