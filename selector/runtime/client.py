@@ -44,7 +44,7 @@ from selector.runtime.protocol.client_wire import (
     retry_after_from_close_reason,
     server_message_from_sse,
 )
-from selector.runtime.protocol.outbox import DEFAULT_OUTBOX_CAPACITY, Mutation, Outbox
+from selector.runtime.protocol.outbox import DEFAULT_OUTBOX_CAPACITY, Outbox, OutgoingMutation
 from selector.runtime.protocol.sse import DEFAULT_MAX_EVENT_CHARS, SseDecoder, SseLimitError
 
 __all__ = ["ClientStoppedError", "SseClient", "WsClient"]
@@ -151,7 +151,7 @@ class _ReconnectingClient:
         return self.state.last_event_id
 
     @property
-    def pending(self) -> tuple[Mutation, ...]:
+    def pending(self) -> tuple[OutgoingMutation, ...]:
         """Mutations sent or queued but not acknowledged yet, in ``seq`` order."""
         return self.state.outbox.pending
 
@@ -176,7 +176,7 @@ class _ReconnectingClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def send(self, op: str, data: Any = None) -> Mutation:
+    async def send(self, op: str, data: Any = None) -> OutgoingMutation:
         """Queue a mutation; it is (re)sent until acknowledged.
 
         Raises ``OutboxFullError`` when too many await an ack, ``ValueError`` for an empty op
@@ -569,7 +569,7 @@ class SseClient(_ReconnectingClient):
                 self._post_backoff.reset()
                 self._notify()
 
-    async def _post(self, mutation: Mutation) -> bool:
+    async def _post(self, mutation: OutgoingMutation) -> bool:
         """One POST; True when the mutation is settled (acked or refused for good)."""
         assert self._http is not None
         headers = {"Content-Type": "application/json", **self._auth_headers()}

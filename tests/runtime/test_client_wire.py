@@ -20,7 +20,7 @@ from selector.runtime.protocol.client_wire import (
     retry_after_from_close_reason,
     server_message_from_sse,
 )
-from selector.runtime.protocol.outbox import Mutation
+from selector.runtime.protocol.outbox import OutgoingMutation
 from selector.runtime.protocol.sse import SseDecoder, encode_event
 
 
@@ -85,7 +85,7 @@ def test_sse_event_with_non_json_data_or_non_integer_id_is_malformed() -> None:
 
 
 def test_mutation_encodings_follow_the_contract() -> None:
-    mutation = Mutation(4, "set", {"key": "a", "value": [1, "é"]})
+    mutation = OutgoingMutation(4, "set", {"key": "a", "value": [1, "é"]})
     assert json.loads(encode_mutation(mutation)) == {
         "seq": 4,
         "op": "set",

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selector.runtime.protocol.outbox import Mutation, Outbox, OutboxFullError
+from selector.runtime.protocol.outbox import Outbox, OutboxFullError, OutgoingMutation
 
 
-def _seqs(mutations: list[Mutation] | tuple[Mutation, ...]) -> list[int]:
+def _seqs(mutations: list[OutgoingMutation] | tuple[OutgoingMutation, ...]) -> list[int]:
     return [m.seq for m in mutations]
 
 
@@ -77,8 +77,8 @@ def test_a_rejected_mutation_is_dropped_and_kept_for_diagnosis() -> None:
     outbox = Outbox()
     outbox.add("a")
     outbox.add("b")
-    assert outbox.reject(1) == Mutation(1, "a")
-    assert outbox.rejected == [Mutation(1, "a")]
+    assert outbox.reject(1) == OutgoingMutation(1, "a")
+    assert outbox.rejected == [OutgoingMutation(1, "a")]
     assert _seqs(outbox.pending) == [2]
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from selector.runtime.protocol.envelope import RESERVED_EVENT_NAMES
-from selector.runtime.protocol.outbox import Mutation
+from selector.runtime.protocol.outbox import OutgoingMutation
 from selector.runtime.protocol.sse import SseEvent
 
 __all__ = [
@@ -205,12 +205,14 @@ def server_message_from_sse(event: SseEvent) -> ServerMessage:
     return ServerEvent(int(event.last_event_id), event.event, data)
 
 
-def encode_mutation(mutation: Mutation) -> bytes:
+def encode_mutation(mutation: OutgoingMutation) -> bytes:
     """The WebSocket frame for a mutation: ``{"seq", "op", "data"}`` (compact JSON)."""
     return orjson.dumps({"seq": mutation.seq, "op": mutation.op, "data": mutation.data})
 
 
-def encode_mutation_post(client_id: str, mutation: Mutation, secret: str | None = None) -> bytes:
+def encode_mutation_post(
+    client_id: str, mutation: OutgoingMutation, secret: str | None = None
+) -> bytes:
     """The ``POST /mutations`` body: the WebSocket frame plus the ``client_id`` (and its
     resume ``secret`` once the server issued one)."""
     body = {"client_id": client_id, "seq": mutation.seq, "op": mutation.op, "data": mutation.data}

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_OUTBOX_CAPACITY", "Mutation", "Outbox", "OutboxFullError"]
+__all__ = ["DEFAULT_OUTBOX_CAPACITY", "Outbox", "OutboxFullError", "OutgoingMutation"]
 
 DEFAULT_OUTBOX_CAPACITY = 10_000
 
@@ -31,8 +31,12 @@ class OutboxFullError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class Mutation:
-    """One client mutation, ``{"seq": N, "op": NAME, "data": ...}`` on the wire."""
+class OutgoingMutation:
+    """One mutation as the client sends it, ``{"seq": N, "op": NAME, "data": ...}`` on the wire.
+
+    The server's :class:`selector.runtime.protocol.envelope.Mutation` is the same message
+    once received: it adds the ``client_id`` the server learned from the connection.
+    """
 
     seq: int
     op: str
@@ -55,7 +59,7 @@ class Outbox:
         self.capacity = capacity
         self._next_seq = first_seq
         # dicts keep insertion order and seqs are assigned increasing: iteration is seq order.
-        self._pending: dict[int, Mutation] = {}
+        self._pending: dict[int, OutgoingMutation] = {}
         # Everything pending with seq <= this was handed out on the current connection.
         self._sent_through = 0
         #: Mutations removed by an ack (each counted once).
@@ -63,17 +67,17 @@ class Outbox:
         #: Acks for a seq that was no longer pending (ack repeated after a replay).
         self.redundant_acks = 0
         #: Mutations the server refused outright (removed without an ack).
-        self.rejected: list[Mutation] = []
+        self.rejected: list[OutgoingMutation] = []
 
     def __len__(self) -> int:
         return len(self._pending)
 
     @property
-    def pending(self) -> tuple[Mutation, ...]:
+    def pending(self) -> tuple[OutgoingMutation, ...]:
         """Unacknowledged mutations, in ``seq`` order."""
         return tuple(self._pending.values())
 
-    def add(self, op: str, data: Any = None) -> Mutation:
+    def add(self, op: str, data: Any = None) -> OutgoingMutation:
         """Queue a new mutation with the next ``seq``; raises :class:`OutboxFullError`."""
         if not isinstance(op, str) or not op:
             raise ValueError("a mutation op must be a non-empty string")
@@ -82,12 +86,12 @@ class Outbox:
                 f"outbox full: {len(self._pending)} mutations await an ack "
                 f"(capacity {self.capacity}); wait for acks or raise the capacity"
             )
-        mutation = Mutation(self._next_seq, op, data)
+        mutation = OutgoingMutation(self._next_seq, op, data)
         self._next_seq += 1
         self._pending[mutation.seq] = mutation
         return mutation
 
-    def take_unsent(self) -> list[Mutation]:
+    def take_unsent(self) -> list[OutgoingMutation]:
         """Mutations not yet written on the current connection, in order; marks them sent."""
         unsent = [m for m in self._pending.values() if m.seq > self._sent_through]
         if unsent:
@@ -106,7 +110,7 @@ class Outbox:
         self.acked += 1
         return True
 
-    def reject(self, seq: int) -> Mutation | None:
+    def reject(self, seq: int) -> OutgoingMutation | None:
         """The server refused ``seq`` for good (HTTP 400): drop it so it is not retried."""
         mutation = self._pending.pop(seq, None)
         if mutation is not None:
