@@ -8,7 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from selector.engine.recommend import CLOSE_MARGIN, UNSTATED_NOTE, recommend, unstated
+from selector.engine.recommend import (
+    CLOSE_MARGIN,
+    UNSTATED_NOTE,
+    WORKLOAD_KIND_FIELDS,
+    recommend,
+    unstated,
+)
 from selector.loading import load_profile_text
 from selector.profile import Profile
 from selector.render.markdown import render_markdown
@@ -65,6 +71,34 @@ def test_each_deciding_question_hands_the_answer_to_the_runner_up() -> None:
     deciding = [t for t in rec.tipping_points if t.description in asked]
     assert len(deciding) == len(asked)
     assert deciding and all(t.protocol == rec.close.runner_up for t in deciding)
+
+
+COURIERS = """
+schema_version: 2
+name: couriers
+traffic:
+  server_to_client: {rate_hz: 0.3, payload_bytes: 150}
+  client_to_server: {rate_hz: 0.3, payload_bytes: 150}
+  encoding: text
+delivery: {guarantee: reliable_unordered, latency_p99_ms: 3000, resume: false}
+clients: [browser, mobile]
+scale: {concurrent_connections: 30000, fan_out: 2}
+infrastructure: {timeout_control: none, path: [{kind: heroku}]}
+"""
+
+
+def test_a_different_workload_is_asked_last() -> None:
+    # Couriers' apps and customers' browsers behind Heroku's router: media is left unstated,
+    # and audio would hand the answer to websocket; but a text feed that starts carrying audio
+    # is another workload, not an open detail of this one.
+    rec = recommend(_profile(COURIERS))
+    assert rec.close is not None
+    kinds = {t.description: t.field for t in rec.tipping_points}
+    to_runner_up = [t for t in rec.tipping_points if t.protocol == rec.close.runner_up]
+    assert any(t.field == "media" for t in to_runner_up), "the case this test is about"
+    other = [t for t in to_runner_up if t.field not in WORKLOAD_KIND_FIELDS]
+    assert len(other) >= len(rec.close.deciding)
+    assert not any(kinds[_plain(d)] in WORKLOAD_KIND_FIELDS for d in rec.close.deciding)
 
 
 def test_a_clear_answer_has_no_close_call() -> None:

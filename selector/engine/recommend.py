@@ -51,6 +51,7 @@ __all__ = [
     "SENSITIVE_FACTOR",
     "TIE_BREAK",
     "UNSTATED_NOTE",
+    "WORKLOAD_KIND_FIELDS",
     "recommend",
     "unstated",
 ]
@@ -242,6 +243,13 @@ def _open_question(tip: TippingPoint) -> str:
     return f"{text} ({UNSTATED_NOTE})"
 
 
+#: Fields whose change makes a different workload (a text feed that starts carrying audio,
+#: a server that becomes a peer), not an open detail of this one: they are the questions a
+#: close call asks last. In the corpus, "media is set to audio" was one of the three
+#: questions of 33 close calls out of 136, all text-only workloads.
+WORKLOAD_KIND_FIELDS = frozenset({"media", "topology"})
+
+
 def _close_call(
     first: RankedProtocol,
     second: RankedProtocol,
@@ -249,9 +257,12 @@ def _close_call(
     tips: Sequence[TippingPoint],
     defaults: frozenset[str],
 ) -> CloseCall:
-    # The questions the profile left open come first: answering them is what decides it.
+    # The questions the profile left open come first: answering them is what decides it. A
+    # change of what the workload is comes last, whether stated or not.
     to_second = [t for t in tips if t.protocol == second.protocol]
-    open_first = sorted(to_second, key=lambda t: t.field not in defaults)
+    open_first = sorted(
+        to_second, key=lambda t: (t.field in WORKLOAD_KIND_FIELDS, t.field not in defaults)
+    )
     deciding = [_open_question(t) if t.field in defaults else t.description for t in open_first[:3]]
     if margin == 0:
         decided = (
