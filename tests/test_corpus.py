@@ -36,7 +36,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 554 of 662 (84 %). Sixteen held-out batches
+#: floor, not a target: the current engine agrees on 553 of 661 (84 %). Sixteen held-out batches
 #: were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1 cases (24,
 #: then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission timeout for
 #: its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78 cases in six
@@ -49,16 +49,17 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: 10 and 5 of 10, and a v2 set, 9 of 10), then 40 in four v2 sets (9, 9, 9 and 7 of 10) and 30
 #: written as v1 in three more (7, 8 and 10 of 10), then 30 in three v2 sets (8, 9 and 9 of 10) and
 #: 30 in three v1 sets (7, 7 and 5 of 10), then 20 in two v2 sets (8 and 9 of 10) and 20 in two v1
-#: sets (9 and 7 of 10; docs/agreement.md, History). The floor sits three cases below (551 of 662),
+#: sets (9 and 7 of 10, then 8 of 9 once an audit dropped a case its cited code contradicts;
+#: docs/agreement.md, History). The floor sits three cases below (550 of 661),
 #: so that a matrix change losing real-world cases fails here while a few new, harder cases can
 #: still be added. Raise it as the engine gains.
 MIN_REAL_WORLD_AGREEMENT = 0.832
-MIN_CASES = 690
+MIN_CASES = 689
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current
-#: figures (27 of 28 original, 254 of 323 real-world cases that state a reason), per set. The
+#: figures (27 of 28 original, 252 of 321 real-world cases that state a reason), per set. The
 #: real-world share went from 83 % to 80 % over earlier sets, then to 78-79 % with the held-out
-#: cases of two later rounds (24 of 36, then 12 of 15, that state a reason cite one): reasons no
+#: cases of two later rounds (24 of 36, then 10 of 13, that state a reason cite one): reasons no
 #: rule carries (edge runtimes without TCP sockets, Internet Explorer without EventSource, scale,
 #: which no rule sets between WebSocket and SSE), v1 files whose low-latency reasons ride on
 #: messages a v1 profile cannot place on the socket, and resume-built-into-sse standing aside where
