@@ -1,4 +1,4 @@
-"""The lifetime solver, driven by the situations the seed and facts.md describe."""
+"""The lifetime solver, on real idle-drop situations (the hop limits of planner/facts.py)."""
 
 from __future__ import annotations
 

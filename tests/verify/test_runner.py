@@ -1,6 +1,7 @@
 """Real runs: reference server, fault proxy and reconnecting clients on 127.0.0.1.
 
-These reproduce the seed's failure and show the plan preventing it, and check that the
+These reproduce the silent idle drop (a connection cut with no FIN or RST, and state that
+drifts until the client notices) and show the plan preventing it, and check that the
 evidence follows what happens on the wire rather than the plan.
 """
 
@@ -21,7 +22,8 @@ from selector.verify.traffic import VerifyOptions, build_traffic_plan
 from tests.conftest import ROOT
 
 # A bidirectional, acked, resumable workload behind one nginx hop with its 60 s idle timeout,
-# which (like the load balancers in the seed) drops idle connections without FIN or RST.
+# which (like the cloud load balancers in selector/planner/facts.py) drops idle connections
+# without FIN or RST.
 PROFILE = """\
 schema_version: 1
 name: behind-nginx
@@ -50,7 +52,7 @@ def quiet(_: str) -> None:
 
 
 @pytest.mark.parametrize("protocol", ["websocket", "sse"])
-def test_seed_failure_without_heartbeat_and_its_prevention_with_the_plan(protocol: str) -> None:
+def test_silent_drop_without_heartbeat_and_its_prevention_with_the_plan(protocol: str) -> None:
     plan = traffic(protocol)
     planned, naive = asyncio.run(run_protocol(plan, progress=quiet))
 
