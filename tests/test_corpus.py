@@ -36,7 +36,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 587 of 701 (84 %). Seventeen held-out batches
+#: floor, not a target: the current engine agrees on 588 of 701 (84 %). Seventeen held-out batches
 #: were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1 cases (24,
 #: then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission timeout for
 #: its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78 cases in six
@@ -51,10 +51,10 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: 30 in three v1 sets (7, 7 and 5 of 10), then 20 in two v2 sets (8 and 9 of 10) and 20 in two v1
 #: sets (9 and 7 of 10, then 8 of 9 once an audit dropped a case its cited code contradicts), then
 #: 20 in two v2 sets (9 and 10 of 10) and 20 in two v1 sets (8 and 6 of 10; docs/agreement.md,
-#: History). The floor sits three cases below (584 of 701), so that a matrix change losing
+#: History). The floor sits three cases below (585 of 701), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.833
+MIN_REAL_WORLD_AGREEMENT = 0.834
 MIN_CASES = 729
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current
@@ -69,20 +69,18 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.78}
 #: Exact ties (equal scores of the top two viable protocols) over the example profiles and the
 #: corpus: a ceiling at the current count, the issue's bar (delivery-tracking: a rare POST and a
 #: path whose timeouts nobody controls for SSE, native mobile clients for WebSocket;
-#: argo-cd-application-stream, compass-calendar-sse-stream and taiga-events-websocket: a rare POST
-#: for SSE, against two streams per browser over HTTP/1.1; front9-golf-leaderboard-stream and
-#: stellar-horizon-streaming: a push-only stream for SSE, against native mobile clients and two
-#: streams per browser; poll-everywhere-firehose-live-responses: a rare POST for SSE, against
-#: native mobile clients; libredesk-agent-websocket and twenty-crm-realtime-event-stream-sse: a
-#: rare POST against two streams per browser, as argo-cd's, and so are misp-dashboard-live-sse and
-#: moneymatter-bank-sync-sse; lnd-rest-websocket-streaming-rpcs: the same, each also charged for a
-#: bearer header in browsers). Grading sse-http1-connection-limit by the connections the streams
-#: leave took it from 7 to 6; resume-built-into-sse standing aside for native apps decided three
-#: ties of "a rare POST and resume against native mobile clients" and made one;
-#: best-effort-delivery stopping at a 1 s budget decided upstash-redis-rest-subscribe-sse's tie. A
-#: tie is broken by a documented principle but says the rules could not decide: fewer ties come
-#: from better rules, never from a bonus point.
-MAX_EXACT_TIES = 12
+#: poll-everywhere-firehose-live-responses: a rare POST for SSE, native mobile clients for
+#: WebSocket and restrictive networks against it; lnd-rest-websocket-streaming-rpcs: a rare POST
+#: for SSE, against three streams per browser over HTTP/1.1, both charged for a bearer header in
+#: browsers; upstash-redis-rest-subscribe-sse: nothing but the bearer header, charged to both).
+#: Grading sse-http1-connection-limit by the connections the streams leave took the count from 7 to
+#: 6; resume-built-into-sse standing aside for native apps decided three ties and made one;
+#: best-effort-delivery stopping at a 1 s budget decided upstash's tie between WebSocket and
+#: WebRTC; charging nothing for two streams per browser decided nine ties of a rare POST or a
+#: push-only stream against them (argo-cd-application-stream and eight more, seven of them SSE) and
+#: made upstash's. A tie is broken by a documented principle but says the rules could not decide:
+#: fewer ties come from better rules, never from a bonus point.
+MAX_EXACT_TIES = 4
 
 
 @pytest.fixture(scope="module")

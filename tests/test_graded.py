@@ -172,9 +172,7 @@ def _streams(streams: int, version: str = "1.1") -> Profile:
     )
 
 
-@pytest.mark.parametrize(
-    ("streams", "delta", "left"), [(2, -1, 4), (3, -1, 3), (4, -2, 2), (5, -3, 1)]
-)
+@pytest.mark.parametrize(("streams", "delta", "left"), [(3, -1, 3), (4, -2, 2), (5, -3, 1)])
 def test_sse_streams_over_http1_cost_more_as_they_leave_fewer_connections(
     streams: int, delta: float, left: int
 ) -> None:
@@ -183,6 +181,12 @@ def test_sse_streams_over_http1_cost_more_as_they_leave_fewer_connections(
     assert hit.protocol == "sse" and hit.delta == delta
     assert f"leaving {left} for page loads" in hit.reason
     assert not any(h.rule == "sse-http1-connection-exhaustion" for h in rec.hits)
+
+
+def test_two_sse_streams_over_http1_cost_nothing() -> None:
+    # Two streams leave four of the six connections: the cost starts where they hold half.
+    assert not any(h.rule.startswith("sse-http1-") for h in recommend(_streams(2)).hits)
+    assert any(h.rule == "sse-http1-connection-limit" for h in recommend(_streams(3)).hits)
 
 
 def test_six_sse_streams_over_http1_veto_sse_and_http2_lifts_the_cost() -> None:
