@@ -245,8 +245,9 @@ def _open_question(tip: TippingPoint) -> str:
 
 #: Fields whose change makes a different workload (a text feed that starts carrying audio,
 #: a server that becomes a peer), not an open detail of this one: they are the questions a
-#: close call asks last. In the corpus, "media is set to audio" was one of the three
-#: questions of 33 close calls out of 136, all text-only workloads.
+#: close call asks last. Over the 729 cases of the corpus, asking the open questions first
+#: and nothing more put a media question (audio, video) among the three of 26 close calls
+#: out of 149, every one on a workload that carries no media.
 WORKLOAD_KIND_FIELDS = frozenset({"media", "topology"})
 
 
