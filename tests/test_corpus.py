@@ -36,7 +36,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 588 of 701 (84 %). Seventeen held-out batches
+#: floor, not a target: the current engine agrees on 619 of 739 (84 %). Eighteen held-out batches
 #: were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1 cases (24,
 #: then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission timeout for
 #: its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78 cases in six
@@ -50,37 +50,42 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: written as v1 in three more (7, 8 and 10 of 10), then 30 in three v2 sets (8, 9 and 9 of 10) and
 #: 30 in three v1 sets (7, 7 and 5 of 10), then 20 in two v2 sets (8 and 9 of 10) and 20 in two v1
 #: sets (9 and 7 of 10, then 8 of 9 once an audit dropped a case its cited code contradicts), then
-#: 20 in two v2 sets (9 and 10 of 10) and 20 in two v1 sets (8 and 6 of 10; docs/agreement.md,
-#: History). The floor sits three cases below (585 of 701), so that a matrix change losing
-#: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
-#: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.834
-MIN_CASES = 729
+#: 20 in two v2 sets (9 and 10 of 10) and 20 in two v1 sets (8 and 6 of 10), then 20 in two v2 sets
+#: (8 and 8 of 10, then 7 of 8 and 8 of 10 once an audit dropped two cases whose workload the
+#: sources contradict) and 20 in two v1 sets (8 and 7 of 10, then 8 and 8 of 10 with a corrected
+#: profile; docs/agreement.md, History). The floor sits three cases below (616 of 739), so that a
+#: matrix change losing real-world cases fails here while a few new, harder cases can still be
+#: added. Raise it as the engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.833
+MIN_CASES = 767
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current
-#: figures (27 of 28 original, 261 of 334 real-world cases that state a reason), per set. The
-#: real-world share went from 83 % to 80 % over earlier sets, then to 78-79 % with the held-out
-#: cases of two later rounds (24 of 36, 10 of 13 and 9 of 13, that state a reason cite one):
+#: figures (27 of 28 original, 271 of 350 real-world cases that state a reason), per set. The
+#: real-world share went from 83 % to 80 % over earlier sets, then to 77-79 % with the held-out
+#: cases of later rounds (24 of 36, 10 of 13, 9 of 13 and 10 of 16, that state a reason cite one):
 #: reasons no rule carries (edge runtimes without TCP sockets, Internet Explorer without
 #: EventSource, scale, which no rule sets between WebSocket and SSE), v1 files whose low-latency
 #: reasons ride on messages a v1 profile cannot place on the socket, and resume-built-into-sse
-#: standing aside where native apps are clients.
-MIN_REASON_CITED = {"original": 0.96, "real-world": 0.78}
+#: standing aside where native apps are clients, and low-latency or browser-support reasons of
+#: WebSocket feeds that no rule favouring WebSocket reads.
+MIN_REASON_CITED = {"original": 0.96, "real-world": 0.77}
 #: Exact ties (equal scores of the top two viable protocols) over the example profiles and the
 #: corpus: a ceiling at the current count, the issue's bar (delivery-tracking: a rare POST and a
 #: path whose timeouts nobody controls for SSE, native mobile clients for WebSocket;
 #: poll-everywhere-firehose-live-responses: a rare POST for SSE, native mobile clients for
 #: WebSocket and restrictive networks against it; lnd-rest-websocket-streaming-rpcs: a rare POST
 #: for SSE, against three streams per browser over HTTP/1.1, both charged for a bearer header in
-#: browsers; upstash-redis-rest-subscribe-sse: nothing but the bearer header, charged to both).
-#: Grading sse-http1-connection-limit by the connections the streams leave took the count from 7 to
-#: 6; resume-built-into-sse standing aside for native apps decided three ties and made one;
-#: best-effort-delivery stopping at a 1 s budget decided upstash's tie between WebSocket and
-#: WebRTC; charging nothing for two streams per browser decided nine ties of a rare POST or a
-#: push-only stream against them (argo-cd-application-stream and eight more, seven of them SSE) and
-#: made upstash's. A tie is broken by a documented principle but says the rules could not decide:
-#: fewer ties come from better rules, never from a bonus point.
-MAX_EXACT_TIES = 4
+#: browsers; upstash-redis-rest-subscribe-sse: nothing but the bearer header, charged to both;
+#: skytrace-flight-tracking-events-sse: nothing at all, its client messages at exactly one a second
+#: beside a best-effort stream read by no rate rule). Grading sse-http1-connection-limit by the
+#: connections the streams leave took the count from 7 to 6; resume-built-into-sse standing aside
+#: for native apps decided three ties and made one; best-effort-delivery stopping at a 1 s budget
+#: decided upstash's tie between WebSocket and WebRTC; charging nothing for two streams per browser
+#: decided nine ties of a rare POST or a push-only stream against them (argo-cd-application-stream
+#: and eight more, seven of them SSE) and made upstash's. A tie is broken by a documented principle
+#: but says the rules could not decide: fewer ties come from better rules, never from a bonus
+#: point.
+MAX_EXACT_TIES = 5
 
 
 @pytest.fixture(scope="module")
