@@ -174,6 +174,29 @@ def test_fixed_rules_still_fire_where_their_subject_is(profile: str, rule: str) 
     assert rule in _fired(profile)
 
 
+# Client messages at exactly one a second, a rate profiles often state: steady-upstream starts
+# above it, so occasional-upstream-over-post reads it, unless steady-two-way reads the traffic
+# as steady both ways (then only that one does: the two never describe the same rate).
+@pytest.mark.parametrize(
+    ("down_rate", "guarantee", "expected"),
+    [
+        (0.5, "reliable_ordered", "occasional-upstream-over-post"),
+        (2, "best_effort", "occasional-upstream-over-post"),
+        (2, "reliable_ordered", "steady-two-way"),
+    ],
+)
+def test_one_client_message_a_second_is_read_by_exactly_one_rate_rule(
+    down_rate: float, guarantee: str, expected: str
+) -> None:
+    fired = _fired(
+        f"traffic:\n  server_to_client: {{rate_hz: {down_rate}, payload_bytes: 500}}\n"
+        "  client_to_server: {rate_hz: 1, payload_bytes: 300}\n"
+        f"delivery: {{guarantee: {guarantee}, latency_p99_ms: 2000}}\n"
+    )
+    rate_rules = {"occasional-upstream-over-post", "steady-two-way", "steady-upstream"}
+    assert fired & rate_rules == {expected}
+
+
 @pytest.mark.parametrize("kind", sorted(FACTS["infrastructure.hop_kinds"].choices))
 def test_a_buffering_hop_of_any_kind_holds_sse_back(kind: str) -> None:
     # hop-buffers-streams lists the hop kinds in its condition: a kind added to the profile
