@@ -345,7 +345,7 @@ class _Run:
                 try:
                     for client in clients:
                         await client.start()
-                    await asyncio.gather(*(c.wait_connected(CONNECT_TIMEOUT_S) for c in clients))
+                    await self._all_connected(clients)
                     self._say("active phase")
                     await self._active_phase(hub, clients)
                     gap = real_time(self.plan.idle_gap_s, self.plan.time_scale)
@@ -400,6 +400,17 @@ class _Run:
             faults=faults,
             duration=self.loop.time() - started,
         )
+
+    async def _all_connected(self, clients: list[WsClient | SseClient]) -> None:
+        """Wait for every client's first connection; say how many are missing when one is."""
+        try:
+            await asyncio.gather(*(c.wait_connected(CONNECT_TIMEOUT_S) for c in clients))
+        except TimeoutError:
+            missing = sum(not c.state.connected for c in clients)
+            raise TimeoutError(
+                f"{missing} of {len(clients)} clients had no connection after "
+                f"{CONNECT_TIMEOUT_S:g} s"
+            ) from None
 
     def _detections(self, clients: list[WsClient | SseClient], dark_at: float) -> list[float]:
         found = []
@@ -469,10 +480,17 @@ async def run_protocol(
     plan: TrafficPlan, *, tweaks: RunTweaks | None = None, progress: Progress | None = None
 ) -> tuple[RunEvidence, RunEvidence]:
     """The planned run and the naive control side by side: ``(planned, naive)``."""
+    # Both runs end before a failure of either is raised: a run left behind would fail
+    # unobserved, and asyncio.run() would print its traceback at shutdown.
     planned, naive = await asyncio.gather(
         run_mode(plan, "planned", tweaks=tweaks, progress=progress),
         run_mode(plan, "naive", tweaks=tweaks, progress=progress),
+        return_exceptions=True,
     )
+    if isinstance(planned, BaseException):
+        raise planned
+    if isinstance(naive, BaseException):
+        raise naive
     return planned, naive
 
 
@@ -665,8 +683,9 @@ def _run_verification(
             return asyncio.run(verification)
     except (OSError, TimeoutError, ClientStoppedError) as exc:
         # Not a verdict on the protocol: the run itself could not happen here.
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise UsageError.single(
-            f"the verification run failed: {exc!r} (try fewer --clients)", file="selector verify"
+            f"the verification run failed: {what} (try fewer --clients)", file="selector verify"
         ) from None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 
@@ -165,3 +166,41 @@ def test_verify_bad_input_exits_2(tmp_path) -> None:  # type: ignore[no-untyped-
         cwd=ROOT,
     )
     assert bad_scale.returncode == 2 and "must be in (0, 1]" in bad_scale.stderr
+
+
+# Clients that cannot connect within the bound: the run stops with one line that says how
+# many, and the control run beside it is ended too, so asyncio prints no traceback at shutdown.
+_CANNOT_CONNECT = """\
+import selector.verify.runner as runner
+from selector.errors import SelectorError
+from selector.loading import load_profile
+
+runner.CONNECT_TIMEOUT_S = 0.3
+try:
+    runner.run_verification(
+        load_profile("profiles/chat.yaml"),
+        tweaks=runner.RunTweaks(latency_s=2.0),
+        protocols=("websocket",),
+        progress=lambda line: None,
+    )
+except SelectorError as exc:
+    print(exc)
+"""
+
+
+def test_a_run_whose_clients_cannot_connect_fails_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _CANNOT_CONNECT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    # Every client of the run is counted missing: none could connect through the 2 s delay.
+    assert re.search(
+        r"the verification run failed: TimeoutError: (\d+) of \1 clients had no connection "
+        r"after 0\.3 s",
+        result.stdout,
+    ), result.stdout
+    assert "Traceback" not in result.stderr and "unhandled exception" not in result.stderr
