@@ -8,6 +8,7 @@ corpus profile by name.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -238,6 +239,30 @@ def test_every_real_world_miss_says_why(agreement: Agreement) -> None:
 def test_no_case_the_engine_agrees_with_keeps_a_miss_note(agreement: Agreement) -> None:
     stale = [r.case.name for r in agreement.results if r.agrees and r.case.miss_note]
     assert stale == [], "the engine now agrees; remove the '# miss-note:' of: " + ", ".join(stale)
+
+
+#: Words with which a miss-note clause names a rule that did not fire, to say why it did not.
+_NOT_FIRED = re.compile(r"not apply|cannot apply|stands? aside|alone|starts")
+
+
+def test_miss_notes_name_only_rules_that_fired(agreement: Agreement) -> None:
+    """A miss-note is read as the engine's account of the case: every rule it names must be
+    one that fired on it, unless the clause says the rule did not apply and why. Notes written
+    against an older matrix go stale when a rule changes (thirteen did when two streams per
+    browser stopped costing SSE anything and resume-built-into-sse stood aside for native
+    apps); this catches them."""
+    rule_ids = {rule.id for rule in default_matrix().rules}
+    stale = []
+    for result in agreement.results:
+        note = result.case.miss_note
+        if not note:
+            continue
+        fired = {support.rule for support in result.support}
+        for clause in re.split(r"[.;:]\s", note):
+            named = set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", clause)) & rule_ids
+            if named - fired and not _NOT_FIRED.search(clause):
+                stale.append(f"{result.case.name}: {', '.join(sorted(named - fired))}")
+    assert stale == [], "miss-notes name rules that did not fire: " + "; ".join(stale)
 
 
 # The header parser itself: a missing or unknown field is a located error, not a skip.
