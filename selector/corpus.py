@@ -44,10 +44,13 @@ __all__ = [
     "CorpusError",
     "FieldEffect",
     "Support",
+    "engine_answer",
     "evaluate",
     "load_case",
     "load_corpus",
     "parse_header",
+    "rival_of",
+    "rules_favouring",
     "v2_field_effects",
 ]
 
@@ -320,6 +323,28 @@ class Support:
     veto: bool = False
 
 
+def rival_of(scores: Sequence[tuple[str, float]], choice: str) -> str | None:
+    """The protocol other than ``choice`` with the highest score in ``scores`` (a ranking),
+    vetoed or not: a rule that vetoes the strongest alternative (SSE at six streams over
+    HTTP/1.1) argues for the choice."""
+    others = [(score, -rank, p) for rank, (p, score) in enumerate(scores) if p != choice]
+    return max(others)[2] if others else None
+
+
+def rules_favouring(support: Iterable[Support], choice: str, rival: str | None) -> set[str]:
+    """Rules whose effects rank ``choice`` above ``rival``: a larger delta for the choice, or a
+    veto of the rival alone. The test behind reasons cited and behind the examples' bar of two
+    rules (tests/test_profiles.py)."""
+    effects: dict[str, dict[str, float]] = {}
+    for s in support:
+        effects.setdefault(s.rule, {})[s.protocol] = float("-inf") if s.veto else s.delta
+    return {
+        rule
+        for rule, by_protocol in effects.items()
+        if rival is not None and by_protocol.get(choice, 0.0) > by_protocol.get(rival, 0.0)
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class CaseResult:
     """What the engine answered for one case. ``got`` is ``"none"`` when it vetoed all."""
@@ -338,25 +363,12 @@ class CaseResult:
 
     @property
     def rival(self) -> str | None:
-        """The other protocol with the highest score, vetoed or not: a rule that vetoes the
-        strongest alternative (SSE at six streams over HTTP/1.1) argues for the team's choice."""
-        others = [(score, -rank, p) for rank, (p, score) in enumerate(self.scores)]
-        others = [entry for entry in others if entry[2] != self.case.expected]
-        return max(others)[2] if others else None
+        """The other protocol with the highest score, vetoed or not (:func:`rival_of`)."""
+        return rival_of(self.scores, self.case.expected)
 
     def favouring_rules(self) -> set[str]:
-        """Rules whose effects rank the team's choice above its rival (a larger delta, or a
-        veto of the rival only), the same test as the two-rule bar of the examples."""
-        rival = self.rival
-        effects: dict[str, dict[str, float]] = {}
-        for s in self.support:
-            effects.setdefault(s.rule, {})[s.protocol] = float("-inf") if s.veto else s.delta
-        return {
-            rule
-            for rule, by_protocol in effects.items()
-            if rival is not None
-            and by_protocol.get(self.case.expected, 0.0) > by_protocol.get(rival, 0.0)
-        }
+        """Rules whose effects rank the team's choice above its rival (:func:`rules_favouring`)."""
+        return rules_favouring(self.support, self.case.expected, self.rival)
 
     @property
     def reasons_cited(self) -> tuple[str, ...]:
@@ -464,9 +476,10 @@ class Agreement:
 Answer = Callable[[Path], tuple[str | None, Sequence[tuple[str, float]], Sequence[Support], str]]
 
 
-def _engine_answer(
+def engine_answer(
     path: Path,
 ) -> tuple[str | None, Sequence[tuple[str, float]], Sequence[Support], str]:
+    """The engine's :data:`Answer` for one profile file, with the built-in matrix."""
     from selector import recommend
     from selector.loading import load_profile
 
@@ -476,7 +489,7 @@ def _engine_answer(
     return rec.protocol, scores, support, rec.confidence
 
 
-def evaluate(cases: Iterable[CorpusCase], answer: Answer = _engine_answer) -> Agreement:
+def evaluate(cases: Iterable[CorpusCase], answer: Answer = engine_answer) -> Agreement:
     """Run every case's profile through the engine (the built-in matrix by default)."""
     results = []
     for case in cases:

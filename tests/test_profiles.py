@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from selector.engine.recommend import recommend
+from selector.corpus import engine_answer, rival_of, rules_favouring
 from selector.loading import load_profile
 from tests.conftest import PROFILES
 
@@ -32,16 +32,13 @@ def test_example_is_valid_and_says_what_it_models(path: Path) -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_each_example_s_winner_rests_on_two_rules(path: Path) -> None:
     # The engine issue's bar: an example answer never hangs on one rule. A rule counts when it
-    # gives the winner points, takes points from the runner-up or vetoes it.
-    rec = recommend(load_profile(path))
-    runner_up = next(r.protocol for r in rec.ranking if r.protocol != rec.protocol)
-    favouring = {
-        hit.rule
-        for hit in rec.hits
-        if (hit.protocol == rec.protocol and hit.delta > 0)
-        or (hit.protocol == runner_up and (hit.delta < 0 or hit.effect == "veto"))
-    }
-    assert len(favouring) >= 2, f"{rec.protocol} over {runner_up} rests on {sorted(favouring)}"
+    # ranks the winner above the runner-up (more points for the winner, or a veto of the
+    # runner-up alone), the test the corpus uses for the reasons it cites.
+    winner, scores, support, _ = engine_answer(path)
+    assert winner is not None
+    runner_up = rival_of(scores, winner)
+    favouring = rules_favouring(support, winner, runner_up)
+    assert len(favouring) >= 2, f"{winner} over {runner_up} rests on {sorted(favouring)}"
 
 
 def test_bidirectional_is_derived_and_read_only() -> None:
