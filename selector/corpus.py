@@ -105,9 +105,16 @@ REASON_RULES: Mapping[str, tuple[str, ...]] = {
         "interactive-acked-commands",
         "client-acked-server-messages",
         "in-band-control",
+        "small-messages-read-in-band",
     ),
     "client-acks": ("client-acked-server-messages",),
-    "in-band-control": ("in-band-control", "high-rate-feed-with-control"),
+    # small-messages-read-in-band is in-band-control read where the profile does not state
+    # the channel (every v1 file): the same reason, the same design.
+    "in-band-control": (
+        "in-band-control",
+        "small-messages-read-in-band",
+        "high-rate-feed-with-control",
+    ),
     "low-latency": ("interactive-acked-commands", "best-effort-tight-latency"),
     "high-rate-upstream": ("steady-upstream", "high-rate-small-mutations"),
     "binary": ("binary-over-sse",),

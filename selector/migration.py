@@ -101,8 +101,13 @@ def without_v2_fields(profile: Profile, fields: Iterable[str] = V2_FIELD_NAMES) 
             down["client_acks"] = False
         if "traffic.server_to_client.per_request" in names:
             down["per_request"] = False
-    if up is not None and "traffic.client_to_server.channel" in names:
-        up["channel"] = "separate_requests"
+    upstream = profile.traffic.client_to_server
+    if upstream is not None and (
+        "traffic.client_to_server.channel" in names or "channel" not in upstream.model_fields_set
+    ):
+        # Left out, not written at its default: a version 1 file cannot state the channel,
+        # and the engine reads an unstated one from the messages (small-messages-read-in-band).
+        del up["channel"]
     if "clients" in names:
         kinds = ("server" if kind == "device" else kind for kind in profile.clients)
         data["clients"] = tuple(dict.fromkeys(kinds))

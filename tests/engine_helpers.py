@@ -113,7 +113,9 @@ profiles = profile_data().map(Profile.model_validate)
 def with_field(profile: Profile, field: str, value: Any) -> Profile:
     """``profile`` with one fact-named field set, validated. A missing traffic direction is
     created with 1-byte messages; ``clients`` takes the whole list."""
-    data = copy.deepcopy(profile.model_dump(mode="json"))
+    # Only what the profile states: a field left to its default stays unstated (the engine
+    # reads an unstated channel from the messages).
+    data = copy.deepcopy(profile.model_dump(mode="json", exclude_unset=True))
     *parents, last = field.split(".")
     node = data
     for part in parents:

@@ -22,14 +22,15 @@ from selector.render.table import render_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Browser and mobile clients, 0.3 messages/s both ways, an nginx hop whose timeouts nobody
-# controls: sse and websocket collect the same score from different rules.
+# Browser and mobile clients, 0.3 messages/s both ways (client messages of 400 B, too large to
+# read as in-band control), an nginx hop whose timeouts nobody controls: sse and websocket
+# collect the same score from different rules.
 TIED = """
 schema_version: 1
 name: tied
 traffic:
   server_to_client: {rate_hz: 0.3, payload_bytes: 150}
-  client_to_server: {rate_hz: 0.3, payload_bytes: 150}
+  client_to_server: {rate_hz: 0.3, payload_bytes: 400}
 clients: [browser, mobile]
 infrastructure: {timeout_control: none, path: [{kind: nginx}]}
 """
@@ -78,7 +79,7 @@ schema_version: 2
 name: couriers
 traffic:
   server_to_client: {rate_hz: 0.3, payload_bytes: 150}
-  client_to_server: {rate_hz: 0.3, payload_bytes: 150}
+  client_to_server: {rate_hz: 0.3, payload_bytes: 400}
   encoding: text
 delivery: {guarantee: reliable_unordered, latency_p99_ms: 3000, resume: false}
 clients: [browser, mobile]
@@ -123,7 +124,7 @@ def test_confidence_drops_when_a_tipping_point_is_near() -> None:
             _profile(
                 f"schema_version: 1\nname: at\ntraffic:\n"
                 f"  server_to_client: {{rate_hz: {rate}, payload_bytes: 200}}\n"
-                f"  client_to_server: {{rate_hz: {rate}, payload_bytes: 100}}\n"
+                f"  client_to_server: {{rate_hz: {rate}, payload_bytes: 400}}\n"
             )
         )
         return rec.margin, rec.confidence
@@ -170,12 +171,13 @@ def test_unstated_lists_only_fields_left_to_their_defaults() -> None:
 
 
 def test_a_close_call_asks_first_what_the_profile_left_open() -> None:
-    # Rare client messages beside a slow feed: SSE by one point, and whether the messages
-    # travel on the stream is not stated, so it is the first question, and says so.
+    # Rare client messages beside a slow feed (400 B: too large to read as in-band control):
+    # SSE by one point, and whether the messages travel on the stream is not stated, so it
+    # is the first question, and says so.
     text = (
         "schema_version: 2\nname: open\n"
         "traffic:\n  server_to_client: {rate_hz: 0.2, payload_bytes: 300}\n"
-        "  client_to_server: {rate_hz: 0.01, payload_bytes: 100}\n"
+        "  client_to_server: {rate_hz: 0.01, payload_bytes: 400}\n"
         "delivery: {latency_p99_ms: 500}\nclients: [browser]\nauth: cookie\n"
     )
     rec = recommend(_profile(text))
@@ -188,7 +190,7 @@ def test_a_close_call_asks_first_what_the_profile_left_open() -> None:
     # Once the profile states the channel, the question is no longer marked open.
     stated = recommend(
         _profile(
-            text.replace("payload_bytes: 100}", "payload_bytes: 100, channel: separate_requests}")
+            text.replace("payload_bytes: 400}", "payload_bytes: 400, channel: separate_requests}")
         )
     )
     assert stated.close is not None

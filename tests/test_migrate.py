@@ -100,7 +100,7 @@ RARE_MESSAGES = (
     "name: room\n"
     "traffic:\n"
     "  server_to_client: {rate_hz: 0.5, payload_bytes: 2000}\n"
-    "  client_to_server: {rate_hz: 0.1, payload_bytes: 200}\n"
+    "  client_to_server: {rate_hz: 0.1, payload_bytes: 400}\n"
     "delivery: {latency_p99_ms: 500}\n"
 )
 
@@ -108,7 +108,8 @@ RARE_MESSAGES = (
 def test_migrating_names_the_v2_fields_that_would_change_the_answer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Rare client messages: SSE as v1 reads them, WebSocket if they travel on the stream.
+    # Rare client messages of 400 B (too large to read as in-band control): SSE as v1 reads
+    # them, WebSocket if they travel on the stream.
     path = _write(tmp_path, RARE_MESSAGES)
     assert main(["migrate", str(path)]) == 0
     out, err = capsys.readouterr()
@@ -118,7 +119,7 @@ def test_migrating_names_the_v2_fields_that_would_change_the_answer(
         "\n".join(asked)
     )
     # Each question is true of the migrated file: setting the field changes the answer.
-    stated = out.replace("payload_bytes: 200}", "payload_bytes: 200, channel: in_band}")
+    stated = out.replace("payload_bytes: 400}", "payload_bytes: 400, channel: in_band}")
     assert recommend(load_profile_text(stated)).protocol == "websocket"
     # Only version 2 fields are asked about: a v1 field's tipping point is not a question here.
     assert not any("rate_hz" in line or "latency" in line for line in asked)
@@ -128,7 +129,7 @@ def test_a_v2_field_the_file_already_states_is_not_asked_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stated = RARE_MESSAGES.replace(
-        "payload_bytes: 200}", "payload_bytes: 200, channel: separate_requests}"
+        "payload_bytes: 400}", "payload_bytes: 400, channel: separate_requests}"
     )
     assert main(["migrate", str(_write(tmp_path, stated))]) == 0
     _, err = capsys.readouterr()
@@ -148,3 +149,21 @@ def test_device_clients_are_asked_about_though_the_file_lists_its_clients(
     assert recommend(load_profile_text(out.replace("[server]", "[server, device]"))).protocol == (
         "websocket"
     )
+
+
+def test_a_channel_read_from_small_messages_is_asked_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 200 B messages the v1 file cannot place read as in-band: migrating keeps that reading
+    # (the channel stays unstated) and asks the question whose answer would change it.
+    text = RARE_MESSAGES.replace("payload_bytes: 400}", "payload_bytes: 200}")
+    assert main(["migrate", str(_write(tmp_path, text))]) == 0
+    out, err = capsys.readouterr()
+    assert "(answer now: websocket)" in err
+    assert (
+        "  - switches to sse when traffic.client_to_server.channel is set to separate_requests "
+        "(now read as in_band: the profile does not state it)"
+    ) in err.splitlines()
+    assert recommend(load_profile_text(out)).protocol == "websocket"
+    apart = out.replace("payload_bytes: 200}", "payload_bytes: 200, channel: separate_requests}")
+    assert recommend(load_profile_text(apart)).protocol == "sse"

@@ -7,7 +7,9 @@ import pytest
 from selector.engine.recommend import recommend
 from selector.loading import load_profile_text
 
-BASE = "schema_version: 1\nname: case\n"
+#: Version 2, so that rows about client messages sent as requests can say so (a channel left
+#: unstated reads small, rare messages as in-band: small-messages-read-in-band).
+BASE = "schema_version: 2\nname: case\n"
 
 CASES = [
     # traffic shape: two-way, steady
@@ -45,7 +47,7 @@ CASES = [
     ),
     (
         "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
-        "client_to_server: {rate_hz: 0.99, payload_bytes: 80}}\n",
+        "client_to_server: {rate_hz: 0.99, payload_bytes: 80, channel: separate_requests}}\n",
         "occasional-upstream-over-post",
         True,
     ),
@@ -127,7 +129,8 @@ CASES = [
     # a shared high-rate feed steered by rare client messages
     (
         "traffic: {server_to_client: {rate_hz: 50, payload_bytes: 200}, "
-        "client_to_server: {rate_hz: 0.01, payload_bytes: 80}}\nscale: {fan_out: 500}\n",
+        "client_to_server: {rate_hz: 0.01, payload_bytes: 80, channel: separate_requests}}\n"
+        "scale: {fan_out: 500}\n",
         "high-rate-feed-with-control",
         True,
     ),
@@ -184,14 +187,14 @@ CASES = [
     # HTTP/2 credited once: POSTs on the stream's connection, or the handshake and limit
     (
         "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
-        "client_to_server: {rate_hz: 0.05, payload_bytes: 80}}\n"
+        "client_to_server: {rate_hz: 0.05, payload_bytes: 80, channel: separate_requests}}\n"
         "infrastructure: {http_version: '2'}\n",
         "http2-posts-share-the-stream",
         True,
     ),
     (
         "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
-        "client_to_server: {rate_hz: 0.05, payload_bytes: 80}}\n"
+        "client_to_server: {rate_hz: 0.05, payload_bytes: 80, channel: separate_requests}}\n"
         "infrastructure: {http_version: '2'}\n",
         "http2-multiplexing",
         False,
@@ -307,3 +310,83 @@ def test_a_feed_steered_in_band_pays_the_steering_cost_once() -> None:
         "beside": {"high-rate-feed-with-control": -2},
         "on_it": {"in-band-control": -2},
     }
+
+
+#: A v1 stream with client messages the file cannot place: 0.05/s of ``{size}`` B.
+_UNPLACED = (
+    "schema_version: {version}\nname: case\n"
+    "traffic: {{server_to_client: {{rate_hz: 2, payload_bytes: 400}}, "
+    "client_to_server: {{rate_hz: {rate}, payload_bytes: {size}{extra}}}}}\n"
+)
+
+
+def _fired(version: int = 1, rate: float = 0.05, size: int = 120, extra: str = "") -> set[str]:
+    text = _UNPLACED.format(version=version, rate=rate, size=size, extra=extra)
+    return {h.rule for h in recommend(load_profile_text(text)).hits}
+
+
+@pytest.mark.parametrize(
+    ("version", "rate", "size", "extra", "read_in_band"),
+    [
+        (1, 0.05, 120, "", True),  # small, rare, unacknowledged: subscribe-like
+        (2, 0.05, 120, "", True),  # a v2 file that leaves the channel out reads the same
+        (1, 1, 299, "", True),  # both bounds inclusive of the reading's side
+        (1, 0.05, 300, "", False),  # from 300 B: prompts, forms, documents go as requests
+        (1, 1.5, 120, "", True),  # any rate, as a stated channel's cost holds at any rate
+        (1, 0.05, 120, ", needs_ack: true", False),  # an acknowledged command is a request
+        (2, 0.05, 120, ", channel: separate_requests", False),  # stated, even at the default
+        (2, 0.05, 120, ", channel: in_band", False),  # stated: in-band-control judges it
+    ],
+)
+def test_small_unplaced_client_messages_read_as_in_band(
+    version: int, rate: float, size: int, extra: str, read_in_band: bool
+) -> None:
+    fired = _fired(version, rate, size, extra)
+    assert ("small-messages-read-in-band" in fired) is read_in_band
+    if read_in_band:
+        # The cost is in-band-control's, read instead of stated: the POST rules stand aside.
+        assert not fired & {"in-band-control", "occasional-upstream-over-post"}
+
+
+def test_a_read_channel_charges_sse_as_a_stated_one_and_credits_nothing() -> None:
+    def scores(extra: str) -> dict[str, float]:
+        text = _UNPLACED.format(version=2, rate=0.05, size=120, extra=extra)
+        return {r.protocol: r.score for r in recommend(load_profile_text(text)).ranking}
+
+    read, in_band, apart = (
+        scores(""),
+        scores(", channel: in_band"),
+        scores(", channel: separate_requests"),
+    )
+    assert read["sse"] == in_band["sse"] < apart["sse"]
+    # A reading weighs less than a statement: WebSocket gains nothing from it.
+    assert read["websocket"] == apart["websocket"] < in_band["websocket"]
+    assert read["webrtc"] == apart["webrtc"]
+
+
+def test_no_stream_no_reading() -> None:
+    # Upload only: the messages steer nothing, so there is nothing to read them as.
+    text = (
+        "schema_version: 1\nname: case\n"
+        "traffic: {client_to_server: {rate_hz: 0.05, payload_bytes: 120}}\n"
+    )
+    assert "small-messages-read-in-band" not in {
+        h.rule for h in recommend(load_profile_text(text)).hits
+    }
+
+
+def test_stating_the_channel_is_a_tipping_point_where_it_is_read() -> None:
+    text = _UNPLACED.format(version=1, rate=0.05, size=120, extra="")
+    rec = recommend(load_profile_text(text))
+    assert rec.protocol == "websocket"
+    (tip,) = [t for t in rec.tipping_points if t.field == "traffic.client_to_server.channel"]
+    assert (tip.change, tip.value, tip.protocol, tip.current) == (
+        "set",
+        "separate_requests",
+        "sse",
+        "in_band",
+    )
+    assert tip.description == (
+        "switches to sse when traffic.client_to_server.channel is set to separate_requests "
+        "(now read as in_band: the profile does not state it)"
+    )

@@ -136,7 +136,7 @@ def test_companions_fit_the_winner() -> None:
         _profile(
             "traffic:\n"
             "  server_to_client: {rate_hz: 1, payload_bytes: 100}\n"
-            "  client_to_server: {rate_hz: 0.1, payload_bytes: 100}\n"
+            "  client_to_server: {rate_hz: 0.1, payload_bytes: 400}\n"
             "delivery: {resume: true}\n"
         )
     )

@@ -91,11 +91,11 @@ def test_tipping_points_are_exact_for_any_profile(profile: Profile) -> None:
 def test_upstream_rate_tipping_point_matches_the_threshold_rules() -> None:
     profile = load_profile_text(
         """
-schema_version: 1
+schema_version: 2
 name: feed
 traffic:
   server_to_client: {rate_hz: 2, payload_bytes: 300}
-  client_to_server: {rate_hz: 0.5, payload_bytes: 200}
+  client_to_server: {rate_hz: 0.5, payload_bytes: 200, channel: separate_requests}
 clients: [browser]
 """
     )

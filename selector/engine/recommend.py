@@ -32,7 +32,7 @@ from selector.engine.recommendation import (
     trusted,
 )
 from selector.engine.score import score, winner
-from selector.engine.tipping import find_tipping_points
+from selector.engine.tipping import CHANNEL_READ_NOTE, find_tipping_points
 from selector.errors import Problem, ProfileError
 from selector.planner.solver import heartbeats_and_plan
 from selector.rules.facts import FACTS, profile_facts
@@ -238,6 +238,8 @@ UNSTATED_NOTE = "the default: the profile does not state it"
 def _open_question(tip: TippingPoint) -> str:
     """A tipping point's description, saying that its field is one the profile left open."""
     text = tip.description
+    if text.endswith(f"{CHANNEL_READ_NOTE})"):  # "(now read as in_band: ...)" says it already
+        return text
     if text.endswith(")"):  # "... (now separate_requests)"
         return f"{text[:-1]}, {UNSTATED_NOTE})"
     return f"{text} ({UNSTATED_NOTE})"

@@ -37,7 +37,7 @@ from selector.rules.model import PROTOCOLS, TIE_ORDER, Matrix, Split
 if TYPE_CHECKING:
     from selector.profile import Profile
 
-__all__ = ["PATH_FIELD", "find_tipping_points"]
+__all__ = ["CHANNEL_READ_NOTE", "PATH_FIELD", "READ_IN_BAND_RULE", "find_tipping_points"]
 
 _ZERO = (0.0, 0.0, 0.0)
 
@@ -51,6 +51,15 @@ _DEPENDENT_VALUES = {
 }
 
 _UP_RATE = "traffic.client_to_server.rate_hz"
+_CHANNEL = "traffic.client_to_server.channel"
+_CHANNEL_STATED = "traffic.client_to_server.channel_stated"
+#: The rule that reads a channel the profile does not state as in-band (its messages small and
+#: unacknowledged, beside a stream); where it does not fire, an unstated channel reads as the
+#: default.
+READ_IN_BAND_RULE = "small-messages-read-in-band"
+#: How a tipping point on a channel the profile does not state ends: it already says that the
+#: field is open, so a close call adds nothing to it.
+CHANNEL_READ_NOTE = "the profile does not state it"
 _DOWN_RATE = "traffic.server_to_client.rate_hz"
 _PAYLOAD_RATE = {
     "traffic.client_to_server.payload_bytes": _UP_RATE,
@@ -684,6 +693,8 @@ def _choice_plan(matrix: Matrix) -> tuple[tuple[str, str, tuple[Any, ...], tuple
         moved: tuple[str, ...] = (name,)
         if name == "infrastructure.timeout_control":
             moved = (name, "infrastructure.uncontrollable_hop_kinds")
+        elif name == _CHANNEL:
+            moved = (name, _CHANNEL_STATED)
         if not any(n in matrix.rules_by_fact for n in moved):
             continue
         choices = (True, False) if fact.kind == "bool" else fact.choices
@@ -702,10 +713,15 @@ def _choice_changes(
             yield from _set_changes(rescore, base, name)
             continue
         current = facts[name]
+        # A channel the profile does not state is read from its messages: stating either
+        # value, the default included, is a change (it stops the reading).
+        unplaced = name == _CHANNEL and not facts[_CHANNEL_STATED]
         for option in choices:
-            if option == current or not _valid_choice(name, option, facts):
+            if (option == current and not unplaced) or not _valid_choice(name, option, facts):
                 continue
-            if len(moved) > 1:
+            if unplaced:
+                new = rescore.winner_with((name, option), (_CHANNEL_STATED, True))
+            elif len(moved) > 1:
                 uncontrollable = derive_uncontrollable(profile.infrastructure, option)
                 new = rescore.winner_with((name, option), (moved[1], uncontrollable))
             else:
@@ -797,8 +813,20 @@ _OUTCOMES: dict[int | None, str] = {
 }
 
 
-def _describe(name: str, change: str, value: Any, current: Any, new: int | None) -> str:
+def _channel_reading(matrix: Matrix, outcome: Outcome, facts: Mapping[str, Any]) -> str:
+    """How the engine reads a channel the profile does not state."""
+    rule = matrix.by_id.get(READ_IN_BAND_RULE)
+    if rule is not None and outcome.fired[matrix.rules.index(rule)]:
+        return "in_band"
+    return str(facts[_CHANNEL])
+
+
+def _describe(
+    name: str, change: str, value: Any, current: Any, new: int | None, *, read: bool = False
+) -> str:
     now = f" (now {format_fact(current)})" if change not in ("add", "remove") else ""
+    if read:  # a channel the profile leaves out: the engine's reading of it
+        now = f" (now read as {format_fact(current)}: {CHANNEL_READ_NOTE})"
     return f"{_OUTCOMES[new]} when {name} {_PHRASES[change]} {format_fact(value)}{now}"
 
 
@@ -827,6 +855,9 @@ def find_tipping_points(
         current = facts[_HOP_FACTS[0] if name == PATH_FIELD else name]
         if isinstance(current, frozenset):
             current = format_fact(current)
+        read = name == _CHANNEL and not facts[_CHANNEL_STATED]
+        if read:
+            current = _channel_reading(matrix, outcome, facts)
         shown = int(value) if isinstance(value, float) and value.is_integer() else value
         points.append(
             trusted(
@@ -836,7 +867,7 @@ def find_tipping_points(
                 current=current,
                 value=shown,
                 protocol=PROTOCOLS[new] if new is not None else None,
-                description=_describe(name, change, value, current, new),
+                description=_describe(name, change, value, current, new, read=read),
             )
         )
     return points

@@ -92,6 +92,12 @@ FACTS: dict[str, Fact] = {
         "Whether client messages travel in-band on the connection or as separate requests.",
         _choices(Upstream, "channel"),
     ),
+    "traffic.client_to_server.channel_stated": Fact(
+        "bool",
+        "Whether the profile states traffic.client_to_server.channel (false when it leaves it to "
+        "its default, as every version 1 file does, or has no client messages; derived).",
+        derived=True,
+    ),
     "traffic.encoding": Fact("enum", "Text or binary payloads.", _choices(Traffic, "encoding")),
     "delivery.guarantee": Fact(
         "enum", "Delivery guarantee the application needs.", _choices(Delivery, "guarantee")
@@ -206,6 +212,8 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
         "traffic.client_to_server.payload_bytes": up.payload_bytes if up else 0,
         "traffic.client_to_server.needs_ack": up.needs_ack if up else False,
         "traffic.client_to_server.channel": up.channel if up else "separate_requests",
+        "traffic.client_to_server.channel_stated": up is not None
+        and "channel" in up.model_fields_set,
         "traffic.encoding": profile.traffic.encoding,
         "delivery.guarantee": delivery.guarantee,
         "delivery.latency_p99_ms": delivery.latency_p99_ms,
