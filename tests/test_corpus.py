@@ -37,7 +37,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 788 of 930 (85 %). Twenty-two held-out batches
+#: floor, not a target: the current engine agrees on 817 of 968 (84 %). Twenty-two held-out batches
 #: were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1 cases (24,
 #: then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission timeout for
 #: its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78 cases in six
@@ -64,14 +64,15 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: then 20 in two v2 sets (8 and 8 of 10, then 7 of 9 once an audit dropped a case it could not
 #: check) and 20 in two v1 sets (8 and 6 of 10, then 5 of 7 and 6 of 10 once it dropped three;
 #: with small-messages-read-in-band, made after the first of those sets was scored, 7 of 7 and 8
-#: of 10; docs/agreement.md, History). The floor sits three cases below (785 of 930), so that a
-#: matrix change losing real-world cases fails here while a few new, harder cases can still be
-#: added. Raise it as the engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.844
-MIN_CASES = 958
+#: of 10), then, with it, 20 in two v1 sets (8 and 7 of 10) and 20 in two v2 sets (9 and 7 of 10,
+#: then 7 of 8 once an audit dropped two; docs/agreement.md, History). The floor sits three cases
+#: below (814 of 968), so that a matrix change losing real-world cases fails here while a few
+#: new, harder cases can still be added. Raise it as the engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.840
+MIN_CASES = 996
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current
-#: figures (27 of 28 original, 309 of 405 real-world cases that state a reason), per set. The
+#: figures (27 of 28 original, 314 of 410 real-world cases that state a reason), per set. The
 #: real-world share went from 83 % to 80 % over earlier sets, then to 76-79 % with the held-out
 #: cases of later rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14 and 5
 #: of 8, that state a reason cite one): reasons no rule carries (edge runtimes without TCP sockets,
@@ -87,8 +88,12 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.75}
 #: resume built into SSE against a POST every half second, with nothing read for WebSocket; and two
 #: held-out v1 cases, baemin-order-reception-sse: a rare 500 B POST and native mobile clients as
 #: poll-everywhere's, and wekan-board-meteor-ddp: acknowledged method calls for WebSocket against
-#: POSTs sharing an HTTP/2 connection for SSE). Reading small client messages a profile leaves
-#: unplaced as in-band (small-messages-read-in-band) decided two ties, delivery-tracking's and
+#: POSTs sharing an HTTP/2 connection for SSE; and two of a later held-out round,
+#: attorney-workbench-live-updates-sse: a rare POST for SSE against the six connections a browser
+#: opens per origin over HTTP/1.1, and streaminglive-church-chat-websocket: an API Gateway WebSocket
+#: API for WebSocket against a rare POST and built-in resume for SSE and the gateway's connection
+#: lifetime). Reading small client messages a profile leaves unplaced as in-band
+#: (small-messages-read-in-band) decided two ties, delivery-tracking's and
 #: lnd-rest-websocket-streaming-rpcs's. Grading sse-http1-connection-limit by the connections the
 #: streams leave took the count from 7 to 6; resume-built-into-sse standing aside for native apps
 #: decided three ties and made one; best-effort-delivery stopping at a 1 s budget decided
@@ -99,7 +104,7 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.75}
 #: second, which no rate rule read, decided that one and skytrace-flight-tracking-events-sse's. A
 #: tie is broken by a documented principle but says the rules could not decide: fewer ties come from
 #: better rules, never from a bonus point.
-MAX_EXACT_TIES = 4
+MAX_EXACT_TIES = 6
 
 
 @pytest.fixture(scope="module")

@@ -386,6 +386,23 @@ HISTORY: tuple[str, ...] = (
     "`berkman-slack-liveblog-websocket`, `wordpress-com-pinghub-notifications`), subscribe "
     "messages written at exactly 300 B (`sprint-boards-retro-websocket`) and the WeKan tie. "
     "Held-out profiles in v2 over all entries: 365 of 421. Over the whole corpus: 816 of 958.",
+    "Forty more held-out cases in four more domains, scored with "
+    "`small-messages-read-in-band` in place: two v1 sets (DevOps, CI/CD and cloud consoles; "
+    "events, conferences and community apps) on 8 and 7 of 10 (15 of 20; 6 and 6 of 10, 12 "
+    "of 20, without the rule), two v2 sets (government, legal and public services; "
+    "warehouses, retail and signage) on 9 and 7 of 10 (16 of 20; the same without it); top-2 "
+    "40 of 40; two exact ties (`attorney-workbench-live-updates-sse`, which the tie-break "
+    "gives SSE, the team's choice, and `streaminglive-church-chat-websocket`). The audit "
+    "dropped two that had agreed: a case-activity service whose Socket.IO endpoint lives "
+    "only on an unmerged branch, and a video application whose only source, a plain-http "
+    "page, it could not open. After it: v1 15 of 20, v2 14 of 18. The misses: receive-only "
+    "WebSocket feeds with no stated reason (`semaphore-ui-task-output-websocket`, "
+    "`tilt-dev-ui-view-websocket`, `barcode-server-websocket-scan-events`, "
+    "`apus-conference-social-wall-push`), WebSocket pushes beside commands stated as "
+    "separate requests (`clientcomm-case-manager-actioncable`, `anthias-web-ui-websocket`, "
+    "`openepaperlink-ap-websocket`), subscriptions a v1 file cannot place written at 800 B "
+    "(`mobilizon-graphql-subscriptions-socket`) and the StreamingLive tie. Held-out profiles "
+    "in v2 over all entries: 379 of 439. Over the whole corpus: 845 of 996.",
 )
 
 
