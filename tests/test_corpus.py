@@ -37,17 +37,17 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 817 of 968 (84 %). Twenty-two held-out batches
-#: were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1 cases (24,
-#: then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission timeout for
-#: its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78 cases in six
-#: sets (v2: 11 of 12, 10 of 12, 11 of 11 and 9 of 12; v1: 7 of 12 and 8 of 12), 7 systems whose
-#: connections a hub holds, written with managed_protocols (7 of 7), 34 cases in three sets after
-#: that field and per_request (v2: 10 of 11 and 12 of 12; v1: 5 of 11) and 35 in three more (v2: 10
-#: of 12 and 11 of 12; v1: 8 of 11), 30 in three more v2 sets (7 of 10, 8 of 10, 10 of 10) and 30
-#: in three more (9 of 10, 9 of 10, 8 of 10), then 30 in three more (8 of 10, 8 of 10, 10 of 10)
-#: and 30 written as v1 in three more (8 of 10, 8 of 10, 8 of 10), then 30 more (two v1 sets, 6 of
-#: 10 and 5 of 10, and a v2 set, 9 of 10), then 40 in four v2 sets (9, 9, 9 and 7 of 10) and 30
+#: floor, not a target: the current engine agrees on 847 of 1,006 (84 %). Twenty-two held-out
+#: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1
+#: cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission
+#: timeout for its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78
+#: cases in six sets (v2: 11 of 12, 10 of 12, 11 of 11 and 9 of 12; v1: 7 of 12 and 8 of 12), 7
+#: systems whose connections a hub holds, written with managed_protocols (7 of 7), 34 cases in three
+#: sets after that field and per_request (v2: 10 of 11 and 12 of 12; v1: 5 of 11) and 35 in three
+#: more (v2: 10 of 12 and 11 of 12; v1: 8 of 11), 30 in three more v2 sets (7 of 10, 8 of 10, 10 of
+#: 10) and 30 in three more (9 of 10, 9 of 10, 8 of 10), then 30 in three more (8 of 10, 8 of 10, 10
+#: of 10) and 30 written as v1 in three more (8 of 10, 8 of 10, 8 of 10), then 30 more (two v1 sets,
+#: 6 of 10 and 5 of 10, and a v2 set, 9 of 10), then 40 in four v2 sets (9, 9, 9 and 7 of 10) and 30
 #: written as v1 in three more (7, 8 and 10 of 10), then 30 in three v2 sets (8, 9 and 9 of 10) and
 #: 30 in three v1 sets (7, 7 and 5 of 10), then 20 in two v2 sets (8 and 9 of 10) and 20 in two v1
 #: sets (9 and 7 of 10, then 8 of 9 once an audit dropped a case its cited code contradicts), then
@@ -57,22 +57,24 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: profile), then 20 in two v2 sets (9 and 9 of 10) and 20 in two v1 sets (6 and 7 of 10), then 20
 #: in two v2 sets (7 and 8 of 10, then 7 of 9 once an audit dropped a duplicate) and 20 in two v1
 #: sets (6 and 9 of 10, then 5 of 9 once it dropped a case resting on contradictory unofficial
-#: clients), then 20 in two v2 sets (7 and 10 of 10) and 20 in two v1 sets (7 and 9 of 10, then 7
-#: of 10 and 8 of 8 once an audit corrected clients and dropped a fork that duplicates a case and a
+#: clients), then 20 in two v2 sets (7 and 10 of 10) and 20 in two v1 sets (7 and 9 of 10, then 7 of
+#: 10 and 8 of 8 once an audit corrected clients and dropped a fork that duplicates a case and a
 #: label its maintainer contradicts), then 20 in two v2 sets (9 and 10 of 10, then 8 of 9 once an
 #: audit dropped a case whose only source it could not open) and 20 in two v1 sets (7 and 4 of 10),
 #: then 20 in two v2 sets (8 and 8 of 10, then 7 of 9 once an audit dropped a case it could not
-#: check) and 20 in two v1 sets (8 and 6 of 10, then 5 of 7 and 6 of 10 once it dropped three;
-#: with small-messages-read-in-band, made after the first of those sets was scored, 7 of 7 and 8
-#: of 10), then, with it, 20 in two v1 sets (8 and 7 of 10) and 20 in two v2 sets (9 and 7 of 10,
-#: then 7 of 8 once an audit dropped two; docs/agreement.md, History). The floor sits three cases
-#: below (814 of 968), so that a matrix change losing real-world cases fails here while a few
-#: new, harder cases can still be added. Raise it as the engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.840
-MIN_CASES = 996
+#: check) and 20 in two v1 sets (8 and 6 of 10, then 5 of 7 and 6 of 10 once it dropped three; with
+#: small-messages-read-in-band, made after the first of those sets was scored, 7 of 7 and 8 of 10),
+#: then, with it, 20 in two v1 sets (8 and 7 of 10) and 20 in two v2 sets (9 and 7 of 10, then 7 of
+#: 8 once an audit dropped two), then 20 in two v1 sets (9 and 7 of 10, 6 and 4 without it; 8 of 9
+#: and 6 of 9 once an audit dropped two) and 20 in two v2 sets (8 and 8 of 10; docs/agreement.md,
+#: History). The floor sits three cases below (844 of 1,006), so that a matrix change losing
+#: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
+#: engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.839
+MIN_CASES = 1034
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current
-#: figures (27 of 28 original, 314 of 410 real-world cases that state a reason), per set. The
+#: figures (27 of 28 original, 320 of 419 real-world cases that state a reason), per set. The
 #: real-world share went from 83 % to 80 % over earlier sets, then to 76-79 % with the held-out
 #: cases of later rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14 and 5
 #: of 8, that state a reason cite one): reasons no rule carries (edge runtimes without TCP sockets,
