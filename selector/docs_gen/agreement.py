@@ -422,6 +422,25 @@ HISTORY: tuple[str, ...] = (
     "`promptfoo-view-live-eval-updates-socketio`) and synthesised speech streamed to browsers "
     "over a WebSocket (`cartesia-sonic-tts-websocket-contexts`). Held-out profiles in v2 over "
     "all entries: 395 of 459. Over the whole corpus: 875 of 1,034.",
+    "Forty more held-out cases in four more domains, scored with the engine as it stood: "
+    "two v1 sets (game lobbies, tabletop and game-server tools; research, archives and "
+    "citizen science) on 9 and 8 of 10 (17 of 20; 6 and 7 of 10, 13 of 20, without "
+    "`small-messages-read-in-band`), two v2 sets (security and networking consoles; health, "
+    "fitness and care) on 9 and 8 of 10 (17 of 20, the same without it); top-2 40 of 40, no "
+    "exact tie. Over the four entries since the rule was fixed, it moved 17 of the 80 v1 "
+    "answers onto the team's choice and none off it; as scored, v1 sets reached 66 of 80 "
+    "with it. The audit dropped two that had agreed: a game-server panel whose Socket.IO "
+    "client is set to long polling, and a log viewer already in the corpus. After it: v1 16 "
+    "of 19, v2 16 of 19. Three labels rest on pages the auditor could not reopen "
+    "(`infisical-event-subscriptions-sse`, `care2graph-alarm-websocket`, "
+    "`synalux-telehealth-livekit-video`). The misses: receive-only WebSocket feeds with no "
+    "stated reason (`seq-events-streaming-api-websocket`, "
+    "`browsertrix-crawler-screencast-websocket`), client messages on the socket written at "
+    "300 B or more (`folding-at-home-v8-web-control-websocket`, "
+    "`improved-initiative-player-view`), one profile holding riders who POST and viewers "
+    "who watch (`bike-power-tracker-live-workout-sse`) and an alert stream read by a native "
+    "app (`carevision-caregiver-alert-stream-sse`). Held-out profiles in v2 over all entries: "
+    "411 of 478. Over the whole corpus: 907 of 1,072.",
 )
 
 
