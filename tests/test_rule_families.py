@@ -6,9 +6,12 @@ import pytest
 
 from selector.engine.recommend import recommend
 from selector.loading import load_profile_text
+from selector.profile import Upstream
+from selector.rules.conditions import AllOf, Compare, Condition, Not
+from selector.rules.loading import load_matrix
 
 #: Version 2, so that rows about client messages sent as requests can say so (a channel left
-#: unstated reads small, rare messages as in-band: small-messages-read-in-band).
+#: unstated reads small messages as in-band: small-messages-read-in-band).
 BASE = "schema_version: 2\nname: case\n"
 
 CASES = [
@@ -312,7 +315,7 @@ def test_a_feed_steered_in_band_pays_the_steering_cost_once() -> None:
     }
 
 
-#: A v1 stream with client messages the file cannot place: 0.05/s of ``{size}`` B.
+#: A stream with client messages whose channel the file may leave out (a v1 file must).
 _UNPLACED = (
     "schema_version: {version}\nname: case\n"
     "traffic: {{server_to_client: {{rate_hz: 2, payload_bytes: 400}}, "
@@ -328,9 +331,9 @@ def _fired(version: int = 1, rate: float = 0.05, size: int = 120, extra: str = "
 @pytest.mark.parametrize(
     ("version", "rate", "size", "extra", "read_in_band"),
     [
-        (1, 0.05, 120, "", True),  # small, rare, unacknowledged: subscribe-like
+        (1, 0.05, 120, "", True),  # small and unacknowledged: subscribe-like
         (2, 0.05, 120, "", True),  # a v2 file that leaves the channel out reads the same
-        (1, 1, 299, "", True),  # both bounds inclusive of the reading's side
+        (1, 1, 299, "", True),  # just under the size bound
         (1, 0.05, 300, "", False),  # from 300 B: prompts, forms, documents go as requests
         (1, 1.5, 120, "", True),  # any rate, as a stated channel's cost holds at any rate
         (1, 0.05, 120, ", needs_ack: true", False),  # an acknowledged command is a request
@@ -390,3 +393,24 @@ def test_stating_the_channel_is_a_tipping_point_where_it_is_read() -> None:
         "switches to sse when traffic.client_to_server.channel is set to separate_requests "
         "(now read as in_band: the profile does not state it)"
     )
+
+
+def test_the_channel_field_documents_the_reading_the_matrix_makes() -> None:
+    # The field's description names the size below which an unstated channel reads as
+    # in-band; it must be the constant the rule compares with, not a copy gone stale.
+    def compares(condition: Condition) -> list[Compare]:
+        if isinstance(condition, Compare):
+            return [condition]
+        if isinstance(condition, Not):
+            return compares(condition.part)
+        assert isinstance(condition, AllOf)
+        return [c for part in condition.parts for c in compares(part)]
+
+    rule = load_matrix().by_id["small-messages-read-in-band"]
+    (size,) = [
+        c for c in compares(rule.condition) if c.fact == "traffic.client_to_server.payload_bytes"
+    ]
+    assert size.op == "lt"
+    description = Upstream.model_fields["channel"].description or ""
+    assert f"under {size.value:g} B" in description
+    assert "small-messages-read-in-band" in description
