@@ -232,7 +232,7 @@ def unstated(profile: Profile) -> frozenset[str]:
 
 
 #: How a deciding question marks a field the profile left to its default.
-UNSTATED_NOTE = "the default: the profile does not state it"
+UNSTATED_NOTE = f"the default: {CHANNEL_READ_NOTE}"
 
 
 def _open_question(tip: TippingPoint) -> str:
