@@ -37,7 +37,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 879 of 1,044 (84 %). Twenty-two held-out
+#: floor, not a target: the current engine agrees on 923 of 1,101 (84 %). Twenty-two held-out
 #: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1
 #: cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission
 #: timeout for its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78
@@ -68,34 +68,37 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: 8 once an audit dropped two), then 20 in two v1 sets (9 and 7 of 10, 6 and 4 without it; 8 of 9
 #: and 6 of 9 once an audit dropped two) and 20 in two v2 sets (8 and 8 of 10), then 20 in two v1
 #: sets (9 and 8 of 10, 6 and 7 without it; 8 of 9 and 8 of 10 once an audit dropped one) and 20 in
-#: two v2 sets (9 and 8 of 10, then 8 of 9 and 8 of 10; docs/agreement.md, History). The floor sits
-#: three cases below (876 of 1,044), so that a matrix change losing real-world cases fails here
-#: while a few new, harder cases can still be added. Raise it as the engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.839
-MIN_CASES = 1072
+#: two v2 sets (9 and 8 of 10, then 8 of 9 and 8 of 10), then 40 in four v1 sets (8, 10, 5 of 9
+#: and 6 of 10, then 6 of 9, 10 of 10, 5 of 9 and 5 of 9 once an audit dropped three and
+#: corrected clients) and 20 in two v2 sets (10 and 9 of 10), before small-messages-read-in-band
+#: took messages of exactly 300 B in (docs/agreement.md, History). The floor sits three cases below
+#: (920 of 1,101), so that a matrix change losing real-world cases fails here while a few new,
+#: harder cases can still be added. Raise it as the engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.835
+MIN_CASES = 1129
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
-#: that ranks the team's choice above its highest-scoring alternative: floors at the current
-#: figures (27 of 28 original, 327 of 430 real-world cases that state a reason), per set. The
-#: real-world share went from 83 % to 80 % over earlier sets, then to 76-79 % with the held-out
-#: cases of later rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14 and 5
-#: of 8, that state a reason cite one): reasons no rule carries (edge runtimes without TCP sockets,
-#: Internet Explorer without EventSource, scale, which no rule sets between WebSocket and SSE), v1
-#: files whose low-latency reasons ride on messages a v1 profile cannot place on the socket, and
-#: resume-built-into-sse standing aside where native apps are clients, and low-latency or
-#: browser-support reasons of WebSocket feeds that no rule favouring WebSocket reads.
-MIN_REASON_CITED = {"original": 0.96, "real-world": 0.75}
+#: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
+#: (27 of 28 original, 331 of 445 real-world cases that state a reason), per set. The real-world
+#: share went from 83 % to 80 % over earlier sets, then to 74-79 % with the held-out cases of later
+#: rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14, 5 of 8 and 8 of 15,
+#: that state a reason cite one) and with reading client messages of exactly 300 B as in-band (four
+#: SSE cases whose reasons push-only rules carried lose them): reasons no rule carries (edge
+#: runtimes without TCP sockets, Internet Explorer without EventSource, scale, which no rule sets
+#: between WebSocket and SSE), v1 files whose low-latency reasons ride on messages a v1 profile
+#: cannot place on the socket, and resume-built-into-sse standing aside where native apps are
+#: clients, and low-latency or browser-support reasons of WebSocket feeds that no rule favouring
+#: WebSocket reads.
+MIN_REASON_CITED = {"original": 0.96, "real-world": 0.74}
 #: Exact ties (equal scores of the top two viable protocols) over the example profiles and the
-#: corpus: a ceiling at the current count, the issue's bar being 2
-#: (poll-everywhere-firehose-live-responses: a rare POST for SSE, native mobile clients for
-#: WebSocket and restrictive networks against it; webdev-dwds-injected-client-sse, a held-out case:
-#: resume built into SSE against a POST every half second, with nothing read for WebSocket; and two
-#: held-out v1 cases, baemin-order-reception-sse: a rare 500 B POST and native mobile clients as
-#: poll-everywhere's, and wekan-board-meteor-ddp: acknowledged method calls for WebSocket against
-#: POSTs sharing an HTTP/2 connection for SSE; and two of a later held-out round,
-#: attorney-workbench-live-updates-sse: a rare POST for SSE against the six connections a browser
-#: opens per origin over HTTP/1.1, and streaminglive-church-chat-websocket: an API Gateway WebSocket
-#: API for WebSocket against a rare POST and built-in resume for SSE and the gateway's connection
-#: lifetime). Reading small client messages a profile leaves unplaced as in-band
+#: corpus: a ceiling at the current count, the issue's bar being 2 (webdev-dwds-injected-client-sse,
+#: a held-out case: resume built into SSE against a POST every half second, with nothing read for
+#: WebSocket; two held-out v1 cases, baemin-order-reception-sse: a rare 500 B POST for SSE against
+#: native mobile clients, and wekan-board-meteor-ddp: acknowledged method calls for WebSocket
+#: against POSTs sharing an HTTP/2 connection for SSE; and attorney-workbench-live-updates-sse, of a
+#: later held-out round: a rare POST for SSE against the six connections a browser opens per origin
+#: over HTTP/1.1). Reading client messages of exactly 300 B as in-band decided two
+#: (poll-everywhere-firehose-live-responses and streaminglive-church-chat-websocket, both the teams'
+#: WebSocket). Reading small client messages a profile leaves unplaced as in-band
 #: (small-messages-read-in-band) decided two ties, delivery-tracking's and
 #: lnd-rest-websocket-streaming-rpcs's. Grading sse-http1-connection-limit by the connections the
 #: streams leave took the count from 7 to 6; resume-built-into-sse standing aside for native apps
@@ -107,7 +110,7 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.75}
 #: second, which no rate rule read, decided that one and skytrace-flight-tracking-events-sse's. A
 #: tie is broken by a documented principle but says the rules could not decide: fewer ties come from
 #: better rules, never from a bonus point.
-MAX_EXACT_TIES = 6
+MAX_EXACT_TIES = 4
 
 
 @pytest.fixture(scope="module")

@@ -333,8 +333,8 @@ def _fired(version: int = 1, rate: float = 0.05, size: int = 120, extra: str = "
     [
         (1, 0.05, 120, "", True),  # small and unacknowledged: subscribe-like
         (2, 0.05, 120, "", True),  # a v2 file that leaves the channel out reads the same
-        (1, 1, 299, "", True),  # just under the size bound
-        (1, 0.05, 300, "", False),  # from 300 B: prompts, forms, documents go as requests
+        (1, 1, 300, "", True),  # at the size bound, which belongs to the reading
+        (1, 0.05, 301, "", False),  # above 300 B: prompts, forms, documents go as requests
         (1, 1.5, 120, "", True),  # any rate, as a stated channel's cost holds at any rate
         (1, 0.05, 120, ", needs_ack: true", False),  # an acknowledged command is a request
         (2, 0.05, 120, ", channel: separate_requests", False),  # stated, even at the default
@@ -396,7 +396,7 @@ def test_stating_the_channel_is_a_tipping_point_where_it_is_read() -> None:
 
 
 def test_the_channel_field_documents_the_reading_the_matrix_makes() -> None:
-    # The field's description names the size below which an unstated channel reads as
+    # The field's description names the size up to which an unstated channel reads as
     # in-band; it must be the constant the rule compares with, not a copy gone stale.
     def compares(condition: Condition) -> list[Compare]:
         if isinstance(condition, Compare):
@@ -410,7 +410,7 @@ def test_the_channel_field_documents_the_reading_the_matrix_makes() -> None:
     (size,) = [
         c for c in compares(rule.condition) if c.fact == "traffic.client_to_server.payload_bytes"
     ]
-    assert size.op == "lt"
+    assert size.op == "le"
     description = Upstream.model_fields["channel"].description or ""
-    assert f"under {size.value:g} B" in description
+    assert f"of up to {size.value:g} B" in description
     assert "small-messages-read-in-band" in description
