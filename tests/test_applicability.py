@@ -190,7 +190,9 @@ def test_one_client_message_a_second_is_read_by_exactly_one_rate_rule(
 ) -> None:
     fired = _fired(
         f"traffic:\n  server_to_client: {{rate_hz: {down_rate}, payload_bytes: 500}}\n"
-        "  client_to_server: {rate_hz: 1, payload_bytes: 300}\n"
+        # 400 B: above the size an unstated channel is read as in-band up to, so the POST
+        # rules are the ones to read these messages.
+        "  client_to_server: {rate_hz: 1, payload_bytes: 400}\n"
         f"delivery: {{guarantee: {guarantee}, latency_p99_ms: 2000}}\n"
     )
     rate_rules = {"occasional-upstream-over-post", "steady-two-way", "steady-upstream"}

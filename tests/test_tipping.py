@@ -40,8 +40,10 @@ def _apply(profile: Profile, tip: TippingPoint, *, near: bool = False) -> Profil
         return with_field(profile, field, members)
     if field == "infrastructure.hosting" and value != "managed_socket_service" and not near:
         # managed_protocols describes a managed service: a profile without one drops it.
-        data = profile.model_dump(mode="json")
-        data["infrastructure"].pop("managed_protocols", None)
+        # Only what the profile states, as with_field keeps it: a channel dumped at its default
+        # would become a stated one (the engine reads an unstated channel from the messages).
+        data = profile.model_dump(mode="json", exclude_unset=True)
+        data.get("infrastructure", {}).pop("managed_protocols", None)
         profile = Profile.model_validate(data)
     if change == "set":
         return with_field(profile, field, tip.current if near else value)
