@@ -37,7 +37,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 948 of 1,141 (83 %). Twenty-two held-out
+#: floor, not a target: the current engine agrees on 962 of 1,160 (83 %). Twenty-two held-out
 #: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1
 #: cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission
 #: timeout for its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78
@@ -72,20 +72,21 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: and 6 of 10, then 6 of 9, 10 of 10, 5 of 9 and 5 of 9 once an audit dropped three and
 #: corrected clients) and 20 in two v2 sets (10 and 9 of 10), before small-messages-read-in-band
 #: took messages of exactly 300 B in, then, with it, 20 in two v1 sets (5 and 3 of 10) and 20 in
-#: two v2 sets (10 and 7 of 10; docs/agreement.md, History). The floor sits three cases below
-#: (945 of 1,141), so that a matrix change losing real-world cases fails here while a few new,
-#: harder cases can still be added. Raise it as the engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.828
-MIN_CASES = 1169
+#: two v2 sets (10 and 7 of 10), then a v1 set (7 of 9) and a v2 set (7 of 10; docs/agreement.md,
+#: History). The floor sits three cases below (959 of 1,160), so that a matrix change losing
+#: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
+#: engine gains.
+MIN_REAL_WORLD_AGREEMENT = 0.826
+MIN_CASES = 1188
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
-#: (27 of 28 original, 332 of 446 real-world cases that state a reason), per set. The real-world
+#: (27 of 28 original, 334 of 448 real-world cases that state a reason), per set. The real-world
 #: share went from 83 % to 80 % over earlier sets, then to 74-79 % with the held-out cases of later
-#: rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14, 5 of 8, 8 of 15 and 1
-#: of 1, that state a reason cite one) and with reading client messages of exactly 300 B as in-band
-#: (four SSE cases whose reasons push-only rules carried lose them): reasons no rule carries (edge
-#: runtimes without TCP sockets, Internet Explorer without EventSource, scale, which no rule sets
-#: between WebSocket and SSE), v1 files whose low-latency reasons ride on messages a v1 profile
+#: rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14, 5 of 8, 8 of 15, 1 of
+#: 1 and 2 of 2, that state a reason cite one) and with reading client messages of exactly 300 B as
+#: in-band (four SSE cases whose reasons push-only rules carried lose them): reasons no rule carries
+#: (edge runtimes without TCP sockets, Internet Explorer without EventSource, scale, which no rule
+#: sets between WebSocket and SSE), v1 files whose low-latency reasons ride on messages a v1 profile
 #: cannot place on the socket, and resume-built-into-sse standing aside where native apps are
 #: clients, and low-latency or browser-support reasons of WebSocket feeds that no rule favouring
 #: WebSocket reads.
