@@ -75,7 +75,9 @@ def test_ties_go_to_the_protocol_with_fewer_moving_parts() -> None:
 
 
 def test_confidence_follows_the_margin() -> None:
-    push = recommend(_profile(PUSH))  # sse +3 against websocket 0
+    # sse +3 (push-only-stream) against websocket -1 (browser-header-auth, which charges both):
+    # margin 3, and a rule reads something for the runner-up too.
+    push = recommend(_profile(PUSH + "auth: bearer_header\n"))
     assert (push.protocol, push.margin, push.confidence) == ("sse", 3, "medium")
     call = recommend(
         _profile("media: video\nclients: [browser]\ndelivery: {latency_p99_ms: 300}\n")
@@ -283,3 +285,17 @@ def test_audio_between_peers_has_a_listener_whatever_its_rate() -> None:
     assert "audio-to-a-recogniser" not in {h.rule for h in with_audio.hits}
     assert "media-needs-rtp" in {h.rule for h in with_audio.hits}
     assert with_audio.ranked("webrtc").score > data_only.ranked("webrtc").score
+
+
+def test_an_answer_one_rule_decides_alone_is_one_level_less_sure() -> None:
+    # sse +3 against websocket 0, margin 3 (medium by the margin); push-only-stream is the only
+    # rule that separates them and nothing is read for websocket: one reading of the profile.
+    alone = recommend(_profile(PUSH))
+    assert (alone.protocol, alone.margin, alone.confidence) == ("sse", 3, "low")
+    assert {hit.rule for hit in alone.hits if hit.protocol != "webrtc"} == {"push-only-stream"}
+    # A second rule for the winner (resume-built-into-sse, margin 4) keeps it high, and a rule
+    # that weighs the runner-up (restrictive-networks, websocket -1) keeps it too.
+    resume = recommend(_profile(PUSH + "delivery: {resume: true}\n"))
+    assert (resume.margin, resume.confidence) == (4, "high")
+    weighed = recommend(_profile(PUSH + "infrastructure: {restrictive_networks: true}\n"))
+    assert (weighed.margin, weighed.confidence) == (4, "high")

@@ -167,7 +167,9 @@ class Recommendation(_Out):
     confidence: Literal["high", "medium", "low", "none"] = Field(
         description="From the margin (high: >= 4 or the only viable protocol; medium: >= 2; "
         "low: < 2), one level lower when a numeric tipping point lies within a factor of 2 of "
-        "the profile's value (the answer is sensitive to an estimate)."
+        "the profile's value (the answer is sensitive to an estimate), and one level lower "
+        "again when one rule alone separates the winner from the runner-up and no rule reads "
+        "anything for the runner-up."
     )
     margin: float | None = Field(
         description="Winner's score minus the best other viable score (null if none)."
