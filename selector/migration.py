@@ -28,6 +28,7 @@ V2_FIELDS: dict[str, str | None] = {
     "traffic.server_to_client.client_acks": None,
     "traffic.server_to_client.per_request": None,
     "traffic.client_to_server.channel": None,
+    "traffic.client_to_server.sending_share": None,
     "clients": "device",
     "infrastructure.hosting": None,
     "infrastructure.managed_protocols": None,
@@ -108,6 +109,8 @@ def without_v2_fields(profile: Profile, fields: Iterable[str] = V2_FIELD_NAMES) 
         # Left out, not written at its default: a version 1 file cannot state the channel,
         # and the engine reads an unstated one from the messages (small-messages-read-in-band).
         del up["channel"]
+    if up is not None and "traffic.client_to_server.sending_share" in names:
+        up["sending_share"] = 1.0
     if "clients" in names:
         kinds = ("server" if kind == "device" else kind for kind in profile.clients)
         data["clients"] = tuple(dict.fromkeys(kinds))

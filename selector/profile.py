@@ -1,7 +1,8 @@
 """The workload profile, version 2: the public contract a team writes in YAML.
 
 Version 2 adds fields that decide real systems' choices (in-band control messages, client
-acknowledgements of server messages, device clients, who holds the sockets). Every one has a
+acknowledgements of server messages, the share of connections that send at all, device clients,
+who holds the sockets). Every one has a
 default that keeps a version 1 file meaning what it meant, so v1 files still validate and
 score exactly as before; ``selector migrate`` rewrites the version number.
 
@@ -159,6 +160,23 @@ class Upstream(Direction):
             "gains) and all others as separate_requests, and says so; state it to decide. "
             "Decides tests/corpus/binance-market-streams.yaml (also Coinbase, Kraken, Discord, "
             "Pusher)."
+        ),
+    )
+
+    sending_share: float = Field(
+        strict=True,
+        default=1.0,
+        gt=0,
+        le=1,
+        description=(
+            "Share of the connections that send client messages at all (v2): 1, every "
+            "connection (the v1 meaning); 0.2, one connection in five, as when a few publishers "
+            "(riders posting readings, a scorer, a host) feed many receive-only viewers through "
+            "one system. rate_hz and payload_bytes describe a sending connection. At most half "
+            "(0.5 or less), most connections only receive: rule receive-only-majority reads them "
+            "as a push-only stream, and steady-two-way no longer reads traffic both ways on every "
+            "connection. Decides tests/corpus/bike-power-tracker-live-workout-sse.yaml: riders "
+            "POST readings, viewers watch over SSE."
         ),
     )
 

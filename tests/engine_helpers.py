@@ -38,6 +38,7 @@ def profile_data(draw: st.DrawFn) -> dict[str, Any]:
             "payload_bytes": draw(PAYLOADS),
             "needs_ack": rate > 0 and draw(st.booleans()),
             "channel": draw(st.sampled_from(["separate_requests", "in_band"])),
+            "sending_share": draw(st.sampled_from([1.0, 0.5, 0.2]) | st.floats(0.001, 1.0)),
         }
         if rate > 0 and traffic.get("server_to_client", {}).get("rate_hz", 0) > 0:
             traffic["server_to_client"]["per_request"] = draw(st.booleans())

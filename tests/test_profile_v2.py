@@ -301,7 +301,7 @@ EVERY_FIELD = """schema_version: 2
 name: every-field
 traffic:
   server_to_client: {rate_hz: 5, payload_bytes: 300, client_acks: true, per_request: true}
-  client_to_server: {rate_hz: 1, payload_bytes: 200, channel: in_band}
+  client_to_server: {rate_hz: 1, payload_bytes: 200, channel: in_band, sending_share: 0.5}
 clients: [device, server, browser]
 infrastructure:
   path: [{kind: nginx, buffers_streams: true}]
@@ -316,6 +316,7 @@ def test_taking_every_v2_field_back_leaves_what_v1_could_say() -> None:
     down, up = v1.traffic.server_to_client, v1.traffic.client_to_server
     assert down is not None and up is not None
     assert (down.client_acks, down.per_request, up.channel) == (False, False, "separate_requests")
+    assert up.sending_share == 1.0
     # IoT gateways were written as servers in v1, and a kind is listed once.
     assert v1.clients == ("server", "browser")
     infra = v1.infrastructure
@@ -347,8 +348,9 @@ def test_a_name_that_is_no_v2_field_is_refused() -> None:
 
 #: What the v2 fields decide over tests/corpus with every one taken back at once (the table
 #: "What the version 2 fields decide" of docs/agreement.md): a floor at the answers they move
-#: onto the team's choice today (83; fewer than before small-messages-read-in-band, which reads
-#: an unstated channel of small messages as in-band) and a ceiling at those they move off it (7:
+#: onto the team's choice today (84 with sending_share's bike-power-tracker; fewer than before
+#: small-messages-read-in-band, which reads an unstated channel of small messages as in-band) and
+#: a ceiling at those they move off it (7:
 #: split-feature-flag-streaming, whose managed hosting v1 would write as serverless: true;
 #: your-priorities-all-our-ideas-ai-analysis-websocket, whose analyses stream back on a WebSocket
 #: in answer to a GET, per_request; and five WebSocket feeds whose commands are stated as separate
@@ -356,7 +358,7 @@ def test_a_name_that_is_no_v2_field_is_refused() -> None:
 #: antragsgruen-live-speaking-lists, chzzk-open-api-session-events-socketio,
 #: exceptionless-web-push-websocket, openevse-wifi-websocket-events and
 #: spoolman-websocket-events).
-MIN_V2_DECIDES_FOR_THE_TEAM = 83
+MIN_V2_DECIDES_FOR_THE_TEAM = 84
 MAX_V2_DECIDES_AGAINST = 7
 
 
@@ -370,3 +372,114 @@ def test_the_v2_fields_decide_real_cases_for_the_team() -> None:
     assert effects["traffic.client_to_server.channel"].toward
     for effect in effects.values():
         assert set(effect.toward) | set(effect.away) | set(effect.neither) <= set(effect.stated)
+
+
+# --- a few senders beside many receivers -----------------------------------------------------
+
+#: Riders post readings once a second and viewers follow them: one profile holds both.
+_RIDERS = (
+    "schema_version: 2\nname: riders\ntraffic:\n"
+    "  server_to_client: {rate_hz: 1, payload_bytes: 200}\n"
+    "  client_to_server: {rate_hz: 1, payload_bytes: 200, channel: separate_requests"
+    "SHARE}\n"
+    "scale: {concurrent_connections: 300, fan_out: 5}\n"
+)
+
+
+def _riders(share: str = "") -> str:
+    return _RIDERS.replace("SHARE", f", sending_share: {share}" if share else "")
+
+
+def _fired(text: str) -> set[str]:
+    return {hit.rule for hit in recommend(load_profile_text(text)).hits}
+
+
+def test_sending_share_decides_bike_power_tracker_and_taking_it_back_tips_back() -> None:
+    # Riders POST readings, viewers watch over SSE
+    # (tests/corpus/bike-power-tracker-live-workout-sse.yaml).
+    text = (CORPUS / "bike-power-tracker-live-workout-sse.yaml").read_text()
+    assert "sending_share: 0.2}" in text
+    profile = load_profile_text(text)
+    rec = recommend(profile)
+    assert rec.protocol == _label(text) == "sse"
+    assert "receive-only-majority" in {hit.rule for hit in rec.hits}
+    every = without_v2_fields(profile, ["traffic.client_to_server.sending_share"])
+    up = every.traffic.client_to_server
+    assert up is not None and up.sending_share == 1.0 and up.channel == "separate_requests"
+    assert recommend(every).protocol == "websocket"
+
+
+@pytest.mark.parametrize(
+    ("share", "receivers_read", "both_ways_read"),
+    [("", False, True), ("1", False, True), ("0.51", False, True), ("0.5", True, False)],
+)
+def test_half_the_connections_sending_or_fewer_reads_most_as_receive_only(
+    share: str, receivers_read: bool, both_ways_read: bool
+) -> None:
+    fired = _fired(_riders(share))
+    assert ("receive-only-majority" in fired) is receivers_read
+    assert ("steady-two-way" in fired) is both_ways_read
+    # At exactly one a second, a rate neither rule reads would go uncounted: the POST rule
+    # reads it wherever steady-two-way does not.
+    assert ("occasional-upstream-over-post" in fired) is not both_ways_read
+
+
+def test_the_receive_only_reading_says_how_many_only_receive() -> None:
+    rec = recommend(load_profile_text(_riders("0.2")))
+    hit = next(h for h in rec.hits if h.rule == "receive-only-majority")
+    assert hit.protocol == "sse" and hit.delta == 2
+    assert "Only 0.2 of the connections send" in hit.reason
+    assert "300 connections x (1 - 0.2 that send) = 240 connections that only receive" in (
+        hit.reason
+    )
+
+
+def test_the_share_of_senders_is_a_tipping_point_but_not_an_estimate() -> None:
+    rec = recommend(load_profile_text(_riders()))
+    assert rec.protocol == "websocket"
+    tip = next(t for t in rec.tipping_points if t.field.endswith("sending_share"))
+    assert (tip.change, tip.value, tip.current, tip.protocol) == ("at_or_below", 0.5, 1, "sse")
+    # Every connection sending is the workload's shape, not a figure off by a factor of 2: it
+    # leaves the confidence where the margin puts it. A stated 0.6 is an estimate near 0.5.
+    assert rec.confidence == recommend(load_profile_text(_riders("1"))).confidence
+    assert recommend(load_profile_text(_riders("0.6"))).confidence == "low"
+
+
+def test_post_requests_and_bandwidth_count_only_the_senders() -> None:
+    text = _riders("").replace(
+        "rate_hz: 1, payload_bytes: 200, channel", "rate_hz: 20, payload_bytes: 200, channel"
+    )
+    every, few = (
+        recommend(load_profile_text(text)),
+        recommend(
+            load_profile_text(
+                text.replace("separate_requests}", "separate_requests, sending_share: 0.1}")
+            )
+        ),
+    )
+    graded = next(h for h in few.hits if h.rule == "high-rate-small-mutations")
+    assert "30 sending clients (0.1 of 300 clients) = 600 HTTP requests/s" in graded.reason
+    assert "20 POST/s per client x 300 clients = 6,000 HTTP requests/s" in next(
+        h.reason for h in every.hits if h.rule == "high-rate-small-mutations"
+    )
+    up = {b.protocol: b.upstream_bytes_per_s for b in every.bandwidth}
+    up_few = {b.protocol: b.upstream_bytes_per_s for b in few.bandwidth}
+    # Payload and framing come from a tenth of the connections; heartbeats from all of them.
+    assert up_few["websocket"] < up["websocket"] / 5
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "greater than 0"),
+        ("1.5", "less than or equal to 1"),
+        ("'0.2'", "valid number"),
+        (".nan", "finite number"),
+    ],
+)
+def test_sending_share_is_checked_with_a_located_message(value: str, message: str) -> None:
+    with pytest.raises(SelectorError) as raised:
+        load_profile_text(_riders(value), "riders.yaml")
+    text = str(raised.value)
+    assert message in text, text
+    assert "riders.yaml:5" in text and "sending_share" in text

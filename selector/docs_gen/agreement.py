@@ -515,6 +515,20 @@ HISTORY: tuple[str, ...] = (
     "(`barcodebuddy-screen-scan-feed-sse`, whose one request is an ordinary GET). Over the "
     "held-out sets of the last three entries, as scored: v1 44 of 68, v2 43 of 50. Held-out "
     "profiles in v2 over all entries: 454 of 528. Over the whole corpus: 990 of 1,188.",
+    "One v2 field was added with no held-out set of its own: "
+    "`traffic.client_to_server.sending_share`, the share of the connections that send client "
+    "messages at all. At 0.5 or less most connections only receive and read as a push-only "
+    "stream (`receive-only-majority`, sse +2); `steady-two-way` and "
+    "`high-rate-feed-with-control` stand aside, and POSTs are counted for the senders alone. "
+    "It was written into the five v2 cases whose files say that only some connections send, "
+    "found by reading every case with client messages: "
+    "`bike-power-tracker-live-workout-sse` (riders post, viewers watch) now agrees; "
+    "`caption-ninja-private-relay`, `hds-overlay-heart-rate-relay`, "
+    "`nodecg-replicants-socketio` and `crg-derby-scoreboard-websocket` keep their WebSocket, "
+    "carried by their in-band messages. Two v1 cases of the same shape "
+    "(`improved-initiative-player-view`, `propresenter7-remote-stage-display-websocket`) stay "
+    "as written, since v1 cannot state it; written with it, neither answer would change. Over "
+    "the whole corpus: 991 of 1,188.",
 )
 
 

@@ -98,7 +98,9 @@ def estimate_bandwidth(
     down_payload = facts["traffic.server_to_client.payload_bytes"]
     up_rate = facts["traffic.client_to_server.rate_hz"]
     up_payload = facts["traffic.client_to_server.payload_bytes"]
-    raw = connections * (down_rate * down_payload + up_rate * up_payload)
+    # Client messages come from the sending connections only (sending_share, 1 unless stated).
+    senders = connections * facts["traffic.client_to_server.sending_share"]
+    raw = connections * down_rate * down_payload + senders * up_rate * up_payload
     notes_all: list[str] = []
     if facts["media"] != "none":
         notes_all.append(f"excludes the {facts['media']} media streams themselves")
@@ -109,7 +111,7 @@ def estimate_bandwidth(
     out = []
     for protocol in PROTOCOLS:
         down = connections * down_rate * message_bytes(protocol, True, down_payload, facts)
-        up = connections * up_rate * message_bytes(protocol, False, up_payload, facts)
+        up = senders * up_rate * message_bytes(protocol, False, up_payload, facts)
         interval = heartbeats[protocol]
         # heartbeat_bytes(), inlined: 1,619,315 -> 1,606,758 instructions per recommend()
         # (bench/engine_instructions.sh).
@@ -121,7 +123,7 @@ def estimate_bandwidth(
         if protocol == "sse":
             if up_rate > 0:
                 _, response = POST_OVERHEAD[facts["infrastructure.http_version"]]
-                down += connections * up_rate * _tls(response)
+                down += senders * up_rate * _tls(response)
                 notes.append("upstream as one HTTP POST per message, responses counted downstream")
             if facts["traffic.encoding"] == "binary" and down_rate > 0:
                 notes.append("binary events base64-encoded (+33 %)")

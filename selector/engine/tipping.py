@@ -364,7 +364,7 @@ def _reach(
 def _bounds(name: str, facts: Mapping[str, Any]) -> tuple[float, bool, float]:
     """``(minimum, minimum excluded, maximum)`` a valid profile allows for fact ``name``."""
     fact = FACTS[name]
-    low, exclusive, high = fact.minimum, fact.exclusive_minimum, math.inf
+    low, exclusive, high = fact.minimum, fact.exclusive_minimum, fact.maximum
     if name == _UP_RATE and (
         facts["traffic.client_to_server.needs_ack"] or facts["traffic.server_to_client.per_request"]
     ):

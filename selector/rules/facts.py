@@ -11,6 +11,7 @@ An absent traffic direction reads as rate 0 and payload 0, which is what the rul
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -55,6 +56,8 @@ class Fact:
     minimum: float = 0.0
     #: Whether ``minimum`` itself is excluded (``gt`` rather than ``ge`` in the profile).
     exclusive_minimum: bool = False
+    #: Largest valid value of a ``number`` fact (a share's 1).
+    maximum: float = math.inf
     integer: bool = False
     #: Whether the fact is computed from several fields rather than read from one.
     derived: bool = False
@@ -91,6 +94,13 @@ FACTS: dict[str, Fact] = {
         "enum",
         "Whether client messages travel in-band on the connection or as separate requests.",
         _choices(Upstream, "channel"),
+    ),
+    "traffic.client_to_server.sending_share": Fact(
+        "number",
+        "Share of the connections that send client messages (1, every connection, when not "
+        "stated or with no client messages).",
+        exclusive_minimum=True,
+        maximum=1.0,
     ),
     "traffic.client_to_server.channel_stated": Fact(
         "bool",
@@ -212,6 +222,7 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
         "traffic.client_to_server.payload_bytes": up.payload_bytes if up else 0,
         "traffic.client_to_server.needs_ack": up.needs_ack if up else False,
         "traffic.client_to_server.channel": up.channel if up else "separate_requests",
+        "traffic.client_to_server.sending_share": up.sending_share if up else 1.0,
         "traffic.client_to_server.channel_stated": up is not None
         and "channel" in up.model_fields_set,
         "traffic.encoding": profile.traffic.encoding,

@@ -74,9 +74,13 @@ def _post_overhead(facts: Mapping[str, Any]) -> tuple[float, str]:
 def _post_requests(facts: Mapping[str, Any]) -> tuple[float, str]:
     rate = facts["traffic.client_to_server.rate_hz"]
     connections = facts["scale.concurrent_connections"]
-    total = rate * connections
+    share = facts["traffic.client_to_server.sending_share"]
+    total = rate * connections * share
+    clients = f"{_num(connections)} clients"
+    if share < 1:
+        clients = f"{_num(connections * share)} sending clients ({_num(share)} of {clients})"
     return total, (
-        f"{_num(rate)} POST/s per client x {_num(connections)} clients = {_num(total)} HTTP "
+        f"{_num(rate)} POST/s per client x {clients} = {_num(total)} HTTP "
         f"requests/s to route, authenticate and log"
     )
 
@@ -107,6 +111,23 @@ def _client_bytes_value(direction: str) -> Callable[[Mapping[str, Any]], float]:
     return lambda facts: float(facts[rate] * facts[payload])
 
 
+def _receive_only(facts: Mapping[str, Any]) -> tuple[float, str]:
+    connections = facts["scale.concurrent_connections"]
+    share = facts["traffic.client_to_server.sending_share"]
+    receiving = connections * (1 - share)
+    return receiving, (
+        f"{_num(connections)} connections x (1 - {_num(share)} that send) = "
+        f"{_num(receiving)} connections that only receive"
+    )
+
+
+def _receive_only_value(facts: Mapping[str, Any]) -> float:
+    return float(
+        facts["scale.concurrent_connections"]
+        * (1 - facts["traffic.client_to_server.sending_share"])
+    )
+
+
 def _reconnects(facts: Mapping[str, Any]) -> tuple[float, str]:
     connections = facts["scale.concurrent_connections"]
     per_s = connections / RECONNECT_SPREAD_S
@@ -132,7 +153,11 @@ def _ratio_value(facts: Mapping[str, Any]) -> float:
 
 
 def _requests_value(facts: Mapping[str, Any]) -> float:
-    return float(facts["traffic.client_to_server.rate_hz"] * facts["scale.concurrent_connections"])
+    return float(
+        facts["traffic.client_to_server.rate_hz"]
+        * facts["scale.concurrent_connections"]
+        * facts["traffic.client_to_server.sending_share"]
+    )
 
 
 def _fan_out_value(facts: Mapping[str, Any]) -> float:
@@ -200,6 +225,7 @@ _UP_PAYLOAD = "traffic.client_to_server.payload_bytes"
 _DOWN_RATE = "traffic.server_to_client.rate_hz"
 _DOWN_PAYLOAD = "traffic.server_to_client.payload_bytes"
 _CONNECTIONS = "scale.concurrent_connections"
+_SENDING = "traffic.client_to_server.sending_share"
 
 #: The closed set of measures a rationale may quote as ``{measure.NAME}``, a condition may
 #: compare (``{measure: NAME, gt: 2}``) and a graded effect may read.
@@ -217,11 +243,22 @@ MEASURES: dict[str, Measure] = {
         "HTTP requests per second an SSE + POST design costs at full scale.",
         _post_requests,
         _requests_value,
-        (_UP_RATE, _CONNECTIONS),
+        (_UP_RATE, _CONNECTIONS, _SENDING),
         (
-            Lever(_UP_RATE, True, _solve_product(_UP_RATE, _CONNECTIONS)),
-            Lever(_CONNECTIONS, True, _solve_product(_CONNECTIONS, _UP_RATE)),
+            Lever(_UP_RATE, True, _solve_product(_UP_RATE, _CONNECTIONS, _SENDING)),
+            Lever(_CONNECTIONS, True, _solve_product(_CONNECTIONS, _UP_RATE, _SENDING)),
+            Lever(_SENDING, True, _solve_product(_SENDING, _UP_RATE, _CONNECTIONS)),
         ),
+    ),
+    "measure.receive_only_connections": Measure(
+        "connections",
+        "Connections that only receive: those beyond traffic.client_to_server.sending_share.",
+        _receive_only,
+        _receive_only_value,
+        (_CONNECTIONS, _SENDING),
+        # The share alone: while every connection sends (a share of 1, every v1 file), no
+        # number of connections makes one of them receive-only.
+        (Lever(_SENDING, False, lambda facts, t: 1 - t / facts[_CONNECTIONS]),),
     ),
     "measure.fan_out_bytes_per_s": Measure(
         "bytes/s",
