@@ -348,3 +348,16 @@ def test_a_fixed_lifetime_cap_is_planned_rotation_not_a_bad_consequence() -> Non
     assert rec.plan.planned_reconnect is not None
     consequences = _section(render_adr(profile, rec, date=DAY), "### Consequences")
     assert "cannot be met" not in consequences
+
+
+def test_context_says_how_many_connections_send() -> None:
+    bike = ROOT / "tests" / "corpus" / "bike-power-tracker-live-workout-sse.yaml"
+    context = _section(_adr(bike)[1], "## Context and Problem Statement")
+    assert (
+        "Client to server: 1 messages/s per sending client (0.2 of the connections send; the "
+        "others only receive) of about 200 bytes." in context
+    )
+    # Every connection sending, as every version 1 file means, reads as before.
+    assert "messages/s per client of about" in _section(
+        _adr(CHAT)[1], "## Context and Problem Statement"
+    )

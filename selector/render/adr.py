@@ -79,8 +79,14 @@ def _context(profile: Profile) -> list[str]:
     up = traffic.client_to_server
     if up is not None and up.rate_hz > 0:
         ack = ", each acknowledged by the server" if up.needs_ack else ""
+        who = "per client"
+        if up.sending_share < 1:
+            who = (
+                f"per sending client ({number(up.sending_share)} of the connections send; "
+                "the others only receive)"
+            )
         lines.append(
-            f"Client to server: {number(up.rate_hz)} messages/s per client of about "
+            f"Client to server: {number(up.rate_hz)} messages/s {who} of about "
             f"{number(up.payload_bytes)} bytes{ack}."
         )
     else:

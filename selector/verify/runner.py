@@ -277,8 +277,8 @@ class _Run:
         self, index: int, client: WsClient | SseClient, start: float, payload: str
     ) -> None:
         load = self.plan.upstream
-        if load is None:
-            return
+        if load is None or not load.sends(index):
+            return  # no client messages, or this client only receives (sending_share)
         deadline = start + self.plan.active_phase_s
         for offset in self.plan.send_offsets(load.rate_hz, client=index, phase=self.phase):
             await asyncio.sleep(max(0.0, start + offset - self.loop.time()))

@@ -73,6 +73,14 @@ class DirectionLoad:
     rate_hz: float
     payload_bytes: int
     profile_rate_hz: float
+    #: Sampled clients that send in this direction: for client messages, the profile's
+    #: ``sending_share`` of the sample (at least one); ``None``: every client (the server's
+    #: messages reach them all).
+    senders: int | None = None
+
+    def sends(self, client: int) -> bool:
+        """Whether sampled client number ``client`` (from 0) sends in this direction."""
+        return self.senders is None or client < self.senders
 
     @property
     def raised(self) -> bool:
@@ -186,11 +194,23 @@ def _min_heartbeat_wall_s(network: Network) -> float:
     return max(MIN_HEARTBEAT_WALL_S, 4 * rtt_s + retransmit)
 
 
-def _load(rate_hz: float, payload_bytes: int, clients: int) -> DirectionLoad:
+def _load(
+    rate_hz: float, payload_bytes: int, clients: int, senders: int | None = None
+) -> DirectionLoad:
     floor = MIN_MESSAGES_PER_PHASE / ACTIVE_PHASE_S
     rate = max(rate_hz, floor)
-    rate = min(rate, MAX_TOTAL_RATE_HZ / clients)
-    return DirectionLoad(rate_hz=rate, payload_bytes=payload_bytes, profile_rate_hz=rate_hz)
+    rate = min(rate, MAX_TOTAL_RATE_HZ / (clients if senders is None else senders))
+    return DirectionLoad(
+        rate_hz=rate, payload_bytes=payload_bytes, profile_rate_hz=rate_hz, senders=senders
+    )
+
+
+def _senders(share: float, clients: int) -> int | None:
+    """Sampled clients that send client messages: ``share`` of ``clients``, rounded, at
+    least one; ``None`` when every client sends."""
+    if share >= 1:
+        return None
+    return min(clients, max(1, round(share * clients)))
 
 
 def _faults(plan: LifetimePlan, scale: float, *, applied: bool) -> PathFaults:
@@ -306,7 +326,15 @@ def build_traffic_plan(
     upstream = downstream = None
     if traffic.client_to_server is not None and traffic.client_to_server.rate_hz > 0:
         c2s = traffic.client_to_server
-        upstream = _load(c2s.rate_hz, c2s.payload_bytes, clients)
+        upstream = _load(
+            c2s.rate_hz, c2s.payload_bytes, clients, _senders(c2s.sending_share, clients)
+        )
+        if upstream.senders is not None:
+            notes.append(
+                f"traffic.client_to_server.sending_share {c2s.sending_share:g}: "
+                f"{upstream.senders} of the {clients} sampled clients send client messages, "
+                "the others only receive"
+            )
     if traffic.server_to_client is not None and traffic.server_to_client.rate_hz > 0:
         s2c = traffic.server_to_client
         # One published event reaches every sampled client, so the publish rate is the
@@ -314,7 +342,7 @@ def build_traffic_plan(
         downstream = _load(s2c.rate_hz, s2c.payload_bytes, clients)
     for name, load in (("client_to_server", upstream), ("server_to_client", downstream)):
         if load is not None and load.rate_hz != load.profile_rate_hz:
-            notes.append(_rate_note(name, load, clients))
+            notes.append(_rate_note(name, load, load.senders or clients))
     if clients < profile.scale.concurrent_connections:
         notes.append(
             f"{clients} sampled clients stand for {profile.scale.concurrent_connections} "

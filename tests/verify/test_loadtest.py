@@ -82,3 +82,24 @@ async def test_thresholds_pass_with_the_heartbeat_and_fail_without() -> None:
     assert with_heartbeat[0] == 0, with_heartbeat[1][-2000:]
     assert control[0] == 1, control[1][-2000:]
     assert "selector_lost_acks" in control[1]
+
+
+def test_only_the_sending_share_of_the_users_sends_mutations(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    profile = tmp_path / "riders.yaml"
+    profile.write_text(
+        "schema_version: 2\nname: riders\ntraffic:\n"
+        "  server_to_client: {rate_hz: 1, payload_bytes: 200}\n"
+        "  client_to_server: {rate_hz: 1, payload_bytes: 200, sending_share: 0.2}\n"
+        "scale: {concurrent_connections: 300, fan_out: 5}\n"
+    )
+    argv = ["loadtest", str(profile), "--k6", "--url", "http://x", "--vus", "10"]
+    assert main(argv) == 0
+    script = capsys.readouterr().out
+    numbers = json.loads(script.split("const N = ", 1)[1].split(";\n", 1)[0])
+    assert (numbers["vus"], numbers["sending_vus"]) == (10, 2)
+    assert "Virtual users 1 to 2 (the profile's share of senders)" in script
+    assert "__VU <= N.sending_vus" in script
+    # Every connection sends, as a version 1 file means: every user sends.
+    assert main(["loadtest", CHAT, "--k6", "--url", "http://x", "--vus", "10"]) == 0
+    chat = json.loads(capsys.readouterr().out.split("const N = ", 1)[1].split(";\n", 1)[0])
+    assert chat["sending_vus"] == 10

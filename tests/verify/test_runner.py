@@ -204,3 +204,30 @@ def test_a_run_whose_clients_cannot_connect_fails_in_one_line() -> None:
         result.stdout,
     ), result.stdout
     assert "Traceback" not in result.stderr and "unhandled exception" not in result.stderr
+
+
+def test_only_the_sending_share_of_the_clients_sends() -> None:
+    """Receive-only clients send nothing on the wire but get every event."""
+    split = PROFILE.replace("schema_version: 1", "schema_version: 2").replace(
+        "needs_ack: true}", "needs_ack: true, sending_share: 0.5}"
+    )
+    profile = load_profile_text(split, "behind-nginx.yaml")
+    half = build_traffic_plan(
+        profile, plan_lifetime(profile, "websocket"), VerifyOptions(clients=CLIENTS, seed=1)
+    )
+    assert half.upstream is not None and half.upstream.senders == CLIENTS // 2
+
+    async def both():  # type: ignore[no-untyped-def]
+        return await asyncio.gather(
+            run_mode(traffic("websocket"), "planned", progress=quiet),
+            run_mode(half, "planned", progress=quiet),
+        )
+
+    every, senders = asyncio.run(both())
+    assert every.client_to_server is not None and senders.client_to_server is not None
+    # Same seed, same send times per client: the two senders send what clients 0 and 1 sent
+    # in the full run, about half of it, and the server applies all of it.
+    assert 0.3 * every.client_to_server.sent < senders.client_to_server.sent
+    assert senders.client_to_server.sent < 0.7 * every.client_to_server.sent
+    assert senders.client_to_server.lost == 0
+    assert senders.server_to_client is not None and senders.server_to_client.lost == 0

@@ -101,3 +101,35 @@ def test_options_are_validated() -> None:
         VerifyOptions(clients=0)
     with pytest.raises(ValueError):
         VerifyOptions(time_scale=2)
+
+
+_SPLIT = (
+    "schema_version: 2\nname: riders\ntraffic:\n"
+    "  server_to_client: {rate_hz: 1, payload_bytes: 200}\n"
+    "  client_to_server: {rate_hz: 400, payload_bytes: 200, sending_share: SHARE}\n"
+    "scale: {concurrent_connections: 300, fan_out: 5}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("share", "senders", "rate"),
+    # 20 clients: a fifth is 4; a sliver still leaves one sender; a rate capped for the whole
+    # sample is capped for the senders alone (3000 messages/s over 4 senders, not 20).
+    [("1", None, 150), ("0.2", 4, 400), ("0.001", 1, 400), ("0.5", 10, 300)],
+)
+def test_only_the_sending_share_of_the_sample_sends(
+    share: str, senders: int | None, rate: float
+) -> None:
+    profile = load_profile_text(_SPLIT.replace("SHARE", share))
+    plan = build_traffic_plan(profile, plan_lifetime(profile, "sse"), VerifyOptions(clients=20))
+    up = plan.upstream
+    assert up is not None and up.senders == senders and up.rate_hz == rate
+    assert [up.sends(client) for client in range(20)].count(True) == (senders or 20)
+    note = [n for n in plan.notes if "sending_share" in n]
+    if senders is None:
+        assert note == []
+    else:
+        assert note == [
+            f"traffic.client_to_server.sending_share {share}: {senders} of the 20 sampled "
+            "clients send client messages, the others only receive"
+        ]
