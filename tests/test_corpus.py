@@ -37,7 +37,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 962 of 1,160 (83 %). Twenty-two held-out
+#: floor, not a target: the current engine agrees on 986 of 1,189 (83 %). Twenty-two held-out
 #: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1
 #: cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission
 #: timeout for its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78
@@ -72,12 +72,13 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: and 6 of 10, then 6 of 9, 10 of 10, 5 of 9 and 5 of 9 once an audit dropped three and
 #: corrected clients) and 20 in two v2 sets (10 and 9 of 10), before small-messages-read-in-band
 #: took messages of exactly 300 B in, then, with it, 20 in two v1 sets (5 and 3 of 10) and 20 in
-#: two v2 sets (10 and 7 of 10), then a v1 set (7 of 9) and a v2 set (7 of 10; docs/agreement.md,
-#: History). The floor sits three cases below (959 of 1,160), so that a matrix change losing
+#: two v2 sets (10 and 7 of 10), then a v1 set (7 of 9) and a v2 set (7 of 10), then, with
+#: sending_share, two v1 sets (6 of 8 and 9 of 11) and a v2 set (8 of 10; docs/agreement.md,
+#: History). The floor sits three cases below (983 of 1,189), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
 MIN_REAL_WORLD_AGREEMENT = 0.826
-MIN_CASES = 1188
+MIN_CASES = 1217
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
 #: (27 of 28 original, 334 of 448 real-world cases that state a reason), per set. The real-world
