@@ -110,8 +110,27 @@ def _paths() -> list[Path]:
     return sorted(PROFILES.glob("*.yaml")) + sorted(CORPUS.glob("*.yaml"))
 
 
+def _readable(versions: list[Version], paths: list[Path]) -> list[Path]:
+    """The profiles every version reads: an older checkout refuses the fields added since
+    (a profile error), and both versions must time the same profiles."""
+    kept = list(paths)
+    for version in versions:
+        with version.active():
+            readable = []
+            for path in kept:
+                try:
+                    version.load_profile(path)
+                except Exception:  # the checkout's own ProfileError class, not this one's
+                    continue
+                readable.append(path)
+            kept = readable
+    if len(kept) < len(paths):
+        print(f"{len(paths) - len(kept)} profile(s) left out: a version cannot read them")
+    return kept
+
+
 def bench_library(versions: list[Version], rounds: int) -> None:
-    paths = _paths()
+    paths = _readable(versions, _paths())
     loaded = {}
     for version in versions:
         with version.active():
@@ -183,7 +202,7 @@ def _cli(root: Path, *args: str) -> tuple[float, float]:
 
 
 def bench_cli(versions: list[Version], files: int, runs: int) -> None:
-    sources = sorted(CORPUS.glob("*.yaml"))
+    sources = _readable(versions, sorted(CORPUS.glob("*.yaml")))
     folder = Path(tempfile.mkdtemp(prefix="selector-bench-"))
     try:
         for n in range(files):
