@@ -483,3 +483,18 @@ def test_sending_share_is_checked_with_a_located_message(value: str, message: st
     text = str(raised.value)
     assert message in text, text
     assert "riders.yaml:5" in text and "sending_share" in text
+
+
+def test_a_few_senders_feed_a_shared_stream_rather_than_steer_it() -> None:
+    feed = (
+        "schema_version: 2\nname: feed\ntraffic:\n"
+        "  server_to_client: {rate_hz: 20, payload_bytes: 200}\n"
+        "  client_to_server: {rate_hz: 0.1, payload_bytes: 600SHARE}\n"
+        "scale: {concurrent_connections: 1000, fan_out: 1000}\n"
+    )
+    # Every connection sends beside a shared feed of 20/s: its messages steer the feed.
+    assert "high-rate-feed-with-control" in _fired(feed.replace("SHARE", ""))
+    # A twentieth of them send: the rest only watch, and nothing steers their feed.
+    fired = _fired(feed.replace("SHARE", ", sending_share: 0.05"))
+    assert "high-rate-feed-with-control" not in fired
+    assert "receive-only-majority" in fired
