@@ -37,7 +37,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 986 of 1,189 (83 %). Twenty-two held-out
+#: floor, not a target: the current engine agrees on 1,004 of 1,218 (82 %). Twenty-two held-out
 #: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1
 #: cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission
 #: timeout for its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78
@@ -73,12 +73,13 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: corrected clients) and 20 in two v2 sets (10 and 9 of 10), before small-messages-read-in-band
 #: took messages of exactly 300 B in, then, with it, 20 in two v1 sets (5 and 3 of 10) and 20 in
 #: two v2 sets (10 and 7 of 10), then a v1 set (7 of 9) and a v2 set (7 of 10), then, with
-#: sending_share, two v1 sets (6 of 8 and 9 of 11) and a v2 set (8 of 10; docs/agreement.md,
-#: History). The floor sits three cases below (983 of 1,189), so that a matrix change losing
+#: sending_share, two v1 sets (6 of 8 and 9 of 11) and a v2 set (8 of 10), then two v1 sets (5 of
+#: 9 and 6 of 10) and a v2 set (7 of 10; docs/agreement.md, History). The floor sits three cases
+#: below (1,001 of 1,218), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.826
-MIN_CASES = 1217
+MIN_REAL_WORLD_AGREEMENT = 0.821
+MIN_CASES = 1246
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
 #: (27 of 28 original, 334 of 448 real-world cases that state a reason), per set. The real-world
@@ -99,7 +100,9 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.74}
 #: native mobile clients, and wekan-board-meteor-ddp: acknowledged method calls for WebSocket
 #: against POSTs sharing an HTTP/2 connection for SSE; and attorney-workbench-live-updates-sse, of a
 #: later held-out round: a rare POST for SSE against the six connections a browser opens per origin
-#: over HTTP/1.1). Reading client messages of exactly 300 B as in-band decided two
+#: over HTTP/1.1; and energistics-etp-witsml-channel-streaming-websocket, of round Q: a rare
+#: acknowledged request read as a POST and resume for SSE, against binary payloads). Reading client
+#: messages of exactly 300 B as in-band decided two
 #: (poll-everywhere-firehose-live-responses and streaminglive-church-chat-websocket, both the teams'
 #: WebSocket). Reading small client messages a profile leaves unplaced as in-band
 #: (small-messages-read-in-band) decided two ties, delivery-tracking's and
@@ -113,7 +116,7 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.74}
 #: second, which no rate rule read, decided that one and skytrace-flight-tracking-events-sse's. A
 #: tie is broken by a documented principle but says the rules could not decide: fewer ties come from
 #: better rules, never from a bonus point.
-MAX_EXACT_TIES = 4
+MAX_EXACT_TIES = 5
 
 
 @pytest.fixture(scope="module")
