@@ -155,7 +155,7 @@ class Upstream(Direction):
             "How client messages reach the server (v2): separate_requests = each its own "
             "request, in_band = on the real-time connection itself (subscribe, auth and filter "
             "messages on the stream). Not stated (as in every v1 file), the engine reads "
-            "unacknowledged messages of up to 300 B beside a stream as in-band control (rule "
+            "messages of up to 300 B beside a stream as in-band control (rule "
             "small-messages-read-in-band: SSE pays what in-band-control charges it, no transport "
             "gains) and all others as separate_requests, and says so; state it to decide. "
             "Decides tests/corpus/binance-market-streams.yaml (also Coinbase, Kraken, Discord, "

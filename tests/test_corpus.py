@@ -37,7 +37,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 1,004 of 1,218 (82 %). Twenty-two held-out
+#: floor, not a target: the current engine agrees on 1,013 of 1,218 (83 %). Twenty-two held-out
 #: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1
 #: cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission
 #: timeout for its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78
@@ -74,11 +74,12 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: took messages of exactly 300 B in, then, with it, 20 in two v1 sets (5 and 3 of 10) and 20 in
 #: two v2 sets (10 and 7 of 10), then a v1 set (7 of 9) and a v2 set (7 of 10), then, with
 #: sending_share, two v1 sets (6 of 8 and 9 of 11) and a v2 set (8 of 10), then two v1 sets (5 of
-#: 9 and 6 of 10) and a v2 set (7 of 10; docs/agreement.md, History). The floor sits three cases
-#: below (1,001 of 1,218), so that a matrix change losing
+#: 9 and 6 of 10) and a v2 set (7 of 10), before small-messages-read-in-band took acknowledged
+#: messages in (docs/agreement.md, History). The floor sits three cases below (1,010 of 1,218), so
+#: that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.821
+MIN_REAL_WORLD_AGREEMENT = 0.829
 MIN_CASES = 1246
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
@@ -97,12 +98,13 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.74}
 #: corpus: a ceiling at the current count, the issue's bar being 2 (webdev-dwds-injected-client-sse,
 #: a held-out case: resume built into SSE against a POST every half second, with nothing read for
 #: WebSocket; two held-out v1 cases, baemin-order-reception-sse: a rare 500 B POST for SSE against
-#: native mobile clients, and wekan-board-meteor-ddp: acknowledged method calls for WebSocket
-#: against POSTs sharing an HTTP/2 connection for SSE; and attorney-workbench-live-updates-sse, of a
-#: later held-out round: a rare POST for SSE against the six connections a browser opens per origin
-#: over HTTP/1.1; and energistics-etp-witsml-channel-streaming-websocket, of round Q: a rare
-#: acknowledged request read as a POST and resume for SSE, against binary payloads). Reading client
-#: messages of exactly 300 B as in-band decided two
+#: native mobile clients; attorney-workbench-live-updates-sse, of a later held-out round: a rare
+#: POST for SSE against the six connections a browser opens per origin over HTTP/1.1; and
+#: notification-bell, an original case: resume and HTTP/2 for SSE against its acknowledged 80 B
+#: mark-as-read message read as in-band since small-messages-read-in-band reads acknowledged
+#: messages too, which decided wekan-board-meteor-ddp's tie and that of round Q's
+#: energistics-etp-witsml-channel-streaming-websocket, both for the team's WebSocket). Reading
+#: client messages of exactly 300 B as in-band decided two
 #: (poll-everywhere-firehose-live-responses and streaminglive-church-chat-websocket, both the teams'
 #: WebSocket). Reading small client messages a profile leaves unplaced as in-band
 #: (small-messages-read-in-band) decided two ties, delivery-tracking's and
@@ -116,7 +118,7 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.74}
 #: second, which no rate rule read, decided that one and skytrace-flight-tracking-events-sse's. A
 #: tie is broken by a documented principle but says the rules could not decide: fewer ties come from
 #: better rules, never from a bonus point.
-MAX_EXACT_TIES = 5
+MAX_EXACT_TIES = 4
 
 
 @pytest.fixture(scope="module")

@@ -220,16 +220,17 @@ CASES = [
         "http2-posts-share-the-stream",
         False,
     ),  # HTTP/1.1: the POSTs need a connection of their own
-    # an interactive acknowledged command is judged once, by interactive-acked-commands
+    # an interactive acknowledged command is judged once, by interactive-acked-commands (400 B:
+    # above the size small-messages-read-in-band reads as in-band)
     (
         "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
-        "client_to_server: {rate_hz: 0.5, payload_bytes: 80, needs_ack: true}}\n",
+        "client_to_server: {rate_hz: 0.5, payload_bytes: 400, needs_ack: true}}\n",
         "occasional-upstream-over-post",
         False,
     ),
     (
         "traffic: {server_to_client: {rate_hz: 1, payload_bytes: 80}, "
-        "client_to_server: {rate_hz: 0.5, payload_bytes: 80, needs_ack: true}}\n"
+        "client_to_server: {rate_hz: 0.5, payload_bytes: 400, needs_ack: true}}\n"
         "delivery: {latency_p99_ms: 3000}\n",
         "occasional-upstream-over-post",
         True,
@@ -336,7 +337,7 @@ def _fired(version: int = 1, rate: float = 0.05, size: int = 120, extra: str = "
         (1, 1, 300, "", True),  # at the size bound, which belongs to the reading
         (1, 0.05, 301, "", False),  # above 300 B: prompts, forms, documents go as requests
         (1, 1.5, 120, "", True),  # any rate, as a stated channel's cost holds at any rate
-        (1, 0.05, 120, ", needs_ack: true", False),  # an acknowledged command is a request
+        (1, 0.05, 120, ", needs_ack: true", True),  # acknowledged too: a subscribe and its reply
         (2, 0.05, 120, ", channel: separate_requests", False),  # stated, even at the default
         (2, 0.05, 120, ", channel: in_band", False),  # stated: in-band-control judges it
     ],

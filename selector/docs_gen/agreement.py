@@ -563,6 +563,20 @@ HISTORY: tuple[str, ...] = (
     "eighth sends 2 MB validation requests on its socket. Over the held-out sets of the last "
     "two entries, as scored: v1 26 of 38, v2 15 of 20. Held-out profiles in v2 over all "
     "entries: 469 of 548. Over the whole corpus: 1,032 of 1,246.",
+    "Then `small-messages-read-in-band` took acknowledged messages in: where a profile does not "
+    "state the channel, client messages of up to 300 B beside a stream read as in-band control "
+    "whether or not each is answered. Of the corpus profiles that state the channel for "
+    "acknowledged messages beside a stream, 43 of 44 up to 300 B travel in-band (a subscribe "
+    "answered with its confirmation, a login, a ping answered by a pong); they had been left out "
+    "as commands whose POST response is the ack. Nine of the twelve v1 misses of the two "
+    "entries above were such messages read as POSTs. Over the corpus with the entry above, "
+    "18 v1 answers move onto the team's choice "
+    "(`wekan-board-meteor-ddp`'s tie among them) and 10 off it, SSE designs whose v1 files mark "
+    "small POSTs as acknowledged (`khaonow-kitchen-display-sse`, "
+    "`philips-hue-eventstream` and eight more); `notification-bell` becomes an exact tie the "
+    "tie-break gives to its SSE, while `energistics-etp-witsml-channel-streaming-websocket`'s "
+    "tie is decided for the team. Exact ties over the corpus and the examples: 4. Over the "
+    "whole corpus: 1,040 of 1,246.",
 )
 
 

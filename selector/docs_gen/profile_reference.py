@@ -136,7 +136,7 @@ def render_profile_reference() -> str:
         "|---|---|---|\n"
         "| `traffic.client_to_server.channel: in_band` | `binance-market-streams.yaml`, "
         "`discord-gateway.yaml` (subscribe, identify and filter messages on the stream; "
-        "unstated, as in a v1 file, only messages of up to 300 B with no ack are read as "
+        "unstated, as in a v1 file, only messages of up to 300 B are read as "
         "in-band, and only SSE is charged for them) | `in-band-control` (stated), "
         "`small-messages-read-in-band` (unstated) |\n"
         "| `traffic.server_to_client.per_request: true` | "

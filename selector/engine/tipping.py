@@ -53,9 +53,8 @@ _DEPENDENT_VALUES = {
 _UP_RATE = "traffic.client_to_server.rate_hz"
 _CHANNEL = "traffic.client_to_server.channel"
 _CHANNEL_STATED = "traffic.client_to_server.channel_stated"
-#: The rule that reads a channel the profile does not state as in-band (its messages small and
-#: unacknowledged, beside a stream); where it does not fire, an unstated channel reads as the
-#: default.
+#: The rule that reads a channel the profile does not state as in-band (its messages small,
+#: beside a stream); where it does not fire, an unstated channel reads as the default.
 READ_IN_BAND_RULE = "small-messages-read-in-band"
 #: How a tipping point on a channel the profile does not state ends: it already says that the
 #: field is open, so a close call adds nothing to it.
