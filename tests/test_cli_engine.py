@@ -130,7 +130,7 @@ def test_what_if_shows_the_change(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(
         capsys,
         "what-if",
-        str(CORPUS / "live-scores-with-follow.yaml"),
+        str(CORPUS / "notification-bell.yaml"),
         "--set",
         "traffic.client_to_server.rate_hz=30",
     )
