@@ -37,7 +37,7 @@ FILES = sorted(CORPUS_DIR.glob("*.yaml"))
 #: The set written beside the rules: agreement must stay at or above this.
 MIN_ORIGINAL_AGREEMENT = 0.90
 #: The set collected afterwards from public sources, on systems the rules were not written for. A
-#: floor, not a target: the current engine agrees on 1,013 of 1,218 (83 %). Twenty-two held-out
+#: floor, not a target: the current engine agrees on 1,025 of 1,234 (83 %). Twenty-two held-out
 #: batches were added before the rules changed: 20 cases (16 agreed then), 31 cases (29), 30 v1
 #: cases (24, then 25 once best-effort-tight-latency took the 200 ms minimum TCP retransmission
 #: timeout for its bound), 30 v2 cases (23, then 24 with the new hop field buffers_streams), 78
@@ -75,12 +75,12 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: two v2 sets (10 and 7 of 10), then a v1 set (7 of 9) and a v2 set (7 of 10), then, with
 #: sending_share, two v1 sets (6 of 8 and 9 of 11) and a v2 set (8 of 10), then two v1 sets (5 of
 #: 9 and 6 of 10) and a v2 set (7 of 10), before small-messages-read-in-band took acknowledged
-#: messages in (docs/agreement.md, History). The floor sits three cases below (1,010 of 1,218), so
-#: that a matrix change losing
+#: messages in, then, with it, two v1 sets (8 of 8 and 4 of 8; docs/agreement.md, History). The
+#: floor sits two cases below (1,023 of 1,234), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
 MIN_REAL_WORLD_AGREEMENT = 0.829
-MIN_CASES = 1246
+MIN_CASES = 1262
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
 #: (27 of 28 original, 334 of 448 real-world cases that state a reason), per set. The real-world
