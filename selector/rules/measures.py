@@ -203,6 +203,15 @@ class Lever:
     solve: Callable[[Mapping[str, Any], float], float | None]
 
 
+def _product_levers(*factors: str) -> tuple[Lever, ...]:
+    """The levers of a measure that is the product of ``factors``: each grows it, the others
+    held."""
+    return tuple(
+        Lever(fact, True, _solve_product(fact, *(other for other in factors if other != fact)))
+        for fact in factors
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Measure:
     """One derived quantity: its unit, meaning and how to compute it with its derivation.
@@ -244,11 +253,7 @@ MEASURES: dict[str, Measure] = {
         _post_requests,
         _requests_value,
         (_UP_RATE, _CONNECTIONS, _SENDING),
-        (
-            Lever(_UP_RATE, True, _solve_product(_UP_RATE, _CONNECTIONS, _SENDING)),
-            Lever(_CONNECTIONS, True, _solve_product(_CONNECTIONS, _UP_RATE, _SENDING)),
-            Lever(_SENDING, True, _solve_product(_SENDING, _UP_RATE, _CONNECTIONS)),
-        ),
+        _product_levers(_UP_RATE, _CONNECTIONS, _SENDING),
     ),
     "measure.receive_only_connections": Measure(
         "connections",
@@ -266,11 +271,7 @@ MEASURES: dict[str, Measure] = {
         _fan_out_bytes,
         _fan_out_value,
         (_DOWN_RATE, _DOWN_PAYLOAD, _CONNECTIONS),
-        (
-            Lever(_DOWN_RATE, True, _solve_product(_DOWN_RATE, _DOWN_PAYLOAD, _CONNECTIONS)),
-            Lever(_DOWN_PAYLOAD, True, _solve_product(_DOWN_PAYLOAD, _DOWN_RATE, _CONNECTIONS)),
-            Lever(_CONNECTIONS, True, _solve_product(_CONNECTIONS, _DOWN_RATE, _DOWN_PAYLOAD)),
-        ),
+        _product_levers(_DOWN_RATE, _DOWN_PAYLOAD, _CONNECTIONS),
     ),
     "measure.client_upload_bytes_per_s": Measure(
         "bytes/s",
@@ -278,10 +279,7 @@ MEASURES: dict[str, Measure] = {
         _client_bytes("client_to_server"),
         _client_bytes_value("client_to_server"),
         (_UP_RATE, _UP_PAYLOAD),
-        (
-            Lever(_UP_RATE, True, _solve_product(_UP_RATE, _UP_PAYLOAD)),
-            Lever(_UP_PAYLOAD, True, _solve_product(_UP_PAYLOAD, _UP_RATE)),
-        ),
+        _product_levers(_UP_RATE, _UP_PAYLOAD),
     ),
     "measure.client_download_bytes_per_s": Measure(
         "bytes/s",
@@ -289,10 +287,7 @@ MEASURES: dict[str, Measure] = {
         _client_bytes("server_to_client"),
         _client_bytes_value("server_to_client"),
         (_DOWN_RATE, _DOWN_PAYLOAD),
-        (
-            Lever(_DOWN_RATE, True, _solve_product(_DOWN_RATE, _DOWN_PAYLOAD)),
-            Lever(_DOWN_PAYLOAD, True, _solve_product(_DOWN_PAYLOAD, _DOWN_RATE)),
-        ),
+        _product_levers(_DOWN_RATE, _DOWN_PAYLOAD),
     ),
     "measure.origin_connections_held": Measure(
         "connections",
