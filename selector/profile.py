@@ -2,9 +2,9 @@
 
 Version 2 adds fields that decide real systems' choices (in-band control messages, client
 acknowledgements of server messages, the share of connections that send at all, device clients,
-who holds the sockets). Every one has a
-default that keeps a version 1 file meaning what it meant, so v1 files still validate and
-score exactly as before; ``selector migrate`` rewrites the version number.
+who holds the sockets). Every one has a default that keeps a version 1 file meaning what it
+meant, so v1 files still validate and score exactly as before; ``selector migrate`` rewrites
+the version number.
 
 Models are frozen, forbid unknown keys and use strict scalar types, so ``"5"`` is never
 silently read as ``5``. Field names carry their unit (``_hz``, ``_bytes``, ``_ms``, ``_s``).
@@ -179,6 +179,11 @@ class Upstream(Direction):
             "POST readings, viewers watch over SSE."
         ),
     )
+
+    def senders_in(self, sample: int) -> int:
+        """How many of ``sample`` connections send client messages: ``sending_share`` of them,
+        rounded, and at least one (a sample of a workload with client messages sends some)."""
+        return min(sample, max(1, round(self.sending_share * sample)))
 
     @field_validator("needs_ack")
     @classmethod

@@ -68,10 +68,9 @@ def k6_numbers(
     upstream = profile.traffic.client_to_server
     rate = upstream.rate_hz if upstream is not None and upstream.rate_hz > 0 else _DEFAULT_RATE_HZ
     payload = upstream.payload_bytes if upstream is not None else _DEFAULT_PAYLOAD_BYTES
-    share = upstream.sending_share if upstream is not None else 1.0
     return K6Numbers(
         vus=vus,
-        sending_vus=min(vus, max(1, round(share * vus))),
+        sending_vus=upstream.senders_in(vus) if upstream is not None else vus,
         rate_hz=rate,
         payload_bytes=payload,
         active_s=round(max(1.0, smallest / 4) * time_scale, 3),

@@ -205,14 +205,6 @@ def _load(
     )
 
 
-def _senders(share: float, clients: int) -> int | None:
-    """Sampled clients that send client messages: ``share`` of ``clients``, rounded, at
-    least one; ``None`` when every client sends."""
-    if share >= 1:
-        return None
-    return min(clients, max(1, round(share * clients)))
-
-
 def _faults(plan: LifetimePlan, scale: float, *, applied: bool) -> PathFaults:
     """The tightest idle and lifetime limits on the path, before or after applying the plan."""
     idle: tuple[float, str] | None = None
@@ -326,9 +318,8 @@ def build_traffic_plan(
     upstream = downstream = None
     if traffic.client_to_server is not None and traffic.client_to_server.rate_hz > 0:
         c2s = traffic.client_to_server
-        upstream = _load(
-            c2s.rate_hz, c2s.payload_bytes, clients, _senders(c2s.sending_share, clients)
-        )
+        senders = c2s.senders_in(clients) if c2s.sending_share < 1 else None
+        upstream = _load(c2s.rate_hz, c2s.payload_bytes, clients, senders)
         if upstream.senders is not None:
             notes.append(
                 f"traffic.client_to_server.sending_share {c2s.sending_share:g}: "
