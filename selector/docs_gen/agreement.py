@@ -517,7 +517,7 @@ HISTORY: tuple[str, ...] = (
     "profiles in v2 over all entries: 454 of 528. Over the whole corpus: 990 of 1,188.",
     "One v2 field was added with no held-out set of its own: "
     "`traffic.client_to_server.sending_share`, the share of the connections that send client "
-    "messages at all. At 0.5 or less most connections only receive and read as a push-only "
+    "messages at all. Under 0.5 most connections only receive and read as a push-only "
     "stream (`receive-only-majority`, sse +2); `steady-two-way` and "
     "`high-rate-feed-with-control` stand aside, and POSTs are counted for the senders alone. "
     "It was written into the five v2 cases whose files say that only some connections send, "
