@@ -442,9 +442,21 @@ def test_the_share_of_senders_is_a_tipping_point_but_not_an_estimate() -> None:
     tip = next(t for t in rec.tipping_points if t.field.endswith("sending_share"))
     assert (tip.change, tip.value, tip.current, tip.protocol) == ("below", 0.5, 1, "sse")
     # Every connection sending is the workload's shape, not a figure off by a factor of 2: it
-    # leaves the confidence where the margin puts it. A stated 0.6 is an estimate near 0.5.
-    assert rec.confidence == recommend(load_profile_text(_riders("1"))).confidence
-    assert recommend(load_profile_text(_riders("0.6"))).confidence == "low"
+    # leaves the confidence where the margin puts it. Here the share's tipping point (0.5, half
+    # of 1) is the only one within a factor of 2, so counting it would make the answer "low".
+    steady = (
+        "schema_version: 2\nname: steady\ntraffic:\n"
+        "  server_to_client: {rate_hz: 5, payload_bytes: 200}\n"
+        "  client_to_server: {rate_hz: 3, payload_bytes: 200, channel: separate_requests"
+        "SHARE}\n"
+        "scale: {concurrent_connections: 100, fan_out: 5}\n"
+    )
+    every = recommend(load_profile_text(steady.replace("SHARE", "")))
+    assert (every.protocol, every.margin, every.confidence) == ("websocket", 3, "medium")
+    assert any(t.field.endswith("sending_share") for t in every.tipping_points)
+    # A stated 0.6 is an estimate near 0.5: it lowers the confidence.
+    stated = recommend(load_profile_text(steady.replace("SHARE", ", sending_share: 0.6")))
+    assert (stated.margin, stated.confidence) == (3, "low")
 
 
 def test_post_requests_and_bandwidth_count_only_the_senders() -> None:
