@@ -54,6 +54,11 @@ CASES = [
         "aws-appsync-events",
         (("{serverless: true", "{hosting: managed_socket_service"),),
     ),
+    # AppSync holds the subscription sockets for a Lambda backend (a held-out case).
+    (
+        "pga-tour-app-scoring-appsync-subscriptions",
+        (("\n  serverless: true\n", "\n  hosting: managed_socket_service\n"),),
+    ),
     # Each run or message is a request whose response streams its events (v1 reads the
     # requests as interactive commands beside a feed, which favours WebSocket).
     (
