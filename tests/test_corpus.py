@@ -78,12 +78,13 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: messages in, then, with it, two v1 sets (8 of 8 and 4 of 8), then, of systems whose builders
 #: documented the design in writing, two v1 sets (7 of 8 and 9 of 10) and a v2 set (8 of 9 once
 #: an audit dropped a duplicate), then two v1 sets (8 of 10 and 1 of 2) and a v2 set (5 of 6),
-#: then two v2 sets (8 of 9 and 5 of 7; docs/agreement.md, History). The
-#: floor sits two cases below (1,074 of 1,295), so that a matrix change losing
+#: then two v2 sets (8 of 9 and 5 of 7), then two v1 sets (6 of 8 once an audit dropped two, and
+#: 9 of 9 once it dropped one; docs/agreement.md, History). The
+#: floor sits two cases below (1,089 of 1,312), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.829
-MIN_CASES = 1323
+MIN_REAL_WORLD_AGREEMENT = 0.830
+MIN_CASES = 1340
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
 #: (27 of 28 original, 334 of 448 real-world cases that state a reason), per set. The real-world
