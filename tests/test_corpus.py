@@ -79,12 +79,12 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: documented the design in writing, two v1 sets (7 of 8 and 9 of 10) and a v2 set (8 of 9 once
 #: an audit dropped a duplicate), then two v1 sets (8 of 10 and 1 of 2) and a v2 set (5 of 6),
 #: then two v2 sets (8 of 9 and 5 of 7), then two v1 sets (6 of 8 once an audit dropped two, and
-#: 9 of 9 once it dropped one; docs/agreement.md, History). The
-#: floor sits two cases below (1,089 of 1,312), so that a matrix change losing
+#: 9 of 9 once it dropped one), then a v2 set (5 of 8; docs/agreement.md, History). The
+#: floor sits two cases below (1,094 of 1,320), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.830
-MIN_CASES = 1340
+MIN_REAL_WORLD_AGREEMENT = 0.828
+MIN_CASES = 1348
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
 #: (27 of 28 original, 334 of 448 real-world cases that state a reason), per set. The real-world
