@@ -727,7 +727,8 @@ def _field_effects_section(effects: Sequence[FieldEffect]) -> list[str]:
         "in_band` decides those). `tests/test_profile_v2.py` also rewrites v1 cases with the "
         "field their miss-note asks for (`slack-socket-mode` with `client_acks`, "
         "`telemetry-ingest` with device clients, `langgraph-platform-run-streaming` with "
-        "`per_request`, `aws-appsync-events` with a managed hosting), each of which the field "
+        "`per_request`, `aws-appsync-events` and `pga-tour-app-scoring-appsync-subscriptions` "
+        "with a managed hosting), each of which the field "
         "then decides.",
         "",
     ]
