@@ -434,7 +434,7 @@ def test_fewer_than_half_the_connections_sending_reads_most_as_receive_only(
 def test_the_receive_only_reading_says_how_many_only_receive() -> None:
     rec = recommend(load_profile_text(_riders("0.2")))
     hit = next(h for h in rec.hits if h.rule == "receive-only-majority")
-    assert hit.protocol == "sse" and hit.delta == 2
+    assert hit.protocol == "sse" and hit.delta == 1
     assert "Only 0.2 of the connections send" in hit.reason
     assert "300 connections x (1 - 0.2 that send) = 240 connections that only receive" in (
         hit.reason
