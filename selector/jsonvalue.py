@@ -11,6 +11,6 @@ from typing import TypeAlias
 __all__ = ["JsonObject", "JsonValue"]
 
 #: Any JSON value.
-JsonValue: TypeAlias = "None | bool | int | float | str | list[JsonValue] | dict[str, JsonValue]"
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 #: A JSON object, the shape of every message and document the tool reads or writes.
 JsonObject: TypeAlias = "dict[str, JsonValue]"

@@ -17,10 +17,10 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias, overload
 
 import yaml
 
@@ -28,6 +28,7 @@ from selector.errors import Problem, ProfileError, SelectorError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
+    from pydantic_core import ErrorDetails
 
     from selector.profile import Profile
 
@@ -53,21 +54,33 @@ MAX_NODES = 20_000
 MAX_DEPTH = 64
 
 # The C parser is several times faster; fall back to pure Python where libyaml is missing.
-_BaseParser: Any
 try:
     from yaml._yaml import CParser as _BaseParser
+
+    _LIBYAML = True
 except ImportError:  # pragma: no cover - libyaml is a dependency
-    _BaseParser = None
+    _LIBYAML = False
+#: How the composer says a node was written: ``(plain, quoted)`` for a scalar, one flag for a
+#: collection.
+_Implicit: TypeAlias = "tuple[bool, bool] | bool"
 #: Tags of collections and short scalar texts, keyed by ``(kind, text, implicit)``: a batch of
 #: profiles repeats the same keys and values over and over. Bounded; short texts only.
-_RESOLVED_TAGS: dict[tuple[type, str | None, Any], str] = {}
+_RESOLVED_TAGS: dict[tuple[type[yaml.Node], str | None, _Implicit], str] = {}
 _RESOLVED_TAGS_MAX = 4096
 _RESOLVED_TEXT_MAX = 64
+
+
+class _TagResolver(Protocol):
+    """PyYAML's resolver, with the types its stubs leave out."""
+
+    def resolve(self, kind: type[yaml.Node], value: str | None, implicit: _Implicit) -> str: ...
+
+
 #: The safe schema's resolver: stateless for it (no path resolvers), so one serves every file.
-_RESOLVER: Any = yaml.resolver.Resolver()
+_RESOLVER: _TagResolver = yaml.resolver.Resolver()
 
 
-def _resolve(kind: Any, value: Any, implicit: Any) -> str:
+def _resolve(kind: type[yaml.Node], value: str | None, implicit: _Implicit) -> str:
     """The tag of a node the document left untagged, as the safe schema resolves it.
 
     Resolving a scalar's tag tries a list of regular expressions; the answer depends only on
@@ -86,11 +99,11 @@ def _resolve(kind: Any, value: Any, implicit: Any) -> str:
 
 
 #: Always empty: its ``get`` is the composer's no-op ``descend_resolver``.
-_NOTHING: dict[Any, Any] = {}
+_NOTHING: dict[object, object] = {}
 
-if _BaseParser is not None:
+if _LIBYAML:
 
-    class _Composer(_BaseParser):  # type: ignore[misc]
+    class _Composer(_BaseParser):
         """libyaml's composer with only the hooks that composing calls, each as cheap as it
         can be: the loader classes also set up a constructor and a path resolver per file
         that composing never uses. This took composing a profile of ``tests/corpus`` from
@@ -112,12 +125,12 @@ else:  # pragma: no cover - libyaml is a dependency; this keeps PyYAML alone wor
         pass
 
 
-def _compose(text: str) -> list[yaml.Node]:
+def _compose(text: str) -> list[yaml.Node | None]:
     """The node graph of every document in ``text`` (``yaml.compose_all``, without the
     generator)."""
     composer = _Composer(text)
     try:
-        documents = []
+        documents: list[yaml.Node | None] = []
         while composer.check_node():
             documents.append(composer.get_node())
         return documents
@@ -129,9 +142,11 @@ def _compose(text: str) -> list[yaml.Node]:
 #: (which keeps every node it builds) runs on a constructor of each document's own.
 _scalar_constructor = yaml.constructor.SafeConstructor()
 _STR_TAG = "tag:yaml.org,2002:str"
+#: A value of one of the safe schema's usual scalar types other than text.
+_Scalar: TypeAlias = "int | float | bool | None"
 #: The safe schema's usual scalar types, built by their constructors directly: the generic
 #: ``construct_object`` looks the tag up in several tables first.
-_SCALAR_CONSTRUCTORS: dict[str, Any] = {
+_SCALAR_CONSTRUCTORS: dict[str, Callable[[yaml.ScalarNode], _Scalar]] = {
     "tag:yaml.org,2002:int": _scalar_constructor.construct_yaml_int,
     "tag:yaml.org,2002:float": _scalar_constructor.construct_yaml_float,
     "tag:yaml.org,2002:bool": _scalar_constructor.construct_yaml_bool,
@@ -165,7 +180,9 @@ class SourceMap:
 class YamlDocument:
     """Plain data read from one YAML file, with where each piece came from."""
 
-    data: dict[str, Any]
+    #: JSON's kinds of value, and the other scalars of YAML's safe schema a file may spell
+    #: (dates and times, ``!!binary`` bytes): whoever reads it checks what it holds.
+    data: dict[str, object]
     source: SourceMap
     file: str
 
@@ -187,7 +204,7 @@ class _Builder:
         # would grow with every file a long-running process reads.
         self.constructor = yaml.constructor.SafeConstructor()
 
-    def scalar(self, node: yaml.Node, loc: Loc) -> Any:
+    def scalar(self, node: yaml.ScalarNode, loc: Loc) -> object:
         """The Python value of a scalar node; a value YAML cannot build is a located problem
         (``2001-02-30``, ``!!int x``: PyYAML raises plain ValueError for those)."""
         try:
@@ -206,7 +223,13 @@ class _Builder:
         line, col = _mark(node)
         return self.error.single(message, file=self.file, line=line, col=col, path=_dotted(loc))
 
-    def build(self, node: yaml.Node, loc: Loc) -> Any:
+    # A mapping builds a dict (the document's top level is one): said to the type checker
+    # by overloads, which cost nothing per call.
+    @overload
+    def build(self, node: yaml.MappingNode, loc: Loc) -> dict[str, object]: ...
+    @overload
+    def build(self, node: yaml.Node, loc: Loc) -> object: ...
+    def build(self, node: yaml.Node, loc: Loc) -> object:
         if len(loc) > MAX_DEPTH:
             # Building recurses: 600 nested lists ended in a RecursionError traceback.
             raise self.fail(node, f"nested more than {MAX_DEPTH} levels deep", loc)
@@ -231,8 +254,8 @@ class _Builder:
         finally:
             self.stack.discard(id(node))
 
-    def build_mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
-        result: dict[str, Any] = {}
+    def build_mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, object]:
+        result: dict[str, object] = {}
         first_seen: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -286,14 +309,19 @@ class _NotPlain(Exception):
 
 #: Scalars already built, keyed by ``(tag, text)``: numbers and booleans repeat across a
 #: batch, and ``construct_yaml_int`` and friends are Python code. Bounded; short texts only.
-_BUILT_SCALARS: dict[tuple[str, str], Any] = {}
+_BUILT_SCALARS: dict[tuple[str, str], _Scalar] = {}
 _BUILT_SCALARS_MAX = 4096
 #: :func:`_plain_data` is used below this size only: a value node takes at least one
 #: character, so such a document cannot reach ``MAX_NODES`` (the builder's count is skipped).
 _PLAIN_MAX_CHARS = MAX_NODES // 2
 
 
-def _plain_data(node: yaml.Node) -> Any:
+# As for ``_Builder.build``: a mapping gives a dict.
+@overload
+def _plain_data(node: yaml.MappingNode) -> dict[str, object]: ...
+@overload
+def _plain_data(node: yaml.Node) -> object: ...
+def _plain_data(node: yaml.Node) -> object:
     """Python data of a node graph without anchors, or :class:`_NotPlain`.
 
     The common case, a profile of plain keys and values, built in one pass with no source
@@ -314,13 +342,14 @@ def _plain_data(node: yaml.Node) -> Any:
             build = _SCALAR_CONSTRUCTORS.get(tag)
             if build is None:
                 raise _NotPlain from None
+            assert isinstance(node, yaml.ScalarNode)  # for the type checker: ``kind`` says so
             value = build(node)
             if len(node.value) <= _RESOLVED_TEXT_MAX and len(_BUILT_SCALARS) < _BUILT_SCALARS_MAX:
                 _BUILT_SCALARS[key] = value
             return value
     if kind is yaml.MappingNode:
         pairs = node.value
-        result = {}
+        result: dict[str, object] = {}
         for key_node, value_node in pairs:
             if key_node.tag != _STR_TAG or key_node.__class__ is not yaml.ScalarNode:
                 raise _NotPlain
@@ -379,12 +408,12 @@ def parse_yaml(raw: bytes, file: str, *, error: type[SelectorError] = ProfileErr
         line = text.count("\n", 0, tab.start()) + 1
         raise fail("tab character in indentation; YAML indents with spaces only", line, 1)
     try:
-        documents = _compose(text)
+        composed = _compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
         raise fail(f"invalid YAML: {_yaml_problem(exc)}", line, col) from None
-    documents = [d for d in documents if d is not None]
+    documents = [d for d in composed if d is not None]
     if not documents:
         raise fail("file holds no YAML document (only comments?)")
     if len(documents) > 1:
@@ -511,7 +540,7 @@ def _value_word(value: object) -> str:
     return next((word for t, word in _VALUE_WORDS.items() if type(value) is t), "value")
 
 
-def _friendly(err: Any) -> str:
+def _friendly(err: ErrorDetails) -> str:
     message = str(err["msg"])
     kind = err["type"]
     value = err.get("input")
@@ -555,7 +584,7 @@ def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
     """Names of the fields of the model found at ``loc`` inside ``model``."""
     from pydantic import BaseModel
 
-    current: Any = model
+    current: object = model
     for part in loc:
         if isinstance(part, int):
             continue
@@ -570,7 +599,7 @@ def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
     return []
 
 
-def _model_in(annotation: Any) -> Any:
+def _model_in(annotation: object) -> type[BaseModel] | None:
     from pydantic import BaseModel
 
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from selector.jsonvalue import JsonObject
 from selector.profile import SCHEMA_ID, Profile
 
 __all__ = ["JSON_SCHEMA_DIALECT", "profile_json_schema"]
@@ -11,7 +10,7 @@ __all__ = ["JSON_SCHEMA_DIALECT", "profile_json_schema"]
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def profile_json_schema() -> dict[str, Any]:
+def profile_json_schema() -> JsonObject:
     """The JSON Schema (draft 2020-12) of the workload profile, as ``selector schema`` prints.
 
     Cross-field checks that JSON Schema cannot express (``scale.fan_out`` at most
@@ -19,6 +18,6 @@ def profile_json_schema() -> dict[str, Any]:
     by :class:`selector.Profile` only.
     """
     schema = Profile.model_json_schema()
-    ordered: dict[str, Any] = {"$schema": JSON_SCHEMA_DIALECT, "$id": SCHEMA_ID}
+    ordered: JsonObject = {"$schema": JSON_SCHEMA_DIALECT, "$id": SCHEMA_ID}
     ordered.update({k: v for k, v in schema.items() if k != "$id"})
     return ordered

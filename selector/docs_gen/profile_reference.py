@@ -4,50 +4,70 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
+from selector.jsonvalue import JsonObject, JsonValue
 from selector.schemas import profile_json_schema
 
 __all__ = ["render_profile_reference"]
 
 
-def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+def _object(value: JsonValue) -> JsonObject:
+    """``value``, which the schema's layout says is a JSON object (a subschema, a table)."""
+    if isinstance(value, dict):
+        return value
+    raise TypeError(f"expected a JSON object in the profile schema, got {value!r}")
+
+
+def _array(value: JsonValue) -> list[JsonValue]:
+    """``value``, which the schema's layout says is a JSON array."""
+    if isinstance(value, list):
+        return value
+    raise TypeError(f"expected a JSON array in the profile schema, got {value!r}")
+
+
+def _text(value: JsonValue) -> str:
+    """``value``, which the schema's layout says is a JSON string."""
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a JSON string in the profile schema, got {value!r}")
+
+
+def _resolve(schema: JsonObject, defs: JsonObject) -> JsonObject:
     ref = schema.get("$ref")
     if ref:
-        resolved: dict[str, Any] = defs[ref.rsplit("/", 1)[-1]]
-        return resolved
+        return _object(defs[_text(ref).rsplit("/", 1)[-1]])
     return schema
 
 
-def _non_null(schema: dict[str, Any]) -> list[dict[str, Any]]:
+def _non_null(schema: JsonObject) -> list[JsonObject]:
     options = schema.get("anyOf")
     if options is None:
         return [schema]
-    return [o for o in options if o.get("type") != "null"]
+    return [o for o in map(_object, _array(options)) if o.get("type") != "null"]
 
 
-def _type_text(schema: dict[str, Any], defs: dict[str, Any]) -> str:
+def _type_text(schema: JsonObject, defs: JsonObject) -> str:
     parts = []
     for option in _non_null(schema):
         option = _resolve(option, defs)
         if "enum" in option:
-            parts.append(" \\| ".join(f"`{json.dumps(v)}`" for v in option["enum"]))
+            parts.append(" \\| ".join(f"`{json.dumps(v)}`" for v in _array(option["enum"])))
         elif "const" in option:
             parts.append(f"`{json.dumps(option['const'])}`")
         elif option.get("type") == "array":
-            items = _resolve(option.get("items", {}), defs)
+            items = _resolve(_object(option.get("items", {})), defs)
             parts.append(f"list of {_type_text(items, defs)}")
         elif option.get("type") == "object":
             parts.append("mapping")
         else:
             parts.append(str(option.get("type", "any")))
     text = " or ".join(parts)
-    if "anyOf" in schema and len(_non_null(schema)) < len(schema["anyOf"]):
+    if "anyOf" in schema and len(_non_null(schema)) < len(_array(schema["anyOf"])):
         text += " (optional)"
     return text
 
 
-def _range_text(schema: dict[str, Any]) -> str:
+def _range_text(schema: JsonObject) -> str:
     bits = []
     for option in _non_null(schema):
         for key, symbol in (
@@ -69,7 +89,7 @@ def _range_text(schema: dict[str, Any]) -> str:
     return ", ".join(bits)
 
 
-def _default_text(schema: dict[str, Any], required: bool) -> str:
+def _default_text(schema: JsonObject, required: bool) -> str:
     if required:
         return "required"
     if "default" not in schema:
@@ -78,13 +98,14 @@ def _default_text(schema: dict[str, Any], required: bool) -> str:
 
 
 def _rows(
-    schema: dict[str, Any], defs: dict[str, Any], prefix: str
+    schema: JsonObject, defs: JsonObject, prefix: str
 ) -> Iterator[tuple[str, str, str, str, str]]:
-    required = set(schema.get("required", ()))
-    for name, prop in schema.get("properties", {}).items():
+    required = set(map(_text, _array(schema.get("required", []))))
+    for name, value in _object(schema.get("properties", {})).items():
+        prop = _object(value)
         path = f"{prefix}{name}"
         target = _resolve(_non_null(prop)[0], defs)
-        description = prop.get("description") or target.get("description", "")
+        description = _text(prop.get("description") or target.get("description", ""))
         yield (
             f"`{path}`",
             _type_text(prop, defs),
@@ -95,7 +116,7 @@ def _rows(
         if target.get("type") == "object" and "properties" in target:
             yield from _rows(target, defs, f"{path}.")
         if target.get("type") == "array":
-            items = _resolve(target.get("items", {}), defs)
+            items = _resolve(_object(target.get("items", {})), defs)
             if "properties" in items:
                 yield from _rows(items, defs, f"{path}[].")
 
@@ -103,7 +124,7 @@ def _rows(
 def render_profile_reference() -> str:
     """Markdown describing every profile field: type, range, default and meaning."""
     schema = profile_json_schema()
-    defs = schema.get("$defs", {})
+    defs = _object(schema.get("$defs", {}))
     lines = ["| field | type | range | default | meaning |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(schema, defs, "")]
     table = "\n".join(lines)

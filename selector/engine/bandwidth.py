@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 from selector.engine.recommendation import Bandwidth, trusted
 from selector.rules.model import PROTOCOLS
+from selector.rules.values import Facts, number, text
 
 __all__ = ["HEARTBEAT_FRAMES", "estimate_bandwidth", "heartbeat_bytes", "message_bytes"]
 
@@ -48,12 +48,12 @@ def _tls(n: float) -> float:
     return n + TLS_RECORD_OVERHEAD * max(1, math.ceil(n / TLS_MAX_RECORD))
 
 
-def _ws_header(payload: int, masked: bool) -> int:
+def _ws_header(payload: float, masked: bool) -> int:
     size = 2 if payload <= 125 else 4 if payload <= 65535 else 10  # RFC 6455 §5.2
     return size + (4 if masked else 0)
 
 
-def message_bytes(protocol: str, downstream: bool, payload: int, facts: Mapping[str, Any]) -> float:
+def message_bytes(protocol: str, downstream: bool, payload: float, facts: Facts) -> float:
     """Bytes on the wire for one message of ``payload`` bytes in one direction."""
     if payload <= 0:
         return 0.0
@@ -62,7 +62,7 @@ def message_bytes(protocol: str, downstream: bool, payload: int, facts: Mapping[
     if protocol == "webrtc":
         packets = max(1, math.ceil(payload / DATACHANNEL_PACKET_PAYLOAD))
         return float(payload + packets * DATACHANNEL_PACKET_OVERHEAD)
-    request, _ = POST_OVERHEAD[facts["infrastructure.http_version"]]
+    request, _ = POST_OVERHEAD[text(facts, "infrastructure.http_version")]
     if downstream:
         body = 4 * math.ceil(payload / 3) if facts["traffic.encoding"] == "binary" else payload
         ids = SSE_ID_OVERHEAD if facts["delivery.resume"] else 0
@@ -88,23 +88,21 @@ _HEARTBEAT_WIRE = {
 }
 
 
-def estimate_bandwidth(
-    facts: Mapping[str, Any], heartbeats: Mapping[str, float]
-) -> list[Bandwidth]:
+def estimate_bandwidth(facts: Facts, heartbeats: Mapping[str, float]) -> list[Bandwidth]:
     """One :class:`Bandwidth` per protocol for the profile with ``facts``; ``heartbeats``
     holds each protocol's planned heartbeat interval in seconds."""
-    connections = facts["scale.concurrent_connections"]
-    down_rate = facts["traffic.server_to_client.rate_hz"]
-    down_payload = facts["traffic.server_to_client.payload_bytes"]
-    up_rate = facts["traffic.client_to_server.rate_hz"]
-    up_payload = facts["traffic.client_to_server.payload_bytes"]
+    connections = number(facts, "scale.concurrent_connections")
+    down_rate = number(facts, "traffic.server_to_client.rate_hz")
+    down_payload = number(facts, "traffic.server_to_client.payload_bytes")
+    up_rate = number(facts, "traffic.client_to_server.rate_hz")
+    up_payload = number(facts, "traffic.client_to_server.payload_bytes")
     # Client messages come from the sending connections only (sending_share, 1 unless stated).
-    senders = connections * facts["traffic.client_to_server.sending_share"]
+    senders = connections * number(facts, "traffic.client_to_server.sending_share")
     raw = connections * down_rate * down_payload + senders * up_rate * up_payload
     notes_all: list[str] = []
     if facts["media"] != "none":
         notes_all.append(f"excludes the {facts['media']} media streams themselves")
-    fan_out = facts["scale.fan_out"]
+    fan_out = number(facts, "scale.fan_out")
     if fan_out > 1 and down_rate > 0:
         distinct = down_rate * connections / fan_out
         notes_all.append(f"{distinct:g} distinct events/s, each delivered to {fan_out} receivers")
@@ -122,7 +120,7 @@ def estimate_bandwidth(
         notes = list(notes_all)
         if protocol == "sse":
             if up_rate > 0:
-                _, response = POST_OVERHEAD[facts["infrastructure.http_version"]]
+                _, response = POST_OVERHEAD[text(facts, "infrastructure.http_version")]
                 down += senders * up_rate * _tls(response)
                 notes.append("upstream as one HTTP POST per message, responses counted downstream")
             if facts["traffic.encoding"] == "binary" and down_rate > 0:

@@ -8,16 +8,15 @@ The rows are data (``companions.yaml`` beside this module, compiled once by
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import Any
 
 from selector.engine.recommendation import Companion, trusted
 from selector.rules.advice import Advice, companion_table
+from selector.rules.values import Facts
 
 __all__ = ["companions_for"]
 
 
-def companions_for(protocol: str, facts: Mapping[str, Any]) -> list[Companion]:
+def companions_for(protocol: str, facts: Facts) -> list[Companion]:
     """The companion pieces ``protocol`` needs for a profile with ``facts``, in table order."""
     return [
         trusted(

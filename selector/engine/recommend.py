@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from itertools import compress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
@@ -39,6 +39,7 @@ from selector.rules.facts import FACTS, profile_facts
 from selector.rules.loading import resolve_matrix
 from selector.rules.measures import MEASURES
 from selector.rules.model import PROTOCOLS, TIE_ORDER
+from selector.rules.values import Facts, number
 
 if TYPE_CHECKING:
     from selector.engine.recommendation import TippingPoint
@@ -104,7 +105,9 @@ def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
             delta = graded[slot] if graded is not None else rule.scaled(effect)
             grade = None
             if effect.grade is not None:
-                grade = _grade_text(effect.grade, facts[effect.grade.measure], delta, rule.weight)
+                grade = _grade_text(
+                    effect.grade, number(facts, effect.grade.measure), delta, rule.weight
+                )
             # Group by protocol (winner first): vetoes, then gains from the largest, then
             # losses from the largest; the rule id breaks ties so the order never depends on
             # the matrix's order. The key is made from these values rather than read back
@@ -322,16 +325,16 @@ def _close_call(
 _NUMBER_FACTS = tuple(fact for fact, spec in FACTS.items() if spec.kind == "number")
 
 
-def _require_finite(facts: Mapping[str, Any], name: str) -> None:
+def _require_finite(facts: Facts, name: str) -> None:
     """The profile model admits ``.inf``; no protocol choice or estimate means anything then."""
-    # The common case first, in C: 1,606,758 -> 1,601,324 instructions per recommend() with
-    # _TIE_RANK built once (bench/engine_instructions.sh).
-    if all(map(math.isfinite, map(facts.__getitem__, _NUMBER_FACTS))):
+    # The common case first, mostly in C: 1,606,758 -> 1,601,324 instructions per
+    # recommend() with _TIE_RANK built once (bench/engine_instructions.sh).
+    if all(map(math.isfinite, map(functools.partial(number, facts), _NUMBER_FACTS))):
         return
     problems = [
         Problem(f"must be a finite number, got {facts[fact]}", file=name, path=fact)
         for fact in _NUMBER_FACTS
-        if not math.isfinite(facts[fact])
+        if not math.isfinite(number(facts, fact))
     ]
     if problems:
         raise ProfileError(problems)
@@ -363,7 +366,7 @@ def _first(
 
 def _margin(
     scores: Sequence[float], vetoes: Sequence[int], best: int | None
-) -> tuple[float | None, Any]:
+) -> tuple[float | None, Literal["high", "medium", "low", "none"]]:
     if best is None:
         return None, "none"
     others = [scores[i] for i in range(len(PROTOCOLS)) if i != best and not vetoes[i]]

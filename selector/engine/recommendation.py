@@ -7,10 +7,11 @@ Schema is exported as ``docs/recommendation.schema.json`` (``selector recommend
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from selector.jsonvalue import JsonObject
 from selector.planner.model import LifetimePlan
 
 __all__ = [
@@ -36,7 +37,7 @@ FactValue = bool | int | float | str
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def trusted(cls: type[_Model], **values: Any) -> _Model:
+def trusted(cls: type[_Model], **values: object) -> _Model:
     """Build ``cls`` from values the engine computed itself, skipping validation.
 
     Same result as ``cls.model_construct(**values)`` when every field is given (a test checks
@@ -196,10 +197,10 @@ class Recommendation(_Out):
         return next(r for r in self.ranking if r.protocol == protocol)
 
 
-def recommendation_json_schema() -> dict[str, Any]:
+def recommendation_json_schema() -> JsonObject:
     """JSON Schema (draft 2020-12) of :class:`Recommendation` as serialised to JSON."""
     schema = Recommendation.model_json_schema(mode="serialization")
-    ordered: dict[str, Any] = {
+    ordered: JsonObject = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": RECOMMENDATION_SCHEMA_ID,
     }

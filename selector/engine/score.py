@@ -7,11 +7,11 @@ one predicate call per rule, then precomputed deltas. No pydantic validation hap
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from itertools import compress
-from typing import Any
 
 from selector.rules.model import TIE_ORDER, Matrix
+from selector.rules.values import Facts
 
 __all__ = ["EPSILON", "Outcome", "score", "winner"]
 
@@ -44,7 +44,7 @@ class Outcome:
         self.graded = graded if graded is not None else {}
 
 
-def score(matrix: Matrix, facts: Mapping[str, Any], *, opened: bool = False) -> Outcome:
+def score(matrix: Matrix, facts: Facts, *, opened: bool = False) -> Outcome:
     """Evaluate every rule of ``matrix`` on ``facts``.
 
     ``opened=True`` also fills :attr:`Outcome.opened` for the tipping-point search: each
@@ -80,7 +80,7 @@ def score(matrix: Matrix, facts: Mapping[str, Any], *, opened: bool = False) -> 
     return Outcome(fired, scores, vetoes, graded, open_facts)
 
 
-def _open(matrix: Matrix, facts: Mapping[str, Any]) -> tuple[list[bool], list[frozenset[str]]]:
+def _open(matrix: Matrix, facts: Facts) -> tuple[list[bool], list[frozenset[str]]]:
     """Which rules fire, and for each that does not, the facts it is open to (see
     :func:`score`)."""
     return matrix.opener()(facts)

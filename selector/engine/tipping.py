@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 from selector.engine.recommendation import TippingPoint, trusted
 from selector.engine.score import EPSILON, Outcome, score, winner
 from selector.rules.facts import FACTS, derive_buffering, derive_uncontrollable, format_fact
 from selector.rules.measures import DEPENDENT_MEASURES, MEASURES
 from selector.rules.model import PROTOCOLS, TIE_ORDER, Matrix, Split
+from selector.rules.values import Facts, FactValue, members, number
 
 if TYPE_CHECKING:
     from selector.profile import Profile
@@ -74,7 +75,7 @@ class _Rescorer:
     asks about each change once (a memo found no repeat over the corpus and cost 5%).
     """
 
-    def __init__(self, matrix: Matrix, facts: Mapping[str, Any], outcome: Outcome) -> None:
+    def __init__(self, matrix: Matrix, facts: Facts, outcome: Outcome) -> None:
         self.matrix = matrix
         self.facts = facts
         self.trial = dict(facts)
@@ -135,7 +136,7 @@ class _Rescorer:
                         found.append(split)
         return live
 
-    def winner_with(self, *changes: tuple[str, Any]) -> int | None:
+    def winner_with(self, *changes: tuple[str, FactValue]) -> int | None:
         """Index of the winner once each ``(fact, value)`` in ``changes`` is applied (one
         change: :meth:`winner_with_one`)."""
         if len(changes) == 1:
@@ -188,7 +189,7 @@ class _Rescorer:
             trial[measure] = self.facts[measure]
         return winner((s0, s1, s2), (v0, v1, v2))
 
-    def winner_with_one(self, name: str, value: Any) -> int | None:
+    def winner_with_one(self, name: str, value: FactValue) -> int | None:
         """:meth:`winner_with` for the one change ``name = value``: only the live rules of
         ``name``, and only the conjuncts of theirs that read it.
 
@@ -360,7 +361,7 @@ def _reach(
 # --- number facts -----------------------------------------------------------------------------
 
 
-def _bounds(name: str, facts: Mapping[str, Any]) -> tuple[float, bool, float]:
+def _bounds(name: str, facts: Facts) -> tuple[float, bool, float]:
     """``(minimum, minimum excluded, maximum)`` a valid profile allows for fact ``name``."""
     fact = FACTS[name]
     low, exclusive, high = fact.minimum, fact.exclusive_minimum, fact.maximum
@@ -375,9 +376,9 @@ def _bounds(name: str, facts: Mapping[str, Any]) -> tuple[float, bool, float]:
         if facts[other] == 0:
             exclusive = True  # the profile must keep some traffic
     if name == "scale.fan_out":
-        high = facts["scale.concurrent_connections"]
+        high = number(facts, "scale.concurrent_connections")
     if name == "scale.concurrent_connections":
-        low = max(low, facts["scale.fan_out"])
+        low = max(low, number(facts, "scale.fan_out"))
         exclusive = False
     return low, exclusive, high
 
@@ -522,15 +523,18 @@ def _walk(
     return None
 
 
+#: A lever's solver (:attr:`selector.rules.measures.Lever.solve`).
+_Solve: TypeAlias = Callable[[Facts, float], float | None]
+
 _FLIPPED = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
 
 
 @functools.lru_cache(maxsize=16)
-def _number_plan(matrix: Matrix) -> tuple[tuple[str, tuple[tuple[str, bool, Any], ...]], ...]:
+def _number_plan(matrix: Matrix) -> tuple[tuple[str, tuple[tuple[str, bool, _Solve], ...]], ...]:
     """The number facts whose value can change a score: each with the levers (measure,
     increasing, solve) through which a constant on a measure cuts it. Depends only on the
     matrix, so it is worked out once per matrix."""
-    levers: dict[str, list[tuple[str, bool, Any]]] = {}
+    levers: dict[str, list[tuple[str, bool, _Solve]]] = {}
     for name in matrix.thresholds:
         if name in MEASURES:
             for lever in MEASURES[name].levers:
@@ -572,7 +576,7 @@ def _constants(
 
 
 def _thresholds_of(
-    rescore: _Rescorer, name: str, levers: tuple[tuple[str, bool, Any], ...]
+    rescore: _Rescorer, name: str, levers: tuple[tuple[str, bool, _Solve], ...]
 ) -> tuple[tuple[float, frozenset[str]], ...]:
     """Fact ``name``'s constants: the matrix's own, plus each measure constant solved for
     ``name`` with the profile's other facts held (a decreasing lever flips the operator)."""
@@ -607,7 +611,12 @@ class _Cut:
     __slots__ = ("compute", "constant", "increasing", "name", "trial")
 
     def __init__(
-        self, trial: dict[str, Any], name: str, measure: str, increasing: bool, constant: float
+        self,
+        trial: dict[str, FactValue],
+        name: str,
+        measure: str,
+        increasing: bool,
+        constant: float,
     ) -> None:
         # The rescorer's trial facts, not a copy: the caller restores ``name`` (a copy of the
         # facts per measure constant cost more than the cut).
@@ -659,7 +668,7 @@ class _Cut:
 
 def _number_changes(
     rescore: _Rescorer, base: int | None
-) -> Iterator[tuple[str, str, Any, int | None]]:
+) -> Iterator[tuple[str, str, FactValue, int | None]]:
     facts = rescore.facts
     for name, levers in _number_plan(rescore.matrix):
         rate = _PAYLOAD_RATE.get(name)
@@ -668,7 +677,7 @@ def _number_changes(
         if not rescore.can_flip(base, (name,)):
             continue
         regions = _regions(_thresholds_of(rescore, name, levers))
-        start = _locate(regions, float(facts[name]))
+        start = _locate(regions, float(number(facts, name)))
         # The bounds once for both directions, and _locate's test inlined: 1,713,663 -> 1,705,989
         # instructions per recommend() (bench/engine_instructions.sh).
         bounds = _bounds(name, facts)
@@ -683,7 +692,9 @@ def _number_changes(
 
 
 @functools.lru_cache(maxsize=16)
-def _choice_plan(matrix: Matrix) -> tuple[tuple[str, str, tuple[Any, ...], tuple[str, ...]], ...]:
+def _choice_plan(
+    matrix: Matrix,
+) -> tuple[tuple[str, str, tuple[FactValue, ...], tuple[str, ...]], ...]:
     """The enum, bool and set facts the matrix reads: (name, kind, choices, facts it moves)."""
     plan = []
     for name, fact in FACTS.items():
@@ -703,7 +714,7 @@ def _choice_plan(matrix: Matrix) -> tuple[tuple[str, str, tuple[Any, ...], tuple
 
 def _choice_changes(
     rescore: _Rescorer, base: int | None, profile: Profile
-) -> Iterator[tuple[str, str, Any, int | None]]:
+) -> Iterator[tuple[str, str, FactValue, int | None]]:
     facts = rescore.facts
     for name, kind, choices, moved in _choice_plan(rescore.matrix):
         if not rescore.can_flip(base, moved):
@@ -721,6 +732,9 @@ def _choice_changes(
             if unplaced:
                 new = rescore.winner_with((name, option), (_CHANNEL_STATED, True))
             elif len(moved) > 1:
+                # Only timeout_control moves a second fact, and an enum's options are strings.
+                if not isinstance(option, str):
+                    raise TypeError(f"{name} offers {option!r}, not an enum value")
                 uncontrollable = derive_uncontrollable(profile.infrastructure, option)
                 new = rescore.winner_with((name, option), (moved[1], uncontrollable))
             else:
@@ -731,8 +745,8 @@ def _choice_changes(
 
 def _set_changes(
     rescore: _Rescorer, base: int | None, name: str
-) -> Iterator[tuple[str, str, Any, int | None]]:
-    current: frozenset[str] = rescore.facts[name]
+) -> Iterator[tuple[str, str, FactValue, int | None]]:
+    current = members(rescore.facts, name)
     for member in FACTS[name].choices:
         if member in current:
             if len(current) == 1:
@@ -756,9 +770,9 @@ PATH_FIELD = "infrastructure.path"
 
 def _hop_removals(
     rescore: _Rescorer, base: int | None, profile: Profile
-) -> Iterator[tuple[str, str, Any, int | None]]:
+) -> Iterator[tuple[str, str, FactValue, int | None]]:
     """Taking every hop of one kind off the path (a managed edge you could bypass)."""
-    kinds: frozenset[str] = rescore.facts[_HOP_FACTS[0]]
+    kinds = members(rescore.facts, _HOP_FACTS[0])
     if not kinds or not rescore.can_flip(base, _HOP_FACTS):
         return
     infra = profile.infrastructure
@@ -773,18 +787,18 @@ def _hop_removals(
             yield PATH_FIELD, "remove", kind, new
 
 
-def _valid_choice(name: str, option: Any, facts: Mapping[str, Any]) -> bool:
+def _valid_choice(name: str, option: FactValue, facts: Facts) -> bool:
     if name == "traffic.client_to_server.needs_ack" and option:
-        return bool(facts[_UP_RATE] > 0)
+        return bool(number(facts, _UP_RATE) > 0)
     if name == "traffic.client_to_server.channel" and option == "in_band":
-        return bool(facts[_UP_RATE] > 0)
+        return bool(number(facts, _UP_RATE) > 0)
     if name == "traffic.server_to_client.client_acks" and option:
-        return bool(facts[_DOWN_RATE] > 0)
+        return bool(number(facts, _DOWN_RATE) > 0)
     if name == "traffic.server_to_client.per_request" and option:
         # Streams that answer requests need the requests (Traffic checks it).
-        return bool(facts[_DOWN_RATE] > 0 and facts[_UP_RATE] > 0)
+        return bool(number(facts, _DOWN_RATE) > 0 and number(facts, _UP_RATE) > 0)
     if name == "media" and option == "none":
-        return bool(facts[_UP_RATE] > 0 or facts[_DOWN_RATE] > 0)
+        return bool(number(facts, _UP_RATE) > 0 or number(facts, _DOWN_RATE) > 0)
     return True
 
 
@@ -812,7 +826,7 @@ _OUTCOMES: dict[int | None, str] = {
 }
 
 
-def _channel_reading(matrix: Matrix, outcome: Outcome, facts: Mapping[str, Any]) -> str:
+def _channel_reading(matrix: Matrix, outcome: Outcome, facts: Facts) -> str:
     """How the engine reads a channel the profile does not state."""
     rule = matrix.by_id.get(READ_IN_BAND_RULE)
     if rule is not None and outcome.fired[matrix.rules.index(rule)]:
@@ -821,7 +835,13 @@ def _channel_reading(matrix: Matrix, outcome: Outcome, facts: Mapping[str, Any])
 
 
 def _describe(
-    name: str, change: str, value: Any, current: Any, new: int | None, *, read: bool = False
+    name: str,
+    change: str,
+    value: FactValue,
+    current: FactValue,
+    new: int | None,
+    *,
+    read: bool = False,
 ) -> str:
     now = f" (now {format_fact(current)})" if change not in ("add", "remove") else ""
     if read:  # a channel the profile leaves out: the engine's reading of it
@@ -831,7 +851,7 @@ def _describe(
 
 def find_tipping_points(
     matrix: Matrix,
-    facts: Mapping[str, Any],
+    facts: Facts,
     outcome: Outcome,
     base: int | None,
     profile: Profile,

@@ -13,7 +13,7 @@ import copy
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +33,7 @@ __all__ = [
     "parse_assignment",
 ]
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Loader: type[yaml.SafeLoader | yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Assignment(BaseModel):
@@ -43,7 +43,9 @@ class Assignment(BaseModel):
 
     text: str
     path: tuple[str | int, ...]
-    value: Any
+    #: A YAML scalar or flow list as the safe loader reads it: besides JSON's values, a date,
+    #: bytes (``!!binary``) or a set (``!!set``) can arrive, and validation judges them.
+    value: object
 
 
 def parse_assignment(text: str) -> Assignment:
@@ -79,13 +81,13 @@ def parse_assignment(text: str) -> Assignment:
 
 
 def apply_assignments(
-    data: dict[str, Any], assignments: Sequence[Assignment]
-) -> tuple[dict[str, Any], set[tuple[str | int, ...]]]:
+    data: dict[str, object], assignments: Sequence[Assignment]
+) -> tuple[dict[str, object], set[tuple[str | int, ...]]]:
     """A deep copy of ``data`` with every assignment applied, and the locations it created."""
     out = copy.deepcopy(data)
     created: set[tuple[str | int, ...]] = set()
     for assignment in assignments:
-        node: Any = out
+        node: object = out
         for depth, part in enumerate(assignment.path[:-1]):
             here = assignment.path[: depth + 1]
             if isinstance(node, list) and isinstance(part, int):
@@ -106,14 +108,17 @@ def apply_assignments(
                     file=f"--set {assignment.text}",
                 )
         last = assignment.path[-1]
-        settable = isinstance(node, dict) and isinstance(last, str)
-        settable |= isinstance(node, list) and isinstance(last, int) and last < len(node)
-        if settable:
+        # Two tests, not one joined with ``or``: each tells the type checker what ``node``
+        # and ``last`` are for its assignment.
+        if isinstance(node, dict) and isinstance(last, str):
             node[last] = assignment.value
-        else:
-            raise UsageError.single(
-                f"cannot set '{_dotted(assignment.path)}' here", file=f"--set {assignment.text}"
-            )
+            continue
+        if isinstance(node, list) and isinstance(last, int) and last < len(node):
+            node[last] = assignment.value
+            continue
+        raise UsageError.single(
+            f"cannot set '{_dotted(assignment.path)}' here", file=f"--set {assignment.text}"
+        )
     return out, created
 
 

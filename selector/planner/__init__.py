@@ -7,7 +7,7 @@ read the light vocabulary in :mod:`selector.planner.names` without importing pyd
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 _EXPORTS: dict[str, str] = {
     "LifetimePlan": "selector.planner.model",
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from selector.planner.solver import plan_lifetime
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'selector.planner' has no attribute {name!r}")

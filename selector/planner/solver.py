@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from selector.engine.recommendation import trusted
 from selector.errors import UsageError
@@ -38,6 +37,7 @@ from selector.profile import Hop, Profile
 
 if TYPE_CHECKING:
     from selector.rules.advice import Advice
+    from selector.rules.values import Facts
 
 __all__ = [
     "CLIENT_TIMEOUT_FACTOR",
@@ -174,9 +174,7 @@ class _Hop:
         return idle_assumed or life_assumed
 
 
-def plan_lifetime(
-    profile: Profile, protocol: str, *, facts: Mapping[str, Any] | None = None
-) -> LifetimePlan:
+def plan_lifetime(profile: Profile, protocol: str, *, facts: Facts | None = None) -> LifetimePlan:
     """Plan heartbeats, hop timeouts, reconnects and replay for ``protocol`` over the path.
 
     ``protocol`` is ``"websocket"``, ``"sse"`` or ``"webrtc"`` (the plan then covers the
@@ -200,7 +198,7 @@ def plan_lifetime(
 
 
 def heartbeats_and_plan(
-    profile: Profile, protocol: str | None, facts: Mapping[str, Any]
+    profile: Profile, protocol: str | None, facts: Facts
 ) -> tuple[dict[str, float], LifetimePlan | None]:
     """:func:`heartbeat_intervals` and, unless ``protocol`` is ``None``, :func:`plan_lifetime`
     of ``protocol`` (one of :data:`PLANNED_PROTOCOLS`), the hops and heartbeat worked out once
@@ -234,7 +232,7 @@ def _hops(profile: Profile, protocol: str) -> list[_Hop]:
 def _plan(
     profile: Profile,
     protocol: str,
-    facts: Mapping[str, Any],
+    facts: Facts,
     hops: list[_Hop],
     chosen: tuple[float, str],
 ) -> LifetimePlan:
@@ -738,7 +736,7 @@ def _replay_buffer(
 # --- advice -----------------------------------------------------------------------------------
 
 
-def _notes(protocol: str, facts: Mapping[str, Any]) -> list[Note]:
+def _notes(protocol: str, facts: Facts) -> list[Note]:
     """The rows of the note table (``notes.yaml``) for ``protocol`` whose condition holds."""
     return [(row.id, row.text(facts)) for row in _note_rows(protocol) if row.test(facts)]
 

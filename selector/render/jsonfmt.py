@@ -5,22 +5,23 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
+from selector.jsonvalue import JsonValue
+
 __all__ = ["dumps", "join_json_items", "json_item", "render_json"]
 
 
-def dumps(data: Any) -> str:
+def dumps(data: JsonValue) -> str:
     """Indented JSON with the model's field order (orjson: fast for batches)."""
     return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
 
 
 def render_json(models: Sequence[BaseModel], *, as_list: bool) -> str:
     """One object, or a list of objects when ``as_list`` (several inputs were given)."""
-    dumped = [m.model_dump(mode="json") for m in models]
+    dumped: list[JsonValue] = [m.model_dump(mode="json") for m in models]
     return dumps(dumped if as_list else dumped[0])
 
 
@@ -35,7 +36,7 @@ _REFUSED: set[type] = set()
 _NUMBERS = frozenset({int, float})
 
 
-def _scalar_classes(annotation: Any) -> frozenset[type] | None:
+def _scalar_classes(annotation: object) -> frozenset[type] | None:
     """The classes a value of a field may have so that ``model_dump`` passes it through as
     it is, or ``None`` when the annotation is more than plain scalars, models, and lists or
     tuples of strings and models (a list of floats would need every item checked)."""
@@ -54,12 +55,14 @@ def _scalar_classes(annotation: Any) -> frozenset[type] | None:
         return None
     if annotation is None or annotation is type(None):
         return frozenset({type(None)})
-    if annotation in (str, bool, int, float) or _is_model(annotation):
+    if isinstance(annotation, type) and (
+        annotation in (str, bool, int, float) or issubclass(annotation, BaseModel)
+    ):
         return frozenset({annotation})
     return None
 
 
-def _is_model(annotation: Any) -> bool:
+def _is_model(annotation: object) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
@@ -89,7 +92,7 @@ def _checks(cls: type) -> _Checks:
     return checks
 
 
-def _fields_of(model: Any) -> dict[str, Any]:
+def _fields_of(model: object) -> dict[str, object]:
     """orjson's ``default``: a model's own ``__dict__``, when writing it gives the bytes that
     ``model_dump(mode="json")`` would; otherwise TypeError, and :func:`_dump` falls back.
 
@@ -99,7 +102,7 @@ def _fields_of(model: Any) -> dict[str, Any]:
     """
     cls = model.__class__
     count, numbers = _CHECKS.get(cls) or _checks(cls)
-    fields: dict[str, Any] = model.__dict__
+    fields: dict[str, object] = model.__dict__
     if len(fields) != count:
         raise TypeError(cls)
     for name, allowed in numbers:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tabulate import tabulate
 
+from selector.jsonvalue import JsonObject, JsonValue
 from selector.rules.conditions import OPERATORS, AllOf, Compare, Condition, Not, describe
 from selector.rules.facts import FACTS, format_fact
 from selector.rules.model import Effect, Matrix, Rule
@@ -37,12 +36,12 @@ def _effect_label(rule: Rule, effect: Effect) -> str:
     return f"{rule.scaled(effect):+g}"
 
 
-def _effect_data(rule: Rule, effect: Effect) -> Any:
+def _effect_data(rule: Rule, effect: Effect) -> JsonValue:
     if effect.veto:
         return "veto"
     if effect.grade is not None:
         grade = effect.grade
-        bands: list[dict[str, float]] = [{"delta": grade.deltas[0] * rule.weight}]
+        bands: list[JsonValue] = [{"delta": grade.deltas[0] * rule.weight}]
         bands += [
             {"from": bound, "delta": delta * rule.weight}
             for bound, delta in zip(grade.bounds, grade.deltas[1:], strict=True)
@@ -60,7 +59,7 @@ def _grades(rule: Rule) -> list[str]:
     ]
 
 
-def rule_data(rule: Rule) -> dict[str, Any]:
+def rule_data(rule: Rule) -> JsonObject:
     """A rule as plain JSON-ready data (``selector rules --format json``)."""
     return {
         "id": rule.id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 from selector.errors import MatrixError
 from selector.loading import YamlDocument, parse_yaml
@@ -21,7 +21,13 @@ from selector.rules.conditions import Condition, Predicate, predicates
 from selector.rules.facts import FACTS, format_fact
 from selector.rules.loading import Collector, compile_row_text, schema_problems
 from selector.rules.model import PROTOCOLS
-from selector.rules.schema import RULE_ID_PATTERN
+from selector.rules.schema import MATRIX_SCHEMA_ID, RULE_ID_PATTERN
+from selector.rules.values import Facts
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+    from selector.jsonvalue import JsonObject, JsonValue
 
 __all__ = [
     "Advice",
@@ -43,7 +49,7 @@ class Advice:
     source: str
     component: str = ""
 
-    def text(self, facts: Any) -> str:
+    def text(self, facts: Facts) -> str:
         """The row's text with the profile's values quoted in place of the placeholders."""
         return "".join(
             [
@@ -53,8 +59,23 @@ class Advice:
         )
 
 
-def _row_schema(kind: str) -> dict[str, Any]:
-    properties: dict[str, Any] = {
+class _Row(TypedDict):
+    """A row once :func:`_row_schema` has accepted it (a companion or a planner note)."""
+
+    id: str
+    when: dict[str, object]
+    source: str
+    #: A companion's protocol, component and reason.
+    protocol: NotRequired[str]
+    component: NotRequired[str]
+    reason: NotRequired[str]
+    #: A planner note's protocols and text.
+    protocols: NotRequired[list[str]]
+    text: NotRequired[str]
+
+
+def _row_schema(kind: str) -> JsonObject:
+    properties: JsonObject = {
         "id": {"type": "string", "pattern": RULE_ID_PATTERN},
         "when": {"$ref": "https://selector.dev/schemas/matrix-v1.json#/$defs/condition"},
         "source": {"type": "string", "pattern": "^https?://"},
@@ -65,7 +86,7 @@ def _row_schema(kind: str) -> dict[str, Any]:
             "component": {"type": "string", "minLength": 1},
             "reason": {"type": "string", "minLength": 1},
         }
-        required = ["id", "protocol", "when", "component", "reason", "source"]
+        required: list[JsonValue] = ["id", "protocol", "when", "component", "reason", "source"]
     else:
         properties |= {
             "protocols": {
@@ -98,15 +119,16 @@ def _row_schema(kind: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _validator(kind: str) -> Any:
+def _validator(kind: str) -> Validator:
     from jsonschema import Draft202012Validator
     from referencing import Registry, Resource
+    from referencing.jsonschema import Schema
 
     from selector.rules.schema import matrix_schema
 
     # Conditions are the matrix's own: the schema refers to its definition.
-    registry: Registry[Any] = Registry().with_resource(
-        matrix_schema()["$id"], Resource.from_contents(matrix_schema())
+    registry: Registry[Schema] = Registry().with_resource(
+        MATRIX_SCHEMA_ID, Resource.from_contents(matrix_schema())
     )
     return Draft202012Validator(_row_schema(kind), registry=registry)
 
@@ -114,10 +136,11 @@ def _validator(kind: str) -> Any:
 def _compile(document: YamlDocument, kind: str) -> tuple[Advice, ...]:
     found = Collector(document)
     schema_problems(document, _validator(kind), found)
-    rows: list[tuple[dict[str, Any], Condition, tuple[tuple[str, str | None], ...]]] = []
+    rows: list[tuple[_Row, Condition, tuple[tuple[str, str | None], ...]]] = []
     seen: set[str] = set()
     text_key = "reason" if kind == "companions" else "text"
-    for i, data in enumerate(document.data[kind]):
+    # The schema has accepted the document, so each row has the shape _Row describes.
+    for i, data in enumerate(cast("list[_Row]", document.data[kind])):
         loc: tuple[str | int, ...] = (kind, i)
         before = len(found.problems)
         if data["id"] in seen:

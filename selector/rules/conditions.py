@@ -34,10 +34,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeAlias, TypeVar, cast
 
 from selector.rules.facts import FACTS, format_fact
 from selector.rules.measures import MEASURE_OPERATORS, MEASURES
+from selector.rules.values import Facts, FactValue
 
 __all__ = [
     "COMBINATORS",
@@ -45,6 +46,7 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "Compare",
+    "CompareValue",
     "Condition",
     "Not",
     "Predicate",
@@ -60,7 +62,10 @@ __all__ = [
     "unknown_measure",
 ]
 
-Predicate = Callable[[Mapping[str, Any]], bool]
+Predicate = Callable[[Facts], bool]
+#: What a comparison compares a fact with: one value, or the values of a list operator (a
+#: tuple, or a frozenset for a set fact).
+CompareValue: TypeAlias = FactValue | tuple[float | str, ...]
 ReportProblem = Callable[[tuple[str | int, ...], str], None]
 
 #: Operators allowed for each fact kind.
@@ -84,7 +89,7 @@ class Compare:
 
     fact: str
     op: str
-    value: Any
+    value: CompareValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,31 +114,42 @@ Condition = Compare | AllOf | AnyOf | Not
 
 
 def compile_condition(
-    data: Mapping[str, Any], loc: tuple[str | int, ...], report: ReportProblem
+    data: Mapping[str, object], loc: tuple[str | int, ...], report: ReportProblem
 ) -> Condition | None:
     """Turn structurally valid condition data (the JSON Schema has passed) into a
     :data:`Condition`, reporting each semantic problem at its location; ``None`` if any."""
     if "all" in data or "any" in data:
         key = "all" if "all" in data else "any"
-        parts = [
-            compile_condition(item, (*loc, key, i), report) for i, item in enumerate(data[key])
-        ]
+        items = data[key]
+        if not isinstance(items, list):
+            report((*loc, key), f"'{key}' takes a list of conditions")
+            return None
+        parts = [_compile_part(item, (*loc, key, i), report) for i, item in enumerate(items)]
         if any(p is None for p in parts):
             return None
         compiled = tuple(p for p in parts if p is not None)
         return AllOf(compiled) if key == "all" else AnyOf(compiled)
     if "not" in data:
-        inner = compile_condition(data["not"], (*loc, "not"), report)
+        inner = _compile_part(data["not"], (*loc, "not"), report)
         return None if inner is None else Not(inner)
     return _compile_compare(data, loc, report)
 
 
+def _compile_part(
+    data: object, loc: tuple[str | int, ...], report: ReportProblem
+) -> Condition | None:
+    if not isinstance(data, dict):
+        report(loc, "expected a condition (a mapping)")
+        return None
+    return compile_condition(data, loc, report)
+
+
 def _compile_measure_compare(
-    data: Mapping[str, Any], loc: tuple[str | int, ...], report: ReportProblem
+    data: Mapping[str, object], loc: tuple[str | int, ...], report: ReportProblem
 ) -> Compare | None:
     name = data["measure"]
-    if name not in MEASURES:
-        report((*loc, "measure"), unknown_measure(name))
+    if not isinstance(name, str) or name not in MEASURES:
+        report((*loc, "measure"), unknown_measure(str(name)))
         return None
     op = next(k for k in data if k != "measure")
     if op not in MEASURE_OPERATORS:
@@ -145,12 +161,12 @@ def _compile_measure_compare(
         return None
     value = data[op]
     problem = _value_problem("number", (), value)
-    if not problem and not math.isfinite(value):
+    if not problem and isinstance(value, int | float) and not math.isfinite(value):
         problem = f"expected a finite number, got {value!r}"
     if problem:
         report((*loc, op), f"{problem} (measure '{name}')")
         return None
-    return Compare(name, op, value)
+    return Compare(name, op, _accepted(value))
 
 
 def unknown_measure(name: str) -> str:
@@ -163,19 +179,19 @@ def unknown_measure(name: str) -> str:
 
 
 def _compile_compare(
-    data: Mapping[str, Any], loc: tuple[str | int, ...], report: ReportProblem
+    data: Mapping[str, object], loc: tuple[str | int, ...], report: ReportProblem
 ) -> Compare | None:
     if "measure" in data:
         return _compile_measure_compare(data, loc, report)
     name = data["fact"]
-    fact = FACTS.get(name)
-    if fact is None:
+    if not isinstance(name, str) or name not in FACTS:
         import difflib
 
-        close = difflib.get_close_matches(name, FACTS, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(str(name), FACTS, n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else "; see `selector rules --facts`"
         report((*loc, "fact"), f"unknown fact '{name}'{hint}")
         return None
+    fact = FACTS[name]
     op = next(k for k in data if k != "fact")
     allowed = OPERATORS[fact.kind]
     if op not in allowed:
@@ -186,23 +202,35 @@ def _compile_compare(
         )
         return None
     raw = data[op]
-    values = raw if op in _LIST_OPERATORS else [raw]
     if op in _LIST_OPERATORS and not isinstance(raw, list):
         report((*loc, op), f"'{op}' takes a list of values")
         return None
+    values = raw if isinstance(raw, list) and op in _LIST_OPERATORS else [raw]
     for value in values:
         problem = _value_problem(fact.kind, fact.choices, value)
         if problem:
             report((*loc, op), f"{problem} (fact '{name}')")
             return None
-    if op in _LIST_OPERATORS:
-        value_out: Any = frozenset(values) if fact.kind == "set" else tuple(values)
+    accepted = [_accepted(value) for value in values]
+    value_out: CompareValue
+    if op not in _LIST_OPERATORS:
+        value_out = accepted[0]
+    elif fact.kind == "set":
+        # A set fact's values are among its choices, so every one is a string.
+        value_out = frozenset(str(value) for value in accepted)
     else:
-        value_out = raw
+        value_out = tuple(accepted)
     return Compare(name, op, value_out)
 
 
-def _value_problem(kind: str, choices: Sequence[str], value: Any) -> str:
+def _accepted(value: object) -> float | str:
+    """A value :func:`_value_problem` accepted (a number, a flag or a choice), as its type."""
+    if isinstance(value, int | float | str):
+        return value
+    raise AssertionError(f"not an accepted condition value: {value!r}")
+
+
+def _value_problem(kind: str, choices: Sequence[str], value: object) -> str:
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"expected a number, got {value!r}"
@@ -243,12 +271,12 @@ class _Source:
     """
 
     def __init__(self) -> None:
-        self.constants: dict[str, Any] = {}
+        self.constants: dict[str, object] = {}
         #: When set, each fact's value is read once into a local (``_v0 = f['media']``)
         #: and the expressions name the local.
         self.locals: dict[str, str] | None = None
 
-    def constant(self, value: Any) -> str:
+    def constant(self, value: object) -> str:
         name = f"_k{len(self.constants)}"
         self.constants[name] = value
         return name
@@ -286,7 +314,7 @@ def predicates(conditions: Sequence[Condition]) -> tuple[Predicate, ...]:
     source = _Source()
     bodies = [source.expression(condition) for condition in conditions]
     text = "(" + "".join(f"lambda f: {body}," for body in bodies) + ")"
-    namespace: dict[str, Any] = {"__builtins__": {}, **source.constants}
+    namespace: dict[str, object] = {"__builtins__": {}, **source.constants}
     compiled: tuple[Predicate, ...] = eval(compile(text, "<conditions>", "eval"), namespace)
     return compiled
 
@@ -302,7 +330,7 @@ class Table(Protocol[_Entry]):
 
 def lookup(
     groups: Sequence[Sequence[Condition]], tables: Sequence[Table[_Entry]]
-) -> Callable[[Mapping[str, Any]], tuple[list[bool], list[_Entry]]]:
+) -> Callable[[Facts], tuple[list[bool], list[_Entry]]]:
     """One compiled function ``facts -> (held, entries)``: for each group of conditions,
     whether all of them hold, and its table's entry at the mask of the ones that hold (bit
     ``j`` set when condition ``j`` does).
@@ -335,10 +363,10 @@ def lookup(
         f"def _lookup(f):\n{reads}{''.join(masks)}"
         f"    return [{', '.join(held)}], [{', '.join(entries)}]\n"
     )
-    namespace: dict[str, Any] = {"__builtins__": {}, **source.constants}
+    namespace: dict[str, object] = {"__builtins__": {}, **source.constants}
     exec(compile(text, "<conditions>", "exec"), namespace)
-    compiled: Callable[[Mapping[str, Any]], tuple[list[bool], list[_Entry]]] = namespace["_lookup"]
-    return compiled
+    # The function exec() just defined from the source above; exec leaves it untyped.
+    return cast("Callable[[Facts], tuple[list[bool], list[_Entry]]]", namespace["_lookup"])
 
 
 def predicate(condition: Condition) -> Predicate:
@@ -372,11 +400,12 @@ def numeric_thresholds(condition: Condition) -> dict[str, dict[float, frozenset[
             continue
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         for value in values:
-            found.setdefault(c.fact, {}).setdefault(float(value), set()).add(c.op)
+            if isinstance(value, int | float):  # a number fact's constants are numbers
+                found.setdefault(c.fact, {}).setdefault(float(value), set()).add(c.op)
     return {k: {v: frozenset(ops) for v, ops in d.items()} for k, d in found.items()}
 
 
-def _format_value(value: Any) -> str:
+def _format_value(value: CompareValue) -> str:
     if isinstance(value, frozenset | tuple):
         return f"[{format_fact(value)}]"
     return format_fact(value)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from selector.profile import (
     HOP_KINDS,
@@ -28,6 +28,7 @@ from selector.profile import (
     Upstream,
 )
 from selector.rules.measures import MEASURES
+from selector.rules.values import FactValue
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -201,7 +202,7 @@ def derive_buffering(
     )
 
 
-def profile_facts(profile: Profile) -> dict[str, Any]:
+def profile_facts(profile: Profile) -> dict[str, FactValue]:
     """The facts of ``profile``: one entry per name in :data:`FACTS`, then the value of each
     measure (:data:`selector.rules.measures.MEASURES`) by its name, computed once here so that
     conditions and graded effects read it like any other fact."""
@@ -213,7 +214,7 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
     # 1,699,083 and 1,703,788 in two runs -> 1,695,175 instructions per recommend()).
     hosting = infra.effective_hosting
     delivery, scale = profile.delivery, profile.scale
-    facts: dict[str, Any] = {
+    facts: dict[str, FactValue] = {
         "traffic.server_to_client.rate_hz": down.rate_hz if down else 0.0,
         "traffic.server_to_client.payload_bytes": down.payload_bytes if down else 0,
         "traffic.server_to_client.client_acks": down.client_acks if down else False,
@@ -260,7 +261,7 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
 _LISTS = (frozenset, tuple, list)
 
 
-def format_fact(value: Any) -> str:
+def format_fact(value: object) -> str:
     """How rationales quote a fact: ``30`` not ``30.0``, ``true``, sets as ``a, b``."""
     if isinstance(value, bool):
         return "true" if value else "false"

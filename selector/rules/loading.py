@@ -21,16 +21,29 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict, cast
 
 from selector.errors import MatrixError, Problem
 from selector.loading import YamlDocument, parse_yaml, read_yaml
 from selector.rules.conditions import AllOf, Condition, compile_condition, unknown_measure
-from selector.rules.model import PROTOCOLS, Effect, Grade, Matrix, Rule, parse_template
+from selector.rules.model import (
+    PROTOCOLS,
+    Effect,
+    Grade,
+    Matrix,
+    ProtocolName,
+    Rule,
+    parse_template,
+)
 from selector.rules.schema import matrix_schema, overlay_schema
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+    from selector.jsonvalue import JsonObject
 
 __all__ = [
     "DEFAULT_MATRIX_NAME",
@@ -45,6 +58,45 @@ __all__ = [
 DEFAULT_MATRIX_NAME = "matrix.yaml"
 PathArg = str | PathLike[str]
 Loc = tuple[str | int, ...]
+
+# The data of a matrix or overlay file once its JSON Schema (selector.rules.schema) has
+# accepted it: the compiler reads it as these shapes, which that schema guarantees.
+
+#: One band of a graded effect; every band but the first has ``from``.
+_Band = TypedDict("_Band", {"from": NotRequired[float], "delta": float})
+
+
+class _Graded(TypedDict):
+    measure: str
+    bands: list[_Band]
+
+
+class _RuleData(TypedDict):
+    id: str
+    title: str
+    #: A condition: its operators' constants are whatever the file wrote.
+    when: dict[str, object]
+    #: A non-zero score delta, a veto or a graded effect, by protocol.
+    effects: dict[ProtocolName, float | Literal["veto"] | _Graded]
+    rationale: str
+    refs: list[str]
+    applies_to: NotRequired[list[str]]
+    evidence: NotRequired[str]
+
+
+class _MatrixData(TypedDict):
+    #: 1, the schema's ``const`` (which 1.0 matches too).
+    matrix_version: float
+    rules: list[_RuleData]
+
+
+class _OverlayData(TypedDict):
+    #: 1, the schema's ``const`` (which 1.0 matches too).
+    overlay_version: float
+    disable: NotRequired[list[str]]
+    weights: NotRequired[dict[str, float]]
+    rules: NotRequired[list[_RuleData]]
+    forbid: NotRequired[dict[ProtocolName, str]]
 
 
 class Collector:
@@ -78,9 +130,9 @@ def _dotted(loc: Sequence[str | int]) -> str:
 MAX_NESTING = 32
 
 
-def _too_deep(data: Any) -> tuple[str | int, ...] | None:
+def _too_deep(data: object) -> tuple[str | int, ...] | None:
     """Where ``data`` first nests deeper than :data:`MAX_NESTING`, walked without recursion."""
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    stack: list[tuple[object, tuple[str | int, ...]]] = [(data, ())]
     while stack:
         node, loc = stack.pop()
         if len(loc) > MAX_NESTING:
@@ -93,7 +145,7 @@ def _too_deep(data: Any) -> tuple[str | int, ...] | None:
 
 
 @functools.cache
-def _validator(kind: str) -> Any:
+def _validator(kind: str) -> Validator:
     from jsonschema import Draft202012Validator
 
     schema = matrix_schema() if kind == "matrix" else overlay_schema()
@@ -105,7 +157,7 @@ def _schema_problems(document: YamlDocument, kind: str, found: Collector) -> Non
     schema_problems(document, _validator(kind), found)
 
 
-def schema_problems(document: YamlDocument, validator: Any, found: Collector) -> None:
+def schema_problems(document: YamlDocument, validator: Validator, found: Collector) -> None:
     """Report every JSON Schema violation of ``document`` at its location (unknown keys with
     the nearest allowed one), then raise if there were any."""
     from jsonschema.exceptions import best_match
@@ -116,7 +168,9 @@ def schema_problems(document: YamlDocument, validator: Any, found: Collector) ->
         # file nested hundreds of levels deep ended in a RecursionError traceback.
         found.add(deep, f"nested more than {MAX_NESTING} levels deep; conditions need far fewer")
         found.raise_if_any()
-    for error in validator.iter_errors(document.data):
+    # jsonschema judges any Python value (a date where the schema wants a number is one more
+    # error); its stubs ask for JSON data, which a YAML file's data is but for such scalars.
+    for error in validator.iter_errors(cast("JsonObject", document.data)):
         loc = tuple(error.absolute_path)
         if len(loc) >= 2 and loc[-2] == "effects" and not isinstance(error.instance, dict):
             found.add(
@@ -127,7 +181,11 @@ def schema_problems(document: YamlDocument, validator: Any, found: Collector) ->
         if error.context:
             error = best_match(error.context)
             loc = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        if (
+            error.validator == "additionalProperties"
+            and isinstance(error.instance, dict)
+            and isinstance(error.schema, Mapping)
+        ):
             allowed = set(error.schema.get("properties", {}))
             for key in sorted(k for k in error.instance if k not in allowed):
                 close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
@@ -143,7 +201,7 @@ def schema_problems(document: YamlDocument, validator: Any, found: Collector) ->
 
 
 def _compile_rule(
-    data: dict[str, Any], loc: tuple[str | int, ...], origin: str, found: Collector
+    data: _RuleData, loc: tuple[str | int, ...], origin: str, found: Collector
 ) -> Rule | None:
     before = len(found.problems)
     from selector.rules.facts import FACTS
@@ -192,7 +250,7 @@ def _compile_rule(
 
 
 def _compile_grade(
-    data: dict[str, Any],
+    data: _Graded,
     loc: Loc,
     template: tuple[tuple[str, str | None], ...],
     found: Collector,
@@ -239,7 +297,7 @@ def _compile_grade(
 
 
 def compile_row_text(
-    data: dict[str, Any],
+    data: Mapping[str, object],
     loc: tuple[str | int, ...],
     text_key: str,
     placeholders: Sequence[str],
@@ -247,15 +305,20 @@ def compile_row_text(
 ) -> tuple[Condition | None, tuple[tuple[str, str | None], ...]]:
     """A data row's ``when`` compiled and its ``text_key`` template parsed (rules, companions
     and planner notes alike), each problem reported at its field; a placeholder must be one of
-    ``placeholders``. The condition is ``None`` when it has a problem."""
-    shape = condition_shape_problem(data["when"], (*loc, "when"))
+    ``placeholders``. The condition is ``None`` when it has a problem. ``data`` is a row its
+    JSON Schema has accepted: ``when`` is a mapping and ``text_key`` text."""
+    when = data["when"]
+    shape = condition_shape_problem(when, (*loc, "when"))
     if shape:
         found.add(*shape)
         condition = None
     else:
-        condition = compile_condition(data["when"], (*loc, "when"), found.add)
+        assert isinstance(when, dict)  # the schema admits only a mapping
+        condition = compile_condition(when, (*loc, "when"), found.add)
+    text = data[text_key]
+    assert isinstance(text, str)  # the schema admits only text
     try:
-        template = parse_template(data[text_key])
+        template = parse_template(text)
     except ValueError as exc:
         found.add((*loc, text_key), str(exc))
         template = ()
@@ -267,7 +330,7 @@ def compile_row_text(
     return condition, template
 
 
-def condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc, str] | None:
+def condition_shape_problem(data: object, loc: tuple[str | int, ...]) -> tuple[Loc, str] | None:
     """The JSON Schema allows 1-2 keys per condition; check the exact shapes, with where."""
     if not isinstance(data, dict):
         return None
@@ -291,13 +354,13 @@ def condition_shape_problem(data: Any, loc: tuple[str | int, ...]) -> tuple[Loc,
     return None
 
 
-def _protocol(name: str) -> Any:
+def _protocol(name: ProtocolName) -> ProtocolName:
     assert name in PROTOCOLS  # the schema admits only protocol names
     return name
 
 
 def _compile_rules(
-    items: Iterable[dict[str, Any]],
+    items: Iterable[_RuleData],
     loc: tuple[str | int, ...],
     origin: str,
     found: Collector,
@@ -319,7 +382,8 @@ def _compile_rules(
 def _compile_matrix_document(document: YamlDocument) -> list[Rule]:
     found = Collector(document)
     _schema_problems(document, "matrix", found)
-    rules = _compile_rules(document.data["rules"], ("rules",), "default", found, set())
+    data = cast(_MatrixData, document.data)  # the schema has accepted it
+    rules = _compile_rules(data["rules"], ("rules",), "default", found, set())
     found.raise_if_any()
     return rules
 
@@ -333,7 +397,7 @@ def _unknown_rule(rule_id: str, known: Iterable[str]) -> str:
 def _apply_overlay(rules: list[Rule], document: YamlDocument) -> list[Rule]:
     found = Collector(document)
     _schema_problems(document, "overlay", found)
-    data = document.data
+    data = cast(_OverlayData, document.data)  # the schema has accepted it
     known = {r.id: r for r in rules}
     disabled: set[str] = set()
     for i, rule_id in enumerate(data.get("disable", [])):

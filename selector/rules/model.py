@@ -9,9 +9,9 @@ from __future__ import annotations
 import bisect
 import string
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from selector.rules.conditions import (
     AllOf,
@@ -26,6 +26,7 @@ from selector.rules.conditions import (
 from selector.rules.facts import format_fact
 from selector.rules.measures import MEASURES, measure_text
 from selector.rules.subjects import subject_condition
+from selector.rules.values import Facts, number
 
 __all__ = [
     "PROTOCOLS",
@@ -150,7 +151,7 @@ class Rule:
     evidence: str | None = None
     template: tuple[tuple[str, str | None], ...] = field(default=(), compare=False, repr=False)
 
-    def reason(self, facts: Mapping[str, Any]) -> str:
+    def reason(self, facts: Facts) -> str:
         """The rationale with the profile's own values quoted in place of the placeholders."""
         # A list, not a generator: join() makes one of it anyway, and resuming a generator
         # per piece costs more (with Advice.text and _describe's fixed phrases: 1,755,874 ->
@@ -179,12 +180,12 @@ class Rule:
         (for a graded effect, the declared delta of largest size: see :meth:`delta_on`)."""
         return 0.0 if effect.veto else effect.delta * self.weight
 
-    def delta_on(self, effect: Effect, facts: Mapping[str, Any]) -> float:
+    def delta_on(self, effect: Effect, facts: Facts) -> float:
         """The score delta ``effect`` applies on ``facts``, graded effects included."""
         if effect.veto:
             return 0.0
         if effect.grade is not None:
-            return effect.grade.delta(facts[effect.grade.measure]) * self.weight
+            return effect.grade.delta(number(facts, effect.grade.measure)) * self.weight
         return effect.delta * self.weight
 
     @property
@@ -229,7 +230,7 @@ def _tightest(parts: tuple[Condition, ...]) -> tuple[Condition, ...]:
     )
 
 
-def _quote(name: str | None, facts: Mapping[str, Any]) -> str:
+def _quote(name: str | None, facts: Facts) -> str:
     if name is None:
         return ""
     if name.startswith("measure."):
@@ -279,7 +280,7 @@ class Matrix:
         self.vetoes: tuple[tuple[int, int, int], ...] = tuple(_vetoes(r) for r in rules)
         #: For each rule with a graded effect, by index: ``facts -> deltas`` (the static
         #: ``deltas`` entry of such a rule is unused).
-        self.graders: dict[int, Callable[[Mapping[str, Any]], tuple[float, float, float]]] = {
+        self.graders: dict[int, Callable[[Facts], tuple[float, float, float]]] = {
             i: _grader(r) for i, r in enumerate(rules) if r.graded
         }
         #: The most each rule can move each protocol's score (largest band of a graded one).
@@ -405,11 +406,11 @@ Split = tuple[
     Predicate,
     tuple[float, float, float],
     tuple[int, int, int],
-    Callable[[Mapping[str, Any]], tuple[float, float, float]] | None,
+    Callable[[Facts], tuple[float, float, float]] | None,
 ]
 
 
-Opener = Callable[[Mapping[str, Any]], tuple[list[bool], list[frozenset[str]]]]
+Opener = Callable[[Facts], tuple[list[bool], list[frozenset[str]]]]
 
 _NONE: frozenset[str] = frozenset()
 #: Rules with more conjuncts than this get their table entries worked out on each look-up
@@ -489,7 +490,7 @@ def _spans(rule: Rule) -> tuple[tuple[float, float], ...]:
     return tuple((min(v), max(v)) for v in values)
 
 
-def _grader(rule: Rule) -> Callable[[Mapping[str, Any]], tuple[float, float, float]]:
+def _grader(rule: Rule) -> Callable[[Facts], tuple[float, float, float]]:
     """``facts -> deltas`` for a rule with a graded effect, its static effects folded in."""
     static = list(_deltas(rule))
     graded = [
@@ -507,15 +508,23 @@ def _grader(rule: Rule) -> Callable[[Mapping[str, Any]], tuple[float, float, flo
         bounds, steps, measure = grade.bounds, grade.deltas, grade.measure
         s0, s1, s2 = static
         if slot == 0:
-            return lambda facts: (steps[bisect_right(bounds, facts[measure])] * weight, s1, s2)
+            return lambda facts: (
+                steps[bisect_right(bounds, number(facts, measure))] * weight,
+                s1,
+                s2,
+            )
         if slot == 1:
-            return lambda facts: (s0, steps[bisect_right(bounds, facts[measure])] * weight, s2)
-        return lambda facts: (s0, s1, steps[bisect_right(bounds, facts[measure])] * weight)
+            return lambda facts: (
+                s0,
+                steps[bisect_right(bounds, number(facts, measure))] * weight,
+                s2,
+            )
+        return lambda facts: (s0, s1, steps[bisect_right(bounds, number(facts, measure))] * weight)
 
-    def deltas(facts: Mapping[str, Any]) -> tuple[float, float, float]:
+    def deltas(facts: Facts) -> tuple[float, float, float]:
         out = static.copy()
         for slot, grade, weight in graded:
-            out[slot] = grade.delta(facts[grade.measure]) * weight
+            out[slot] = grade.delta(number(facts, grade.measure)) * weight
         return out[0], out[1], out[2]
 
     return deltas

@@ -7,8 +7,7 @@ checks meaning (known facts, operators that fit the fact, values among its choic
 
 from __future__ import annotations
 
-from typing import Any
-
+from selector.jsonvalue import JsonObject
 from selector.rules.conditions import ALL_OPERATORS
 from selector.rules.model import PROTOCOLS
 from selector.rules.subjects import EVIDENCE, SUBJECTS
@@ -23,8 +22,8 @@ RULE_ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 MAX_BANDS = 6
 
 
-def _defs() -> dict[str, Any]:
-    condition_properties: dict[str, Any] = {
+def _defs() -> JsonObject:
+    condition_properties: JsonObject = {
         "fact": {"type": "string", "description": "A fact name (`selector rules --facts`)."},
         "measure": {
             "type": "string",
@@ -131,7 +130,7 @@ def _defs() -> dict[str, Any]:
     }
 
 
-def matrix_schema() -> dict[str, Any]:
+def matrix_schema() -> JsonObject:
     """Schema of ``selector/rules/matrix.yaml``."""
     return {
         "$schema": _DIALECT,
@@ -148,7 +147,7 @@ def matrix_schema() -> dict[str, Any]:
     }
 
 
-def overlay_schema() -> dict[str, Any]:
+def overlay_schema() -> JsonObject:
     """Schema of an org overlay (``--matrix FILE``): extends the default matrix."""
     return {
         "$schema": _DIALECT,

