@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import non_negative_int, positive_float, positive_int, seconds
+from selector.jsonvalue import JsonValue
 
 if TYPE_CHECKING:  # asyncio costs ~30 ms at import: only `run` needs it
     import asyncio
@@ -63,10 +64,10 @@ def _usage_error(message: str, option: str) -> Exception:
     return UsageError.single(message, file="<command line>", path=option)
 
 
-def _parse_mutations(values: list[str]) -> list[tuple[str, Any]]:
+def _parse_mutations(values: list[str]) -> list[tuple[str, JsonValue]]:
     import json
 
-    mutations: list[tuple[str, Any]] = []
+    mutations: list[tuple[str, JsonValue]] = []
     for index, raw in enumerate(values, start=1):
         option = f"--send #{index}"
         try:
@@ -110,7 +111,7 @@ def _interrupt_cancels(task: asyncio.Future[None]) -> Iterator[None]:
             loop.remove_signal_handler(signum)
 
 
-async def _run_client(args: argparse.Namespace, mutations: list[tuple[str, Any]]) -> int:
+async def _run_client(args: argparse.Namespace, mutations: list[tuple[str, JsonValue]]) -> int:
     import asyncio
     import json
     import sys

@@ -23,12 +23,13 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Self, TypedDict, Unpack
 
 import aiohttp
 import orjson
 from yarl import URL
 
+from selector.jsonvalue import JsonValue
 from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.runtime.protocol.backoff import Backoff
 from selector.runtime.protocol.client_state import ClientState, ClientStats, Reconnect
@@ -47,7 +48,7 @@ from selector.runtime.protocol.client_wire import (
 from selector.runtime.protocol.outbox import DEFAULT_OUTBOX_CAPACITY, Outbox, OutgoingMutation
 from selector.runtime.protocol.sse import DEFAULT_MAX_EVENT_CHARS, SseDecoder, SseLimitError
 
-__all__ = ["ClientStoppedError", "SseClient", "WsClient"]
+__all__ = ["ClientOptions", "ClientStoppedError", "SseClient", "WsClient"]
 
 log = logging.getLogger("selector.runtime.client")
 
@@ -75,6 +76,26 @@ def _endpoint(url: str, default_path: str) -> URL:
     if not parsed.is_absolute() or parsed.scheme not in ("ws", "wss", "http", "https"):
         raise ValueError(f"expected an absolute ws(s):// or http(s):// URL, got {url!r}")
     return parsed.with_path(default_path) if parsed.path in ("", "/") else parsed
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments :class:`WsClient` and :class:`SseClient` share, typed, so a
+    caller can build them once for either class: ``WsClient(url, **options)``."""
+
+    client_id: str | None
+    token: str | None
+    silence_timeout: float
+    connect_timeout: float
+    backoff: Backoff | None
+    outbox_capacity: int
+    first_seq: int
+    last_event_id: int | None
+    max_consecutive_failures: int | None
+    keep_events: int | None
+    on_event: EventCallback | None
+    http: aiohttp.ClientSession | None
+    keepalive_timeout: float | None
+    clock: Clock
 
 
 class _ReconnectingClient:
@@ -176,7 +197,7 @@ class _ReconnectingClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def send(self, op: str, data: Any = None) -> OutgoingMutation:
+    async def send(self, op: str, data: JsonValue = None) -> OutgoingMutation:
         """Queue a mutation; it is (re)sent until acknowledged.
 
         Raises ``OutboxFullError`` when too many await an ack, ``ValueError`` for an empty op
@@ -311,7 +332,7 @@ class WsClient(_ReconnectingClient):
         *,
         close_timeout: float = 1.0,
         max_message_size: int = 4 * 1024 * 1024,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(url, **options)
         self.close_timeout = close_timeout
@@ -449,7 +470,7 @@ class SseClient(_ReconnectingClient):
         mutations_url: str | None = None,
         request_timeout: float | None = None,
         max_event_chars: int = DEFAULT_MAX_EVENT_CHARS,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(url, **options)
         self.max_event_chars = max_event_chars

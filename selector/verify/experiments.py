@@ -17,12 +17,12 @@ import base64
 import contextlib
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from selector.engine.bandwidth import TLS_MAX_RECORD, TLS_RECORD_OVERHEAD, message_bytes
-from selector.runtime.client import ClientStoppedError, SseClient, WsClient
+from selector.rules.values import Facts
+from selector.runtime.client import ClientOptions, ClientStoppedError, SseClient, WsClient
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.server.app import running_server
 from selector.runtime.server.settings import NO_HEARTBEAT, ServerSettings
@@ -117,7 +117,7 @@ class Probe:
 class ExperimentContext:
     """What an experiment judges against: the profile's facts and its own network."""
 
-    facts: Mapping[str, Any]
+    facts: Facts
     encoding: str
     up_payload: int
     down_payload: int
@@ -130,7 +130,7 @@ def _payload(size: int, encoding: str, rng: random.Random) -> str:
     return "x" * size
 
 
-async def _until(condition: Any, timeout: float) -> None:
+async def _until(condition: Callable[[], bool], timeout: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
@@ -152,12 +152,17 @@ async def probe(protocol: str, context: ExperimentContext, *, seed: int = 0) -> 
         policy = FaultPolicy(network=context.network, seed=seed)
         async with FaultProxy(("127.0.0.1", port), policy) as proxy:
             url = f"http://127.0.0.1:{proxy.port}"
-            options: dict[str, Any] = {"silence_timeout": 1e9, "keep_events": None}
-            clients: list[WsClient | SseClient] = [
-                WsClient(url, client_id=f"probe-{i}", max_message_size=limit, **options)
-                if protocol == "websocket"
-                else SseClient(url, client_id=f"probe-{i}", max_event_chars=limit, **options)
+            # One options dict per client, its id included: an id passed beside the shared
+            # options could also be in them, as far as mypy knows.
+            options: list[ClientOptions] = [
+                {"client_id": f"probe-{i}", "silence_timeout": 1e9, "keep_events": None}
                 for i in range(PROBE_CLIENTS)
+            ]
+            clients: list[WsClient | SseClient] = [
+                WsClient(url, max_message_size=limit, **own)
+                if protocol == "websocket"
+                else SseClient(url, max_event_chars=limit, **own)
+                for own in options
             ]
             try:
                 for client in clients:
@@ -489,7 +494,7 @@ async def through_stripping_hop(protocol: str) -> dict[str, float]:
         policy = FaultPolicy(strip_upgrade=True)
         async with FaultProxy(("127.0.0.1", port), policy) as proxy:
             url = f"http://127.0.0.1:{proxy.port}"
-            options: dict[str, Any] = {
+            options: ClientOptions = {
                 "client_id": "behind-strip",
                 "connect_timeout": UPGRADE_CONNECT_S,
                 "max_consecutive_failures": 2,
@@ -555,7 +560,7 @@ async def through_buffering_hop(protocol: str) -> dict[str, float]:
         policy = FaultPolicy(buffer_bytes=BUFFERING_HOP_BYTES)
         async with FaultProxy(("127.0.0.1", port), policy) as proxy:
             url = f"http://127.0.0.1:{proxy.port}"
-            options: dict[str, Any] = {"client_id": "behind-buffer", "silence_timeout": 1e9}
+            options: ClientOptions = {"client_id": "behind-buffer", "silence_timeout": 1e9}
             client: WsClient | SseClient = (
                 WsClient(url, **options) if protocol == "websocket" else SseClient(url, **options)
             )

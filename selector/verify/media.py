@@ -39,7 +39,7 @@ import re
 import struct
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -197,13 +197,15 @@ def _record_arrivals(pc: object, log: _RtpLog) -> dict[int, str]:
         handle = receiver._handle_rtp_packet
 
         async def on_packet(
-            packet: RtpPacket, arrival_time_ms: int, handle: Callable[..., object] = handle
+            packet: RtpPacket,
+            arrival_time_ms: int,
+            handle: Callable[[RtpPacket, int], Awaitable[None]] = handle,
         ) -> None:
             key = (packet.ssrc, packet.sequence_number)
             if packet.ssrc in log.rtx and len(packet.payload) >= 2:
                 key = (log.rtx[packet.ssrc], int.from_bytes(packet.payload[:2], "big"))
             log.arrived.setdefault(key, loop.time())
-            await handle(packet, arrival_time_ms)  # type: ignore[misc]
+            await handle(packet, arrival_time_ms)
 
         receiver._handle_rtp_packet = on_packet  # type: ignore[method-assign]
     return kinds

@@ -31,18 +31,20 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from selector.engine.recommendation import Recommendation
 from selector.planner.solver import plan_lifetime
 from selector.profile import Profile
 from selector.rules.loading import MatrixArg
 from selector.rules.model import Rule
-from selector.runtime.client import SseClient, WsClient
+from selector.runtime.client import ClientOptions, SseClient, WsClient
 from selector.runtime.protocol.backoff import Backoff
+from selector.runtime.protocol.client_state import ClientStats
 from selector.runtime.protocol.client_wire import ServerEvent
 from selector.runtime.protocol.envelope import Publish
 from selector.runtime.server.app import running_server
+from selector.runtime.server.hub import Hub
 from selector.runtime.server.settings import NO_HEARTBEAT, Heartbeat, ServerSettings
 from selector.verify.evidence import (
     RunEvidence,
@@ -229,7 +231,7 @@ class _Run:
         client_id = f"verify-{index}"
         self.records.received[client_id] = []
         self.records.sent[client_id] = []
-        options: dict[str, Any] = {
+        options: ClientOptions = {
             "client_id": client_id,
             # No client timeout is the naive control: a dead connection is never noticed.
             "silence_timeout": s.client_timeout_s if s.client_timeout_s else 1e9,
@@ -262,7 +264,7 @@ class _Run:
 
         return on_event
 
-    async def _publisher(self, hub: Any, start: float, payload: str) -> None:
+    async def _publisher(self, hub: Hub, start: float, payload: str) -> None:
         load = self.plan.downstream
         if load is None:
             return
@@ -270,6 +272,8 @@ class _Run:
             await asyncio.sleep(max(0.0, start + offset - self.loop.time()))
             now = self.loop.time()
             event_id = hub.publish(Publish(EVENT_NAME, {"t": now, "pad": payload}))
+            # Only a failed store refuses a publish, and the run's store is in memory.
+            assert isinstance(event_id, int)
             self.records.published.append(event_id)
             self.records.publish_info[event_id] = (now, self.phase)
 
@@ -290,7 +294,7 @@ class _Run:
             self.records.send_info[(client.client_id, mutation.seq)] = (now, self.phase)
 
     async def _active_phase(
-        self, hub: Any, clients: list[WsClient | SseClient], duration: float | None = None
+        self, hub: Hub, clients: list[WsClient | SseClient], duration: float | None = None
     ) -> None:
         """Traffic at the plan's rates for one phase (``duration`` defaults to the plan's)."""
         start = self.loop.time()
@@ -424,7 +428,7 @@ class _Run:
         self,
         *,
         detections: list[float],
-        stats: list[Any],
+        stats: list[ClientStats],
         applied: list[tuple[str, int]],
         resumes: int,
         resyncs: int,

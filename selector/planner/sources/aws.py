@@ -8,8 +8,8 @@ application/application-load-balancers.html#connection-idle-timeout).
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from selector.jsonvalue import JsonValue
 from selector.planner.sources.model import MeasuredHop, SourceError, Timeout, Where
 
 __all__ = ["read_aws_alb"]
@@ -29,7 +29,7 @@ def read_aws_alb(path: str, text: str) -> tuple[MeasuredHop, ...]:
         data, _ = json.JSONDecoder().raw_decode(text.lstrip())
     except json.JSONDecodeError as exc:
         raise SourceError.single(f"invalid JSON: {exc.msg}", file=path, line=exc.lineno) from None
-    attributes: Any = data.get("Attributes") if isinstance(data, dict) else None
+    attributes: JsonValue = data.get("Attributes") if isinstance(data, dict) else None
     if not isinstance(attributes, list):
         raise SourceError.single(
             'no "Attributes" list: expected the JSON of '

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from selector.errors import Problem
+from selector.jsonvalue import JsonObject, JsonValue
 from selector.planner.sources.durations import parse_duration
 from selector.planner.sources.model import MeasuredHop, SourceError, Timeout, Where, proxy_timeout
 
@@ -34,16 +34,36 @@ class _Scope:
     headers: dict[str, tuple[str, Where]] = field(default_factory=dict)
 
 
-def _where(directive: dict[str, Any], base: str) -> Where:
+# crossplane's payload is JSON: these read its parts with the types crossplane gives them
+# (objects in lists, string arguments, integer lines); what is not so is left out (a line
+# that is not an integer reads as 0, like a missing one).
+
+
+def _objects(value: JsonValue) -> list[JsonObject]:
+    """The objects of a JSON list (a block's directives, the payload's configs and errors)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _args(directive: JsonObject) -> list[str]:
+    args = directive.get("args")
+    return [arg for arg in args if isinstance(arg, str)] if isinstance(args, list) else []
+
+
+def _line(directive: JsonObject) -> int:
+    line = directive.get("line")
+    return line if isinstance(line, int) else 0
+
+
+def _where(directive: JsonObject, base: str) -> Where:
     file = str(directive.get("file", base))
-    return Where(file, int(directive.get("line", 0)))
+    return Where(file, _line(directive))
 
 
-def _enter(scope: _Scope, block: list[dict[str, Any]], base: str) -> _Scope:
+def _enter(scope: _Scope, block: list[JsonObject], base: str) -> _Scope:
     values = dict(scope.values)
     own_headers: dict[str, tuple[str, Where]] = {}
     for d in block:
-        name, args = d["directive"], d.get("args", [])
+        name, args = str(d["directive"]), _args(d)
         if name in _INHERITED and args:
             values[name] = (args[0], _where(d, base))
         elif name == "proxy_set_header" and len(args) >= 2:
@@ -63,9 +83,9 @@ def _timeout(name: str, scope: _Scope, at: Where) -> Timeout:
     )
 
 
-def _route(location: dict[str, Any], scope: _Scope, base: str) -> MeasuredHop:
+def _route(location: JsonObject, scope: _Scope, base: str) -> MeasuredHop:
     where = _where(location, base)
-    path = " ".join(location.get("args", []))
+    path = " ".join(_args(location))
     upgrade_header = scope.headers.get("upgrade")
     connection = scope.headers.get("connection")
     upgrade = upgrade_header is not None and (
@@ -105,12 +125,13 @@ def _route(location: dict[str, Any], scope: _Scope, base: str) -> MeasuredHop:
     )
 
 
-def _walk(block: list[dict[str, Any]], scope: _Scope, base: str) -> list[MeasuredHop]:
+def _walk(block: list[JsonObject], scope: _Scope, base: str) -> list[MeasuredHop]:
     routes: list[MeasuredHop] = []
     for d in block:
-        inner = d.get("block")
-        if inner is None:
+        block_value = d.get("block")
+        if block_value is None:
             continue
+        inner = _objects(block_value)
         here = _enter(scope, inner, base)
         if d["directive"] == "location" and any(c["directive"] == "proxy_pass" for c in inner):
             routes.append(_route(d, here, base))
@@ -118,12 +139,12 @@ def _walk(block: list[dict[str, Any]], scope: _Scope, base: str) -> list[Measure
     return routes
 
 
-def _absolute(directive: dict[str, Any], root_dir: str) -> None:
+def _absolute(directive: JsonObject, root_dir: str) -> None:
     """crossplane names included files as written; make them paths a reader can open."""
     file = directive.get("file")
     if isinstance(file, str) and not os.path.isabs(file) and not os.path.exists(file):
         directive["file"] = os.path.join(root_dir, file)
-    for child in directive.get("block", []) or []:
+    for child in _objects(directive.get("block")):
         _absolute(child, root_dir)
 
 
@@ -132,16 +153,15 @@ def read_nginx(path: str) -> tuple[MeasuredHop, ...]:
     import crossplane
 
     # check_ctx off: a conf.d file (server blocks at its top level) is read on its own too.
-    payload = crossplane.parse(path, combine=True, check_ctx=False, comments=False)
+    payload: JsonObject = crossplane.parse(path, combine=True, check_ctx=False, comments=False)
     problems = [
-        Problem(
-            str(e.get("error", "cannot parse")), str(e.get("file", path)), int(e.get("line") or 0)
-        )
-        for e in payload.get("errors", [])
+        Problem(str(e.get("error", "cannot parse")), str(e.get("file", path)), _line(e))
+        for e in _objects(payload.get("errors"))
     ]
     if problems:
         raise SourceError(problems)
-    parsed: list[dict[str, Any]] = payload["config"][0]["parsed"] if payload["config"] else []
+    configs = _objects(payload["config"])
+    parsed = _objects(configs[0].get("parsed")) if configs else []
     root_dir = os.path.dirname(path)
     for directive in parsed:
         _absolute(directive, root_dir)

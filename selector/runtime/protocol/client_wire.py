@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeGuard
 
 import orjson
 
+from selector.jsonvalue import JsonObject, JsonValue
 from selector.runtime.protocol.envelope import RESERVED_EVENT_NAMES
 from selector.runtime.protocol.outbox import OutgoingMutation
 from selector.runtime.protocol.sse import SseEvent
@@ -52,7 +53,7 @@ class ServerEvent:
 
     id: int
     event: str
-    data: Any = None
+    data: JsonValue = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +117,11 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _RETRY_AFTER = re.compile(r"(?:^|[\s;,])retry_after_ms=(\d{1,9})(?:$|[\s;,])")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: JsonValue) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _optional_int(value: Any) -> int | None:
+def _optional_int(value: JsonValue) -> int | None:
     return value if _is_int(value) else None
 
 
@@ -140,7 +141,7 @@ def parse_server_message(raw: bytes | str) -> ServerMessage:
     return _from_object(obj, raw)
 
 
-def _from_object(obj: dict[str, Any], raw: bytes | str) -> ServerMessage:
+def _from_object(obj: JsonObject, raw: bytes | str) -> ServerMessage:
     if "ack" in obj:
         seq = obj["ack"]
         if not _is_int(seq) or obj.get("status") != "ok":
@@ -171,7 +172,7 @@ def _from_object(obj: dict[str, Any], raw: bytes | str) -> ServerMessage:
     return _control_event(name, obj.get("data"), raw)
 
 
-def _control_event(name: str, data: Any, raw: bytes | str) -> ServerMessage:
+def _control_event(name: str, data: JsonValue, raw: bytes | str) -> ServerMessage:
     """The control events, recognised by name: heartbeat, resync and position."""
     fields = data if isinstance(data, dict) else {}
     if name == "heartbeat":
@@ -215,7 +216,12 @@ def encode_mutation_post(
 ) -> bytes:
     """The ``POST /mutations`` body: the WebSocket frame plus the ``client_id`` (and its
     resume ``secret`` once the server issued one)."""
-    body = {"client_id": client_id, "seq": mutation.seq, "op": mutation.op, "data": mutation.data}
+    body: JsonObject = {
+        "client_id": client_id,
+        "seq": mutation.seq,
+        "op": mutation.op,
+        "data": mutation.data,
+    }
     if secret is not None:
         body["secret"] = secret
     return orjson.dumps(body)

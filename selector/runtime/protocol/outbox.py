@@ -19,7 +19,8 @@ reports :meth:`Outbox.connection_lost` and :meth:`Outbox.ack`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from selector.jsonvalue import JsonValue
 
 __all__ = ["DEFAULT_OUTBOX_CAPACITY", "Outbox", "OutboxFullError", "OutgoingMutation"]
 
@@ -40,7 +41,7 @@ class OutgoingMutation:
 
     seq: int
     op: str
-    data: Any = None
+    data: JsonValue = None
 
 
 class Outbox:
@@ -77,7 +78,7 @@ class Outbox:
         """Unacknowledged mutations, in ``seq`` order."""
         return tuple(self._pending.values())
 
-    def add(self, op: str, data: Any = None) -> OutgoingMutation:
+    def add(self, op: str, data: JsonValue = None) -> OutgoingMutation:
         """Queue a new mutation with the next ``seq``; raises :class:`OutboxFullError`."""
         if not isinstance(op, str) or not op:
             raise ValueError("a mutation op must be a non-empty string")

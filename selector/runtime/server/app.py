@@ -19,7 +19,6 @@ import hmac
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import orjson
 from aiohttp import WSCloseCode, web
@@ -637,7 +636,7 @@ async def state_handler(request: web.Request) -> web.Response:
         return _refuse(
             request, 400, "invalid_payload", "client_id must be 1-128 characters of [A-Za-z0-9._:-]"
         )
-    view: dict[str, Any] = hub.store.view()
+    view = hub.store.view()
     view["latest_event_id"] = hub.replay.latest
     view["oldest_event_id"] = hub.replay.oldest
     view["clients"] = len(hub.ledger)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 
@@ -170,7 +169,7 @@ class Hub:
             ws_frame, sse_frame = encode_resync(plan.after, plan.oldest, plan.latest)
             sub.queue.force(ws_frame if sub.protocol == "ws" else sse_frame)
             self.counters.resumes_resync[sub.protocol] += 1
-            outcome: dict[str, Any] = {"resync": True, "oldest": plan.oldest}
+            outcome: dict[str, bool | int] = {"resync": True, "oldest": plan.oldest}
         elif last_event_id is None:
             # A fresh subscriber learns where the stream stands, so it can resume from there
             # even if it drops before its first event.
@@ -210,7 +209,7 @@ class Hub:
         ``/metrics`` shows)."""
         return self.counters.with_live(self.registry.subscribers.values())
 
-    def unsubscribe(self, sub: Subscriber, reason: str, **fields: Any) -> None:
+    def unsubscribe(self, sub: Subscriber, reason: str, **fields: object) -> None:
         """Forget ``sub`` (idempotent) and log why it ended."""
         if not self.registry.remove(sub):
             return

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import orjson
 
@@ -24,7 +23,7 @@ log = logging.getLogger("selector.runtime")
 connection_log = logging.getLogger("selector.runtime.connection")
 
 
-def log_transition(event: str, **fields: Any) -> None:
+def log_transition(event: str, **fields: object) -> None:
     """One structured JSON log line for a connection or server state transition."""
     logger = connection_log if event.startswith(("ws.", "sse.")) else log
     if logger.isEnabledFor(logging.INFO):

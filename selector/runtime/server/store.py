@@ -20,10 +20,10 @@ import os
 import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
+from selector.jsonvalue import JsonObject, JsonValue
 from selector.runtime.protocol.envelope import INT64_MAX, INT64_MIN, Mutation
 from selector.runtime.protocol.identity import Claim
 
@@ -72,9 +72,10 @@ class Recovered:
     events: list[tuple[int, str, bytes]] = field(default_factory=list)
 
 
-def _check_key(data: Any) -> str:
-    if type(data) is not dict:
-        raise OpRejected("data must be an object")
+_NOT_AN_OBJECT = "data must be an object"
+
+
+def _check_key(data: JsonObject) -> str:
     key = data.get("key")
     if type(key) is not str or not key:
         raise OpRejected("data.key must be a non-empty string")
@@ -87,7 +88,7 @@ class MemoryStore:
     durable = False
 
     def __init__(self) -> None:
-        self.kv: dict[str, Any] = {}
+        self.kv: dict[str, JsonValue] = {}
         #: The latest opaque mutations, kept as they arrived: ``GET /state`` turns them into
         #: objects when it is read, not each apply.
         self.opaque: deque[Mutation] = deque(maxlen=OPAQUE_SHOWN)
@@ -109,7 +110,11 @@ class MemoryStore:
         Raises :class:`OpRejected` without changing anything when it cannot apply.
         """
         op, data = mutation.op, mutation.data
+        # The object test is written out in each branch (not in _check_key) so that mypy
+        # narrows ``data`` here too; it runs once per mutation either way.
         if op == "incr":
+            if type(data) is not dict:
+                raise OpRejected(_NOT_AN_OBJECT)
             key = _check_key(data)
             by = data.get("by", 1)
             if type(by) is not int:  # exact type: bool is not a count
@@ -124,6 +129,8 @@ class MemoryStore:
                 )
             self._put(key, total)
         elif op == "set":
+            if type(data) is not dict:
+                raise OpRejected(_NOT_AN_OBJECT)
             key = _check_key(data)
             if "value" not in data:
                 raise OpRejected("set needs data.value")
@@ -135,7 +142,7 @@ class MemoryStore:
                 self._add_opaque(mutation)
         self.applied_total += 1
 
-    def _put(self, key: str, value: Any) -> None:
+    def _put(self, key: str, value: JsonValue) -> None:
         if key not in self.kv and len(self.kv) >= MAX_KEYS:
             raise OpRejected(f"the demo store holds {MAX_KEYS} keys at most", "STORE_FULL")
         self.kv[key] = value
@@ -163,7 +170,7 @@ class MemoryStore:
     def close(self) -> None:
         """Release resources."""
 
-    def view(self) -> dict[str, Any]:
+    def view(self) -> JsonObject:
         """The state as ``GET /state`` shows it."""
         return {
             "durable": self.durable,
@@ -269,7 +276,7 @@ class SqliteStore(MemoryStore):
         }
         return Recovered(marks=marks, claims=claims, latest_event_id=latest, events=events)
 
-    def _put(self, key: str, value: Any) -> None:
+    def _put(self, key: str, value: JsonValue) -> None:
         super()._put(key, value)
         self._kv[key] = orjson.dumps(value)
 
