@@ -8,7 +8,7 @@ aiohttp until a name that needs them is used.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "WsClient": "selector.runtime.client",
     "SseClient": "selector.runtime.client",
     "ClientStoppedError": "selector.runtime.client",
+    "ClientOptions": "selector.runtime.client",
     "recommend": "selector.engine.recommend",
     "Recommendation": "selector.engine.recommendation",
     "recommendation_json_schema": "selector.engine.recommendation",
@@ -45,6 +46,7 @@ _EXPORTS: dict[str, str] = {
 # Kept literal (not derived from _EXPORTS) so linters and type checkers can read it;
 # tests/test_api.py checks that the two agree.
 __all__ = [
+    "ClientOptions",
     "ClientStoppedError",
     "Heartbeat",
     "LifetimePlan",
@@ -91,7 +93,7 @@ if TYPE_CHECKING:
     from selector.render.adr import render_adr
     from selector.rules.loading import load_matrix
     from selector.rules.model import Matrix
-    from selector.runtime.client import ClientStoppedError, SseClient, WsClient
+    from selector.runtime.client import ClientOptions, ClientStoppedError, SseClient, WsClient
     from selector.runtime.server.app import running_server
     from selector.runtime.server.settings import Heartbeat, ServerSettings
     from selector.schemas import profile_json_schema
@@ -100,7 +102,7 @@ if TYPE_CHECKING:
     from selector.verify.verdict import VerifyReport
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'selector' has no attribute {name!r}")

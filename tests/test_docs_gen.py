@@ -230,6 +230,18 @@ def test_library_api_documents_every_public_name() -> None:
         assert words in text, (name, words)
 
 
+def test_library_api_lists_each_key_of_a_typed_dict_as_written() -> None:
+    from selector.runtime.client import ClientOptions
+
+    text = docs_gen.generate()["library-api.md"]
+    section = text.split("### `ClientOptions`", 1)[1].split("\n### ", 1)[0]
+    keys = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert keys == list(ClientOptions.__annotations__)
+    # An alias keeps its name rather than its expansion, and no ForwardRef leaks through.
+    assert "| `on_event` | `EventCallback \\| None` |" in section
+    assert "ForwardRef" not in section
+
+
 def test_build_removes_and_check_flags_reports_no_longer_generated(tmp_path: Path) -> None:
     docs_gen.build(tmp_path)
     orphan = tmp_path / "reports" / "deleted-profile.md"

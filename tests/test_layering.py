@@ -77,3 +77,41 @@ def test_pure_core_does_no_io_and_reads_no_clock(module: Path) -> None:
 def test_the_scan_sees_a_forbidden_import(tmp_path: Path) -> None:
     sample = "import asyncio\nfrom time import monotonic\nfrom . import sibling\n"
     assert imported_roots(ast.parse(sample)) == {"asyncio", "time"}
+
+
+def any_uses(tree: ast.AST) -> list[int]:
+    """Lines that import ``Any`` from ``typing`` (or ``typing_extensions``) or name
+    ``typing.Any``: the package keeps its types, so no value is typed as anything at all."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in ("typing", "typing_extensions"):
+            lines += [node.lineno for alias in node.names if alias.name == "Any"]
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr == "Any"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "typing"
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(PACKAGE.rglob("*.py")),
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_no_module_types_a_value_as_any(module: Path) -> None:
+    lines = any_uses(ast.parse(module.read_text(encoding="utf-8")))
+    assert lines == [], f"uses typing.Any at line(s) {lines}"
+
+
+def test_the_scan_sees_any_however_it_is_imported() -> None:
+    sample = (
+        "from typing import TYPE_CHECKING, Any\n"
+        "import typing\n"
+        "x: typing.Any = 1\n"
+        "from typing_extensions import Any as A\n"
+        "AnyOf = 1  # a name that merely starts with Any\n"
+    )
+    assert sorted(any_uses(ast.parse(sample))) == [1, 3, 4]

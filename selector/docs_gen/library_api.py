@@ -7,7 +7,9 @@ import inspect
 import re
 import types
 import typing
-from typing import Any
+from collections.abc import Callable
+
+from pydantic import BaseModel
 
 __all__ = ["render_library_api"]
 
@@ -39,7 +41,7 @@ def _markdown(doc: str) -> str:
     return "\n".join(out).strip()
 
 
-def _annotation(annotation: Any) -> str:
+def _annotation(annotation: object) -> str:
     """An annotation as written in the code, the same on every Python version (``repr`` of
     ``Optional[X]`` changed in 3.14)."""
     if isinstance(annotation, str):
@@ -61,7 +63,7 @@ def _annotation(annotation: Any) -> str:
     return _QUALIFIED.sub(r"\1", repr(annotation).replace("typing.", ""))
 
 
-def _signature(obj: Any) -> str:
+def _signature(obj: Callable[..., object]) -> str:
     try:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
@@ -89,12 +91,25 @@ def _signature(obj: Any) -> str:
     return f"({', '.join(parts)}){returns}"
 
 
-def _fields(model: Any) -> list[str]:
+def _fields(model: type[BaseModel]) -> list[str]:
     rows = ["| field | type | meaning |", "|---|---|---|"]
     for name, info in model.model_fields.items():
         meaning = (info.description or "").replace("\n", " ").replace("|", "\\|")
         kind = _annotation(info.annotation).replace("|", "\\|")
         rows.append(f"| `{name}` | `{kind}` | {meaning} |")
+    return rows
+
+
+def _keys(typed: type) -> list[str]:
+    rows = ["| key | type |", "|---|---|"]
+    # As written in the source (the module postpones annotations), so an alias such as
+    # ``EventCallback`` keeps its name; get_type_hints() would expand it.
+    for name, annotation in typed.__annotations__.items():
+        if isinstance(annotation, typing.ForwardRef):  # what TypedDict makes of the text
+            written = annotation.__forward_arg__
+        else:
+            written = _annotation(annotation)
+        rows.append(f"| `{name}` | `{written.replace('|', chr(92) + '|')}` |")
     return rows
 
 
@@ -115,7 +130,7 @@ def _methods(cls: type) -> list[str]:
     return lines
 
 
-def _section(name: str, obj: Any) -> list[str]:
+def _section(name: str, obj: Callable[..., object]) -> list[str]:
     out = [f"### `{name}`", ""]
     if inspect.isclass(obj):
         bases = [
@@ -124,14 +139,22 @@ def _section(name: str, obj: Any) -> list[str]:
             if b.__module__.startswith("selector") and not b.__name__.startswith("_")
         ]
         kind = f"class, a `{bases[0]}`" if bases else "class"
-        # A model's constructor takes its fields as keywords; the fields table lists them.
-        signature = "(**fields)" if hasattr(obj, "model_fields") else _signature(obj)
+        # A model's constructor takes its fields as keywords; the fields table lists them. A
+        # TypedDict is a dict of the keys its table lists.
+        if typing.is_typeddict(obj):
+            signature, kind = "", "a typed dict of keyword arguments"
+        elif issubclass(obj, BaseModel):
+            signature = "(**fields)"
+        else:
+            signature = _signature(obj)
         out += [f"`{name}{signature}` ({kind}, from `{obj.__module__}`)", ""]
     else:
         out += [f"`{name}{_signature(obj)}` (from `{obj.__module__}`)", ""]
     out += [_markdown(inspect.getdoc(obj) or "(no docstring)"), ""]
     if inspect.isclass(obj):
-        if hasattr(obj, "model_fields"):
+        if typing.is_typeddict(obj):
+            out += ["Keys, each optional:", "", *_keys(obj), ""]
+        elif issubclass(obj, BaseModel):
             out += ["Fields:", "", *_fields(obj), ""]
         methods = _methods(obj)
         if methods:
@@ -144,8 +167,9 @@ def render_library_api() -> str:
     models their fields, for other classes their public methods."""
     import selector
 
-    functions: list[tuple[str, Any]] = []
-    classes: list[tuple[str, Any]] = []
+    # Every public name but ``__version__`` is a function or a class.
+    functions: list[tuple[str, Callable[..., object]]] = []
+    classes: list[tuple[str, type]] = []
     for name in sorted(selector.__all__):
         if name.startswith("__"):
             continue
