@@ -15,10 +15,13 @@ if TYPE_CHECKING:
     from selector.profile import Profile
 
 
-def recommended_protocol(profile: Profile, matrix_files: Sequence[str] = ()) -> str:
+def recommended_protocol(
+    profile: Profile, matrix_files: Sequence[str] = (), *, file: str = "<profile>"
+) -> str:
     """The decision engine's protocol for ``profile``, with the ``--matrix`` overlays applied.
 
-    Raises :class:`selector.errors.NegativeAnswer` when every protocol is vetoed.
+    Raises :class:`selector.errors.NegativeAnswer` when every protocol is vetoed, located at
+    ``file`` (the profile's path, as the user gave it).
     """
     from selector.engine.recommend import recommend
     from selector.errors import NegativeAnswer
@@ -31,7 +34,7 @@ def recommended_protocol(profile: Profile, matrix_files: Sequence[str] = ()) -> 
         )
         raise NegativeAnswer.single(
             f"every protocol is vetoed ({vetoes}); pass --protocol to plan one anyway",
-            file=str(getattr(profile, "name", "<profile>")),
+            file=file,
         )
     return recommendation.protocol
 
@@ -49,4 +52,6 @@ def add_protocol_argument(parser: argparse.ArgumentParser, choices: tuple[str, .
 def protocol_for(args: argparse.Namespace, profile: Profile) -> str:
     """``--protocol`` if given, else the protocol recommended under ``--matrix``."""
     chosen: str | None = args.protocol
-    return chosen if chosen is not None else recommended_protocol(profile, args.matrix)
+    if chosen is not None:
+        return chosen
+    return recommended_protocol(profile, args.matrix, file=str(args.profile))
