@@ -112,7 +112,8 @@ def _product(facts: Facts, names: tuple[str, ...]) -> float:
 
     Most measures are such a product, and tipping-point search recomputes them on every
     trial: one call with the type test inline rather than a :func:`number` call per fact
-    (~30,000 fewer calls per pass over profiles/ and tests/corpus)."""
+    (calls per pass over profiles/ and tests/corpus: 127,972 -> 80,882; instructions per
+    ``recommend()`` 1,922,029 -> 1,919,172, bench/engine_instructions.sh)."""
     total = 1.0
     for name in names:
         value = facts[name]
