@@ -683,6 +683,21 @@ HISTORY: tuple[str, ...] = (
     "entries, as scored: v1 40 of 47 (85 %), v2 47 of 57 (82 %), top-2 104 of 104, no exact "
     "tie. Held-out profiles in v2 over all entries: 516 of 605. Over the whole corpus: 1,139 "
     "of 1,366.",
+    "Eighteen more documented systems in two v1 sets, the engine as for the entry above: "
+    "consumer social, messaging and community products (group calls, peer-to-peer rooms, "
+    "chat, feeds, bot gateways) on 8 of 8, and databases', backend-as-a-service and cloud "
+    "platforms' real-time, change-stream and subscription APIs on 8 of 10; top-2 18 of 18, no "
+    "exact tie. The audits dropped two as other endpoints of systems the corpus has (the AT "
+    "Protocol relay firehose beside `bluesky-jetstream`, and Twitch's legacy PubSub, which "
+    "Twitch presents as replaced by the EventSub WebSocket); they removed guessed `auth` and "
+    "acknowledgement values, turned quotes that describe a protocol's features into none "
+    "stated, replaced a mirror link with the canonical page, and set a subscriber's "
+    "per-message acknowledgements that the vendor's SDK docs show. The misses are two SSE "
+    "designs whose clients write by separate requests, which a v1 file cannot place "
+    "(`grafbase-live-queries-sse`, `zilla-sse-kafka-proxy-sse`): `interactive-acked-commands` "
+    "reads their acknowledged messages as WebSocket commands. Over the documented systems of "
+    "the last seven entries, as scored: v1 56 of 65 (86 %), v2 47 of 57 (82 %), top-2 122 of "
+    "122, no exact tie. Over the whole corpus: 1,155 of 1,384.",
 )
 
 
