@@ -81,12 +81,13 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: then two v2 sets (8 of 9 and 5 of 7), then two v1 sets (6 of 8 once an audit dropped two, and
 #: 9 of 9 once it dropped one), then a v2 set (5 of 8), then two v2 sets (9 of 10, and 7 of 8
 #: once an audit dropped one), then two v1 sets (8 of 8 once an audit dropped two, and 8 of 10),
-#: then a v2 set (7 of 10) and a v1 set (9 of 9 once an audit dropped one; docs/agreement.md,
-#: History). The floor sits two cases below (1,142 of 1,375), so that a matrix change losing
+#: then a v2 set (7 of 10) and a v1 set (9 of 9 once an audit dropped one), then two v2 sets (8
+#: of 10, and 3 of 3 once an audit dropped two; docs/agreement.md, History). The floor sits two
+#: cases below (1,153 of 1,388), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
 MIN_REAL_WORLD_AGREEMENT = 0.830
-MIN_CASES = 1403
+MIN_CASES = 1416
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
 #: (27 of 28 original, 369 of 486 real-world cases that state a reason), per set. The real-world
