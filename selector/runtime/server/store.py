@@ -72,14 +72,14 @@ class Recovered:
     events: list[tuple[int, str, bytes]] = field(default_factory=list)
 
 
-_NOT_AN_OBJECT = "data must be an object"
-
-
-def _check_key(data: JsonObject) -> str:
+def _keyed(data: JsonValue) -> tuple[JsonObject, str]:
+    """``data`` as the object a keyed op takes, with its key; :class:`OpRejected` if not."""
+    if type(data) is not dict:
+        raise OpRejected("data must be an object")
     key = data.get("key")
     if type(key) is not str or not key:
         raise OpRejected("data.key must be a non-empty string")
-    return key
+    return data, key
 
 
 class MemoryStore:
@@ -109,13 +109,9 @@ class MemoryStore:
 
         Raises :class:`OpRejected` without changing anything when it cannot apply.
         """
-        op, data = mutation.op, mutation.data
-        # The object test is written out in each branch (not in _check_key) so that mypy
-        # narrows ``data`` here too; it runs once per mutation either way.
+        op = mutation.op
         if op == "incr":
-            if type(data) is not dict:
-                raise OpRejected(_NOT_AN_OBJECT)
-            key = _check_key(data)
+            data, key = _keyed(mutation.data)
             by = data.get("by", 1)
             if type(by) is not int:  # exact type: bool is not a count
                 raise OpRejected("incr needs an integer data.by")
@@ -129,9 +125,7 @@ class MemoryStore:
                 )
             self._put(key, total)
         elif op == "set":
-            if type(data) is not dict:
-                raise OpRejected(_NOT_AN_OBJECT)
-            key = _check_key(data)
+            data, key = _keyed(mutation.data)
             if "value" not in data:
                 raise OpRejected("set needs data.value")
             self._put(key, data["value"])
