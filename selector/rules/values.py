@@ -13,8 +13,8 @@ from typing import TypeAlias
 
 __all__ = ["FactValue", "Facts", "members", "number", "text"]
 
-#: A number (``int`` is accepted where ``float`` is, and ``bool`` is an ``int``), a flag, an
-#: enum's value, or a set of enum values (``clients``, the hop kinds).
+#: A number (``int`` is accepted where ``float`` is), a flag, an enum's value, or a set of
+#: enum values (``clients``, the hop kinds).
 FactValue: TypeAlias = float | bool | str | frozenset[str]
 #: A profile's facts: every name in ``selector.rules.facts.FACTS`` and every measure's name.
 Facts: TypeAlias = Mapping[str, FactValue]
