@@ -244,4 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``selector rules | head``); nothing left to say.
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        # Last resort for a file or socket the command did not expect to fail on (each
+        # command reports the ones it expects, located): a message, never a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return code

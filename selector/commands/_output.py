@@ -18,7 +18,7 @@ def write_output(text: str, out: str | None) -> None:
         return
     from pathlib import Path
 
-    from selector.docs_gen import write_atomically
+    from selector.atomic import write_atomically
     from selector.errors import UsageError
 
     path = Path(out)

@@ -7,7 +7,6 @@ Exit codes: 0 script written (or, with ``--run``, thresholds passed), 1 threshol
 from __future__ import annotations
 
 import argparse
-import sys
 
 from selector.commands._argtypes import positive_float, positive_int
 
@@ -59,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     import subprocess
     import tempfile
 
+    from selector.commands._output import write_output
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
     from selector.loading import load_profile
     from selector.planner import plan_lifetime
@@ -72,14 +72,8 @@ def run(args: argparse.Namespace) -> int:
         profile, plan, vus=args.vus, time_scale=args.time_scale, heartbeat=not args.no_heartbeat
     )
     script = k6_script(profile, numbers, args.url)
-    if args.out:
-        # Written whole or not at all.
-        directory = os.path.dirname(os.path.abspath(args.out))
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".js") as part:
-            part.write(script)
-        os.replace(part.name, args.out)
-    elif not args.run:
-        sys.stdout.write(script)
+    if args.out or not args.run:
+        write_output(script, args.out)
     if not args.run:
         return EXIT_OK
     k6 = _k6_binary()

@@ -113,9 +113,9 @@ def _hop_index(profile_path: str, ref: str | None) -> int:
 def _record(profile_path: str, index: int, seconds: float, comment: str) -> None:
     """Set ``infrastructure.path[index].idle_timeout_s`` in the file, keeping everything else
     as written; the result is validated before it replaces the file."""
-    import os
-    import tempfile
+    from pathlib import Path
 
+    from selector.atomic import write_atomically
     from selector.errors import UsageError
     from selector.loading import load_profile_text, read_yaml
 
@@ -138,10 +138,10 @@ def _record(profile_path: str, index: int, seconds: float, comment: str) -> None
         lines.insert(line, entry)
     text = "".join(lines)
     load_profile_text(text, file=profile_path)
-    directory = os.path.dirname(os.path.abspath(profile_path))
-    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".yaml") as part:
-        part.write(text)
-    os.replace(part.name, profile_path)
+    try:
+        write_atomically(Path(profile_path), text)
+    except OSError as exc:
+        raise UsageError.single(f"cannot write: {exc.strerror}", file=profile_path) from None
 
 
 def sse_url_for(ws_url: str) -> str | None:

