@@ -82,15 +82,16 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: 9 of 9 once it dropped one), then a v2 set (5 of 8), then two v2 sets (9 of 10, and 7 of 8
 #: once an audit dropped one), then two v1 sets (8 of 8 once an audit dropped two, and 8 of 10),
 #: then a v2 set (7 of 10) and a v1 set (9 of 9 once an audit dropped one), then two v2 sets (8
-#: of 10, and 3 of 3 once an audit dropped two; docs/agreement.md, History). The floor sits two
-#: cases below (1,153 of 1,388), so that a matrix change losing
+#: of 10, and 3 of 3 once an audit dropped two), then two v1 sets (9 of 10 once an audit dropped
+#: one, and 8 of 10) and a v2 set (6 of 9 once an audit dropped one; docs/agreement.md, History).
+#: The floor sits two cases below (1,176 of 1,417), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.830
-MIN_CASES = 1416
+MIN_REAL_WORLD_AGREEMENT = 0.829
+MIN_CASES = 1445
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
-#: (27 of 28 original, 369 of 486 real-world cases that state a reason), per set. The real-world
+#: (27 of 28 original, 375 of 495 real-world cases that state a reason), per set. The real-world
 #: share went from 83 % to 80 % over earlier sets, then to 74-79 % with the held-out cases of later
 #: rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14, 5 of 8, 8 of 15, 1 of
 #: 1, 2 of 2, 3 of 4, 1 of 2 and 1 of 1, that state a reason cite one) and with reading client
@@ -124,8 +125,12 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.74}
 #: SSE and WebSocket); occasional-upstream-over-post reading client messages at exactly one a
 #: second, which no rate rule read, decided that one and skytrace-flight-tracking-events-sse's. A
 #: tie is broken by a documented principle but says the rules could not decide: fewer ties come from
-#: better rules, never from a bonus point.
-MAX_EXACT_TIES = 4
+#: better rules, never from a bonus point. Round AB's held-out sets brought two, each broken
+#: towards the team's SSE: g5api-get5-match-live-updates-sse (push-only-stream +3 against five
+#: streams per page over HTTP/1.1, -3) and graphql-yoga-subscriptions-sse (a rare POST for SSE
+#: against a bearer header that browsers' EventSource and WebSocket both cannot send, and three
+#: streams over HTTP/1.1).
+MAX_EXACT_TIES = 6
 
 
 @pytest.fixture(scope="module")
