@@ -557,10 +557,16 @@ def _friendly(err: ErrorDetails) -> str:
         return f"{message} ({got})"
     if kind in {"literal_error", "enum"}:
         hint = ""
+        expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
         if isinstance(value, int | float) and not isinstance(value, bool):
-            hint = '; quote it, for example "2"'
+            # Only where the choices are text (http_version: "2"); schema_version is a number.
+            if f"{value:g}" in expected:
+                hint = f'; quote it: "{value:g}"'
+            elif expected:
+                hint = f'; quote it, for example "{expected[0]}"'
+        elif isinstance(value, str) and not expected and _LOOKS_SCALAR.fullmatch(value.strip()):
+            hint = "; write numbers without quotes"
         elif isinstance(value, str):
-            expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
             close = difflib.get_close_matches(value, expected, n=1, cutoff=0.6)
             if close:
                 hint = f"; did you mean '{close[0]}'?"

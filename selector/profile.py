@@ -478,6 +478,14 @@ class Profile(_Model):
         default_factory=Infrastructure, description="Proxies and load balancers on the path."
     )
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _version_is_a_number(cls, version: object) -> object:
+        # YAML's true equals 1 to Python, and a Literal[1, 2] would take it as version 1.
+        if isinstance(version, bool):
+            raise ValueError(f"must be the number 1 or 2, got {str(version).lower()}")
+        return version
+
     @field_validator("clients")
     @classmethod
     def _clients_unique(cls, clients: tuple[str, ...]) -> tuple[str, ...]:

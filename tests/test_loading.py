@@ -62,7 +62,37 @@ def test_valid_profile_loads_with_defaults() -> None:
             9,
             17,
             "infrastructure.http_version",
-            'quote it, for example "2"',
+            'quote it: "2"',
+        ),
+        (
+            VALID + "infrastructure:\n  http_version: 4\n",
+            9,
+            17,
+            "infrastructure.http_version",
+            'quote it, for example "1.1"',
+        ),
+        # A number's choices take no quotes: no hint to add them, one to take them off.
+        (
+            VALID.replace("schema_version: 1", "schema_version: 3"),
+            1,
+            17,
+            "schema_version",
+            "should be 1 or 2, got 3",
+        ),
+        (
+            VALID.replace("schema_version: 1", 'schema_version: "2"'),
+            1,
+            17,
+            "schema_version",
+            "got '2'; write numbers without quotes",
+        ),
+        # YAML's true is 1 to Python: it must not pass for version 1.
+        (
+            VALID.replace("schema_version: 1", "schema_version: true"),
+            1,
+            17,
+            "schema_version",
+            "must be the number 1 or 2, got true",
         ),
         (VALID.replace("name: demo", "name: Demo App"), 2, 7, "name", "should match pattern"),
         (VALID.replace("schema_version: 1\n", ""), 1, 1, "schema_version", "required field"),
@@ -140,6 +170,12 @@ def test_problem_is_located_at_the_offending_node(
 ) -> None:
     found = problems_of(text)
     assert any((ln, c, p) == (line, col, path) and fragment in m for ln, c, p, m in found), found
+
+
+def test_a_wrong_version_number_gets_no_hint_to_quote_it() -> None:
+    # Quoting it is refused in turn ("write numbers without quotes"): the hint would loop.
+    [(_, _, path, message)] = problems_of(VALID.replace("schema_version: 1", "schema_version: 3"))
+    assert path == "schema_version" and "quote" not in message
 
 
 def test_every_problem_of_a_file_is_reported_in_line_order() -> None:
