@@ -250,7 +250,7 @@ class _ReconnectingClient:
         if self._owns_http and self._http is not None:
             await self._http.close()
             self._http = None
-        self.state.connected = False
+        self.state.dropped()
         self._notify()
 
     # -- the reconnect loop ---------------------------------------------------------------
@@ -276,7 +276,7 @@ class _ReconnectingClient:
                 await self.clock.sleep(decision.delay)
         finally:
             self._stopped = True
-            self.state.connected = False
+            self.state.dropped()
             self._notify()
 
     async def _connect_and_serve(self) -> Reconnect:

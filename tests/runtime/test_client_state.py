@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
+
 from selector.runtime.protocol.backoff import Backoff
-from selector.runtime.protocol.client_state import MAX_SERVER_FLOOR, ClientState
+from selector.runtime.protocol.client_state import (
+    MAX_SERVER_FLOOR,
+    TRANSITIONS,
+    ClientState,
+    ConnectionEvent,
+    ConnectionState,
+)
 from selector.runtime.protocol.client_wire import (
     Ack,
     HeartbeatMessage,
@@ -13,6 +23,7 @@ from selector.runtime.protocol.client_wire import (
     ServerError,
     ServerEvent,
 )
+from selector.runtime.protocol.machine import InvalidTransition
 
 
 def _state(**options: object) -> ClientState:
@@ -184,3 +195,88 @@ def test_a_refused_mutation_is_dropped_but_a_store_failure_is_retried() -> None:
     state.closed(2.0, reason="store failed")
     state.opened(3.0)
     assert [m.seq for m in state.outbox.take_unsent()] == [2]
+
+
+# -- the connection's machine --------------------------------------------------------------
+
+
+def _in_state(connection: ConnectionState) -> ClientState:
+    """A client brought to ``connection`` through its public methods only."""
+    state = _state(healthy_after=10.0)
+    if connection is not ConnectionState.DISCONNECTED:
+        state.opened(0.0)
+    if connection is ConnectionState.HEALTHY:
+        state.alive(10.0)  # up for healthy_after
+    assert state.connection is connection
+    return state
+
+
+@pytest.mark.parametrize(
+    ("connection", "event"),
+    list(itertools.product(ConnectionState, ConnectionEvent)),
+    ids=lambda member: member.value,
+)
+def test_every_state_and_event_is_a_listed_transition_or_refused(
+    connection: ConnectionState, event: ConnectionEvent
+) -> None:
+    state = _in_state(connection)
+    target = TRANSITIONS.get((connection, event))
+    if target is None:
+        with pytest.raises(InvalidTransition, match=f"{event.value} in state {connection.value}"):
+            state._to(event)
+        assert state.connection is connection  # a refused event changes nothing
+    else:
+        state._to(event)
+        assert state.connection is target
+
+
+def test_the_table_refuses_only_what_a_caller_never_does() -> None:
+    refused = set(itertools.product(ConnectionState, ConnectionEvent)) - set(TRANSITIONS)
+    assert refused == {
+        (ConnectionState.OPEN, ConnectionEvent.OPENED),
+        (ConnectionState.HEALTHY, ConnectionEvent.OPENED),
+        (ConnectionState.DISCONNECTED, ConnectionEvent.PROVED),
+        (ConnectionState.HEALTHY, ConnectionEvent.PROVED),
+    }
+    # Every event ends somewhere from some state, and every state is reachable.
+    assert {event for _, event in TRANSITIONS} == set(ConnectionEvent)
+    assert set(TRANSITIONS.values()) == set(ConnectionState)
+
+
+def test_a_connection_goes_open_healthy_and_back_through_the_public_methods() -> None:
+    state = _state(healthy_after=10.0)
+    assert state.connection is ConnectionState.DISCONNECTED and not state.connected
+    state.closed(1.0, reason="connect failed")  # an attempt that never opened
+    assert state.connection is ConnectionState.DISCONNECTED
+    state.opened(2.0)
+    assert state.connection is ConnectionState.OPEN and state.connected
+    state.alive(11.9)
+    assert state.connection is ConnectionState.OPEN  # not up for healthy_after yet
+    state.alive(12.0)
+    assert state.connection is ConnectionState.HEALTHY and state.connected
+    state.alive(30.0)
+    state.received(Ack(1), 30.0)  # already proven: nothing more to prove
+    assert state.connection is ConnectionState.HEALTHY
+    state.closed(31.0, reason="dropped")
+    assert state.connection is ConnectionState.DISCONNECTED and not state.connected
+
+
+def test_opening_a_second_connection_while_one_is_up_is_refused() -> None:
+    state = _state()
+    state.opened(0.0)
+    with pytest.raises(InvalidTransition, match="opened in state open"):
+        state.opened(1.0)
+    assert state.stats.connects == 1  # the refused open counted nothing
+
+
+def test_an_adapter_that_stops_drops_the_connection_however_often_it_says_so() -> None:
+    state = _state()
+    state.opened(0.0)
+    state.dropped()  # close() cancelled the reader mid-connection
+    assert state.connection is ConnectionState.DISCONNECTED and not state.connected
+    state.dropped()  # and the reconnect loop's end says it again
+    assert state.connection is ConnectionState.DISCONNECTED
+    assert state.stats.disconnects == []  # no close, no reconnect decision
+    with pytest.raises(AttributeError):
+        state.connected = True  # type: ignore[misc]  # only opened() opens a connection
+    assert not state.connected

@@ -2,12 +2,61 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import selector
+from tests.conftest import ROOT
+
+#: Run in a fresh interpreter: which runtime modules are loaded after ``import selector``, and
+#: after reading each runtime name from it; and whether each name is the defining module's.
+_PROBE = """
+import importlib, json, sys
+import selector
+modules = ("aiohttp", "selector.runtime.server.settings", "selector.runtime.server.app")
+def loaded():
+    return [m for m in modules if m in sys.modules]
+report = {"at_import": loaded(), "cached_at_import": [], "names": {}}
+for name, module in (
+    ("Heartbeat", "selector.runtime.server.settings"),
+    ("ServerSettings", "selector.runtime.server.settings"),
+    ("running_server", "selector.runtime.server.app"),
+):
+    if name in vars(selector):
+        report["cached_at_import"].append(name)
+    value = getattr(selector, name)
+    report["names"][name] = {
+        "loaded": loaded(),
+        "same": value is getattr(importlib.import_module(module), name),
+        "cached": vars(selector).get(name) is value,
+    }
+print(json.dumps(report))
+"""
 
 
 def test_runtime_names_are_exported_lazily() -> None:
-    for name in ("Heartbeat", "ServerSettings", "running_server"):
-        assert name in selector.__all__ and getattr(selector, name) is not None
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    # Importing selector loads no runtime module, nor aiohttp; no name is bound before use.
+    assert report["at_import"] == []
+    assert report["cached_at_import"] == []
+    # Each name loads its own module on first use (the server's app brings aiohttp) ...
+    names = report["names"]
+    assert "selector.runtime.server.settings" in names["Heartbeat"]["loaded"]
+    assert "selector.runtime.server.app" not in names["ServerSettings"]["loaded"]
+    assert {"aiohttp", "selector.runtime.server.app"} <= set(names["running_server"]["loaded"])
+    for name, seen in names.items():
+        assert name in selector.__all__
+        # ... is the defining module's own object, and is bound for later look-ups.
+        assert seen["same"] and seen["cached"], name
 
 
 def test_client_options_are_the_keywords_both_clients_share() -> None:

@@ -66,24 +66,27 @@ def test_a_deferred_flush_waits_for_quiet_turns() -> None:
 
 
 def test_a_deferred_flush_waits_while_events_keep_coming_up_to_a_bound() -> None:
-    async def scenario(busy_turns: int) -> int:
+    async def scenario(busy_turns: int) -> int | None:
+        """The turn the flush ran in; None if it had not run one turn past the bound."""
         flushes: list[int] = []
         commits = _commits(MemoryStore(), flushes)
         commits.schedule(defer=True)
-        turns = 0
-        while not flushes:
+        # Counted in loop turns, so eventually() (which polls with sleeps) cannot drive it:
+        # bounded in count here, and in time by arun.
+        for turn in range(1, MAX_DEFERRED_TURNS + 2):
             await _turn()
-            turns += 1
-            if turns <= busy_turns:
+            if flushes:
+                return turn
+            if turn <= busy_turns:
                 commits.schedule(defer=True)  # another event in this turn
-        return turns
+        return None
 
-    assert arun(scenario(0)) == QUIET_TURNS
-    assert arun(scenario(1)) == QUIET_TURNS + 1  # the event of turn 1 rides along
-    assert arun(scenario(2)) == QUIET_TURNS + 2
+    assert arun(scenario(0), timeout=5) == QUIET_TURNS
+    assert arun(scenario(1), timeout=5) == QUIET_TURNS + 1  # the event of turn 1 rides along
+    assert arun(scenario(2), timeout=5) == QUIET_TURNS + 2
     # However many keep coming, it runs MAX_DEFERRED_TURNS turns after the first at the latest.
     assert QUIET_TURNS < MAX_DEFERRED_TURNS
-    assert arun(scenario(100)) == MAX_DEFERRED_TURNS
+    assert arun(scenario(100), timeout=5) == MAX_DEFERRED_TURNS
 
 
 def test_anything_that_cannot_wait_brings_a_deferred_flush_forward() -> None:

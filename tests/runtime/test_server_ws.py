@@ -1,17 +1,35 @@
-"""/ws against an independent WebSocket implementation (the ``websockets`` library)."""
+"""/ws against an independent WebSocket implementation (the ``websockets`` library), and the
+connection's state machine driven in process."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import make_mocked_request
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.runtime.conftest import UNIT, arun, eventually, serving, subscribe
+from selector.runtime.protocol.machine import InvalidTransition
+from selector.runtime.server.websocket import (
+    TRANSITIONS,
+    WsConnection,
+    WsEvent,
+    WsHandlers,
+    WsState,
+)
+from tests.runtime.conftest import (
+    UNIT,
+    RecordingTransport,
+    arun,
+    eventually,
+    serving,
+    subscribe,
+)
 
 
 async def recv_json(ws: ClientConnection) -> Any:
@@ -410,5 +428,70 @@ def test_a_reconnecting_client_supersedes_its_old_stream() -> None:
                     assert await mutate(new, 2)
                 async with subscribe(f"ws://{address}/ws?client_id=other"):
                     await eventually(lambda: len(hub.subscribers) == 1)
+
+    arun(scenario())
+
+
+class _ClosableTransport(RecordingTransport):
+    """A recording transport that also takes ``close()`` (what failing and closing call)."""
+
+    def close(self) -> None:
+        self.aborted = True
+
+
+def _masked_close(code: int) -> bytes:
+    """A client's close frame with ``code`` (an all-zero mask leaves the payload as is)."""
+    return bytes([0x88, 0x82]) + b"\0\0\0\0" + code.to_bytes(2, "big")
+
+
+def test_the_websocket_table_refuses_only_a_second_close_frame() -> None:
+    refused = set(itertools.product(WsState, WsEvent)) - set(TRANSITIONS)
+    assert refused == {(WsState.CLOSING, WsEvent.SEND_CLOSE), (WsState.CLOSED, WsEvent.SEND_CLOSE)}
+
+
+def test_a_closing_handshake_then_late_losses_and_failures_keep_it_closed() -> None:
+    async def scenario() -> None:
+        transport = _ClosableTransport()
+        request = make_mocked_request("GET", "/ws", transport=transport)
+        conn = WsConnection(
+            request, transport, WsHandlers(), max_message_bytes=1024, close_timeout_s=5 * UNIT
+        )
+        conn.close(1001, b"going away")
+        assert conn.state is WsState.CLOSING and conn.close_code == 1001
+        conn.close(1000)  # a second close sends nothing: only the first close frame counts
+        assert len(transport.written) == 1
+        conn.feed_data(_masked_close(1001))  # the client's answer
+        assert conn.state is WsState.CLOSED and conn.done.done()
+        # The rest of an ending connection arrives after it and changes nothing.
+        conn.feed_eof()
+        conn.connection_lost(None)
+        conn.fail(1002, "late")
+        conn.abort()
+        assert conn.state is WsState.CLOSED and len(transport.written) == 1
+        with pytest.raises(InvalidTransition, match="send_close in state closed"):
+            conn._to(WsEvent.SEND_CLOSE)
+        assert conn.state is WsState.CLOSED
+
+    arun(scenario())
+
+
+def test_a_close_frame_behind_a_message_that_failed_the_connection_is_ignored() -> None:
+    # The route fails the connection from its text handler (app.py: invalid UTF-8); a close
+    # frame in the same read still reaches the parser's loop after that.
+    class Failing(WsHandlers):
+        def on_text(self, conn: WsConnection, payload: object) -> None:
+            conn.fail(1007, "invalid UTF-8")
+
+    async def scenario() -> None:
+        transport = _ClosableTransport()
+        request = make_mocked_request("GET", "/ws", transport=transport)
+        conn = WsConnection(
+            request, transport, Failing(), max_message_bytes=1024, close_timeout_s=5 * UNIT
+        )
+        text = bytes([0x81, 0x82]) + b"\0\0\0\0" + b"hi"
+        conn.feed_data(text + _masked_close(1000))
+        assert conn.state is WsState.CLOSED and conn.done.done()
+        assert (conn.close_code, conn.reason) == (1007, "invalid_utf8")
+        assert len(transport.written) == 1  # the one close frame of the failure
 
     arun(scenario())

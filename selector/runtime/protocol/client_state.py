@@ -10,12 +10,17 @@ Law of this module: a mutation leaves the outbox only on an ack; every (re)conne
 outbox in ``seq`` order; an event is delivered at most once (ids at or below the last one seen
 are duplicates); reconnects always go through the backoff, also after a clean close, with the
 server's ``retry_after`` as a floor; only close codes that a retry cannot fix stop the client.
+
+The connection's own machine is one state enum (:class:`ConnectionState`) and one transition
+table (:data:`TRANSITIONS`), the h11 way: every change goes through ``ClientState._to``, which
+refuses (:class:`~selector.runtime.protocol.machine.InvalidTransition`) a pair the table lacks.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from enum import Enum
 
 from selector.runtime.protocol.backoff import Backoff
 from selector.runtime.protocol.client_wire import (
@@ -29,6 +34,7 @@ from selector.runtime.protocol.client_wire import (
     ServerMessage,
 )
 from selector.runtime.protocol.deadline import SilenceDeadline
+from selector.runtime.protocol.machine import InvalidTransition
 from selector.runtime.protocol.outbox import Outbox
 
 __all__ = [
@@ -36,8 +42,11 @@ __all__ = [
     "HEALTHY_AFTER_S",
     "MAX_SERVER_FLOOR",
     "RETRYABLE_ERROR_CODES",
+    "TRANSITIONS",
     "ClientState",
     "ClientStats",
+    "ConnectionEvent",
+    "ConnectionState",
     "DeadPeer",
     "Reconnect",
 ]
@@ -59,6 +68,51 @@ ACK_TIMES_KEPT = 100_000
 #: Upper bound on a server's "come back after" hint, in seconds: a buggy or hostile hint
 #: (``retry: 999999999999``) must not park the client for years.
 MAX_SERVER_FLOOR = 600.0
+
+
+class ConnectionState(Enum):
+    """Where the client's connection stands."""
+
+    #: No connection: before the first, while connecting, between two, after the last.
+    DISCONNECTED = "disconnected"
+    #: Up, but not proven yet: a failure now keeps growing the backoff schedule.
+    OPEN = "open"
+    #: Up and proven (it stayed up ``healthy_after`` seconds, or a mutation was acked on it):
+    #: the backoff schedule restarted.
+    HEALTHY = "healthy"
+
+
+class ConnectionEvent(Enum):
+    """What moves the connection (each is one method of :class:`ClientState`)."""
+
+    #: :meth:`ClientState.opened`.
+    OPENED = "opened"
+    #: The open connection proved that the server works (restarts the backoff).
+    PROVED = "proved"
+    #: :meth:`ClientState.closed`: it ended, or a connect attempt failed; a decision follows.
+    CLOSED = "closed"
+    #: :meth:`ClientState.dropped`: the adapter stopped for good, no decision to make.
+    DROPPED = "dropped"
+
+
+_DISCONNECTED = ConnectionState.DISCONNECTED
+_OPEN = ConnectionState.OPEN
+_HEALTHY = ConnectionState.HEALTHY
+
+#: The whole machine. A pair that is missing is a bug in the caller: opening a connection
+#: while one is up, or proving a connection that is not open (or already proven).
+TRANSITIONS: dict[tuple[ConnectionState, ConnectionEvent], ConnectionState] = {
+    (_DISCONNECTED, ConnectionEvent.OPENED): _OPEN,
+    (_OPEN, ConnectionEvent.PROVED): _HEALTHY,
+    (_OPEN, ConnectionEvent.CLOSED): _DISCONNECTED,
+    (_HEALTHY, ConnectionEvent.CLOSED): _DISCONNECTED,
+    # A connect attempt that failed (refused, timed out, a 4xx/5xx handshake).
+    (_DISCONNECTED, ConnectionEvent.CLOSED): _DISCONNECTED,
+    (_OPEN, ConnectionEvent.DROPPED): _DISCONNECTED,
+    (_HEALTHY, ConnectionEvent.DROPPED): _DISCONNECTED,
+    # close() and the end of the reconnect loop both drop, and either may come first.
+    (_DISCONNECTED, ConnectionEvent.DROPPED): _DISCONNECTED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,21 +181,40 @@ class ClientState:
         #: The server's reconnect hint in seconds (SSE ``retry:``), a floor for the backoff.
         self.server_retry: float | None = None
         self.stats = ClientStats()
-        self.connected = False
+        #: The connection's state; it moves only through :data:`TRANSITIONS`.
+        self.connection = ConnectionState.DISCONNECTED
         #: The client id's resume secret, once the server issued it (in an ack).
         self.secret: str | None = None
-        self._proved_healthy = False
         #: Seconds a connection must stay up before it counts as healthy.
         self.healthy_after = healthy_after
         self._opened_at = now
 
     # -- connection lifecycle -------------------------------------------------------------
 
+    def _to(self, event: ConnectionEvent) -> None:
+        target = TRANSITIONS.get((self.connection, event))
+        if target is None:
+            raise InvalidTransition(
+                f"client connection: {event.value} in state {self.connection.value}"
+            )
+        self.connection = target
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is up (open or healthy)."""
+        return self.connection is not _DISCONNECTED
+
+    def dropped(self) -> None:
+        """The adapter stopped for good (``close()``, the end of its reconnect loop), with or
+        without a connection up: no reconnect to decide. Both may say it, in either order."""
+        self._to(ConnectionEvent.DROPPED)
+
     def opened(self, now: float) -> None:
         """A connection is up. Every pending mutation is unsent on it: the adapter's next
-        ``outbox.take_unsent()`` returns all of them, in order, before any newer one."""
-        self.connected = True
-        self._proved_healthy = False
+        ``outbox.take_unsent()`` returns all of them, in order, before any newer one.
+
+        Raises :class:`InvalidTransition` while a connection is already up."""
+        self._to(ConnectionEvent.OPENED)
         self._opened_at = now
         self.stats.connects += 1
         self.stats.connected_at.append(now)
@@ -165,7 +238,7 @@ class ClientState:
         close reason); otherwise the last SSE ``retry:`` value is the floor.
         """
         self._check_healthy(now)
-        self.connected = False
+        self._to(ConnectionEvent.CLOSED)
         self.outbox.connection_lost()
         self.stats.disconnects.append(reason)
         if fatal or close_code in FATAL_CLOSE_CODES:
@@ -187,17 +260,12 @@ class ClientState:
         # fails would otherwise keep the delay at its minimum forever and the client would
         # never reach max_consecutive_failures. A connection that stayed up for
         # ``healthy_after`` seconds (or got a mutation acked, see apply) starts a new schedule.
-        if (
-            self.connected
-            and not self._proved_healthy
-            and now - self._opened_at >= self.healthy_after
-        ):
-            self._healthy()
+        if self.connection is _OPEN and now - self._opened_at >= self.healthy_after:
+            self._proved()
 
-    def _healthy(self) -> None:
-        if not self._proved_healthy:
-            self._proved_healthy = True
-            self.backoff.reset()
+    def _proved(self) -> None:
+        self._to(ConnectionEvent.PROVED)
+        self.backoff.reset()
 
     def received(self, message: ServerMessage, now: float) -> ServerEvent | None:
         """Apply one message that arrived on the connection; returns the event to deliver,
@@ -227,8 +295,8 @@ class ClientState:
                 self.secret = message.secret
             if self.outbox.ack(message.seq):
                 stats.ack_times.append((message.seq, now))
-            if self.connected:
-                self._healthy()  # the server kept a mutation: it works, not only accepts
+            if self.connection is _OPEN:
+                self._proved()  # the server kept a mutation: it works, not only accepts
         elif isinstance(message, HeartbeatMessage):
             stats.heartbeats += 1
         elif isinstance(message, Position):

@@ -25,7 +25,7 @@ from typing import TypeGuard
 import orjson
 
 from selector.jsonvalue import JsonObject, JsonValue
-from selector.runtime.protocol.envelope import RESERVED_EVENT_NAMES
+from selector.runtime.protocol.envelope import RESERVED_EVENT_NAMES, is_valid_client_id
 from selector.runtime.protocol.outbox import OutgoingMutation
 from selector.runtime.protocol.sse import SseEvent
 
@@ -113,7 +113,6 @@ class Malformed:
 ServerMessage = ServerEvent | Ack | ServerError | Resync | Position | HeartbeatMessage | Malformed
 
 _MAX_RAW_KEPT = 200
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _RETRY_AFTER = re.compile(r"(?:^|[\s;,])retry_after_ms=(\d{1,9})(?:$|[\s;,])")
 
 
@@ -225,11 +224,6 @@ def encode_mutation_post(
     if secret is not None:
         body["secret"] = secret
     return orjson.dumps(body)
-
-
-def is_valid_client_id(client_id: str) -> bool:
-    """1-128 characters of ``[A-Za-z0-9._:-]`` (the server answers 400 to anything else)."""
-    return _CLIENT_ID.fullmatch(client_id) is not None
 
 
 def retry_after_from_close_reason(reason: str) -> float | None:

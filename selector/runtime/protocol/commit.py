@@ -26,6 +26,7 @@ from enum import Enum
 from selector.runtime.protocol.envelope import ACK_FORMAT, encode_ack, encode_error
 from selector.runtime.protocol.identity import Claim, Identities
 from selector.runtime.protocol.ledger import Ledger
+from selector.runtime.protocol.machine import InvalidTransition
 
 __all__ = [
     "MAX_SEQ_GAP",
@@ -151,10 +152,6 @@ _STAGE = CommitEvent.STAGE
 #: ``object.__new__`` looked up once (per ack it is a lookup on the type): 33,290 ->
 #: 33,067 instructions per ack (bench/ws_ack_instructions.sh).
 _new_object = object.__new__
-
-
-class InvalidTransition(RuntimeError):
-    """A transition :data:`TRANSITIONS` does not allow."""
 
 
 class CommitSession:

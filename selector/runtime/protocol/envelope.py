@@ -115,7 +115,8 @@ _new_tuple = tuple.__new__
 
 
 def is_valid_client_id(value: str | None) -> bool:
-    """``client_id`` is 1-128 characters of ``[A-Za-z0-9._:-]``."""
+    """``client_id`` is 1-128 characters of ``[A-Za-z0-9._:-]``: the server answers 400 to
+    anything else, and the client refuses it before connecting."""
     return value is not None and _CLIENT_ID.fullmatch(value) is not None
 
 

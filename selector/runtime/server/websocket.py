@@ -33,6 +33,7 @@ from aiohttp import web
 # is unmasked in ~1.4 ms instead of ~100 ms.
 from aiohttp._websocket.helpers import websocket_mask
 
+from selector.runtime.protocol.machine import InvalidTransition
 from selector.runtime.protocol.wsframe import (
     OP_BINARY,
     OP_CLOSE,
@@ -50,7 +51,7 @@ from selector.runtime.protocol.wsframe import (
     text_frames,
 )
 
-__all__ = ["WsConnection", "WsHandlers", "WsState", "accept"]
+__all__ = ["TRANSITIONS", "WsConnection", "WsEvent", "WsHandlers", "WsState", "accept"]
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 
@@ -78,7 +79,9 @@ class WsEvent(Enum):
     LOST = "lost"
 
 
-#: The whole machine; an event a state lacks leaves it unchanged (a close racing a loss).
+#: The whole machine. A pair that is missing is a bug in the caller and raises
+#: :class:`~selector.runtime.protocol.machine.InvalidTransition`: only :meth:`WsConnection.close`
+#: sends a close frame, and only while open.
 TRANSITIONS: dict[tuple[WsState, WsEvent], WsState] = {
     (WsState.OPEN, WsEvent.SEND_CLOSE): WsState.CLOSING,
     (WsState.OPEN, WsEvent.RECEIVE_CLOSE): WsState.CLOSED,
@@ -87,6 +90,13 @@ TRANSITIONS: dict[tuple[WsState, WsEvent], WsState] = {
     (WsState.CLOSING, WsEvent.RECEIVE_CLOSE): WsState.CLOSED,
     (WsState.CLOSING, WsEvent.FAIL): WsState.CLOSED,
     (WsState.CLOSING, WsEvent.LOST): WsState.CLOSED,
+    # Once closed, the rest of an ending connection changes nothing: the loss is reported
+    # twice (feed_eof, then connection_lost) and after an abort or a close timeout; a handler
+    # that failed or aborted the connection leaves the parser's own failure, or a close
+    # frame later in the same read, to arrive after it.
+    (WsState.CLOSED, WsEvent.RECEIVE_CLOSE): WsState.CLOSED,
+    (WsState.CLOSED, WsEvent.FAIL): WsState.CLOSED,
+    (WsState.CLOSED, WsEvent.LOST): WsState.CLOSED,
 }
 
 # The open state as a module global for the per-message checks: on Python 3.11 every attribute
@@ -218,7 +228,10 @@ class WsConnection(asyncio.Protocol):
     # -- state -----------------------------------------------------------------------------
 
     def _to(self, event: WsEvent) -> WsState:
-        self.state = TRANSITIONS.get((self.state, event), self.state)
+        target = TRANSITIONS.get((self.state, event))
+        if target is None:
+            raise InvalidTransition(f"websocket: {event.value} in state {self.state.value}")
+        self.state = target
         if self.state is WsState.CLOSED:
             if self._closing_timer is not None:
                 self._closing_timer.cancel()
