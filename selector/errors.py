@@ -7,6 +7,7 @@ inspect the same facts without parsing text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Self
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ProfileError",
     "SelectorError",
     "UsageError",
+    "field_path",
 ]
 
 #: Documented exit codes of the ``selector`` command.
@@ -27,6 +29,14 @@ EXIT_OK = 0
 EXIT_NEGATIVE = 1
 #: Bad input or usage: an invalid profile, matrix or argument.
 EXIT_BAD_INPUT = 2
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """A field's location as every problem spells it: ``infrastructure.path[0].kind``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 class Problem:

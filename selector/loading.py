@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias, overload
 
 import yaml
 
-from selector.errors import Problem, ProfileError, SelectorError
+from selector.errors import Problem, ProfileError, SelectorError, field_path
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
     from pydantic_core import ErrorDetails
 
+    from selector.engine.whatif import Assignment
     from selector.profile import Profile
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "load_profile",
     "load_profile_source",
     "load_profile_text",
+    "load_with_overrides",
     "parse_yaml",
     "problems_from_validation",
     "read_yaml",
@@ -221,7 +223,7 @@ class _Builder:
 
     def fail(self, node: yaml.Node, message: str, loc: Loc = ()) -> SelectorError:
         line, col = _mark(node)
-        return self.error.single(message, file=self.file, line=line, col=col, path=_dotted(loc))
+        return self.error.single(message, file=self.file, line=line, col=col, path=field_path(loc))
 
     # A mapping builds a dict (the document's top level is one): said to the type checker
     # by overloads, which cost nothing per call.
@@ -369,16 +371,6 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return str(exc)
 
 
-def _dotted(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
 _TAB_INDENT = re.compile(r"^[ ]*\t", re.MULTILINE)
 #: Exponent forms YAML 1.1 does not read as numbers (its floats need a dot and a signed
 #: exponent: 1.0e+3), so they arrive as text although the user wrote no quotes.
@@ -505,7 +497,7 @@ def problems_from_validation(
         if cause is not None and (line, col) == document.source.locate(loc[:-1]):
             order = (*document.source.locate(cause, key=True), 1)
         problem = Problem(
-            message=message, file=document.file, line=line, col=col, path=_dotted(loc)
+            message=message, file=document.file, line=line, col=col, path=field_path(loc)
         )
         placed.append((order if order != (0, 0, 0) else (line, col, 0), problem))
     placed.sort(key=lambda pair: pair[0])
@@ -722,3 +714,70 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return False
     except ValueError:
         return False
+
+
+# --- what-if: a profile file with --set overrides -----------------------------------------
+
+
+def load_with_overrides(
+    path: str | Path, assignments: Sequence[Assignment]
+) -> tuple[Profile, Profile]:
+    """The profile in ``path`` as written, and with ``assignments`` (``--set`` overrides,
+    :func:`selector.engine.whatif.parse_assignment`) applied; both validated, a problem an
+    override caused located at that ``--set``."""
+    from pydantic import ValidationError
+
+    from selector.engine.whatif import apply_assignments
+    from selector.profile import Profile
+
+    before = load_profile(path)
+    document = read_yaml(path)
+    data, created = apply_assignments(document.data, assignments)
+    try:
+        after = Profile.model_validate(data)
+    except ValidationError as exc:
+        # A value YAML read as a number where the field takes text (http_version=1.1) is
+        # meant as written: retry those as text before reporting anything.
+        as_text = _as_text_where_expected(exc, assignments)
+        if as_text is not None:
+            return before, load_with_overrides(path, as_text)[1]
+        changed = YamlDocument(data=data, source=document.source, file=document.file)
+        problems = problems_from_validation(exc, changed, Profile)
+        raise ProfileError([_blame(p, assignments, created) for p in problems]) from None
+    return before, after
+
+
+def _as_text_where_expected(
+    exc: Exception, assignments: Sequence[Assignment]
+) -> list[Assignment] | None:
+    """``assignments`` with numbers turned back into their text where validation wanted
+    text at exactly that field; None when no such assignment is to blame."""
+    from pydantic import ValidationError
+
+    assert isinstance(exc, ValidationError)
+    wants_text = {
+        tuple(error["loc"])
+        for error in exc.errors()
+        if error["type"] in ("string_type", "literal_error", "enum")
+    }
+    retyped = [
+        a.model_copy(update={"value": a.text.partition("=")[2].strip()})
+        if isinstance(a.value, int | float)
+        and not isinstance(a.value, bool)
+        and a.path in wants_text
+        else a
+        for a in assignments
+    ]
+    return retyped if retyped != list(assignments) else None
+
+
+def _blame(
+    problem: Problem, assignments: Sequence[Assignment], created: set[tuple[str | int, ...]]
+) -> Problem:
+    """Point a problem at the ``--set`` that caused it, when one did."""
+    for assignment in assignments:
+        roots = [field_path(assignment.path)] + [field_path(c) for c in created]
+        for root in roots:
+            if problem.path == root or problem.path.startswith((root + ".", root + "[")):
+                return Problem(problem.message, file=f"--set {assignment.text}", path=problem.path)
+    return problem

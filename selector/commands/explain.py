@@ -3,13 +3,40 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from selector.commands._options import add_matrix_argument
+from selector.render.formats import OutputFormat, add_format_argument
+
+if TYPE_CHECKING:
+    from selector.rules.model import Rule
+
+
+def _text(rule: Rule) -> str:
+    from selector.render.rules import explain_text
+
+    return explain_text(rule)
+
+
+def _json(rule: Rule) -> str:
+    from selector.render.jsonfmt import dumps
+    from selector.render.rules import rule_data
+
+    return dumps(rule_data(rule))
+
+
+#: Output format -> renderer of the one rule.
+RENDERERS: dict[OutputFormat, Callable[[Rule], str]] = {
+    OutputFormat.TEXT: _text,
+    OutputFormat.JSON: _json,
+}
+FORMATS: tuple[OutputFormat, ...] = tuple(RENDERERS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rule_id", metavar="RULE_ID", help="a rule id from `selector rules`")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_format_argument(parser, FORMATS)
     add_matrix_argument(parser)
 
 
@@ -17,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     import difflib
 
     from selector.errors import UsageError
-    from selector.render.rules import explain_text, rule_data
     from selector.rules.loading import load_matrix
 
     matrix = load_matrix(args.matrix)
@@ -26,10 +52,5 @@ def run(args: argparse.Namespace) -> int:
         close = difflib.get_close_matches(args.rule_id, list(matrix.by_id), n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else "; `selector rules` lists them"
         raise UsageError.single(f"no rule with id '{args.rule_id}'{hint}", file="selector explain")
-    if args.format == "json":
-        from selector.render.jsonfmt import dumps
-
-        print(dumps(rule_data(rule)))
-    else:
-        print(explain_text(rule))
+    print(RENDERERS[args.format](rule))
     return 0

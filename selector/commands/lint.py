@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import seconds
 from selector.commands._options import add_from_argument, add_matrix_argument
 from selector.commands._planning import add_protocol_argument, protocol_for
+from selector.render.formats import OutputFormat, add_format_argument
 
 if TYPE_CHECKING:
     from selector.errors import Problem
@@ -20,6 +23,64 @@ if TYPE_CHECKING:
     from selector.planner.lint import CurrentSettings, LintFinding
     from selector.planner.sources import MeasuredHop
     from selector.profile import Profile
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a lint run found, for the renderers: each finding beside its located problem."""
+
+    profile: str | None
+    sources: list[str]
+    protocols: list[str]
+    findings: list[LintFinding]
+    problems: list[Problem]
+
+
+def _lines(outcome: _Outcome, fmt: OutputFormat) -> str:
+    from selector.render.annotations import PROBLEM_LINES
+
+    line = PROBLEM_LINES[fmt]
+    return "".join(f"{line(problem)}\n" for problem in outcome.problems)
+
+
+def _text(outcome: _Outcome) -> str:
+    return _lines(outcome, OutputFormat.TEXT)
+
+
+def _github(outcome: _Outcome) -> str:
+    return _lines(outcome, OutputFormat.GITHUB)
+
+
+def _json(outcome: _Outcome) -> str:
+    import json
+
+    report = {
+        "profile": outcome.profile,
+        "sources": outcome.sources,
+        "protocol": outcome.protocols[0],
+        "protocols": outcome.protocols,
+        "clean": not outcome.findings,
+        "findings": [
+            {
+                **f.model_dump(mode="json"),
+                "file": p.file,
+                "line": p.line,
+                "col": p.col,
+                "path": p.path,
+            }
+            for f, p in zip(outcome.findings, outcome.problems, strict=True)
+        ],
+    }
+    return json.dumps(report, indent=2) + "\n"
+
+
+#: Output format -> renderer of the findings.
+RENDERERS: dict[OutputFormat, Callable[[_Outcome], str]] = {
+    OutputFormat.TEXT: _text,
+    OutputFormat.JSON: _json,
+    OutputFormat.GITHUB: _github,
+}
+FORMATS: tuple[OutputFormat, ...] = tuple(RENDERERS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,10 +137,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("on", "off"),
         help="whether proxy buffering is on for the SSE location",
     )
-    parser.add_argument(
-        "--format",
-        choices=("text", "json", "github"),
-        default="text",
+    add_format_argument(
+        parser,
+        FORMATS,
         help="text: FILE:LINE:COL: field: message [check]; json; github: Actions annotations",
     )
 
@@ -211,13 +271,10 @@ def _merge(
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
     from selector.loading import load_profile, read_yaml
     from selector.planner.lint import lint_routes, lint_settings
     from selector.planner.sources import read_sources
-    from selector.render.annotations import github_annotation
 
     if args.profile is None and not args.sources:
         raise UsageError.single(
@@ -254,28 +311,8 @@ def run(args: argparse.Namespace) -> int:
     fallback = args.settings or "<flags>"
     problems = [_as_problem(f, document, fallback) for f in findings]
     label = args.profile or ", ".join(args.sources)
-    if args.format == "json":
-        report = {
-            "profile": args.profile,
-            "sources": list(args.sources),
-            "protocol": protocols[0],
-            "protocols": protocols,
-            "clean": not findings,
-            "findings": [
-                {
-                    **f.model_dump(mode="json"),
-                    "file": p.file,
-                    "line": p.line,
-                    "col": p.col,
-                    "path": p.path,
-                }
-                for f, p in zip(findings, problems, strict=True)
-            ],
-        }
-        print(json.dumps(report, indent=2))
-    else:
-        for problem in problems:
-            print(github_annotation(problem) if args.format == "github" else problem.format())
+    outcome = _Outcome(args.profile, list(args.sources), protocols, findings, problems)
+    sys.stdout.write(RENDERERS[args.format](outcome))
     count = len(findings)
     verdict = "clean" if not count else f"{count} finding{'s' if count != 1 else ''}"
     print(f"{label}: {'+'.join(protocols)}: {verdict}", file=sys.stderr)

@@ -8,9 +8,13 @@ from typing import TYPE_CHECKING
 
 from selector.commands._options import add_from_argument, add_matrix_argument
 from selector.commands._planning import add_protocol_argument, protocol_for
+from selector.render.formats import OutputFormat, add_format_argument
 
 if TYPE_CHECKING:
     from selector.profile import Profile
+
+#: The formats of ``--format``; ``selector.render.plan.PLAN_FORMATS`` renders each.
+FORMATS: tuple[OutputFormat, ...] = (OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,9 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "deployed configuration (as for 'selector lint --from') whose timeouts replace "
         "the profile's hops of the same kind",
     )
-    parser.add_argument(
-        "--format", choices=("text", "json", "markdown"), default="text", help="output format"
-    )
+    add_format_argument(parser, FORMATS)
     add_matrix_argument(parser)
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from selector.commands._argtypes import positive_float, positive_int
+from selector.render.formats import OutputFormat, add_format_argument
 
 if TYPE_CHECKING:
     from selector.verify.probe import ProbeResult, ProbeSettings
@@ -77,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the end of each round, to be broadcast to its streams (default: /publish on the SSE "
         "URL's origin); a stream that never shows it was dropped silently",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_format_argument(parser, FORMATS)
     parser.add_argument(
         "--write-profile",
         metavar="PROFILE",
@@ -187,9 +189,32 @@ def _answer(result: ProbeResult, unanswered: str) -> str:
     )
 
 
+def _text(result: ProbeResult, sse: ProbeResult | None, settings: ProbeSettings) -> str:
+    lines = [_answer(result, "the next Ping went unanswered")]
+    if sse is not None:
+        lines.append(_answer(sse, "the event published after the idle time never arrived"))
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _json(result: ProbeResult, sse: ProbeResult | None, settings: ProbeSettings) -> str:
+    import json
+
+    report = _report(result, settings)
+    if sse is not None:
+        report["sse"] = _report(sse, settings)
+    return json.dumps(report, indent=2) + "\n"
+
+
+#: Output format -> renderer of the WebSocket (and SSE) answers.
+RENDERERS: dict[OutputFormat, Callable[[ProbeResult, ProbeResult | None, ProbeSettings], str]] = {
+    OutputFormat.TEXT: _text,
+    OutputFormat.JSON: _json,
+}
+FORMATS: tuple[OutputFormat, ...] = tuple(RENDERERS)
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
-    import json
 
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
     from selector.verify.probe import ProbeError, ProbeSettings, probe_idle_timeout
@@ -235,15 +260,7 @@ def run(args: argparse.Namespace) -> int:
         result, sse = asyncio.run(measure())
     except ProbeError as exc:
         raise UsageError.single(str(exc), file=args.url) from None
-    if args.format == "json":
-        report = _report(result, settings)
-        if sse is not None:
-            report["sse"] = _report(sse, settings)
-        print(json.dumps(report, indent=2))
-    else:
-        print(_answer(result, "the next Ping went unanswered"))
-        if sse is not None:
-            print(_answer(sse, "the event published after the idle time never arrived"))
+    sys.stdout.write(RENDERERS[args.format](result, sse, settings))
     if args.write_profile and index is not None:
         import datetime
 

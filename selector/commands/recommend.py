@@ -5,22 +5,50 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from selector.commands._options import add_matrix_argument
+from selector.render.formats import OutputFormat, add_format_argument
 
 if TYPE_CHECKING:
+    from selector.engine.recommendation import Recommendation
     from selector.errors import Problem
 
 
-FORMATS = ("table", "json", "markdown")
+def _tables(recs: list[Recommendation], as_list: bool) -> str:
+    from selector.render.table import render_tables
+
+    return render_tables(recs)
+
+
+def _json(recs: list[Recommendation], as_list: bool) -> str:
+    from selector.render.jsonfmt import render_json
+
+    return render_json(recs, as_list=as_list)
+
+
+def _markdown(recs: list[Recommendation], as_list: bool) -> str:
+    from selector.render.markdown import render_markdown
+
+    return render_markdown(recs).rstrip("\n")
+
+
+#: Output format -> renderer of the recommendations (``as_list``: JSON gives a list even of
+#: one, for a folder or several paths). ``run`` writes JSON as each one is ready instead.
+RENDERERS: dict[OutputFormat, Callable[[list[Recommendation], bool], str]] = {
+    OutputFormat.TEXT: _tables,
+    OutputFormat.JSON: _json,
+    OutputFormat.MARKDOWN: _markdown,
+}
+FORMATS: tuple[OutputFormat, ...] = tuple(RENDERERS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths", nargs="*", metavar="PROFILE", help="profile files or folders of *.yaml"
     )
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    add_format_argument(parser, FORMATS)
     add_matrix_argument(parser)
     parser.add_argument(
         "--print-schema",
@@ -38,22 +66,12 @@ def vetoed_summary(rec: object) -> str:
     return f"{rec.profile}: every protocol is vetoed: {reasons}"
 
 
-def render(recs: list[object], fmt: str, *, as_list: bool) -> str:
+def render(recs: list[object], fmt: OutputFormat, *, as_list: bool) -> str:
     """Render recommendations in ``fmt``."""
     from selector.engine.recommendation import Recommendation
 
     typed = [r for r in recs if isinstance(r, Recommendation)]
-    if fmt == "json":
-        from selector.render.jsonfmt import render_json
-
-        return render_json(typed, as_list=as_list)
-    if fmt == "markdown":
-        from selector.render.markdown import render_markdown
-
-        return render_markdown(typed).rstrip("\n")
-    from selector.render.table import render_tables
-
-    return render_tables(typed)
+    return RENDERERS[fmt](typed, as_list)
 
 
 def _in_file(problem: Problem, file: str) -> Problem:
@@ -91,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     # profiles kept every object until the end (peak RSS 94 MB, 170 ms system time; 69 MB
     # and 135 ms rendered as it goes, with the faster loading). Written once, at the end,
     # so a failure half-way leaves stdout empty, as before.
-    streamed = args.format == "json"
+    streamed = args.format is OutputFormat.JSON
     rendered: list[bytes] = []
     negative: list[str] = []
     # A batch makes tens of thousands of objects per profile, and keeps the tables and

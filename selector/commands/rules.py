@@ -3,14 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from selector.commands._options import add_matrix_argument
+from selector.render.formats import OutputFormat, add_format_argument
+
+if TYPE_CHECKING:
+    from selector.rules.model import Matrix
+
+
+def _table(matrix: Matrix) -> str:
+    from selector.render.rules import rules_table
+
+    return rules_table(matrix) + "\n"
+
+
+def _json(matrix: Matrix) -> str:
+    from selector.render.jsonfmt import dumps
+    from selector.render.rules import rule_data
+
+    return dumps([rule_data(r) for r in matrix.rules]) + "\n"
+
+
+def _markdown(matrix: Matrix) -> str:
+    from selector.render.rules import rules_markdown
+
+    return rules_markdown(matrix)
+
+
+#: Output format -> the whole listing of the matrix's rules.
+RENDERERS: dict[OutputFormat, Callable[[Matrix], str]] = {
+    OutputFormat.TEXT: _table,
+    OutputFormat.JSON: _json,
+    OutputFormat.MARKDOWN: _markdown,
+}
+FORMATS: tuple[OutputFormat, ...] = tuple(RENDERERS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format", choices=("table", "json", "markdown"), default="table", help="output format"
-    )
+    add_format_argument(parser, FORMATS)
     add_matrix_argument(parser)
     parser.add_argument(
         "--facts", action="store_true", help="list the facts conditions and rationales may use"
@@ -45,14 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(facts_table())
         return 0
-    from selector.render.rules import rule_data, rules_markdown, rules_table
     from selector.rules.loading import load_matrix
 
-    matrix = load_matrix(args.matrix)
-    if args.format == "json":
-        print(dumps([rule_data(r) for r in matrix.rules]))
-    elif args.format == "markdown":
-        print(rules_markdown(matrix), end="")
-    else:
-        print(rules_table(matrix))
+    sys.stdout.write(RENDERERS[args.format](load_matrix(args.matrix)))
     return 0

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from selector.render.formats import OutputFormat, add_format_argument
+
+#: The formats of ``--format``; ``selector.render.annotations.PROBLEM_LINES`` renders each.
+FORMATS: tuple[OutputFormat, ...] = (OutputFormat.TEXT, OutputFormat.GITHUB)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="profile files or folders")
-    parser.add_argument(
-        "--format",
-        choices=("text", "github"),
-        default="text",
+    add_format_argument(
+        parser,
+        FORMATS,
         help="text: FILE:LINE:COL: field: message; github: GitHub Actions annotations",
     )
 
@@ -19,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from selector.errors import EXIT_BAD_INPUT, EXIT_OK, ProfileError
     from selector.loading import expand_paths, load_profile
-    from selector.render.annotations import github_annotation
+    from selector.render.annotations import PROBLEM_LINES
 
+    line = PROBLEM_LINES[args.format]
     files = invalid = problems = 0
     for path in expand_paths(args.paths):
         files += 1
@@ -30,10 +35,7 @@ def run(args: argparse.Namespace) -> int:
             invalid += 1
             problems += len(exc.problems)
             for problem in exc.problems:
-                if args.format == "github":
-                    print(github_annotation(problem))
-                else:
-                    print(problem.format())
+                print(line(problem))
     valid = files - invalid
     noun = "file" if files == 1 else "files"
     summary = f"{files} {noun} checked: {valid} valid, {invalid} invalid"

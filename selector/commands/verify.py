@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from selector.commands._argtypes import fraction, positive_int
 from selector.commands._options import add_matrix_argument
+from selector.render.formats import OutputFormat, add_format_argument
 
 if TYPE_CHECKING:
     from selector.profile import Profile
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 #: Each sampled client holds a few sockets in each of two side-by-side runs: beyond this the
 #: run measures the machine's file-descriptor limit, not the protocol.
 MAX_CLIENTS = 200
+
+#: The formats of ``--format``; ``selector.render.verify.VERIFY_FORMATS`` renders each.
+FORMATS: tuple[OutputFormat, ...] = (OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN)
 
 
 def bounded_clients(text: str) -> int:
@@ -91,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="typical figures for the profile's clients (the report says which and why); "
         "--rtt/--jitter/--loss override them",
     )
-    parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    add_format_argument(parser, FORMATS)
     add_matrix_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument(

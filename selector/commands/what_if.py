@@ -6,7 +6,11 @@ import argparse
 import sys
 
 from selector.commands._options import add_matrix_argument
-from selector.commands.recommend import FORMATS, vetoed_summary
+from selector.commands.recommend import vetoed_summary
+from selector.render.formats import OutputFormat, add_format_argument
+
+#: The formats of ``--format``; ``selector.render.whatif.WHATIF_FORMATS`` renders each.
+FORMATS: tuple[OutputFormat, ...] = (OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,16 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH=VALUE",
         help="override a field, e.g. traffic.client_to_server.rate_hz=30 (repeatable)",
     )
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    add_format_argument(parser, FORMATS)
     add_matrix_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
 
     from selector.engine.recommend import recommend
-    from selector.engine.whatif import compare, load_with_overrides, parse_assignment
+    from selector.engine.whatif import compare, parse_assignment
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, ProfileError
-    from selector.render.whatif import render_whatif
+    from selector.loading import load_with_overrides
+    from selector.render.whatif import WHATIF_FORMATS
     from selector.rules.loading import load_matrix
 
     assignments = [parse_assignment(text) for text in args.assignments]
@@ -45,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         blamed = " ".join(f"--set {text}" for text in args.assignments)
         raise ProfileError([p.in_file(blamed) for p in exc.problems]) from None
     result = compare(before, after, assignments)
-    print(render_whatif(result, args.format, before.plan))
+    print(WHATIF_FORMATS[args.format](result, before.plan))
     if result.protocol_after is None:
         print(vetoed_summary(result.after), file=sys.stderr)
         return EXIT_NEGATIVE

@@ -3,8 +3,9 @@
 ``--set traffic.client_to_server.rate_hz=30`` sets one field (values are read as YAML
 scalars or flow lists: ``30``, ``true``, ``"2"``, ``[browser, mobile]``); missing parent
 blocks are created, list items are addressed by index (``infrastructure.path.0.kind=nginx``).
-The changed profile is validated like a file, and a problem caused by an override is reported
-against that ``--set`` instead of a line of the file.
+The loading side (:func:`selector.loading.load_with_overrides`) reads the file, applies the
+overrides and validates the changed profile like a file, a problem caused by an override
+reported against that ``--set`` instead of a line of the file; this module reads nothing.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from selector.engine.recommendation import Protocol, Recommendation, RuleHit
-from selector.errors import Problem, ProfileError, UsageError
-from selector.loading import YamlDocument, problems_from_validation, read_yaml
-from selector.profile import Profile
+from selector.errors import Problem, UsageError
 
 __all__ = [
     "Assignment",
@@ -29,7 +27,6 @@ __all__ = [
     "WhatIf",
     "apply_assignments",
     "compare",
-    "load_with_overrides",
     "parse_assignment",
 ]
 
@@ -124,75 +121,6 @@ def apply_assignments(
 
 def _dotted(path: Sequence[str | int]) -> str:
     return ".".join(str(p) for p in path)
-
-
-def _field_path(path: Sequence[str | int]) -> str:
-    """The path as located problems spell it: ``infrastructure.path[0].kind``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
-def load_with_overrides(
-    path: str | Path, assignments: Sequence[Assignment]
-) -> tuple[Profile, Profile]:
-    """The profile in ``path`` as written, and with ``assignments`` applied (both validated)."""
-    from pydantic import ValidationError
-
-    from selector.loading import load_profile
-
-    before = load_profile(path)
-    document = read_yaml(path)
-    data, created = apply_assignments(document.data, assignments)
-    try:
-        after = Profile.model_validate(data)
-    except ValidationError as exc:
-        # A value YAML read as a number where the field takes text (http_version=1.1) is
-        # meant as written: retry those as text before reporting anything.
-        as_text = _as_text_where_expected(exc, assignments)
-        if as_text is not None:
-            return before, load_with_overrides(path, as_text)[1]
-        changed = YamlDocument(data=data, source=document.source, file=document.file)
-        problems = problems_from_validation(exc, changed, Profile)
-        raise ProfileError([_blame(p, assignments, created) for p in problems]) from None
-    return before, after
-
-
-def _as_text_where_expected(
-    exc: Exception, assignments: Sequence[Assignment]
-) -> list[Assignment] | None:
-    """``assignments`` with numbers turned back into their text where validation wanted
-    text at exactly that field; None when no such assignment is to blame."""
-    from pydantic import ValidationError
-
-    assert isinstance(exc, ValidationError)
-    wants_text = {
-        tuple(error["loc"])
-        for error in exc.errors()
-        if error["type"] in ("string_type", "literal_error", "enum")
-    }
-    retyped = [
-        a.model_copy(update={"value": a.text.partition("=")[2].strip()})
-        if isinstance(a.value, int | float)
-        and not isinstance(a.value, bool)
-        and a.path in wants_text
-        else a
-        for a in assignments
-    ]
-    return retyped if retyped != list(assignments) else None
-
-
-def _blame(
-    problem: Problem, assignments: Sequence[Assignment], created: set[tuple[str | int, ...]]
-) -> Problem:
-    """Point a problem at the ``--set`` that caused it, when one did."""
-    for assignment in assignments:
-        roots = [_field_path(assignment.path)] + [_field_path(c) for c in created]
-        for root in roots:
-            if problem.path == root or problem.path.startswith((root + ".", root + "[")):
-                return Problem(problem.message, file=f"--set {assignment.text}", path=problem.path)
-    return problem
 
 
 class ScoreChange(BaseModel):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from selector.errors import Problem
+from collections.abc import Callable
 
-__all__ = ["github_annotation"]
+from selector.errors import Problem
+from selector.render.formats import OutputFormat
+
+__all__ = ["PROBLEM_LINES", "github_annotation", "problem_text"]
 
 
 def _escape_data(text: str) -> str:
@@ -23,3 +26,15 @@ def github_annotation(problem: Problem, level: str = "error") -> str:
         props.append(f"col={problem.col or 1}")
     message = f"{problem.path}: {problem.message}" if problem.path else problem.message
     return f"::{level} {','.join(props)}::{_escape_data(message)}"
+
+
+def problem_text(problem: Problem) -> str:
+    """``FILE:LINE:COL: field: message``, as a compiler says it."""
+    return problem.format()
+
+
+#: Output format -> one line for a problem, for the commands that list them (validate, lint).
+PROBLEM_LINES: dict[OutputFormat, Callable[[Problem], str]] = {
+    OutputFormat.TEXT: problem_text,
+    OutputFormat.GITHUB: github_annotation,
+}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from tabulate import tabulate
 
 from selector.planner.model import LifetimePlan
+from selector.render.formats import OutputFormat
 
 __all__ = ["PLAN_FORMATS", "render_plan", "render_plan_json", "render_plan_markdown"]
 
@@ -207,9 +208,9 @@ def render_plan_markdown(plan: LifetimePlan, title: str, *, level: int = 2) -> s
     return "\n".join(out) + "\n"
 
 
-#: Output format name -> renderer, for ``selector plan --format``.
-PLAN_FORMATS: dict[str, Callable[[LifetimePlan, str], str]] = {
-    "text": render_plan,
-    "json": render_plan_json,
-    "markdown": render_plan_markdown,
+#: Output format -> renderer, for ``selector plan --format``.
+PLAN_FORMATS: dict[OutputFormat, Callable[[LifetimePlan, str], str]] = {
+    OutputFormat.TEXT: render_plan,
+    OutputFormat.JSON: render_plan_json,
+    OutputFormat.MARKDOWN: render_plan_markdown,
 }

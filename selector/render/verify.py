@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from tabulate import tabulate
 
+from selector.render.formats import OutputFormat
 from selector.verify.evidence import DirectionEvidence, Distribution, RunEvidence
 from selector.verify.verdict import CandidateReport, VerifyReport, real_time
 
@@ -233,8 +234,9 @@ def checks_markdown(candidate: CandidateReport) -> str:
     )
 
 
-VERIFY_FORMATS: dict[str, Callable[[VerifyReport], str]] = {
-    "table": render_verify_text,
-    "json": render_verify_json,
-    "markdown": render_verify_markdown,
+#: Output format -> renderer, for ``selector verify --format``.
+VERIFY_FORMATS: dict[OutputFormat, Callable[[VerifyReport], str]] = {
+    OutputFormat.TEXT: render_verify_text,
+    OutputFormat.JSON: render_verify_json,
+    OutputFormat.MARKDOWN: render_verify_markdown,
 }

@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tabulate import tabulate
 
 from selector.engine.whatif import WhatIf
 from selector.planner.compare import plan_changes
 from selector.planner.model import LifetimePlan
+from selector.render.formats import OutputFormat
 from selector.render.table import number
 
-__all__ = ["render_whatif"]
+__all__ = [
+    "WHATIF_FORMATS",
+    "render_whatif_json",
+    "render_whatif_markdown",
+    "render_whatif_text",
+]
 
 
 def _effect(delta: float, effect: str) -> str:
     return "veto" if effect == "veto" else f"{delta:+g}"
 
 
-def render_whatif(result: WhatIf, fmt: str, before_plan: LifetimePlan | None = None) -> str:
-    """``table``, ``markdown`` or ``json``; with ``before_plan`` (the lifetime plan of the
-    profile as written), the text formats also list what the overrides change in the plan."""
-    if fmt == "json":
-        from selector.render.jsonfmt import dumps
+def render_whatif_json(result: WhatIf, before_plan: LifetimePlan | None = None) -> str:
+    """The comparison as JSON (``before_plan`` is not part of it)."""
+    from selector.render.jsonfmt import dumps
 
-        return dumps(result.model_dump(mode="json"))
-    markdown = fmt == "markdown"
+    return dumps(result.model_dump(mode="json"))
+
+
+def render_whatif_text(result: WhatIf, before_plan: LifetimePlan | None = None) -> str:
+    """The comparison for people; with ``before_plan`` (the lifetime plan of the profile as
+    written), also what the overrides change in the plan."""
+    return _whatif_document(result, before_plan, markdown=False)
+
+
+def render_whatif_markdown(result: WhatIf, before_plan: LifetimePlan | None = None) -> str:
+    """As :func:`render_whatif_text`, in Markdown."""
+    return _whatif_document(result, before_plan, markdown=True)
+
+
+def _whatif_document(result: WhatIf, before_plan: LifetimePlan | None, *, markdown: bool) -> str:
     tablefmt = "github" if markdown else "simple"
     before = result.protocol_before or "nothing (all vetoed)"
     after = result.protocol_after or "nothing (all vetoed)"
@@ -65,3 +84,11 @@ def render_whatif(result: WhatIf, fmt: str, before_plan: LifetimePlan | None = N
     elif before_plan is not None:
         lines.extend(["", "the lifetime plan is unchanged"])
     return "\n".join(lines)
+
+
+#: Output format -> renderer, for ``selector what-if --format``.
+WHATIF_FORMATS: dict[OutputFormat, Callable[[WhatIf, LifetimePlan | None], str]] = {
+    OutputFormat.TEXT: render_whatif_text,
+    OutputFormat.JSON: render_whatif_json,
+    OutputFormat.MARKDOWN: render_whatif_markdown,
+}

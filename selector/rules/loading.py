@@ -26,7 +26,7 @@ from importlib import resources
 from os import PathLike
 from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict, cast
 
-from selector.errors import MatrixError, Problem
+from selector.errors import MatrixError, Problem, field_path
 from selector.loading import YamlDocument, parse_yaml, read_yaml
 from selector.rules.conditions import AllOf, Condition, compile_condition, unknown_measure
 from selector.rules.model import (
@@ -109,20 +109,13 @@ class Collector:
     def add(self, loc: Sequence[str | int], message: str, *, key: bool = False) -> None:
         line, col = self.document.source.locate(loc, key=key)
         self.problems.append(
-            Problem(message, file=self.document.file, line=line, col=col, path=_dotted(loc))
+            Problem(message, file=self.document.file, line=line, col=col, path=field_path(loc))
         )
 
     def raise_if_any(self) -> None:
         if self.problems:
             self.problems.sort(key=lambda p: (p.line, p.col))
             raise MatrixError(self.problems)
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 #: The deepest nesting of mappings and lists a matrix, overlay or table file may use (the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from selector.render.formats import OutputFormat
 from selector.render.verify import VERIFY_FORMATS
 from selector.verify.verdict import (
     CandidateReport,
@@ -38,7 +39,7 @@ def sample_report() -> VerifyReport:
 
 
 def test_text_leads_with_the_verdict_and_lists_every_check() -> None:
-    text = VERIFY_FORMATS["table"](sample_report())
+    text = VERIFY_FORMATS[OutputFormat.TEXT](sample_report())
     lines = text.splitlines()
     assert lines[0] == "selector verify demo: recommended websocket"
     assert lines[1].startswith("Verdict: WEAKENED: websocket weakened: latency-budget")
@@ -52,12 +53,12 @@ def test_text_leads_with_the_verdict_and_lists_every_check() -> None:
 
 def test_markdown_and_json_carry_the_same_verdict() -> None:
     sample = sample_report()
-    markdown = VERIFY_FORMATS["markdown"](sample)
+    markdown = VERIFY_FORMATS[OutputFormat.MARKDOWN](sample)
     assert markdown.startswith("## Verification of `demo`: websocket")
     assert "**Verdict: WEAKENED" in markdown
     assert "| weak     | latency-budget" in markdown
     assert "The naive control showed no failure on this path." in markdown
-    document = json.loads(VERIFY_FORMATS["json"](sample))
+    document = json.loads(VERIFY_FORMATS[OutputFormat.JSON](sample))
     assert document["verdict"]["outcome"] == "weakened"
     assert document["verdict"]["deciding_requirement"] == "latency-budget"
     assert VerifyReport.model_validate(document) == sample
@@ -92,13 +93,13 @@ def test_factors_show_in_every_format_and_a_contradiction_is_a_finding() -> None
     )
     assert sample.verdict.factors_held == ["acked/websocket"]
     assert sample.verdict.factors_failed == ["framing/websocket"]
-    text = VERIFY_FORMATS["table"](sample)
-    markdown = VERIFY_FORMATS["markdown"](sample)
+    text = VERIFY_FORMATS[OutputFormat.TEXT](sample)
+    markdown = VERIFY_FORMATS[OutputFormat.MARKDOWN](sample)
     for out in (text, markdown):
         assert "1 held, 1 contradicted" in out
         assert "finding about the matrix: rule framing on websocket" in out
         assert "not measurable" in out and "acked (ack-rtt)" in out
-    document = json.loads(VERIFY_FORMATS["json"](sample))
+    document = json.loads(VERIFY_FORMATS[OutputFormat.JSON](sample))
     assert [f["outcome"] for f in document["factors"]] == [
         "supported",
         "contradicted",
