@@ -130,7 +130,7 @@ def test_context_quotes_the_profile() -> None:
 def test_provenance_names_version_full_matrix_hash_and_overlays(write_yaml: Any) -> None:
     overlay = write_yaml("overlay_version: 1\ndisable: [mobile-native-websocket]\n", "org.yaml")
     profile = selector.load_profile(CHAT)
-    rec = selector.recommend(profile, matrix=[overlay])
+    rec = selector.recommend(profile, matrix=selector.load_matrix([overlay]))
     text = render_adr(profile, rec, date=DAY, status="accepted")
     more = _section(text, "## More Information")
     assert f"selector {selector.__version__}" in more

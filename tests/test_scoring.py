@@ -12,7 +12,7 @@ from selector.engine.recommendation import Recommendation
 from selector.errors import MatrixError
 from selector.loading import load_profile_text
 from selector.profile import Profile
-from selector.rules.loading import compile_matrix_text, load_overlay_text
+from selector.rules.loading import compile_matrix_text, load_matrix, load_overlay_text
 
 
 def _profile(body: str) -> Profile:
@@ -216,20 +216,26 @@ def test_bandwidth_counts_the_planned_heartbeat() -> None:
     assert ws_tight.downstream_bytes_per_s > ws.downstream_bytes_per_s
 
 
-def test_matrix_argument_takes_overlay_paths(tmp_path: Path) -> None:
+def test_overlay_files_are_read_by_load_matrix_and_the_engine_takes_the_result(
+    tmp_path: Path,
+) -> None:
     overlay = tmp_path / "org.yaml"
     overlay.write_text("overlay_version: 1\ndisable: [push-only-stream]\n", encoding="utf-8")
     second = tmp_path / "team.yaml"
     second.write_text("overlay_version: 1\nweights: {large-fan-out: 2}\n", encoding="utf-8")
     profile = _profile(PUSH)
-    by_str = recommend(profile, matrix=str(overlay))
-    by_list = recommend(profile, matrix=[overlay, second])
+    by_str = recommend(profile, matrix=load_matrix([str(overlay)]))
+    by_list = recommend(profile, matrix=load_matrix([overlay, second]))
     assert by_str.provenance.overlays == (str(overlay),)
     assert by_list.provenance.overlays == (str(overlay), str(second))
     with pytest.raises(MatrixError, match="no rule with id 'push-only-stream'"):
-        recommend(profile, matrix=[overlay, overlay])  # already disabled by the first
+        load_matrix([overlay, overlay])  # already disabled by the first
     assert "push-only-stream" not in {h.rule for h in by_str.hits}
     assert by_str.ranked("sse").score == recommend(profile).ranked("sse").score - 3
+    # The engine itself reads no file: a path is refused with the way to read it.
+    for path in (str(overlay), overlay, [overlay]):
+        with pytest.raises(TypeError, match=r"selector\.load_matrix\(paths\)"):
+            recommend(profile, matrix=path)  # type: ignore[arg-type]
 
 
 # Audio to a recogniser versus audio for a listener (rule audio-to-a-recogniser): the chunk

@@ -36,16 +36,19 @@ from selector.engine.tipping import CHANNEL_READ_NOTE, find_tipping_points
 from selector.errors import Problem, ProfileError
 from selector.planner.solver import heartbeats_and_plan
 from selector.rules.facts import FACTS, profile_facts
-from selector.rules.loading import resolve_matrix
+
+# The built-in matrix is package data, compiled on first use by the loading side: the one
+# thing the engine takes from there (tests/test_layering.py). Overlay files are read there too,
+# by the caller (selector.load_matrix), never here.
+from selector.rules.loading import default_matrix
 from selector.rules.measures import MEASURES
-from selector.rules.model import PROTOCOLS, TIE_ORDER
+from selector.rules.model import PROTOCOLS, TIE_ORDER, Matrix
 from selector.rules.values import Facts, number
 
 if TYPE_CHECKING:
     from selector.engine.recommendation import TippingPoint
     from selector.profile import Profile
-    from selector.rules.loading import MatrixArg
-    from selector.rules.model import Grade, Matrix
+    from selector.rules.model import Grade
 
 __all__ = [
     "CLOSE_MARGIN",
@@ -70,16 +73,27 @@ TIE_BREAK = (
 )
 
 
-def recommend(profile: Profile, *, matrix: MatrixArg = None) -> Recommendation:
+def recommend(profile: Profile, *, matrix: Matrix | None = None) -> Recommendation:
     """Recommend a protocol for ``profile`` and explain every point of the score.
 
-    ``matrix`` is ``None`` for the built-in rules, a :class:`Matrix` from
-    :func:`selector.load_matrix`, or overlay file path(s) to extend the built-in rules with
-    (those files are read; everything else is pure). Check ``result.protocol``: ``None``
-    means every protocol is vetoed, and ``result.ranking`` says why. Raises
-    :class:`selector.errors.ProfileError` for a non-finite number (``.inf``).
+    ``matrix`` is ``None`` for the built-in rules, or a compiled :class:`Matrix`: the
+    built-in rules extended by overlay files (:func:`selector.load_matrix` reads them) or
+    by overlay text (:func:`selector.rules.loading.load_overlay_text`). Pure: it reads no
+    file, clock or socket. Check ``result.protocol``: ``None`` means every protocol is
+    vetoed, and ``result.ranking`` says why. Raises :class:`selector.errors.ProfileError`
+    for a non-finite number (``.inf``), and :class:`TypeError` for anything else given as
+    ``matrix`` (read overlay files with :func:`selector.load_matrix`).
     """
-    compiled = resolve_matrix(matrix)
+    if matrix is None:
+        compiled = default_matrix()
+    elif isinstance(matrix, Matrix):
+        compiled = matrix
+    else:
+        # Paths were accepted here once; reading them is the loading side's job now.
+        raise TypeError(
+            f"matrix must be a compiled Matrix or None, not {type(matrix).__name__}: read "
+            "overlay files with selector.load_matrix(paths)"
+        )
     facts = profile_facts(profile)
     _require_finite(facts, profile.name)
     outcome = score(compiled, facts, opened=True)

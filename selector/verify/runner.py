@@ -539,10 +539,11 @@ async def verify_profile(
     ``experiments=False`` skips the factors (the rules' own experiments).
     """
     from selector.engine.recommend import recommend
+    from selector.rules.loading import resolve_matrix
 
     progress = progress or _stderr
     options = options or VerifyOptions()
-    rec = recommend(profile, matrix=matrix)
+    rec = recommend(profile, matrix=resolve_matrix(matrix))
     candidates: list[CandidateReport] = []
     extrapolated: dict[str, float] = {}
     for ranked in rec.ranking:
