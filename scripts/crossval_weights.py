@@ -16,7 +16,7 @@ whether fitting them to the labelled corpus would do better on cases the fit has
 
 Run from the repository root (about a minute on one core):
 
-    .venv/bin/python scripts/crossval_weights.py [--folds 10] [--seeds 3]
+    .venv/bin/python scripts/crossval_weights.py [--folds 10] [--shuffles 3]
 
 It reads the corpus and prints; it changes nothing.
 """
@@ -143,7 +143,7 @@ def _check_against_the_engine(cases: list[Case], weights: dict[str, float]) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=10)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--shuffles", type=int, default=3, help="fold orders to try")
     args = parser.parse_args()
 
     cases = _cases()
@@ -154,9 +154,9 @@ def main() -> None:
     moved = ", ".join(f"{r} x{w:g}" for r, w in sorted(weights.items()) if w != 1.0) or "none"
     print(f"{len(cases)} cases. Hand-set weights: {hand[0]} agree, {hand[1]} exact ties.")
     print(f"Fitted to all of them: {fitted[0]} agree, {fitted[1]} ties ({moved}).")
-    for seed in range(args.seeds):
+    for shuffle in range(args.shuffles):
         order = list(range(len(cases)))
-        random.Random(seed).shuffle(order)
+        random.Random(shuffle).shuffle(order)
         hand_agreed = hand_ties = fit_agreed = fit_ties = 0
         for fold in range(args.folds):
             held = set(order[fold :: args.folds])
@@ -168,7 +168,8 @@ def main() -> None:
             a, t = _tally(test, fold_weights)
             fit_agreed, fit_ties = fit_agreed + a, fit_ties + t
         print(
-            f"seed {seed}, {args.folds}-fold, each case answered by weights fitted without it: "
+            f"shuffle {shuffle}, {args.folds}-fold, each case answered by weights fitted "
+            "without it: "
             f"hand-set {hand_agreed} agree ({hand_ties} ties), fitted {fit_agreed} agree "
             f"({fit_ties} ties)"
         )

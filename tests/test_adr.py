@@ -193,14 +193,14 @@ def test_evidence_is_rendered_under_confirmation() -> None:
     report = VerifyReport(
         profile="chat",
         recommended="websocket",
-        run=RunPlanSummary(clients=5, full_scale_connections=50000, seed=3),
+        run=RunPlanSummary(clients=5, full_scale_connections=50000, random_state=3),
         candidates=(websocket, webrtc),
         verdict=decide("websocket", [websocket, webrtc]),
     )
     _, text = _adr(CHAT, evidence=report)
     confirmation = _section(text, "### Confirmation")
     assert "Verified by `selector verify`: **contradicted**." in confirmation
-    assert "5 sampled clients for 50000 connections, random seed 3" in confirmation
+    assert "5 sampled clients for 50000 connections, random state 3" in confirmation
     assert "| FAIL     | no-loss-server-to-client" in confirmation
     assert "3 of 60 lost" in confirmation
     assert "WebRTC: not verified: no WebRTC stack." in confirmation

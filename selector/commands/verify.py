@@ -63,7 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiply heartbeats, timeouts and hop limits by X (default: the path's shortest "
         "idle window lasts about 1 s); message rates and latency budgets are not scaled",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed for reproducible runs")
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="N",
+        help="random state for reproducible runs: the same N draws the same send times and losses",
+    )
     parser.add_argument(
         "--protocol",
         action="append",
@@ -121,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     options = VerifyOptions(
         clients=args.clients,
         time_scale=args.time_scale,
-        seed=args.seed,
+        random_state=args.random_state,
         network=_network(args, profile),
     )
 

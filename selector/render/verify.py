@@ -122,11 +122,11 @@ def control_sentence(candidate: CandidateReport) -> str:
 
 
 def sample_sentence(report: VerifyReport) -> str:
-    """How many clients stood for how many connections, and the random seed."""
+    """How many clients stood for how many connections, and the random state."""
     run = report.run
     return (
         f"{run.clients} sampled clients for {run.full_scale_connections} connections, "
-        f"random seed {run.seed}; network: {run.network}"
+        f"random state {run.random_state}; network: {run.network}"
     )
 
 

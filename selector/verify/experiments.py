@@ -139,17 +139,17 @@ async def _until(condition: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(POLL_S)
 
 
-async def probe(protocol: str, context: ExperimentContext, *, seed: int = 0) -> Probe:
+async def probe(protocol: str, context: ExperimentContext, *, random_state: int = 0) -> Probe:
     """A short run with no faults and no heartbeat: events down, then acked mutations up,
     counting the proxy's bytes of each phase and timing each ack on the client's clock."""
-    rng = random.Random(f"{seed}:probe:{protocol}")
+    rng = random.Random(f"{random_state}:probe:{protocol}")
     limit = max(64 * 1024, 4 * (max(context.up_payload, context.down_payload) + 1024))
     settings = ServerSettings(
         host="127.0.0.1", port=0, heartbeat=NO_HEARTBEAT, max_message_bytes=limit
     )
     loop = asyncio.get_running_loop()
     async with running_server(settings) as (hub, port):
-        policy = FaultPolicy(network=context.network, seed=seed)
+        policy = FaultPolicy(network=context.network, random_state=random_state)
         async with FaultProxy(("127.0.0.1", port), policy) as proxy:
             url = f"http://127.0.0.1:{proxy.port}"
             # One options dict per client, its id included: an id passed beside the shared

@@ -330,7 +330,7 @@ async def _phase(
     rtt_ms: float,
     loss_pct: float,
     deadline_ms: float,
-    seed: int,
+    random_state: int,
     kernel: DelayedLink | None,
 ) -> dict[tuple[str, str], FrameStats]:
     """One phase: both transports at once, loss (if any) switched on once both are up.
@@ -358,7 +358,7 @@ async def _phase(
                 ws_url = f"http://{kernel.far_address}:{ws_port}"
             else:
                 ws_port, sent_ws = await stack.enter_async_context(_frame_server())
-                policy = FaultPolicy(network=network, seed=seed)
+                policy = FaultPolicy(network=network, random_state=random_state)
                 proxy = await stack.enter_async_context(FaultProxy(("127.0.0.1", ws_port), policy))
                 ws_url = f"http://127.0.0.1:{proxy.port}"
             peer = await open_peer(
@@ -366,7 +366,7 @@ async def _phase(
             )
             stack.push_async_callback(peer.close)
             ssrc_kinds = _record_arrivals(peer.pc, log)
-            rng = random.Random(f"{seed}:media:{loss_pct}")
+            rng = random.Random(f"{random_state}:media:{loss_pct}")
             impairment = impair_path(peer.pc, rtt_ms / 2000, rng)
             session = await stack.enter_async_context(aiohttp.ClientSession())
             ws = await stack.enter_async_context(
@@ -410,13 +410,18 @@ async def _both_phases(
     rtt_ms: float,
     loss_pct: float,
     deadline_ms: float,
-    seed: int,
+    random_state: int,
     kernel: DelayedLink | None,
 ) -> dict[tuple[str, str, str], FrameStats]:
     stats: dict[tuple[str, str, str], FrameStats] = {}
     for phase, loss in (("clean", 0.0), ("lossy", loss_pct)):
         measured = await _phase(
-            kinds, rtt_ms=rtt_ms, loss_pct=loss, deadline_ms=deadline_ms, seed=seed, kernel=kernel
+            kinds,
+            rtt_ms=rtt_ms,
+            loss_pct=loss,
+            deadline_ms=deadline_ms,
+            random_state=random_state,
+            kernel=kernel,
         )
         for (transport, kind), value in measured.items():
             stats[(transport, kind, phase)] = value
@@ -429,7 +434,7 @@ async def measure_media(
     rtt_ms: float,
     loss_pct: float,
     deadline_ms: float,
-    seed: int = 0,
+    random_state: int = 0,
     kernel: bool | None = None,
 ) -> MediaResult:
     """Run the experiment: RTP and WebSocket, clean then with ``loss_pct`` % loss, with
@@ -439,7 +444,12 @@ async def measure_media(
     if kernel and why is not None:
         raise OSError(f"kernel loss unavailable: {why}")
     phases = functools.partial(
-        _both_phases, kinds, rtt_ms=rtt_ms, loss_pct=loss_pct, deadline_ms=deadline_ms, seed=seed
+        _both_phases,
+        kinds,
+        rtt_ms=rtt_ms,
+        loss_pct=loss_pct,
+        deadline_ms=deadline_ms,
+        random_state=random_state,
     )
     stats: dict[tuple[str, str, str], FrameStats] | None = None
     in_kernel = False

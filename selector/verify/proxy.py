@@ -51,8 +51,8 @@ class FaultPolicy:
     cut_after_bytes: int | None = None
     #: Round trip, jitter and loss added per direction, on top of ``latency_s``.
     network: Network = field(default_factory=Network)
-    #: Random seed of the network model (jitter and loss draws), for replayable runs.
-    seed: int = 0
+    #: Random state of the network model (jitter and loss draws), for replayable runs.
+    random_state: int = 0
     #: Remove ``Upgrade`` (and ``Connection: upgrade``) from requests, as some corporate
     #: proxies and old intermediaries do: a WebSocket handshake arrives as a plain GET.
     strip_upgrade: bool = False
@@ -212,7 +212,7 @@ class _Link:
         # link would, instead of the proxy buffering without limit.
         pending: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(_QUEUED_CHUNKS)
         sender = asyncio.create_task(self._send(pending, writer))
-        rng = random.Random(f"{self.policy.seed}:{self.index}:{upstream}")
+        rng = random.Random(f"{self.policy.random_state}:{self.index}:{upstream}")
         last_due = 0.0
         buffering = not upstream and self.policy.buffer_bytes is not None
         held = b""

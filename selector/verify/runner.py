@@ -164,7 +164,7 @@ class _Run:
         self.progress = progress
         self.records = _Records()
         self.loop = asyncio.get_running_loop()
-        self.rng = random.Random(f"{plan.seed}:{mode}:{plan.protocol}")
+        self.rng = random.Random(f"{plan.random_state}:{mode}:{plan.protocol}")
         self.phase = 0
         self.step = "connecting"
 
@@ -223,7 +223,7 @@ class _Run:
             latency_s=self.tweaks.latency_s,
             bandwidth_bytes_per_s=self.tweaks.bandwidth_bytes_per_s,
             network=self.plan.network,
-            seed=self.plan.seed,
+            random_state=self.plan.random_state,
         )
 
     def _client(self, index: int, url: str) -> WsClient | SseClient:
@@ -516,7 +516,7 @@ async def _webrtc(profile: Profile, options: VerifyOptions, progress: Progress) 
     from selector.verify.webrtc import webrtc_candidate
 
     report = await webrtc_candidate(
-        profile, clients=options.clients, seed=options.seed, progress=progress
+        profile, clients=options.clients, random_state=options.random_state, progress=progress
     )
     if not report.verified:
         progress(f"webrtc: not verified ({report.reason})")
@@ -607,7 +607,7 @@ async def verify_profile(
         run=RunPlanSummary(
             clients=min(options.clients, profile.scale.concurrent_connections),
             full_scale_connections=profile.scale.concurrent_connections,
-            seed=options.seed,
+            random_state=options.random_state,
             network=options.network.describe(),
         ),
         candidates=tuple(candidates),
@@ -808,7 +808,9 @@ async def _factors(
                 if protocol not in probes:
                     progress(f"{protocol}: experiment for {evidence} ({context.network.source})")
                     probes[protocol] = await _ticking(
-                        probe(protocol, context, seed=options.seed), protocol, progress
+                        probe(protocol, context, random_state=options.random_state),
+                        protocol,
+                        progress,
                     )
                 factors.append(factor_for(rule_id, evidence, probes[protocol], context))
     return tuple(factors)
@@ -849,7 +851,7 @@ async def _media_factor(
                 rtt_ms=rtt,
                 loss_pct=loss,
                 deadline_ms=profile.delivery.latency_p99_ms,
-                seed=options.seed,
+                random_state=options.random_state,
             )
         except (SignallingError, OSError, TimeoutError) as exc:
             why = f"the media run could not happen here: {exc}"

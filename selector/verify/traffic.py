@@ -55,7 +55,7 @@ class VerifyOptions:
 
     clients: int = 20
     time_scale: float | None = None
-    seed: int = 0
+    random_state: int = 0
     #: The network emulated between clients and server (default: none, plain loopback).
     network: Network = field(default_factory=Network)
 
@@ -142,7 +142,7 @@ class TrafficPlan:
     exercises_idle_window: bool
     planned: RunSettings
     naive: RunSettings
-    seed: int
+    random_state: int
     notes: tuple[str, ...] = field(default=())
     network: Network = field(default_factory=Network)
 
@@ -156,12 +156,12 @@ class TrafficPlan:
         return self.planned if mode == "planned" else self.naive
 
     def send_offsets(self, rate_hz: float, client: int, phase: int) -> list[float]:
-        """Seconds into an active phase at which ``client`` sends, deterministic per seed.
+        """Seconds into an active phase at which ``client`` sends, deterministic per random state.
 
         Evenly spaced at ``rate_hz`` with a random phase per client, so clients do not all
         send on the same tick.
         """
-        rng = random.Random(f"{self.seed}:{client}:{phase}:{rate_hz}")
+        rng = random.Random(f"{self.random_state}:{client}:{phase}:{rate_hz}")
         interval = 1.0 / rate_hz
         start = rng.uniform(0, interval)
         count = int((self.active_phase_s - start) / interval) + 1
@@ -376,7 +376,7 @@ def build_traffic_plan(
         exercises_idle_window=exercises_idle,
         planned=_planned_settings(plan, scale),
         naive=_naive_settings(plan, scale),
-        seed=options.seed,
+        random_state=options.random_state,
         notes=tuple(notes),
         network=options.network,
     )

@@ -342,7 +342,7 @@ class RunPlanSummary(_Model):
 
     clients: int
     full_scale_connections: int
-    seed: int
+    random_state: int
     network: str = Field(
         default="loopback, no network emulated",
         description="The network emulated between clients and server, and its source.",

@@ -251,7 +251,7 @@ async def run_rtc(
     peers: int,
     load: RtcLoad,
     loss_rate: float = 0.0,
-    seed: int = 0,
+    random_state: int = 0,
     relay: TurnRelay | None = None,
     timers: ConsentTimers | None = None,
     outage: bool = False,
@@ -271,7 +271,7 @@ async def run_rtc(
             peers=peers,
             load=load,
             loss_rate=loss_rate,
-            seed=seed,
+            random_state=random_state,
             relay=relay,
             outage=timers if outage else None,
         )
@@ -351,7 +351,7 @@ async def _run_rtc(
     peers: int,
     load: RtcLoad,
     loss_rate: float,
-    seed: int,
+    random_state: int,
     relay: TurnRelay | None,
     outage: ConsentTimers | None,
 ) -> RtcRun:
@@ -361,7 +361,7 @@ async def _run_rtc(
 
     loop = asyncio.get_running_loop()
     started = loop.time()
-    rng = random.Random(f"{seed}:{mode}:{channel.label}:{loss_rate}")
+    rng = random.Random(f"{random_state}:{mode}:{channel.label}:{loss_rate}")
     sent: dict[str, list[int]] = {}
     async with running_server(ServerSettings(host="127.0.0.1", port=0)) as (_hub, port):
         url = f"http://127.0.0.1:{port}"
@@ -370,7 +370,9 @@ async def _run_rtc(
             limits = await _measure_limits(clients[0])
             for i, peer in enumerate(clients):
                 if loss_rate:
-                    drop_datagrams(peer.pc, loss_rate, random.Random(f"{seed}:{i}:{loss_rate}"))
+                    drop_datagrams(
+                        peer.pc, loss_rate, random.Random(f"{random_state}:{i}:{loss_rate}")
+                    )
                 sent[peer.client_id] = []
             await asyncio.gather(
                 *(_send_probes(p, channel, load, sent[p.client_id], rng) for p in clients)
@@ -577,7 +579,7 @@ async def _runs(
     profile: Profile,
     planned_channel: ChannelSpec,
     load: RtcLoad,
-    seed: int,
+    random_state: int,
     progress: Progress,
     timers: ConsentTimers,
     relay: TurnRelay | None = None,
@@ -585,7 +587,13 @@ async def _runs(
     """Planned and control runs, then both under loss for an unreliable channel. One run at
     a time: the peers share this process's CPU with each other."""
     run = functools.partial(
-        run_rtc, profile, peers=load.peers, load=load, seed=seed, relay=relay, timers=timers
+        run_rtc,
+        profile,
+        peers=load.peers,
+        load=load,
+        random_state=random_state,
+        relay=relay,
+        timers=timers,
     )
     # The planned run ends with the path going dark: ICE consent freshness must notice, and
     # each client comes back on a new session.
@@ -608,7 +616,7 @@ async def _runs(
 
 
 async def webrtc_candidate(
-    profile: Profile, *, clients: int, seed: int, progress: Progress
+    profile: Profile, *, clients: int, random_state: int, progress: Progress
 ) -> CandidateReport:
     """Verify WebRTC for ``profile``: planned and control runs, and for a best-effort profile
     both again under packet loss. Not verified (with the reason) when aiortc is missing or
@@ -634,7 +642,7 @@ async def webrtc_candidate(
     try:
         if profile.infrastructure.udp_allowed:
             planned, control, lossy = await _runs(
-                profile, planned_channel, load, seed, progress, timers
+                profile, planned_channel, load, random_state, progress, timers
             )
         else:
             progress("webrtc: udp_allowed is false: starting coturn on 127.0.0.1 (TURN over TCP)")
@@ -644,12 +652,12 @@ async def webrtc_candidate(
                 mode="planned",
                 peers=peers,
                 load=load,
-                seed=seed,
+                random_state=random_state,
                 timers=timers,
             )
             async with coturn() as relay:
                 planned, control, lossy = await _runs(
-                    profile, planned_channel, load, seed, progress, timers, relay
+                    profile, planned_channel, load, random_state, progress, timers, relay
                 )
             extra.append(
                 f"WebRTC through a TURN relay (coturn on 127.0.0.1, TCP) because udp_allowed is "

@@ -52,7 +52,7 @@ def test_ack_round_trip_follows_the_emulated_rtt(
     rtt: float, low: float | None, high: float | None
 ) -> None:
     profile = load_profile_text(PROFILE, "behind-nginx.yaml")
-    options = VerifyOptions(clients=3, seed=1, network=Network(rtt_ms=rtt, source="test"))
+    options = VerifyOptions(clients=3, random_state=1, network=Network(rtt_ms=rtt, source="test"))
     plan = build_traffic_plan(profile, plan_lifetime(profile, "websocket"), options)
     said: list[float] = []
 

@@ -30,7 +30,7 @@ def sample_report() -> VerifyReport:
         run=RunPlanSummary(
             clients=4,
             full_scale_connections=1000,
-            seed=9,
+            random_state=9,
         ),
         candidates=tuple(candidates),
         verdict=decide("websocket", candidates),
@@ -43,7 +43,7 @@ def test_text_leads_with_the_verdict_and_lists_every_check() -> None:
     lines = text.splitlines()
     assert lines[0] == "selector verify demo: recommended websocket"
     assert lines[1].startswith("Verdict: WEAKENED: websocket weakened: latency-budget")
-    assert "4 sampled clients for 1000 connections, random seed 9" in text
+    assert "4 sampled clients for 1000 connections, random state 9" in text
     assert "  - timeline scaled by 0.0167" in text
     assert "weak  latency-budget" in text and "pass  no-loss-server-to-client" in text
     assert "webrtc: not verified: no WebRTC stack" in text

@@ -44,7 +44,7 @@ CLIENTS = 4
 def traffic(protocol: str):  # type: ignore[no-untyped-def]
     profile = load_profile_text(PROFILE, "behind-nginx.yaml")
     return build_traffic_plan(
-        profile, plan_lifetime(profile, protocol), VerifyOptions(clients=CLIENTS, seed=1)
+        profile, plan_lifetime(profile, protocol), VerifyOptions(clients=CLIENTS, random_state=1)
     )
 
 
@@ -213,7 +213,7 @@ def test_only_the_sending_share_of_the_clients_sends() -> None:
     )
     profile = load_profile_text(split, "behind-nginx.yaml")
     half = build_traffic_plan(
-        profile, plan_lifetime(profile, "websocket"), VerifyOptions(clients=CLIENTS, seed=1)
+        profile, plan_lifetime(profile, "websocket"), VerifyOptions(clients=CLIENTS, random_state=1)
     )
     assert half.upstream is not None and half.upstream.senders == CLIENTS // 2
 
@@ -225,7 +225,7 @@ def test_only_the_sending_share_of_the_clients_sends() -> None:
 
     every, senders = asyncio.run(both())
     assert every.client_to_server is not None and senders.client_to_server is not None
-    # Same seed, same send times per client: the two senders send what clients 0 and 1 sent
+    # Same random state, same send times per client: the two senders send what clients 0 and 1 sent
     # in the full run, about half of it, and the server applies all of it.
     assert 0.3 * every.client_to_server.sent < senders.client_to_server.sent
     assert senders.client_to_server.sent < 0.7 * every.client_to_server.sent

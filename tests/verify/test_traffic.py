@@ -85,9 +85,9 @@ def test_webrtc_is_not_runnable() -> None:
 
 
 def test_send_offsets_are_deterministic_per_seed_and_bounded() -> None:
-    _, plan = plan_for("collaborative-editor", seed=7)
-    _, same = plan_for("collaborative-editor", seed=7)
-    _, other = plan_for("collaborative-editor", seed=8)
+    _, plan = plan_for("collaborative-editor", random_state=7)
+    _, same = plan_for("collaborative-editor", random_state=7)
+    _, other = plan_for("collaborative-editor", random_state=8)
     offsets = plan.send_offsets(15, client=3, phase=0)
     assert offsets == same.send_offsets(15, client=3, phase=0)
     assert offsets != other.send_offsets(15, client=3, phase=0)

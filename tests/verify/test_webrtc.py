@@ -64,7 +64,7 @@ def test_best_effort_channel_loses_but_stays_fast_under_loss_where_the_default_w
     load = rtc_load(GAME, clients=3)
 
     async def runs():  # type: ignore[no-untyped-def]
-        common = {"peers": load.peers, "load": load, "loss_rate": 0.05, "seed": 3}
+        common = {"peers": load.peers, "load": load, "loss_rate": 0.05, "random_state": 3}
         best = await run_rtc(GAME, channel_for("best_effort"), mode="planned", **common)
         default = await run_rtc(GAME, DEFAULT_CHANNEL, mode="naive", **common)
         return best, default
@@ -116,7 +116,7 @@ def test_without_aiortc_webrtc_is_not_verified_with_the_install_hint(
         raise RtcUnavailableError(f"aiortc is not installed: {INSTALL_HINT}")
 
     monkeypatch.setattr(ice, "check_versions", missing)
-    report = arun(webrtc_candidate(GAME, clients=3, seed=0, progress=quiet))
+    report = arun(webrtc_candidate(GAME, clients=3, random_state=0, progress=quiet))
     assert report.verified is False
     assert (
         report.reason is not None
@@ -138,7 +138,7 @@ def test_without_udp_the_run_goes_through_coturn_and_says_so() -> None:
         "no-udp.yaml",
     )
     lines: list[str] = []
-    report = arun(webrtc_candidate(no_udp, clients=2, seed=0, progress=lines.append), 60)
+    report = arun(webrtc_candidate(no_udp, clients=2, random_state=0, progress=lines.append), 60)
     assert report.verified is True, report.reason
     checks = {c.requirement: c for c in report.checks}
     assert checks["turn-relay"].passed, checks["turn-relay"]

@@ -34,7 +34,7 @@ class ClientActivity:
         self.max_idle = max_idle
         self._last: OrderedDict[str, float] = OrderedDict()
 
-    def seed_ids(self, client_ids: Iterable[str], now: float) -> None:
+    def track_recovered(self, client_ids: Iterable[str], now: float) -> None:
         """Track ids loaded from the store as active ``now`` (their idle age restarts)."""
         for client_id in client_ids:
             self.touch(client_id, now)

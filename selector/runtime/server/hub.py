@@ -122,7 +122,7 @@ class Hub:
         ledger = Ledger(recovered.marks)
         identities = Identities(recovered.claims)
         self.activity = ClientActivity(self.settings.max_client_ids, self.settings.client_idle_s)
-        self.activity.seed_ids({*recovered.marks, *recovered.claims}, self.clock.monotonic())
+        self.activity.track_recovered({*recovered.marks, *recovered.claims}, self.clock.monotonic())
         first = recovered.events[0][0] - 1 if recovered.events else recovered.latest_event_id
         self.replay = ReplayBuffer(
             self.settings.replay_max_events, self.settings.replay_max_bytes, latest=first
