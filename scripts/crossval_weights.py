@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from selector import recommend
 from selector.corpus import load_corpus
 from selector.loading import load_profile
+from selector.protocols import PROTOCOLS
 from selector.rules.loading import load_overlay_text
-from selector.rules.model import PROTOCOLS, TIE_ORDER
+from selector.rules.model import TIE_ORDER
 
 #: Candidate weights per rule: off, half, the hand-set size, and up to three times it.
 GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)

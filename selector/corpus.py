@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Literal, TypeVar, get_args
 
 from selector.errors import Problem, SelectorError
+from selector.protocols import PROTOCOLS, Protocol
 
 __all__ = [
     "CONFIDENCES",
     "CORPUS_DIR",
     "DECIDED_BY",
-    "PROTOCOLS",
     "REASON_RULES",
     "SETS",
     "Agreement",
@@ -57,12 +57,10 @@ __all__ = [
 #: The corpus shipped next to the package in the repository.
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "tests" / "corpus"
 
-Label = Literal["websocket", "sse", "webrtc"]
 CaseSet = Literal["original", "real-world"]
 Confidence = Literal["high", "medium", "low"]
 Figures = Literal["from source", "estimated"]
 
-PROTOCOLS: tuple[Label, ...] = get_args(Label)
 SETS: tuple[CaseSet, ...] = get_args(CaseSet)
 CONFIDENCES: tuple[Confidence, ...] = get_args(Confidence)
 FIGURES: tuple[Figures, ...] = get_args(Figures)
@@ -194,7 +192,7 @@ class CorpusCase:
     """One real system: its profile file and what its header says."""
 
     path: Path
-    expected: Label
+    expected: Protocol
     system: str
     set: CaseSet
     sources: tuple[str, ...]

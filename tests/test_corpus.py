@@ -16,7 +16,6 @@ import pytest
 from selector.corpus import (
     CORPUS_DIR,
     DECIDED_BY,
-    PROTOCOLS,
     REASON_RULES,
     Agreement,
     CaseResult,
@@ -29,6 +28,7 @@ from selector.corpus import (
 )
 from selector.engine.recommend import recommend
 from selector.loading import load_profile
+from selector.protocols import PROTOCOLS
 from selector.rules.loading import default_matrix
 from tests.conftest import PROFILES
 

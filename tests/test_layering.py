@@ -18,6 +18,7 @@ PURE_CORE = [
     "schemas.py",
     "errors.py",
     "jsonvalue.py",
+    "protocols.py",
     "engine/*.py",
     "rules/facts.py",
     "rules/conditions.py",

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 
 from selector.engine.recommendation import Bandwidth, trusted
-from selector.rules.model import PROTOCOLS
+from selector.protocols import PROTOCOLS
 from selector.rules.values import Facts, number, text
 
 __all__ = ["HEARTBEAT_FRAMES", "estimate_bandwidth", "heartbeat_bytes", "message_bytes"]

@@ -35,6 +35,7 @@ from selector.engine.score import score, winner
 from selector.engine.tipping import CHANNEL_READ_NOTE, find_tipping_points
 from selector.errors import Problem, ProfileError
 from selector.planner.solver import heartbeats_and_plan
+from selector.protocols import PROTOCOLS
 from selector.rules.facts import FACTS, profile_facts
 
 # The built-in matrix is package data, compiled on first use by the loading side: the one
@@ -42,7 +43,7 @@ from selector.rules.facts import FACTS, profile_facts
 # by the caller (selector.load_matrix), never here.
 from selector.rules.loading import default_matrix
 from selector.rules.measures import MEASURES
-from selector.rules.model import PROTOCOLS, TIE_ORDER, Matrix
+from selector.rules.model import TIE_ORDER, Matrix
 from selector.rules.values import Facts, number
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from selector.jsonvalue import JsonObject
 from selector.planner.model import LifetimePlan
+from selector.protocols import Protocol
 
 __all__ = [
     "RECOMMENDATION_SCHEMA_ID",
@@ -30,7 +31,6 @@ __all__ = [
 
 RECOMMENDATION_SCHEMA_ID = "https://selector.dev/schemas/recommendation-v1.json"
 
-Protocol = Literal["websocket", "sse", "webrtc"]
 FactValue = bool | int | float | str
 
 

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from selector.engine.recommendation import TippingPoint, trusted
 from selector.engine.score import EPSILON, Outcome, score, winner
+from selector.protocols import PROTOCOLS
 from selector.rules.facts import FACTS, derive_buffering, derive_uncontrollable, format_fact
 from selector.rules.measures import DEPENDENT_MEASURES, MEASURES
-from selector.rules.model import PROTOCOLS, TIE_ORDER, Matrix, Split
+from selector.rules.model import TIE_ORDER, Matrix, Split
 from selector.rules.values import Facts, FactValue, members, number
 
 if TYPE_CHECKING:

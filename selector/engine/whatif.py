@@ -18,8 +18,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from selector.engine.recommendation import Protocol, Recommendation, RuleHit
+from selector.engine.recommendation import Recommendation, RuleHit
 from selector.errors import Problem, UsageError
+from selector.protocols import Protocol
 
 __all__ = [
     "Assignment",

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from selector.protocols import Protocol
+
 __all__ = [
     "Assumption",
     "HopPlan",
@@ -23,8 +25,6 @@ __all__ = [
     "WebRtcPlan",
     "WebSocketPlan",
 ]
-
-Protocol = Literal["websocket", "sse", "webrtc"]
 
 
 class _Model(BaseModel):

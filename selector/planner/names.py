@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CONFIG_TARGETS", "HEARTBEAT_MECHANISMS", "PLANNED_PROTOCOLS"]
-
-#: Protocols the planner can plan. For WebRTC the hops carry only its signalling WebSocket.
-PLANNED_PROTOCOLS: tuple[str, ...] = ("websocket", "sse", "webrtc")
+__all__ = ["CONFIG_TARGETS", "HEARTBEAT_MECHANISMS"]
 
 #: How a team's heartbeat travels. Only data the hops see (a WebSocket frame, SSE bytes, an
 #: application message) keeps every hop's idle timer from firing.

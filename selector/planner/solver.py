@@ -32,8 +32,8 @@ from selector.planner.model import (
     WebRtcPlan,
     WebSocketPlan,
 )
-from selector.planner.names import PLANNED_PROTOCOLS
 from selector.profile import Hop, Profile
+from selector.protocols import PROTOCOLS
 
 if TYPE_CHECKING:
     from selector.rules.advice import Advice
@@ -184,9 +184,9 @@ def plan_lifetime(profile: Profile, protocol: str, *, facts: Facts | None = None
     profile's facts when the caller has them already (``recommend()`` does): the note table's
     conditions read them.
     """
-    if protocol not in PLANNED_PROTOCOLS:
+    if protocol not in PROTOCOLS:
         raise UsageError.single(
-            f"unknown protocol {protocol!r}; choose one of {', '.join(PLANNED_PROTOCOLS)}",
+            f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}",
             path="protocol",
         )
     if facts is None:
@@ -201,9 +201,9 @@ def heartbeats_and_plan(
     profile: Profile, protocol: str | None, facts: Facts
 ) -> tuple[dict[str, float], LifetimePlan | None]:
     """:func:`heartbeat_intervals` and, unless ``protocol`` is ``None``, :func:`plan_lifetime`
-    of ``protocol`` (one of :data:`PLANNED_PROTOCOLS`), the hops and heartbeat worked out once
-    for both: ``recommend()`` asks for both, 1,635,693 -> 1,619,315 instructions per call
-    (bench/engine_instructions.sh)."""
+    of ``protocol`` (one of :data:`selector.protocols.PROTOCOLS`), the hops and heartbeat
+    worked out once for both: ``recommend()`` asks for both, 1,635,693 -> 1,619,315
+    instructions per call (bench/engine_instructions.sh)."""
     ws_hops = _hops(profile, "websocket")
     ws_chosen = _choose_heartbeat(profile, "websocket", ws_hops)
     sse_hops = _hops(profile, "sse")
@@ -211,7 +211,7 @@ def heartbeats_and_plan(
     heartbeats = {"websocket": ws_chosen[0], "sse": sse_chosen[0], "webrtc": ws_chosen[0]}
     if protocol is None:
         return heartbeats, None
-    if protocol not in PLANNED_PROTOCOLS:
+    if protocol not in PROTOCOLS:
         return heartbeats, plan_lifetime(profile, protocol, facts=facts)  # raises UsageError
     if protocol == "sse":
         return heartbeats, _plan(profile, protocol, facts, sse_hops, sse_chosen)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 from selector.errors import MatrixError
 from selector.loading import YamlDocument, parse_yaml
+from selector.protocols import PROTOCOLS
 from selector.rules.conditions import Condition, Predicate, predicates
 from selector.rules.facts import FACTS, format_fact
 from selector.rules.loading import Collector, compile_row_text, schema_problems
-from selector.rules.model import PROTOCOLS
 from selector.rules.schema import MATRIX_SCHEMA_ID, RULE_ID_PATTERN
 from selector.rules.values import Facts
 

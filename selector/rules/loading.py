@@ -28,13 +28,12 @@ from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict, cast
 
 from selector.errors import MatrixError, Problem, field_path
 from selector.loading import YamlDocument, parse_yaml, read_yaml
+from selector.protocols import PROTOCOLS, Protocol
 from selector.rules.conditions import AllOf, Condition, compile_condition, unknown_measure
 from selector.rules.model import (
-    PROTOCOLS,
     Effect,
     Grade,
     Matrix,
-    ProtocolName,
     Rule,
     parse_template,
 )
@@ -77,7 +76,7 @@ class _RuleData(TypedDict):
     #: A condition: its operators' constants are whatever the file wrote.
     when: dict[str, object]
     #: A non-zero score delta, a veto or a graded effect, by protocol.
-    effects: dict[ProtocolName, float | Literal["veto"] | _Graded]
+    effects: dict[Protocol, float | Literal["veto"] | _Graded]
     rationale: str
     refs: list[str]
     applies_to: NotRequired[list[str]]
@@ -96,7 +95,7 @@ class _OverlayData(TypedDict):
     disable: NotRequired[list[str]]
     weights: NotRequired[dict[str, float]]
     rules: NotRequired[list[_RuleData]]
-    forbid: NotRequired[dict[ProtocolName, str]]
+    forbid: NotRequired[dict[Protocol, str]]
 
 
 class Collector:
@@ -347,7 +346,7 @@ def condition_shape_problem(data: object, loc: tuple[str | int, ...]) -> tuple[L
     return None
 
 
-def _protocol(name: ProtocolName) -> ProtocolName:
+def _protocol(name: Protocol) -> Protocol:
     assert name in PROTOCOLS  # the schema admits only protocol names
     return name
 

@@ -11,8 +11,8 @@ import string
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
+from selector.protocols import PROTOCOLS, Protocol
 from selector.rules.conditions import (
     AllOf,
     Compare,
@@ -29,19 +29,15 @@ from selector.rules.subjects import subject_condition
 from selector.rules.values import Facts, number
 
 __all__ = [
-    "PROTOCOLS",
     "TIE_ORDER",
     "Effect",
     "Grade",
     "Matrix",
-    "ProtocolName",
     "Rule",
     "parse_template",
 ]
 
-ProtocolName = Literal["websocket", "sse", "webrtc"]
 #: Fixed protocol order of every score vector.
-PROTOCOLS: tuple[ProtocolName, ...] = ("websocket", "sse", "webrtc")
 #: Equal scores go to the protocol with fewer moving parts: plain HTTP, then one upgraded
 #: connection, then ICE + DTLS + SCTP with signalling and TURN.
 TIE_ORDER: tuple[int, ...] = tuple(PROTOCOLS.index(p) for p in ("sse", "websocket", "webrtc"))
@@ -98,7 +94,7 @@ class Effect:
     ``delta`` then holds the declared delta of largest size, for listings and bounds.
     """
 
-    protocol: ProtocolName
+    protocol: Protocol
     delta: float = 0.0
     veto: bool = False
     grade: Grade | None = None

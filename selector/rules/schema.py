@@ -8,8 +8,8 @@ checks meaning (known facts, operators that fit the fact, values among its choic
 from __future__ import annotations
 
 from selector.jsonvalue import JsonObject
+from selector.protocols import PROTOCOLS
 from selector.rules.conditions import ALL_OPERATORS
-from selector.rules.model import PROTOCOLS
 from selector.rules.subjects import EVIDENCE, SUBJECTS
 
 __all__ = ["MATRIX_SCHEMA_ID", "OVERLAY_SCHEMA_ID", "matrix_schema", "overlay_schema"]
