@@ -19,6 +19,7 @@ PURE_CORE = [
     "errors.py",
     "jsonvalue.py",
     "protocols.py",
+    "units.py",
     "engine/*.py",
     "rules/facts.py",
     "rules/conditions.py",

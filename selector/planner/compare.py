@@ -6,12 +6,9 @@ Pure: compares two plans, reads nothing.
 from __future__ import annotations
 
 from selector.planner.model import HopPlan, LifetimePlan
+from selector.units import seconds_text as _s
 
 __all__ = ["plan_changes"]
-
-
-def _s(value: float | None) -> str:
-    return "none" if value is None else f"{value:g} s"
 
 
 def _hop_timeout(hop: HopPlan) -> float | None:

@@ -27,6 +27,7 @@ from selector.planner.solver import (
 )
 from selector.planner.sources.model import MeasuredHop, Where
 from selector.profile import Profile
+from selector.units import seconds_text as _s
 
 __all__ = [
     "HEARTBEAT_MECHANISMS",
@@ -117,10 +118,6 @@ class LintFinding(BaseModel):
     )
     file: str = Field(default="", description="The configuration file to change, if read.")
     line: int = Field(default=0, description="The line of that file (1-based), 0 if none.")
-
-
-def _s(value: float) -> str:
-    return f"{value:g} s"
 
 
 @dataclass(frozen=True)

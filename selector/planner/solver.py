@@ -34,6 +34,7 @@ from selector.planner.model import (
 )
 from selector.profile import Hop, Profile
 from selector.protocols import PROTOCOLS
+from selector.units import seconds_text
 
 if TYPE_CHECKING:
     from selector.rules.advice import Advice
@@ -133,10 +134,6 @@ def _round_down(value: float) -> float:
 def _round_up(value: float) -> float:
     """``value`` rounded up to tenths of a second (the 1e-9 absorbs float noise)."""
     return round(math.ceil(value * 10 - 1e-9) / 10, 1)
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g} s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +341,7 @@ def _choose_heartbeat(profile: Profile, protocol: str, hops: list[_Hop]) -> tupl
         idle = binding.idle_s
         reason = (
             f"{binding.kind} (path[{binding.index}]) drops idle connections after "
-            f"{_seconds(idle or 0)} and is {_declared_fixed(binding)}: the heartbeat stays "
+            f"{seconds_text(idle or 0)} and is {_declared_fixed(binding)}: the heartbeat stays "
             f"1.5x under it ({HOP_FACTS[binding.kind].setting} would change it)"
         )
     return _round_down(raw), reason
@@ -358,13 +355,13 @@ def _heartbeat_problem(hops: list[_Hop], heartbeat: float) -> PlanProblem:
         hop_index=tightest.index,
         message=(
             f"{tightest.kind} (path[{tightest.index}]) drops connections idle for "
-            f"{_seconds(tightest.idle_s or 0)}, so the heartbeat would have to be "
+            f"{seconds_text(tightest.idle_s or 0)}, so the heartbeat would have to be "
             f"{heartbeat:.3g} s, under the sensible minimum of "
-            f"{_seconds(MIN_SENSIBLE_HEARTBEAT_S)}"
+            f"{seconds_text(MIN_SENSIBLE_HEARTBEAT_S)}"
         ),
         fix=(
             f"raise that hop's idle timeout to at least "
-            f"{_seconds(required_hop_timeout(MIN_SENSIBLE_HEARTBEAT_S))} (or set "
+            f"{seconds_text(required_hop_timeout(MIN_SENSIBLE_HEARTBEAT_S))} (or set "
             "controllable: true on it if you can change it), or route around it"
         ),
     )
@@ -415,9 +412,9 @@ def _plan_hop(
                 (
                     "hop-lifetime-rotation",
                     f"{h.kind} (path[{h.index}]) ends every connection after "
-                    f"{_seconds(lifetime)} whatever flows; clients rotate through it with the "
+                    f"{seconds_text(lifetime)} whatever flows; clients rotate through it with the "
                     f"planned reconnect below. To rotate less often raise its {facts.setting} "
-                    f"to {_seconds(TARGET_LIFETIME_S)}: it is {_declared_fixed(h)}",
+                    f"to {seconds_text(TARGET_LIFETIME_S)}: it is {_declared_fixed(h)}",
                 )
             )
         return _hop_plan(h, origin, None, None, "fixed", note)
@@ -599,8 +596,8 @@ def _reconnect_policy(
     if base > MAX_RECONNECT_WINDOW_S:
         storm = (
             f"{connections} connections reconnecting at no more than {rate:g} new connections/s "
-            f"need a {_seconds(base)} first reconnect window, longer than the "
-            f"{_seconds(MAX_RECONNECT_WINDOW_S)} clients can be left waiting"
+            f"need a {seconds_text(base)} first reconnect window, longer than the "
+            f"{seconds_text(MAX_RECONNECT_WINDOW_S)} clients can be left waiting"
         )
         if rate_from == "assumed":
             # An assumed rate is not grounds to fail the plan: say what to measure instead.
@@ -628,7 +625,7 @@ def _reconnect_policy(
         notes.append(
             (
                 "reconnect-window-assumed-rate",
-                f"the first reconnect window ({_seconds(base)}) is sized for an assumed "
+                f"the first reconnect window ({seconds_text(base)}) is sized for an assumed "
                 f"{rate:g} new connections/s the servers accept (about one core of TLS "
                 "handshakes): measure yours and set scale.accept_rate_per_s",
             )
@@ -676,7 +673,7 @@ def _planned_reconnect(
                 hop_index=shortest.index,
                 message=(
                     f"rotating {connections} connections before {shortest.kind}'s "
-                    f"{_seconds(lifetime)} lifetime limit opens {steady:.0f} connections/s, "
+                    f"{seconds_text(lifetime)} lifetime limit opens {steady:.0f} connections/s, "
                     f"over the path's {limit:g}/s limit"
                 ),
                 fix="raise the lifetime limit or spread connections over more endpoints",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from selector.engine.recommendation import Recommendation, RuleHit
 from selector.profile import Profile
 from selector.render.table import number
+from selector.units import seconds_text
 
 if TYPE_CHECKING:
     from selector.verify.verdict import VerifyReport
@@ -53,10 +54,6 @@ def _clause(text: str) -> str:
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         return text[0].lower() + text[1:]
     return text
-
-
-def _seconds(value: float | None) -> str:
-    return "none" if value is None else f"{value:g} s"
 
 
 def _context(profile: Profile) -> list[str]:
@@ -107,7 +104,7 @@ def _context(profile: Profile) -> list[str]:
     if infra.path:
         hops = ", then ".join(
             hop.kind
-            + (f" (idle timeout {_seconds(hop.idle_timeout_s)})" if hop.idle_timeout_s else "")
+            + (f" (idle timeout {seconds_text(hop.idle_timeout_s)})" if hop.idle_timeout_s else "")
             for hop in infra.path
         )
         lines.append(f"Path from the client: {hops}; timeout control: {infra.timeout_control}.")
@@ -280,7 +277,7 @@ def _confirmation(rec: Recommendation, evidence: VerifyReport | None) -> list[st
         out += ["Before relying on the operational plan, confirm these assumed values:", ""]
         out += [
             f"* `infrastructure.path[{a.hop_index}].{a.field}` ({a.kind}) assumed "
-            f"{_seconds(a.value)}: {a.reason}"
+            f"{seconds_text(a.value)}: {a.reason}"
             for a in rec.plan.assumptions
         ]
         out.append("")
@@ -361,7 +358,7 @@ def render_adr(
     if rec.plan is not None:
         drivers.append(
             f"* Connections must survive every idle timeout on the path and detect silent drops "
-            f"(heartbeat {_seconds(rec.plan.heartbeat_interval_s)}, set by "
+            f"(heartbeat {seconds_text(rec.plan.heartbeat_interval_s)}, set by "
             f"{rec.plan.heartbeat_bound_by})"
         )
     out = [

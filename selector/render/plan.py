@@ -14,13 +14,14 @@ from tabulate import tabulate
 
 from selector.planner.model import LifetimePlan
 from selector.render.formats import OutputFormat
+from selector.units import seconds_text
 
 __all__ = ["PLAN_FORMATS", "render_plan", "render_plan_json", "render_plan_markdown"]
 
 
 def _s(value: float | None) -> str:
-    """Seconds for people: ``25 s``, ``1.5 s``, ``-`` for none."""
-    return "-" if value is None else f"{value:g} s"
+    """Seconds in a table cell: ``-`` for none."""
+    return seconds_text(value, none="-")
 
 
 def _size(num_bytes: int) -> str:
