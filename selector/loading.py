@@ -664,8 +664,9 @@ def _is_profile_name(name: str) -> bool:
 
 def _profiles_under(folder: Path) -> list[Path]:
     """The profile files under ``folder``, as ``sorted(p for p in folder.rglob("*") if
-    p.suffix in {".yaml", ".yml"} and p.is_file())`` gives them: hidden files and folders
-    included, folders that are symbolic links not entered, unreadable folders skipped.
+    p.suffix in {".yaml", ".yml"} and p.is_file())`` gives them, and broken links named like
+    profiles (:func:`_is_file`): hidden files and folders included, folders that are symbolic
+    links not entered, unreadable folders skipped.
 
     One ``os.scandir`` per folder, sorted by name parts (the order of ``Path`` objects), and a
     ``Path`` only for the files found: ``rglob`` lists each folder twice, makes a ``Path`` of
@@ -703,7 +704,9 @@ _IGNORED_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 
 def _is_file(entry: os.DirEntry[str]) -> bool:
     """``Path(entry.path).is_file()``: the entry's type as listed, but a symbolic link is
-    followed (``os.stat``), and a broken one or a loop is not a file."""
+    followed (``os.stat``). A broken link or a loop counts as a file: named like a profile, it
+    is one that went missing, and reading it reports so (``pathlib`` would skip it, and a
+    folder check would pass with a profile silently gone)."""
     if not entry.is_symlink():
         return entry.is_file(follow_symlinks=False)
     try:
@@ -711,9 +714,9 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
     except OSError as exc:
         if exc.errno not in _IGNORED_ERRNOS:
             raise
-        return False
+        return True
     except ValueError:
-        return False
+        return True
 
 
 # --- what-if: a profile file with --set overrides -----------------------------------------

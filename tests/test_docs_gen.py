@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from selector import docs_gen
 from selector.profile import Profile
 from tests.conftest import PROFILES, ROOT
@@ -284,3 +286,16 @@ def test_build_into_an_unwritable_place_is_bad_usage(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_checking_a_folder_that_is_not_there_is_bad_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from selector.cli import main
+
+    missing = tmp_path / "no-docs-here"
+    assert main(["docs", "check", "--out", str(missing)]) == 2
+    assert f"{missing}: not a folder" in capsys.readouterr().err
+    a_file = tmp_path / "readme.md"
+    a_file.write_text("x", encoding="utf-8")
+    assert main(["docs", "check", "--out", str(a_file)]) == 2

@@ -412,9 +412,12 @@ def test_expand_paths_finds_what_rglob_finds_in_the_same_order(tmp_path: Path) -
     (tmp_path / "dir-link.yaml").symlink_to(tmp_path / "real")
     (tmp_path / "a" / "up").symlink_to(tmp_path)
     found = list(expand_paths([tmp_path]))
-    assert found == _rglob_reference(tmp_path)
-    assert [str(p) for p in found] == [str(p) for p in _rglob_reference(tmp_path)]
-    assert tmp_path / "link.yaml" in found and tmp_path / "broken.yaml" not in found
+    # Besides what rglob finds, the broken link and the loop: profiles that went missing,
+    # for the reader to report rather than for a folder check to pass over.
+    missing = [tmp_path / "broken.yaml", tmp_path / "loop.yaml"]
+    assert sorted(found) == sorted([*_rglob_reference(tmp_path), *missing])
+    assert [p for p in found if p not in missing] == _rglob_reference(tmp_path)
+    assert tmp_path / "link.yaml" in found
     assert list(expand_paths([tmp_path / "linked-dir"])) == [tmp_path / "linked-dir" / "r.yaml"]
     # Files named directly are passed on as given, folders expanded in place.
     named = list(expand_paths([str(tmp_path / "nope.yaml"), f"{tmp_path}/real/", "b.yaml"]))
@@ -427,3 +430,16 @@ def test_expand_paths_of_the_profile_folders_matches_rglob() -> None:
     root = Path(__file__).resolve().parent.parent
     for folder in (root / "profiles", root / "tests"):
         assert list(expand_paths([folder])) == _rglob_reference(folder)
+
+
+def test_a_folder_check_reports_a_profile_whose_link_broke(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from selector.cli import main
+
+    (tmp_path / "chat.yaml").write_text(VALID, encoding="utf-8")
+    (tmp_path / "feed.yaml").symlink_to(tmp_path / "moved-away.yaml")
+    assert main(["validate", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert f"{tmp_path / 'feed.yaml'}: cannot read file" in out
+    assert "2 files checked: 1 valid, 1 invalid" in err

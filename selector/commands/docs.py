@@ -27,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {path}", file=sys.stderr)
         print(f"{len(changed)} file(s) updated under {args.out}", file=sys.stderr)
         return EXIT_OK
+    if not Path(args.out).is_dir():
+        # Nothing to compare against: a mistyped folder is bad usage, not stale docs.
+        raise UsageError.single("not a folder: give the docs folder to check", file=args.out)
     stale = docs_gen.check(Path(args.out))
     for path in stale:
         print(

@@ -66,6 +66,13 @@ class ClientStoppedError(RuntimeError):
     """The client stopped for good (closed, a fatal close code or HTTP status, or it gave up)."""
 
 
+def _describe(exc: BaseException) -> str:
+    """An error in words for a disconnect reason: its kind and its message (aiohttp's
+    message names the host and the cause; its repr is a page of connection-key fields)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _fatal_status(status: int) -> bool:
     return 400 <= status < 500 and status not in _RETRYABLE_4XX
 
@@ -365,7 +372,7 @@ class WsClient(_ReconnectingClient):
                 fatal=_fatal_status(exc.status),
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return state.closed(self._now(), reason=f"connect failed: {exc!r}")
+            return state.closed(self._now(), reason=f"connect failed: {_describe(exc)}")
         self._ws = ws
         # A fresh lock per connection: a write stuck on a dead connection (a peer that stopped
         # reading fills the send buffer) must not block the replay on the next one.
@@ -511,7 +518,7 @@ class SseClient(_ReconnectingClient):
                     timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return state.closed(self._now(), reason=f"connect failed: {exc!r}")
+            return state.closed(self._now(), reason=f"connect failed: {_describe(exc)}")
         try:
             refusal = self._refusal(response)
             if refusal is not None:
@@ -555,7 +562,7 @@ class SseClient(_ReconnectingClient):
             except TimeoutError:
                 continue
             except (aiohttp.ClientError, OSError) as exc:
-                return state.closed(self._now(), reason=f"stream broken: {exc!r}")
+                return state.closed(self._now(), reason=f"stream broken: {_describe(exc)}")
             if not chunk:
                 return state.closed(self._now(), reason="stream ended by server")
             state.alive(self._now())

@@ -122,6 +122,9 @@ def test_a_client_that_never_connects_exits_1_with_the_reason(
     summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert summary["connects"] == 0
     assert summary["failure"].startswith("never connected (connect failed")
+    # In words, the host and the cause, not a repr of the connection key's fields.
+    assert f"Cannot connect to host 127.0.0.1:{port}" in summary["failure"]
+    assert "ConnectionKey(" not in summary["failure"]
 
 
 def test_help_imports_neither_aiohttp_nor_pydantic() -> None:
