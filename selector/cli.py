@@ -176,6 +176,10 @@ def _did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
     choice = re.match(r"argument [^:]+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
     if choice:
         typed, options = choice[1], re.findall(r"'([^']*)'", choice[2])
+        # Another name a listed choice goes by (--format table) is a fine suggestion too.
+        from selector.render.formats import ALIASES
+
+        options += [alias for alias, target in ALIASES.items() if target.value in options]
     else:
         unknown = re.match(r"unrecognized arguments: (\S+)", message)
         if not unknown or not unknown[1].startswith("--"):

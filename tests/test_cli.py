@@ -142,6 +142,8 @@ def test_schema_command_prints_the_committed_schema() -> None:
         (["recommnd", "profiles/chat.yaml"], "did you mean 'recommend'?"),
         (["recommend", "--formt", "json", "profiles/chat.yaml"], "did you mean '--format'?"),
         (["config", "nginxx", "profiles/chat.yaml"], "did you mean 'nginx'?"),
+        # The other name of a format is suggested too (table is text).
+        (["recommend", "--format", "tabel", "profiles/chat.yaml"], "did you mean 'table'?"),
     ],
 )
 def test_usage_typos_get_the_closest_spelling(
