@@ -4,7 +4,6 @@ atomic ``--out``, and the ``--verify`` hook (the harness itself lives on another
 from __future__ import annotations
 
 import datetime
-import os
 import re
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import pytest
 
 import selector
 from selector.cli import main
-from selector.docs_gen import write_atomically
 from selector.render.adr import PROTOCOL_TITLES, render_adr
 from selector.runtime.rtc import aiortc_available
 from tests.conftest import PROFILES, ROOT
@@ -240,22 +238,6 @@ def test_cli_out_writes_the_same_record_to_a_file(
     _, printed, _ = _run(capsys, "adr", str(CHAT))
     assert _undated(target.read_text(encoding="utf-8")) == _undated(printed)
     assert [p.name for p in target.parent.iterdir()] == [target.name]
-
-
-def test_a_failed_write_leaves_the_old_file_and_no_temporary(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "decision.md"
-    target.write_text("the accepted record\n", encoding="utf-8")
-
-    def fail(*_: Any) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError):
-        write_atomically(target, "x" * 100_000)
-    assert target.read_text(encoding="utf-8") == "the accepted record\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["decision.md"]
 
 
 def test_cli_out_to_a_folder_is_bad_usage(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import subprocess
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -14,7 +12,8 @@ import pytest
 
 from selector.cli import COMMANDS, build_parser, main
 from selector.render.formats import ALIASES, OutputFormat
-from tests.conftest import PROFILES, ROOT
+from tests.conftest import PROFILES
+from tests.test_cli import run_cli
 
 CHAT = str(PROFILES / "chat.yaml")
 
@@ -122,17 +121,8 @@ def test_validate_takes_table_for_its_text_lines(
 
 
 def test_the_alias_works_from_the_shell() -> None:
-    def selector(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "selector", *argv],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
-
-    text = selector("plan", "profiles/chat.yaml", "--format", "text")
-    table = selector("plan", "profiles/chat.yaml", "--format", "table")
+    text = run_cli("plan", "profiles/chat.yaml", "--format", "text")
+    table = run_cli("plan", "profiles/chat.yaml", "--format", "table")
     assert text.returncode == table.returncode == 0
     assert table.stdout == text.stdout and text.stdout.startswith("Lifetime plan")
 

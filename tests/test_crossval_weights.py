@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "crossval_weights.py"
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def crossval() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("crossval_weights", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
+    return load_script("crossval_weights")
 
 
 def test_reweighted_answers_are_the_engines_through_an_overlay(crossval: ModuleType) -> None:

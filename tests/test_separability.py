@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from collections import Counter
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from selector.profile import Profile
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "separability.py"
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def separability() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("separability", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
+    return load_script("separability")
 
 
 def test_a_field_that_decides_every_case_is_credited_with_all_of_them(
