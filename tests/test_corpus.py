@@ -83,15 +83,17 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: once an audit dropped one), then two v1 sets (8 of 8 once an audit dropped two, and 8 of 10),
 #: then a v2 set (7 of 10) and a v1 set (9 of 9 once an audit dropped one), then two v2 sets (8
 #: of 10, and 3 of 3 once an audit dropped two), then two v1 sets (9 of 10 once an audit dropped
-#: one, and 8 of 10) and a v2 set (6 of 9 once an audit dropped one; docs/agreement.md, History).
-#: The floor sits two cases below (1,176 of 1,417), so that a matrix change losing
+#: one, and 8 of 10) and a v2 set (6 of 9 once an audit dropped one), then two v1 sets (8 of 8
+#: once an audit dropped two, and 8 of 8 once it dropped two) and a v2 set (6 of 10;
+#: docs/agreement.md, History). The floor sits two cases below (1,198 of 1,443), so that a
+#: matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.829
-MIN_CASES = 1445
+MIN_REAL_WORLD_AGREEMENT = 0.830
+MIN_CASES = 1471
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
-#: (27 of 28 original, 375 of 495 real-world cases that state a reason), per set. The real-world
+#: (27 of 28 original, 379 of 500 real-world cases that state a reason), per set. The real-world
 #: share went from 83 % to 80 % over earlier sets, then to 74-79 % with the held-out cases of later
 #: rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14, 5 of 8, 8 of 15, 1 of
 #: 1, 2 of 2, 3 of 4, 1 of 2 and 1 of 1, that state a reason cite one) and with reading client
@@ -129,8 +131,10 @@ MIN_REASON_CITED = {"original": 0.96, "real-world": 0.74}
 #: towards the team's SSE: g5api-get5-match-live-updates-sse (push-only-stream +3 against five
 #: streams per page over HTTP/1.1, -3) and graphql-yoga-subscriptions-sse (a rare POST for SSE
 #: against a bearer header that browsers' EventSource and WebSocket both cannot send, and three
-#: streams over HTTP/1.1).
-MAX_EXACT_TIES = 6
+#: streams over HTTP/1.1). Round AC's brought one more, broken the same way:
+#: empowernow-bff-workflow-config-events-sse (a rare POST for SSE against three streams per
+#: page over HTTP/1.1).
+MAX_EXACT_TIES = 7
 
 
 @pytest.fixture(scope="module")
