@@ -772,8 +772,9 @@ HISTORY: tuple[str, ...] = (
     "of 99 (78 %), top-2 209 of 209, three exact ties. Held-out profiles in v2 over all "
     "entries: 546 of 647. Over the whole corpus: 1,227 of 1,471.",
     "After those sets, one rule changed: `binary-over-sse` charges SSE 4 instead of 2, more "
-    "than `push-only-stream` credits it. Of the corpus's binary data feeds (no media), teams "
-    "chose WebSocket for 89 and SSE for 1; at 2, three binary push feeds read as SSE against "
+    "than `push-only-stream` credits it. Of the corpus's binary data feeds (no media) whose "
+    "teams chose WebSocket or SSE, 89 chose WebSocket and 1 SSE; at 2, three binary push "
+    "feeds read as SSE against "
     "their teams' WebSocket (`opentripplanner-websocket-gtfs-rt-trip-updates` of the set "
     "above, `tiled-streaming-websocket-subscriptions`, `vaultwarden-websocket-notifications`). "
     "At 4 they read WebSocket, no answer moves off a team's choice and the exact ties stay 7. "
