@@ -1,6 +1,5 @@
 """Hostile clients on the cells of the route x kind matrix (docs/wire-contract.md, "Hostile
-clients") that no test showed for that route: never-reading clients on the plain routes
-other than /state, /healthz and /metrics, request bodies dribbled slower than the header
+clients") that no test showed for that route: request bodies dribbled slower than the header
 timeout allows, a /rtc claim whose commit fails, and /echo peers that stall or never read.
 
 Real server on 127.0.0.1; each test asserts the refusal (status, counter or what was kept)
@@ -10,7 +9,6 @@ and that a well-behaved client is still served.
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 import struct
 from pathlib import Path
@@ -18,85 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.runtime.conftest import UNIT, arun, eventually, serving
-from tests.runtime.test_hostile_matrix import ask, healthy, needs_aiortc
+from tests.runtime.test_hostile_matrix import (
+    EVENT_BODY,
+    MUTATION_BODY,
+    ask,
+    healthy,
+    needs_aiortc,
+    tiny_window,
+)
 from tests.runtime.test_server_edge import raw, upgraded, ws_status
-
-# -- never reading: the plain routes the /state, /healthz, /metrics test does not cover ------
-
-_MUTATION = b'{"client_id":"piper","seq":1,"op":"noop"}'
-_EVENT = b'{"event":"e","data":1}'
-
-
-def _pipelined(address: str, method: str, path: str) -> bytes:
-    head = f"{method} {path} HTTP/1.1\r\nHost: {address}\r\n"
-    if method != "POST":
-        return f"{head}\r\n".encode()
-    body = _MUTATION if path == "/mutations" else _EVENT
-    return (
-        f"{head}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-
-
-PIPELINED_ROUTES = [
-    ("POST", "/mutations"),
-    ("POST", "/publish"),
-    ("HEAD", "/sse?client_id=h"),
-    pytest.param("GET", "/rtc/log", marks=needs_aiortc),
-    ("GET", "/nowhere"),
-]
-
-
-@pytest.mark.parametrize(("method", "path"), PIPELINED_ROUTES, ids=lambda v: str(v))
-def test_a_pipelining_client_that_never_reads_is_dropped_on_every_plain_route(
-    method: str, path: str
-) -> None:
-    """As the /state, /healthz, /metrics case of test_hostile_matrix, on the other plain
-    routes (POSTs with their bodies, HEAD /sse, /rtc/log, a 404): requests go in, no
-    answer is read; past the header timeout the server drops the connection."""
-
-    async def scenario() -> None:
-        async with serving(header_timeout_s=0.5 * UNIT) as (hub, address):
-            host, port = address.rsplit(":", 1)
-            loop = asyncio.get_running_loop()
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.setblocking(False)
-            try:
-                await loop.sock_connect(sock, (host, int(port)))
-                burst = _pipelined(address, method, path) * 100
-                for _ in range(2000):  # until the server stops reading (bounded)
-                    try:
-                        await asyncio.wait_for(loop.sock_sendall(sock, burst), 0.5 * UNIT)
-                    except TimeoutError:
-                        break
-                    except OSError:
-                        break  # already dropped
-                else:
-                    pytest.fail("the server kept reading requests it could not answer")
-                await eventually(
-                    lambda: hub.counters.rejected_connections.get("slow_reader") == 1, timeout=10
-                )
-                async with asyncio.timeout(5 * UNIT):
-                    while True:  # what was in flight, then the end (EOF or reset)
-                        try:
-                            if not await loop.sock_recv(sock, 65536):
-                                break
-                        except ConnectionResetError:
-                            break
-            finally:
-                sock.close()
-            # What the dropped client sent was handled as it arrived, nothing more: the
-            # mutation once (the rest duplicates), no subscriber from the HEADs.
-            assert not hub.subscribers
-            if path == "/mutations":
-                assert hub.ledger.high_water("piper") == 1
-            if path != "/publish":
-                assert hub.replay.latest == 0
-            await healthy(address)
-
-    arun(scenario(), timeout=60)
-
 
 # -- slow: a body that keeps coming, one byte at a time ------------------------------------
 
@@ -105,7 +33,7 @@ def test_a_pipelining_client_that_never_reads_is_dropped_on_every_plain_route(
 def test_a_dribbled_post_body_is_cut_at_the_header_timeout(path: str) -> None:
     """Each byte arrives well within the timeout, the whole body never does: the bound is on
     the body, not on the gap between bytes (slowloris on the body)."""
-    body = (_MUTATION if path == "/mutations" else _EVENT).ljust(120)  # valid JSON, padded
+    body = (MUTATION_BODY if path == "/mutations" else EVENT_BODY).ljust(120)  # valid JSON, padded
 
     async def scenario() -> None:
         timeout = 0.5 * UNIT
@@ -200,13 +128,9 @@ def test_an_echo_peer_that_never_reads_stops_being_read() -> None:
 
     async def scenario() -> None:
         async with serving(echo=True) as (hub, address):
-            host, port = address.rsplit(":", 1)
             loop = asyncio.get_running_loop()
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.setblocking(False)
+            sock = await tiny_window(address)
             try:
-                await loop.sock_connect(sock, (host, int(port)))
                 await loop.sock_sendall(
                     sock,
                     f"GET /echo HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\n"

@@ -571,22 +571,64 @@ def test_an_rtc_client_that_never_offers_is_closed_at_the_header_timeout() -> No
 # -- never reading -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/state", "/healthz", "/metrics"])
-def test_a_client_that_pipelines_requests_and_never_reads_is_dropped(path: str) -> None:
-    """A slow-read attack on the plain routes: requests go in, no answer is ever read. The
-    server stops reading (aiohttp bounds what it queues) and, past the header timeout, drops
-    the connection instead of holding it (and a slot of the global cap) forever."""
+MUTATION_BODY = b'{"client_id":"piper","seq":1,"op":"noop"}'
+EVENT_BODY = b'{"event":"e","data":1}'
+
+
+def pipelined(address: str, method: str, path: str) -> bytes:
+    """One request of a pipelining client: a POST carries a valid body for its route."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: {address}\r\n"
+    if method != "POST":
+        return f"{head}\r\n".encode()
+    body = MUTATION_BODY if path == "/mutations" else EVENT_BODY
+    return (
+        f"{head}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+async def tiny_window(address: str) -> socket.socket:
+    """A connected non-blocking client socket whose receive buffer is 4 KiB: what the server
+    sends it backs up at once when the client does not read."""
+    host, port = address.rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+PIPELINED_ROUTES = [
+    ("GET", "/state"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("POST", "/mutations"),
+    ("POST", "/publish"),
+    ("HEAD", "/sse?client_id=h"),
+    pytest.param("GET", "/rtc/log", marks=needs_aiortc),
+    ("GET", "/nowhere"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), PIPELINED_ROUTES, ids=lambda v: str(v))
+def test_a_client_that_pipelines_requests_and_never_reads_is_dropped(
+    method: str, path: str
+) -> None:
+    """A slow-read attack on every plain route (POSTs with their bodies, HEAD /sse, a 404):
+    requests go in, no answer is ever read. The server stops reading (aiohttp bounds what it
+    queues) and, past the header timeout, drops the connection instead of holding it (and a
+    slot of the global cap) forever."""
 
     async def scenario() -> None:
         async with serving(header_timeout_s=0.5 * UNIT) as (hub, address):
-            host, port = address.rsplit(":", 1)
             loop = asyncio.get_running_loop()
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.setblocking(False)
+            sock = await tiny_window(address)
             try:
-                await loop.sock_connect(sock, (host, int(port)))
-                burst = f"GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n".encode() * 100
+                burst = pipelined(address, method, path) * 100
                 for _ in range(2000):  # until the server stops reading (bounded: ~8 MB)
                     try:
                         await asyncio.wait_for(loop.sock_sendall(sock, burst), 0.5 * UNIT)
@@ -608,6 +650,13 @@ def test_a_client_that_pipelines_requests_and_never_reads_is_dropped(path: str) 
                             break
             finally:
                 sock.close()
+            # What the dropped client sent was handled as it arrived, nothing more: the
+            # mutation once (the rest duplicates), no subscriber from the HEADs.
+            assert not hub.subscribers
+            if path == "/mutations":
+                assert hub.ledger.high_water("piper") == 1
+            if path != "/publish":
+                assert hub.replay.latest == 0
             await healthy(address)
 
     arun(scenario(), timeout=60)
