@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
 from selector import __version__
-from selector.errors import EXIT_BAD_INPUT, EXIT_NEGATIVE, NegativeAnswer, SelectorError
+from selector.errors import (
+    DEFAULT_FILE,
+    EXIT_BAD_INPUT,
+    EXIT_NEGATIVE,
+    NegativeAnswer,
+    Problem,
+    SelectorError,
+    UsageError,
+)
 
 
 class Command(NamedTuple):
@@ -158,6 +166,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}{_did_you_mean(self, message)}\n")
 
 
+def _problem_line(problem: Problem, error: SelectorError, command: str) -> str:
+    """A problem as the CLI prints it: located in its file (``FILE:LINE:COL: field: message``),
+    or, for a bad argument that no file holds, in argparse's own form (``selector CMD: error:
+    --option: message``), so every usage error reads the same."""
+    if isinstance(error, UsageError) and problem.file == DEFAULT_FILE and not problem.line:
+        field = f"{problem.path}: " if problem.path else ""
+        return f"selector {command}: error: {field}{problem.message}"
+    return problem.format()
+
+
 def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
     """Every option of ``parser`` and of the subcommand parsers it holds."""
     found = list(parser._option_string_actions)
@@ -240,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except SelectorError as exc:
         for problem in exc.problems:
-            print(problem.format(), file=sys.stderr)
+            print(_problem_line(problem, exc, args.command), file=sys.stderr)
         return EXIT_NEGATIVE if isinstance(exc, NegativeAnswer) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

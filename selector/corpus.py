@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar, get_args
 
-from selector.errors import Problem, SelectorError
+from selector.errors import DEFAULT_FILE, Problem, SelectorError
 from selector.protocols import PROTOCOLS, Protocol
 
 __all__ = [
@@ -209,7 +209,7 @@ class CorpusCase:
         return self.path.stem
 
 
-def parse_header(text: str, file: str = "<input>") -> dict[str, tuple[str, int]]:
+def parse_header(text: str, file: str = DEFAULT_FILE) -> dict[str, tuple[str, int]]:
     """The header fields of a corpus file: key -> (value, line), continuation lines joined
     with single spaces. Raises :class:`CorpusError` on an unknown or repeated key."""
     fields: dict[str, tuple[str, int]] = {}

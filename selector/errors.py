@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Self
 
 __all__ = [
+    "DEFAULT_FILE",
     "EXIT_BAD_INPUT",
     "EXIT_NEGATIVE",
     "EXIT_OK",
@@ -22,6 +23,9 @@ __all__ = [
     "UsageError",
     "field_path",
 ]
+
+#: The file a problem names when none holds it (text given to a function, an argument).
+DEFAULT_FILE = "<input>"
 
 #: Documented exit codes of the ``selector`` command.
 EXIT_OK = 0
@@ -49,7 +53,7 @@ class Problem:
     __slots__ = ("col", "file", "line", "message", "path")
 
     def __init__(
-        self, message: str, file: str = "<input>", line: int = 0, col: int = 0, path: str = ""
+        self, message: str, file: str = DEFAULT_FILE, line: int = 0, col: int = 0, path: str = ""
     ) -> None:
         self.message = message
         self.file = file
@@ -97,7 +101,7 @@ class SelectorError(Exception):
 
     @classmethod
     def single(
-        cls, message: str, *, file: str = "<input>", line: int = 0, col: int = 0, path: str = ""
+        cls, message: str, *, file: str = DEFAULT_FILE, line: int = 0, col: int = 0, path: str = ""
     ) -> Self:
         """Build an error holding a single problem."""
         return cls([Problem(message=message, file=file, line=line, col=col, path=path)])

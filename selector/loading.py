@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias, overload
 
 import yaml
 
-from selector.errors import Problem, ProfileError, SelectorError, field_path
+from selector.errors import DEFAULT_FILE, Problem, ProfileError, SelectorError, field_path
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -641,7 +641,7 @@ def load_profile_source(path: str | Path) -> tuple[str, YamlDocument, Profile]:
     return raw.decode("utf-8-sig"), document, _validate_profile(document)
 
 
-def load_profile_text(text: str | bytes, file: str = "<input>") -> Profile:
+def load_profile_text(text: str | bytes, file: str = DEFAULT_FILE) -> Profile:
     """Validate a profile given as YAML text (for tools that hold it in memory)."""
     raw = text.encode("utf-8") if isinstance(text, str) else text
     return _validate_profile(parse_yaml(raw, file))

@@ -170,3 +170,16 @@ def test_recommend_folder_with_one_bad_file_reports_the_good_ones_and_exits_2(
     out, err = capsys.readouterr()
     assert [r["profile"] for r in json.loads(out)] == ["chat"]
     assert f"{tmp_path / 'broken.yaml'}" in err
+
+
+def test_a_bad_argument_no_file_holds_reads_like_argparse_s_own_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Checked by the command, not by argparse: the same form, not a '<input>:' location.
+    assert main(["config", "nginx", "profiles/chat.yaml", "--upstream", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("selector config: error: --upstream 'bad': expected HOST:PORT")
+    assert "<input>" not in err
+    # A problem in a file stays located in it.
+    assert main(["recommend", "profiles/chat.yaml", "--matrix", "profiles/chat.yaml"]) == 2
+    assert capsys.readouterr().err.startswith("profiles/chat.yaml:")

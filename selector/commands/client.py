@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _usage_error(message: str, option: str) -> Exception:
     from selector.errors import UsageError
 
-    return UsageError.single(message, file="<command line>", path=option)
+    return UsageError.single(message, path=option)
 
 
 def _parse_mutations(values: list[str]) -> list[tuple[str, JsonValue]]:

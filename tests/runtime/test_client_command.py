@@ -95,7 +95,10 @@ def test_count_zero_sends_waits_for_the_acks_and_exits() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["ws", "ws://127.0.0.1:9", "--send", "{bad"], "<command line>: --send #1: not JSON"),
+        (
+            ["ws", "ws://127.0.0.1:9", "--send", "{bad"],
+            "selector client: error: --send #1: not JSON",
+        ),
         (["ws", "ws://127.0.0.1:9", "--send", '{"data": 1}'], "--send #1: expected"),
         (["sse", "ftp://example", "--duration", "0"], "url: expected an absolute"),
         (["ws", "ws://127.0.0.1:9", "--client-id", "a b"], "--client-id: client_id must be"),
