@@ -114,6 +114,28 @@ def test_help_imports_nothing_heavy(argv: list[str]) -> None:
     assert result.stderr.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_no_command_help_imports_a_heavy_module(command: str) -> None:
+    # dataclasses brings inspect, the largest import a --help could make; the libraries are
+    # what the commands load to run, never to describe themselves.
+    probe = (
+        "import sys, io, contextlib\n"
+        "from selector.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        main([{command!r}, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'dataclasses', 'inspect', 'pydantic', 'jsonschema', 'aiohttp', 'yaml',\n"
+        "         'tabulate', 'crossplane'} & set(sys.modules)\n"
+        "print(sorted(heavy), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.stderr.strip().splitlines()[-1] == "[]", command
+
+
 def test_validate_never_imports_aiohttp() -> None:
     probe = (
         "import sys\n"

@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from selector.commands._argtypes import seconds
 from selector.commands._options import add_from_argument, add_matrix_argument
@@ -25,9 +24,10 @@ if TYPE_CHECKING:
     from selector.profile import Profile
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    """What a lint run found, for the renderers: each finding beside its located problem."""
+class _Outcome(NamedTuple):
+    """What a lint run found, for the renderers: each finding beside its located problem.
+    A NamedTuple, not a dataclass: ``dataclasses`` brings ``inspect``, the largest import
+    ``selector lint --help`` would make."""
 
     profile: str | None
     sources: list[str]
