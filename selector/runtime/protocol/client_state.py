@@ -34,7 +34,7 @@ from selector.runtime.protocol.client_wire import (
     ServerMessage,
 )
 from selector.runtime.protocol.deadline import SilenceDeadline
-from selector.runtime.protocol.machine import InvalidTransition
+from selector.runtime.protocol.machine import next_state
 from selector.runtime.protocol.outbox import Outbox
 
 __all__ = [
@@ -192,12 +192,7 @@ class ClientState:
     # -- connection lifecycle -------------------------------------------------------------
 
     def _to(self, event: ConnectionEvent) -> None:
-        target = TRANSITIONS.get((self.connection, event))
-        if target is None:
-            raise InvalidTransition(
-                f"client connection: {event.value} in state {self.connection.value}"
-            )
-        self.connection = target
+        self.connection = next_state(TRANSITIONS, self.connection, event, "client connection")
 
     @property
     def connected(self) -> bool:

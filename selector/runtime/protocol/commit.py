@@ -26,7 +26,7 @@ from enum import Enum
 from selector.runtime.protocol.envelope import ACK_FORMAT, encode_ack, encode_error
 from selector.runtime.protocol.identity import Claim, Identities
 from selector.runtime.protocol.ledger import Ledger
-from selector.runtime.protocol.machine import InvalidTransition
+from selector.runtime.protocol.machine import InvalidTransition, next_state
 
 __all__ = [
     "MAX_SEQ_GAP",
@@ -173,10 +173,7 @@ class CommitSession:
         self._staged_marks: dict[str, int] = {}
 
     def _to(self, event: CommitEvent) -> None:
-        target = TRANSITIONS.get((self.state, event))
-        if target is None:
-            raise InvalidTransition(f"{event.value} in state {self.state.value}")
-        self.state = target
+        self.state = next_state(TRANSITIONS, self.state, event, "commit group")
 
     @property
     def failed(self) -> bool:

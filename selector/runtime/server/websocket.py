@@ -33,7 +33,7 @@ from aiohttp import web
 # is unmasked in ~1.4 ms instead of ~100 ms.
 from aiohttp._websocket.helpers import websocket_mask
 
-from selector.runtime.protocol.machine import InvalidTransition
+from selector.runtime.protocol.machine import next_state
 from selector.runtime.protocol.wsframe import (
     OP_BINARY,
     OP_CLOSE,
@@ -228,10 +228,7 @@ class WsConnection(asyncio.Protocol):
     # -- state -----------------------------------------------------------------------------
 
     def _to(self, event: WsEvent) -> WsState:
-        target = TRANSITIONS.get((self.state, event))
-        if target is None:
-            raise InvalidTransition(f"websocket: {event.value} in state {self.state.value}")
-        self.state = target
+        self.state = next_state(TRANSITIONS, self.state, event, "websocket")
         if self.state is WsState.CLOSED:
             if self._closing_timer is not None:
                 self._closing_timer.cancel()
