@@ -111,5 +111,11 @@ def __getattr__(name: str) -> object:
     return value
 
 
+def defining_module(name: str) -> str:
+    """The module that defines the public name ``name`` (for tools that read its source
+    rather than import it)."""
+    return _EXPORTS[name]
+
+
 def __dir__() -> list[str]:
     return sorted(__all__)

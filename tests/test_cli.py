@@ -136,17 +136,55 @@ def test_no_command_help_imports_a_heavy_module(command: str) -> None:
     assert result.stderr.strip().splitlines()[-1] == "[]", command
 
 
-def test_validate_never_imports_aiohttp() -> None:
+#: Every command that opens no connection, as a user runs it. ``probe``, ``verify``, ``serve``
+#: and ``client`` open connections and ``loadtest --run`` starts k6; the rest never need aiohttp.
+NO_CONNECTION_COMMANDS = (
+    "recommend {chat}",
+    "what-if {chat} --set media=audio",
+    "plan {chat}",
+    "lint {chat} --heartbeat 30 --client-timeout 60",
+    "loadtest {chat} --k6 --url ws://127.0.0.1:9/ws",
+    "config nginx {chat}",
+    "adr {chat}",
+    "validate {profiles}",
+    "migrate {v1} --out {tmp}/migrated.yaml",
+    "schema",
+    "rules",
+    "explain push-only-stream",
+    "docs build --out {tmp}/docs",
+    "docs check --out {tmp}/docs",
+)
+
+
+def test_commands_that_open_no_connection_never_import_aiohttp(tmp_path: Path) -> None:
+    v1 = tmp_path / "v1.yaml"
+    v1.write_text(
+        (PROFILES / "chat.yaml").read_text().replace("schema_version: 2", "schema_version: 1")
+    )
+    commands = [
+        c.format(chat=PROFILES / "chat.yaml", profiles=PROFILES, v1=v1, tmp=tmp_path).split()
+        for c in NO_CONNECTION_COMMANDS
+    ]
+    assert {argv[0] for argv in commands} | {"probe", "verify", "serve", "client"} == {
+        c.name for c in COMMANDS
+    }
+    # One interpreter runs them in turn and reports, after each, whether aiohttp is loaded.
     probe = (
-        "import sys\n"
+        "import contextlib, io, sys\n"
         "from selector.cli import main\n"
-        f"main(['validate', {str(PROFILES)!r}])\n"
-        "print('aiohttp' in sys.modules, 'jsonschema' in sys.modules, file=sys.stderr)\n"
+        f"for argv in {commands!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        code = main(argv)\n"
+        "    print('REPORT', argv[0], code, 'aiohttp' in sys.modules, file=sys.stderr)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
-    assert result.stderr.strip().splitlines()[-1] == "False False"
+    reports = [line.split()[1:] for line in result.stderr.splitlines() if line[:7] == "REPORT "]
+    assert [r[0] for r in reports] == [argv[0] for argv in commands], result.stderr
+    for name, code, imported in reports:
+        assert code == "0", (name, result.stderr)
+        assert imported == "False", f"selector {name} imported aiohttp"
 
 
 def test_schema_command_prints_the_committed_schema() -> None:
