@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "ProfileError": "selector.errors",
     "MatrixError": "selector.errors",
     "UsageError": "selector.errors",
+    "HarnessError": "selector.errors",
     "Problem": "selector.errors",
     "profile_json_schema": "selector.schemas",
     "LifetimePlan": "selector.planner.model",
@@ -48,6 +49,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ClientOptions",
     "ClientStoppedError",
+    "HarnessError",
     "Heartbeat",
     "LifetimePlan",
     "Matrix",
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
     from selector.engine.recommend import recommend
     from selector.engine.recommendation import Recommendation, recommendation_json_schema
     from selector.errors import (
+        HarnessError,
         MatrixError,
         Problem,
         ProfileError,

@@ -21,7 +21,9 @@ from selector import __version__
 from selector.errors import (
     DEFAULT_FILE,
     EXIT_BAD_INPUT,
+    EXIT_HARNESS,
     EXIT_NEGATIVE,
+    HarnessError,
     NegativeAnswer,
     Problem,
     SelectorError,
@@ -216,7 +218,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "Choose WebSocket, Server-Sent Events or WebRTC from a workload profile, "
             "explain the choice and plan the connection lifetime."
         ),
-        epilog="exit codes: 0 ok, 1 negative answer, 2 bad input or usage",
+        epilog=(
+            "exit codes: 0 ok, 1 negative answer, 2 bad input or usage, 3 a harness (verify, "
+            "loadtest --run) could not run here"
+        ),
     )
     parser.add_argument("--version", action="version", version=f"selector {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -259,7 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SelectorError as exc:
         for problem in exc.problems:
             print(_problem_line(problem, exc, args.command), file=sys.stderr)
-        return EXIT_NEGATIVE if isinstance(exc, NegativeAnswer) else EXIT_BAD_INPUT
+        if isinstance(exc, NegativeAnswer):
+            return EXIT_NEGATIVE
+        return EXIT_HARNESS if isinstance(exc, HarnessError) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

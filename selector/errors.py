@@ -13,8 +13,10 @@ from typing import Self
 __all__ = [
     "DEFAULT_FILE",
     "EXIT_BAD_INPUT",
+    "EXIT_HARNESS",
     "EXIT_NEGATIVE",
     "EXIT_OK",
+    "HarnessError",
     "MatrixError",
     "NegativeAnswer",
     "Problem",
@@ -33,6 +35,9 @@ EXIT_OK = 0
 EXIT_NEGATIVE = 1
 #: Bad input or usage: an invalid profile, matrix or argument.
 EXIT_BAD_INPUT = 2
+#: The tool's own harness could not run here (a verification run's servers, proxies or
+#: clients failed on this machine): neither bad input nor an answer about the profile.
+EXIT_HARNESS = 3
 
 
 def field_path(loc: Sequence[str | int]) -> str:
@@ -117,6 +122,12 @@ class MatrixError(SelectorError):
 
 class UsageError(SelectorError):
     """A command-line or API argument is invalid."""
+
+
+class HarnessError(SelectorError):
+    """The harness could not run on this machine: a verification run whose server, proxy or
+    clients failed (a port, a process, a timeout), or a load generator that crashed. Not bad
+    input and not a verdict on the protocol; the CLI exits with :data:`EXIT_HARNESS`."""
 
 
 class NegativeAnswer(SelectorError):

@@ -238,7 +238,7 @@ def test_a_bad_argument_no_file_holds_reads_like_argparse_s_own_errors(
     # Checked by the command, not by argparse: the same form, not a '<input>:' location.
     assert main(["config", "nginx", "profiles/chat.yaml", "--upstream", "bad"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("selector config: error: --upstream 'bad': expected HOST:PORT")
+    assert err.startswith("selector config: error: --upstream: 'bad': expected HOST:PORT")
     assert "<input>" not in err
     # A problem in a file stays located in it.
     assert main(["recommend", "profiles/chat.yaml", "--matrix", "profiles/chat.yaml"]) == 2

@@ -50,7 +50,7 @@ def _allowed_protocols(profile: Profile, matrix_files: list[str]) -> tuple[str, 
 
 
 def run(args: argparse.Namespace) -> int:
-    from selector.errors import EXIT_NEGATIVE, EXIT_OK
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, Problem, UsageError
     from selector.loading import load_profile
     from selector.planner.configs import render_config
     from selector.planner.solver import plan_lifetime
@@ -80,14 +80,23 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_NEGATIVE
     default_upstream = f"{profile.name}:8765" if args.target == "ingress_nginx" else None
-    config = render_config(
-        args.target,
-        profile,
-        plans.get("websocket"),
-        plans.get("sse"),
-        upstream=args.upstream or default_upstream or "127.0.0.1:8765",
-        listen=args.listen,
-    )
+    try:
+        config = render_config(
+            args.target,
+            profile,
+            plans.get("websocket"),
+            plans.get("sse"),
+            upstream=args.upstream or default_upstream or "127.0.0.1:8765",
+            listen=args.listen,
+        )
+    except UsageError as error:
+        # The library names its arguments; here they were given as options.
+        raise UsageError(
+            [
+                Problem(p.message, p.file, p.line, p.col, f"--{p.path}" if p.path else "")
+                for p in error.problems
+            ]
+        ) from None
     sys.stdout.write(config.text)
     for line in config.explanation:
         print(f"# {line}", file=sys.stderr)

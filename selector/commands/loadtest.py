@@ -10,10 +10,15 @@ import argparse
 
 from selector.commands._argtypes import positive_float, positive_int
 
+#: k6's exit code when a threshold failed (its errext/exitcodes ThresholdsHaveFailed): the
+#: run completed and the plan did not hold, a negative answer.
+K6_THRESHOLDS_FAILED = 99
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "exit codes: 0 ok, 1 thresholds failed (--run), 2 bad input or usage. k6 has no SSE "
+        "exit codes: 0 ok, 1 thresholds failed (--run), 2 bad input or usage, 3 k6 stopped "
+        "before the run completed. k6 has no SSE "
         "client without an extension: the script drives /ws only."
     )
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from selector.commands._output import write_output
-    from selector.errors import EXIT_NEGATIVE, EXIT_OK, UsageError
+    from selector.errors import EXIT_NEGATIVE, EXIT_OK, HarnessError, UsageError
     from selector.loading import load_profile
     from selector.planner import plan_lifetime
     from selector.render.k6 import k6_numbers, k6_script
@@ -85,5 +90,14 @@ def run(args: argparse.Namespace) -> int:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(script)
         result = subprocess.run([k6, "run", "--quiet", "--no-color", path], check=False)
-    # k6 exits 99 when a threshold fails.
-    return EXIT_OK if result.returncode == 0 else EXIT_NEGATIVE
+    if result.returncode == K6_THRESHOLDS_FAILED:
+        return EXIT_NEGATIVE
+    if result.returncode != 0:
+        # A script exception, a timeout in setup, a crash: the load never ran to its end,
+        # which says nothing about the profile's plan.
+        raise HarnessError.single(
+            f"k6 exited with {result.returncode} before the load run completed (its own "
+            "messages are above)",
+            file="selector loadtest",
+        )
+    return EXIT_OK

@@ -110,7 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only the heartbeat-plan runs, without the experiments of the deciding rules",
     )
     parser.epilog = (
-        "exit codes: 0 confirmed, weakened or not verifiable; 1 contradicted; 2 bad input"
+        "exit codes: 0 confirmed, weakened or not verifiable; 1 contradicted; 2 bad input; "
+        "3 the run itself failed on this machine (no verdict)"
     )
 
 

@@ -442,13 +442,15 @@ def _host_port(inputs: _Inputs) -> str:
 
 
 def parse_upstream(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as a pair; raises :class:`UsageError`."""
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as a pair; raises :class:`UsageError` whose
+    problem's path is ``upstream`` (the argument of :func:`render_config`)."""
     host, sep, port_text = text.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     valid_host = _is_ip(host) or bool(_HOST.match(host))
     if not sep or not valid_host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise UsageError.single(
-            f"--upstream {text!r}: expected HOST:PORT, such as 127.0.0.1:8765 or [::1]:8765"
+            f"{text!r}: expected HOST:PORT, such as 127.0.0.1:8765 or [::1]:8765",
+            path="upstream",
         )
     return host, int(port_text)
 
@@ -475,6 +477,6 @@ def render_config(
     if websocket is None and sse is None:
         raise UsageError.single("give a WebSocket plan, an SSE plan or both")
     if not 0 < listen < 65536:
-        raise UsageError.single(f"--listen {listen}: not a TCP port")
+        raise UsageError.single(f"{listen}: not a TCP port (1-65535)", path="listen")
     host, port = parse_upstream(upstream)
     return renderer(_Inputs(profile, websocket, sse, host, port, listen))

@@ -673,7 +673,7 @@ def _run_verification(
     progress: Progress | None,
     experiments: bool,
 ) -> VerifyReport:
-    from selector.errors import UsageError
+    from selector.errors import HarnessError
     from selector.runtime.client import ClientStoppedError
 
     verification = verify_profile(
@@ -691,8 +691,10 @@ def _run_verification(
     except (OSError, TimeoutError, ClientStoppedError) as exc:
         # Not a verdict on the protocol: the run itself could not happen here.
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise UsageError.single(
-            f"the verification run failed: {what} (try fewer --clients)", file="selector verify"
+        raise HarnessError.single(
+            f"the verification run failed: {what} (fewer clients may fit this machine: "
+            "VerifyOptions.clients, --clients)",
+            file="selector verify",
         ) from None
 
 

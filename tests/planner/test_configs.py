@@ -197,10 +197,16 @@ def test_aws_alb_json_sets_one_idle_timeout_for_both_protocols(profile: Profile)
 
 def test_bad_arguments_are_usage_errors(profile: Profile) -> None:
     ws = plan_lifetime(profile, "websocket")
-    with pytest.raises(UsageError):
-        render_config("nginx", profile, ws, None, upstream="no-port")
-    with pytest.raises(UsageError):
-        render_config("nginx", profile, ws, None, upstream="host:99999")
+    # A library caller is told which argument is wrong by its name, not by a CLI option.
+    for arguments, path in (
+        ({"upstream": "no-port"}, "upstream"),
+        ({"upstream": "host:99999"}, "upstream"),
+        ({"listen": 0}, "listen"),
+    ):
+        with pytest.raises(UsageError) as caught:
+            render_config("nginx", profile, ws, None, **arguments)
+        [problem] = caught.value.problems
+        assert problem.path == path and "--" not in problem.message, arguments
     with pytest.raises(UsageError):
         render_config("nginx", profile, None, None)
     with pytest.raises(UsageError):

