@@ -186,3 +186,92 @@ def test_the_scan_sees_any_however_it_is_imported() -> None:
         "AnyOf = 1  # a name that merely starts with Any\n"
     )
     assert sorted(any_uses(ast.parse(sample))) == [1, 3, 4]
+
+
+def import_graph(modules: dict[str, str]) -> dict[str, set[str]]:
+    """Module name -> the package modules it imports, read from each module's source
+    (``modules``: name -> text): imports inside functions count, imports under ``if
+    TYPE_CHECKING:`` do not (they never run)."""
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, text in modules.items():
+        tree = ast.parse(text)
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            graph[name] |= {target for target in targets if target in modules} - {name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: each strongly connected group of two or more modules
+    (Tarjan's algorithm, iterative so a deep package cannot overflow the stack)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, successors = work[-1]
+            step = next(successors, None)
+            if step is not None:
+                if step not in index:
+                    index[step] = low[step] = len(index)
+                    stack.append(step)
+                    on_stack.add(step)
+                    work.append((step, iter(sorted(graph[step]))))
+                elif step in on_stack:
+                    low[node] = min(low[node], index[step])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    found.append(sorted(group))
+    return found
+
+
+def test_the_package_has_no_import_cycles() -> None:
+    modules = {
+        _module_name(path): path.read_text(encoding="utf-8") for path in PACKAGE.rglob("*.py")
+    }
+    assert cycles(import_graph(modules)) == []
+
+
+def test_the_cycle_scan_sees_a_cycle_through_a_function_but_not_a_type_import() -> None:
+    modules = {
+        "pkg.a": "from pkg.b import thing\n",
+        "pkg.b": "def f():\n    import pkg.c\n",
+        "pkg.c": "from pkg import a\n",
+        "pkg": "",
+        "pkg.d": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.e import E\n",
+        "pkg.e": "from pkg.d import helper\n",
+    }
+    assert cycles(import_graph(modules)) == [["pkg.a", "pkg.b", "pkg.c"]]
