@@ -75,7 +75,7 @@ class Version:
             sys.path.insert(0, str(root))
             try:
                 import selector
-                from selector.engine.recommend import recommend
+                from selector import recommend  # the public name, in every version
                 from selector.loading import load_profile
                 from selector.profile import Profile
             finally:

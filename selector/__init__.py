@@ -28,12 +28,12 @@ _EXPORTS: dict[str, str] = {
     "Problem": "selector.errors",
     "profile_json_schema": "selector.schemas",
     "LifetimePlan": "selector.planner.model",
-    "plan_lifetime": "selector.planner.solver",
+    "plan_lifetime": "selector.builtin",
     "WsClient": "selector.runtime.client",
     "SseClient": "selector.runtime.client",
     "ClientStoppedError": "selector.runtime.client",
     "ClientOptions": "selector.runtime.client",
-    "recommend": "selector.engine.recommend",
+    "recommend": "selector.builtin",
     "Recommendation": "selector.engine.recommendation",
     "recommendation_json_schema": "selector.engine.recommendation",
     "load_matrix": "selector.rules.loading",
@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from selector.engine.recommend import recommend
+    from selector.builtin import plan_lifetime, recommend
     from selector.engine.recommendation import Recommendation, recommendation_json_schema
     from selector.errors import (
         HarnessError,
@@ -91,7 +91,6 @@ if TYPE_CHECKING:
     )
     from selector.loading import load_profile, load_profile_text
     from selector.planner.model import LifetimePlan
-    from selector.planner.solver import plan_lifetime
     from selector.profile import Profile
     from selector.render.adr import render_adr
     from selector.rules.loading import load_matrix

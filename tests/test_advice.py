@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, find, settings
 
+from selector.builtin import plan_lifetime
 from selector.cli import main
 from selector.engine.companions import companions_for
 from selector.errors import MatrixError
 from selector.loading import load_profile, load_profile_text
-from selector.planner.solver import COMPUTED_NOTE_IDS, plan_lifetime
+from selector.planner.solver import COMPUTED_NOTE_IDS
 from selector.profile import Profile
 from selector.rules.advice import (
     Advice,
@@ -23,6 +24,7 @@ from selector.rules.advice import (
     planner_note_table,
 )
 from selector.rules.facts import profile_facts
+from selector.rules.loading import default_matrix
 from tests.engine_helpers import profiles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +36,7 @@ KNOWN = [
 
 
 def _companion_ids(profile: Profile, protocol: str) -> set[str]:
-    return {c.id for c in companions_for(protocol, profile_facts(profile))}
+    return {c.id for c in companions_for(default_matrix(), protocol, profile_facts(profile))}
 
 
 def _note_ids(profile: Profile, protocol: str) -> set[str]:

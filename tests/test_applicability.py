@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 
-from selector.engine.recommend import recommend
+from selector.builtin import recommend
 from selector.errors import MatrixError
 from selector.loading import load_profile_text
 from selector.profile import Profile

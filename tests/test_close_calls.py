@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from selector.builtin import recommend
 from selector.engine.recommend import (
     CLOSE_MARGIN,
     UNSTATED_NOTE,
     WORKLOAD_KIND_FIELDS,
-    recommend,
     unstated,
 )
 from selector.loading import load_profile_text

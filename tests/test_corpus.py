@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from selector.builtin import recommend
 from selector.corpus import (
     CORPUS_DIR,
     DECIDED_BY,
@@ -26,7 +27,6 @@ from selector.corpus import (
     load_case,
     load_corpus,
 )
-from selector.engine.recommend import recommend
 from selector.loading import load_profile
 from selector.protocols import PROTOCOLS
 from selector.rules.loading import default_matrix

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from pydantic import BaseModel, field_serializer
 
-from selector.engine.recommend import recommend
+from selector.builtin import recommend
 from selector.engine.recommendation import Bandwidth, RankedProtocol, Recommendation, trusted
 from selector.loading import expand_paths, load_profile
 from selector.render.jsonfmt import join_json_items, json_item, render_json

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given, settings
 from jsonschema import Draft202012Validator
 
-from selector.engine.recommend import recommend
+from selector.builtin import recommend
 from selector.errors import MatrixError
 from selector.loading import load_profile_text
 from selector.profile import Profile

@@ -56,7 +56,7 @@ def test_origin_connections_held_counts_what_the_streams_leave(streams: int, lef
 
 
 def test_rationale_prints_the_derivation() -> None:
-    from selector.engine.recommend import recommend
+    from selector.builtin import recommend
 
     profile = load_profile_text(
         "schema_version: 1\nname: m\n"

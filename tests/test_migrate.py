@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from selector.builtin import recommend
 from selector.cli import main
-from selector.engine.recommend import recommend
 from selector.loading import load_profile, load_profile_text
 from selector.migration import upgrade_text
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from selector.builtin import recommend
 from selector.corpus import EVERY_V2_FIELD, load_corpus, v2_field_effects
-from selector.engine.recommend import recommend
 from selector.errors import SelectorError
 from selector.loading import load_profile_text
 from selector.migration import V2_FIELD_NAMES, without_v2_fields

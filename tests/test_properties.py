@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selector.engine.recommend import recommend
+from selector.builtin import recommend
 from selector.engine.recommendation import Recommendation
 from selector.profile import Profile
 from selector.rules.facts import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from selector.engine.recommend import recommend
+from selector.builtin import recommend
 from selector.loading import load_profile_text
 from selector.profile import Upstream
 from selector.rules.conditions import AllOf, Compare, Condition, Not

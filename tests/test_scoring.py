@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from selector import __version__
-from selector.engine.recommend import recommend
+from selector.builtin import recommend
 from selector.engine.recommendation import Recommendation
 from selector.errors import MatrixError
 from selector.loading import load_profile_text

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
+from selector.builtin import recommend
 from selector.engine import tipping
-from selector.engine.recommend import recommend
 from selector.engine.recommendation import TippingPoint
 from selector.loading import load_profile, load_profile_text
 from selector.profile import Profile

@@ -23,7 +23,7 @@ def recommended_protocol(
     Raises :class:`selector.errors.NegativeAnswer` when every protocol is vetoed, located at
     ``file`` (the profile's path, as the user gave it).
     """
-    from selector.engine.recommend import recommend
+    from selector.builtin import recommend
     from selector.errors import NegativeAnswer
     from selector.rules.loading import load_matrix
 

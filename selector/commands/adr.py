@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import datetime
 
+    from selector.builtin import recommend
     from selector.commands._output import write_output
-    from selector.engine.recommend import recommend
     from selector.errors import EXIT_NEGATIVE, EXIT_OK
     from selector.loading import load_profile
     from selector.render.adr import render_adr

@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _allowed_protocols(profile: Profile, matrix_files: list[str]) -> tuple[str, ...]:
     """WebSocket and SSE, less the one the rules (with ``--matrix`` overlays) veto; both when
     both are vetoed, since the configuration then serves whichever is built anyway."""
-    from selector.engine.recommend import recommend
+    from selector.builtin import recommend
     from selector.rules.loading import load_matrix
 
     ranking = recommend(profile, matrix=load_matrix(matrix_files)).ranking
@@ -50,10 +50,10 @@ def _allowed_protocols(profile: Profile, matrix_files: list[str]) -> tuple[str, 
 
 
 def run(args: argparse.Namespace) -> int:
+    from selector.builtin import plan_lifetime
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, Problem, UsageError
     from selector.loading import load_profile
     from selector.planner.configs import render_config
-    from selector.planner.solver import plan_lifetime
 
     profile = load_profile(args.profile)
     protocols = (args.protocol,) if args.protocol else _allowed_protocols(profile, args.matrix)

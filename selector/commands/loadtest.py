@@ -63,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
     import subprocess
     import tempfile
 
+    from selector.builtin import plan_lifetime
     from selector.commands._output import write_output
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, HarnessError, UsageError
     from selector.loading import load_profile
-    from selector.planner import plan_lifetime
     from selector.render.k6 import k6_numbers, k6_script
 
     if not args.url.startswith(("http://", "https://", "ws://", "wss://")):

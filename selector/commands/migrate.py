@@ -19,8 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
+    from selector.builtin import recommend
     from selector.commands._output import write_output
-    from selector.engine.recommend import recommend, unstated
+    from selector.engine.recommend import unstated
     from selector.errors import EXIT_OK
     from selector.loading import load_profile_source, load_profile_text
     from selector.migration import MIGRATION_NOTE, upgrade_text, v2_questions

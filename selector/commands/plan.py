@@ -49,9 +49,9 @@ def _filled(profile: Profile, sources: list[str], protocol: str) -> Profile:
 
 
 def run(args: argparse.Namespace) -> int:
+    from selector.builtin import plan_lifetime
     from selector.errors import EXIT_NEGATIVE, EXIT_OK
     from selector.loading import load_profile
-    from selector.planner import plan_lifetime
     from selector.render.plan import PLAN_FORMATS
 
     profile = load_profile(args.profile)

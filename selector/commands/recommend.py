@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         raise UsageError.single("give at least one PROFILE file or folder", file="selector")
 
-    from selector.engine.recommend import recommend
+    from selector.builtin import recommend
     from selector.loading import expand_paths, load_profile
     from selector.rules.loading import load_matrix
 

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
-    from selector.engine.recommend import recommend
+    from selector.builtin import recommend
     from selector.engine.whatif import compare, parse_assignment
     from selector.errors import EXIT_NEGATIVE, EXIT_OK, ProfileError
     from selector.loading import load_with_overrides

@@ -25,7 +25,7 @@ def example_recommendations(
     """Each example profile file, with the profile and its recommendation under the
     built-in matrix (reads the files; ``generators()`` shares one result between the reports
     and the index)."""
-    from selector.engine.recommend import recommend
+    from selector.builtin import recommend
     from selector.loading import load_profile
 
     loaded = {path: load_profile(path) for path in example_profiles(folder)}

@@ -37,11 +37,6 @@ from selector.errors import Problem, ProfileError
 from selector.planner.solver import heartbeats_and_plan
 from selector.protocols import PROTOCOLS
 from selector.rules.facts import FACTS, profile_facts
-
-# The built-in matrix is package data, compiled on first use by the loading side: the one
-# thing the engine takes from there (tests/test_layering.py). Overlay files are read there too,
-# by the caller (selector.load_matrix), never here.
-from selector.rules.loading import default_matrix
 from selector.rules.measures import MEASURES
 from selector.rules.model import TIE_ORDER, Matrix
 from selector.rules.values import Facts, number
@@ -74,27 +69,25 @@ TIE_BREAK = (
 )
 
 
-def recommend(profile: Profile, *, matrix: Matrix | None = None) -> Recommendation:
-    """Recommend a protocol for ``profile`` and explain every point of the score.
+def recommend(profile: Profile, matrix: Matrix) -> Recommendation:
+    """Recommend a protocol for ``profile`` under the compiled ``matrix`` and explain every
+    point of the score.
 
-    ``matrix`` is ``None`` for the built-in rules, or a compiled :class:`Matrix`: the
-    built-in rules extended by overlay files (:func:`selector.load_matrix` reads them) or
-    by overlay text (:func:`selector.rules.loading.load_overlay_text`). Pure: it reads no
-    file, clock or socket. Check ``result.protocol``: ``None`` means every protocol is
-    vetoed, and ``result.ranking`` says why. Raises :class:`selector.errors.ProfileError`
-    for a non-finite number (``.inf``), and :class:`TypeError` for anything else given as
-    ``matrix`` (read overlay files with :func:`selector.load_matrix`).
+    ``matrix`` carries the rules and the advice tables (companions, planner notes); the
+    loading side compiles it (:func:`selector.rules.loading.default_matrix`,
+    :func:`selector.load_matrix`), and :func:`selector.recommend` is this function with the
+    built-in matrix filled in. Pure: it reads no file, clock or socket. Check
+    ``result.protocol``: ``None`` means every protocol is vetoed, and ``result.ranking``
+    says why. Raises :class:`selector.errors.ProfileError` for a non-finite number
+    (``.inf``), and :class:`TypeError` for anything but a :class:`Matrix` as ``matrix``.
     """
-    if matrix is None:
-        compiled = default_matrix()
-    elif isinstance(matrix, Matrix):
-        compiled = matrix
-    else:
+    if not isinstance(matrix, Matrix):
         # Paths were accepted here once; reading them is the loading side's job now.
         raise TypeError(
-            f"matrix must be a compiled Matrix or None, not {type(matrix).__name__}: read "
+            f"matrix must be a compiled Matrix, not {type(matrix).__name__}: read "
             "overlay files with selector.load_matrix(paths)"
         )
+    compiled = matrix
     facts = profile_facts(profile)
     _require_finite(facts, profile.name)
     outcome = score(compiled, facts, opened=True)
@@ -168,7 +161,9 @@ def recommend(profile: Profile, *, matrix: Matrix | None = None) -> Recommendati
     close = None
     if margin is not None and margin <= CLOSE_MARGIN and len(ranking) > 1:
         close = _close_call(ranking[0], ranking[1], margin, tipping_points, unstated(profile))
-    heartbeats, plan = heartbeats_and_plan(profile, protocol, facts)
+    heartbeats, plan = heartbeats_and_plan(
+        profile, protocol, facts, compiled.notes_by_protocol.get(protocol or "", ())
+    )
     return trusted(
         Recommendation,
         recommendation_version=1,
@@ -179,7 +174,7 @@ def recommend(profile: Profile, *, matrix: Matrix | None = None) -> Recommendati
         ranking=ranking,
         hits=hits,
         tipping_points=tipping_points,
-        companions=companions_for(protocol, facts) if protocol else [],
+        companions=companions_for(compiled, protocol, facts) if protocol else [],
         bandwidth=estimate_bandwidth(facts, heartbeats),
         provenance=_provenance(compiled),
         close=close,

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 _EXPORTS: dict[str, str] = {
     "LifetimePlan": "selector.planner.model",
-    "plan_lifetime": "selector.planner.solver",
     "CurrentSettings": "selector.planner.lint",
     "LintFinding": "selector.planner.lint",
     "lint_settings": "selector.planner.lint",
@@ -23,7 +22,6 @@ __all__ = [
     "LifetimePlan",
     "LintFinding",
     "lint_settings",
-    "plan_lifetime",
     "render_config",
 ]
 
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
     from selector.planner.configs import render_config
     from selector.planner.lint import CurrentSettings, LintFinding, lint_settings
     from selector.planner.model import LifetimePlan
-    from selector.planner.solver import plan_lifetime
 
 
 def __getattr__(name: str) -> object:

@@ -12,7 +12,6 @@ Pure and fast: no I/O, no clock, no randomness. The laws it keeps, checked by pr
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -37,7 +36,9 @@ from selector.protocols import PROTOCOLS
 from selector.units import seconds_text
 
 if TYPE_CHECKING:
-    from selector.rules.advice import Advice
+    from collections.abc import Sequence
+
+    from selector.rules.model import Advice
     from selector.rules.values import Facts
 
 __all__ = [
@@ -171,15 +172,19 @@ class _Hop:
         return idle_assumed or life_assumed
 
 
-def plan_lifetime(profile: Profile, protocol: str, *, facts: Facts | None = None) -> LifetimePlan:
+def plan_lifetime(
+    profile: Profile, protocol: str, notes: Sequence[Advice], *, facts: Facts | None = None
+) -> LifetimePlan:
     """Plan heartbeats, hop timeouts, reconnects and replay for ``protocol`` over the path.
 
     ``protocol`` is ``"websocket"``, ``"sse"`` or ``"webrtc"`` (the plan then covers the
     signalling WebSocket, TURN and ICE consent). Raises :class:`UsageError` for any other
     protocol. The caller must check ``plan.problems``: a non-empty list means the constraints
-    contradict each other and the plan cannot be applied as it stands. ``facts`` are the
-    profile's facts when the caller has them already (``recommend()`` does): the note table's
-    conditions read them.
+    contradict each other and the plan cannot be applied as it stands. ``notes`` are the
+    planner-note rows to apply (a compiled matrix's ``notes``; :func:`selector.plan_lifetime`
+    passes the built-in ones): those for ``protocol`` whose condition holds join the plan's
+    notes. ``facts`` are the profile's facts when the caller has them already
+    (``recommend()`` does): the notes' conditions read them.
     """
     if protocol not in PROTOCOLS:
         raise UsageError.single(
@@ -191,16 +196,17 @@ def plan_lifetime(profile: Profile, protocol: str, *, facts: Facts | None = None
 
         facts = profile_facts(profile)
     hops = _hops(profile, protocol)
-    return _plan(profile, protocol, facts, hops, _choose_heartbeat(profile, protocol, hops))
+    chosen = _choose_heartbeat(profile, protocol, hops)
+    return _plan(profile, protocol, facts, hops, chosen, notes)
 
 
 def heartbeats_and_plan(
-    profile: Profile, protocol: str | None, facts: Facts
+    profile: Profile, protocol: str | None, facts: Facts, notes: Sequence[Advice]
 ) -> tuple[dict[str, float], LifetimePlan | None]:
     """:func:`heartbeat_intervals` and, unless ``protocol`` is ``None``, :func:`plan_lifetime`
-    of ``protocol`` (one of :data:`selector.protocols.PROTOCOLS`), the hops and heartbeat
-    worked out once for both: ``recommend()`` asks for both, 1,635,693 -> 1,619,315
-    instructions per call (bench/engine_instructions.sh)."""
+    of ``protocol`` (one of :data:`selector.protocols.PROTOCOLS`) with the note rows
+    ``notes``, the hops and heartbeat worked out once for both: ``recommend()`` asks for
+    both, 1,635,693 -> 1,619,315 instructions per call (bench/engine_instructions.sh)."""
     ws_hops = _hops(profile, "websocket")
     ws_chosen = _choose_heartbeat(profile, "websocket", ws_hops)
     sse_hops = _hops(profile, "sse")
@@ -209,12 +215,12 @@ def heartbeats_and_plan(
     if protocol is None:
         return heartbeats, None
     if protocol not in PROTOCOLS:
-        return heartbeats, plan_lifetime(profile, protocol, facts=facts)  # raises UsageError
+        return heartbeats, plan_lifetime(profile, protocol, notes, facts=facts)  # UsageError
     if protocol == "sse":
-        return heartbeats, _plan(profile, protocol, facts, sse_hops, sse_chosen)
+        return heartbeats, _plan(profile, protocol, facts, sse_hops, sse_chosen, notes)
     # WebRTC's signalling meets the WebSocket limits (hop_limits) and only SSE chooses its
     # heartbeat apart (_choose_heartbeat): the WebSocket's hops and heartbeat are WebRTC's.
-    return heartbeats, _plan(profile, protocol, facts, ws_hops, ws_chosen)
+    return heartbeats, _plan(profile, protocol, facts, ws_hops, ws_chosen, notes)
 
 
 def _hops(profile: Profile, protocol: str) -> list[_Hop]:
@@ -232,10 +238,11 @@ def _plan(
     facts: Facts,
     hops: list[_Hop],
     chosen: tuple[float, str],
+    note_rows: Sequence[Advice],
 ) -> LifetimePlan:
     """:func:`plan_lifetime` with the hops and the chosen heartbeat worked out."""
     problems: list[PlanProblem] = []
-    notes = _notes(protocol, facts)
+    notes = _notes(protocol, facts, note_rows)
 
     heartbeat, bound_by = chosen
     if heartbeat < MIN_SENSIBLE_HEARTBEAT_S:
@@ -733,17 +740,8 @@ def _replay_buffer(
 # --- advice -----------------------------------------------------------------------------------
 
 
-def _notes(protocol: str, facts: Facts) -> list[Note]:
-    """The rows of the note table (``notes.yaml``) for ``protocol`` whose condition holds."""
-    return [(row.id, row.text(facts)) for row in _note_rows(protocol) if row.test(facts)]
-
-
-@functools.cache
-def _note_rows(protocol: str) -> tuple[Advice, ...]:
-    """The rows of :func:`selector.rules.advice.planner_note_table` for ``protocol``, in
-    table order: imported on first use (the planner loads without the rules' YAML and schema
-    machinery) and then kept. The import in _notes ran on every plan, ~7,900 instructions
-    each (recommend() 1,818,116 -> 1,808,817, bench/engine_instructions.sh)."""
-    from selector.rules.advice import planner_note_table
-
-    return tuple(row for row in planner_note_table() if protocol in row.protocols)
+def _notes(protocol: str, facts: Facts, rows: Sequence[Advice]) -> list[Note]:
+    """The note rows for ``protocol`` whose condition holds, as (id, text), in table order."""
+    return [
+        (row.id, row.text(facts)) for row in rows if protocol in row.protocols and row.test(facts)
+    ]

@@ -11,18 +11,17 @@ compiler, once per process; the engine and the planner then only call compiled p
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 from selector.errors import MatrixError
 from selector.loading import YamlDocument, parse_yaml
 from selector.protocols import PROTOCOLS
-from selector.rules.conditions import Condition, Predicate, predicates
-from selector.rules.facts import FACTS, format_fact
-from selector.rules.loading import Collector, compile_row_text, schema_problems
+from selector.rules.conditions import Condition, predicates
+from selector.rules.facts import FACTS
+from selector.rules.model import Advice
+from selector.rules.rows import Collector, compile_row_text, schema_problems
 from selector.rules.schema import MATRIX_SCHEMA_ID, RULE_ID_PATTERN
-from selector.rules.values import Facts
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -30,33 +29,11 @@ if TYPE_CHECKING:
     from selector.jsonvalue import JsonObject, JsonValue
 
 __all__ = [
-    "Advice",
     "companion_table",
     "compile_companions_text",
     "compile_notes_text",
     "planner_note_table",
 ]
-
-
-@dataclass(frozen=True)
-class Advice:
-    """One compiled row: a companion (``component`` set) or a planner note."""
-
-    id: str
-    protocols: frozenset[str]
-    test: Predicate
-    template: tuple[tuple[str, str | None], ...]
-    source: str
-    component: str = ""
-
-    def text(self, facts: Facts) -> str:
-        """The row's text with the profile's values quoted in place of the placeholders."""
-        return "".join(
-            [
-                literal + (format_fact(facts[name]) if name is not None else "")
-                for literal, name in self.template
-            ]
-        )
 
 
 class _Row(TypedDict):

@@ -30,6 +30,7 @@ from selector.rules.values import Facts, number
 
 __all__ = [
     "TIE_ORDER",
+    "Advice",
     "Effect",
     "Grade",
     "Matrix",
@@ -234,10 +235,35 @@ def _quote(name: str | None, facts: Facts) -> str:
     return format_fact(facts[name])
 
 
+@dataclass(frozen=True)
+class Advice:
+    """One compiled row: a companion (``component`` set) or a planner note."""
+
+    id: str
+    protocols: frozenset[str]
+    test: Predicate
+    template: tuple[tuple[str, str | None], ...]
+    source: str
+    component: str = ""
+
+    def text(self, facts: Facts) -> str:
+        """The row's text with the profile's values quoted in place of the placeholders."""
+        return "".join(
+            [
+                literal + (format_fact(facts[name]) if name is not None else "")
+                for literal, name in self.template
+            ]
+        )
+
+
 class Matrix:
-    """An ordered set of rules, precompiled into the tables scoring needs.
+    """An ordered set of rules, precompiled into the tables scoring needs, with the advice
+    tables the engine and the planner read beside them.
 
     ``sha256`` identifies the default matrix plus overlays used; ``sources`` names them.
+    ``companions`` and ``notes`` are the compiled rows of the companion and planner-note
+    tables (the built-in ones whenever the loading side compiled the matrix; overlays do not
+    change them), so that the engine takes everything it reads from this one value.
     """
 
     __slots__ = (
@@ -245,9 +271,13 @@ class Matrix:
         "_opener",
         "_splits",
         "by_id",
+        "companions",
+        "companions_by_protocol",
         "deltas",
         "gated",
         "graders",
+        "notes",
+        "notes_by_protocol",
         "rules",
         "rules_at",
         "rules_by_fact",
@@ -260,10 +290,27 @@ class Matrix:
         "vetoes",
     )
 
-    def __init__(self, rules: tuple[Rule, ...], *, sha256: str, sources: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        rules: tuple[Rule, ...],
+        *,
+        sha256: str,
+        sources: tuple[str, ...],
+        companions: tuple[Advice, ...] = (),
+        notes: tuple[Advice, ...] = (),
+    ) -> None:
         self.rules = rules
         self.sha256 = sha256
         self.sources = sources
+        self.companions = companions
+        self.notes = notes
+        #: Each protocol's rows of either table, in table order, looked up once per answer.
+        self.companions_by_protocol: dict[str, tuple[Advice, ...]] = {
+            p: tuple(row for row in companions if p in row.protocols) for p in PROTOCOLS
+        }
+        self.notes_by_protocol: dict[str, tuple[Advice, ...]] = {
+            p: tuple(row for row in notes if p in row.protocols) for p in PROTOCOLS
+        }
         self.by_id: dict[str, Rule] = {r.id: r for r in rules}
         gated = tuple(r.gated for r in rules)
         #: Each rule's condition with its subjects, as scoring evaluates it.
@@ -383,7 +430,13 @@ class Matrix:
 
     def reordered(self, order: list[int]) -> Matrix:
         """The same rules in another order (scores must not depend on it; tests check)."""
-        return Matrix(tuple(self.rules[i] for i in order), sha256=self.sha256, sources=self.sources)
+        return Matrix(
+            tuple(self.rules[i] for i in order),
+            sha256=self.sha256,
+            sources=self.sources,
+            companions=self.companions,
+            notes=self.notes,
+        )
 
 
 def _deltas(rule: Rule) -> tuple[float, float, float]:

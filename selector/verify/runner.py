@@ -33,8 +33,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from selector.builtin import plan_lifetime
 from selector.engine.recommendation import Recommendation
-from selector.planner.solver import plan_lifetime
 from selector.profile import Profile
 from selector.rules.loading import MatrixArg
 from selector.rules.model import Rule
@@ -538,7 +538,7 @@ async def verify_profile(
     ``protocols`` limits which candidates run (default: every protocol, in ranking order);
     ``experiments=False`` skips the factors (the rules' own experiments).
     """
-    from selector.engine.recommend import recommend
+    from selector.builtin import recommend
     from selector.rules.loading import resolve_matrix
 
     progress = progress or _stderr

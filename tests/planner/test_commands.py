@@ -112,7 +112,7 @@ def test_plan_on_invalid_profile_is_located_exit_2(capsys, write_yaml) -> None: 
 
 
 def test_plan_without_protocol_follows_the_engine(capsys, good) -> None:  # type: ignore[no-untyped-def]
-    from selector.engine.recommend import recommend
+    from selector.builtin import recommend
     from selector.loading import load_profile
 
     expected = recommend(load_profile(good)).protocol

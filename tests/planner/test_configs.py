@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from selector.builtin import plan_lifetime
 from selector.errors import UsageError
 from selector.planner.configs import hop_timeout, render_config
-from selector.planner.solver import HOP_MARGIN, plan_lifetime
+from selector.planner.solver import HOP_MARGIN
 from selector.profile import Profile
 
 from .helpers import make_profile

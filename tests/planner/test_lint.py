@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from selector.builtin import plan_lifetime
 from selector.planner.facts import hop_limits
 from selector.planner.lint import LINT_CHECKS, CurrentSettings, lint_settings
-from selector.planner.solver import plan_lifetime
 from selector.profile import HOP_KINDS, Profile
 
 from .helpers import make_profile

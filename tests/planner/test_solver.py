@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from selector.builtin import plan_lifetime
 from selector.errors import UsageError
 from selector.planner.facts import HOP_FACTS, hop_limits
 from selector.planner.model import LifetimePlan
@@ -15,7 +16,6 @@ from selector.planner.solver import (
     ASSUMED_ACCEPT_RATE_PER_S,
     HOP_MARGIN,
     MIN_SENSIBLE_HEARTBEAT_S,
-    plan_lifetime,
 )
 from selector.profile import HOP_KINDS
 

@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from selector.builtin import plan_lifetime
 from selector.planner.model import LifetimePlan
 from selector.planner.solver import (
     ASSUMED_ACCEPT_RATE_PER_S,
@@ -16,10 +17,10 @@ from selector.planner.solver import (
     heartbeat_interval,
     heartbeat_intervals,
     heartbeats_and_plan,
-    plan_lifetime,
 )
 from selector.profile import HOP_KINDS, Profile
 from selector.rules.facts import profile_facts
+from selector.rules.loading import default_matrix
 
 from .helpers import make_profile
 
@@ -83,7 +84,8 @@ def test_heartbeats_and_plan_is_both_worked_out_apart(
     profile: Profile, protocol: str | None
 ) -> None:
     """heartbeats_and_plan() shares the hops and the heartbeat: the same as asking apart."""
-    heartbeats, plan = heartbeats_and_plan(profile, protocol, profile_facts(profile))
+    notes = default_matrix().notes
+    heartbeats, plan = heartbeats_and_plan(profile, protocol, profile_facts(profile), notes)
     assert heartbeats == heartbeat_intervals(profile)
     if protocol is None:
         assert plan is None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selector.builtin import plan_lifetime
 from selector.loading import load_profile
-from selector.planner import plan_lifetime
 from selector.planner.model import LifetimePlan, PlanProblem
 from selector.runtime.server.settings import (
     DEFAULT_HEARTBEAT,

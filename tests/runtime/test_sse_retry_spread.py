@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from selector.planner import plan_lifetime
+from selector.builtin import plan_lifetime
 from selector.runtime.server.settings import settings_from_plans
 from tests.runtime.conftest import UNIT, arun, eventually, serving
 from tests.runtime.test_node_eventsource import NODE, NODE_DIR, node_peer

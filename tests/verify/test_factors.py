@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from selector.engine.recommend import recommend
+from selector.builtin import recommend
 from selector.errors import SelectorError
 from selector.loading import load_profile, load_profile_text
 from selector.rules.facts import profile_facts

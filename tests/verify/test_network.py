@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from selector.builtin import plan_lifetime
 from selector.loading import load_profile_text
-from selector.planner import plan_lifetime
 from selector.verify.network import MIN_RTO_S, Network, network_for_profile
 from selector.verify.runner import PROGRESS_EVERY_S, run_mode
 from selector.verify.traffic import VerifyOptions, build_traffic_plan

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
+from selector.builtin import plan_lifetime
 from selector.loading import load_profile_text
-from selector.planner import plan_lifetime
 from selector.runtime.rtc import aiortc_available
 from selector.verify.runner import RunTweaks, run_mode, run_protocol
 from selector.verify.traffic import VerifyOptions, build_traffic_plan

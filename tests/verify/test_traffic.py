@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from selector.builtin import plan_lifetime
 from selector.loading import load_profile, load_profile_text
-from selector.planner import plan_lifetime
 from selector.verify.traffic import (
     MIN_MESSAGES_PER_PHASE,
     VerifyOptions,

@@ -69,7 +69,7 @@ class PlannedSettings:
 def plan_for_profile(profile: Profile) -> PlannedSettings:
     """The server's settings as ``selector.planner.plan_lifetime`` plans them for the profile's
     WebSocket and SSE connections."""
-    from selector.planner import plan_lifetime
+    from selector.builtin import plan_lifetime
 
     return settings_from_plans(plan_lifetime(profile, "websocket"), plan_lifetime(profile, "sse"))
 
