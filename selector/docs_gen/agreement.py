@@ -815,6 +815,24 @@ HISTORY: tuple[str, ...] = (
     "as scored: v1 118 of 130 (91 %), v2 107 of 137 (78 %), top-2 267 of 267, three exact "
     "ties. Held-out profiles in v2 over all entries: 576 of 685. Over the whole corpus: "
     "1,280 of 1,529.",
+    "Twenty-six more documented systems in three sets, with no rule changed: a v2 set of "
+    "email, calendar and groupware servers and clients on 5 of 9, a v2 set of testing, "
+    "browser-automation and dev-server tools on 9 of 10, and a v1 set of notebook, BI and "
+    "data tools on 6 of 7. Top-2 25 of 26: for the first time in the corpus the team's "
+    "choice ranks third (`langfuse-dashboard-query-progress-sse`: each widget's SSE stream "
+    "answers one POSTed query, which a v1 file cannot say, so nine streams per dashboard "
+    "read as held open over HTTP/1.1 and `sse-http1-connection-exhaustion` vetoes SSE). No "
+    "exact tie. The audits dropped two: a second endpoint of a mail server the set has (its "
+    "EventSource beside its WebSocket) and a notebook product whose only source is a setup "
+    "step; they limited a mutation-testing report to the product that shipped it and a "
+    "viewer to the versions before its move to gRPC, took client kinds and authentication "
+    "the docs do not support out of three files, and a generic claim about WebSockets was "
+    "set to none stated. The five other misses are WebSocket pushes whose clients send "
+    "nothing on the socket but, in two, a first message with their credentials (four mail "
+    "and groupware notification feeds, and a device-log broadcast started by separate "
+    "requests). Over the documented systems of the last fifteen entries, as scored: v1 124 "
+    "of 137 (91 %), v2 121 of 156 (78 %), top-2 292 of 293, three exact ties. Held-out "
+    "profiles in v2 over all entries: 590 of 704. Over the whole corpus: 1,300 of 1,555.",
 )
 
 
