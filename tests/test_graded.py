@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from selector.builtin import recommend
 from selector.cli import main
-from selector.engine.recommend import recommend
 from selector.errors import MatrixError
 from selector.loading import load_profile_text
 from selector.profile import Profile
@@ -199,6 +199,27 @@ def test_six_sse_streams_over_http1_veto_sse_and_http2_lifts_the_cost() -> None:
     for streams in (2, 5, 6):
         hits = recommend(_streams(streams, version="2")).hits
         assert not any(h.rule.startswith("sse-http1-") for h in hits)
+
+
+def _requests(streams: int, *, per_request: bool) -> Profile:
+    return load_profile_text(
+        "schema_version: 2\nname: m\ntraffic:\n"
+        f"  server_to_client: {{rate_hz: 1, payload_bytes: 500, per_request: {per_request}}}\n"
+        "  client_to_server: {rate_hz: 0.05, payload_bytes: 500, channel: separate_requests}\n"
+        f"scale: {{streams_per_client: {streams}}}\n"
+        "infrastructure: {http_version: '1.1'}\n"
+    )
+
+
+@pytest.mark.parametrize("streams", [3, 5, 6, 9])
+def test_streams_that_each_answer_one_request_hold_no_connection_for_good(streams: int) -> None:
+    """A stream that answers one request and ends with it (per_request) queues like any
+    request over HTTP/1.1: neither connection rule charges SSE for it; held open, it is."""
+    rec = recommend(_requests(streams, per_request=True))
+    assert not any(h.rule.startswith("sse-http1-") for h in rec.hits)
+    assert [r.vetoed for r in rec.ranking if r.protocol == "sse"] == [False]
+    held = recommend(_requests(streams, per_request=False))
+    assert any(h.rule.startswith("sse-http1-") for h in held.hits)
 
 
 @settings(max_examples=200, deadline=None)
