@@ -28,7 +28,7 @@ PYTHONPATH=$root valgrind --tool=callgrind --collect-atstart=no \
     "$python" -c '
 import sys
 from pathlib import Path
-from selector.engine.recommend import recommend
+from selector import recommend  # the public name, in every version
 from selector.loading import load_profile
 root = Path(sys.argv[1])
 paths = sorted((root / "profiles").glob("*.yaml")) + sorted((root / "tests/corpus").glob("*.yaml"))
