@@ -67,7 +67,7 @@ class PlannedSettings:
 
 
 def plan_for_profile(profile: Profile) -> PlannedSettings:
-    """The server's settings as ``selector.planner.plan_lifetime`` plans them for the profile's
+    """The server's settings as ``selector.plan_lifetime`` plans them for the profile's
     WebSocket and SSE connections."""
     from selector.builtin import plan_lifetime
 
