@@ -87,10 +87,9 @@ def recommend(profile: Profile, matrix: Matrix) -> Recommendation:
             f"matrix must be a compiled Matrix, not {type(matrix).__name__}: read "
             "overlay files with selector.load_matrix(paths)"
         )
-    compiled = matrix
     facts = profile_facts(profile)
     _require_finite(facts, profile.name)
-    outcome = score(compiled, facts, opened=True)
+    outcome = score(matrix, facts, opened=True)
     best = winner(outcome.scores, outcome.vetoes)
 
     # Rounded once: the ranking's order and its scores both use them.
@@ -103,7 +102,7 @@ def recommend(profile: Profile, matrix: Matrix) -> Recommendation:
     keyed: list[tuple[tuple[int, bool, bool, float, str], RuleHit]] = []
     veto_reasons: list[list[str]] = [[], [], []]
     for index in compress(range(len(outcome.fired)), outcome.fired):
-        rule = compiled.rules[index]
+        rule = matrix.rules[index]
         reason = rule.reason(facts)
         graded = outcome.graded.get(index)
         for effect in rule.effects:
@@ -153,7 +152,7 @@ def recommend(profile: Profile, matrix: Matrix) -> Recommendation:
     ]
     margin, confidence = _margin(outcome.scores, outcome.vetoes, best)
     protocol = PROTOCOLS[best] if best is not None else None
-    tipping_points = find_tipping_points(compiled, facts, outcome, best, profile)
+    tipping_points = find_tipping_points(matrix, facts, outcome, best, profile)
     if confidence in ("high", "medium") and margin is not None and _sensitive(tipping_points):
         confidence = "medium" if confidence == "high" else "low"
     if confidence in ("high", "medium") and _rests_on_one_rule(hits, ranking):
@@ -162,7 +161,7 @@ def recommend(profile: Profile, matrix: Matrix) -> Recommendation:
     if margin is not None and margin <= CLOSE_MARGIN and len(ranking) > 1:
         close = _close_call(ranking[0], ranking[1], margin, tipping_points, unstated(profile))
     heartbeats, plan = heartbeats_and_plan(
-        profile, protocol, facts, compiled.notes_by_protocol.get(protocol or "", ())
+        profile, protocol, facts, matrix.notes_by_protocol.get(protocol or "", ())
     )
     return trusted(
         Recommendation,
@@ -174,9 +173,9 @@ def recommend(profile: Profile, matrix: Matrix) -> Recommendation:
         ranking=ranking,
         hits=hits,
         tipping_points=tipping_points,
-        companions=companions_for(compiled, protocol, facts) if protocol else [],
+        companions=companions_for(matrix, protocol, facts) if protocol else [],
         bandwidth=estimate_bandwidth(facts, heartbeats),
-        provenance=_provenance(compiled),
+        provenance=_provenance(matrix),
         close=close,
         plan=plan,
     )
