@@ -176,3 +176,30 @@ def test_condition_problems(data: dict[str, Any], message: str) -> None:
     problems: list[str] = []
     assert compile_condition(data, ("when",), lambda loc, msg: problems.append(msg)) is None
     assert message in problems[0]
+
+
+def test_the_core_is_handed_its_matrix_and_the_public_name_fills_in_the_built_in_one() -> None:
+    """selector.recommend is the engine's recommend with the built-in matrix: same answer,
+    companions and plan; the engine itself has no default, so it never reads package data."""
+    import inspect
+
+    from selector.engine.recommend import recommend as engine_recommend
+    from selector.rules.loading import default_matrix
+
+    assert (
+        inspect.signature(engine_recommend).parameters["matrix"].default is inspect.Parameter.empty
+    )
+    profile = selector.load_profile(Path(__file__).resolve().parent.parent / "profiles/chat.yaml")
+    public = selector.recommend(profile)
+    core = engine_recommend(profile, default_matrix())
+    assert public.model_dump_json() == core.model_dump_json()
+    assert public.companions and public.plan is not None and public.plan.notes
+    # A matrix without the advice tables gives an answer without companions or table notes:
+    # the engine reads them from the matrix it is handed, not from anywhere else.
+    bare = selector.Matrix(default_matrix().rules, sha256=default_matrix().sha256, sources=())
+    stripped = engine_recommend(profile, bare)
+    assert stripped.protocol == public.protocol
+    assert stripped.companions == [] and stripped.plan is not None
+    table_notes = {row.id for row in default_matrix().notes}
+    assert set(public.plan.note_ids) & table_notes
+    assert not set(stripped.plan.note_ids) & table_notes
