@@ -91,13 +91,13 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: dropped two, and 7 of 9 once it dropped one) and a v1 set (10 of 10), then two v2 sets (5 of 9
 #: once an audit dropped one, and 9 of 10) and a v1 set (6 of 7 once it dropped one), then, with
 #: the connection rules no longer reading per_request streams, two v2 sets (5 of 7 and 9 of 10)
-#: and a v1 set (8 of 10), then two v2 sets (3 of 6, and 6 of 6 once an audit dropped two;
-#: docs/agreement.md, History). The floor sits two cases below (1,302 of 1,566), so that a
-#: matrix change losing
+#: and a v1 set (8 of 10), then two v2 sets (3 of 6, and 6 of 6 once an audit dropped two), then
+#: two v2 sets (7 of 7 and 8 of 8, once audits dropped one each; docs/agreement.md, History).
+#: The floor sits two cases below (1,317 of 1,581), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.831
-MIN_CASES = 1594
+MIN_REAL_WORLD_AGREEMENT = 0.833
+MIN_CASES = 1609
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
 #: (26 of 28 original, 389 of 516 real-world cases that state a reason), per set. The real-world

@@ -875,6 +875,19 @@ HISTORY: tuple[str, ...] = (
     "last eighteen entries, as scored: v1 132 of 147 (90 %), v2 144 of 185 (78 %), top-2 "
     "331 of 332, three exact ties. Held-out profiles in v2 over all entries: 613 of 733. "
     "Over the whole corpus: 1,331 of 1,594.",
+    "Fifteen more documented systems in two v2 sets, with no rule changed: connected-car, "
+    "EV-charging and vehicle-telemetry software on 7 of 7, and workflow-automation and "
+    "low-code builders on 8 of 8; top-2 15 of 15, no exact tie. The audits dropped two: a "
+    "charging dashboard whose project removed Socket.IO years ago, and a tool-builder known "
+    "only from one blog post; they removed per-message confirmations another vendor's docs "
+    "described, put in the SSE endpoint from a telemetry provider's own docs where only its "
+    "client library was cited, moved a successor project's usage guide to its current path, "
+    "took out an authentication value no source supports, and added the code that shows an "
+    "upgrade endpoint and its clients. All seven SSE systems of the second set state streams "
+    "that each follow one run and end with it (per_request). Over the documented systems of the "
+    "last nineteen entries, as scored: v1 132 of 147 (90 %), v2 159 of 200 (80 %), top-2 "
+    "346 of 347, three exact ties. Held-out profiles in v2 over all entries: 628 of 748. "
+    "Over the whole corpus: 1,346 of 1,609.",
 )
 
 
