@@ -92,15 +92,17 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: once an audit dropped one, and 9 of 10) and a v1 set (6 of 7 once it dropped one), then, with
 #: the connection rules no longer reading per_request streams, two v2 sets (5 of 7 and 9 of 10)
 #: and a v1 set (8 of 10), then two v2 sets (3 of 6, and 6 of 6 once an audit dropped two), then
-#: two v2 sets (7 of 7 and 8 of 8, once audits dropped one each; docs/agreement.md, History).
-#: The floor sits two cases below (1,317 of 1,581), so that a matrix change losing
+#: two v2 sets (7 of 7 and 8 of 8, once audits dropped one each), then two v2 sets (6 of 7 and 5
+#: of 8 once audits dropped two and one) and a v1 set (0 of 4 once it dropped three: four
+#: push-only WebSocket feeds; docs/agreement.md, History). The floor sits two cases below
+#: (1,328 of 1,600), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.833
-MIN_CASES = 1609
+MIN_REAL_WORLD_AGREEMENT = 0.830
+MIN_CASES = 1628
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
-#: (26 of 28 original, 389 of 516 real-world cases that state a reason), per set. The real-world
+#: (26 of 28 original, 390 of 517 real-world cases that state a reason), per set. The real-world
 #: share went from 83 % to 80 % over earlier sets, then to 74-79 % with the held-out cases of later
 #: rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14, 5 of 8, 8 of 15, 1 of
 #: 1, 2 of 2, 3 of 4, 1 of 2 and 1 of 1, that state a reason cite one) and with reading client
