@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_FILE",
     "EXIT_BAD_INPUT",
     "EXIT_HARNESS",
+    "EXIT_INTERRUPTED",
     "EXIT_NEGATIVE",
     "EXIT_OK",
     "HarnessError",
@@ -24,6 +25,7 @@ __all__ = [
     "SelectorError",
     "UsageError",
     "field_path",
+    "undecodable_text",
 ]
 
 #: The file a problem names when none holds it (text given to a function, an argument).
@@ -38,6 +40,17 @@ EXIT_BAD_INPUT = 2
 #: The tool's own harness could not run here (a verification run's servers, proxies or
 #: clients failed on this machine): neither bad input nor an answer about the profile.
 EXIT_HARNESS = 3
+#: Stopped by Ctrl-C (SIGINT) before finishing: the shell's 128 + signal number. ``serve``
+#: and ``client`` take SIGINT as their normal stop and exit with their own code instead.
+EXIT_INTERRUPTED = 130
+
+
+def undecodable_text(raw: bytes, exc: UnicodeDecodeError) -> tuple[str, int, int]:
+    """What to say about bytes that are not UTF-8, and the line and column of the first bad
+    byte (``exc`` is the error decoding ``raw`` raised)."""
+    line = raw[: exc.start].count(b"\n") + 1
+    col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    return f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", line, col
 
 
 def field_path(loc: Sequence[str | int]) -> str:

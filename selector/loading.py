@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias, overload
 
 import yaml
 
-from selector.errors import DEFAULT_FILE, Problem, ProfileError, SelectorError, field_path
+from selector.errors import (
+    DEFAULT_FILE,
+    Problem,
+    ProfileError,
+    SelectorError,
+    field_path,
+    undecodable_text,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -388,9 +395,7 @@ def parse_yaml(raw: bytes, file: str, *, error: type[SelectorError] = ProfileErr
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise fail(f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", line, col) from None
+        raise fail(*undecodable_text(raw, exc)) from None
     if not text.strip():
         raise fail("file is empty")
     # The regular expression tries every line start: 80,000 instructions for a 1.3 kB

@@ -178,6 +178,74 @@ def test_unreadable_configuration_is_a_located_usage_error(  # type: ignore[no-u
     assert f"{path}{where}" in err and "Traceback" not in err
 
 
+_DEEP = 5_000
+_HUGE = "9" * 400
+#: Eight levels of nine aliases each: 9**8 values from a 300-byte file.
+_LAUGHS = (
+    "kind: Ingress\na: &a ["
+    + ", ".join(["x"] * 9)
+    + "]\n"
+    + "".join(
+        f"{n}: &{n} [{', '.join(['*' + a] * 9)}]\n"
+        for a, n in zip("abcdefg", "bcdefgh", strict=True)
+    )
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        # Each of these ended in a traceback (RecursionError) or in a verdict on a timeout no
+        # proxy can hold.
+        ("alias.yaml", b"kind: Ingress\nmetadata: &x [*x]\n", ":1:"),
+        ("deep.yaml", b"kind: Ingress\nmetadata: " + b"[" * _DEEP + b"]" * _DEEP, ":2:"),
+        (
+            "blocks.yaml",
+            b"kind: Ingress\n" + b"".join(b"  " * i + b"k:\n" for i in range(100)),
+            "nested more than 64 levels deep",
+        ),
+        (
+            "laughs.yaml",
+            _LAUGHS,
+            "expands to more than",
+        ),
+        ("deep.json", b'{"Attributes": ' + b"[" * _DEEP + b"]" * _DEEP + b"}", "nested too deeply"),
+        (
+            "nan.json",
+            b'{"Attributes": [{"Key": "idle_timeout.timeout_seconds", "Value": "nan"}]}',
+            "expected whole seconds",
+        ),
+        (
+            "negative.json",
+            b'{"Attributes": [{"Key": "idle_timeout.timeout_seconds", "Value": "-5"}]}',
+            "expected whole seconds",
+        ),
+        (
+            "ingress-inf.yaml",
+            b"kind: Ingress\nmetadata:\n  name: ws\n  annotations:\n"
+            b'    nginx.ingress.kubernetes.io/proxy-read-timeout: "inf"\n',
+            ":5:",
+        ),
+        (
+            "huge.conf",
+            b"location /ws {\n  proxy_pass http://a;\n  proxy_read_timeout "
+            + _HUGE.encode()
+            + b"s;\n}\n",
+            ":3:",
+        ),
+        ("latin1.conf", b"http {\n  # caf\xe9\n}\n", ":2:8: not UTF-8 text (byte 0xe9)"),
+    ],
+)
+def test_hostile_configuration_is_refused_with_its_place(  # type: ignore[no-untyped-def]
+    capsys, tmp_path: Path, name: str, raw: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(raw)
+    code, out, err = lint(capsys, "--from", str(path), "--heartbeat", "25")
+    assert (code, out) == (2, "")
+    assert err.startswith(str(path)) and message in err and "Traceback" not in err
+
+
 def test_missing_file_and_nothing_to_check(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, _, err = lint(capsys, "--from", str(tmp_path / "nope.conf"))
     assert code == 2 and "cannot read file" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from selector.errors import undecodable_text
 from selector.planner.sources.model import (
     LONG_LIVED_PROTOCOLS,
     MeasuredHop,
@@ -45,8 +46,9 @@ def _text(path: str) -> str:
         raise SourceError.single("file is larger than 4 MiB: not a proxy configuration", file=path)
     try:
         return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SourceError.single("not UTF-8 text", file=path) from None
+    except UnicodeDecodeError as exc:
+        message, line, col = undecodable_text(raw, exc)
+        raise SourceError.single(message, file=path, line=line, col=col) from None
 
 
 def read_source(path: str) -> tuple[MeasuredHop, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from selector.jsonvalue import JsonValue
+from selector.planner.sources.durations import parse_seconds
 from selector.planner.sources.model import MeasuredHop, SourceError, Timeout, Where
 
 __all__ = ["read_aws_alb"]
@@ -29,6 +30,9 @@ def read_aws_alb(path: str, text: str) -> tuple[MeasuredHop, ...]:
         data, _ = json.JSONDecoder().raw_decode(text.lstrip())
     except json.JSONDecodeError as exc:
         raise SourceError.single(f"invalid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+    except RecursionError:
+        # The stdlib parser recurses per level; no AWS CLI output nests more than a few.
+        raise SourceError.single("invalid JSON: nested too deeply", file=path) from None
     attributes: JsonValue = data.get("Attributes") if isinstance(data, dict) else None
     if not isinstance(attributes, list):
         raise SourceError.single(
@@ -43,12 +47,12 @@ def read_aws_alb(path: str, text: str) -> tuple[MeasuredHop, ...]:
     }
     key = "idle_timeout.timeout_seconds"
     stated = key in values
-    try:
-        idle = float(values[key]) if stated else ALB_IDLE_DEFAULT_S
-    except ValueError:
+    parsed = parse_seconds(values[key]) if stated else ALB_IDLE_DEFAULT_S
+    if parsed is None:
         raise SourceError.single(
             f"{key} {values[key]!r}: expected whole seconds", file=path, line=_line_of(text, key)
-        ) from None
+        )
+    idle = parsed
     where = Where(path, _line_of(text, key) if stated else 1)
     http2 = values.get("routing.http2.enabled", "true").lower() == "true"
     return (

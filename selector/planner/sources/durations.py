@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 
-__all__ = ["parse_duration"]
+__all__ = ["parse_duration", "parse_seconds"]
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
@@ -25,4 +26,21 @@ def parse_duration(text: str, default_unit: str = "s") -> float | None:
             return None
         total += float(match.group(1)) * _UNITS[match.group(2) or default_unit]
         pos = match.end()
-    return total
+    # Hundreds of digits make float() infinite: not a timeout any proxy could hold.
+    return total if math.isfinite(total) else None
+
+
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def parse_seconds(text: str) -> float | None:
+    """A plain number of seconds (``60``, ``3.5``), or ``None``.
+
+    ``float()`` alone would take ``nan``, ``inf``, ``-5`` and ``1e3``, none of which a proxy
+    setting that expects seconds can hold.
+    """
+    text = text.strip().strip('"').strip("'")
+    if _PLAIN_NUMBER.fullmatch(text) is None:
+        return None
+    seconds = float(text)
+    return seconds if math.isfinite(seconds) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from selector.planner.sources.durations import parse_seconds
 from selector.planner.sources.model import MeasuredHop, Timeout, Where, proxy_timeout
 from selector.planner.sources.yamllines import Node
 
@@ -21,13 +22,6 @@ _WS_NAME = re.compile(r"ws|websocket|socket", re.IGNORECASE)
 _SSE_NAME = re.compile(r"sse|event|stream", re.IGNORECASE)
 
 
-def _seconds(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 def _timeout(name: str, annotations: Node | None, at: Where, path: str) -> Timeout:
     node = annotations.get(PREFIX + name) if annotations is not None else None
     stated = None if node is None or node.scalar is None else (node.scalar, Where(path, node.line))
@@ -36,7 +30,7 @@ def _timeout(name: str, annotations: Node | None, at: Where, path: str) -> Timeo
         f'{PREFIX}{name}: "{{n}}"',
         stated,
         (INGRESS_DEFAULTS[name], at),
-        _seconds,
+        parse_seconds,
         "ingress-nginx expects whole seconds",
     )
 

@@ -40,19 +40,54 @@ class Node:
         return nodes
 
 
-def _build(node: yaml.Node) -> Node:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        return Node(line, mapping={str(k.value): _build(v) for k, v in node.value})
-    if isinstance(node, yaml.SequenceNode):
-        return Node(line, items=tuple(_build(v) for v in node.value))
-    return Node(line, scalar=str(node.value))
+#: Deeper than any proxy or Kubernetes file nests (Envoy's deepest listener is about 15); a
+#: deeper document is refused before building it recurses out of stack.
+MAX_DEPTH = 64
+#: Values a document may expand to through aliases (a billion-laughs file expands without
+#: end); a large Envoy configuration holds a few thousand.
+MAX_NODES = 200_000
+#: libyaml when PyYAML has it (it also caps nesting by itself, at 1,000 levels).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Builder:
+    """Builds :class:`Node` trees, refusing what would exhaust the stack or memory."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.built = 0
+        self.open: set[int] = set()
+
+    def fail(self, node: yaml.Node, message: str) -> SourceError:
+        return SourceError.single(message, file=self.path, line=node.start_mark.line + 1)
+
+    def build(self, node: yaml.Node, depth: int = 0) -> Node:
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
+        self.built += 1
+        if self.built > MAX_NODES:
+            raise self.fail(node, f"invalid YAML: expands to more than {MAX_NODES} values")
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):
+            return Node(line, scalar=str(node.value))
+        # An alias to an enclosing node (``a: &x [*x]``) would recurse without end.
+        if id(node) in self.open:
+            raise self.fail(node, "invalid YAML: recursive alias: a node contains itself")
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return Node(
+                    line, mapping={str(k.value): self.build(v, depth + 1) for k, v in node.value}
+                )
+            return Node(line, items=tuple(self.build(v, depth + 1) for v in node.value))
+        finally:
+            self.open.discard(id(node))
 
 
 def read_yaml_documents(path: str, text: str) -> list[Node]:
     """Every document in ``text``; a YAML error is a :class:`SourceError` at its line."""
     try:
-        roots = [d for d in yaml.compose_all(text, Loader=yaml.SafeLoader) if d is not None]
+        roots = [d for d in yaml.compose_all(text, Loader=_LOADER) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise SourceError.single(
@@ -60,4 +95,8 @@ def read_yaml_documents(path: str, text: str) -> list[Node]:
             file=path,
             line=mark.line + 1 if mark is not None else 0,
         ) from None
-    return [_build(root) for root in roots]
+    except RecursionError:
+        # Only without libyaml: PyYAML's own composer recurses per level.
+        raise SourceError.single("invalid YAML: nested too deeply", file=path) from None
+    builder = _Builder(path)
+    return [builder.build(root) for root in roots]
