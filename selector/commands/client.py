@@ -67,6 +67,8 @@ def _usage_error(message: str, option: str) -> Exception:
 def _parse_mutations(values: list[str]) -> list[tuple[str, JsonValue]]:
     import json
 
+    from selector.runtime.protocol.envelope import EnvelopeError, check_value
+
     mutations: list[tuple[str, JsonValue]] = []
     for index, raw in enumerate(values, start=1):
         option = f"--send #{index}"
@@ -74,12 +76,21 @@ def _parse_mutations(values: list[str]) -> list[tuple[str, JsonValue]]:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise _usage_error(f"not JSON: {exc.msg} (column {exc.colno})", option) from None
+        except RecursionError:
+            # The stdlib parser recurses per level: thousands of "[" exhaust the stack.
+            raise _usage_error("not JSON this client can send: nested too deeply", option) from None
         if not isinstance(obj, dict) or not isinstance(obj.get("op"), str) or not obj["op"]:
             raise _usage_error('expected {"op": "NAME", "data": ...} with a non-empty op', option)
         unknown = sorted(set(obj) - {"op", "data"})
         if unknown:
             raise _usage_error(f"unknown keys {unknown}; only op and data", option)
-        mutations.append((obj["op"], obj.get("data")))
+        data: JsonValue = obj.get("data")
+        try:
+            # The server refuses these (wire contract): say so before connecting.
+            check_value(data)
+        except EnvelopeError as exc:
+            raise _usage_error(str(exc), option) from None
+        mutations.append((obj["op"], data))
     return mutations
 
 

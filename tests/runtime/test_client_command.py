@@ -100,6 +100,21 @@ def test_count_zero_sends_waits_for_the_acks_and_exits() -> None:
             "selector client: error: --send #1: not JSON",
         ),
         (["ws", "ws://127.0.0.1:9", "--send", '{"data": 1}'], "--send #1: expected"),
+        # The stdlib parser recursed out of stack here: a traceback.
+        (
+            ["ws", "ws://127.0.0.1:9", "--send", '{"op": "x", "data": ' + "[" * 100_000],
+            "--send #1: not JSON this client can send: nested too deeply",
+        ),
+        # The server refuses what the wire contract refuses: said before connecting.
+        (
+            [
+                "sse",
+                "http://127.0.0.1:9",
+                "--send",
+                '{"op": "x", "data": ' + "[" * 40 + "]" * 40 + "}",
+            ],
+            "--send #1: data is nested deeper than 32 levels",
+        ),
         (["sse", "ftp://example", "--duration", "0"], "url: expected an absolute"),
         (["ws", "ws://127.0.0.1:9", "--client-id", "a b"], "--client-id: client_id must be"),
         (["ws", "ws://127.0.0.1:9", "--count", "-1"], "--count: must be >= 0"),
