@@ -15,13 +15,14 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, NoReturn, Protocol
 
 from selector import __version__
 from selector.errors import (
     DEFAULT_FILE,
     EXIT_BAD_INPUT,
     EXIT_HARNESS,
+    EXIT_INTERRUPTED,
     EXIT_NEGATIVE,
     HarnessError,
     NegativeAnswer,
@@ -162,7 +163,7 @@ class _CommandModule(Protocol):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         # argparse exits with 2 already; this keeps the message on one documented format.
         self.print_usage(sys.stderr)
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}{_did_you_mean(self, message)}\n")
@@ -268,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_NEGATIVE
         return EXIT_HARNESS if isinstance(exc, HarnessError) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        return 130
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``selector rules | head``); nothing left to say.
         sys.stderr.close()

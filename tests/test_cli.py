@@ -243,3 +243,42 @@ def test_a_bad_argument_no_file_holds_reads_like_argparse_s_own_errors(
     # A problem in a file stays located in it.
     assert main(["recommend", "profiles/chat.yaml", "--matrix", "profiles/chat.yaml"]) == 2
     assert capsys.readouterr().err.startswith("profiles/chat.yaml:")
+
+
+def test_ctrl_c_says_interrupted_and_exits_130(tmp_path: Path) -> None:
+    """SIGINT while a command waits on its input: a message and the documented code, no
+    traceback. The profile is a FIFO, so ``validate`` blocks reading it until the signal."""
+    import os
+    import signal
+    import time
+
+    from tests.runtime.conftest import UNIT
+
+    fifo = tmp_path / "profile.yaml"
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "selector", "validate", str(fifo)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    writer = -1
+    try:
+        # Opening the write end without blocking succeeds once the command holds the read
+        # end open: it has started and now waits in read().
+        deadline = time.monotonic() + 30 * UNIT
+        while writer < 0 and time.monotonic() < deadline and process.poll() is None:
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.01)
+        assert writer >= 0, "the command never opened its input"
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30 * UNIT)
+    finally:
+        if writer >= 0:
+            os.close(writer)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert err.strip() == "interrupted"

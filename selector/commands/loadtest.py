@@ -89,7 +89,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.out:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(script)
-        result = subprocess.run([k6, "run", "--quiet", "--no-color", path], check=False)
+        try:
+            result = subprocess.run([k6, "run", "--quiet", "--no-color", path], check=False)
+        except OSError as exc:
+            # Found but not runnable here (another architecture, no execute bit): the
+            # machine cannot run the load, which says nothing about the profile.
+            raise HarnessError.single(f"cannot run k6: {exc.strerror or exc}", file=k6) from None
     if result.returncode == K6_THRESHOLDS_FAILED:
         return EXIT_NEGATIVE
     if result.returncode != 0:

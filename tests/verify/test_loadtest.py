@@ -152,3 +152,21 @@ def test_only_the_sending_share_of_the_users_sends_mutations(tmp_path: Path, cap
     assert main(["loadtest", CHAT, "--k6", "--url", "http://x", "--vus", "10"]) == 0
     chat = json.loads(capsys.readouterr().out.split("const N = ", 1)[1].split(";\n", 1)[0])
     assert chat["sending_vus"] == 10
+
+
+def test_a_k6_this_machine_cannot_execute_is_a_harness_failure(tmp_path: Path) -> None:
+    """A k6 on PATH built for another machine (here: a file with the execute bit that is no
+    program) fails to start with an OSError: exit 3 with the reason, never 'bad input'."""
+    k6 = tmp_path / "k6"
+    k6.write_bytes(b"\x7fELF not a program for this machine\n")
+    k6.chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-m", "selector", "loadtest", CHAT, "--k6", "--url", "http://x", "--run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert result.returncode == EXIT_HARNESS, result.stderr
+    assert f"{k6}: cannot run k6: Exec format error" in result.stderr
+    assert "Traceback" not in result.stderr
