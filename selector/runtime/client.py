@@ -130,8 +130,8 @@ class _ReconnectingClient:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.url = _endpoint(url, self._default_path)
-        #: Silence verdicts, reconnect delays and ack times follow this clock; socket
-        #: timeouts (connect, close) stay on the event loop's.
+        #: Silence verdicts, reconnect and POST retry delays, ack times and ``wait_until``
+        #: follow this clock; socket timeouts (connect, close) stay on the event loop's.
         self.clock = clock
         self.client_id = client_id if client_id is not None else secrets.token_hex(8)
         if not is_valid_client_id(self.client_id):
@@ -228,7 +228,10 @@ class _ReconnectingClient:
         :class:`ClientStoppedError` if the client stops first.
         """
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(timeout):
+        # On the client's clock, like every other deadline of the client: under a test's
+        # ManualClock a wait expires when the test moves time, not after real seconds.
+        deadline = contextlib.nullcontext() if timeout is None else self.clock.timeout(timeout)
+        async with deadline:
             while not predicate():
                 if self._stopped:
                     raise ClientStoppedError(self.failure or "client is closed")
@@ -356,6 +359,8 @@ class WsClient(_ReconnectingClient):
         if state.last_event_id is not None:
             params["last_event_id"] = str(state.last_event_id)
         try:
+            # The event loop's clock on purpose (docs/runtime-client.md): it bounds real socket
+            # I/O, which a ManualClock a test stopped moving would otherwise never time out.
             async with asyncio.timeout(self.connect_timeout):
                 ws = await self._http.ws_connect(
                     self.url,
@@ -392,6 +397,7 @@ class WsClient(_ReconnectingClient):
         """Close politely, but never wait longer than ``close_timeout``: towards a dead peer
         even writing the close frame can block, and a timeout makes aiohttp drop the link."""
         with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
+            # Real time, as the connect timeout: it bounds a socket write and read.
             async with asyncio.timeout(self.close_timeout):
                 await ws.close(code=code, message=message)
 
@@ -510,6 +516,7 @@ class SseClient(_ReconnectingClient):
         if state.last_event_id is not None:
             headers["Last-Event-ID"] = str(state.last_event_id)
         try:
+            # Real time, as WsClient's connect timeout: it bounds real socket I/O.
             async with asyncio.timeout(self.connect_timeout):
                 response = await self._http.get(
                     self.url,
@@ -583,22 +590,47 @@ class SseClient(_ReconnectingClient):
         self._post_wake.set()
 
     async def _post_loop(self) -> None:
-        """Send the outbox over ``POST /mutations``, strictly one acked mutation at a time."""
-        while True:
+        """Send the outbox over ``POST /mutations``, strictly one acked mutation at a time.
+
+        Failed POSTs are retried after a backoff, and bounded like reconnects: more than
+        ``max_consecutive_failures`` in a row (none: retry until closed) stop the client, with
+        the reason in :attr:`failure`, as the reconnect loop does."""
+        failures = 0
+        while not self._stopped:
             await self._post_wake.wait()
             self._post_wake.clear()
             for mutation in self.state.outbox.take_unsent():
-                if not await self._post(mutation):
-                    # Everything unacknowledged goes again, in order, after a pause.
-                    self.state.outbox.connection_lost()
-                    await self.clock.sleep(self._post_backoff.next_delay())
-                    self._post_wake.set()
-                    break
-                self._post_backoff.reset()
-                self._notify()
+                why = await self._post(mutation)
+                if why is None:
+                    failures = 0
+                    self._post_backoff.reset()
+                    self._notify()
+                    continue
+                failures += 1
+                limit = self.max_consecutive_failures
+                if limit is not None and failures > limit:
+                    self._give_up(f"gave up after {limit} failed POST attempts: {why}")
+                    return
+                # Everything unacknowledged goes again, in order, after a pause.
+                self.state.outbox.connection_lost()
+                await self.clock.sleep(self._post_backoff.next_delay())
+                self._post_wake.set()
+                break
 
-    async def _post(self, mutation: OutgoingMutation) -> bool:
-        """One POST; True when the mutation is settled (acked or refused for good)."""
+    def _give_up(self, reason: str) -> None:
+        """Stop for good from the POST sender: the same end as the reconnect loop giving up
+        (``failure`` set, the stream task cancelled, every waiter woken to raise)."""
+        if self.failure is None:
+            self.failure = reason
+        self._stopped = True
+        if self._task is not None:
+            self._task.cancel()  # its ``finally`` drops the connection state and notifies
+        self.state.dropped()
+        self._notify()
+
+    async def _post(self, mutation: OutgoingMutation) -> str | None:
+        """One POST; None when the mutation is settled (acked or refused for good), else why
+        it failed (it is sent again)."""
         assert self._http is not None
         headers = {"Content-Type": "application/json", **self._auth_headers()}
         try:
@@ -612,16 +644,16 @@ class SseClient(_ReconnectingClient):
                 status = response.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.info("POST /mutations seq %d failed: %r", mutation.seq, exc)
-            return False
+            return f"POST failed: {_describe(exc)}"
         message = parse_server_message(body)
         if status == 200 and isinstance(message, Ack) and message.seq == mutation.seq:
             self.state.apply(message, self._now())
-            return True
+            return None
         if status in _REJECTING_STATUSES:
             error = message if isinstance(message, ServerError) else ServerError(f"HTTP {status}")
             self.state.rejected(mutation.seq, error)
-            return True
+            return None
         if isinstance(message, Malformed):
             self.state.stats.malformed += 1
         log.info("POST /mutations seq %d: HTTP %d, will retry", mutation.seq, status)
-        return False
+        return f"POST answered HTTP {status}"

@@ -241,3 +241,29 @@ def test_the_silence_verdict_and_the_reconnect_delay_follow_the_client_clock(kin
 
     client = arun(scenario())
     assert client.stats.reconnects == 1
+
+
+def test_wait_until_times_out_on_the_client_clock() -> None:
+    """``wait_until``'s timeout is a deadline of the client like the silence timeout: on a
+    clock the test moves, a 1000 s wait ends when the clock passes 1000 s, not before."""
+    from selector.runtime.client import WsClient
+
+    clock = ManualClock()
+
+    async def scenario() -> None:
+        async with serving(heartbeat=NO_HEARTBEAT) as (_, address):
+            opts = {**options("waiting"), "silence_timeout": 10_000, "clock": clock}
+            async with WsClient(f"ws://{address}", **opts) as client:
+                await client.wait_connected(5 * UNIT)
+                base = clock.sleepers  # the read's silence deadline
+                waiting = asyncio.create_task(client.wait_until(lambda: False, 1000))
+                await eventually(lambda: clock.sleepers == base + 1)
+                clock.advance(999)
+                await eventually(lambda: clock.sleepers == base + 1)
+                assert not waiting.done()
+                clock.advance(2)
+                await eventually(waiting.done)
+                with pytest.raises(TimeoutError):
+                    waiting.result()
+
+    arun(scenario())

@@ -166,3 +166,29 @@ def test_the_token_goes_in_the_query_for_the_stream_and_as_a_header_for_posts() 
         assert b"s3cret" not in post[0]
 
     run_with_server(scenario, tokens=("s3cret",))
+
+
+def test_posts_that_keep_failing_stop_the_client_at_max_consecutive_failures() -> None:
+    """The stream is up but every POST /mutations fails (404 is retried, as any status that
+    does not refuse the mutation itself): the POST sender gives up after the same number of
+    consecutive failures as the reconnect loop, instead of retrying for ever, and the waiters
+    see why."""
+
+    async def scenario(hub: Hub, address: str) -> None:
+        client = _sse(
+            address,
+            mutations_url=f"http://{address}/nowhere",
+            max_consecutive_failures=2,
+        )
+        async with client:
+            await client.wait_connected(5 * UNIT)
+            await client.send("noop")
+            with pytest.raises(ClientStoppedError, match="gave up after 2 failed POST"):
+                await client.wait_acked(5 * UNIT)
+            assert client.failure == "gave up after 2 failed POST attempts: POST answered HTTP 404"
+            assert not client.connected and len(client.pending) == 1
+            with pytest.raises(ClientStoppedError):
+                await client.send("noop")
+        assert hub.applied_log == []
+
+    run_with_server(scenario)
