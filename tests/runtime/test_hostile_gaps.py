@@ -165,6 +165,42 @@ def test_an_echo_peer_that_never_reads_stops_being_read() -> None:
     arun(scenario(), timeout=60)
 
 
+def test_an_echo_peer_that_never_reads_is_dropped_at_the_header_timeout() -> None:
+    """The same peer, left alone: what the server echoed must be taken within the header
+    timeout, the policy of every plain answer (``slow_reader``), so it is dropped and its
+    per-IP slot comes back while its socket is still open, instead of being held for ever."""
+
+    async def scenario() -> None:
+        timeout = 0.5 * UNIT
+        async with serving(echo=True, header_timeout_s=timeout) as (hub, address):
+            loop = asyncio.get_running_loop()
+            sock = await tiny_window(address)
+            try:
+                await loop.sock_sendall(
+                    sock,
+                    f"GET /echo HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n".encode(),
+                )
+                await eventually(lambda: hub.registry.connections_by_ip == {"127.0.0.1": 1})
+                message = _binary_frame(60000)
+                for _ in range(2000):  # until the server stops reading, or drops the peer
+                    try:
+                        await asyncio.wait_for(loop.sock_sendall(sock, message), 0.2 * UNIT)
+                    except (TimeoutError, ConnectionError):
+                        break
+                else:
+                    pytest.fail("the server kept reading what it could not echo")
+                # Never read, never closed by the client: the server ends it.
+                await eventually(lambda: not hub.registry.connections_by_ip, 10 * timeout)
+                assert hub.counters.rejected_connections == {"slow_reader": 1}
+                await healthy(address)
+            finally:
+                sock.close()
+
+    arun(scenario(), timeout=60)
+
+
 def test_a_stalled_echo_peer_holds_only_its_per_ip_slot() -> None:
     """/echo has no heartbeat (an open item of the matrix): a peer that sends half a frame
     and stalls stays until it closes. What bounds it is the per-IP limit: stalled peers

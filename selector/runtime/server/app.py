@@ -240,27 +240,36 @@ async def _send_within_deadline(
         except ConnectionError:
             pass  # as below
         return response
+    hub = _hub(request)
     try:
-        async with asyncio.timeout(_hub(request).settings.header_timeout_s):
+        # The loop's clock, not the hub's: this bounds real socket I/O, like aiohttp's own
+        # header and keep-alive timeouts set from the same ``header_timeout_s``, which no
+        # injected clock reaches (see selector.runtime.clock).
+        async with asyncio.timeout(hub.settings.header_timeout_s):
             await response.prepare(request)
             await response.write_eof()
     except TimeoutError:
-        hub = _hub(request)
-        counts = hub.counters.rejected_connections
-        counts["slow_reader"] = counts.get("slow_reader", 0) + 1
-        log_transition(
-            "http.dropped",
-            reason="slow_reader",
-            method=request.method,
-            path=request.path,
-            peer=request.remote or "",
-            client=client_address(request),
-        )
+        _dropped_slow_reader(request, hub)
         if request.transport is not None:
             request.transport.abort()
     except ConnectionError:
         pass  # the client went away; aiohttp sees the same when it finishes the request
     return response
+
+
+def _dropped_slow_reader(request: web.Request, hub: Hub) -> None:
+    """Count and log a client dropped for not taking what it was sent within the header
+    timeout (a plain answer, or the echo of ``/echo``)."""
+    counts = hub.counters.rejected_connections
+    counts["slow_reader"] = counts.get("slow_reader", 0) + 1
+    log_transition(
+        "http.dropped",
+        reason="slow_reader",
+        method=request.method,
+        path=request.path,
+        peer=request.remote or "",
+        client=client_address(request),
+    )
 
 
 def _admission(request: web.Request) -> web.Response | None:
@@ -575,6 +584,8 @@ async def _post_body(request: web.Request, hub: Hub) -> bytes | web.Response:
             if len(body) > limit:  # chunked coding: no Content-Length to check first
                 return _refuse(request, 413, "too_large", f"the body exceeds {limit} bytes")
             return body
+        # Real time on purpose, as the answer's deadline in _send_within_deadline: reading a
+        # body is socket I/O bounded by the same setting as aiohttp's header timeout.
         async with asyncio.timeout(hub.settings.header_timeout_s):
             return await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -654,13 +665,17 @@ async def echo_handler(request: web.Request) -> web.StreamResponse:
     async with _per_ip(request) as admitted:
         if not admitted:
             return _too_many(request)
-        return await _serve_echo(request, _hub(request).settings)
+        return await _serve_echo(request, _hub(request))
 
 
 class _Echo(WsHandlers):
     """``/echo``: every message back as it came (text checked for UTF-8 first, RFC 6455 8.1)."""
 
-    __slots__ = ()
+    __slots__ = ("hub", "request")
+
+    def __init__(self, request: web.Request, hub: Hub) -> None:
+        self.request = request
+        self.hub = hub
 
     def on_text(self, conn: WsConnection, payload: Payload) -> None:
         if not _is_utf8(payload):
@@ -673,13 +688,21 @@ class _Echo(WsHandlers):
         conn.send(OP_BINARY, payload)
         conn.hold_reads_while_backed_up()
 
+    def on_send_timeout(self, conn: WsConnection) -> None:
+        _dropped_slow_reader(self.request, self.hub)
 
-async def _serve_echo(request: web.Request, settings: ServerSettings) -> web.StreamResponse:
+
+async def _serve_echo(request: web.Request, hub: Hub) -> web.StreamResponse:
+    settings = hub.settings
     conn = await accept(
         request,
-        _Echo(),
+        _Echo(request, hub),
         max_message_bytes=settings.max_message_bytes,
         close_timeout_s=settings.close_timeout_s,
+        # The policy of every plain answer: what was sent must be taken within the header
+        # timeout. /echo has no queue to bound (reads pause instead), so without it a peer
+        # that never reads would hold its connection and slot for ever.
+        send_timeout_s=settings.header_timeout_s,
     )
     conn.start()
     await conn.done

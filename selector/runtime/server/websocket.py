@@ -121,6 +121,11 @@ class WsHandlers:
     def on_read_end(self, conn: WsConnection) -> None:
         """Every message of one read was handed over (write what they earned in one go)."""
 
+    def on_send_timeout(self, conn: WsConnection) -> None:
+        """The peer took nothing for ``send_timeout_s`` while reads were held; the
+        connection is dropped right after (the route's handler may not run again: aiohttp
+        cancels it when the connection is lost)."""
+
     def on_single_text(self, conn: WsConnection, payload: Payload) -> None:
         """A text message that was the whole of its read: :meth:`on_text` then
         :meth:`on_read_end` unless a route answers it at once in one step."""
@@ -195,6 +200,7 @@ class WsConnection(asyncio.Protocol):
         "done",
         "reason",
         "request",
+        "send_timeout_s",
         "state",
         "transport",
     )
@@ -207,6 +213,7 @@ class WsConnection(asyncio.Protocol):
         *,
         max_message_bytes: int,
         close_timeout_s: float,
+        send_timeout_s: float | None = None,
     ) -> None:
         self.request = request
         self.transport = transport
@@ -215,6 +222,9 @@ class WsConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self.state = WsState.OPEN
         self.close_timeout_s = close_timeout_s
+        #: How long :meth:`hold_reads_while_backed_up` waits for a backed-up peer to take
+        #: what was written before dropping it (None: for ever).
+        self.send_timeout_s = send_timeout_s
         #: The close code sent or received first (None until then, or for an empty close).
         self.close_code: int | None = None
         #: Why it ended, for the ``ws.closed`` log line (see docs/wire-contract.md).
@@ -258,6 +268,7 @@ class WsConnection(asyncio.Protocol):
         control still go to aiohttp's protocol, which cancels the route's handler and wakes
         :meth:`drain`."""
         http = self.request.protocol
+        # aiohttp types the slot as its own parser class; any object with feed_data fits it.
         http.set_parser(self)  # type: ignore[arg-type]
         http.keep_alive(False)
         self._http = http
@@ -378,7 +389,9 @@ class WsConnection(asyncio.Protocol):
     def hold_reads_while_backed_up(self) -> None:
         """Stop reading while more is buffered than the transport's high-water mark, until
         it drains: a peer that sends but does not read (to ``/echo``) cannot grow the
-        server's memory beyond one message and the buffer."""
+        server's memory beyond one message and the buffer. One that has not drained within
+        ``send_timeout_s`` is dropped (reason ``slow_reader``): without it, a peer that never
+        reads would hold its connection for ever."""
         transport = self.transport
         if (
             self._holding
@@ -390,8 +403,19 @@ class WsConnection(asyncio.Protocol):
         self._loop.create_task(self._resume_when_drained())
 
     async def _resume_when_drained(self) -> None:
+        timeout = self.send_timeout_s
         try:
-            await self.drain()
+            if timeout is None:
+                await self.drain()
+            else:
+                # The loop's clock, not the hub's: it bounds real socket I/O, like the close
+                # timeout and the header timeout it is set from (selector.runtime.clock).
+                async with asyncio.timeout(timeout):
+                    await self.drain()
+        except TimeoutError:
+            self.reason = "slow_reader"
+            self._handlers.on_send_timeout(self)
+            self.abort()
         except (ConnectionError, RuntimeError):
             pass  # gone; connection_lost ends it
         finally:
@@ -409,6 +433,9 @@ class WsConnection(asyncio.Protocol):
         self.close_code = code
         self._write(close_frame(code, reason))
         self._to(WsEvent.SEND_CLOSE)
+        # The loop's clock on purpose, not the hub's: a close handshake is real socket I/O
+        # (selector.runtime.clock), and a ManualClock a test stopped moving must not keep a
+        # connection whose peer never answers open for ever.
         self._closing_timer = self._loop.call_later(self.close_timeout_s, self._close_timed_out)
 
     def _close_timed_out(self) -> None:
@@ -448,6 +475,7 @@ async def accept(
     *,
     max_message_bytes: int,
     close_timeout_s: float,
+    send_timeout_s: float | None = None,
 ) -> WsConnection:
     """Answer the opening handshake with 101; :meth:`WsConnection.start` then takes the
     connection over, and the route returns :func:`upgraded_response` once it has ended.
@@ -471,5 +499,6 @@ async def accept(
         handlers,
         max_message_bytes=max_message_bytes,
         close_timeout_s=close_timeout_s,
+        send_timeout_s=send_timeout_s,
     )
     return conn
