@@ -23,9 +23,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.verify.idlesearch import Held, IdleSearch, first_durations, judge, narrow
 
 __all__ = [
+    "MAX_CONTROL_FRAMES",
+    "MAX_FRAME_BYTES",
     "ProbeError",
     "ProbeResult",
     "ProbeSettings",
@@ -37,6 +40,15 @@ __all__ = [
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _PING, _PONG, _CLOSE = 0x9, 0xA, 0x8
+
+#: Largest frame payload the probe reads from the endpoint. It only waits for Pongs and
+#: closes (at most 125 bytes) and skips what a server sends while idle (heartbeats); the
+#: length is the peer's 64-bit claim, and reading it whole would buffer up to 2**63 bytes.
+MAX_FRAME_BYTES = 1024 * 1024
+#: Pings answered while waiting for one other frame. A Ping every second through the
+#: longest idle duration (900 s by default) stays under it; a flood does not, and each Pong
+#: written is buffered towards a peer that need not read them.
+MAX_CONTROL_FRAMES = 10_000
 
 
 class ProbeError(Exception):
@@ -130,36 +142,47 @@ class _Connection:
 
     async def next_opcode(self) -> int:
         """The opcode of the next frame (its payload read and dropped); Pings answered.
-        Raises ``asyncio.IncompleteReadError`` on FIN, ``ConnectionResetError`` on RST."""
-        while True:
+        Raises ``asyncio.IncompleteReadError`` on FIN, ``ConnectionResetError`` on RST, and
+        :class:`ProbeError` for a frame over :data:`MAX_FRAME_BYTES` or more than
+        :data:`MAX_CONTROL_FRAMES` Pings in a row."""
+        for _ in range(MAX_CONTROL_FRAMES + 1):
             first, second = await self.reader.readexactly(2)
             length = second & 0x7F
             if length == 126:
                 (length,) = struct.unpack("!H", await self.reader.readexactly(2))
             elif length == 127:
                 (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
+            if length > MAX_FRAME_BYTES:
+                raise ProbeError(
+                    f"the endpoint sent a WebSocket frame of {length} bytes; "
+                    f"the probe reads at most {MAX_FRAME_BYTES}"
+                )
             payload = await self.reader.readexactly(length)
             opcode = first & 0x0F
             if opcode == _PING:
                 self.writer.write(_frame(_PONG, payload[:125]))
                 continue
             return opcode
+        raise ProbeError(
+            f"the endpoint sent more than {MAX_CONTROL_FRAMES} Pings in a row; "
+            "the probe answers no more"
+        )
 
     def close(self) -> None:
         self.writer.close()
 
 
-async def _hold(
-    url: str, idle_s: float, settings: ProbeSettings, clock: Callable[[], float]
-) -> Held:
+async def _hold(url: str, idle_s: float, settings: ProbeSettings, time: Clock) -> Held:
     conn = await _Connection.open(url, settings.reply_timeout_s)
+    clock = time.monotonic
     opened = clock()
 
     async def until(deadline: float, want: int | None) -> Held | None:
         """Read until ``deadline``; a Held if the connection ended or ``want`` arrived."""
         while (left := deadline - clock()) > 0:
             try:
-                async with asyncio.timeout(left):
+                # The idle durations are what is measured: read and waited on one clock.
+                async with time.timeout(left):
                     opcode = await conn.next_opcode()
             except TimeoutError:
                 return None
@@ -240,11 +263,11 @@ async def probe_idle_timeout(
     url: str,
     settings: ProbeSettings,
     *,
-    clock: Callable[[], float] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
     progress: Callable[[str], None] = lambda _: None,
 ) -> ProbeResult:
-    """Search the idle timeout of the path to ``url`` within ``settings``' bounds."""
-    now = clock or asyncio.get_running_loop().time
+    """Search the idle timeout of the path to ``url`` within ``settings``' bounds; idle
+    durations are read and waited on ``clock``."""
     # One handshake first, so an unreachable or wrong endpoint is one clear error.
     (await _Connection.open(connection_url(url, 0), settings.reply_timeout_s)).close()
 
@@ -252,7 +275,7 @@ async def probe_idle_timeout(
         urls = [connection_url(url, first + i) for i in range(len(durations))]
         return await all_held(
             asyncio.gather(
-                *(_hold(u, d, settings, now) for u, d in zip(urls, durations, strict=True)),
+                *(_hold(u, d, settings, clock) for u, d in zip(urls, durations, strict=True)),
                 return_exceptions=True,
             )
         )

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.verify.idlesearch import Held
 from selector.verify.probe import (
     ProbeError,
@@ -95,10 +96,12 @@ async def _hold(
     published: asyncio.Event,
     nonce: bytes,
     settings: ProbeSettings,
-    clock: Callable[[], float],
+    time: Clock,
 ) -> Held:
-    """Open at ``end - idle_s``, idle until ``end``, then wait for the nonce."""
-    await asyncio.sleep(max(0.0, end - idle_s - clock()))
+    """Open at ``end - idle_s``, idle until ``end``, then wait for the nonce; every time is
+    read and waited on ``time`` (the idle durations are what is measured)."""
+    clock = time.monotonic
+    await time.sleep(max(0.0, end - idle_s - clock()))
     reader, writer = await _open(url, settings.reply_timeout_s)
     opened = clock()
     tail = b""
@@ -112,7 +115,7 @@ async def _hold(
             else:
                 left = end - clock() + settings.reply_timeout_s
             try:
-                async with asyncio.timeout(max(0.0, left)):
+                async with time.timeout(max(0.0, left)):
                     chunk = await reader.read(_TAIL)
             except TimeoutError:
                 if published.is_set():
@@ -134,12 +137,13 @@ async def probe_sse_idle_timeout(
     settings: ProbeSettings,
     *,
     publish_url: str | None = None,
-    clock: Callable[[], float] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
     progress: Callable[[str], None] = lambda _: None,
 ) -> ProbeResult:
     """Search the idle timeout of the path to the SSE endpoint ``url`` within ``settings``'
-    bounds; ``publish_url`` (default :func:`publish_url_for`) broadcasts the probe's event."""
-    now = clock or asyncio.get_running_loop().time
+    bounds; ``publish_url`` (default :func:`publish_url_for`) broadcasts the probe's event.
+    Idle durations are read and waited on ``clock``."""
+    now = clock.monotonic
     target = publish_url or publish_url_for(url)
     # One stream and one publish first, so a wrong endpoint is one clear error.
     _, writer = await _open(connection_url(url, 0, "sseprobe"), settings.reply_timeout_s)
@@ -158,12 +162,12 @@ async def probe_sse_idle_timeout(
                 published,
                 nonce.encode(),
                 settings,
-                now,
+                clock,
             )
             for i, d in enumerate(durations)
         ]
         tasks = asyncio.gather(*holds, return_exceptions=True)
-        await asyncio.sleep(max(0.0, end - now()))
+        await clock.sleep(max(0.0, end - now()))
         try:
             await _publish(target, nonce, settings.reply_timeout_s)
         except BaseException:
