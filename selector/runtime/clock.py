@@ -4,8 +4,10 @@ the reconnecting clients and the fault proxy all take one, so a test can move ti
 The sans-I/O core (:mod:`selector.runtime.protocol`) reads no clock at all: its callers pass
 ``now``, read from here. :class:`LoopClock` is the default everywhere; :class:`ManualClock`
 only moves when told to, which makes deadlines (pong timeouts, idle windows, client silence)
-testable without waiting for them. Socket timeouts (connect, close handshakes) stay on the
-event loop's own clock: they bound real I/O.
+testable without waiting for them. Socket timeouts (connect, close handshakes, the server's
+header, body and send deadlines) stay on the event loop's own clock: they bound real I/O,
+share ``header_timeout_s`` with aiohttp's own timers, which no injected clock reaches, and
+must still fire under a ManualClock a test has stopped moving.
 """
 
 from __future__ import annotations

@@ -48,12 +48,14 @@ class RawSse:
             fields.setdefault(name, []).append(value.removeprefix(" "))
         return fields
 
-    async def event(self) -> dict[str, Any]:
-        """The next block that is not a comment."""
-        while True:
+    async def event(self, max_comments: int = 1000) -> dict[str, Any]:
+        """The next block that is not a comment (after at most ``max_comments`` comments:
+        heartbeats at test rates send a handful)."""
+        for _ in range(max_comments + 1):
             fields = await self.block()
             if "" not in fields:
                 return fields
+        raise AssertionError(f"no event after {max_comments} comment blocks")
 
 
 def test_stream_headers_retry_hint_and_one_data_line_per_event() -> None:

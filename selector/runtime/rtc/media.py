@@ -124,6 +124,8 @@ class SyntheticTrack(MediaStreamTrack):
         """The next frame, at its time."""
         if self.readyState != "live":
             raise MediaStreamError
+        # The loop's clock, not an injected one: aiortc's RTP sender, RTCP and the receiver's
+        # jitter buffer run on real time, so frames must leave at their real cadence.
         loop = asyncio.get_running_loop()
         n = self._sent
         if self._start is None:

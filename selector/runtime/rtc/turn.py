@@ -96,6 +96,8 @@ def render_config(port: int, username: str, password: str, workdir: Path) -> str
 
 
 async def _accepting(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
+    # The loop's clock, not an injected one: this waits for a real coturn process to bind
+    # its port, and nothing that starts it takes a Clock.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT_S
     while True:
