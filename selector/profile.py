@@ -14,7 +14,7 @@ the user has to change rather than at the enclosing block.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -64,7 +64,7 @@ HopKind = Literal[
     "envoy",
     "other",
 ]
-HOP_KINDS: tuple[str, ...] = HopKind.__args__  # type: ignore[attr-defined]
+HOP_KINDS: tuple[str, ...] = get_args(HopKind)
 #: Hops an operator normally runs and configures themselves ("partial" timeout control).
 OPERATOR_RUN_HOP_KINDS: frozenset[str] = frozenset({"nginx", "ingress_nginx", "haproxy", "envoy"})
 

@@ -170,6 +170,8 @@ def _recording_sends(log: _RtpLog) -> Iterator[None]:
                 log.sent.setdefault((ssrc, seq), (ts, loop.time()))
         await original(self, data)
 
+    # aiortc has no hook on outgoing RTP: the method is wrapped for the run, and mypy refuses
+    # assigning to a method.
     RTCDtlsTransport._send_rtp = send_rtp  # type: ignore[method-assign]
     try:
         yield
@@ -207,6 +209,7 @@ def _record_arrivals(pc: object, log: _RtpLog) -> dict[int, str]:
             log.arrived.setdefault(key, loop.time())
             await handle(packet, arrival_time_ms)
 
+        # Nor on incoming RTP: the receiver's handler is wrapped the same way.
         receiver._handle_rtp_packet = on_packet  # type: ignore[method-assign]
     return kinds
 

@@ -84,6 +84,7 @@ def loopback_ice() -> Iterator[None]:
     finally:
         _active -= 1
         if _active == 0:
+            # Kept as object between patches: it holds the function the first patch replaced.
             aioice.ice.get_host_addresses = _original  # type: ignore[assignment]
 
 
@@ -281,6 +282,7 @@ def consent_timers(timers: ConsentTimers) -> Iterator[None]:
     import aioice.stun
 
     saved = (aioice.ice.CONSENT_INTERVAL, aioice.stun.RETRY_RTO, aioice.ice.CONSENT_FAILURES)
+    # aioice declares the interval an int; a float works (it only feeds asyncio.sleep).
     aioice.ice.CONSENT_INTERVAL = timers.interval_s  # type: ignore[assignment]
     aioice.stun.RETRY_RTO = timers.rto_s
     aioice.ice.CONSENT_FAILURES = timers.failures
@@ -307,7 +309,8 @@ def go_dark(pc: RTCPeerConnection) -> None:
     sctp = pc.sctp
     if sctp is None:
         raise ValueError("the peer connection has no data transport yet")
-    # Instance attributes shadow the methods the event loop and aioice call.
+    # Instance attributes shadow the methods the event loop and aioice call (mypy refuses
+    # assigning to a method; there is no hook for it in aioice).
     for protocol in sctp.transport.transport._connection._protocols:
         protocol.datagram_received = _discard_datagram  # type: ignore[method-assign]
         protocol.transport.sendto = _discard_send  # type: ignore[method-assign]
