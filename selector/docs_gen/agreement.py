@@ -920,6 +920,22 @@ HISTORY: tuple[str, ...] = (
     "as scored: v1 136 of 156 (87 %), v2 181 of 226 (80 %), top-2 381 of 382, three exact "
     "ties. Held-out profiles in v2 over all entries: 650 of 774. Over the whole corpus: 1,372 "
     "of 1,644.",
+    "Sixteen more documented systems in three sets, with no rule changed: a v2 set of "
+    "developer CLIs and APIs that stream from a cloud service on 2 of 3, a v2 set of "
+    "live-chat widgets and customer-messaging platforms on 4 of 7, and a v1 set of chess, "
+    "board-game and puzzle servers on 6 of 6; top-2 16 of 16, no exact tie. The audits "
+    "dropped five: a log API whose only written source could not be opened, a WireGuard "
+    "tunnel transport that is no choice between the three protocols, a chat product known "
+    "only from a marketing page, a crate with no sign of running, and a white-labelled copy "
+    "of another vendor's docs, whose case was written again under the vendor that made the "
+    "choice; they took guessed authentication out of five files, set two files' messages to "
+    "the separate requests their docs show, replaced an AI-written planning file with the "
+    "builders' own README, and corrected clients, resume and rates from the code. The four "
+    "misses are WebSocket pushes whose clients send by separate requests or not at all, with "
+    "no reason given. Over the documented systems of the last twenty-two entries, as scored: "
+    "v1 142 of 162 (88 %), v2 187 of 236 (79 %), top-2 397 of 398, three exact ties. "
+    "Held-out profiles in v2 over all entries: 656 of 784. Over the whole corpus: 1,384 of "
+    "1,660.",
 )
 
 
