@@ -108,9 +108,12 @@ def _token_owner(request: web.Request, tokens: tuple[str, ...]) -> str | None:
         offered = auth[len("Bearer ") :]
     else:
         offered = request.query.get("token") or request.cookies.get(TOKEN_COOKIE, "")
+    # aiohttp decodes header bytes that are not UTF-8 as surrogates: compared as the bytes
+    # they came as (a plain encode raised, answering 500 with a traceback).
+    presented = offered.encode("utf-8", "surrogateescape")
     matched = None
     for token in tokens:  # every token is compared, so the time does not tell which matched
-        if hmac.compare_digest(offered.encode(), token.encode()):
+        if hmac.compare_digest(presented, token.encode("utf-8", "surrogateescape")):
             matched = token
     return None if matched is None else token_owner(matched)
 
@@ -260,11 +263,16 @@ async def _send_within_deadline(
 def _dropped_slow_reader(request: web.Request, hub: Hub) -> None:
     """Count and log a client dropped for not taking what it was sent within the header
     timeout (a plain answer, or the echo of ``/echo``)."""
+    _dropped(request, hub, "slow_reader")
+
+
+def _dropped(request: web.Request, hub: Hub, reason: str) -> None:
+    """Count and log a client dropped for ``reason`` (``slow_reader``, ``idle_timeout``)."""
     counts = hub.counters.rejected_connections
-    counts["slow_reader"] = counts.get("slow_reader", 0) + 1
+    counts[reason] = counts.get(reason, 0) + 1
     log_transition(
         "http.dropped",
-        reason="slow_reader",
+        reason=reason,
         method=request.method,
         path=request.path,
         peer=request.remote or "",
@@ -478,6 +486,10 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
         refused = _admission(request) or _client_id_refusal(request, claim=False)
         if refused is not None:
             return refused
+        try:  # the answer a GET would get (RFC 9110 section 9.3.2): its resume id is checked
+            parse_last_event_id(resume)
+        except EnvelopeError as exc:
+            return _refuse(request, 400, "invalid_payload", exc.detail)
         head = web.Response(headers=_SSE_HEADERS, content_type="text/event-stream")
         head.charset = "utf-8"
         return head
@@ -647,6 +659,9 @@ async def state_handler(request: web.Request) -> web.Response:
         return _refuse(
             request, 400, "invalid_payload", "client_id must be 1-128 characters of [A-Za-z0-9._:-]"
         )
+    if hub.failed.is_set():
+        # Memory holds what the failed commit applied and the disk does not: not shown.
+        return _json_error(503, "the state store failed; the server is stopping", "STORE_FAILED")
     view = hub.store.view()
     view["latest_event_id"] = hub.replay.latest
     view["oldest_event_id"] = hub.replay.oldest
@@ -671,13 +686,17 @@ async def echo_handler(request: web.Request) -> web.StreamResponse:
 class _Echo(WsHandlers):
     """``/echo``: every message back as it came (text checked for UTF-8 first, RFC 6455 8.1)."""
 
-    __slots__ = ("hub", "request")
+    __slots__ = ("hub", "last_message", "loop", "request")
 
     def __init__(self, request: web.Request, hub: Hub) -> None:
         self.request = request
         self.hub = hub
+        self.loop = asyncio.get_running_loop()
+        #: Loop time of the upgrade or of the last whole message (or pong) read.
+        self.last_message = self.loop.time()
 
     def on_text(self, conn: WsConnection, payload: Payload) -> None:
+        self.last_message = self.loop.time()
         if not _is_utf8(payload):
             conn.fail(WSCloseCode.INVALID_TEXT, "invalid UTF-8")
             return
@@ -685,8 +704,12 @@ class _Echo(WsHandlers):
         conn.hold_reads_while_backed_up()
 
     def on_binary(self, conn: WsConnection, payload: Payload) -> None:
+        self.last_message = self.loop.time()
         conn.send(OP_BINARY, payload)
         conn.hold_reads_while_backed_up()
+
+    def on_pong(self, conn: WsConnection) -> None:
+        self.last_message = self.loop.time()
 
     def on_send_timeout(self, conn: WsConnection) -> None:
         _dropped_slow_reader(self.request, self.hub)
@@ -694,9 +717,10 @@ class _Echo(WsHandlers):
 
 async def _serve_echo(request: web.Request, hub: Hub) -> web.StreamResponse:
     settings = hub.settings
+    handlers = _Echo(request, hub)
     conn = await accept(
         request,
-        _Echo(request, hub),
+        handlers,
         max_message_bytes=settings.max_message_bytes,
         close_timeout_s=settings.close_timeout_s,
         # The policy of every plain answer: what was sent must be taken within the header
@@ -705,7 +729,21 @@ async def _serve_echo(request: web.Request, hub: Hub) -> web.StreamResponse:
         send_timeout_s=settings.header_timeout_s,
     )
     conn.start()
-    await conn.done
+    # /echo has no heartbeat (conformance suites expect no pings): a peer must send a whole
+    # message within the header timeout of the last one, the bound on a POST body, or it is
+    # closed (1008), so one stalled mid-frame, dribbling, or silent does not keep its slot.
+    idle = settings.header_timeout_s
+    while not conn.done.done():
+        if conn.holding:  # reads paused by the server: the send timeout decides meanwhile
+            handlers.last_message = handlers.loop.time()
+        left = handlers.last_message + idle - handlers.loop.time()
+        if left <= 0 and not conn.closed:
+            conn.reason = "idle_timeout"
+            _dropped(request, hub, "idle_timeout")
+            conn.close(WSCloseCode.POLICY_VIOLATION, b"no whole message within the timeout")
+            left = idle  # the close timeout ends it from here
+        # Real I/O, the loop's clock, as the header timeout (selector.runtime.clock).
+        await asyncio.wait([conn.done], timeout=max(left, 0.01))
     return upgraded_response()
 
 

@@ -253,6 +253,11 @@ class WsConnection(asyncio.Protocol):
         return self.state is not WsState.OPEN
 
     @property
+    def holding(self) -> bool:
+        """Whether reads are held until a backed-up peer takes what was written."""
+        return self._holding
+
+    @property
     def buffered(self) -> int:
         """Bytes written but not yet sent."""
         return self.transport.get_write_buffer_size()
