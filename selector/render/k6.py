@@ -6,7 +6,9 @@ size. Then every user falls silent for longer than the smallest idle timeout on 
 then sends once more: the heartbeat alone must have kept the connection. Pings follow the
 plan's interval; a connection closed unasked reconnects with the plan's backoff (full jitter);
 unacked mutations are re-sent. Thresholds: the ack latency against the profile's p99 budget,
-no lost acks, no unplanned closes.
+no lost acks, no unplanned closes, no failed connects: a connect that is refused, times out or
+gets no WebSocket handshake (the session never opens) counts, so a run against a server that
+is not there fails instead of passing with nothing measured.
 
 What k6 cannot do: it has no SSE client without an extension (xk6-sse), so SSE streams are
 left out; the script drives the WebSocket path (and for SSE profiles, nothing is generated).
@@ -101,6 +103,10 @@ const WS_URL = BASE.replace(/^http/, 'ws').replace(/\\/$/, '') + '/ws';
 const ackLatency = new Trend('selector_ack_latency', true);
 const lostAcks = new Counter('selector_lost_acks');
 const unplannedCloses = new Counter('selector_unplanned_closes');
+// Sessions that never opened (connect refused or timed out, no WebSocket handshake): 'close'
+// only follows 'open' and lost acks only count what was sent, so without this a run against
+// nothing would pass.
+const failedConnects = new Counter('selector_failed_connects');
 
 export const options = {
   scenarios: {
@@ -115,6 +121,7 @@ export const options = {
     selector_ack_latency: [`p(99)<${N.latency_p99_ms}`],
     selector_lost_acks: ['count<1'],
     selector_unplanned_closes: ['count<1'],
+    selector_failed_connects: ['count<1'],
   },
 };
 
@@ -126,14 +133,17 @@ export default function () {
   let seq = 0;
   let attempt = 0;
   let finished = false;
+  let reported = false;
   const endAt = Date.now() + (N.active_s + N.idle_gap_s) * 1000 + 2000 + N.latency_p99_ms;
 
   while (!finished && Date.now() < endAt) {
-    ws.connect(`${WS_URL}?client_id=${clientId}`, null, function (socket) {
+    let opened = false;
+    const res = ws.connect(`${WS_URL}?client_id=${clientId}`, null, function (socket) {
       const send = (s) => {
         socket.send(JSON.stringify({ seq: s, op: 'set', data: { key: clientId, value: PAYLOAD } }));
       };
       socket.on('open', function () {
+        opened = true;
         attempt = 0;
         for (const s of pending.keys()) send(s); // re-send what was never acked
         if (N.heartbeat_s > 0) socket.setInterval(() => socket.ping(), N.heartbeat_s * 1000);
@@ -166,6 +176,14 @@ export default function () {
         if (!finished) unplannedCloses.add(1);
       });
     });
+    if (!opened) {
+      failedConnects.add(1);
+      if (!reported) {
+        reported = true; // once per user: the reason, not a line per retry
+        const why = (res && res.error) || `HTTP status ${res ? res.status : 'none'}`;
+        console.error(`selector_failed_connects: ${WS_URL} did not open: ${why}`);
+      }
+    }
     if (!finished && Date.now() < endAt) {
       // Full jitter: a random delay up to min(cap, base * 2^attempt).
       const bound = Math.min(N.reconnect_cap_s, N.reconnect_base_s * 2 ** attempt);

