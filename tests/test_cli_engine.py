@@ -224,6 +224,40 @@ def test_rules_and_explain(capsys: pytest.CaptureFixture[str], write_yaml: Any) 
     assert code == 2 and "did you mean 'steady-upstream'?" in err
 
 
+@pytest.mark.parametrize("listing", ["--facts", "--subjects"])
+def test_rules_vocabularies_follow_the_format(
+    capsys: pytest.CaptureFixture[str], listing: str
+) -> None:
+    # --format json printed the text table here, which no JSON reader takes.
+    code, out, _ = _run(capsys, "rules", listing, "--format", "json")
+    rows = json.loads(out)
+    first = "fact" if listing == "--facts" else "subject"
+    assert code == 0 and rows and all(isinstance(row[first], str) for row in rows)
+    names = {row[first] for row in rows}
+    assert ("traffic.client_to_server.rate_hz" in names) == (listing == "--facts")
+    assert ("server_to_client" in names) == (listing == "--subjects")
+    code, out, _ = _run(capsys, "rules", listing, "--format", "markdown")
+    assert code == 0 and out.startswith(f"| {first} ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["rules", "--facts", "--subjects"], "not allowed with argument --facts"),
+        (["rules", "--schema", "matrix", "--facts"], "not allowed with argument --schema"),
+        (["rules", "--schema", "overlay", "--format", "markdown"], "a JSON Schema is JSON"),
+        (["recommend", "--print-schema", "profiles/chat.yaml"], "--print-schema takes no"),
+        (["recommend", "--print-schema", "--format", "markdown"], "a JSON Schema is JSON"),
+    ],
+)
+def test_options_that_exclude_each_other_are_refused(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """Each of these was accepted with exit 0 while one of the options was ignored."""
+    code, out, err = _run(capsys, *argv)
+    assert (code, out) == (2, "") and message in err
+
+
 def _imported_after(code: str) -> set[str]:
     script = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
     result = subprocess.run(

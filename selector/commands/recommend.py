@@ -89,6 +89,13 @@ def run(args: argparse.Namespace) -> int:
         from selector.engine.recommendation import recommendation_json_schema
         from selector.render.jsonfmt import dumps
 
+        if args.paths:
+            raise UsageError.single(
+                "--print-schema takes no PROFILE: it prints the schema and exits",
+                path="--print-schema",
+            )
+        if args.format is OutputFormat.MARKDOWN:
+            raise UsageError.single("a JSON Schema is JSON: no markdown", path="--format")
         print(dumps(recommendation_json_schema()))
         return EXIT_OK
     if not args.paths:

@@ -11,13 +11,17 @@ from selector.rules.model import Effect, Matrix, Rule
 from selector.rules.subjects import SUBJECTS
 
 __all__ = [
+    "FACT_COLUMNS",
+    "SUBJECT_COLUMNS",
     "condition_in_words",
     "explain_text",
+    "fact_rows",
     "facts_table",
     "rule_data",
     "rules_markdown",
     "rules_reference_markdown",
     "rules_table",
+    "subject_rows",
     "subjects_table",
 ]
 
@@ -128,17 +132,28 @@ def _applies(rule: Rule) -> str:
     return ", ".join(rule.applies_to) or "every profile"
 
 
-def subjects_table() -> str:
-    """The closed vocabulary of ``applies_to`` and what makes each subject present."""
-    rows = [
+#: Column names of the vocabulary listings (``rules --subjects`` and ``rules --facts``).
+SUBJECT_COLUMNS = ("subject", "meaning", "present when")
+FACT_COLUMNS = ("fact", "kind", "operators", "values", "meaning")
+
+
+def subject_rows() -> list[list[str]]:
+    """The closed vocabulary of ``applies_to`` and what makes each subject present, one row
+    per subject (:data:`SUBJECT_COLUMNS`)."""
+    return [
         [name, subject.description, subject.shown or describe(subject.condition)]
         for name, subject in SUBJECTS.items()
     ]
-    return tabulate(rows, headers=["subject", "meaning", "present when"], tablefmt="simple")
 
 
-def facts_table() -> str:
-    """The facts conditions and rationales may name, with their operators."""
+def subjects_table() -> str:
+    """The closed vocabulary of ``applies_to`` and what makes each subject present."""
+    return tabulate(subject_rows(), headers=list(SUBJECT_COLUMNS), tablefmt="simple")
+
+
+def fact_rows() -> list[list[str]]:
+    """The facts and measures conditions and rationales may name, with their operators, one
+    row per fact (:data:`FACT_COLUMNS`)."""
     rows = [
         [
             name,
@@ -157,9 +172,14 @@ def facts_table() -> str:
         [name, "measure", ", ".join(MEASURE_OPERATORS), m.unit, m.description]
         for name, m in MEASURES.items()
     ]
+    return rows
+
+
+def facts_table() -> str:
+    """The facts conditions and rationales may name, with their operators."""
     return tabulate(
-        rows,
-        headers=["fact", "kind", "operators", "values", "meaning"],
+        fact_rows(),
+        headers=list(FACT_COLUMNS),
         tablefmt="simple",
         maxcolwidths=[None, None, 28, 30, 40],
     )
