@@ -234,6 +234,8 @@ _LAUGHS = (
             ":3:",
         ),
         ("latin1.conf", b"http {\n  # caf\xe9\n}\n", ":2:8: not UTF-8 text (byte 0xe9)"),
+        # crossplane reports this with an empty message: the line alone said nothing.
+        ("bare.conf", b"events {}\nkeepalive\n", "is a directive missing its ';'?"),
     ],
 )
 def test_hostile_configuration_is_refused_with_its_place(  # type: ignore[no-untyped-def]

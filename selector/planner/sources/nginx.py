@@ -148,6 +148,9 @@ def _absolute(directive: JsonObject, root_dir: str) -> None:
         _absolute(child, root_dir)
 
 
+_NO_REASON = "cannot parse as an nginx configuration (is a directive missing its ';'?)"
+
+
 def read_nginx(path: str) -> tuple[MeasuredHop, ...]:
     """The proxying locations of the nginx configuration at ``path`` and its includes."""
     import crossplane
@@ -155,7 +158,8 @@ def read_nginx(path: str) -> tuple[MeasuredHop, ...]:
     # check_ctx off: a conf.d file (server blocks at its top level) is read on its own too.
     payload: JsonObject = crossplane.parse(path, combine=True, check_ctx=False, comments=False)
     problems = [
-        Problem(str(e.get("error", "cannot parse")), str(e.get("file", path)), _line(e))
+        # crossplane gives an empty message for a directive missing its ";" (``a`` alone).
+        Problem(str(e.get("error") or _NO_REASON), str(e.get("file", path)), _line(e))
         for e in _objects(payload.get("errors"))
     ]
     if problems:
