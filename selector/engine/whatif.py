@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from selector.engine.recommendation import Recommendation, RuleHit
-from selector.errors import Problem, UsageError
+from selector.errors import Problem, UsageError, field_path
 from selector.protocols import Protocol
 
 __all__ = [
@@ -102,7 +102,7 @@ def apply_assignments(
                 node = node[part]
             else:
                 raise UsageError.single(
-                    f"'{_dotted(here)}' is not a block that holds fields",
+                    f"'{field_path(here)}' is not a block that holds fields",
                     file=f"--set {assignment.text}",
                 )
         last = assignment.path[-1]
@@ -115,13 +115,9 @@ def apply_assignments(
             node[last] = assignment.value
             continue
         raise UsageError.single(
-            f"cannot set '{_dotted(assignment.path)}' here", file=f"--set {assignment.text}"
+            f"cannot set '{field_path(assignment.path)}' here", file=f"--set {assignment.text}"
         )
     return out, created
-
-
-def _dotted(path: Sequence[str | int]) -> str:
-    return ".".join(str(p) for p in path)
 
 
 class ScoreChange(BaseModel):
