@@ -22,7 +22,12 @@ if TYPE_CHECKING:  # asyncio costs ~30 ms at import: only `run` needs it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("protocol", choices=("ws", "sse"), help="transport to use")
+    parser.add_argument(
+        "protocol",
+        # "websocket" as every other command spells the protocol; "ws" as the URL scheme.
+        choices=("ws", "websocket", "sse"),
+        help="transport to use: ws (also spelled websocket) or sse",
+    )
     parser.add_argument(
         "url",
         help="server URL, e.g. ws://127.0.0.1:8765 or http://127.0.0.1:8765 "
@@ -135,7 +140,7 @@ async def _run_client(args: argparse.Namespace, mutations: list[tuple[str, JsonV
         line = {"id": event.id, "event": event.event, "data": event.data}
         print(json.dumps(line, ensure_ascii=False), flush=True)
 
-    client_class = WsClient if args.protocol == "ws" else SseClient
+    client_class = SseClient if args.protocol == "sse" else WsClient
     try:
         client = client_class(
             args.url,

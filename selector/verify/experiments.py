@@ -430,7 +430,7 @@ async def browser_streams(protocol: str, streams: int) -> dict[str, float]:
                 _STREAMS_SCRIPT, [address, streams, protocol, STREAMS_WAIT_MS, REQUEST_WAIT_MS]
             )
             kind = "ws" if protocol == "websocket" else "sse"
-            registered = sum(1 for sub in hub.subscribers.values() if sub.protocol == kind)
+            registered = sum(1 for sub in hub.subscribers.values() if sub.route == kind)
             await page.evaluate("window.streams.forEach((c) => c.close())")
         finally:
             await browser.close()

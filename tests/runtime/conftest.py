@@ -17,8 +17,7 @@ from selector.runtime.clock import SYSTEM_CLOCK, Clock
 from selector.runtime.server.app import running_server
 from selector.runtime.server.hub import Hub
 from selector.runtime.server.settings import ServerSettings
-from selector.runtime.server.subscriber import Protocol as StreamProtocol
-from selector.runtime.server.subscriber import Subscriber
+from selector.runtime.server.subscriber import Route, Subscriber
 from selector.runtime.server.websocket import WsConnection
 
 T = TypeVar("T")
@@ -77,16 +76,16 @@ class RecordingTransport(asyncio.Transport):
 
 def in_process_subscriber(
     hub: Hub,
-    protocol: StreamProtocol,
+    route: Route,
     transport: RecordingTransport,
     ws: Callable[[web.Request], WsConnection] | None = None,
 ) -> Subscriber:
     """A subscriber of client ``c`` whose stream writes to ``transport`` (not subscribed yet);
     ``ws`` makes its WebSocket connection from the stream's request."""
-    request = make_mocked_request("GET", f"/{protocol}?client_id=c", transport=transport)
+    request = make_mocked_request("GET", f"/{route}?client_id=c", transport=transport)
     return Subscriber(
         conn_id=hub.registry.new_conn_id(),
-        protocol=protocol,
+        route=route,
         client_id="c",
         request=request,
         queue=hub.new_queue(),

@@ -101,7 +101,7 @@ def test_chromium_websocket_and_event_source_with_resume() -> None:
                 await eventually(lambda: hub.counters.messages_out["sse"] >= 2)
                 # cut the stream server-side; events published while the browser is away
                 # must arrive after its automatic reconnect with Last-Event-ID
-                (sse,) = [s for s in hub.subscribers.values() if s.protocol == "sse"]
+                (sse,) = [s for s in hub.subscribers.values() if s.route == "sse"]
                 hub.drop(sse, "test_cut")
                 during = [await publish(n) for n in range(3, 6)]
                 await eventually(lambda: hub.counters.resumes_replayed["sse"] == 1)

@@ -46,7 +46,7 @@ async def _run_cli(hub: Hub, *args: str, publish: int) -> tuple[int, str, str]:
     return process.returncode, stdout.decode(), stderr.decode()
 
 
-@pytest.mark.parametrize("protocol", ["ws", "sse"])
+@pytest.mark.parametrize("protocol", ["ws", "websocket", "sse"])
 def test_prints_events_as_json_lines_and_sends_mutations(protocol: str) -> None:
     async def main_() -> tuple[int, str, str, list[tuple[str, int]], dict[str, object]]:
         async with serving(heartbeat=FAST_BEAT) as (hub, address):

@@ -72,7 +72,7 @@ def test_eventsource_resumes_with_last_event_id_after_a_cut() -> None:
 
             expected = [publish(n) for n in range(3)]
             await eventually(lambda: sum("id" in line for line in lines) == 3)
-            (sse,) = [s for s in hub.subscribers.values() if s.protocol == "sse"]
+            (sse,) = [s for s in hub.subscribers.values() if s.route == "sse"]
             hub.drop(sse, "test_cut")
             await eventually(lambda: not hub.subscribers)
             expected += [publish(n) for n in range(3, 6)]  # while it is away

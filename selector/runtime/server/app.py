@@ -441,7 +441,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         )
         sub = Subscriber(
             conn_id=hub.registry.new_conn_id(),
-            protocol="ws",
+            route="ws",
             client_id=request.query["client_id"],
             request=request,
             queue=hub.new_queue(),
@@ -521,7 +521,7 @@ async def _serve_sse(
         return response  # the client left before its headers went out: nothing to serve
     sub = Subscriber(
         conn_id=hub.registry.new_conn_id(),
-        protocol="sse",
+        route="sse",
         client_id=client_id,
         request=request,
         queue=hub.new_queue(),

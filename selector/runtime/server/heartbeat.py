@@ -110,7 +110,7 @@ class Heartbeat:
                     self._ping(sub, beat)
         if due.sse_comment:
             for sub in list(subscribers.values()):
-                if sub.protocol == "sse":
+                if sub.route == "sse":
                     host.offer(sub, _SSE_HEARTBEAT)
         for sub in host.registry.leaked():
             host.unsubscribe(sub, "transport_closed")

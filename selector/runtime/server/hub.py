@@ -167,19 +167,19 @@ class Hub:
         plan = self.replay.resume(last_event_id)
         if isinstance(plan, Resync):
             ws_frame, sse_frame = encode_resync(plan.after, plan.oldest, plan.latest)
-            sub.queue.force(ws_frame if sub.protocol == "ws" else sse_frame)
-            self.counters.resumes_resync[sub.protocol] += 1
+            sub.queue.force(ws_frame if sub.route == "ws" else sse_frame)
+            self.counters.resumes_resync[sub.route] += 1
             outcome: dict[str, bool | int] = {"resync": True, "oldest": plan.oldest}
         elif last_event_id is None:
             # A fresh subscriber learns where the stream stands, so it can resume from there
             # even if it drops before its first event.
             ws_frame, sse_frame = encode_position(self.replay.latest)
-            sub.queue.force(ws_frame if sub.protocol == "ws" else sse_frame)
+            sub.queue.force(ws_frame if sub.route == "ws" else sse_frame)
             outcome = {"position": self.replay.latest}
         else:
             for encoded in plan.items:
-                sub.queue.force(encoded.ws_frame if sub.protocol == "ws" else encoded.sse_frame)
-            self.counters.resumes_replayed[sub.protocol] += 1
+                sub.queue.force(encoded.ws_frame if sub.route == "ws" else encoded.sse_frame)
+            self.counters.resumes_replayed[sub.route] += 1
             outcome = {"replayed": len(plan.items)}
         previous = self.registry.stream_of_client.get(sub.client_id)
         # Only a client that proved the id is its own gives the old stream up; an unclaimed
@@ -191,10 +191,10 @@ class Hub:
             # SSE stream (no pong to miss), so it is ended here.
             self.drop(previous, "superseded")
         self.registry.add(sub)
-        if sub.protocol == "ws":
+        if sub.route == "ws":
             self.liveness.add(sub.conn_id)
         log_transition(
-            f"{sub.protocol}.open",
+            f"{sub.route}.open",
             conn=sub.conn_id,
             client_id=sub.client_id,
             peer=sub.peer,
@@ -221,7 +221,7 @@ class Hub:
         sub.queue.closed = True
         sub.signal()
         log_transition(
-            f"{sub.protocol}.closed",
+            f"{sub.route}.closed",
             conn=sub.conn_id,
             client_id=sub.client_id,
             peer=sub.peer,
@@ -491,7 +491,7 @@ class Hub:
             subscribers = write_caught_up(subscribers, events, s.sse_batch_max_bytes, self.counters)
         for sub in subscribers:
             for encoded in events:
-                self.offer(sub, encoded.ws_frame if sub.protocol == "ws" else encoded.sse_frame)
+                self.offer(sub, encoded.ws_frame if sub.route == "ws" else encoded.sse_frame)
 
     def offer(self, sub: Subscriber, frame: bytes) -> None:
         """Queue ``frame`` for ``sub``, written at the end of the tick; a subscriber that
@@ -500,9 +500,9 @@ class Hub:
         if outcome is Offer.QUEUED:
             self._notify(sub)
         elif outcome is Offer.SKIPPED:
-            self.counters.slow_skips[sub.protocol] += 1
+            self.counters.slow_skips[sub.route] += 1
         else:
-            self.counters.slow_disconnects[sub.protocol] += 1
+            self.counters.slow_disconnects[sub.route] += 1
             self.drop(sub, "slow_consumer")
 
     def _notify(self, sub: Subscriber) -> None:

@@ -90,7 +90,7 @@ class Registry:
         """Connection gauges for the metrics exporter."""
         ws = sse = leaked = 0
         for sub in self.subscribers.values():
-            if sub.protocol == "ws":
+            if sub.route == "ws":
                 ws += 1
             else:
                 sse += 1

@@ -11,9 +11,11 @@ from selector.runtime.protocol.fanout import FanoutQueue
 from selector.runtime.protocol.identity import Claim
 from selector.runtime.server.websocket import WsConnection
 
-__all__ = ["OWNER_KEY", "Protocol", "Subscriber"]
+__all__ = ["OWNER_KEY", "Route", "Subscriber"]
 
-Protocol = Literal["ws", "sse"]
+#: The route a subscriber streams on (``/ws`` or ``/sse``), as log lines and metric labels
+#: name it; the protocol vocabulary of the decision side is :mod:`selector.protocols`.
+Route = Literal["ws", "sse"]
 
 #: Request key under which admission leaves the token owner a stream acts for.
 OWNER_KEY = web.RequestKey("owner", str)
@@ -33,11 +35,11 @@ class Subscriber:
         "messages_out",
         "owner",
         "peer",
-        "protocol",
         "proven",
         "queue",
         "replies",
         "request",
+        "route",
         "secret",
         "transport",
         "wake",
@@ -49,14 +51,14 @@ class Subscriber:
         self,
         *,
         conn_id: int,
-        protocol: Protocol,
+        route: Route,
         client_id: str,
         request: web.Request,
         queue: FanoutQueue,
         ws: WsConnection | None = None,
     ) -> None:
         self.conn_id = conn_id
-        self.protocol: Protocol = protocol
+        self.route: Route = route
         self.client_id = client_id
         self.request = request
         self.peer = request.remote or ""
@@ -75,7 +77,7 @@ class Subscriber:
         self.owner: str = request.get(OWNER_KEY, "")
         #: SSE only (an idle WebSocket should not pay for an Event): set when the handler
         #: must drain a backlog or end.
-        self.wake: asyncio.Event | None = asyncio.Event() if protocol == "sse" else None
+        self.wake: asyncio.Event | None = asyncio.Event() if route == "sse" else None
         #: SSE: whether the response uses chunked transfer coding (HTTP/1.1).
         self.chunked = request.version >= (1, 1)
         #: The peer is slow: its SSE handler or WS writer task owns writing until the queue

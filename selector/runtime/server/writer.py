@@ -52,7 +52,7 @@ def write_stream(
             # aiohttp prepared the response with chunked transfer coding (HTTP/1.1);
             # writing whole chunks here saves a task wake-up per stream per event.
             transport.write(b"%x\r\n%b\r\n" % (len(data), data) if sub.chunked else data)
-        counters.messages_out[sub.protocol] += len(frames)
+        counters.messages_out[sub.route] += len(frames)
     if sub.ending:
         sub.signal()
 
