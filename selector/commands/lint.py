@@ -52,26 +52,28 @@ def _github(outcome: _Outcome) -> str:
 
 
 def _json(outcome: _Outcome) -> str:
-    import json
+    from selector.jsonvalue import JsonValue
+    from selector.render.jsonfmt import dumps
 
-    report = {
+    findings: list[JsonValue] = [
+        {
+            **f.model_dump(mode="json"),
+            "file": p.file,
+            "line": p.line,
+            "col": p.col,
+            "path": p.path,
+        }
+        for f, p in zip(outcome.findings, outcome.problems, strict=True)
+    ]
+    report: JsonValue = {
         "profile": outcome.profile,
-        "sources": outcome.sources,
+        "sources": list[JsonValue](outcome.sources),
         "protocol": outcome.protocols[0],
-        "protocols": outcome.protocols,
+        "protocols": list[JsonValue](outcome.protocols),
         "clean": not outcome.findings,
-        "findings": [
-            {
-                **f.model_dump(mode="json"),
-                "file": p.file,
-                "line": p.line,
-                "col": p.col,
-                "path": p.path,
-            }
-            for f, p in zip(outcome.findings, outcome.problems, strict=True)
-        ],
+        "findings": findings,
     }
-    return json.dumps(report, indent=2) + "\n"
+    return dumps(report) + "\n"
 
 
 #: Output format -> renderer of the findings.

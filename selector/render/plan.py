@@ -7,13 +7,13 @@ must still learn that the plan cannot be applied, or rests on values nobody conf
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from tabulate import tabulate
 
 from selector.planner.model import LifetimePlan
 from selector.render.formats import OutputFormat
+from selector.render.jsonfmt import dumps
 from selector.units import seconds_text
 
 __all__ = ["PLAN_FORMATS", "render_plan", "render_plan_json", "render_plan_markdown"]
@@ -167,7 +167,7 @@ def render_plan(plan: LifetimePlan, title: str) -> str:
 def render_plan_json(plan: LifetimePlan, title: str) -> str:
     """The plan as JSON: the model's own fields plus ``profile`` and ``feasible``."""
     document = {"profile": title, "feasible": plan.feasible, **plan.model_dump(mode="json")}
-    return json.dumps(document, indent=2) + "\n"
+    return dumps(document) + "\n"
 
 
 def _linked(source: str) -> str:

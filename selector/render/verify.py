@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from tabulate import tabulate
 
 from selector.render.formats import OutputFormat
+from selector.render.jsonfmt import dumps
 from selector.verify.evidence import DirectionEvidence, Distribution, RunEvidence
 from selector.verify.verdict import CandidateReport, VerifyReport, real_time
 
@@ -193,7 +193,7 @@ def render_verify_text(report: VerifyReport) -> str:
 
 def render_verify_json(report: VerifyReport) -> str:
     """The report as JSON, stable for tooling."""
-    return json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
+    return dumps(report.model_dump(mode="json")) + "\n"
 
 
 def render_verify_markdown(report: VerifyReport) -> str:
