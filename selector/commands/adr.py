@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from selector.commands._options import add_matrix_argument
+from selector.commands._output import OUT_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         metavar="FILE",
         default=None,
-        help="write the record to FILE (atomically; missing folders are created) instead of stdout",
+        help="write the record to FILE (atomically; missing folders are created) instead of "
+        f"stdout; {OUT_HELP}",
     )
     add_matrix_argument(parser)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from selector.commands._argtypes import positive_float, positive_int
+from selector.commands._output import OUT_HELP
 
 #: k6's exit code when a threshold failed (its errext/exitcodes ThresholdsHaveFailed): the
 #: run completed and the plan did not hold, a negative answer.
@@ -27,7 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url", required=True, help="the server's base URL (http://host:port); /ws is derived"
     )
-    parser.add_argument("--out", metavar="FILE", help="write the script here instead of stdout")
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help=f"write the script to FILE (atomically) instead of stdout; {OUT_HELP}",
+    )
     parser.add_argument(
         "--run", action="store_true", help="run the script with the local k6 binary"
     )
@@ -92,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
             file="selector loadtest",
         )
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.out or os.path.join(tmp, "selector-loadtest.js")
-        if not args.out:
+        # "--out -" printed the script; k6 reads its own copy ("k6 run -" would read stdin).
+        on_disk = args.out not in (None, "-")
+        path = args.out if on_disk else os.path.join(tmp, "selector-loadtest.js")
+        if not on_disk:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(script)
         try:

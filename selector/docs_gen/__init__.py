@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from selector.atomic import write_atomically
+from selector.atomic import write_atomically, write_files_atomically
 
 if TYPE_CHECKING:
     from selector.engine.recommendation import Recommendation
@@ -148,18 +148,31 @@ def _orphans(out: Path, generated: dict[str, str]) -> list[Path]:
 
 def build(out: Path) -> list[Path]:
     """Write every generated file under ``out`` and delete orphaned ones from the folders
-    ``selector docs`` owns; returns the files that changed or went."""
+    ``selector docs`` owns; returns the files that changed or went.
+
+    Everything is rendered and compared first, then every changed file is written to a
+    temporary file beside it, and only when all are written are they renamed into place: a
+    failure before that leaves the tree as it was. Raises :class:`OSError` naming the file."""
     generated = generate()
-    changed = []
-    for relative, content in generated.items():
-        path = out / relative
-        if not path.exists() or path.read_text(encoding="utf-8") != content:
-            write_atomically(path, content)
-            changed.append(path)
-    for path in _orphans(out, generated):
+    writes = {
+        out / relative: content
+        for relative, content in generated.items()
+        if _differs(out / relative, content)
+    }
+    orphans = _orphans(out, generated)
+    write_files_atomically(writes)
+    for path in orphans:
         path.unlink()
-        changed.append(path)
-    return changed
+    return [*writes, *orphans]
+
+
+def _differs(path: Path, content: str) -> bool:
+    if not path.exists():
+        return True
+    try:
+        return path.read_text(encoding="utf-8") != content
+    except UnicodeDecodeError:
+        return True  # not what we generate: replaced like any stale file
 
 
 def check(out: Path) -> list[Path]:

