@@ -47,9 +47,125 @@ def test_only_the_version_changes_and_comments_stay(
 
 def test_flow_style_mapping_is_edited_in_place(capsys: pytest.CaptureFixture[str]) -> None:
     text = "{schema_version: 1, name: x, media: audio}\n"
-    assert upgrade_text(text, 1, 18) == "{schema_version: 2, name: x, media: audio}\n"
-    with pytest.raises(ValueError, match="no schema_version value 1"):
-        upgrade_text("schema_version: 10\n", 1, 17)
+    assert upgrade_text(text) == "{schema_version: 2, name: x, media: audio}\n"
+
+
+@pytest.mark.parametrize(
+    ("written", "migrated"),
+    [
+        ("!!int 1", "!!int 2"),
+        ("+1", "2"),
+        ("&v 1", "&v 2"),
+        ("&v !!int +1", "&v !!int 2"),
+        ('!!int "1"', '!!int "2"'),
+        ("0x1", "2"),
+        ("1.0", "2"),
+    ],
+)
+def test_other_spellings_of_version_1_are_rewritten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str, migrated: str
+) -> None:
+    # Each reads as version 1; the line at 4 puts the value where the audit found the crash
+    # ("no schema_version value 1 at line 4, column 17").
+    text = V1.replace("schema_version: 1 ", f"schema_version: {written} ")
+    text = "# a\n# b\n" + text
+    path = _write(tmp_path, text)
+    assert load_profile(path).schema_version == 1
+    assert main(["migrate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == text.replace(f"schema_version: {written} ", f"schema_version: {migrated} ")
+    assert "nothing else changes" in err
+    assert load_profile_text(out).schema_version == 2
+
+
+def test_a_version_given_through_an_alias_becomes_the_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "name: support-chat\n"
+        "traffic:\n"
+        "  server_to_client: {rate_hz: &one 1, payload_bytes: 300}\n"
+        "schema_version: *one  # same as the rate\n"
+    )
+    path = _write(tmp_path, text)
+    assert main(["migrate", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    # The anchor stays where it is (the rate keeps its value); the version is written out.
+    assert out == text.replace("schema_version: *one ", "schema_version: 2 ")
+    migrated = load_profile_text(out)
+    assert migrated.schema_version == 2
+    assert migrated.traffic.server_to_client is not None
+    assert migrated.traffic.server_to_client.rate_hz == 1
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"), [("1", "2"), ("!!int +1", "!!int 2"), ("&w 1", "&w 2"), ("*v", "2")]
+)
+def test_a_flow_mapping_document_is_rewritten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], version: str, expected: str
+) -> None:
+    text = (
+        "{name: x, traffic: {server_to_client: {rate_hz: &v 1, payload_bytes: 10}}, "
+        f"schema_version: {version}, media: none}}  # one line\n"
+    )
+    path = _write(tmp_path, text)
+    target = tmp_path / "out.yaml"
+    assert main(["migrate", str(path), "--out", str(target)]) == 0
+    assert target.read_text() == text.replace(
+        f"schema_version: {version},", f"schema_version: {expected},"
+    )
+    assert load_profile(target).schema_version == 2
+
+
+def test_a_version_whose_anchor_is_used_elsewhere_is_refused_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Rewriting "&v 1" would change the rate that reads *v as well.
+    text = (
+        "# header\n"
+        "schema_version: &v 1\n"
+        "name: x\n"
+        "traffic:\n"
+        "  server_to_client: {rate_hz: *v, payload_bytes: 10}\n"
+    )
+    path = _write(tmp_path, text)
+    target = tmp_path / "out.yaml"
+    assert main(["migrate", str(path), "--out", str(target)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"{path}:2:20: schema_version: cannot rewrite the value in place" in err
+    assert "anchor &v is used elsewhere" in err and "Traceback" not in err
+    assert not target.exists()
+    assert path.read_text() == text
+
+
+def test_a_version_on_several_lines_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = V1.replace("schema_version: 1  # written before v2\n", "schema_version: !!int |\n  1\n")
+    path = _write(tmp_path, text)
+    assert load_profile(path).schema_version == 1
+    assert main(["migrate", str(path), "--out", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2:" in err and "not a number on one line" in err
+    assert path.read_text() == text
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_byte_order_mark_and_line_endings_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], eol: str
+) -> None:
+    raw = b"\xef\xbb\xbf" + V1.replace("\n", eol).encode("utf-8")
+    path = tmp_path / "p.yaml"
+    path.write_bytes(raw)
+    assert main(["migrate", str(path), "--out", str(path)]) == 0
+    capsys.readouterr()
+    assert path.read_bytes() == raw.replace(b"schema_version: 1 ", b"schema_version: 2 ")
+    # On stdout too.
+    path.write_bytes(raw)
+    assert main(["migrate", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert out.encode("utf-8") == raw.replace(b"schema_version: 1 ", b"schema_version: 2 ")
 
 
 def test_out_writes_the_file_atomically_even_over_the_input(

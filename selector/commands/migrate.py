@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from selector.commands._output import OUT_HELP
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profile", metavar="PROFILE", help="workload profile (YAML)")
@@ -13,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         default=None,
         help="write the migrated profile to FILE (atomically; may be PROFILE itself) "
-        "instead of stdout",
+        f"instead of stdout; {OUT_HELP}",
     )
 
 
@@ -23,11 +25,13 @@ def run(args: argparse.Namespace) -> int:
     from selector.commands._output import write_output
     from selector.engine.recommend import unstated
     from selector.errors import EXIT_OK
-    from selector.loading import load_profile_source, load_profile_text
-    from selector.migration import MIGRATION_NOTE, upgrade_text, v2_questions
+    from selector.loading import load_profile_text
+    from selector.migration import MIGRATION_NOTE, read_source, upgrade_text, v2_questions
     from selector.profile import SCHEMA_VERSION
 
-    text, document, profile = load_profile_source(args.profile)
+    # The text as written, byte-order mark and line endings included: the output keeps them.
+    text, _ = read_source(args.profile)
+    profile = load_profile_text(text.encode("utf-8"), args.profile)
     if profile.schema_version == SCHEMA_VERSION:
         print(
             f"{args.profile}: already schema_version {SCHEMA_VERSION}; nothing to change",
@@ -35,11 +39,10 @@ def run(args: argparse.Namespace) -> int:
         )
         migrated = text
     else:
-        line, col = document.source.locate(("schema_version",))
-        migrated = upgrade_text(text, line, col)
+        migrated = upgrade_text(text, args.profile)
         # The edit cannot change meaning, but a migrated file that fails to load must never
         # be written: check it like any profile.
-        upgraded = load_profile_text(migrated, args.profile)
+        upgraded = load_profile_text(migrated.encode("utf-8"), args.profile)
         print(f"{args.profile}: {MIGRATION_NOTE}", file=sys.stderr)
         rec = recommend(upgraded)
         questions = v2_questions(rec.tipping_points, unstated(upgraded))

@@ -17,6 +17,7 @@ from selector.commands._argtypes import positive_float, positive_int
 from selector.render.formats import OutputFormat, add_format_argument
 
 if TYPE_CHECKING:
+    from selector.migration import ValueSpot
     from selector.verify.probe import ProbeResult, ProbeSettings
 
 
@@ -112,38 +113,121 @@ def _hop_index(profile_path: str, ref: str | None) -> int:
     return matches[0]
 
 
-def _record(profile_path: str, index: int, seconds: float, comment: str) -> None:
+def _record(profile_path: str, index: int, seconds: float, comment: str) -> bool:
     """Set ``infrastructure.path[index].idle_timeout_s`` in the file, keeping everything else
-    as written; the result is validated before it replaces the file."""
+    as written (comments, a byte-order mark, line endings); the result is validated, and
+    checked to differ only there, before it replaces the file (atomically).
+
+    The value gets ``# comment`` unless its line holds a comment already: the user's comment
+    is kept and False returned.
+    """
+    import copy
     from pathlib import Path
 
-    from selector.atomic import write_atomically
-    from selector.errors import UsageError
-    from selector.loading import load_profile_text, read_yaml
+    import yaml
 
-    document = read_yaml(profile_path)
-    with open(profile_path, encoding="utf-8") as handle:
-        lines = handle.read().splitlines(keepends=True)
+    from selector.atomic import write_atomically
+    from selector.errors import SelectorError, UsageError
+    from selector.loading import load_profile_text, parse_yaml
+    from selector.migration import BOM, read_source, replace_scalar, value_spot
+
+    whole, before = read_source(profile_path)
+    bom = BOM if whole.startswith(BOM) else ""
+    text = whole[len(bom) :]
     hop_loc = ("infrastructure", "path", index)
-    line, col = document.source.locate(hop_loc)
-    if "{" in lines[line - 1]:
+    field = f"infrastructure.path[{index}].idle_timeout_s"
+    value = _number(seconds)
+    line, col = before.source.locate(hop_loc)
+
+    def refuse(why: str) -> UsageError:
+        return UsageError.single(
+            f"cannot record the measured idle timeout: {why}; set {field} to {value} by hand",
+            file=profile_path,
+            line=line,
+            col=col,
+        )
+
+    try:
+        hop = value_spot(text, hop_loc)
+        spot = value_spot(text, (*hop_loc, "idle_timeout_s"))
+    except yaml.YAMLError:
+        raise refuse("PyYAML's pure-Python parser cannot read the file") from None
+    if hop is None or hop.kind != "mapping":
+        raise refuse("the hop is not a mapping written in the file (an alias?)")
+    if hop.style == "flow":
         raise UsageError.single(
             "the hop is written in flow style ({...}); write it as a block to record into it",
             file=profile_path,
-            line=line,
+            line=hop.line,
         )
-    entry = f"{' ' * (col - 1)}idle_timeout_s: {seconds:g}  # {comment}\n"
-    key = (*hop_loc, "idle_timeout_s")
-    if key in document.source.keys:
-        lines[document.source.keys[key][0] - 1] = entry
+    note = f"  # {comment}"
+    noted = True
+    if spot is not None:
+        line, col = spot.line, spot.col
+        edited = replace_scalar(text, spot, value, keep_quotes=False)
+        if edited is None:
+            raise refuse("its value is not one line of text")
+        if spot.rest_of_line.strip():
+            noted = False  # the user's comment stays, and the note is left out
+        else:  # the note replaces trailing blanks, before the line break
+            cut = spot.end + len(edited) - len(text)
+            edited = edited[:cut] + note + edited[cut + len(spot.rest_of_line) :]
     else:
-        lines.insert(line, entry)
-    text = "".join(lines)
-    load_profile_text(text, file=profile_path)
+        edited = _insert_entry(text, hop, before.data, hop_loc, f"idle_timeout_s: {value}{note}")
     try:
-        write_atomically(Path(profile_path), text)
+        after = parse_yaml((bom + edited).encode("utf-8"), profile_path)
+        load_profile_text((bom + edited).encode("utf-8"), file=profile_path)
+    except SelectorError as exc:
+        raise refuse(f"the edited file does not read ({exc})") from None
+    expected = copy.deepcopy(before.data)
+    hops = expected["infrastructure"]
+    assert isinstance(hops, dict) and isinstance(hops["path"], list)
+    hops["path"][index]["idle_timeout_s"] = float(value)
+    if after.data != expected:
+        raise refuse("the edit would change other values too (an anchor used elsewhere?)")
+    try:
+        write_atomically(Path(profile_path), bom + edited)
     except OSError as exc:
         raise UsageError.single(f"cannot write: {exc.strerror}", file=profile_path) from None
+    return noted
+
+
+def _number(seconds: float) -> str:
+    """``seconds`` as YAML reads a number back (``1e+06`` would be text to YAML 1.1)."""
+    short = f"{seconds:g}"
+    return f"{seconds:.1f}" if "e" in short else short
+
+
+def _insert_entry(
+    text: str, hop: ValueSpot, data: dict[str, object], hop_loc: tuple[str, str, int], entry: str
+) -> str:
+    """``text`` with ``entry`` (``key: value  # note``) added to the block mapping ``hop``:
+    after its first line where that line holds its whole first entry (``- kind: nginx``),
+    else before its first key, at the same indentation."""
+    from selector.migration import value_spot
+
+    breaks = ("\r\n", "\n", "\r")
+    indent = " " * (hop.col - 1)
+    hops = data["infrastructure"]
+    assert isinstance(hops, dict) and isinstance(hops["path"], list)
+    first_key = next(iter(hops["path"][hop_loc[2]]), None)
+    first = value_spot(text, (*hop_loc, first_key)) if isinstance(first_key, str) else None
+    if (
+        first is not None
+        and first.kind in ("scalar", "alias")
+        and first.style in (None, "'", '"')
+        and first.line == hop.line
+        and not any(brk in text[hop.start : first.end] for brk in breaks)
+    ):
+        end = first.end + len(first.rest_of_line)
+        eol = next((brk for brk in breaks if text.startswith(brk, end)), "")
+        if eol:
+            return f"{text[: end + len(eol)]}{indent}{entry}{eol}{text[end + len(eol) :]}"
+        # The last line, with no line break: give it the file's own.
+        eol = next((brk for brk in breaks if brk in text), "\n")
+        return f"{text}{eol}{indent}{entry}{eol}"
+    eol = next((brk for brk in breaks if brk in text), "\n")
+    return f"{text[: hop.start]}{entry}{eol}{indent}{text[hop.start :]}"
 
 
 def sse_url_for(ws_url: str) -> str | None:
@@ -271,10 +355,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             today = datetime.date.today().isoformat()
             comment = f"measured by selector probe on {today} ({result.drop} drop, {args.url})"
-            _record(args.write_profile, index, result.idle_timeout_s, comment)
+            noted = _record(args.write_profile, index, result.idle_timeout_s, comment)
+            kept = "" if noted else f"; the line's own comment is kept, not this note: {comment}"
             print(
                 f"{args.write_profile}: infrastructure.path[{index}].idle_timeout_s = "
-                f"{result.idle_timeout_s:g} (measured)",
+                f"{_number(result.idle_timeout_s)} (measured{kept})",
                 file=sys.stderr,
             )
     silent = result.drop == "silent" or (sse is not None and sse.drop == "silent")

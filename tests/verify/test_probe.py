@@ -211,7 +211,7 @@ traffic:
 infrastructure:
   path:
     - kind: aws_alb
-      idle_timeout_s: 60  # assumed
+      idle_timeout_s: 60  # ops ticket OPS-123: do not lower
     - kind: nginx
 """
 
@@ -223,7 +223,9 @@ async def test_probe_command_json_through_a_silent_drop(tmp_path: Path) -> None:
     from selector.loading import load_profile
 
     profile = tmp_path / "ops.yaml"
-    profile.write_text(PROFILE, encoding="utf-8")
+    # As a Windows editor saves it: a byte-order mark and CRLF line endings.
+    raw = b"\xef\xbb\xbf" + PROFILE.replace("\n", "\r\n").encode("utf-8")
+    profile.write_bytes(raw)
 
     async with upstream() as app_port:
         policy = FaultPolicy(idle_timeout_s=2.0, idle_action="silent_drop")
@@ -249,12 +251,96 @@ async def test_probe_command_json_through_a_silent_drop(tmp_path: Path) -> None:
     assert sse["url"] == f"http://127.0.0.1:{proxy.port}/sse?client_id=cli"
     assert sse["drop"] == "silent" and within(sse["idle_timeout_s"], 2.0, 1.0), sse
     assert b"round 1: holding" in err and b"SSE streams idle" in err
-    # The measured value replaces the assumed one, with its date and URL; the rest is kept.
-    text = profile.read_text(encoding="utf-8")
-    assert "# assumed" not in text and "measured by selector probe on" in text
-    assert "server_to_client: {rate_hz: 1.0, payload_bytes: 200}" in text
+    # The measured value replaces the assumed one; the user's comment on its line, the
+    # byte-order mark, the line endings and everything else are kept as written.
     hops = load_profile(profile).infrastructure.path
     assert within(hops[0].idle_timeout_s, 2.0, 1.0) and hops[1].idle_timeout_s is None
+    measured = f"{hops[0].idle_timeout_s:g}".encode()
+    assert profile.read_bytes() == raw.replace(
+        b"idle_timeout_s: 60 ", b"idle_timeout_s: " + measured + b" "
+    )
+    assert b"the line's own comment is kept, not this note: measured by selector probe on" in err
+
+
+RECORD_INTO = """\
+schema_version: 2
+name: ops
+traffic:
+  server_to_client: {rate_hz: 1.0, payload_bytes: 200}
+infrastructure:
+  path:
+    - kind: aws_alb
+      idle_timeout_s: 60
+    - kind: nginx
+      idle_timeout_s: 42  # ops ticket OPS-123: do not lower
+    - kind: envoy
+"""
+NOTE = "measured by selector probe on 2026-12-04 (silent drop, ws://h/ws)"
+
+
+def _profile(folder: Path, content: str | bytes) -> Path:
+    path = folder / "ops.yaml"
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def test_record_keeps_the_users_comment_on_the_line(tmp_path: Path) -> None:
+    from selector.commands.probe import _record
+
+    path = _profile(tmp_path, RECORD_INTO)
+    assert _record(str(path), 1, 50.0, NOTE) is False
+    text = path.read_text(encoding="utf-8")
+    assert "      idle_timeout_s: 50  # ops ticket OPS-123: do not lower\n" in text
+    assert text == RECORD_INTO.replace("idle_timeout_s: 42 ", "idle_timeout_s: 50 ")
+
+
+def test_record_adds_its_note_where_the_line_has_no_comment(tmp_path: Path) -> None:
+    from selector.commands.probe import _record
+
+    path = _profile(tmp_path, RECORD_INTO)
+    assert _record(str(path), 0, 4.5, NOTE) is True
+    assert path.read_text(encoding="utf-8") == RECORD_INTO.replace(
+        "idle_timeout_s: 60\n", f"idle_timeout_s: 4.5  # {NOTE}\n"
+    )
+    # A hop with no idle_timeout_s gets one after its first line, with the note.
+    assert _record(str(path), 2, 7.0, NOTE) is True
+    assert path.read_text(encoding="utf-8").endswith(
+        f"    - kind: envoy\n      idle_timeout_s: 7  # {NOTE}\n"
+    )
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_record_keeps_crlf_line_endings_and_a_byte_order_mark(tmp_path: Path, bom: bytes) -> None:
+    from selector.commands.probe import _record
+    from selector.loading import load_profile
+
+    raw = bom + RECORD_INTO.replace("\n", "\r\n").encode("utf-8")
+    path = _profile(tmp_path, raw)
+    _record(str(path), 1, 50.0, NOTE)
+    _record(str(path), 2, 7.0, NOTE)
+    added = b"- kind: envoy\r\n      idle_timeout_s: 7  # " + NOTE.encode("utf-8") + b"\r\n"
+    expected = raw.replace(b"idle_timeout_s: 42 ", b"idle_timeout_s: 50 ")
+    assert path.read_bytes() == expected.replace(b"- kind: envoy\r\n", added)
+    assert [hop.idle_timeout_s for hop in load_profile(path).infrastructure.path] == [60, 50, 7]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ops.yaml"]  # no temporary left
+
+
+def test_record_refuses_an_edit_that_would_change_another_value(tmp_path: Path) -> None:
+    from selector.commands.probe import _record
+    from selector.errors import UsageError
+
+    shared = RECORD_INTO.replace("idle_timeout_s: 60", "idle_timeout_s: &t 60").replace(
+        "- kind: envoy\n", "- kind: envoy\n      idle_timeout_s: *t\n"
+    )
+    path = _profile(tmp_path, shared)
+    with pytest.raises(UsageError, match="would change other values too") as caught:
+        _record(str(path), 0, 4.0, NOTE)
+    assert f"{path}:8:" in str(caught.value)
+    assert path.read_text(encoding="utf-8") == shared
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ops.yaml"]
 
 
 def test_probe_command_refuses_what_it_cannot_probe(capsys) -> None:  # type: ignore[no-untyped-def]
