@@ -5,17 +5,19 @@ imports only the standard library; heavy imports (pydantic, aiohttp) happen insi
 ``run`` function, so ``selector --help`` stays fast.
 
 Exit codes: 0 ok, 1 a negative answer (no viable protocol, lint findings, a contradicted
-verification), 2 bad input or usage.
+verification), 2 bad input or usage (an output that cannot be written too), 3 a harness that
+could not run here, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import NamedTuple, NoReturn, Protocol
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple, NoReturn, Protocol, TextIO, cast
 
 from selector import __version__
 from selector.errors import (
@@ -246,6 +248,59 @@ def _command_in(argv: Sequence[str]) -> str:
     return next((word for word in argv if not word.startswith("-")), "")
 
 
+#: The name a failed write to standard output is reported under (it has no file name).
+STDOUT_NAME = "standard output"
+
+
+class _NamedStdout:
+    """Standard output whose failed writes say so: an ``OSError`` from writing or flushing
+    gets :data:`STDOUT_NAME` as its file name, so ``selector rules > full-disk`` reports
+    where it failed instead of a bare "No space left on device"."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            exc.filename = exc.filename or STDOUT_NAME
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            exc.filename = exc.filename or STDOUT_NAME
+            raise
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _stdout_named() -> Iterator[None]:
+    original = sys.stdout
+    sys.stdout = cast(TextIO, _NamedStdout(original))
+    try:
+        yield
+    finally:
+        if isinstance(sys.stdout, _NamedStdout):  # unless something replaced it meanwhile
+            sys.stdout = original
+
+
+def _drop_stdout() -> None:
+    """Point file descriptor 1 at the null device: after a failed write, the interpreter's own
+    flush at exit would fail again (exit 120, "Exception ignored")."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code instead of exiting (``python -m selector`` exits)."""
     # pydantic scans every installed distribution's entry points for plugins the first time a
@@ -261,7 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        code: int = args.handler(args)
+        with _stdout_named():
+            code: int = args.handler(args)
+            # Small outputs sit in the buffer until here: a disk that is full fails now, not
+            # silently at exit (which printed nothing and exited 0).
+            sys.stdout.flush()
     except SelectorError as exc:
         for problem in exc.problems:
             print(_problem_line(problem, exc, args.command), file=sys.stderr)
@@ -273,11 +332,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``selector rules | head``); nothing left to say.
+        _drop_stdout()
         sys.stderr.close()
         return 0
     except OSError as exc:
         # Last resort for a file or socket the command did not expect to fail on (each
         # command reports the ones it expects, located): a message, never a traceback.
+        if exc.filename == STDOUT_NAME:
+            _drop_stdout()
+            print(f"{STDOUT_NAME}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"{where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

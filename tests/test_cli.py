@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -282,3 +284,30 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path: Path) -> None:
             process.wait()
     assert process.returncode == 130
     assert err.strip() == "interrupted"
+
+
+@pytest.mark.skipif(
+    not (os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode)),
+    reason="no /dev/full character device on this machine",
+)
+@pytest.mark.parametrize("command", [["rules"], ["schema"], ["explain", "push-only-stream"]])
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_output_that_cannot_be_written_is_reported_with_exit_2(
+    command: list[str], unbuffered: str
+) -> None:
+    """Standard output on a full device (opened by the shell's way, never renamed over). A
+    small output used to fail only at exit: 'rules' exited 0 having written nothing."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = unbuffered
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "selector", *command],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "standard output: cannot write: No space left on device\n"
