@@ -86,8 +86,12 @@ def test_modelled_loss_makes_websocket_frames_late_and_rtp_frames_lost() -> None
 def test_kernel_loss_drops_rtp_frames_and_tcp_recovers_them() -> None:
     result = _measure(kernel=True, kinds=("audio", "video"))
     assert result.in_kernel and "namespace" in result.loss_how
+    # The loss is real: audio frames (one packet each, never retransmitted) are lost ... A
+    # 5 % drop spares all 100 frames of a run about once in 170 (0.95 ** 100: seen once in
+    # CI), so a run that lost none is measured once more (then about once in 30,000).
+    if result.stats[("rtp", "audio", "lossy")].lost == 0:
+        result = _measure(kernel=True, kinds=("audio", "video"))
     audio_rtp = result.stats[("rtp", "audio", "lossy")]
-    # The loss is real: audio frames (one packet each, never retransmitted) are lost ...
     assert audio_rtp.lost > 0, result.stats
     # ... while TCP retransmits every lost segment: the WebSocket loses no frame.
     assert result.total("websocket", "lossy").lost == 0, result.stats
