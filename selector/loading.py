@@ -52,6 +52,7 @@ __all__ = [
     "load_with_overrides",
     "parse_yaml",
     "problems_from_validation",
+    "read_file_bytes",
     "read_yaml",
 ]
 
@@ -437,26 +438,30 @@ def parse_yaml(raw: bytes, file: str, *, error: type[SelectorError] = ProfileErr
 _READ_CHUNK = 64 * 1024
 
 
-def _read_capped(handle: BinaryIO) -> bytes:
-    """The file's bytes, stopping once past the limit so an oversized file is refused
-    without loading it: then ``MAX_FILE_BYTES + 1`` of them, as one capped read gave."""
+def _read_capped(handle: BinaryIO, limit: int) -> bytes:
+    """The file's bytes, stopping once past ``limit`` so an oversized file is refused
+    without loading it: then ``limit + 1`` of them, as one capped read gave."""
     chunks: list[bytes] = []
     total = 0
-    while total <= MAX_FILE_BYTES:
+    while total <= limit:
         chunk = handle.read(_READ_CHUNK)
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
-    return b"".join(chunks)[: MAX_FILE_BYTES + 1]
+    return b"".join(chunks)[: limit + 1]
 
 
-def _read_bytes(path: str | Path, error: type[SelectorError]) -> bytes:
+def read_file_bytes(
+    path: str | Path, error: type[SelectorError], limit: int = MAX_FILE_BYTES
+) -> bytes:
+    """A file's bytes, at most ``limit + 1`` of them (more is the caller's to refuse); a
+    folder or an unreadable file is ``error`` naming the file. One read, so a pipe works."""
     try:
         # Unbuffered: ``_read_capped`` reads in large chunks already, and a buffered reader
         # only adds an object and a copy (reading took 30,000 -> 27,200 instructions a file).
         with open(path, "rb", buffering=0) as handle:
-            return _read_capped(handle)
+            return _read_capped(handle, limit)
     except IsADirectoryError:
         raise error.single("is a directory, not a file", file=str(path)) from None
     except OSError as exc:
@@ -465,7 +470,7 @@ def _read_bytes(path: str | Path, error: type[SelectorError]) -> bytes:
 
 def read_yaml(path: str | Path, *, error: type[SelectorError] = ProfileError) -> YamlDocument:
     """Read and parse one YAML file; every failure is raised as ``error`` with a location."""
-    return parse_yaml(_read_bytes(path, error), str(path), error=error)
+    return parse_yaml(read_file_bytes(path, error), str(path), error=error)
 
 
 # --- validation errors, located ---------------------------------------------------------------
@@ -640,7 +645,7 @@ def load_profile(path: str | Path) -> Profile:
 def load_profile_source(path: str | Path) -> tuple[str, YamlDocument, Profile]:
     """Read and validate a profile file, keeping its text and source map (for tools that
     edit the file in place, such as ``selector migrate``)."""
-    raw = _read_bytes(path, ProfileError)
+    raw = read_file_bytes(path, ProfileError)
     document = parse_yaml(raw, str(path))
     # parse_yaml has decoded it already, so this cannot fail.
     return raw.decode("utf-8-sig"), document, _validate_profile(document)

@@ -243,15 +243,9 @@ def read_source(path: str) -> tuple[str, YamlDocument]:
     they are) and the loader's reading of it, from one read of the file (which may be a
     pipe). :class:`ProfileError` for a file that cannot be read or parsed, as the loader
     gives it."""
-    from selector.loading import MAX_FILE_BYTES, parse_yaml
+    from selector.loading import parse_yaml, read_file_bytes
 
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except IsADirectoryError:
-        raise ProfileError.single("is a directory, not a file", file=path) from None
-    except OSError as exc:
-        raise ProfileError.single(f"cannot read file: {exc.strerror or exc}", file=path) from None
+    raw = read_file_bytes(path, ProfileError)
     document = parse_yaml(raw, path)  # refuses a file too large, undecodable or not YAML
     return raw.decode("utf-8"), document
 

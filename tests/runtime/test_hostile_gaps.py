@@ -129,6 +129,15 @@ def _binary_frame(size: int) -> bytes:
     return bytes([0x82, 0x80 | 126]) + struct.pack("!H", size) + b"\0\0\0\0" + b"\0" * size
 
 
+def _echo_upgrade(address: str) -> bytes:
+    """The request that upgrades a raw socket to a WebSocket on ``/echo``."""
+    return (
+        f"GET /echo HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
 def test_an_echo_peer_that_never_reads_stops_being_read() -> None:
     """A peer that sends to /echo and never reads what comes back: the server stops reading
     it once the echo is backed up (its memory holds one message and the transport's buffer,
@@ -139,12 +148,7 @@ def test_an_echo_peer_that_never_reads_stops_being_read() -> None:
             loop = asyncio.get_running_loop()
             sock = await tiny_window(address)
             try:
-                await loop.sock_sendall(
-                    sock,
-                    f"GET /echo HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                    "Sec-WebSocket-Version: 13\r\n\r\n".encode(),
-                )
+                await loop.sock_sendall(sock, _echo_upgrade(address))
                 head = b""
                 async with asyncio.timeout(5 * UNIT):
                     while b"\r\n\r\n" not in head:
@@ -184,12 +188,7 @@ def test_an_echo_peer_that_never_reads_is_dropped_at_the_header_timeout() -> Non
             loop = asyncio.get_running_loop()
             sock = await tiny_window(address)
             try:
-                await loop.sock_sendall(
-                    sock,
-                    f"GET /echo HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                    "Sec-WebSocket-Version: 13\r\n\r\n".encode(),
-                )
+                await loop.sock_sendall(sock, _echo_upgrade(address))
                 await eventually(lambda: hub.registry.connections_by_ip == {"127.0.0.1": 1})
                 message = _binary_frame(60000)
                 for _ in range(2000):  # until the server stops reading, or drops the peer

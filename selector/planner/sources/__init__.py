@@ -35,13 +35,9 @@ _HAPROXY_SECTION = re.compile(r"^\s*(defaults|frontend|backend|listen)\b", re.MU
 
 
 def _text(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_SOURCE_BYTES + 1)
-    except IsADirectoryError:
-        raise SourceError.single("is a directory, not a file", file=path) from None
-    except OSError as exc:
-        raise SourceError.single(f"cannot read file: {exc.strerror or exc}", file=path) from None
+    from selector.loading import read_file_bytes
+
+    raw = read_file_bytes(path, SourceError, MAX_SOURCE_BYTES)
     if len(raw) > MAX_SOURCE_BYTES:
         raise SourceError.single("file is larger than 4 MiB: not a proxy configuration", file=path)
     try:
