@@ -26,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
     from selector.engine.recommend import unstated
     from selector.errors import EXIT_OK
     from selector.loading import load_profile_text
-    from selector.migration import MIGRATION_NOTE, read_source, upgrade_text, v2_questions
+    from selector.migration import MIGRATION_NOTE, upgrade_text, v2_questions
     from selector.profile import SCHEMA_VERSION
+    from selector.yaml_edit import read_source
 
     # The text as written, byte-order mark and line endings included: the output keeps them.
     text, _ = read_source(args.profile)

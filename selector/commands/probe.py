@@ -17,8 +17,8 @@ from selector.commands._argtypes import positive_float, positive_int
 from selector.render.formats import OutputFormat, add_format_argument
 
 if TYPE_CHECKING:
-    from selector.migration import ValueSpot
     from selector.verify.probe import ProbeResult, ProbeSettings
+    from selector.yaml_edit import ValueSpot
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -129,7 +129,7 @@ def _record(profile_path: str, index: int, seconds: float, comment: str) -> bool
     from selector.atomic import write_atomically
     from selector.errors import SelectorError, UsageError
     from selector.loading import load_profile_text, parse_yaml
-    from selector.migration import BOM, read_source, replace_scalar, value_spot
+    from selector.yaml_edit import BOM, read_source, replace_scalar, value_spot
 
     whole, before = read_source(profile_path)
     bom = BOM if whole.startswith(BOM) else ""
@@ -204,7 +204,7 @@ def _insert_entry(
     """``text`` with ``entry`` (``key: value  # note``) added to the block mapping ``hop``:
     after its first line where that line holds its whole first entry (``- kind: nginx``),
     else before its first key, at the same indentation."""
-    from selector.migration import value_spot
+    from selector.yaml_edit import value_spot
 
     breaks = ("\r\n", "\n", "\r")
     indent = " " * (hop.col - 1)
