@@ -100,24 +100,25 @@ MIN_ORIGINAL_AGREEMENT = 0.90
 #: dropped one), then two v2 sets (3 of 5 and 12 of 12 once audits dropped one) and a v1 set
 #: (4 of 5 once it dropped three), then two v2 sets (6 of 7 and 7 of 9 once audits dropped one)
 #: and a v1 set (3 of 5 once it dropped two: one subscription each way that a v1 file cannot
-#: place; docs/agreement.md, History). The floor sits two cases below (1,390 of 1,675), so that
-#: a matrix change losing
+#: place), then two v2 sets (3 of 4 and 7 of 7 once audits dropped one) and a v1 set (1 of 1
+#: once it dropped four; docs/agreement.md, History). The floor sits two cases below (1,401 of
+#: 1,687), so that a matrix change losing
 #: real-world cases fails here while a few new, harder cases can still be added. Raise it as the
 #: engine gains.
-MIN_REAL_WORLD_AGREEMENT = 0.829
-MIN_CASES = 1703
+MIN_REAL_WORLD_AGREEMENT = 0.830
+MIN_CASES = 1715
 #: Where a case states its reasons, the share whose explanation cites a rule carrying one of them
 #: that ranks the team's choice above its highest-scoring alternative: floors at the current figures
-#: (26 of 28 original, 396 of 530 real-world cases that state a reason), per set. The real-world
+#: (26 of 28 original, 397 of 531 real-world cases that state a reason), per set. The real-world
 #: share went from 83 % to 80 % over earlier sets, then to 74-79 % with the held-out cases of later
 #: rounds (24 of 36, 10 of 13, 9 of 13, 10 of 16, 10 of 17, 7 of 10, 9 of 14, 5 of 8, 8 of 15, 1 of
-#: 1, 2 of 2, 3 of 4, 1 of 2, 1 of 1, 2 of 6, 1 of 2, 2 of 3 and 1 of 2, that state a reason cite
-#: one) and with reading client messages of exactly 300 B as in-band (four SSE cases whose reasons
-#: push-only rules carried lose them): reasons no rule carries (edge runtimes without TCP sockets,
-#: Internet Explorer without EventSource, scale, which no rule sets between WebSocket and SSE), v1
-#: files whose low-latency reasons ride on messages a v1 profile cannot place on the socket, and
-#: resume-built-into-sse standing aside where native apps are clients, and low-latency or
-#: browser-support reasons of WebSocket feeds that no rule favouring WebSocket reads.
+#: 1, 2 of 2, 3 of 4, 1 of 2, 1 of 1, 2 of 6, 1 of 2, 2 of 3, 1 of 2 and 1 of 1, that state a reason
+#: cite one) and with reading client messages of exactly 300 B as in-band (four SSE cases whose
+#: reasons push-only rules carried lose them): reasons no rule carries (edge runtimes without TCP
+#: sockets, Internet Explorer without EventSource, scale, which no rule sets between WebSocket and
+#: SSE), v1 files whose low-latency reasons ride on messages a v1 profile cannot place on the
+#: socket, and resume-built-into-sse standing aside where native apps are clients, and low-latency
+#: or browser-support reasons of WebSocket feeds that no rule favouring WebSocket reads.
 #: binary-over-sse weighing 4 took the original set from 27 to 26 and the real-world one from 379 to
 #: 377 without a rule citing less: SSE fell below WebRTC in telemetry-ingest and in three real-world
 #: cases (ably-realtime, longport-trade-push, streamlit-app-session; aws-iot-secure-tunneling gained

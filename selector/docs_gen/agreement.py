@@ -970,6 +970,22 @@ HISTORY: tuple[str, ...] = (
     "Over the documented systems of the last twenty-four entries, as scored: v1 149 of 172 "
     "(87 %), v2 215 of 269 (80 %), top-2 440 of 441, three exact ties. Held-out profiles in "
     "v2 over all entries: 684 of 817. Over the whole corpus: 1,419 of 1,703.",
+    "Twelve more documented systems in three sets, with no rule changed: a v2 set of "
+    "workflow, pipeline and genome-annotation tools on 3 of 4, a v2 set of game-server "
+    "panels, server consoles and bot tools on 7 of 7, and a v1 set of ticketing and "
+    "waiting-room systems on 1 of 1; top-2 12 of 12, no exact tie. The audits dropped five: "
+    "a streaming pattern a workflow vendor recommends to its customers but does not run, and "
+    "four queue and seat-map systems that were portfolio builds or bootcamp projects with no "
+    "sign of running as products; they set a quote joined from a feature list, one that "
+    "describes a relay and one that praises WebSocket in general to none stated, confirmed a "
+    "guessed authentication header from the vendor's client, replaced two dead "
+    "documentation links with the project's current pages, and corrected clients, encoding "
+    "and client messages from the builders' code. The miss is an annotation editor whose "
+    "edits are separate requests and whose socket only broadcasts them back, with no reason "
+    "given beyond replacing long polling. Over the documented systems of the last "
+    "twenty-five entries, as scored: v1 150 of 173 (87 %), v2 225 of 280 (80 %), top-2 452 "
+    "of 453, three exact ties. Held-out profiles in v2 over all entries: 694 of 828. Over "
+    "the whole corpus: 1,430 of 1,715.",
 )
 
 
