@@ -180,3 +180,19 @@ def test_docs_build_checks_every_file_before_writing_any(
     assert err.startswith(str(out / "z.md")), err
     assert [p.name for p in out.iterdir()] == ["z.md"]
     assert list((out / "z.md").iterdir()) == []
+
+
+def test_a_generated_file_that_is_not_utf8_is_stale_to_check_and_build(
+    tmp_path: Path, small_docs: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Check and build compare the same way: a file that is not UTF-8 is not what is
+    generated (check ended in a UnicodeDecodeError traceback here)."""
+    out = tmp_path / "docs"
+    assert main(["docs", "build", "--out", str(out)]) == EXIT_OK
+    (out / "z.md").write_bytes(b"# caf\xe9\n")
+    capsys.readouterr()
+    assert main(["docs", "check", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "z.md" in captured.out + captured.err
+    assert main(["docs", "build", "--out", str(out)]) == EXIT_OK
+    assert _tree(out) == small_docs

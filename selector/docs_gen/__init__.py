@@ -179,9 +179,5 @@ def check(out: Path) -> list[Path]:
     """Generated files under ``out`` that are missing or differ from what would be generated,
     and orphaned files in the folders ``selector docs`` owns."""
     generated = generate()
-    stale = []
-    for relative, content in generated.items():
-        path = out / relative
-        if not path.exists() or path.read_text(encoding="utf-8") != content:
-            stale.append(path)
+    stale = [out / rel for rel, content in generated.items() if _differs(out / rel, content)]
     return stale + _orphans(out, generated)
