@@ -172,26 +172,26 @@ class _Connection:
         self.writer.close()
 
 
-async def _hold(url: str, idle_s: float, settings: ProbeSettings, time: Clock) -> Held:
+async def _hold(url: str, idle_s: float, settings: ProbeSettings, clock: Clock) -> Held:
     conn = await _Connection.open(url, settings.reply_timeout_s)
-    clock = time.monotonic
-    opened = clock()
+    now = clock.monotonic
+    opened = now()
 
     async def until(deadline: float, want: int | None) -> Held | None:
         """Read until ``deadline``; a Held if the connection ended or ``want`` arrived."""
-        while (left := deadline - clock()) > 0:
+        while (left := deadline - now()) > 0:
             try:
                 # The idle durations are what is measured: read and waited on one clock.
-                async with time.timeout(left):
+                async with clock.timeout(left):
                     opcode = await conn.next_opcode()
             except TimeoutError:
                 return None
             except asyncio.IncompleteReadError:
-                return Held(idle_s, "fin", clock() - opened)
+                return Held(idle_s, "fin", now() - opened)
             except ConnectionResetError:
-                return Held(idle_s, "rst", clock() - opened)
+                return Held(idle_s, "rst", now() - opened)
             if opcode == _CLOSE:
-                return Held(idle_s, "fin", clock() - opened)
+                return Held(idle_s, "fin", now() - opened)
             if opcode == want:
                 return Held(idle_s, "survived")
         return None
@@ -204,8 +204,8 @@ async def _hold(url: str, idle_s: float, settings: ProbeSettings, time: Clock) -
             conn.writer.write(_frame(_PING, b"selector-probe"))
             await conn.writer.drain()
         except ConnectionResetError:
-            return Held(idle_s, "rst", clock() - opened)
-        answered = await until(clock() + settings.reply_timeout_s, _PONG)
+            return Held(idle_s, "rst", now() - opened)
+        answered = await until(now() + settings.reply_timeout_s, _PONG)
         return answered if answered is not None else Held(idle_s, "silent")
     finally:
         conn.close()

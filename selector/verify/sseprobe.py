@@ -96,26 +96,26 @@ async def _hold(
     published: asyncio.Event,
     nonce: bytes,
     settings: ProbeSettings,
-    time: Clock,
+    clock: Clock,
 ) -> Held:
     """Open at ``end - idle_s``, idle until ``end``, then wait for the nonce; every time is
-    read and waited on ``time`` (the idle durations are what is measured)."""
-    clock = time.monotonic
-    await time.sleep(max(0.0, end - idle_s - clock()))
+    read and waited on ``clock`` (the idle durations are what is measured)."""
+    now = clock.monotonic
+    await clock.sleep(max(0.0, end - idle_s - now()))
     reader, writer = await _open(url, settings.reply_timeout_s)
-    opened = clock()
+    opened = now()
     tail = b""
     answer_by: float | None = None
     try:
         while nonce not in tail:
             if published.is_set():
                 # Fixed once the publish is sent: heartbeats do not extend it.
-                answer_by = answer_by or clock() + settings.reply_timeout_s
-                left = answer_by - clock()
+                answer_by = answer_by or now() + settings.reply_timeout_s
+                left = answer_by - now()
             else:
-                left = end - clock() + settings.reply_timeout_s
+                left = end - now() + settings.reply_timeout_s
             try:
-                async with time.timeout(max(0.0, left)):
+                async with clock.timeout(max(0.0, left)):
                     chunk = await reader.read(_TAIL)
             except TimeoutError:
                 if published.is_set():
@@ -123,9 +123,9 @@ async def _hold(
                 await published.wait()
                 continue
             except ConnectionResetError:
-                return Held(idle_s, "rst", clock() - opened)
+                return Held(idle_s, "rst", now() - opened)
             if not chunk:
-                return Held(idle_s, "fin", clock() - opened)
+                return Held(idle_s, "fin", now() - opened)
             tail = (tail + chunk)[-_TAIL:]
         return Held(idle_s, "survived")
     finally:
