@@ -65,6 +65,7 @@ class _Recorder(yaml.SafeLoader):
         self.scalars: dict[int, yaml.ScalarToken] = {}
 
     def get_token(self) -> yaml.Token:
+        # PyYAML's type stubs leave the scanner's and parser's methods untyped.
         token: yaml.Token = super().get_token()  # type: ignore[no-untyped-call]
         if isinstance(token, yaml.ScalarToken):
             self.scalars[token.end_mark.index] = token
@@ -77,7 +78,7 @@ LINE_BREAKS = ("\r\n", "\n", "\r", "\x85", "\u2028", "\u2029")
 
 def _events(loader: _Recorder) -> Iterator[yaml.Event]:
     while loader.check_event():
-        event: yaml.Event = loader.get_event()  # type: ignore[no-untyped-call]
+        event: yaml.Event = loader.get_event()  # type: ignore[no-untyped-call]  # as above
         yield event
 
 

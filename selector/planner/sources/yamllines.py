@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from selector.loading import MAX_DEPTH
 from selector.planner.sources.model import SourceError
 
 __all__ = ["Node", "read_yaml_documents"]
@@ -40,9 +41,6 @@ class Node:
         return nodes
 
 
-#: Deeper than any proxy or Kubernetes file nests (Envoy's deepest listener is about 15); a
-#: deeper document is refused before building it recurses out of stack.
-MAX_DEPTH = 64
 #: Values a document may expand to through aliases (a billion-laughs file expands without
 #: end); a large Envoy configuration holds a few thousand.
 MAX_NODES = 200_000
@@ -62,6 +60,8 @@ class _Builder:
         return SourceError.single(message, file=self.path, line=node.start_mark.line + 1)
 
     def build(self, node: yaml.Node, depth: int = 0) -> Node:
+        # The loader's bound (64): deeper than any proxy or Kubernetes file nests (Envoy's
+        # deepest listener is about 15), and deeper documents would recurse out of stack.
         if depth > MAX_DEPTH:
             raise self.fail(node, f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
         self.built += 1
